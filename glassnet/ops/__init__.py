@@ -1,0 +1,43 @@
+"""Differentiable functions on tensors: the lowercase functional API (PyTorch's ``F``).
+
+Each op is a ``Function`` subclass (``glassnet/autograd.py``) whose forward and backward are
+plain NumPy, plus a lowercase wrapper here that checks its arguments. Layers call these.
+"""
+
+from glassnet.ops import methods as _methods  # noqa: F401  (attaches Tensor operators)
+from glassnet.ops.activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from glassnet.ops.conv import *  # noqa: F403
+from glassnet.ops.dropout import *  # noqa: F403
+from glassnet.ops.elementwise import (
+    abs,
+    add,
+    clip,
+    div,
+    exp,
+    log,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    sqrt,
+    sub,
+    where,
+)
+from glassnet.ops.linalg import linear, matmul
+from glassnet.ops.loss import *  # noqa: F403
+from glassnet.ops.normalization import *  # noqa: F403
+from glassnet.ops.pooling import *  # noqa: F403
+from glassnet.ops.reduce import max, mean, min, sum
+from glassnet.ops.shape import (
+    broadcast_to,
+    concat,
+    expand_dims,
+    flatten,
+    getitem,
+    pad,
+    reshape,
+    squeeze,
+    stack,
+    transpose,
+)

@@ -1,0 +1,302 @@
+"""Element-by-element arithmetic: + − × ÷, powers, exp, log, sqrt, abs, clip, maximum, where.
+
+Each op's backward is the derivative from a calculus table multiplied by the incoming gradient
+(the chain rule). Broadcasting is undone by the engine, so ``a + b`` with ``b`` of shape (3,)
+and ``a`` of shape (2, 3) simply returns ``grad`` for both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from glassnet.autograd import Context, Function
+from glassnet.backend import get_array_module
+from glassnet.tensor import Tensor
+
+Operand = Tensor | Any
+
+
+class AddOp(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        return a + b
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        return grad, grad
+
+
+class SubOp(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        return a - b
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+
+class MulOp(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved
+        ga = grad * b if ctx.needs_input_grad[0] else None
+        gb = grad * a if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class DivOp(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved
+        ga = grad / b if ctx.needs_input_grad[0] else None
+        gb = -grad * a / (b * b) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class NegOp(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Any) -> Any:
+        return -a
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return -grad
+
+
+class PowOp(Function):
+    """a ** b. d/da = b·a^(b−1); d/db = a^b·ln(a) (defined for a > 0)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        out = a**b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        a, b, out = ctx.saved
+        xp = get_array_module(a)
+        ga = grad * b * a ** (b - 1) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:
+            safe = xp.where(a > 0, a, xp.ones_like(a))
+            gb = grad * out * xp.log(safe)
+        return ga, gb
+
+
+class ExpOp(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Any) -> Any:
+        xp = get_array_module(a)
+        out = xp.exp(a)
+        ctx.save_for_backward(out)  # d/da e^a = e^a: reuse the output
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        (out,) = ctx.saved
+        return grad * out
+
+
+class LogOp(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Any) -> Any:
+        xp = get_array_module(a)
+        ctx.save_for_backward(a)
+        return xp.log(a)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        (a,) = ctx.saved
+        return grad / a
+
+
+class SqrtOp(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Any) -> Any:
+        xp = get_array_module(a)
+        out = xp.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        (out,) = ctx.saved
+        return grad / (2 * out)
+
+
+class AbsOp(Function):
+    """|a|; the subgradient at 0 is 0 (NumPy's sign(0))."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any) -> Any:
+        xp = get_array_module(a)
+        ctx.save_for_backward(a)
+        return xp.abs(a)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        (a,) = ctx.saved
+        xp = get_array_module(a)
+        return grad * xp.sign(a)
+
+
+class ClipOp(Function):
+    """Clamp to [low, high]; the gradient passes where low ≤ a ≤ high (PyTorch's convention)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, *, low: float | None, high: float | None) -> Any:
+        xp = get_array_module(a)
+        inside = xp.ones(a.shape, dtype=bool)
+        if low is not None:
+            inside &= a >= low
+        if high is not None:
+            inside &= a <= high
+        ctx.inside = inside
+        return xp.clip(a, low, high).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return grad * ctx.inside
+
+
+class MaximumOp(Function):
+    """Element-wise max of two arrays; on ties the gradient is split half and half (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        xp = get_array_module(a, b)
+        out = xp.maximum(a, b)
+        ctx.save_for_backward(a, b)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved
+        share_a = ((a > b) + 0.5 * (a == b)).astype(grad.dtype)
+        ga = grad * share_a if ctx.needs_input_grad[0] else None
+        gb = grad * (1 - share_a) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class MinimumOp(Function):
+    """Element-wise min of two arrays; on ties the gradient is split half and half."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        xp = get_array_module(a, b)
+        ctx.save_for_backward(a, b)
+        return xp.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved
+        share_a = ((a < b) + 0.5 * (a == b)).astype(grad.dtype)
+        ga = grad * share_a if ctx.needs_input_grad[0] else None
+        gb = grad * (1 - share_a) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class WhereOp(Function):
+    """Pick from ``a`` where ``condition`` holds, else from ``b``; gradients follow the pick."""
+
+    @staticmethod
+    def forward(ctx: Context, condition: Any, a: Any, b: Any) -> Any:
+        xp = get_array_module(a, b)
+        ctx.condition = condition.astype(bool, copy=False)
+        return xp.where(ctx.condition, a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any]:
+        xp = get_array_module(grad)
+        zero = xp.zeros((), dtype=grad.dtype)
+        ga = xp.where(ctx.condition, grad, zero) if ctx.needs_input_grad[1] else None
+        gb = xp.where(ctx.condition, zero, grad) if ctx.needs_input_grad[2] else None
+        return None, ga, gb
+
+
+# ------------------------------------------------------------------ functional API
+def add(a: Operand, b: Operand) -> Tensor:
+    """a + b, with NumPy broadcasting."""
+    return AddOp.apply(a, b)
+
+
+def sub(a: Operand, b: Operand) -> Tensor:
+    """a − b, with NumPy broadcasting."""
+    return SubOp.apply(a, b)
+
+
+def mul(a: Operand, b: Operand) -> Tensor:
+    """a × b element-wise, with NumPy broadcasting."""
+    return MulOp.apply(a, b)
+
+
+def div(a: Operand, b: Operand) -> Tensor:
+    """a ÷ b element-wise, with NumPy broadcasting."""
+    return DivOp.apply(a, b)
+
+
+def neg(a: Operand) -> Tensor:
+    """−a."""
+    return NegOp.apply(a)
+
+
+def pow(a: Operand, b: Operand) -> Tensor:
+    """a raised to the power b, element-wise."""
+    return PowOp.apply(a, b)
+
+
+def exp(a: Operand) -> Tensor:
+    """e^a, element-wise."""
+    return ExpOp.apply(a)
+
+
+def log(a: Operand) -> Tensor:
+    """Natural logarithm, element-wise (−inf at 0: clip first if zeros can occur)."""
+    return LogOp.apply(a)
+
+
+def sqrt(a: Operand) -> Tensor:
+    """Square root, element-wise."""
+    return SqrtOp.apply(a)
+
+
+def abs(a: Operand) -> Tensor:
+    """|a|, element-wise."""
+    return AbsOp.apply(a)
+
+
+def clip(a: Operand, min: float | None = None, max: float | None = None) -> Tensor:
+    """Clamp ``a`` into [min, max] (PyTorch's ``clamp``); either bound may be None."""
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max. Received min=None, max=None.")
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"clip: min must not exceed max. Received min={min}, max={max}.")
+    return ClipOp.apply(a, low=min, high=max)
+
+
+def maximum(a: Operand, b: Operand) -> Tensor:
+    """Element-wise maximum of two tensors (broadcasting)."""
+    return MaximumOp.apply(a, b)
+
+
+def minimum(a: Operand, b: Operand) -> Tensor:
+    """Element-wise minimum of two tensors (broadcasting)."""
+    return MinimumOp.apply(a, b)
+
+
+def where(condition: Operand, a: Operand, b: Operand) -> Tensor:
+    """``a`` where ``condition`` is true, else ``b`` (NumPy's where, differentiable in a and b)."""
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    return WhereOp.apply(cond, a, b)

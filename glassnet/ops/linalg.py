@@ -1,0 +1,109 @@
+"""Matrix products: ``matmul`` (the @ operator) and ``linear`` (x·W + b, a Dense layer's maths).
+
+For Y = X·W the chain rule gives dX = dY·Wᵀ and dW = Xᵀ·dY: the backward pass is two more
+matrix products, so training a Dense layer costs three GEMMs per step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from glassnet.autograd import Context, Function
+from glassnet.backend import get_array_module
+from glassnet.tensor import Tensor
+
+
+class MatMulOp(Function):
+    """NumPy's matmul semantics: 1-D operands are promoted to matrices, leading axes broadcast."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved
+        xp = get_array_module(a, b)
+        # Promote vectors to matrices so both gradients are matrix products, then undo it.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = grad
+        if a.ndim == 1:
+            g2 = xp.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = xp.expand_dims(g2, -1)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = g2 @ xp.swapaxes(b2, -1, -2)
+            if a.ndim == 1:
+                ga = ga.reshape(-1, a.shape[0]).sum(axis=0) if ga.ndim > 1 else ga
+        if ctx.needs_input_grad[1]:
+            gb = xp.swapaxes(a2, -1, -2) @ g2
+            if b.ndim == 1:
+                gb = gb.reshape(-1, b.shape[0]).sum(axis=0)
+        return ga, gb
+
+
+class LinearOp(Function):
+    """y = x·W + b over the last axis of x. x: (..., in), W: (in, out), b: (out,) -> (..., out).
+
+    Leading axes are folded into one so each product is a single 2-D GEMM.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, w: Any, b: Any) -> Any:
+        x2 = x.reshape(-1, x.shape[-1])
+        ctx.save_for_backward(x2, w)
+        ctx.x_shape = x.shape
+        y = x2 @ w
+        if b is not None:
+            y += b
+        return y.reshape(*x.shape[:-1], w.shape[1])
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any]:
+        x2, w = ctx.saved
+        g2 = grad.reshape(-1, w.shape[1])
+        gx = (g2 @ w.T).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None
+        gw = x2.T @ g2 if ctx.needs_input_grad[1] else None
+        gb = g2.sum(axis=0) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product ``a @ b`` (NumPy semantics: batched over leading axes, 1-D promoted)."""
+    sa, sb = a.shape, b.shape
+    if len(sa) == 0 or len(sb) == 0:
+        raise ValueError(
+            f"matmul: both operands need at least one axis. Received shapes {sa} and {sb}. "
+            "Use * to multiply by a scalar."
+        )
+    k_a = sa[-1]
+    k_b = sb[0] if len(sb) == 1 else sb[-2]
+    if k_a != k_b:
+        raise ValueError(
+            f"matmul: cannot multiply shapes {sa} and {sb}: the last axis of the first "
+            f"({k_a}) must equal the {'only' if len(sb) == 1 else 'second-to-last'} axis of the "
+            f"second ({k_b}). Check the order of the operands or transpose one of them."
+        )
+    return MatMulOp.apply(a, b)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x·W + b: every output unit is a weighted sum of the inputs plus a bias.
+
+    Shape: x (..., in), weight (in, out) (Keras's kernel layout), bias (out,) -> (..., out).
+    """
+    if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[0]:
+        raise ValueError(
+            f"linear: cannot multiply input {tuple(x.shape)} by weight {tuple(weight.shape)}: the "
+            f"last input axis must equal the weight's first axis"
+            f"{f' ({weight.shape[0]})' if weight.ndim == 2 else ''}. Did you forget Flatten()?"
+        )
+    if bias is not None and tuple(bias.shape) != (weight.shape[1],):
+        raise ValueError(
+            f"linear: bias shape {tuple(bias.shape)} does not match weight {tuple(weight.shape)}. "
+            f"Expected ({weight.shape[1]},)."
+        )
+    return LinearOp.apply(x, weight, bias)

@@ -1,0 +1,308 @@
+"""Tensor: an array that remembers how it was made, and reverse-mode autograd over those records.
+
+A ``Tensor`` wraps an array (``.data``). When an op computes a new tensor from tensors that
+require gradients, the result keeps a node (``._ctx``) naming the op, its input tensors and the
+arrays the op saved for its backward pass. ``loss.backward()`` walks those nodes from the loss
+back to the leaves in reverse topological order — iteratively, so a 152-layer network never
+meets Python's recursion limit — and applies the chain rule: each node turns the gradient of its
+output into gradients of its inputs. Leaf tensors (parameters, inputs with ``requires_grad``)
+accumulate the result in ``.grad``.
+
+The arithmetic operators and methods (``+``, ``@``, ``.sum()``, ``.reshape()``, ...) are
+differentiable ops. They live in ``glassnet/ops/`` and are attached to ``Tensor`` by
+``glassnet/ops/methods.py``: the tensor layer sits below the ops layer and never imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from glassnet.backend import as_array, get_array_module, is_float
+
+if TYPE_CHECKING:  # pragma: no cover
+    from glassnet.autograd import Context
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops currently record the graph (False inside ``no_grad()``)."""
+    return getattr(_state, "grad_enabled", True)
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Context manager (and decorator) under which ops record nothing: no graph, no saved arrays.
+
+    Use it for inference and for parameter updates; it is what ``predict`` runs under.
+    """
+    previous = is_grad_enabled()
+    _state.grad_enabled = False
+    try:
+        yield
+    finally:
+        _state.grad_enabled = previous
+
+
+@contextlib.contextmanager
+def enable_grad() -> Iterator[None]:
+    """Re-enable graph recording inside a ``no_grad()`` block."""
+    previous = is_grad_enabled()
+    _state.grad_enabled = True
+    try:
+        yield
+    finally:
+        _state.grad_enabled = previous
+
+
+def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``grad`` down to ``shape``: undo NumPy broadcasting in the backward pass.
+
+    If ``x`` of shape (3, 1) was broadcast to (2, 3, 4) in the forward pass, each element of
+    ``x`` was used 2·4 times, so its gradient is the sum over those copies. Raises if ``grad``
+    could not have come from broadcasting ``shape``.
+    """
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        raise RuntimeError(f"unbroadcast: gradient shape {grad.shape} has fewer axes than {shape}")
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
+    )
+    out = grad.sum(axis=axes, keepdims=True) if axes else grad
+    if extra:
+        out = out.reshape(out.shape[extra:])
+    if out.shape != tuple(shape):
+        raise RuntimeError(
+            f"unbroadcast: gradient shape {grad.shape} cannot be reduced to input shape {shape}"
+        )
+    return out
+
+
+class Tensor:
+    """An n-dimensional array with optional gradient tracking (PyTorch's names).
+
+    Args:
+        data: array-like. NumPy arrays keep their dtype; Python floats and lists become float32.
+        requires_grad: record operations on this tensor so ``backward()`` can fill ``.grad``.
+        dtype: optional dtype to convert ``data`` to.
+
+    Example:
+        >>> w = Tensor([0.1], requires_grad=True)
+        >>> y = (w * 0.5 + 0.2).sum()
+        >>> y.backward(); w.grad
+        array([0.5], dtype=float32)
+    """
+
+    __slots__ = ("__weakref__", "_ctx", "_retain_grad", "data", "grad", "name", "requires_grad")
+    __array_priority__ = 1000  # make ndarray + Tensor call Tensor.__radd__
+
+    def __init__(
+        self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None
+    ) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = as_array(data, dtype)
+        if requires_grad and not is_float(self.data.dtype):
+            raise TypeError(
+                f"Tensor: only floating-point tensors can require gradients, got dtype "
+                f"{self.data.dtype}. Convert with Tensor(data, dtype='float32')."
+            )
+        self.requires_grad = bool(requires_grad)
+        self.grad: Any = None
+        self.name = name
+        self._ctx: Context | None = None
+        self._retain_grad = False
+
+    # ---------------------------------------------------------------- array facts
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of the data, as a tuple."""
+        return self.data.shape
+
+    @property
+    def dtype(self) -> Any:
+        """The dtype of the data (float32 unless asked otherwise)."""
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        """The number of axes."""
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        """The number of elements."""
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user, not by an op (their ``.grad`` is kept)."""
+        return self._ctx is None
+
+    @property
+    def grad_fn(self) -> Any:
+        """The op that produced this tensor (``None`` for leaves), like PyTorch's ``grad_fn``."""
+        return None if self._ctx is None else self._ctx.fn
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (a copy from the GPU when on CuPy; the same array on CPU)."""
+        xp = get_array_module(self.data)
+        return self.data if xp is np else xp.asnumpy(self.data)
+
+    def item(self) -> Any:
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"Tensor.item: only one-element tensors can be converted to a Python number, "
+                f"this one has shape {self.shape}. Index it or reduce it (e.g. .sum()) first."
+            )
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        """The data as nested Python lists."""
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """A tensor sharing the same data but cut from the graph (no gradient flows back)."""
+        return Tensor(self.data)
+
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` for this non-leaf tensor after ``backward()`` (for inspection)."""
+        self._retain_grad = True
+        return self
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (sets ``.grad`` to ``None``, as PyTorch does)."""
+        self.grad = None
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Switch gradient tracking on or off in place; returns ``self``."""
+        if requires_grad and not is_float(self.data.dtype):
+            raise TypeError(f"Tensor: dtype {self.data.dtype} cannot require gradients.")
+        self.requires_grad = requires_grad
+        return self
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A new leaf tensor with the data converted to ``dtype`` (no gradient flows back)."""
+        return Tensor(self.data.astype(dtype), requires_grad=self.requires_grad and is_float(dtype))
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.numpy(), precision=4, separator=", ", prefix="Tensor(")
+        extra = ""
+        if self._ctx is not None:
+            extra = f", grad_fn={self._ctx.fn.__name__}"
+        elif self.requires_grad:
+            extra = ", requires_grad=True"
+        return f"Tensor({body}, dtype={self.dtype}{extra})"
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # ---------------------------------------------------------------- autograd
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Compute the gradient of this tensor with respect to every leaf that requires it.
+
+        Args:
+            grad: d(something)/d(self), same shape as ``self``. Optional for a one-element
+                tensor (a loss), where it defaults to 1.
+            retain_graph: keep the saved arrays so ``backward`` can run through the graph again.
+
+        Gradients accumulate into ``leaf.grad`` (call ``zero_grad`` between steps).
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no graph. Create the "
+                "inputs with requires_grad=True, and do not compute it under no_grad()."
+            )
+        xp = get_array_module(self.data)
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for a one-element tensor, "
+                    f"this one has shape {self.shape}. Reduce it first (e.g. loss.mean()) or "
+                    f"pass grad=an array of shape {self.shape}."
+                )
+            grad = xp.ones_like(self.data)
+        else:
+            grad = as_array(grad.data if isinstance(grad, Tensor) else grad, self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(
+                    f"backward: grad has shape {grad.shape} but the tensor has shape "
+                    f"{self.shape}. Pass a gradient of the same shape."
+                )
+        _run_backward(self, grad, retain_graph)
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors reachable from ``root`` through graph nodes, each after all of its inputs.
+
+    An explicit stack replaces recursion: depth is bounded by memory, not the recursion limit.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        tensor, children_done = stack.pop()
+        if children_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        if tensor._ctx is not None:
+            for parent in tensor._ctx.parents:
+                if parent is not None and parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def _run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
+    grads: dict[int, Any] = {id(root): grad}
+    for tensor in reversed(_topological_order(root)):
+        g = grads.pop(id(tensor), None)
+        if g is None:
+            continue
+        ctx = tensor._ctx
+        if ctx is None or tensor._retain_grad:
+            # A copy on first assignment: g may be a read-only broadcast view or shared with a
+            # sibling input (AddOp returns the same array twice), and users may edit .grad.
+            tensor.grad = g.copy() if tensor.grad is None else tensor.grad + g
+        if ctx is None:
+            continue
+        if ctx.freed:
+            raise RuntimeError(
+                f"backward: trying to go through the graph of {ctx.fn.__name__} a second time, "
+                "but its saved arrays were freed by the first backward(). Pass "
+                "retain_graph=True to the first backward() call."
+            )
+        input_grads = ctx.fn.backward(ctx, g)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        if len(input_grads) != len(ctx.parents):
+            raise RuntimeError(
+                f"{ctx.fn.__name__}.backward returned {len(input_grads)} gradients for "
+                f"{len(ctx.parents)} inputs"
+            )
+        for parent, pg in zip(ctx.parents, input_grads, strict=True):
+            if parent is None or pg is None or not parent.requires_grad:
+                continue
+            if pg.shape != parent.shape:
+                pg = unbroadcast(pg, parent.shape)
+            key = id(parent)
+            grads[key] = pg if key not in grads else grads[key] + pg
+        if not retain_graph:
+            ctx.free()

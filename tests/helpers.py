@@ -1,4 +1,4 @@
-"""Checks shared by the op and layer tests (Chainer's FunctionTestCase, tinygrad's helper_test_op)."""
+"""Checks shared by op and layer tests (after Chainer's FunctionTestCase, tinygrad's helper_test_op)."""
 
 from __future__ import annotations
 

@@ -189,7 +189,9 @@ def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     ax = axis % ndim
     for t in tensors:
         if t.ndim != ndim or any(
-            n != m for i, (n, m) in enumerate(zip(t.shape, tensors[0].shape)) if i != ax
+            n != m
+            for i, (n, m) in enumerate(zip(t.shape, tensors[0].shape, strict=True))
+            if i != ax
         ):
             shapes = [t.shape for t in tensors]
             raise ValueError(

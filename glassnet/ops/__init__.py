@@ -4,10 +4,10 @@ Each op is a ``Function`` subclass (``glassnet/autograd.py``) whose forward and 
 plain NumPy, plus a lowercase wrapper here that checks its arguments. Layers call these.
 """
 
-from glassnet.ops import methods as _methods  # noqa: F401  (attaches Tensor operators)
+from glassnet.ops import methods as _methods
 from glassnet.ops.activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
-from glassnet.ops.conv import *  # noqa: F403
-from glassnet.ops.dropout import *  # noqa: F403
+from glassnet.ops.conv import *
+from glassnet.ops.dropout import *
 from glassnet.ops.elementwise import (
     abs,
     add,
@@ -25,9 +25,9 @@ from glassnet.ops.elementwise import (
     where,
 )
 from glassnet.ops.linalg import linear, matmul
-from glassnet.ops.loss import *  # noqa: F403
-from glassnet.ops.normalization import *  # noqa: F403
-from glassnet.ops.pooling import *  # noqa: F403
+from glassnet.ops.loss import *
+from glassnet.ops.normalization import *
+from glassnet.ops.pooling import *
 from glassnet.ops.reduce import max, mean, min, sum
 from glassnet.ops.shape import (
     broadcast_to,

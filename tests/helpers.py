@@ -1,4 +1,4 @@
-"""Checks shared by op and layer tests (after Chainer's FunctionTestCase, tinygrad's helper_test_op)."""
+"""Checks shared by op and layer tests (after Chainer's FunctionTestCase)."""
 
 from __future__ import annotations
 

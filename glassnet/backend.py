@@ -50,3 +50,21 @@ def as_array(value: Any, dtype: Any = None) -> Any:
     if arr.dtype == np.float64:
         arr = arr.astype(default_float)
     return arr
+
+
+# One generator for the engine's randomness (weight initialisation, dropout masks, shuffling),
+# so that ``manual_seed(n)`` makes a whole run repeatable. Code that takes its own ``seed`` or
+# ``rng`` argument uses that instead; nothing touches NumPy's legacy global state.
+_generator = np.random.default_rng()
+
+
+def get_rng() -> np.random.Generator:
+    """The engine's shared ``numpy.random.Generator``."""
+    return _generator
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Re-seed the engine's shared generator (PyTorch's ``manual_seed``); returns it."""
+    global _generator
+    _generator = np.random.default_rng(seed)
+    return _generator

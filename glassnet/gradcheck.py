@@ -139,17 +139,16 @@ def _check_one(
 ) -> InputCheck:
     data = t.data  # float64, changed in place and restored
     if data.size <= max_elements:
-        numeric = np.zeros_like(data)
-        flat, num_flat = data.reshape(-1), numeric.reshape(-1)
-        for i in range(flat.size):
-            keep = flat[i]
-            flat[i] = keep + eps
+        numeric = np.zeros(data.shape)
+        for i in np.ndindex(data.shape):  # indexes in place, whatever the memory layout
+            keep = data[i]
+            data[i] = keep + eps
             up = scalar()
-            flat[i] = keep - eps
+            data[i] = keep - eps
             down = scalar()
-            flat[i] = keep
-            num_flat[i] = (up - down) / (2 * eps)
-        got, want, method = analytic.reshape(-1), num_flat, "every element"
+            data[i] = keep
+            numeric[i] = (up - down) / (2 * eps)
+        got, want, method = analytic.reshape(-1), numeric.reshape(-1), "every element"
     else:
         dirs = rng.standard_normal((directions, *data.shape))
         want = np.empty(directions)

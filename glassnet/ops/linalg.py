@@ -25,23 +25,18 @@ class MatMulOp(Function):
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
         a, b = ctx.saved
         xp = get_array_module(a, b)
-        # Promote vectors to matrices so both gradients are matrix products, then undo it.
+        # Promote vectors to matrices (a: (k,) -> (1, k), b: (k,) -> (k, 1)) so both gradients
+        # are matrix products; the engine's unbroadcast then sums any broadcast batch axes.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        g2 = grad
-        if a.ndim == 1:
-            g2 = xp.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = xp.expand_dims(g2, -1)
-        ga = gb = None
-        if ctx.needs_input_grad[0]:
-            ga = g2 @ xp.swapaxes(b2, -1, -2)
-            if a.ndim == 1:
-                ga = ga.reshape(-1, a.shape[0]).sum(axis=0) if ga.ndim > 1 else ga
+        out_shape = (*xp.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]), a2.shape[-2], b2.shape[-1])
+        g2 = grad.reshape(out_shape)
+        ga = g2 @ xp.swapaxes(b2, -1, -2) if ctx.needs_input_grad[0] else None
+        gb = None
         if ctx.needs_input_grad[1]:
             gb = xp.swapaxes(a2, -1, -2) @ g2
             if b.ndim == 1:
-                gb = gb.reshape(-1, b.shape[0]).sum(axis=0)
+                gb = gb[..., 0]
         return ga, gb
 
 

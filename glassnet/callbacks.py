@@ -1,0 +1,550 @@
+"""Callbacks: code that runs at fixed moments of training (Keras's hooks and names).
+
+``fit`` calls each callback at the start and end of training, of every epoch and of every batch,
+passing a ``logs`` dict (``{"loss": 0.31, "accuracy": 0.9, "val_loss": ...}``). Callbacks watch
+(History, the progress bar, CSVLogger), save (ModelCheckpoint), steer (LearningRateScheduler) or
+stop training by setting ``model.stop_training = True`` — the texts' two stopping rules are
+"the epochs are done" and "the error is small enough" (StopAtThreshold), plus "it stopped
+improving" (EarlyStopping).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+
+class Callback:
+    """Base class: override any ``on_*`` method. ``self.model`` is set by ``fit``."""
+
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.params: dict[str, Any] = {}
+
+    def set_model(self, model: Any) -> None:
+        """Attach the model being trained."""
+        self.model = model
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        """Receive ``fit``'s settings: epochs, steps (batches per epoch), verbose."""
+        self.params = params
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Called once before the first epoch."""
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        """Called once after the last epoch (also when training stopped early)."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called before each epoch (``epoch`` counts from 0)."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called after each epoch with its averaged training and validation logs."""
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called before each training batch."""
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called after each training batch with the running averages so far."""
+
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Called before evaluation (also validation inside ``fit``)."""
+
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        """Called after evaluation."""
+
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called after each evaluation batch."""
+
+
+class CallbackList(Callback):
+    """Several callbacks called in order, as one."""
+
+    def __init__(self, callbacks: Iterable[Callback] = ()) -> None:
+        super().__init__()
+        self.callbacks = list(callbacks)
+
+    def set_model(self, model: Any) -> None:
+        super().set_model(model)
+        for cb in self.callbacks:
+            cb.set_model(model)
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        super().set_params(params)
+        for cb in self.callbacks:
+            cb.set_params(params)
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args)
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._call("on_train_begin", logs)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._call("on_train_end", logs)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._call("on_epoch_begin", epoch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._call("on_epoch_end", epoch, logs)
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._call("on_train_batch_begin", batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._call("on_train_batch_end", batch, logs)
+
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._call("on_test_begin", logs)
+
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._call("on_test_end", logs)
+
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._call("on_test_batch_end", batch, logs)
+
+
+class History(Callback):
+    """Records every epoch's logs: ``history.history["loss"]`` is the loss per epoch.
+
+    ``fit`` returns it. ``plot()`` draws the learning curves with matplotlib when installed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.stop_reason: str | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def plot(self, path: str | os.PathLike[str] | None = None) -> Any:
+        """Draw loss (and metrics) per epoch, training vs validation; save to ``path`` if given.
+
+        Returns the matplotlib figure. Needs matplotlib (``pip install matplotlib``).
+        """
+        try:
+            import matplotlib
+
+            if path is not None:
+                matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "History.plot needs matplotlib. Install it with: pip install matplotlib"
+            ) from err
+        names = [k for k in self.history if not k.startswith("val_") and k != "learning_rate"]
+        fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
+        epochs = [e + 1 for e in self.epoch]
+        for ax, name in zip(axes[0], names, strict=True):
+            ax.plot(epochs, self.history[name], marker="o", label=f"training {name}")
+            if f"val_{name}" in self.history:
+                ax.plot(epochs, self.history[f"val_{name}"], marker="o", label=f"validation {name}")
+            ax.set_xlabel("epoch")
+            ax.set_title(name)
+            ax.legend()
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path)
+        return fig
+
+
+def _format_logs(logs: dict[str, Any]) -> str:
+    return " - ".join(f"{k}: {v:.4g}" for k, v in logs.items() if isinstance(v, (int, float)))
+
+
+class ProgressBar(Callback):
+    """A progress bar per epoch (rich): batches done, ETA, running loss and metrics.
+
+    Args:
+        verbose: 0 silent; 1 a live bar on a terminal and one line per epoch otherwise (logs,
+            CI); 2 one line per epoch always.
+        stream: where to write (default ``sys.stdout``).
+    """
+
+    def __init__(self, verbose: int = 1, stream: Any = None) -> None:
+        super().__init__()
+        self.verbose = verbose
+        self.stream = stream
+        self._progress: Any = None
+        self._task: Any = None
+        self._epoch_start = 0.0
+
+    @property
+    def _out(self) -> Any:
+        return self.stream if self.stream is not None else sys.stdout
+
+    def _live(self) -> bool:
+        isatty = getattr(self._out, "isatty", None)
+        return self.verbose == 1 and bool(isatty and isatty())
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch_start = time.perf_counter()
+        self._epoch = epoch
+        if self.verbose and self._live():
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn(f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[logs]}"),
+                console=Console(file=self._out),
+                transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("train", total=self.params.get("steps"), logs="")
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=batch + 1, logs=_format_logs(logs or {}))
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        seconds = time.perf_counter() - self._epoch_start
+        if self._progress is not None:
+            self._progress.update(self._task, logs=_format_logs(logs or {}))
+            self._progress.stop()
+            self._progress = None
+            self._out.write(f"  {seconds:.1f}s\n")
+        elif self.verbose:
+            epochs = self.params.get("epochs", "?")
+            line = f"Epoch {epoch + 1}/{epochs} - {seconds:.1f}s - {_format_logs(logs or {})}"
+            self._out.write(line + "\n")
+        self._out.flush()
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def _monitor_mode(monitor: str, mode: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
+    if mode != "auto":
+        return mode
+    return "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall")) else "min"
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    Args:
+        monitor: a log key, e.g. ``"val_loss"`` or ``"val_accuracy"``.
+        min_delta: the smallest change that counts as an improvement.
+        patience: epochs without improvement before stopping.
+        mode: "min", "max" or "auto" (max for accuracy-like names).
+        baseline: stop unless the monitored value beats this.
+        restore_best_weights: put back the weights of the best epoch when stopping.
+        start_from_epoch: epochs of warm-up before counting.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        mode: str = "auto",
+        baseline: float | None = None,
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+    ) -> None:
+        super().__init__()
+        if patience < 0:
+            raise ValueError(f"EarlyStopping: 'patience' must be >= 0. Received: {patience}")
+        self.monitor = monitor
+        self.min_delta = abs(min_delta)
+        self.patience = patience
+        self.mode = _monitor_mode(monitor, mode)
+        self.baseline = baseline
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = start_from_epoch
+        self.stopped_epoch: int | None = None
+
+    def _better(self, value: float, reference: float) -> bool:
+        if self.mode == "min":
+            return value < reference - self.min_delta
+        return value > reference + self.min_delta
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.wait = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_weights: list[np.ndarray] | None = None
+        self.best_epoch = 0
+        self.stopped_epoch = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            known = ", ".join(logs or {})
+            raise KeyError(
+                f"EarlyStopping: monitor {self.monitor!r} is not in the logs ({known}). "
+                "Pass validation data for val_* keys, or monitor one of these."
+            )
+        if epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()
+        self.wait += 1
+        if self._better(value, self.best):
+            self.best, self.best_epoch = value, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            # The count restarts only when the value beats both the best so far and the baseline.
+            if self.baseline is None or self._better(value, self.baseline):
+                self.wait = 0
+                return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            self.model.stop_reason = (
+                f"EarlyStopping: {self.monitor} did not improve for {self.wait} epochs "
+                f"(best {self.best:.4g} at epoch {self.best_epoch + 1})."
+            )
+            if self.restore_best_weights and self.best_weights is not None:
+                self.model.set_weights(self.best_weights)
+
+
+class StopAtThreshold(Callback):
+    """Stop as soon as ``monitor`` reaches ``threshold``: "the error is small enough".
+
+    Args:
+        monitor: a log key, e.g. ``"loss"``, ``"val_loss"`` or ``"accuracy"``.
+        threshold: for a loss, stop when it is at or below this; for an accuracy, at or above.
+        mode: "min" (stop at ≤ threshold), "max" (stop at ≥), or "auto" from the name.
+        check: "epoch" (after each epoch, default) or "batch" (after each training batch).
+    """
+
+    def __init__(
+        self,
+        monitor: str = "loss",
+        threshold: float = 0.01,
+        mode: str = "auto",
+        check: str = "epoch",
+    ) -> None:
+        super().__init__()
+        if check not in ("epoch", "batch"):
+            raise ValueError(
+                f"StopAtThreshold: check must be 'epoch' or 'batch'. Received: {check!r}"
+            )
+        if check == "batch" and monitor.startswith("val_"):
+            raise ValueError(
+                "StopAtThreshold: validation metrics exist only per epoch; use check='epoch'."
+            )
+        self.monitor, self.threshold, self.check = monitor, float(threshold), check
+        self.mode = _monitor_mode(monitor, mode)
+
+    def _reached(self, logs: dict[str, Any] | None) -> bool:
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            known = ", ".join(logs or {})
+            raise KeyError(
+                f"StopAtThreshold: monitor {self.monitor!r} is not in the logs ({known})."
+            )
+        return value <= self.threshold if self.mode == "min" else value >= self.threshold
+
+    def _stop(self, where: str, logs: dict[str, Any] | None) -> None:
+        self.model.stop_training = True
+        self.model.stop_reason = (
+            f"StopAtThreshold: {self.monitor} = {(logs or {})[self.monitor]:.4g} reached the "
+            f"threshold {self.threshold:g} {where}."
+        )
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.check == "batch" and self._reached(logs):
+            self._stop(f"at batch {batch + 1}", logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.check == "epoch" and self._reached(logs):
+            self._stop(f"after epoch {epoch + 1}", logs)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch's loss is NaN or infinite.
+
+    ``fit`` already does this by itself (keeping the last good weights); the callback exists
+    for Keras users who add it explicitly, and for loops other than ``fit``.
+    """
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.model.stop_training = True
+            self.model.stop_reason = f"TerminateOnNaN: loss became {loss} at batch {batch + 1}."
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (or only its weights) after every epoch, or only when it improved.
+
+    Args:
+        filepath: where to save; may contain ``{epoch:02d}`` and log keys like ``{val_loss:.3f}``.
+        monitor, mode: the value that decides "best" when ``save_best_only``.
+        save_best_only: keep only the best model so far.
+        save_weights_only: write ``model.save_weights`` instead of the whole model.
+    """
+
+    def __init__(
+        self,
+        filepath: str | os.PathLike[str],
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: str = "auto",
+        verbose: int = 0,
+    ) -> None:
+        super().__init__()
+        self.filepath = os.fspath(filepath)
+        self.monitor = monitor
+        self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
+        self.mode = _monitor_mode(monitor, mode)
+        self.verbose = verbose
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        if self.save_best_only:
+            value = logs.get(self.monitor)
+            if value is None:
+                raise KeyError(
+                    f"ModelCheckpoint: monitor {self.monitor!r} is not in the logs "
+                    f"({', '.join(logs)}). Pass validation data or pick another monitor."
+                )
+            improved = value < self.best if self.mode == "min" else value > self.best
+            if not improved:
+                return
+            self.best = value
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except KeyError as err:
+            raise KeyError(
+                f"ModelCheckpoint: filepath {self.filepath!r} names {err} which is not in the "
+                f"logs ({', '.join(logs)})."
+            ) from err
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: saved model to {path}")
+
+
+class CSVLogger(Callback):
+    """Append each epoch's logs as a row of a CSV file (opens in any spreadsheet).
+
+    Args:
+        filename: the CSV path.
+        separator: the column separator.
+        append: add to an existing file instead of starting a new one.
+    """
+
+    def __init__(
+        self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False
+    ):
+        super().__init__()
+        self.filename, self.separator, self.append = os.fspath(filename), separator, append
+        self._keys: list[str] | None = None
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._keys = None
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename, newline="") as f:
+                header = next(csv.reader(f, delimiter=self.separator), None)
+            self._keys = header[1:] if header else None
+        elif os.path.exists(self.filename):
+            os.remove(self.filename)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        new_file = self._keys is None
+        if new_file:
+            self._keys = list(logs)
+        with open(self.filename, "a", newline="") as f:
+            writer = csv.writer(f, delimiter=self.separator)
+            if new_file:
+                writer.writerow(["epoch", *self._keys])
+            writer.writerow([epoch, *(logs.get(k, "") for k in self._keys)])
+
+
+class LearningRateScheduler(Callback):
+    """Set the optimizer's learning rate at the start of every epoch from ``schedule``.
+
+    Args:
+        schedule: ``schedule(epoch, lr) -> new_lr`` (epoch counts from 0), e.g. ``StepDecay``
+            or ``CosineDecay`` below, or any function.
+        verbose: print the new rate each epoch.
+    """
+
+    def __init__(self, schedule: Callable[[int, float], float], verbose: int = 0) -> None:
+        super().__init__()
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        optimizer = self.model.optimizer
+        lr = float(self.schedule(epoch, float(optimizer.learning_rate)))
+        if not math.isfinite(lr) or lr < 0:
+            raise ValueError(
+                f"LearningRateScheduler: the schedule returned {lr} for epoch {epoch}; a "
+                "learning rate must be a finite number >= 0."
+            )
+        optimizer.learning_rate = lr
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: learning rate = {lr:.6g}")
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+class StepDecay:
+    """lr = initial · factor^⌊epoch / every⌋: drop the rate by ``factor`` every ``every`` epochs."""
+
+    def __init__(self, initial_learning_rate: float, factor: float = 0.5, every: int = 10) -> None:
+        if every < 1 or not 0 < factor <= 1:
+            raise ValueError(
+                f"StepDecay: need every >= 1 and 0 < factor <= 1. Received every={every}, "
+                f"factor={factor}."
+            )
+        self.initial, self.factor, self.every = initial_learning_rate, factor, every
+
+    def __call__(self, epoch: int, lr: float | None = None) -> float:
+        return self.initial * self.factor ** (epoch // self.every)
+
+    def __repr__(self) -> str:
+        return f"StepDecay({self.initial}, factor={self.factor}, every={self.every})"
+
+
+class CosineDecay:
+    """lr = min_lr + (initial − min_lr)·(1 + cos(π·epoch/epochs))/2: a smooth fall to ``min_lr``."""
+
+    def __init__(self, initial_learning_rate: float, epochs: int, min_learning_rate: float = 0.0):
+        if epochs < 1:
+            raise ValueError(f"CosineDecay: 'epochs' must be >= 1. Received: {epochs}")
+        self.initial, self.epochs, self.min_lr = initial_learning_rate, epochs, min_learning_rate
+
+    def __call__(self, epoch: int, lr: float | None = None) -> float:
+        progress = min(epoch, self.epochs) / self.epochs
+        return self.min_lr + (self.initial - self.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    def __repr__(self) -> str:
+        return f"CosineDecay({self.initial}, epochs={self.epochs}, min={self.min_lr})"

@@ -1,3 +1,387 @@
-"""(being written)"""
+"""Loss functions: one number that says how wrong the predictions are (the cost function).
 
-__all__: list[str] = []
+Training lowers that number by gradient descent. Names and argument order are Keras's,
+``loss(y_true, y_pred)``, and every loss returns a scalar Tensor: the mean over the batch. The
+targets ``y_true`` are data (an array or a Tensor) and are never differentiated.
+
+Cross-entropy on logits goes through fused ops that compute the loss straight from the logits:
+``SoftmaxCrossEntropyOp`` does log-softmax and the negative log-likelihood in one forward and has
+the famous short backward (softmax − one-hot) / N, with no Jacobian; ``SigmoidCrossEntropyOp``
+is its two-class sibling. Both stay finite for logits of ±1e4, where softmax-then-log would
+take log(0). The probability versions follow Keras: clip to [1e-7, 1 − 1e-7], then take logs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from glassnet.autograd import Context, Function
+from glassnet.backend import get_array_module, is_float
+from glassnet.ops.elementwise import clip, log
+from glassnet.ops.shape import reshape, transpose
+from glassnet.tensor import Tensor
+
+__all__ = [
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "softmax_cross_entropy",
+    "sparse_categorical_crossentropy",
+]
+
+#: Keras's ``backend.epsilon()``: probabilities are clipped to [EPSILON, 1 − EPSILON] before
+#: the log, so a confident wrong answer costs about 16 instead of infinity.
+EPSILON = 1e-7
+
+
+class MeanSquaredErrorOp(Function):
+    """mean((ŷ − y)²) over every element. Backward: dŷ = 2(ŷ − y)/n."""
+
+    @staticmethod
+    def forward(ctx: Context, y_true: Any, y_pred: Any) -> Any:
+        diff = y_pred - y_true
+        ctx.save_for_backward(diff)
+        return (diff * diff).mean()
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
+        (diff,) = ctx.saved
+        return None, diff * (grad * grad.dtype.type(2 / diff.size))
+
+
+class MeanAbsoluteErrorOp(Function):
+    """mean(|ŷ − y|) over every element. Backward: dŷ = sign(ŷ − y)/n (subgradient 0 at ŷ = y)."""
+
+    @staticmethod
+    def forward(ctx: Context, y_true: Any, y_pred: Any) -> Any:
+        xp = get_array_module(y_pred)
+        diff = y_pred - y_true
+        ctx.save_for_backward(xp.sign(diff))
+        return xp.abs(diff).mean()
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
+        (sign,) = ctx.saved
+        return None, sign * (grad * grad.dtype.type(1 / sign.size))
+
+
+class SigmoidCrossEntropyOp(Function):
+    """Binary cross-entropy on logits z, mean over every element, in its stable form
+
+        −[y·log σ(z) + (1 − y)·log(1 − σ(z))] = max(z, 0) − z·y + log(1 + e^−|z|),
+
+    where e^x only ever sees x ≤ 0, so nothing overflows. Backward: dz = (σ(z) − y)/n.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, y_true: Any, logits: Any) -> Any:
+        xp = get_array_module(logits)
+        e = xp.exp(-xp.abs(logits))
+        ctx.save_for_backward(y_true, logits, e)
+        return (xp.maximum(logits, 0) - logits * y_true + xp.log1p(e)).mean()
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
+        y, z, e = ctx.saved
+        xp = get_array_module(z)
+        sigmoid = xp.where(z >= 0, 1 / (1 + e), e / (1 + e))  # σ(z) from the saved e^−|z|
+        return None, (sigmoid - y) * (grad * grad.dtype.type(1 / z.size))
+
+
+class SoftmaxCrossEntropyOp(Function):
+    """Cross-entropy of softmax(z) against labels, fused: −(1/N) Σ_n Σ_k y_nk · log softmax(z_n)_k.
+
+    log softmax(z) = (z − max z) − log Σ_k e^(z_k − max z) never overflows and never takes
+    log(0). Backward without the softmax Jacobian: dz = (softmax(z) · Σ_k y_nk − y) / N, which is
+    (softmax(z) − onehot) / N for one-hot or probability rows.
+
+    Shape: logits (N, K); labels int class ids (N,) or probability rows (N, K); output ().
+    """
+
+    @staticmethod
+    def forward(ctx: Context, logits: Any, labels: Any) -> Any:
+        xp = get_array_module(logits)
+        n = logits.shape[0]
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        e = xp.exp(shifted)
+        total = e.sum(axis=1, keepdims=True)
+        log_probs = shifted
+        log_probs -= xp.log(total)  # in place: shifted is ours, and not needed any more
+        if labels.ndim == 1:
+            loss = -log_probs[xp.arange(n), labels].mean()
+        else:
+            loss = -(labels * log_probs).sum() / logits.dtype.type(n)
+        e /= total  # now softmax(z), kept for the backward
+        ctx.save_for_backward(e, labels)
+        return loss
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, None]:
+        probs, labels = ctx.saved
+        xp = get_array_module(probs)
+        n = probs.shape[0]
+        if labels.ndim == 1:
+            d = probs.copy()  # a copy: the saved probs must survive for retain_graph
+            d[xp.arange(n), labels] -= 1
+        else:
+            d = probs * labels.sum(axis=1, keepdims=True) - labels
+        return d * (grad * grad.dtype.type(1 / n)), None
+
+
+# ------------------------------------------------------------------ argument checks
+def _prediction(y_pred: Any, where: str, name: str = "y_pred") -> Tensor:
+    """``y_pred`` as a floating Tensor with at least one element."""
+    if not isinstance(y_pred, Tensor):
+        y_pred = Tensor(y_pred)
+    if not is_float(y_pred.dtype):
+        raise TypeError(
+            f"{where}: {name} must be floating point. Expected float32 or float64, received "
+            f"{y_pred.dtype}. Predictions are model outputs; convert with "
+            f"Tensor({name}, dtype='float32')."
+        )
+    if y_pred.size == 0:
+        raise ValueError(
+            f"{where}: {name} is empty. Expected at least one sample, received shape "
+            f"{y_pred.shape}. Check the batch that was passed in."
+        )
+    return y_pred
+
+
+def _raw(y_true: Any, y_pred: Tensor) -> Any:
+    """The target's array, on y_pred's device (NumPy or CuPy), with its own dtype."""
+    data = y_true.data if isinstance(y_true, Tensor) else y_true
+    return get_array_module(y_pred.data).asarray(data)
+
+
+def _dense_target(y_true: Any, y_pred: Tensor, where: str) -> Any:
+    """``y_true`` as an array of y_pred's shape and dtype (Keras's (N,) ↔ (N, 1) fix-up)."""
+    y = _raw(y_true, y_pred).astype(y_pred.dtype, copy=False)
+    given = y.shape
+    if y.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+        y = y[..., None]
+    elif y.ndim == y_pred.ndim + 1 and y.shape[-1] == 1:
+        y = y[..., 0]
+    if y.shape != y_pred.shape:
+        raise ValueError(
+            f"{where}: y_true and y_pred must have the same shape. Expected y_true of shape "
+            f"{y_pred.shape}, received y_true {given} and y_pred {y_pred.shape}. "
+            "Check that the labels match the outputs of the last layer."
+        )
+    return y
+
+
+def _class_axis(y_pred: Tensor, axis: int, where: str) -> int:
+    if not -y_pred.ndim <= axis < y_pred.ndim:
+        raise ValueError(
+            f"{where}: axis is out of range. Expected an axis in [{-y_pred.ndim}, "
+            f"{y_pred.ndim - 1}] for y_pred of shape {y_pred.shape}, received axis={axis}. "
+            "Pass the axis that holds the classes (usually -1)."
+        )
+    return axis % y_pred.ndim
+
+
+def _rows(y_pred: Tensor, axis: int) -> Tensor:
+    """y_pred with the class axis moved last and the other axes merged: shape (M, K)."""
+    if axis != y_pred.ndim - 1:
+        y_pred = transpose(y_pred, [a for a in range(y_pred.ndim) if a != axis] + [axis])
+    if y_pred.ndim != 2:
+        y_pred = reshape(y_pred, (-1, y_pred.shape[-1]))
+    return y_pred
+
+
+def _class_ids(ids: Any, num_classes: int, where: str, shapes: str) -> Any:
+    """Integer class ids as a flat intp array, each checked to lie in [0, num_classes)."""
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high >= num_classes:
+        raise ValueError(
+            f"{where}: class id out of range. Expected ids in [0, {num_classes - 1}] for "
+            f"{num_classes} classes ({shapes}), received min={low}, max={high}. Labels must "
+            "start at 0, and the last layer needs one unit per class."
+        )
+    return ids.reshape(-1).astype(np.intp, copy=False)
+
+
+# ------------------------------------------------------------------ functional API
+def mean_squared_error(y_true: Any, y_pred: Tensor) -> Tensor:
+    """Mean squared error, the regression loss: mean((y_pred − y_true)²) over every element.
+
+    Args:
+        y_true: targets, array or Tensor (not differentiated).
+        y_pred: predictions, a floating Tensor.
+
+    Shape: y_true and y_pred the same shape ((N,) and (N, 1) are accepted together, as in
+    Keras); output ().
+    """
+    y_pred = _prediction(y_pred, "mean_squared_error")
+    y = _dense_target(y_true, y_pred, "mean_squared_error")
+    return MeanSquaredErrorOp.apply(y, y_pred)
+
+
+def mean_absolute_error(y_true: Any, y_pred: Tensor) -> Tensor:
+    """Mean absolute error, robust to outliers: mean(|y_pred − y_true|) over every element.
+
+    Args:
+        y_true: targets, array or Tensor (not differentiated).
+        y_pred: predictions, a floating Tensor.
+
+    Shape: y_true and y_pred the same shape; output ().
+    """
+    y_pred = _prediction(y_pred, "mean_absolute_error")
+    y = _dense_target(y_true, y_pred, "mean_absolute_error")
+    return MeanAbsoluteErrorOp.apply(y, y_pred)
+
+
+def binary_crossentropy(y_true: Any, y_pred: Tensor, from_logits: bool = False) -> Tensor:
+    """Binary cross-entropy for yes/no (or multi-label) outputs, mean over every element:
+
+        loss = −mean(y·log p + (1 − y)·log(1 − p)),   p = clip(y_pred, 1e-7, 1 − 1e-7).
+
+    With ``from_logits=True`` y_pred holds logits z (before the sigmoid) and the fused, stable
+    ``max(z, 0) − z·y + log(1 + e^−|z|)`` is used instead; prefer it for training.
+
+    Args:
+        y_true: targets in [0, 1] (0/1 labels or soft labels), array or Tensor.
+        y_pred: probabilities (sigmoid outputs), or logits when ``from_logits=True``.
+
+    Shape: y_true and y_pred the same shape ((N,) with (N, 1) accepted); output ().
+    """
+    where = "binary_crossentropy"
+    y_pred = _prediction(y_pred, where)
+    y = _dense_target(y_true, y_pred, where)
+    if from_logits:
+        return SigmoidCrossEntropyOp.apply(y, y_pred)
+    p = clip(y_pred, EPSILON, 1.0 - EPSILON)
+    y = Tensor(y)
+    return -(y * log(p) + (1 - y) * log(1 - p)).mean()
+
+
+def categorical_crossentropy(
+    y_true: Any, y_pred: Tensor, from_logits: bool = False, axis: int = -1
+) -> Tensor:
+    """Cross-entropy for one-of-K classification with one-hot (or soft) labels, mean over rows:
+
+        loss = −mean_n Σ_k y_nk · log p_nk,   p = clip(y_pred / Σ_k y_pred, 1e-7, 1 − 1e-7)
+
+    (Keras's rescaling and clipping). With ``from_logits=True`` y_pred holds logits and the
+    fused ``softmax_cross_entropy`` computes log-softmax and the loss in one stable step.
+
+    Args:
+        y_true: one-hot or probability rows, array or Tensor.
+        y_pred: probabilities (softmax outputs), or logits when ``from_logits=True``.
+        axis: the class axis.
+
+    Shape: y_true and y_pred the same shape, e.g. (N, K); output ().
+    """
+    where = "categorical_crossentropy"
+    y_pred = _prediction(y_pred, where)
+    axis = _class_axis(y_pred, axis, where)
+    raw = _raw(y_true, y_pred)
+    batch_shape = y_pred.shape[:axis] + y_pred.shape[axis + 1 :]
+    if raw.shape != y_pred.shape and raw.shape in (batch_shape, (*batch_shape, 1)):
+        raise ValueError(
+            f"{where}: y_true looks like integer class ids, not one-hot rows. Expected y_true of "
+            f"shape {y_pred.shape}, received y_true {raw.shape} and y_pred {y_pred.shape}. "
+            "Use sparse_categorical_crossentropy for class ids, or one-hot encode y_true."
+        )
+    y = _dense_target(raw, y_pred, where)
+    if from_logits:
+        xp = get_array_module(y)
+        labels = xp.moveaxis(y, axis, -1).reshape(-1, y.shape[axis])
+        return SoftmaxCrossEntropyOp.apply(_rows(y_pred, axis), labels)
+    return _categorical_from_probs(y, y_pred, axis)
+
+
+def _categorical_from_probs(y: Any, y_pred: Tensor, axis: int) -> Tensor:
+    p = clip(y_pred / y_pred.sum(axis=axis, keepdims=True), EPSILON, 1.0 - EPSILON)
+    return -(Tensor(y) * log(p)).sum(axis=axis).mean()
+
+
+def sparse_categorical_crossentropy(
+    y_true: Any, y_pred: Tensor, from_logits: bool = False, axis: int = -1
+) -> Tensor:
+    """Cross-entropy for one-of-K classification with integer class ids, mean over samples:
+
+        loss = −mean_n log p[n, y_n],   p = clip(y_pred / Σ_k y_pred, 1e-7, 1 − 1e-7).
+
+    The same loss as ``categorical_crossentropy`` on one-hot labels, without building them.
+    With ``from_logits=True`` the fused ``softmax_cross_entropy`` is used.
+
+    Args:
+        y_true: integer ids in [0, K), array or Tensor.
+        y_pred: probabilities (softmax outputs), or logits when ``from_logits=True``.
+        axis: the class axis of y_pred.
+
+    Shape: y_pred (N, K), y_true (N,) or (N, 1) (generally y_pred's shape without the class
+    axis, optionally with a trailing 1); output ().
+    """
+    where = "sparse_categorical_crossentropy"
+    y_pred = _prediction(y_pred, where)
+    axis = _class_axis(y_pred, axis, where)
+    ids = _raw(y_true, y_pred)
+    xp = get_array_module(ids)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(
+            f"{where}: y_true must hold integer class ids. Expected an integer dtype, received "
+            f"{ids.dtype} with shape {ids.shape} (y_pred {y_pred.shape}). Use "
+            "categorical_crossentropy for one-hot or probability labels, or pass integer ids "
+            "(y_true.astype('int64'))."
+        )
+    batch_shape = y_pred.shape[:axis] + y_pred.shape[axis + 1 :]
+    if ids.shape not in (batch_shape, (*batch_shape, 1)):
+        raise ValueError(
+            f"{where}: y_true has the wrong shape for y_pred {y_pred.shape}. Expected "
+            f"{batch_shape} (one class id per sample), received {ids.shape}. If y_true is "
+            "one-hot encoded, use categorical_crossentropy."
+        )
+    num_classes = y_pred.shape[axis]
+    shapes = f"y_true {ids.shape}, y_pred {y_pred.shape}"
+    ids = _class_ids(ids, num_classes, where, shapes)
+    rows = _rows(y_pred, axis)
+    if from_logits:
+        return SoftmaxCrossEntropyOp.apply(rows, ids)
+    onehot = (ids[:, None] == xp.arange(num_classes)).astype(y_pred.dtype)
+    return _categorical_from_probs(onehot, rows, 1)
+
+
+def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
+    """The fused softmax + cross-entropy: −(1/N) Σ_n Σ_k y_nk · log softmax(z_n)_k.
+
+    One op instead of softmax followed by log: faster, stable for any logits (±1e4 included),
+    and its gradient is simply (softmax(z) − onehot) / N. This is what classification training
+    should use (the model's last layer then has no softmax).
+
+    Args:
+        logits: class scores z, a floating Tensor.
+        labels: integer class ids, or probability rows (float), array or Tensor.
+
+    Shape: logits (N, K); labels (N,) or (N, 1) ints, or (N, K) floats; output ().
+    """
+    where = "softmax_cross_entropy"
+    logits = _prediction(logits, where, "logits")
+    if logits.ndim != 2:
+        raise ValueError(
+            f"{where}: logits must be a batch of class scores. Expected shape (N, K), received "
+            f"{logits.shape}. Reshape to (-1, K), or use categorical_crossentropy(..., "
+            "from_logits=True), which accepts any rank."
+        )
+    y = _raw(labels, logits)
+    n, k = logits.shape
+    shapes = f"labels {y.shape}, logits {logits.shape}"
+    if np.issubdtype(y.dtype, np.integer):
+        if y.shape not in ((n,), (n, 1)):
+            raise ValueError(
+                f"{where}: integer labels are class ids, one per row of logits. Expected "
+                f"shape ({n},), received {shapes}. For one-hot labels pass them as floats "
+                "(labels.astype('float32'))."
+            )
+        return SoftmaxCrossEntropyOp.apply(logits, _class_ids(y, k, where, shapes))
+    if not is_float(y.dtype) or y.shape != (n, k):
+        raise ValueError(
+            f"{where}: labels must be integer class ids of shape ({n},) or probability rows of "
+            f"shape ({n}, {k}). Received {y.dtype} {shapes}. Convert ids with "
+            "labels.astype('int64')."
+        )
+    return SoftmaxCrossEntropyOp.apply(logits, y.astype(logits.dtype, copy=False))

@@ -1,3 +1,161 @@
-"""(being written)"""
+"""Batch normalization: each channel to zero mean and unit variance, then a learned scale and shift.
 
-__all__: list[str] = []
+During training each channel is normalised with the mean and variance of the current batch,
+and running averages of those statistics are kept for inference, where a single image has no
+batch to take statistics from (Keras's semantics and default numbers). Channels are the last
+axis, as everywhere in glassnet: (N, C) after Dense, (N, H, W, C) after Conv2D.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from glassnet.autograd import Context, Function
+from glassnet.backend import get_array_module, is_float
+from glassnet.tensor import Tensor
+
+__all__ = ["batch_norm"]
+
+
+class BatchNormOp(Function):
+    """y = γ · (x − μ) / √(σ² + ε) + β per channel, for given statistics μ and σ².
+
+    With ``batch_stats=True``, μ and σ² are the mean and biased variance of this very x over
+    every axis but the last, so they move when x moves and the backward includes that. With
+    x̂ = (x − μ)/√(σ² + ε), g the incoming gradient and means over those same axes, it is
+
+        dx = γ/√(σ² + ε) · (g − mean(g) − x̂ · mean(g · x̂)),   dγ = Σ g·x̂,   dβ = Σ g.
+
+    With ``batch_stats=False`` (inference, running statistics) μ and σ² are constants and
+    dx = γ · g / √(σ² + ε).
+
+    Shape: x (..., C); gamma, beta (C,) or None; mean, var (C,); output like x.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Context,
+        x: Any,
+        gamma: Any,
+        beta: Any,
+        mean: Any,
+        var: Any,
+        *,
+        epsilon: float,
+        batch_stats: bool,
+    ) -> Any:
+        xp = get_array_module(x)
+        inv_std = 1 / xp.sqrt(var + x.dtype.type(epsilon))
+        x_hat = x - mean
+        x_hat *= inv_std
+        out = x_hat if gamma is None else x_hat * gamma
+        if beta is not None:
+            out = out + beta
+        ctx.batch_stats = batch_stats
+        ctx.save_for_backward(x_hat, inv_std, gamma)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any, None, None]:
+        x_hat, inv_std, gamma = ctx.saved
+        axes = tuple(range(grad.ndim - 1))
+        g_beta = grad.sum(axis=axes)
+        g_gamma = (grad * x_hat).sum(axis=axes)
+        scale = inv_std if gamma is None else gamma * inv_std
+        gx = None
+        if ctx.needs_input_grad[0]:
+            if ctx.batch_stats:
+                m = grad.dtype.type(grad.size // grad.shape[-1])  # values per channel
+                gx = scale * (grad - g_beta / m - x_hat * (g_gamma / m))
+            else:
+                gx = grad * scale
+        return gx, g_gamma, g_beta, None, None
+
+
+# ------------------------------------------------------------------ functional API
+def _channel_param(value: Any, name: str, channels: int, x_shape: tuple[int, ...]) -> Any:
+    if value is None:
+        return None
+    shape = tuple(value.shape) if hasattr(value, "shape") else None
+    if shape != (channels,):
+        raise ValueError(
+            f"batch_norm: {name} does not match the channels of x. Expected shape "
+            f"({channels},) for x of shape {x_shape} (channels last), received {shape}. "
+            "Build the layer for the input's last axis."
+        )
+    return value
+
+
+def _buffer(value: Any, name: str, channels: int, x_shape: tuple[int, ...]) -> Any:
+    """The array behind a running-statistic Tensor, which is updated in place."""
+    data = value.data if isinstance(value, Tensor) else value
+    if not hasattr(data, "dtype") or not is_float(data.dtype):
+        raise TypeError(
+            f"batch_norm: {name} must be a floating Tensor (it is updated in place). Expected a "
+            f"Tensor of shape ({channels},), received {type(value).__name__}. Create it as "
+            f"Tensor(np.zeros({channels}, dtype='float32'))."
+        )
+    return _channel_param(data, name, channels, x_shape)
+
+
+def batch_norm(
+    x: Tensor,
+    gamma: Tensor | None,
+    beta: Tensor | None,
+    running_mean: Tensor,
+    running_var: Tensor,
+    training: bool,
+    momentum: float = 0.99,
+    epsilon: float = 1e-3,
+) -> Tensor:
+    """Normalise each channel (last axis) to zero mean and unit variance, then scale and shift.
+
+    ``training=True`` normalises with this batch's mean and biased variance (over every axis
+    but the last) and updates the running statistics in place, as Keras does:
+    ``running = running · momentum + batch_stat · (1 − momentum)``. ``training=False`` uses
+    the running statistics and leaves them alone.
+
+    Args:
+        x: activations, channels last.
+        gamma, beta: learned scale and shift, or None to leave that step out.
+        running_mean, running_var: Tensors updated in place when ``training``.
+        momentum: how much of the old running value is kept per step, in [0, 1].
+        epsilon: added to the variance so a constant channel does not divide by zero.
+
+    Shape: x (N, C) or (N, H, W, C), any rank ≥ 2; gamma, beta, running_* (C,); output like x.
+    """
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    if x.ndim < 2 or not is_float(x.dtype):
+        raise ValueError(
+            f"batch_norm: x must be a floating batch with channels last. Expected shape (N, C) "
+            f"or (N, H, W, C) and a float dtype, received shape {x.shape}, dtype {x.dtype}. "
+            "Add the batch axis (x[None]) or convert to float32."
+        )
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(
+            f"batch_norm: momentum is the fraction of the running statistic kept per step. "
+            f"Expected 0 <= momentum <= 1, received momentum={momentum}. Keras uses 0.99."
+        )
+    if not epsilon > 0.0:
+        raise ValueError(
+            f"batch_norm: epsilon must be positive. Expected epsilon > 0, received "
+            f"epsilon={epsilon}. Keras uses 1e-3."
+        )
+    c = x.shape[-1]
+    gamma = _channel_param(gamma, "gamma", c, x.shape)
+    beta = _channel_param(beta, "beta", c, x.shape)
+    r_mean = _buffer(running_mean, "running_mean", c, x.shape)
+    r_var = _buffer(running_var, "running_var", c, x.shape)
+    if training:
+        axes = tuple(range(x.ndim - 1))
+        mean = x.data.mean(axis=axes)
+        var = x.data.var(axis=axes)  # biased (divides by the count), as Keras
+        r_mean[...] = r_mean * momentum + mean * (1.0 - momentum)
+        r_var[...] = r_var * momentum + var * (1.0 - momentum)
+    else:
+        mean = r_mean.astype(x.dtype, copy=False)
+        var = r_var.astype(x.dtype, copy=False)
+    return BatchNormOp.apply(
+        x, gamma, beta, mean, var, epsilon=float(epsilon), batch_stats=bool(training)
+    )

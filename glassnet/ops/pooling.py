@@ -1,3 +1,303 @@
-"""(being written)"""
+"""Pooling: shrink a feature map by summarising each small window with its maximum or its mean.
 
-__all__: list[str] = []
+A 2×2 max pool with stride 2 keeps the strongest response in every 2×2 block, halving height
+and width: the network becomes cheaper and tolerant to small shifts. Each op loops over the
+pool_h·pool_w *offsets* of the window (not over pixels): offset (i, j) is one strided view of
+the image holding that tap of every window at once, so the work is a handful of vectorised
+array operations. When the windows tile the image exactly (the common 2×2, stride 2 case) the
+image is reshaped to (N, H/2, 2, W/2, 2, C) instead, so backward fills each gradient cell once,
+with no padding and no zeroed buffer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from glassnet.autograd import Context, Function
+from glassnet.backend import get_array_module
+from glassnet.ops.conv import (
+    Pads,
+    Pair,
+    _check_image,
+    _check_padding,
+    _crop,
+    _output_hw,
+    _pad,
+    _pair,
+    resolve_padding,
+)
+from glassnet.tensor import Tensor
+
+__all__ = [
+    "avg_pool2d",
+    "global_avg_pool2d",
+    "global_max_pool2d",
+    "max_pool2d",
+    "pool_output_shape",
+]
+
+
+def _tiles(shape: tuple[int, ...], pool: Pair, stride: Pair, pads: Pads) -> bool:
+    """Whether the windows cut the image into whole, non-overlapping blocks."""
+    return (
+        stride == pool
+        and pads == ((0, 0), (0, 0))
+        and shape[1] % pool[0] == 0
+        and shape[2] % pool[1] == 0
+    )
+
+
+def _window_views(a: Any, pool: Pair, stride: Pair, out_hw: Pair, tiled: bool) -> list[Any]:
+    """One (N, Ho, Wo, C) view of ``a`` per window offset, in row-major window order.
+
+    View k = i·pool_w + j holds tap (i, j) of every window. Writing into a view writes into ``a``
+    (for the tiled reshape only when ``a`` is contiguous, which gradient buffers are).
+    """
+    (ph, pw), (sh, sw), (ho, wo) = pool, stride, out_hw
+    if tiled:
+        a6 = a.reshape(a.shape[0], ho, ph, wo, pw, a.shape[3])
+        return [a6[:, :, i, :, j] for i in range(ph) for j in range(pw)]
+    return [
+        a[:, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
+        for i in range(ph)
+        for j in range(pw)
+    ]
+
+
+def _index_dtype(xp: Any, taps: int) -> Any:
+    """The smallest unsigned dtype that numbers every tap (uint8 up to 16×16 windows)."""
+    return xp.uint8 if taps <= 256 else xp.uint16 if taps <= 65536 else xp.uint32
+
+
+class MaxPool2DOp(Function):
+    """The largest value in each window. x (N, H, W, C) -> (N, Ho, Wo, C).
+
+    Subgradient convention: the whole gradient of a window goes to its FIRST maximum in
+    row-major window order (top row first, left to right), as in PyTorch; tied values get none.
+    Forward saves that argmax as a small-integer array of the output's shape (uint8 for windows
+    up to 16×16); "same" padding is -inf, so a padded cell never wins.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, pool: Pair, stride: Pair, pads: Pads) -> Any:
+        xp = get_array_module(x)
+        tiled = _tiles(x.shape, pool, stride, pads)
+        xpad = x if tiled else _pad(x, pads, -xp.inf)
+        out_hw = _windows_out_hw(xpad.shape, pool, stride)
+        views = _window_views(xpad, pool, stride, out_hw, tiled)
+        out = views[0].copy()
+        track = ctx.needs_input_grad[0]
+        idx = xp.zeros(out.shape, _index_dtype(xp, len(views))) if track else None
+        better = xp.empty(out.shape, dtype=bool)
+        for k, view in enumerate(views[1:], start=1):
+            if track:
+                # The winner is the LAST tap strictly above the running max, i.e. the largest
+                # k with view_k > max(view_0..k-1): idx = max_k k·[view_k > running max]. This
+                # keeps the first of equal maxima and is ~7× faster than masked assignment.
+                xp.greater(view, out, out=better)
+                xp.maximum(idx, xp.multiply(better, idx.dtype.type(k), dtype=idx.dtype), out=idx)
+            xp.maximum(out, view, out=out)
+        ctx.save_for_backward(idx)
+        ctx.x_shape, ctx.padded_shape, ctx.tiled = x.shape, xpad.shape, tiled
+        ctx.pool, ctx.stride, ctx.pads, ctx.out_hw = pool, stride, pads, out_hw
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        (idx,) = ctx.saved
+        xp = get_array_module(grad)
+        taken = xp.empty(idx.shape, dtype=bool)
+        if ctx.tiled:  # every input cell is in exactly one window: assign, no zeros, no crop
+            gx = xp.empty(ctx.x_shape, dtype=grad.dtype)
+            views = _window_views(gx, ctx.pool, ctx.stride, ctx.out_hw, True)
+            for k, view in enumerate(views):
+                xp.multiply(grad, xp.equal(idx, k, out=taken), out=view)
+            return gx
+        gpad = xp.zeros(ctx.padded_shape, dtype=grad.dtype)
+        for k, view in enumerate(_window_views(gpad, ctx.pool, ctx.stride, ctx.out_hw, False)):
+            view += grad * xp.equal(idx, k, out=taken)
+        return _crop(gpad, ctx.pads, ctx.x_shape[1:3])
+
+
+class AvgPool2DOp(Function):
+    """The mean of each window. x (N, H, W, C) -> (N, Ho, Wo, C).
+
+    With "same" padding the mean is over the real (unpadded) cells only, as in Keras/TensorFlow
+    (PyTorch's ``count_include_pad=False``), so border outputs are not dragged towards zero.
+    Backward spreads grad / count evenly over each window; nothing of the input's size is saved.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, pool: Pair, stride: Pair, pads: Pads) -> Any:
+        tiled = _tiles(x.shape, pool, stride, pads)
+        xpad = x if tiled else _pad(x, pads)
+        out_hw = _windows_out_hw(xpad.shape, pool, stride)
+        views = _window_views(xpad, pool, stride, out_hw, tiled)
+        out = views[0].copy()
+        for view in views[1:]:
+            out += view
+        count = _cell_counts(x, pool, stride, pads, out_hw)
+        out /= count
+        ctx.count, ctx.x_shape, ctx.padded_shape, ctx.tiled = count, x.shape, xpad.shape, tiled
+        ctx.pool, ctx.stride, ctx.pads, ctx.out_hw = pool, stride, pads, out_hw
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        xp = get_array_module(grad)
+        g = grad / ctx.count
+        if ctx.tiled:  # one broadcast assignment fills every cell of every block
+            (ph, pw), (ho, wo) = ctx.pool, ctx.out_hw
+            n, _, _, c = ctx.x_shape
+            gx = xp.empty((n, ho, ph, wo, pw, c), dtype=grad.dtype)
+            gx[...] = g[:, :, None, :, None, :]
+            return gx.reshape(ctx.x_shape)
+        gpad = xp.zeros(ctx.padded_shape, dtype=grad.dtype)
+        for view in _window_views(gpad, ctx.pool, ctx.stride, ctx.out_hw, False):
+            view += g
+        return _crop(gpad, ctx.pads, ctx.x_shape[1:3])
+
+
+def _windows_out_hw(padded_shape: tuple[int, ...], pool: Pair, stride: Pair) -> Pair:
+    return (
+        (padded_shape[1] - pool[0]) // stride[0] + 1,
+        (padded_shape[2] - pool[1]) // stride[1] + 1,
+    )
+
+
+def _cell_counts(x: Any, pool: Pair, stride: Pair, pads: Pads, out_hw: Pair) -> Any:
+    """How many real cells each window covers: a number without padding, else (Ho, Wo, 1).
+
+    The count is separable — rows covered times columns covered — so two 1-D ranges suffice.
+    """
+    dtype = x.dtype.type
+    if pads == ((0, 0), (0, 0)):
+        return dtype(pool[0] * pool[1])
+    xp = get_array_module(x)
+    per_axis = []
+    for axis in (0, 1):
+        start = xp.arange(out_hw[axis]) * stride[axis] - pads[axis][0]
+        end = xp.minimum(start + pool[axis], x.shape[1 + axis])
+        per_axis.append(end - xp.maximum(start, 0))
+    return (per_axis[0][:, None] * per_axis[1][None, :]).astype(x.dtype)[:, :, None]
+
+
+class GlobalAvgPool2DOp(Function):
+    """Mean over height and width. x (N, H, W, C) -> (N, C), or (N, 1, 1, C) with keepdims."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, keepdims: bool) -> Any:
+        ctx.x_shape = x.shape
+        return x.mean(axis=(1, 2), keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        xp = get_array_module(grad)
+        n, h, w, c = ctx.x_shape
+        g = grad.reshape(n, 1, 1, c) / grad.dtype.type(h * w)
+        return xp.broadcast_to(g, ctx.x_shape)  # read-only view: the engine copies if it stores
+
+
+class GlobalMaxPool2DOp(Function):
+    """Maximum over height and width. x (N, H, W, C) -> (N, C), or (N, 1, 1, C) with keepdims.
+
+    The gradient goes to the first maximum in row-major (h, w) order, like ``max_pool2d``.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, keepdims: bool) -> Any:
+        xp = get_array_module(x)
+        n, h, w, c = x.shape
+        x3 = x.reshape(n, h * w, c)
+        idx = x3.argmax(axis=1)  # argmax returns the first maximum
+        out = xp.take_along_axis(x3, idx[:, None, :], axis=1)
+        ctx.save_for_backward(idx)
+        ctx.x_shape = x.shape
+        return out.reshape((n, 1, 1, c) if keepdims else (n, c))
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        (idx,) = ctx.saved
+        xp = get_array_module(grad)
+        n, h, w, c = ctx.x_shape
+        gx = xp.zeros((n, h * w, c), dtype=grad.dtype)
+        # Each (n, c) has exactly one winner, so plain assignment scatters without collisions.
+        gx[xp.arange(n)[:, None], idx, xp.arange(c)[None, :]] = grad.reshape(n, c)
+        return gx.reshape(ctx.x_shape)
+
+
+# ------------------------------------------------------------------ functional API
+def _pool_args(where: str, input_hw: Any, pool_size: Any, stride: Any, padding: Any) -> tuple:
+    """Checked (pool, stride, mode, (Ho, Wo)); raises if the window does not fit."""
+    pool = _pair(pool_size, "pool_size", where)
+    step = pool if stride is None else _pair(stride, "stride", where)
+    mode = _check_padding(padding, where, allow_explicit=False)
+    return pool, step, mode, _output_hw(where, tuple(input_hw), pool, step, mode, (1, 1))
+
+
+def _pool(
+    op: type[Function], where: str, x: Any, pool_size: Any, stride: Any, padding: Any
+) -> Tensor:
+    _check_image(x, where)
+    hw = tuple(x.shape[1:3])
+    pool, step, mode, _ = _pool_args(where, hw, pool_size, stride, padding)
+    pads = resolve_padding(hw, pool, step, mode, 1)  # TensorFlow's "same", as for conv2d
+    return op.apply(x, pool=pool, stride=step, pads=pads)
+
+
+def pool_output_shape(
+    input_hw: tuple[int | None, int | None],
+    pool_size: int | Pair,
+    stride: int | Pair | None = None,
+    padding: str = "valid",
+) -> tuple[int | None, int | None]:
+    """The (height, width) a pooling op produces, by arithmetic alone (None stays None).
+
+    "valid": floor((H − pool) / stride) + 1; "same": ceil(H / stride). ``stride`` defaults to
+    ``pool_size``. Raises ``ValueError`` if the window does not fit.
+    """
+    return _pool_args("pool2d", input_hw, pool_size, stride, padding)[3]
+
+
+def max_pool2d(
+    x: Tensor, pool_size: int | Pair = 2, stride: int | Pair | None = None, padding: str = "valid"
+) -> Tensor:
+    """Keep the largest value of each pool_size window, moving ``stride`` (default: pool_size).
+
+    The gradient flows only to each window's first maximum (row-major order, as PyTorch).
+
+    Shape: (N, H, W, C) -> (N, Ho, Wo, C), ``(Ho, Wo) = pool_output_shape((H, W), ...)``.
+    """
+    return _pool(MaxPool2DOp, "max_pool2d", x, pool_size, stride, padding)
+
+
+def avg_pool2d(
+    x: Tensor, pool_size: int | Pair = 2, stride: int | Pair | None = None, padding: str = "valid"
+) -> Tensor:
+    """Average each pool_size window, moving ``stride`` (default: pool_size).
+
+    With padding="same" the border windows average only their real cells (Keras semantics).
+
+    Shape: (N, H, W, C) -> (N, Ho, Wo, C), ``(Ho, Wo) = pool_output_shape((H, W), ...)``.
+    """
+    return _pool(AvgPool2DOp, "avg_pool2d", x, pool_size, stride, padding)
+
+
+def global_avg_pool2d(x: Tensor, keepdims: bool = False) -> Tensor:
+    """Average every channel over the whole image: (N, H, W, C) -> (N, C) (or (N, 1, 1, C)).
+
+    The usual bridge from convolutions to a classifier head (ResNet), with no weights at all.
+    """
+    _check_image(x, "global_avg_pool2d")
+    return GlobalAvgPool2DOp.apply(x, keepdims=bool(keepdims))
+
+
+def global_max_pool2d(x: Tensor, keepdims: bool = False) -> Tensor:
+    """The maximum of every channel over the whole image: (N, H, W, C) -> (N, C) (or keepdims)."""
+    _check_image(x, "global_max_pool2d")
+    if x.shape[1] * x.shape[2] == 0:
+        raise ValueError(
+            f"global_max_pool2d: the image is empty. Expected height and width ≥ 1, received "
+            f"shape {tuple(x.shape)}. Check the preceding layers' output size."
+        )
+    return GlobalMaxPool2DOp.apply(x, keepdims=bool(keepdims))

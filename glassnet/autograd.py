@@ -101,4 +101,9 @@ def _to_array(x: Any, like: Any) -> Any:
     if like is not None and isinstance(x, (int, float, np.generic)) and not isinstance(x, bool):
         if is_float(like.dtype) or isinstance(x, (int, np.integer)):
             return get_array_module(like).asarray(x, dtype=like.dtype)
-    return as_array(x)
+    x = as_array(x)
+    if like is not None and is_float(like.dtype) and is_float(x.dtype) and x.dtype != like.dtype:
+        # A plain float array next to a tensor follows the tensor's precision (Keras's autocast):
+        # a float64 NumPy array must not silently turn a float32 computation into float64.
+        x = x.astype(like.dtype)
+    return x

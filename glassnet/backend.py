@@ -65,6 +65,6 @@ def get_rng() -> np.random.Generator:
 
 def manual_seed(seed: int) -> np.random.Generator:
     """Re-seed the engine's shared generator (PyTorch's ``manual_seed``); returns it."""
-    global _generator
-    _generator = np.random.default_rng(seed)
+    # Re-seed in place, so code that kept a reference to the generator follows the new seed.
+    _generator.bit_generator.state = np.random.default_rng(seed).bit_generator.state
     return _generator

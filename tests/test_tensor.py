@@ -181,3 +181,21 @@ def test_requires_grad_toggle_and_astype():
     assert x.astype(np.float64).dtype == np.float64
     with pytest.raises(TypeError, match="cannot require gradients"):
         Tensor([1]).requires_grad_()
+
+
+def test_float64_arrays_follow_a_float32_tensor():
+    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+    y = x * np.array([1.0, 2.0, 3.0])  # float64 NumPy array
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_manual_seed_reseeds_the_shared_generator_in_place():
+    from glassnet.backend import get_rng, manual_seed
+
+    kept = get_rng()
+    manual_seed(7)
+    a = kept.random()
+    manual_seed(7)
+    assert get_rng().random() == a

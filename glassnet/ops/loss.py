@@ -380,8 +380,8 @@ def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
         return SoftmaxCrossEntropyOp.apply(logits, _class_ids(y, k, where, shapes))
     if not is_float(y.dtype) or y.shape != (n, k):
         raise ValueError(
-            f"{where}: labels must be integer class ids of shape ({n},) or probability rows of "
-            f"shape ({n}, {k}). Received {y.dtype} {shapes}. Convert ids with "
-            "labels.astype('int64')."
+            f"{where}: labels are neither class ids nor probability rows. Expected integer ids "
+            f"of shape ({n},) or float rows of shape ({n}, {k}), received {y.dtype} {shapes}. "
+            "Convert class ids with labels.astype('int64')."
         )
     return SoftmaxCrossEntropyOp.apply(logits, y.astype(logits.dtype, copy=False))

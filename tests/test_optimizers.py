@@ -1,0 +1,550 @@
+"""Optimizers: N steps against torch.optim, by-hand updates, state round trips, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+import pytest
+
+from glassnet import Tensor, ops
+from glassnet.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop, get
+
+# Parameters after every one of 20 steps, ours vs torch.optim, float32. Both sides compute
+# their own gradients, so the tolerance covers gradient rounding as well as the update; the
+# largest difference seen is 1.8e-7 (a few float32 ulps of weights around 0.1-1).
+PARITY_TOL = {"rtol": 1e-6, "atol": 5e-7}
+# clip_grad_norm_ scales by c/(‖g‖ + 1e-6), Keras (and we) by c/‖g‖: a relative difference of
+# 1e-6/‖g‖ per step (‖g‖ ≈ 0.04 here) that momentum accumulates; 3.5e-6 at most here.
+CLIPNORM_TOL = {"rtol": 1e-4, "atol": 1e-5}
+STEPS = 20
+
+
+# ----------------------------------------------------------------------------- a tiny problem
+def _init_weights(rng: np.random.Generator) -> list[np.ndarray]:
+    shapes = [(3, 4), (4,), (4, 2), (2,)]
+    return [(0.5 * rng.standard_normal(s)).astype(np.float32) for s in shapes]
+
+
+def _data(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    x = rng.standard_normal((16, 3)).astype(np.float32)
+    y = rng.standard_normal((16, 2)).astype(np.float32)
+    return x, y
+
+
+def _loss(params: list[Tensor], x: np.ndarray, y: np.ndarray) -> Tensor:
+    w1, b1, w2, b2 = params
+    hidden = ops.linear(Tensor(x), w1, b1).relu()
+    pred = ops.linear(hidden, w2, b2)
+    return ((pred - Tensor(y)) ** 2).mean()
+
+
+def _torch_loss(torch: Any, params: list[Any], x: np.ndarray, y: np.ndarray) -> Any:
+    w1, b1, w2, b2 = params
+    pred = torch.relu(torch.from_numpy(x) @ w1 + b1) @ w2 + b2
+    return ((pred - torch.from_numpy(y)) ** 2).mean()
+
+
+def _train_step(opt: Optimizer, params: list[Tensor], x: np.ndarray, y: np.ndarray) -> None:
+    opt.zero_grad()
+    _loss(params, x, y).backward()
+    opt.step()
+
+
+def _leaves(arrays: list[np.ndarray]) -> list[Tensor]:
+    return [Tensor(a.copy(), requires_grad=True) for a in arrays]
+
+
+# ----------------------------------------------------------------------------- torch parity
+def _decay(lr: float, wd: float) -> Callable[[Any, list[Any]], None]:
+    def before(torch: Any, params: list[Any]) -> None:
+        for p in params:
+            p.mul_(1 - lr * wd)  # decoupled decay, applied by hand to torch's plain SGD
+
+    return before
+
+
+def _clip_each(c: float) -> Callable[[Any, list[Any]], None]:
+    def before(torch: Any, params: list[Any]) -> None:
+        for p in params:
+            torch.nn.utils.clip_grad_norm_([p], c)
+
+    return before
+
+
+def _clip_global(c: float) -> Callable[[Any, list[Any]], None]:
+    def before(torch: Any, params: list[Any]) -> None:
+        torch.nn.utils.clip_grad_norm_(params, c)
+
+    return before
+
+
+def _clip_value(v: float) -> Callable[[Any, list[Any]], None]:
+    def before(torch: Any, params: list[Any]) -> None:
+        torch.nn.utils.clip_grad_value_(params, v)
+
+    return before
+
+
+class Case(NamedTuple):
+    ours: Callable[[list[Tensor]], Optimizer]
+    torch: Callable[[Any, list[Any]], Any]
+    before_step: Callable[[Any, list[Any]], None] | None = None  # torch-side decay or clipping
+    lr_change: tuple[int, float] | None = None  # (step, new learning rate)
+    tol: dict[str, float] = PARITY_TOL
+
+
+PARITY_CASES: dict[str, Case] = {
+    "sgd": Case(
+        lambda p: SGD(0.1, params=p),
+        lambda t, p: t.optim.SGD(p, lr=0.1),
+    ),
+    "sgd-momentum": Case(
+        lambda p: SGD(0.05, momentum=0.9, params=p),
+        lambda t, p: t.optim.SGD(p, lr=0.05, momentum=0.9),
+        lr_change=(10, 0.01),  # torch's buffer excludes lr: the new lr scales all of it
+    ),
+    "sgd-nesterov": Case(
+        lambda p: SGD(0.05, momentum=0.9, nesterov=True, params=p),
+        lambda t, p: t.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True),
+    ),
+    "sgd-decoupled-wd": Case(
+        lambda p: SGD(0.05, momentum=0.9, weight_decay=0.1, params=p),
+        lambda t, p: t.optim.SGD(p, lr=0.05, momentum=0.9),
+        _decay(0.05, 0.1),
+    ),
+    "adam": Case(
+        lambda p: Adam(0.01, params=p),
+        lambda t, p: t.optim.Adam(p, lr=0.01, eps=1e-7),
+        lr_change=(10, 0.003),
+    ),
+    "adam-amsgrad": Case(
+        lambda p: Adam(0.01, beta_1=0.8, beta_2=0.99, amsgrad=True, params=p),
+        lambda t, p: t.optim.Adam(p, lr=0.01, betas=(0.8, 0.99), eps=1e-7, amsgrad=True),
+    ),
+    "adam-decoupled-wd": Case(
+        lambda p: Adam(0.01, weight_decay=0.05, params=p),
+        lambda t, p: t.optim.AdamW(p, lr=0.01, eps=1e-7, weight_decay=0.05),
+    ),
+    "adamw": Case(
+        lambda p: AdamW(0.01, weight_decay=0.1, epsilon=1e-8, params=p),
+        lambda t, p: t.optim.AdamW(p, lr=0.01, weight_decay=0.1, eps=1e-8),
+    ),
+    "rmsprop": Case(
+        lambda p: RMSprop(0.01, params=p),
+        lambda t, p: t.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-7),
+    ),
+    "rmsprop-centered-momentum": Case(
+        lambda p: RMSprop(0.005, rho=0.8, momentum=0.9, centered=True, params=p),
+        lambda t, p: t.optim.RMSprop(p, lr=0.005, alpha=0.8, eps=1e-7, momentum=0.9, centered=True),
+        lr_change=(10, 0.001),
+    ),
+    "clipnorm": Case(
+        lambda p: SGD(0.1, momentum=0.9, clipnorm=0.05, params=p),
+        lambda t, p: t.optim.SGD(p, lr=0.1, momentum=0.9),
+        _clip_each(0.05),
+        tol=CLIPNORM_TOL,
+    ),
+    "global_clipnorm": Case(
+        lambda p: Adam(0.01, global_clipnorm=0.1, params=p),
+        lambda t, p: t.optim.Adam(p, lr=0.01, eps=1e-7),
+        _clip_global(0.1),
+    ),
+    "clipvalue": Case(
+        lambda p: SGD(0.1, clipvalue=0.02, params=p),
+        lambda t, p: t.optim.SGD(p, lr=0.1),
+        _clip_value(0.02),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(PARITY_CASES))
+def test_matches_torch_optim_every_step(case: str, torch: Any, rng: np.random.Generator) -> None:
+    make_ours, make_torch, before_step, lr_change, tol = PARITY_CASES[case]
+    init = _init_weights(rng)
+    x, y = _data(rng)
+    ours = _leaves(init)
+    theirs = [torch.tensor(w.copy(), requires_grad=True) for w in init]
+    opt, topt = make_ours(ours), make_torch(torch, theirs)
+    for step in range(STEPS):
+        if lr_change is not None and step == lr_change[0]:
+            opt.learning_rate = lr_change[1]
+            for group in topt.param_groups:
+                group["lr"] = lr_change[1]
+        _train_step(opt, ours, x, y)
+        topt.zero_grad()
+        _torch_loss(torch, theirs, x, y).backward()
+        if before_step is not None:
+            with torch.no_grad():
+                before_step(torch, theirs)
+        topt.step()
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            assert a.dtype == np.float32
+            np.testing.assert_allclose(
+                a.numpy(), b.detach().numpy(), **tol, err_msg=f"{case}: step {step}, p{i}"
+            )
+    assert opt.iterations == STEPS
+    # The run must have moved the weights, or the comparison proves nothing.
+    assert not np.allclose(ours[0].numpy(), init[0], atol=1e-3)
+
+
+# ----------------------------------------------------------------------------- by hand
+def test_sgd_one_step_by_hand() -> None:
+    p = Tensor(np.array([1.0, -2.0, 0.5], dtype=np.float32), requires_grad=True)
+    p.grad = np.array([0.5, 0.25, -1.0], dtype=np.float32)
+    SGD(0.1, params=[p]).step()
+    np.testing.assert_allclose(p.numpy(), [0.95, -2.025, 0.6], rtol=1e-6)
+
+
+def test_sgd_momentum_two_steps_by_hand() -> None:
+    # b1 = g, θ1 = θ0 − η·g; b2 = μ·g + g, θ2 = θ1 − η·(1 + μ)·g
+    p = Tensor(np.array([1.0, -1.0], dtype=np.float32), requires_grad=True)
+    opt = SGD(0.1, momentum=0.5, params=[p])
+    for _ in range(2):
+        p.grad = np.array([2.0, 4.0], dtype=np.float32)
+        opt.step()
+    np.testing.assert_allclose(p.numpy(), [1.0 - 0.2 - 0.3, -1.0 - 0.4 - 0.6], rtol=1e-6)
+    np.testing.assert_allclose(opt.state_dict()["0.momentum"], [3.0, 6.0], rtol=1e-6)
+
+
+def test_adam_first_step_moves_every_weight_by_about_the_learning_rate() -> None:
+    # At t = 1, m̂ = g and √v̂ = |g|, so the step is η·g/(|g| + ε) ≈ η·sign(g) whatever |g|.
+    p = Tensor(np.zeros(3, dtype=np.float32), requires_grad=True)
+    p.grad = np.array([1e-3, -50.0, 2.0], dtype=np.float32)
+    Adam(0.01, params=[p]).step()
+    np.testing.assert_allclose(p.numpy(), [-0.01, 0.01, -0.01], rtol=1e-3)
+
+
+def test_learning_rate_change_takes_effect_between_steps() -> None:
+    p = Tensor(np.array([1.0], dtype=np.float32), requires_grad=True)
+    opt = SGD(0.1, params=[p])
+    p.grad = np.array([1.0], dtype=np.float32)
+    opt.step()
+    opt.learning_rate = 0.01
+    assert opt.learning_rate == 0.01
+    opt.step()
+    np.testing.assert_allclose(p.numpy(), [1.0 - 0.1 - 0.01], rtol=1e-6)
+
+
+def test_iterations_count_steps() -> None:
+    p = Tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+    opt = Adam(params=[p])
+    assert opt.iterations == 0
+    for _ in range(3):
+        p.grad = np.ones(2, dtype=np.float32)
+        opt.step()
+    assert opt.iterations == 3
+    assert int(opt.state_dict()["0.step"]) == 3
+
+
+# ----------------------------------------------------------------------------- clipping
+@pytest.mark.parametrize(
+    ("clip", "expected"),
+    [
+        ({"clipvalue": 1.0}, [[-1.0, 1.0], [-1.0]]),
+        ({"clipnorm": 1.0}, [[-0.6, 0.8], [-1.0]]),  # each gradient rescaled to norm 1
+        ({"clipnorm": 20.0}, [[-3.0, 4.0], [-12.0]]),  # both norms below 20: unchanged
+        ({"global_clipnorm": 13.0}, [[-3.0, 4.0], [-12.0]]),  # joint norm √(5² + 12²) = 13
+        ({"global_clipnorm": 1.3}, [[-0.3, 0.4], [-1.2]]),  # all scaled by 1.3/13
+    ],
+    ids=["clipvalue", "clipnorm", "clipnorm-below", "global-at", "global-above"],
+)
+def test_clipping_by_hand(clip: dict[str, float], expected: list[list[float]]) -> None:
+    grads = [np.array([3.0, -4.0], dtype=np.float32), np.array([12.0], dtype=np.float32)]
+    params = [Tensor(np.zeros(g.shape, dtype=np.float32), requires_grad=True) for g in grads]
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g
+    SGD(1.0, params=params, **clip).step()
+    for p, want in zip(params, expected, strict=True):
+        np.testing.assert_allclose(p.numpy(), want, rtol=1e-6)
+    for p, g in zip(params, grads, strict=True):
+        assert p.grad is g  # clipping worked on copies
+    np.testing.assert_array_equal(params[1].grad, [12.0])
+
+
+@pytest.mark.parametrize(
+    "clip", [{}, {"clipvalue": 0.1}, {"clipnorm": 0.1}, {"global_clipnorm": 0.1}]
+)
+def test_step_never_modifies_the_gradient(clip: dict[str, float], rng: np.random.Generator) -> None:
+    params = _leaves(_init_weights(rng))
+    x, y = _data(rng)
+    opt = Adam(0.01, weight_decay=0.1, params=params, **clip)
+    _loss(params, x, y).backward()
+    before = [(p.grad, p.grad.copy()) for p in params]
+    opt.step()
+    for p, (grad, copy) in zip(params, before, strict=True):
+        assert p.grad is grad
+        np.testing.assert_array_equal(grad, copy)
+
+
+# ----------------------------------------------------------------------------- dtypes, skipping
+ALL_KINDS = [
+    lambda p: SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01, clipnorm=1.0, params=p),
+    lambda p: Adam(0.01, amsgrad=True, weight_decay=0.01, global_clipnorm=1.0, params=p),
+    lambda p: AdamW(0.01, clipvalue=0.5, params=p),
+    lambda p: RMSprop(0.01, momentum=0.5, centered=True, weight_decay=0.01, params=p),
+]
+KIND_IDS = ["sgd", "adam", "adamw", "rmsprop"]
+
+
+@pytest.mark.parametrize("make", ALL_KINDS, ids=KIND_IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_params_and_state_keep_their_dtype(make: Any, dtype: Any, rng: np.random.Generator) -> None:
+    params = [Tensor(w.astype(dtype), requires_grad=True) for w in _init_weights(rng)]
+    data = [p.data for p in params]
+    opt = make(params)
+    for _ in range(3):
+        for p in params:
+            # float64 gradients on float32 weights must not upcast the weights or the state.
+            p.grad = rng.standard_normal(p.shape)
+        opt.step()
+    for p, array in zip(params, data, strict=True):
+        assert p.data is array  # updated in place
+        assert p.dtype == dtype
+    for key, value in opt.state_dict().items():
+        if key.endswith(".step") or key == "iterations":
+            assert value.dtype == np.int64
+        elif key != "learning_rate":
+            assert value.dtype == dtype, key
+
+
+def test_zero_grad_sets_grads_to_none(rng: np.random.Generator) -> None:
+    params = _leaves(_init_weights(rng))
+    x, y = _data(rng)
+    opt = SGD(params=params)
+    _loss(params, x, y).backward()
+    assert all(p.grad is not None for p in params)
+    opt.zero_grad()
+    assert all(p.grad is None for p in params)
+
+
+@pytest.mark.parametrize("make", ALL_KINDS, ids=KIND_IDS)
+def test_params_without_grad_or_frozen_are_untouched(make: Any) -> None:
+    active = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    no_grad = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    frozen = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    opt = make([active, no_grad, frozen])
+    frozen.requires_grad = False
+    for _ in range(2):
+        active.grad = np.full(3, 0.5, dtype=np.float32)
+        frozen.grad = np.full(3, 0.5, dtype=np.float32)
+        opt.step()
+    assert not np.allclose(active.numpy(), 1.0)
+    np.testing.assert_array_equal(no_grad.numpy(), np.ones(3))
+    np.testing.assert_array_equal(frozen.numpy(), np.ones(3))
+    state = opt.state_dict()
+    for key, value in state.items():
+        if key.startswith(("1.", "2.")):
+            assert not np.any(value), f"{key} changed for a skipped parameter"
+
+
+# ----------------------------------------------------------------------------- checkpoints
+RESUMABLE = [
+    lambda p: SGD(0.05, momentum=0.9, nesterov=True, weight_decay=0.01, params=p),
+    lambda p: Adam(0.01, amsgrad=True, global_clipnorm=0.5, params=p),
+    lambda p: AdamW(0.01, params=p),
+    lambda p: RMSprop(0.01, momentum=0.9, centered=True, params=p),
+]
+
+
+@pytest.mark.parametrize("make", RESUMABLE, ids=KIND_IDS)
+def test_state_dict_resume_equals_never_stopping(make: Any, rng: np.random.Generator) -> None:
+    x, y = _data(rng)
+    params = _leaves(_init_weights(rng))
+    opt = make(params)
+    for step in range(5):
+        if step == 3:
+            opt.learning_rate = 0.003  # a callback's change must survive the checkpoint
+        _train_step(opt, params, x, y)
+    saved = json.loads(json.dumps({k: v.tolist() for k, v in opt.state_dict().items()}))
+    resumed = _leaves([p.numpy() for p in params])
+    opt2 = make(resumed)
+    opt2.load_state_dict({k: np.asarray(v) for k, v in saved.items()})
+    assert opt2.iterations == 5
+    assert opt2.learning_rate == 0.003
+    for _ in range(5):
+        _train_step(opt, params, x, y)
+        _train_step(opt2, resumed, x, y)
+    for a, b in zip(params, resumed, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert opt2.iterations == 10
+
+
+def test_state_dict_keys_and_copies() -> None:
+    w = Tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
+    b = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    opt = Adam(params=[w, b], amsgrad=True)
+    state = opt.state_dict()
+    slots = ("m", "v", "v_max", "step")
+    assert set(state) == {"iterations", "learning_rate"} | {
+        f"{i}.{s}" for i in range(2) for s in slots
+    }
+    assert state["0.m"].shape == (2, 3)
+    w.grad = np.ones((2, 3), dtype=np.float32)
+    opt.step()
+    assert not np.any(state["0.m"])  # the dict holds copies, not the live buffers
+    assert set(SGD(params=[w]).state_dict()) == {"iterations", "learning_rate"}
+
+
+def test_load_state_dict_lists_every_problem() -> None:
+    w = Tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
+    b = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    opt = SGD(0.1, momentum=0.9, params=[w, b])
+    state = opt.state_dict()
+    state["0.momentum"] = np.zeros((3, 2), dtype=np.float32)
+    del state["1.momentum"]
+    state["2.momentum"] = np.zeros(3, dtype=np.float32)
+    state["iterations"] = np.array(-1)
+    before = opt.state_dict()
+    with pytest.raises(ValueError, match="Error\\(s\\) in loading state_dict for SGD") as info:
+        opt.load_state_dict(state)
+    message = str(info.value)
+    assert re.search(r"'0\.momentum': shape \(3, 2\) does not match expected \(2, 3\)", message)
+    assert "missing key '1.momentum'" in message
+    assert "unexpected key '2.momentum'" in message
+    assert "'iterations': must be >= 0" in message
+    after = opt.state_dict()
+    for key in before:  # nothing was loaded
+        np.testing.assert_array_equal(after[key], before[key])
+
+
+def test_load_state_dict_needs_params_and_a_dict() -> None:
+    with pytest.raises(RuntimeError, match="no parameters yet"):
+        Adam().load_state_dict({"iterations": np.array(0)})
+    opt = Adam(params=[Tensor(np.ones(2, dtype=np.float32), requires_grad=True)])
+    with pytest.raises(TypeError, match="expected a dict"):
+        opt.load_state_dict([1, 2])
+
+
+# ----------------------------------------------------------------------------- get / config
+def test_get_by_name_and_instance() -> None:
+    assert type(get("adam")) is Adam
+    assert type(get("RMSprop")) is RMSprop
+    assert type(get("SGD")) is SGD
+    assert type(get("AdamW")) is AdamW
+    assert get("sgd").learning_rate == 0.01  # Keras defaults
+    opt = Adam(0.5)
+    assert get(opt) is opt
+
+
+def test_get_unknown_lists_known_names() -> None:
+    with pytest.raises(
+        ValueError, match=r"unknown optimizer 'nope'\. Known names: 'adam', 'adamw'"
+    ):
+        get("nope")
+    with pytest.raises(TypeError, match="expected a name"):
+        get(3)
+
+
+@pytest.mark.parametrize(
+    "opt",
+    [
+        SGD(0.2, momentum=0.5, nesterov=True, clipnorm=1.0, name="my_sgd"),
+        Adam(beta_1=0.8, amsgrad=True, weight_decay=0.01),
+        AdamW(0.01, weight_decay=0.1, global_clipnorm=2.0),
+        RMSprop(rho=0.95, momentum=0.1, centered=True, clipvalue=0.5),
+    ],
+    ids=KIND_IDS,
+)
+def test_config_round_trip(opt: Optimizer) -> None:
+    config = json.loads(json.dumps(opt.get_config()))
+    clone = type(opt).from_config(config)
+    assert clone.get_config() == opt.get_config()
+    assert repr(clone) == repr(opt)
+    assert not clone.built
+
+
+def test_from_config_rejects_unknown_keys() -> None:
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['rho'\]"):
+        Adam.from_config({"learning_rate": 0.1, "rho": 0.9})
+
+
+# ----------------------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (lambda: SGD(-0.1), ValueError, r"SGD: 'learning_rate' must be a number >= 0\. "
+         r"Received: learning_rate=-0.1"),
+        (lambda: SGD(float("inf")), ValueError, "'learning_rate' must be a number >= 0"),
+        (lambda: Adam("fast"), TypeError, "'learning_rate' must be a real number"),
+        (lambda: SGD(momentum=1.5), ValueError,
+         r"SGD: 'momentum' must be in \[0, 1\]\. Received: momentum=1.5"),
+        (lambda: SGD(momentum=-0.1), ValueError, r"'momentum' must be in \[0, 1\]"),
+        (lambda: SGD(nesterov=True), ValueError, "nesterov=True needs momentum > 0"),
+        (lambda: SGD(momentum=0.9, nesterov="yes"), TypeError, "'nesterov' must be True or"),
+        (lambda: Adam(beta_1=1.0), ValueError, r"Adam: 'beta_1' must be in \[0, 1\)"),
+        (lambda: Adam(beta_2=-0.5), ValueError, r"'beta_2' must be in \[0, 1\)"),
+        (lambda: Adam(epsilon=0.0), ValueError, "'epsilon' must be a number > 0"),
+        (lambda: Adam(epsilon=float("nan")), ValueError, "'epsilon' must be a number > 0"),
+        (lambda: Adam(amsgrad=None), TypeError, "'amsgrad' must be True or False"),
+        (lambda: Adam(weight_decay=-1), ValueError, "'weight_decay' must be a number >= 0"),
+        (lambda: AdamW(weight_decay=None), ValueError, "AdamW: 'weight_decay' must be"),
+        (lambda: RMSprop(rho=1.0), ValueError, r"RMSprop: 'rho' must be in \[0, 1\)"),
+        (lambda: RMSprop(momentum=2), ValueError, r"'momentum' must be in \[0, 1\]"),
+        (lambda: RMSprop(centered=1), TypeError, "'centered' must be True or False"),
+        (lambda: SGD(clipnorm=0), ValueError, "'clipnorm' must be a number > 0"),
+        (lambda: SGD(clipvalue=-1.0), ValueError, "'clipvalue' must be a number > 0"),
+        (lambda: SGD(clipnorm=1.0, global_clipnorm=1.0), ValueError,
+         "only one of 'clipnorm', 'clipvalue' and 'global_clipnorm'"),
+        (lambda: Adam(clipvalue=1.0, clipnorm=1.0), ValueError, "Received: clipnorm=1.0, "),
+        (lambda: SGD(name=3), TypeError, "'name' must be a string"),
+    ],
+)  # fmt: skip
+def test_invalid_arguments(make: Any, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_learning_rate_setter_validates() -> None:
+    opt = SGD()
+    with pytest.raises(ValueError, match="Received: learning_rate=-1"):
+        opt.learning_rate = -1
+    assert opt.learning_rate == 0.01
+
+
+def test_bad_params() -> None:
+    w = Tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+    with pytest.raises(TypeError, match=r"params\[1\] is a str, not a Tensor"):
+        SGD(params=[w, "w"])
+    with pytest.raises(TypeError, match="iterable of Tensors"):
+        SGD(params=w)
+    with pytest.raises(TypeError, match=r"params\[0\] has dtype int64"):
+        SGD(params=[Tensor(np.arange(3))])
+    with pytest.raises(ValueError, match="empty parameter list"):
+        SGD(params=[])
+    with pytest.raises(ValueError, match=r"params\[1\] is the same Tensor as params\[0\]"):
+        SGD(params=[w, w])
+
+
+def test_build_once() -> None:
+    w = Tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+    opt = SGD(params=[w])
+    opt.build([w])  # what model.compile does: harmless when the same
+    assert opt.built
+    assert opt.params == [w]
+    with pytest.raises(RuntimeError, match="already built for 1 parameters"):
+        opt.build([w, Tensor(np.ones(2, dtype=np.float32), requires_grad=True)])
+
+
+def test_step_without_params_says_how_to_attach_them() -> None:
+    with pytest.raises(RuntimeError, match=r"no parameters to update\. Pass params="):
+        Adam().step()
+
+
+def test_step_rejects_a_gradient_of_the_wrong_shape() -> None:
+    w = Tensor(np.ones(2, dtype=np.float32), requires_grad=True, name="kernel")
+    opt = SGD(params=[w])
+    w.grad = np.ones(3, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"params\[0\] 'kernel' has shape \(3,\)"):
+        opt.step()
+    np.testing.assert_array_equal(w.numpy(), [1.0, 1.0])
+
+
+def test_step_rejects_read_only_parameters() -> None:
+    w = Tensor(np.broadcast_to(np.float32(1.0), (3,)), requires_grad=True)
+    w.grad = np.ones(3, dtype=np.float32)
+    with pytest.raises(RuntimeError, match=r"params\[0\] holds a read-only array"):
+        SGD(params=[w]).step()

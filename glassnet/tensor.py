@@ -100,7 +100,16 @@ class Tensor:
         array([0.5], dtype=float32)
     """
 
-    __slots__ = ("__weakref__", "_ctx", "_retain_grad", "data", "grad", "name", "requires_grad")
+    __slots__ = (
+        "__weakref__",
+        "_ctx",
+        "_logits",
+        "_retain_grad",
+        "data",
+        "grad",
+        "name",
+        "requires_grad",
+    )
     __array_priority__ = 1000  # make ndarray + Tensor call Tensor.__radd__
 
     def __init__(
@@ -119,6 +128,9 @@ class Tensor:
         self.name = name
         self._ctx: Context | None = None
         self._retain_grad = False
+        # Set by softmax/sigmoid: (kind, input tensor, axis). Cross-entropy losses given these
+        # probabilities use the logits instead, for a stable gradient (Keras does the same).
+        self._logits: tuple[str, Tensor, int] | None = None
 
     # ---------------------------------------------------------------- array facts
     @property

@@ -182,7 +182,10 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.2) -> Tensor:
 
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + e^−x): squashes any number into (0, 1), e.g. sigmoid(−3) ≈ 0.0474."""
-    return SigmoidOp.apply(x)
+    out = SigmoidOp.apply(x)
+    if isinstance(x, Tensor):
+        out._logits = ("sigmoid", x, -1)
+    return out
 
 
 def tanh(x: Tensor) -> Tensor:
@@ -199,7 +202,11 @@ def _axis(x: Any, axis: int, name: str) -> int:
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """Turn scores into probabilities that sum to 1 along ``axis``."""
-    return SoftmaxOp.apply(x, axis=_axis(x, axis, "softmax"))
+    axis = _axis(x, axis, "softmax")
+    out = SoftmaxOp.apply(x, axis=axis)
+    if isinstance(x, Tensor):
+        out._logits = ("softmax", x, axis)
+    return out
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:

@@ -150,6 +150,21 @@ def _prediction(y_pred: Any, where: str, name: str = "y_pred") -> Tensor:
     return y_pred
 
 
+def _logits_of(y_pred: Tensor, kind: str, axis: int) -> Tensor | None:
+    """The logits behind probabilities that ``softmax``/``sigmoid`` just computed, if any.
+
+    Cross-entropy on probabilities must clip them (log 0 = −inf), which silences the gradient
+    of a confidently wrong answer; from the logits the fused op is exact and stable. So when
+    y_pred came straight from the matching activation, the loss uses its input (Keras does the
+    same with its ``_keras_logits``).
+    """
+    link = y_pred._logits
+    if link is None or link[0] != kind:
+        return None
+    _, logits, link_axis = link
+    return logits if kind == "sigmoid" or link_axis == axis else None
+
+
 def _raw(y_true: Any, y_pred: Tensor) -> Any:
     """The target's array, on y_pred's device (NumPy or CuPy), with its own dtype."""
     data = y_true.data if isinstance(y_true, Tensor) else y_true
@@ -251,6 +266,9 @@ def binary_crossentropy(y_true: Any, y_pred: Tensor, from_logits: bool = False) 
     where = "binary_crossentropy"
     y_pred = _prediction(y_pred, where)
     y = _dense_target(y_true, y_pred, where)
+    logits = None if from_logits else _logits_of(y_pred, "sigmoid", -1)
+    if logits is not None:
+        return SigmoidCrossEntropyOp.apply(y, logits)
     if from_logits:
         return SigmoidCrossEntropyOp.apply(y, y_pred)
     p = clip(y_pred, EPSILON, 1.0 - EPSILON)
@@ -287,6 +305,9 @@ def categorical_crossentropy(
             "Use sparse_categorical_crossentropy for class ids, or one-hot encode y_true."
         )
     y = _dense_target(raw, y_pred, where)
+    logits = None if from_logits else _logits_of(y_pred, "softmax", axis)
+    if logits is not None:
+        y_pred, from_logits = logits, True
     if from_logits:
         xp = get_array_module(y)
         labels = xp.moveaxis(y, axis, -1).reshape(-1, y.shape[axis])
@@ -339,6 +360,9 @@ def sparse_categorical_crossentropy(
     num_classes = y_pred.shape[axis]
     shapes = f"y_true {ids.shape}, y_pred {y_pred.shape}"
     ids = _class_ids(ids, num_classes, where, shapes)
+    logits = None if from_logits else _logits_of(y_pred, "softmax", axis)
+    if logits is not None:
+        y_pred, from_logits = logits, True
     rows = _rows(y_pred, axis)
     if from_logits:
         return SoftmaxCrossEntropyOp.apply(rows, ids)

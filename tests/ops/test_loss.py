@@ -392,3 +392,27 @@ def test_prediction_errors():
         ops.binary_crossentropy(np.zeros((0, 1)), Tensor(np.zeros((0, 1))))
     with pytest.raises(ValueError, match=r"axis is out of range.*received axis=2"):
         ops.categorical_crossentropy(np.zeros((2, 3)), Tensor(np.ones((2, 3))), axis=2)
+
+
+def test_losses_on_softmax_and_sigmoid_outputs_use_the_logits():
+    """Probabilities straight from softmax/sigmoid: the loss works from the logits, so a
+    confidently wrong answer still gets its full gradient (clipping at 1e-7 would zero it)."""
+    from glassnet import Tensor, ops
+
+    z = Tensor(np.array([[30.0, 0.0, -30.0]], np.float32), requires_grad=True)
+    loss = ops.sparse_categorical_crossentropy(np.array([2]), ops.softmax(z))
+    np.testing.assert_allclose(loss.item(), 60.0, rtol=1e-5)  # exact, not −log(1e-7) ≈ 16.1
+    loss.backward()
+    np.testing.assert_allclose(z.grad, [[1.0, 0.0, -1.0]], atol=1e-6)
+    z.zero_grad()
+    onehot = np.array([[0.0, 0.0, 1.0]], np.float32)
+    ops.categorical_crossentropy(onehot, ops.softmax(z)).backward()
+    np.testing.assert_allclose(z.grad, [[1.0, 0.0, -1.0]], atol=1e-6)
+    s = Tensor(np.array([[40.0]], np.float32), requires_grad=True)
+    bce = ops.binary_crossentropy(np.array([[0.0]], np.float32), ops.sigmoid(s))
+    np.testing.assert_allclose(bce.item(), 40.0, rtol=1e-5)
+    bce.backward()
+    np.testing.assert_allclose(s.grad, [[1.0]], atol=1e-6)
+    # Anything computed from the probabilities afterwards is a plain probability again.
+    p = ops.softmax(z) * 1.0
+    assert p._logits is None

@@ -1,22 +1,55 @@
 """glassnet: a deep-learning framework written from first principles on NumPy.
 
-Tensor level (PyTorch's names): ``Tensor``, ``no_grad``, ``ops`` (the functional API).
-Model level (Keras's names): ``layers``, ``optimizers``, ``initializers``.
+Tensor level (PyTorch's names): ``Tensor``, ``no_grad``, ``ops`` (the functional API),
+``gradcheck``. Model level (Keras's names): ``Sequential``, ``Model``, ``layers``,
+``optimizers``, ``losses``, ``metrics``, ``callbacks``, ``load_model``.
 """
 
-from glassnet import ops
+from glassnet import (
+    activations,
+    callbacks,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    ops,
+    optimizers,
+)
 from glassnet.autograd import Context, Function
+from glassnet.backend import manual_seed
+from glassnet.gradcheck import gradcheck
+from glassnet.models import Model, Sequential, load_model
 from glassnet.tensor import Tensor, enable_grad, is_grad_enabled, no_grad
 
 __version__ = "0.1.0"
 
+
+def set_seed(seed: int) -> None:
+    """Seed every random choice glassnet makes (initial weights, shuffling, dropout), so a CPU
+    training run can be repeated bit for bit."""
+    manual_seed(seed)
+
+
 __all__ = [
     "Context",
     "Function",
+    "Model",
+    "Sequential",
     "Tensor",
     "__version__",
+    "activations",
+    "callbacks",
     "enable_grad",
+    "gradcheck",
+    "initializers",
     "is_grad_enabled",
+    "layers",
+    "load_model",
+    "losses",
+    "manual_seed",
+    "metrics",
     "no_grad",
     "ops",
+    "optimizers",
+    "set_seed",
 ]

@@ -1,0 +1,16 @@
+"""Models: layers joined into a network, trained by ``fit`` and saved by ``save``."""
+
+from glassnet.models.model import Model
+from glassnet.models.saving import load_model, load_weights, save_model, save_weights
+from glassnet.models.sequential import Sequential
+from glassnet.models.training import NonFiniteLossWarning
+
+__all__ = [
+    "Model",
+    "NonFiniteLossWarning",
+    "Sequential",
+    "load_model",
+    "load_weights",
+    "save_model",
+    "save_weights",
+]

@@ -1,0 +1,374 @@
+"""Model: layers joined into one network that can be compiled, trained, evaluated and saved.
+
+Two ways to make one, as in Keras:
+
+* ``Sequential([...])`` for a plain stack of layers (``glassnet/models/sequential.py``);
+* subclassing, for networks with branches such as residual blocks::
+
+      class Residual(glassnet.Model):
+          def __init__(self):
+              super().__init__()
+              self.conv = layers.Conv2D(16, 3, padding="same", activation="relu")
+              self.add = layers.Add()
+
+          def call(self, x, training=False):
+              return self.add([x, self.conv(x)])
+
+``compile`` chooses the optimizer, the loss and the metrics; ``fit`` runs the training loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from glassnet import callbacks as callbacks_module
+from glassnet import losses as losses_module
+from glassnet import metrics as metrics_module
+from glassnet import optimizers as optimizers_module
+from glassnet.layers.layer import Layer
+from glassnet.models import checkpoint, saving, training
+from glassnet.tensor import Tensor, no_grad
+
+
+class Model(Layer):
+    """A network: a layer made of layers, plus training (``compile``/``fit``) and saving.
+
+    Subclass it, create layers as attributes in ``__init__`` and write ``call(x, training)``.
+    Model-level names are Keras's; ``parameters()``, ``state_dict()``, ``train()``/``eval()``
+    are PyTorch's.
+    """
+
+    def __init__(self, name: str | None = None, trainable: bool = True) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self.optimizer: optimizers_module.Optimizer | None = None
+        self.loss: losses_module.Loss | None = None
+        self.compiled_metrics: list[metrics_module.Metric] = []
+        self.stop_training = False
+        self.stop_reason: str | None = None
+        self.class_names: list[str] | None = None
+        self.history: callbacks_module.History | None = None
+
+    # ------------------------------------------------------------------ building
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        """Create every weight by running one zero sample through ``call`` (subclassed models
+        have no shape arithmetic of their own). ``input_shape`` includes the batch axis."""
+        shape = tuple(1 if n is None else n for n in input_shape)
+        with no_grad():
+            self.call(Tensor(np.zeros(shape, np.float32)), training=False)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> Any:
+        """The output shape for ``input_shape`` (batch may be None), from one zero sample."""
+        shape = tuple(1 if n is None else n for n in input_shape)
+        with no_grad():
+            out = self(Tensor(np.zeros(shape, np.float32)), training=False)
+        return (input_shape[0], *out.shape[1:])
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        """The forward pass. Subclasses write it; ``Sequential`` runs its layers in order."""
+        raise NotImplementedError(
+            f"{type(self).__name__}: subclasses of Model must define call(self, x, training=False)."
+        )
+
+    # ------------------------------------------------------------------ compile
+    def compile(
+        self,
+        optimizer: str | optimizers_module.Optimizer = "rmsprop",
+        loss: str | losses_module.Loss | None = None,
+        metrics: Iterable[str | metrics_module.Metric] | None = None,
+    ) -> None:
+        """Choose how to learn: the optimizer, the loss to lower, and metrics to report.
+
+        Args:
+            optimizer: an ``Optimizer`` or Keras's name (``"sgd"``, ``"adam"``, ``"rmsprop"``).
+            loss: a ``Loss`` or name (``"mse"``, ``"sparse_categorical_crossentropy"``, ...).
+            metrics: names or ``Metric`` objects; ``"accuracy"`` picks the accuracy that fits
+                the loss, as in Keras.
+        """
+        self.optimizer = optimizers_module.get(optimizer)
+        if loss is None:
+            raise ValueError(
+                "compile: 'loss' is required, e.g. loss='sparse_categorical_crossentropy' for "
+                "integer class labels or loss='mse' for numbers."
+            )
+        self.loss = losses_module.get(loss)
+        if isinstance(metrics, (str, metrics_module.Metric)):
+            metrics = [metrics]
+        self.compiled_metrics = [metrics_module.get(m, self.loss.name) for m in metrics or []]
+        self._optimizer_built = False
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """``["loss", *metric names]``, the order ``evaluate`` returns values in."""
+        return ["loss", *(m.name for m in self.compiled_metrics)]
+
+    def _check_compiled(self, what: str) -> None:
+        if self.optimizer is None or self.loss is None:
+            raise RuntimeError(
+                f"{what}: the model is not compiled. Call model.compile(optimizer='adam', "
+                "loss='sparse_categorical_crossentropy', metrics=['accuracy']) first."
+            )
+
+    def _build_optimizer(self) -> None:
+        # Every weight that can learn, frozen ones included, so that unfreezing later
+        # (fine-tuning) needs no recompile; the optimizer skips frozen or gradient-less ones.
+        if not getattr(self, "_optimizer_built", False):
+            self.optimizer.build(self._learnable_weights())
+            self._optimizer_built = True
+
+    def _learnable_weights(self) -> list[Tensor]:
+        learnable, seen = [], set()
+        for _, layer in self.named_layers():
+            for name, created_trainable in layer._weight_trainable.items():
+                weight = layer.__dict__.get(name)
+                if created_trainable and weight is not None and id(weight) not in seen:
+                    seen.add(id(weight))
+                    learnable.append(weight)
+        return learnable
+
+    # ------------------------------------------------------------------ one batch
+    def train_step(self, x: Any, y: Any) -> float:
+        """One step of gradient descent on a batch; returns the batch loss (not averaged)."""
+        inputs, targets = training.as_input(x), training.as_target(y)
+        outputs = self(inputs, training=True)
+        loss = self.loss(targets, outputs)
+        value = float(loss.item())
+        if not math.isfinite(value):
+            return value  # the caller stops training before the update touches the weights
+        self._build_optimizer()
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        self._update_metrics(targets, outputs)
+        return value
+
+    def _update_metrics(self, targets: Any, outputs: Tensor) -> None:
+        for metric in self.compiled_metrics:
+            metric.update_state(targets, outputs.data)
+
+    def _reset_metrics(self) -> None:
+        for metric in self.compiled_metrics:
+            metric.reset_state()
+
+    def train_on_batch(self, x: Any, y: Any, return_dict: bool = False) -> Any:
+        """One training step on one batch; returns its loss (and metrics), as Keras does."""
+        self._check_compiled("train_on_batch")
+        self._reset_metrics()
+        self.train()
+        try:
+            loss = self.train_step(x, y)
+        finally:
+            self.eval()
+        return self._batch_result(loss, return_dict)
+
+    def test_on_batch(self, x: Any, y: Any, return_dict: bool = False) -> Any:
+        """The loss (and metrics) of one batch, without learning from it."""
+        self._check_compiled("test_on_batch")
+        self._reset_metrics()
+        loss = self._test_step(x, y)
+        return self._batch_result(loss, return_dict)
+
+    def _test_step(self, x: Any, y: Any) -> float:
+        targets = training.as_target(y)
+        with no_grad():
+            outputs = self(training.as_input(x), training=False)
+            loss = float(self.loss(targets, outputs).item())
+        self._update_metrics(targets, outputs)
+        return loss
+
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        """The model's outputs for one batch, in inference mode."""
+        with no_grad():
+            return self(training.as_input(x), training=False).numpy()
+
+    def _batch_result(self, loss: float, return_dict: bool) -> Any:
+        logs = {"loss": loss, **{m.name: m.result() for m in self.compiled_metrics}}
+        if return_dict:
+            return logs
+        return loss if len(logs) == 1 else list(logs.values())
+
+    # ------------------------------------------------------------------ whole datasets
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int = 32,
+        epochs: int = 1,
+        verbose: int = 1,
+        callbacks: Iterable[callbacks_module.Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        shuffle: bool = True,
+        initial_epoch: int = 0,
+        checkpoint_dir: str | None = None,
+        resume: bool = False,
+    ) -> callbacks_module.History:
+        """Train for ``epochs`` passes over the data (or until a callback stops it).
+
+        Args:
+            x, y: inputs (N, ...) and targets (N, ...) as arrays; or ``x`` an iterable of
+                ``(x_batch, y_batch)`` pairs (then ``y`` is None) for data that streams.
+            batch_size: samples per gradient step.
+            epochs: how many times to go through the data.
+            verbose: 0 silent, 1 progress bar (one line per epoch off a terminal), 2 one line
+                per epoch.
+            callbacks: extra ``Callback`` objects (EarlyStopping, StopAtThreshold, ...).
+            validation_split: share of the data (the last samples, before shuffling) held out
+                to score each epoch on data the model does not learn from.
+            validation_data: ``(x_val, y_val)`` (or an iterable of batches) to score instead.
+            shuffle: reshuffle the training samples every epoch.
+            initial_epoch: the epoch to start counting from.
+            checkpoint_dir: save model, optimizer state, epoch and random state here after
+                every epoch, atomically.
+            resume: continue from the latest checkpoint in ``checkpoint_dir``.
+
+        Returns:
+            A ``History`` whose ``history`` dict holds each epoch's loss and metrics.
+        """
+        self._check_compiled("fit")
+        if not isinstance(epochs, int) or epochs < 0:
+            raise ValueError(f"fit: 'epochs' must be a non-negative integer. Received: {epochs}")
+        if validation_split and validation_data is None:
+            if y is None:
+                raise ValueError(
+                    "fit: validation_split needs arrays x and y; pass validation_data."
+                )
+            x, y, xv, yv = training.split_validation(x, y, validation_split)
+            validation_data = (xv, yv)
+        train_batches = training.make_batches(x, y, batch_size, shuffle, "fit")
+        val_batches = None
+        if validation_data is not None:
+            if isinstance(validation_data, tuple) and len(validation_data) == 2:
+                val_batches = training.make_batches(*validation_data, batch_size, False, "fit")
+            else:
+                val_batches = training.make_batches(validation_data, None, batch_size, False, "fit")
+        history = callbacks_module.History()
+        if resume:
+            if checkpoint_dir is None:
+                raise ValueError(
+                    "fit: resume=True needs checkpoint_dir, where the checkpoints are."
+                )
+            restored = checkpoint.restore_latest(self, checkpoint_dir)
+            if restored is not None:
+                initial_epoch, history.history, history.epoch = restored
+        steps = len(train_batches) if hasattr(train_batches, "__len__") else None
+        cbs = callbacks_module.CallbackList(
+            [history, callbacks_module.ProgressBar(verbose), *(callbacks or [])]
+        )
+        cbs.set_model(self)
+        cbs.set_params({"epochs": epochs, "steps": steps, "verbose": verbose})
+        self.stop_training, self.stop_reason = False, None
+        self.history = history
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            logs = self._train_epoch(train_batches, epoch, steps, cbs)
+            if logs is None:  # the loss became NaN or infinite
+                break
+            if val_batches is not None:
+                val_logs = self._evaluate_batches(val_batches)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if checkpoint_dir is not None:
+                checkpoint.save(self, checkpoint_dir, epoch, history)
+            if self.stop_training:
+                break
+        history.stop_reason = self.stop_reason
+        cbs.on_train_end()
+        return history
+
+    def _train_epoch(
+        self, batches: training.Batches, epoch: int, steps: int | None, cbs: Any
+    ) -> dict[str, float] | None:
+        self.train()
+        self._reset_metrics()
+        snapshot = self.get_weights()  # fallback if an update itself produces NaN weights
+        loss_sum, seen, logs = 0.0, 0, {}
+        try:
+            for batch, (xb, yb) in enumerate(batches):
+                cbs.on_train_batch_begin(batch)
+                value = self.train_step(xb, yb)
+                if not math.isfinite(value):
+                    self._stop_on_non_finite(value, epoch, batch, steps, snapshot)
+                    return None
+                n = len(xb)
+                loss_sum, seen = loss_sum + value * n, seen + n
+                logs = {
+                    "loss": loss_sum / seen,
+                    **{m.name: m.result() for m in self.compiled_metrics},
+                }
+                cbs.on_train_batch_end(batch, logs)
+                if self.stop_training:
+                    break
+        finally:
+            self.eval()
+        return dict(logs)
+
+    def _stop_on_non_finite(
+        self, value: float, epoch: int, batch: int, steps: Any, snapshot: list[np.ndarray]
+    ) -> None:
+        if not all(np.all(np.isfinite(w)) for w in self.get_weights()):
+            self.set_weights(snapshot)
+        lr = float(self.optimizer.learning_rate)
+        message = training.non_finite_message(value, epoch, batch, steps, lr)
+        self.stop_training, self.stop_reason = True, message
+        training.warn_non_finite(message)
+
+    def _evaluate_batches(self, batches: training.Batches) -> dict[str, float]:
+        self._reset_metrics()
+        loss_sum, seen = 0.0, 0
+        for xb, yb in batches:
+            n = len(xb)
+            loss_sum += self._test_step(xb, yb) * n
+            seen += n
+        if seen == 0:
+            raise ValueError("evaluate: the data held no samples.")
+        return {"loss": loss_sum / seen, **{m.name: m.result() for m in self.compiled_metrics}}
+
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int = 32,
+        verbose: int = 0,
+        return_dict: bool = False,
+    ) -> Any:
+        """The loss (and metrics) over a whole dataset, without learning from it.
+
+        Returns the loss alone when no metrics were compiled, else ``[loss, *metrics]`` (Keras's
+        convention), or a dict with ``return_dict=True``.
+        """
+        self._check_compiled("evaluate")
+        logs = self._evaluate_batches(training.make_batches(x, y, batch_size, False, "evaluate"))
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        if return_dict:
+            return logs
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
+
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        """The model's outputs for every sample, computed in batches under ``no_grad``.
+
+        Shape: x (N, ...) -> (N, ...output).
+        """
+        batches = training.make_batches(x, None, batch_size, False, "predict")
+        return training.predict_batches(self, batches)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str, include_optimizer: bool = True) -> None:
+        """Save architecture, weights and optimizer state to a folder (or ``.zip`` file).
+
+        ``glassnet.load_model(path)`` rebuilds it; nothing in the files is ever executed.
+        """
+        saving.save_model(self, path, include_optimizer=include_optimizer)
+
+    def save_weights(self, path: str) -> None:
+        """Save only the weights, as a ``.safetensors`` file."""
+        saving.save_weights(self, path)
+
+    def load_weights(self, path: str, strict: bool = True) -> Any:
+        """Load weights saved by ``save_weights`` or ``save`` into this (built) model."""
+        return saving.load_weights(self, path, strict=strict)

@@ -1,0 +1,132 @@
+"""Sequential: a plain stack of layers, each feeding the next (Keras's ``Sequential``).
+
+With an ``Input`` first, every layer's shape is worked out by arithmetic as layers are added,
+so a wrong shape is reported at ``add()`` — naming the layer — before any data flows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from glassnet.layers import InputLayer, deserialize, serialize
+from glassnet.layers.layer import Layer
+from glassnet.models.model import Model
+from glassnet.tensor import Tensor
+
+Shape = tuple[int | None, ...]
+
+
+class Sequential(Model):
+    """Layers applied one after the other: ``Sequential([Input((784,)), Dense(10)])``.
+
+    Args:
+        layers: the layers, in order; an ``Input(shape)`` first fixes the input shape so the
+            model is built (and shape errors are found) immediately.
+        name: the model's name.
+
+    Example:
+        >>> model = Sequential([Input((28, 28, 1)), Flatten(), Dense(10, activation="softmax")])
+        >>> model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    """
+
+    def __init__(
+        self, layers: Iterable[Layer] | None = None, name: str | None = None, trainable: bool = True
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self._stack: list[Layer] = []
+        self._input_shape: Shape | None = None
+        object.__setattr__(self, "_input_layer", None)  # not a sub-layer: it has no weights
+        for layer in layers or []:
+            self.add(layer)
+
+    # State-dict keys use the layers' unique names ("dense.kernel"), as Keras does.
+    def named_children(self) -> Iterator[tuple[str, Layer]]:
+        for layer in self._stack:
+            yield layer.name, layer
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The layers in order (the ``Input`` excluded, as in Keras)."""
+        return list(self._stack)
+
+    def add(self, layer: Layer) -> None:
+        """Append a layer; with a known input shape it is built (and checked) right away."""
+        if isinstance(layer, InputLayer):
+            if self._stack or self._input_shape is not None:
+                raise ValueError(
+                    f"Sequential '{self.name}': an Input can only come first. Put "
+                    f"Input({layer.shape[1:]}) at the start of the list."
+                )
+            self._input_shape = tuple(layer.shape)
+            object.__setattr__(self, "_input_layer", layer)
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"Sequential '{self.name}'.add: expected a layer such as Dense(10). Received: "
+                f"{layer!r} of type {type(layer).__name__}."
+            )
+        if any(other.name == layer.name for other in self._stack):
+            raise ValueError(
+                f"Sequential '{self.name}': all layers need unique names, and '{layer.name}' is "
+                "already used in this model. Pass a different name=... to the new layer."
+            )
+        self._stack.append(layer)
+        if self._input_shape is not None:
+            try:
+                self.build(self._input_shape)
+            except Exception:
+                self._stack.pop()
+                raise
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer (e.g. to replace a classifier head)."""
+        if not self._stack:
+            raise ValueError(f"Sequential '{self.name}': there is no layer to pop.")
+        layer = self._stack.pop()
+        if not self._stack:
+            self.built = False
+        return layer
+
+    def _chain(self, input_shape: Shape, build: bool) -> Shape:
+        """Walk the layers with shape arithmetic, building each on the way if asked."""
+        shape = tuple(input_shape)
+        for index, layer in enumerate(self._stack):
+            try:
+                if build and not layer.built:
+                    layer.build(shape)
+                shape = tuple(layer.compute_output_shape(shape))
+            except ValueError as err:
+                raise ValueError(
+                    f"Sequential '{self.name}': layer {index} ({type(layer).__name__} "
+                    f"'{layer.name}') cannot take input shape {shape}:\n  {err}"
+                ) from err
+        return shape
+
+    def build(self, input_shape: Shape) -> None:
+        """Build every layer for ``input_shape`` (batch first, may be None): no data needed."""
+        self._chain(input_shape, build=True)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        """The output shape, by chaining each layer's shape arithmetic."""
+        return self._chain(input_shape, build=False)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        """Run each layer on the output of the one before."""
+        for layer in self._stack:
+            x = layer(x, training=training)
+        return x
+
+    def get_config(self) -> dict[str, Any]:
+        """The layers' configs in order, plus the input shape when known (Keras's layout)."""
+        layers = [serialize(layer) for layer in self._stack]
+        if self._input_layer is not None:
+            layers.insert(0, serialize(self._input_layer))
+        return {"name": self.name, "trainable": self.trainable, "layers": layers}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        """A new Sequential model from ``get_config()``'s output (classes from the registry)."""
+        config = dict(config)
+        layers = [deserialize(item) for item in config.pop("layers", [])]
+        return cls(layers, **config)

@@ -1,0 +1,141 @@
+"""The training loop behind ``fit``, ``evaluate`` and ``predict``: epochs, batches, logs.
+
+One epoch visits every training sample once, in batches. For each batch: a forward pass, the
+loss, ``loss.backward()`` for the gradients, ``optimizer.step()`` to move the weights. After the
+epoch, the validation data is scored without learning from it. Callbacks watch and steer.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from glassnet.backend import default_float, get_rng
+from glassnet.tensor import Tensor, no_grad
+
+
+class NonFiniteLossWarning(UserWarning):
+    """Training stopped because the loss became NaN or infinite."""
+
+
+Batches = Iterable[tuple[Any, Any]]
+
+
+def _as_array(data: Any, what: str) -> np.ndarray:
+    if isinstance(data, Tensor):
+        return data.numpy()
+    if isinstance(data, np.ndarray):
+        return data
+    if isinstance(data, (list, tuple)):
+        return np.asarray(data)
+    raise TypeError(
+        f"{what}: expected a NumPy array, a Tensor or a list, received {type(data).__name__}. "
+        "For data that does not fit in memory pass an iterable of (x, y) batches as x."
+    )
+
+
+def as_input(x: Any) -> Tensor:
+    """A batch of inputs as a float32 Tensor (images arrive as uint8, tables as float64)."""
+    if isinstance(x, Tensor):
+        return x
+    x = np.asarray(x)
+    return Tensor(x if x.dtype == default_float else x.astype(default_float))
+
+
+def as_target(y: Any) -> Any:
+    """Targets as an array: float64 becomes float32, integer class ids stay integers."""
+    y = y.numpy() if isinstance(y, Tensor) else np.asarray(y)
+    return y.astype(default_float) if y.dtype == np.float64 else y
+
+
+class ArrayBatches:
+    """Batches of (x, y) from in-memory arrays, reshuffled every epoch when ``shuffle``.
+
+    Iterating gives one epoch. ``len()`` is the number of batches.
+    """
+
+    def __init__(self, x: Any, y: Any, batch_size: int, shuffle: bool, what: str = "fit"):
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(
+                f"{what}: 'batch_size' must be a positive integer. Received: {batch_size}"
+            )
+        self.x = _as_array(x, what)
+        self.y = None if y is None else _as_array(y, what)
+        if self.y is not None and len(self.x) != len(self.y):
+            raise ValueError(
+                f"{what}: x has {len(self.x)} samples but y has {len(self.y)}. Give one label per "
+                "sample."
+            )
+        if len(self.x) == 0:
+            raise ValueError(f"{what}: x holds no samples. Pass at least one sample.")
+        self.batch_size, self.shuffle = batch_size, shuffle
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        n = len(self.x)
+        order = get_rng().permutation(n) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                idx: Any = slice(start, start + self.batch_size)  # a view, no copy
+            else:
+                idx = np.sort(order[start : start + self.batch_size])
+            yield self.x[idx], (None if self.y is None else self.y[idx])
+
+
+def make_batches(x: Any, y: Any, batch_size: int, shuffle: bool, what: str) -> Batches:
+    """Arrays become ``ArrayBatches``; an iterable of (x, y) batches is used as it is."""
+    if y is None and x is not None and not isinstance(x, (np.ndarray, Tensor, list, tuple)):
+        if not hasattr(x, "__iter__"):
+            raise TypeError(f"{what}: x must be an array or an iterable of (x, y) batches.")
+        return x
+    if y is None and what != "predict":
+        raise ValueError(f"{what}: y is missing. Pass the targets (labels) for x.")
+    return ArrayBatches(x, y, batch_size, shuffle, what)
+
+
+def split_validation(x: Any, y: Any, validation_split: float) -> tuple[Any, Any, Any, Any]:
+    """Keras's rule: the LAST ``validation_split`` share of the samples, before shuffling."""
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(
+            "fit: 'validation_split' must be in [0, 1). "
+            f"Received: validation_split={validation_split}"
+        )
+    x, y = _as_array(x, "fit"), _as_array(y, "fit")
+    n_val = int(len(x) * validation_split)
+    if n_val == 0:
+        raise ValueError(
+            f"fit: validation_split={validation_split} of {len(x)} samples leaves no validation "
+            "samples. Use a larger split or more data."
+        )
+    cut = len(x) - n_val
+    return x[:cut], y[:cut], x[cut:], y[cut:]
+
+
+def non_finite_message(loss: float, epoch: int, batch: int, steps: Any, lr: float) -> str:
+    """The message a user sees when the loss explodes, with what to try."""
+    return (
+        f"fit: the loss became {loss} at epoch {epoch + 1}, batch {batch + 1}"
+        f"{f' of {steps}' if steps else ''}. Training stopped; the model keeps the last weights "
+        f"that gave a finite loss. Try a smaller learning rate (it is {lr:g}), scaling the inputs "
+        "(e.g. Rescaling(1/255) for images), or gradient clipping (clipnorm=1.0)."
+    )
+
+
+def warn_non_finite(message: str) -> None:
+    """Tell the user training stopped on a NaN/inf loss (a warning: fit still returns History)."""
+    warnings.warn(message, NonFiniteLossWarning, stacklevel=4)
+
+
+def predict_batches(model: Any, batches: Batches) -> np.ndarray:
+    """Run the model on every batch in inference mode and concatenate the outputs."""
+    outputs = []
+    with no_grad():
+        for xb, _ in batches:
+            outputs.append(model(as_input(xb), training=False).numpy())
+    return np.concatenate(outputs, axis=0)

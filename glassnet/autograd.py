@@ -16,7 +16,8 @@ methods that work on plain arrays (NumPy or CuPy), never on Tensors::
 
 ``MulOp.apply(x, y)`` unwraps tensors, runs ``forward`` and, when gradients are wanted, links the
 result into the graph. Broadcasting is undone by the engine (``unbroadcast``), so a backward may
-return a gradient of the broadcast shape. Autograd is first order: backward works on arrays, so
+return a gradient of the broadcast shape. A backward must never write into the ``grad`` it is
+given, nor assume its own result is writable: gradients may be shared or read-only views. Autograd is first order: backward works on arrays, so
 there are no gradients of gradients (no double backward).
 """
 
@@ -81,11 +82,13 @@ class Function:
         parents = tuple(x if isinstance(x, Tensor) else None for x in inputs)
         like = next((x.data for x in inputs if isinstance(x, Tensor)), None)
         arrays = tuple(_to_array(x, like) for x in inputs)
-        ctx = Context(cls, parents)
+        recording = is_grad_enabled()
+        # Under no_grad no input wants a gradient, so ops skip saving what backward would need.
+        ctx = Context(cls, parents if recording else (None,) * len(parents))
         result = cls.forward(ctx, *arrays, **attrs)
         xp = get_array_module(result)
         out = Tensor(result if isinstance(result, xp.ndarray) else xp.asarray(result))
-        if is_grad_enabled() and any(ctx.needs_input_grad):
+        if recording and any(ctx.needs_input_grad):
             out.requires_grad = True
             out._ctx = ctx
         return out

@@ -133,15 +133,18 @@ class Model(Layer):
     def train_step(self, x: Any, y: Any) -> float:
         """One step of gradient descent on a batch; returns the batch loss (not averaged)."""
         inputs, targets = training.as_input(x), training.as_target(y)
-        outputs = self(inputs, training=True)
-        loss = self.loss(targets, outputs)
-        value = float(loss.item())
-        if not math.isfinite(value):
-            return value  # the caller stops training before the update touches the weights
-        self._build_optimizer()
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
+        # A diverging run overflows long before the loss is checked; fit reports that itself,
+        # in words, so NumPy's overflow warnings would only be noise.
+        with np.errstate(over="ignore", invalid="ignore"):
+            outputs = self(inputs, training=True)
+            loss = self.loss(targets, outputs)
+            value = float(loss.item())
+            if not math.isfinite(value):
+                return value  # the caller stops training before an update touches the weights
+            self._build_optimizer()
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
         self._update_metrics(targets, outputs)
         return value
 

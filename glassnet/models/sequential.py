@@ -88,6 +88,20 @@ class Sequential(Model):
             self.built = False
         return layer
 
+    def _check_input_shape(self, input_shape: Any) -> Any:
+        shape = super()._check_input_shape(input_shape)
+        expected = self._input_shape
+        if expected is not None and (
+            len(shape) != len(expected)
+            or any(e is not None and s != e for s, e in zip(shape[1:], expected[1:], strict=False))
+        ):
+            hint = " Add a batch axis: x[None]." if len(shape) == len(expected) - 1 else ""
+            raise ValueError(
+                f"Sequential '{self.name}': expects input shape {expected} (batch first), "
+                f"received {tuple(shape)}.{hint}"
+            )
+        return shape
+
     def _chain(self, input_shape: Shape, build: bool) -> Shape:
         """Walk the layers with shape arithmetic, building each on the way if asked."""
         shape = tuple(input_shape)

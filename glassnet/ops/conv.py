@@ -126,7 +126,13 @@ def resolve_padding(
 
 
 def _output_hw(
-    where: str, input_hw: Any, kernel: Pair, stride: Pair, padding: str | Pads, dilation: Pair
+    where: str,
+    input_hw: Any,
+    kernel: Pair,
+    stride: Pair,
+    padding: str | Pads,
+    dilation: Pair,
+    input_shape: tuple[int, ...] | None = None,
 ) -> tuple[int | None, int | None]:
     """Output height and width (None stays None); raises if the window does not fit."""
     out: list[int | None] = []
@@ -146,7 +152,8 @@ def _output_hw(
         raise ValueError(
             f"{where}: the {thing} does not fit in the input, the output would be "
             f"{tuple(out)}. Expected a padded input of at least {span} pixels, received input "
-            f"size {tuple(input_hw)} with {thing} {kernel}, stride={stride}, padding={padding!r}"
+            f"{f'shape {input_shape}' if input_shape else f'size {tuple(input_hw)}'} with {thing} "
+            f"{kernel}, stride={stride}, padding={padding!r}"
             f"{f', dilation={dilation}' if dilation != (1, 1) else ''}. Use padding='same', a "
             f"smaller {thing} or larger images."
         )
@@ -358,10 +365,9 @@ def conv2d(
     if xs[3] != ws[2]:
         raise ValueError(
             f"conv2d: input has {xs[3]} channel{'s' if xs[3] != 1 else ''} but the weight "
-            f"expects {ws[2]}. Expected "
-            f"x.shape[3] == weight.shape[2], received input shape {xs} and weight shape {ws}. "
-            f"Convert the images (e.g. grayscale to RGB) or use a weight with {xs[3]} input "
-            f"channels."
+            f"expects {ws[2]}. Expected x.shape[3] == weight.shape[2], received input shape "
+            f"{xs} and weight shape {ws}. Convert the images (e.g. grayscale to RGB) or use a "
+            f"weight of shape {(ws[0], ws[1], xs[3], ws[3])}."
         )
     if bias is not None and tuple(bias.shape) != (ws[3],):
         raise ValueError(
@@ -377,6 +383,6 @@ def conv2d(
             )
     s, d = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
     mode = _check_padding(padding, "conv2d")
-    _output_hw("conv2d", xs[1:3], ws[:2], s, mode, d)
+    _output_hw("conv2d", xs[1:3], ws[:2], s, mode, d, input_shape=xs)
     pads = resolve_padding(xs[1:3], ws[:2], s, mode, d)
     return Conv2DOp.apply(x, weight, bias, stride=s, pads=pads, dilation=d)

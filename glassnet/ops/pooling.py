@@ -227,21 +227,25 @@ class GlobalMaxPool2DOp(Function):
 
 
 # ------------------------------------------------------------------ functional API
-def _pool_args(where: str, input_hw: Any, pool_size: Any, stride: Any, padding: Any) -> tuple:
-    """Checked (pool, stride, mode, (Ho, Wo)); raises if the window does not fit."""
+def _pool_args(
+    where: str, input_shape: Any, pool_size: Any, stride: Any, padding: Any
+) -> tuple[Pair, Pair, str, tuple[int | None, int | None]]:
+    """Checked (pool, stride, mode, (Ho, Wo)) for an (N, H, W, C) or (H, W) shape; raises if the
+    window does not fit."""
     pool = _pair(pool_size, "pool_size", where)
     step = pool if stride is None else _pair(stride, "stride", where)
     mode = _check_padding(padding, where, allow_explicit=False)
-    return pool, step, mode, _output_hw(where, tuple(input_hw), pool, step, mode, (1, 1))
+    shape = tuple(input_shape)
+    hw, full = (shape[1:3], shape) if len(shape) == 4 else (shape, None)
+    return pool, step, mode, _output_hw(where, hw, pool, step, mode, (1, 1), full)
 
 
 def _pool(
     op: type[Function], where: str, x: Any, pool_size: Any, stride: Any, padding: Any
 ) -> Tensor:
     _check_image(x, where)
-    hw = tuple(x.shape[1:3])
-    pool, step, mode, _ = _pool_args(where, hw, pool_size, stride, padding)
-    pads = resolve_padding(hw, pool, step, mode, 1)  # TensorFlow's "same", as for conv2d
+    pool, step, mode, _ = _pool_args(where, x.shape, pool_size, stride, padding)
+    pads = resolve_padding(x.shape[1:3], pool, step, mode, 1)  # TensorFlow's "same", as for conv2d
     return op.apply(x, pool=pool, stride=step, pads=pads)
 
 

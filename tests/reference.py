@@ -1,0 +1,116 @@
+"""Independent NumPy references for the tests: the textbook definitions as plain loops.
+
+Slow and obvious on purpose. Nothing here imports glassnet, so a bug in an op cannot hide in its
+own reference (Chainer's warning about self-referential tests; Keras's ``np_conv2d``).
+All functions take and return NumPy arrays in channels-last layout (N, H, W, C).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def as_pair(v: int | tuple[int, int]) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """TensorFlow's documented "SAME" rule for one axis: out = ceil(in / stride) and the padding
+    needed for that, split with the odd pixel at the end."""
+    out = math.ceil(size / stride)
+    effective = dilation * (kernel - 1) + 1
+    total = max(0, (out - 1) * stride + effective - size)
+    return total // 2, total - total // 2
+
+
+def explicit_pads(hw, kernel, stride, padding, dilation=(1, 1)):
+    """Any padding argument as ((top, bottom), (left, right))."""
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    if padding == "same":
+        return tuple(same_padding(hw[a], kernel[a], stride[a], dilation[a]) for a in (0, 1))
+    if isinstance(padding, int):
+        return (padding, padding), (padding, padding)
+    if isinstance(padding[0], int):
+        return (padding[0], padding[0]), (padding[1], padding[1])
+    return tuple(tuple(p) for p in padding)
+
+
+def conv2d(x, w, b=None, stride=1, padding="valid", dilation=1):
+    """y[n, i, j, f] = Σ_{a, b, c} xpad[n, i·sh + a·dh, j·sw + b·dw, c] · w[a, b, c, f] + bias[f],
+    one output position at a time."""
+    kh, kw, _, f = w.shape
+    s, d = as_pair(stride), as_pair(dilation)
+    (top, bottom), (left, right) = explicit_pads(x.shape[1:3], (kh, kw), s, padding, d)
+    xpad = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    ho = (xpad.shape[1] - d[0] * (kh - 1) - 1) // s[0] + 1
+    wo = (xpad.shape[2] - d[1] * (kw - 1) - 1) // s[1] + 1
+    y = np.zeros((x.shape[0], ho, wo, f), dtype=np.result_type(x, w))
+    for i in range(ho):
+        for j in range(wo):
+            patch = xpad[
+                :,
+                i * s[0] : i * s[0] + d[0] * (kh - 1) + 1 : d[0],
+                j * s[1] : j * s[1] + d[1] * (kw - 1) + 1 : d[1],
+                :,
+            ]  # (N, kh, kw, C)
+            y[:, i, j, :] = np.tensordot(patch, w, axes=([1, 2, 3], [0, 1, 2]))
+    if b is not None:
+        y += b
+    return y
+
+
+def _pool_windows(x, pool_size, stride, padding, fill):
+    """Yield (i, j, window) with window (N, ph, pw, C) of x padded with ``fill``."""
+    p = as_pair(pool_size)
+    s = p if stride is None else as_pair(stride)
+    (top, bottom), (left, right) = explicit_pads(x.shape[1:3], p, s, padding)
+    xpad = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=fill)
+    ho = (xpad.shape[1] - p[0]) // s[0] + 1
+    wo = (xpad.shape[2] - p[1]) // s[1] + 1
+    for i in range(ho):
+        for j in range(wo):
+            yield i, j, xpad[:, i * s[0] : i * s[0] + p[0], j * s[1] : j * s[1] + p[1], :]
+
+
+def _out_hw(x, pool_size, stride, padding):
+    p = as_pair(pool_size)
+    s = p if stride is None else as_pair(stride)
+    if padding == "same":
+        return math.ceil(x.shape[1] / s[0]), math.ceil(x.shape[2] / s[1])
+    return (x.shape[1] - p[0]) // s[0] + 1, (x.shape[2] - p[1]) // s[1] + 1
+
+
+def max_pool2d(x, pool_size=2, stride=None, padding="valid"):
+    """The maximum of each window; "same" padding never wins (it is -inf)."""
+    ho, wo = _out_hw(x, pool_size, stride, padding)
+    y = np.empty((x.shape[0], ho, wo, x.shape[3]), dtype=x.dtype)
+    for i, j, window in _pool_windows(x, pool_size, stride, padding, -np.inf):
+        y[:, i, j, :] = window.max(axis=(1, 2))
+    return y
+
+
+def avg_pool2d(x, pool_size=2, stride=None, padding="valid"):
+    """The mean of each window over its real cells only (padding marked NaN and skipped)."""
+    ho, wo = _out_hw(x, pool_size, stride, padding)
+    y = np.empty((x.shape[0], ho, wo, x.shape[3]), dtype=x.dtype)
+    for i, j, window in _pool_windows(x, pool_size, stride, padding, np.nan):
+        y[:, i, j, :] = np.nanmean(window, axis=(1, 2))
+    return y
+
+
+def max_pool2d_grad(x, grad_out, pool_size=2, stride=None, padding="valid"):
+    """d(Σ grad_out · max_pool2d(x))/dx with each window's gradient on its FIRST maximum in
+    row-major window order; loops over windows, batch items and channels."""
+    p = as_pair(pool_size)
+    s = p if stride is None else as_pair(stride)
+    (top, _), (left, _) = explicit_pads(x.shape[1:3], p, s, padding)
+    gx = np.zeros_like(x)
+    for i, j, window in _pool_windows(x, pool_size, stride, padding, -np.inf):
+        for n in range(x.shape[0]):
+            for c in range(x.shape[3]):
+                a, b = np.unravel_index(np.argmax(window[n, :, :, c]), p)  # first max
+                gx[n, i * s[0] + a - top, j * s[1] + b - left, c] += grad_out[n, i, j, c]
+    return gx

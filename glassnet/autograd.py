@@ -17,8 +17,8 @@ methods that work on plain arrays (NumPy or CuPy), never on Tensors::
 ``MulOp.apply(x, y)`` unwraps tensors, runs ``forward`` and, when gradients are wanted, links the
 result into the graph. Broadcasting is undone by the engine (``unbroadcast``), so a backward may
 return a gradient of the broadcast shape. A backward must never write into the ``grad`` it is
-given, nor assume its own result is writable: gradients may be shared or read-only views. Autograd is first order: backward works on arrays, so
-there are no gradients of gradients (no double backward).
+given, nor assume its own result is writable: gradients may be shared or read-only views.
+Autograd is first order: backward works on arrays, so there are no gradients of gradients.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ def test_fit_learns_and_history_records_every_epoch():
     assert len(history.history["loss"]) == 15 and history.epoch == list(range(15))
     assert history.history["loss"][-1] < history.history["loss"][0] / 3
     assert history.history["val_accuracy"][-1] >= 0.95
-    loss, accuracy = model.evaluate(x, y)
+    _, accuracy = model.evaluate(x, y)
     assert accuracy >= 0.95
     assert model.evaluate(x, y, return_dict=True)["accuracy"] == accuracy
     probs = model.predict(x, batch_size=7)

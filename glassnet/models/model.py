@@ -31,6 +31,7 @@ from glassnet import metrics as metrics_module
 from glassnet import optimizers as optimizers_module
 from glassnet.layers.layer import Layer
 from glassnet.models import checkpoint, saving, training
+from glassnet.models import summary as summary_module
 from glassnet.tensor import Tensor, no_grad
 
 
@@ -359,6 +360,12 @@ class Model(Layer):
         """
         batches = training.make_batches(x, None, batch_size, False, "predict")
         return training.predict_batches(self, batches)
+
+    # ------------------------------------------------------------------ looking at it
+    def summary(self, print_fn: Any = None) -> None:
+        """Print each layer's output shape, parameters with the formula behind the count,
+        multiply-accumulates per sample, the totals and the number of hidden layers."""
+        summary_module.print_summary(self, print_fn)
 
     # ------------------------------------------------------------------ files
     def save(self, path: str, include_optimizer: bool = True) -> None:

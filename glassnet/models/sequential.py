@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from glassnet.layers import InputLayer, deserialize, serialize
-from glassnet.layers.layer import Layer
+from glassnet.layers.layer import Layer, snake_case
 from glassnet.models.model import Model
 from glassnet.tensor import Tensor
 
@@ -40,10 +40,17 @@ class Sequential(Model):
         for layer in layers or []:
             self.add(layer)
 
-    # State-dict keys use the layers' unique names ("dense.kernel"), as Keras does.
     def named_children(self) -> Iterator[tuple[str, Layer]]:
+        """The layers under keys that depend only on the architecture: each class's snake_case
+        name numbered within this model ("conv2d", "dense", "dense_1"). Layer names are
+        numbered across the whole session, so two copies of one architecture would otherwise
+        save weights under different keys and could not load each other's."""
+        counts: dict[str, int] = {}
         for layer in self._stack:
-            yield layer.name, layer
+            base = snake_case(type(layer).__name__)
+            n = counts.get(base, 0)
+            counts[base] = n + 1
+            yield (base if n == 0 else f"{base}_{n}"), layer
 
     @property
     def layers(self) -> list[Layer]:

@@ -1,0 +1,67 @@
+"""Layers with Keras's names and arguments: ``Dense``, ``Conv2D``, ``MaxPooling2D``, ...
+
+Every layer is a ``Layer`` (``glassnet/layers/layer.py``): it checks its arguments when created,
+creates its weights on the first call, and can be saved as a config (``serialize``) and rebuilt
+(``deserialize``) by class name.
+"""
+
+from glassnet.layers.activations import LeakyReLU, ReLU, Softmax
+from glassnet.layers.convolutional import Conv2D, Convolution2D
+from glassnet.layers.core import Activation, Dense, Dropout, Input, InputLayer
+from glassnet.layers.layer import (
+    IncompatibleKeys,
+    InputSpec,
+    Layer,
+    clear_session,
+    deserialize,
+    get,
+    serialize,
+)
+from glassnet.layers.merging import Add, Concatenate
+from glassnet.layers.normalization import BatchNormalization
+from glassnet.layers.pooling import (
+    AveragePooling2D,
+    AvgPool2D,
+    GlobalAveragePooling2D,
+    GlobalAvgPool2D,
+    GlobalMaxPool2D,
+    GlobalMaxPooling2D,
+    MaxPool2D,
+    MaxPooling2D,
+)
+from glassnet.layers.preprocessing import Rescaling
+from glassnet.layers.reshaping import Flatten, Reshape
+
+__all__ = [
+    "Activation",
+    "Add",
+    "AveragePooling2D",
+    "AvgPool2D",
+    "BatchNormalization",
+    "Concatenate",
+    "Conv2D",
+    "Convolution2D",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "GlobalAveragePooling2D",
+    "GlobalAvgPool2D",
+    "GlobalMaxPool2D",
+    "GlobalMaxPooling2D",
+    "IncompatibleKeys",
+    "Input",
+    "InputLayer",
+    "InputSpec",
+    "Layer",
+    "LeakyReLU",
+    "MaxPool2D",
+    "MaxPooling2D",
+    "ReLU",
+    "Rescaling",
+    "Reshape",
+    "Softmax",
+    "clear_session",
+    "deserialize",
+    "get",
+    "serialize",
+]

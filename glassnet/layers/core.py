@@ -1,0 +1,256 @@
+"""The core layers: ``Input``, ``Dense`` (a fully connected layer of neurons), ``Activation``
+and ``Dropout``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from glassnet import activations, initializers, ops
+from glassnet.backend import get_rng
+from glassnet.layers.layer import (
+    InputSpec,
+    Layer,
+    Shape,
+    _check_bool,
+    _check_number,
+    _check_positive_int,
+)
+from glassnet.tensor import Tensor
+
+__all__ = ["Activation", "Dense", "Dropout", "Input", "InputLayer"]
+
+
+class InputLayer(Layer):
+    """The entry point of a model: it fixes the shape of one sample and passes data through.
+
+    A ``Sequential`` model starting with ``Input((28, 28, 1))`` knows every layer's shape before
+    seeing data, so it can build the weights and print a summary at once.
+
+    Args:
+        shape: the shape of one sample, without the batch axis, e.g. ``(28, 28, 1)``; None for
+            a size that may vary.
+        batch_size: a fixed batch size, or None (any).
+
+    Shape:
+        Input: ``(batch_size, *shape)``. Output: the same.
+    """
+
+    def __init__(
+        self,
+        shape: tuple[int | None, ...],
+        batch_size: int | None = None,
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        where = type(self).__name__
+        if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+            shape = (shape,)
+        if not isinstance(shape, (tuple, list)) or not all(
+            d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0)
+            for d in shape
+        ):
+            raise ValueError(
+                f"{where}: 'shape' must be a tuple of positive integers (or None), the shape of "
+                f"one sample without the batch axis, e.g. shape=(28, 28, 1). Received: "
+                f"shape={shape!r}"
+            )
+        if batch_size is not None:
+            batch_size = _check_positive_int(where, "batch_size", batch_size)
+        self.sample_shape = tuple(None if d is None else int(d) for d in shape)
+        self.batch_size = batch_size
+        self.input_spec = InputSpec(ndim=len(self.sample_shape) + 1)
+        self.input_shape = (None, *self.sample_shape)
+        self.built = True
+
+    @property
+    def shape(self) -> Shape:
+        """``(batch_size, *shape)``: the shape of the batches this model accepts."""
+        return (self.batch_size, *self.sample_shape)
+
+    def _check_input_shape(self, input_shape: Any) -> Shape:
+        shape = super()._check_input_shape(input_shape)
+        fits = all(a is None or b is None or a == b for a, b in zip(shape, self.shape, strict=True))
+        if not fits:
+            raise ValueError(
+                f"{self._where}: expected input shape {self.shape} (None = any size), received "
+                f"{shape}. Resize the data or change Input(shape=...)."
+            )
+        return shape
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        return x
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        shape = self._check_input_shape(input_shape)
+        return tuple(a if a is not None else b for a, b in zip(shape, self.shape, strict=True))
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"shape": self.sample_shape, "batch_size": self.batch_size})
+        return config
+
+
+def Input(
+    shape: tuple[int | None, ...], batch_size: int | None = None, name: str | None = None
+) -> InputLayer:
+    """Declare the input of a model, Keras style: ``Input((28, 28, 1))``.
+
+    Returns an ``InputLayer`` whose ``.shape`` is ``(batch_size, *shape)``; put it first in a
+    ``Sequential`` model.
+    """
+    return InputLayer(shape, batch_size, name=name)
+
+
+class Dense(Layer):
+    """A fully connected layer: every output neuron takes a weighted sum of all the inputs,
+    adds its bias and applies the activation, ``activation(x · kernel + bias)``.
+
+    One neuron with weight 0.1 and bias 0.2 turns the input 0.5 into 0.5·0.1 + 0.2 = 0.25.
+
+    Args:
+        units: the number of neurons (output features).
+        activation: an activation name ("relu", "softmax", ...) or function; None for none.
+        use_bias: whether each neuron adds a bias.
+        kernel_initializer, bias_initializer: how the weights start (see ``initializers``).
+
+    Shape:
+        Input: ``(batch, ..., in_features)``. Output: ``(batch, ..., units)``.
+        Weights: ``kernel (in_features, units)``, ``bias (units,)``.
+
+    Example:
+        >>> layer = Dense(10, activation="softmax")
+        >>> layer(np.zeros((32, 784))).shape
+        (32, 10)
+        >>> layer.kernel.shape, layer.count_params()
+        ((784, 10), 7850)
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self.units = _check_positive_int("Dense", "units", units)
+        self.activation = activations.get(activation)
+        self.use_bias = _check_bool("Dense", "use_bias", use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def build(self, input_shape: Shape) -> None:
+        in_features = input_shape[-1]
+        if in_features is None:
+            raise ValueError(
+                f"{self._where}: the last axis of the input must be known to create the kernel. "
+                f"Received input shape {input_shape}."
+            )
+        self.kernel = self.add_weight("kernel", (in_features, self.units), self.kernel_initializer)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: in_features})
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        return self.activation(ops.linear(x, self.kernel, self.bias))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        shape = self._check_input_shape(input_shape)
+        return (*shape[:-1], self.units)
+
+    def _axis_mismatch_message(self, shape: Shape, axis: int, expected: int) -> str:
+        return (
+            f"{self._where}: input {shape} does not match kernel {tuple(self.kernel.shape)}: "
+            f"last input axis must be {expected}. Did you forget Flatten()?"
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config
+
+
+class Activation(Layer):
+    """Applies an activation function on its own, e.g. ``Activation("relu")`` after a
+    ``BatchNormalization``.
+
+    Args:
+        activation: a name ("relu", "sigmoid", "softmax", ...) or a function of a Tensor.
+
+    Shape:
+        Output like the input.
+    """
+
+    def __init__(self, activation: Any, *, name: str | None = None, trainable: bool = True):
+        super().__init__(name=name, trainable=trainable)
+        self.activation = activations.get(activation)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        return self.activation(x)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return self._check_input_shape(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["activation"] = activations.serialize(self.activation)
+        return config
+
+
+class Dropout(Layer):
+    """During training, zeroes a random fraction ``rate`` of the inputs and scales the rest by
+    1/(1 − rate), so no neuron can rely on any single other one; at inference it does nothing.
+
+    Args:
+        rate: the fraction to drop, in [0, 1).
+        seed: an int for its own random generator (repeatable masks), or None to use the
+            engine's generator (``glassnet.backend.manual_seed`` makes that repeatable).
+
+    Shape:
+        Output like the input.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        seed: int | None = None,
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self.rate = _check_number("Dropout", "rate", rate, 0.0, 1.0, high_open=True)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise TypeError(f"Dropout: 'seed' must be an integer or None. Received: seed={seed!r}")
+        self.seed = None if seed is None else int(seed)
+        self._rng = None if seed is None else np.random.default_rng(self.seed)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        rng = self._rng if self._rng is not None else get_rng()
+        return ops.dropout(x, self.rate, training=training, rng=rng)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return self._check_input_shape(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"rate": self.rate, "seed": self.seed})
+        return config

@@ -1,0 +1,900 @@
+"""The ``Layer`` base class: a building block that owns weights and turns inputs into outputs.
+
+A layer's life has three steps, with Keras's names:
+
+1. ``__init__(hyperparameters)`` checks the arguments and stores them. It creates no weights,
+   because their shapes depend on the input: a ``Dense(10)`` needs 784·10 weights after a
+   28×28 image and 512·10 after another ``Dense(512)``.
+2. ``build(input_shape)`` creates the weights with ``add_weight``. The first call does it,
+   when the input shape is known (Keras's lazy build; Chainer's ``in_size=None``).
+3. ``call(x, training)`` is the maths, a few lines that delegate to ``glassnet.ops``.
+   ``compute_output_shape(input_shape)`` is the same thing done with shapes only, so a model can
+   check a whole stack of layers before any data flows.
+
+Inside, it works like PyTorch's ``nn.Module``: assigning a layer (or a list of layers) to an
+attribute registers it as a sub-layer, so ``weights``, ``state_dict()``, ``train()``/``eval()``
+and ``zero_grad()`` reach the whole tree. ``get_config()``/``from_config()`` and a registry of
+class names let a model be saved as JSON and rebuilt without executing anything from the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import json
+import numbers
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from glassnet import initializers
+from glassnet.backend import as_array, default_float, get_array_module
+from glassnet.tensor import Tensor, no_grad
+
+__all__ = [
+    "IncompatibleKeys",
+    "InputSpec",
+    "Layer",
+    "clear_session",
+    "deserialize",
+    "get",
+    "serialize",
+]
+
+Shape = tuple[int | None, ...]
+
+#: Class name and full path ("module.Class") -> Layer subclass, filled in by
+#: ``Layer.__init_subclass__`` for every subclass, user classes too.
+_REGISTRY: dict[str, type[Layer]] = {}
+#: Class names shared by several user classes -> their full names (then only those work).
+_AMBIGUOUS: dict[str, set[str]] = {}
+#: How many layers got each automatic name so far ("dense" -> 2 means dense, dense_1 exist).
+_NAME_COUNTS: dict[str, int] = {}
+#: The ``training`` value passed explicitly to an enclosing layer call, if any.
+_call_state = threading.local()
+
+
+def clear_session() -> None:
+    """Reset automatic layer names, so the next ``Dense`` is called "dense" again (Keras's
+    ``clear_session``). Existing layers keep their names."""
+    _NAME_COUNTS.clear()
+
+
+@dataclass
+class InputSpec:
+    """What a layer accepts: a number of axes and some axes pinned to a size.
+
+    Args:
+        ndim: exact number of axes, or None. min_ndim: at least this many axes, or None.
+        axes: {axis: size}, e.g. ``{-1: 512}`` for a Dense layer built for 512 features.
+        layout: names of the axes for error messages, e.g. "(batch, height, width, channels)".
+    """
+
+    ndim: int | None = None
+    min_ndim: int | None = None
+    axes: dict[int, int] = field(default_factory=dict)
+    layout: str = ""
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns: the keys it could not match (PyTorch's namedtuple)."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Layer:
+    """Base class of every layer (and, later, of models): weights, a build step and maths.
+
+    Subclasses write ``__init__`` (check and store hyperparameters, call
+    ``super().__init__(name=name, trainable=trainable)`` first), ``build(input_shape)`` (create
+    weights with ``add_weight``), ``call(x, training=False)`` and ``compute_output_shape``, plus
+    ``get_config`` when ``__init__`` takes arguments.
+
+    Args:
+        name: a unique name; by default the class name in snake_case, numbered: "dense",
+            "dense_1", ... (reset by ``clear_session()``).
+        trainable: False freezes the layer: its weights get no gradients and optimizers skip
+            them.
+
+    Example:
+        >>> class Scale(Layer):
+        ...     def build(self, input_shape):
+        ...         self.factor = self.add_weight("factor", (input_shape[-1],), "ones")
+        ...     def call(self, x, training=False):
+        ...         return x * self.factor
+        >>> Scale()(np.ones((2, 3))).shape
+        (2, 3)
+    """
+
+    #: True for layers called on a list of tensors (``Add()([x, y])``).
+    _multi_input: ClassVar[bool] = False
+    _call_takes_training: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _register(cls)
+        # Wrap build so that however it is called (by __call__, by a model, or by hand) the
+        # input is checked first and `built`/`input_shape` are recorded after, as Keras does.
+        build = vars(cls).get("build")
+        if build is not None and not getattr(build, "_records_build", False):
+            cls.build = _recording_build(build)
+        cls._call_takes_training = "training" in inspect.signature(cls.call).parameters
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
+        self = super().__new__(cls)
+        # Remember the constructor arguments: get_config() of a subclass that does not write its
+        # own returns them, so user layers can be saved without extra code (Keras 3 does this).
+        object.__setattr__(self, "_init_arguments", _bind_arguments(cls, self, args, kwargs))
+        return self
+
+    def __init__(self, name: str | None = None, trainable: bool = True) -> None:
+        object.__setattr__(self, "_tracked", {})  # first: __setattr__ relies on it
+        self._weight_trainable: dict[str, bool] = {}  # weight name -> created trainable?
+        self.name = _auto_name(type(self)) if name is None else _check_name(self, name)
+        self._trainable = _check_bool(type(self).__name__, "trainable", trainable)
+        self.built = False
+        self.training = False
+        self.input_shape: Shape | list[Shape] | None = None
+        self.input_spec: InputSpec | None = None
+
+    # ---------------------------------------------------------------- attribute tracking
+    def __setattr__(self, name: str, value: Any) -> None:
+        tracked = self.__dict__.get("_tracked")
+        if tracked is None:
+            if _holds_layers(value):
+                raise RuntimeError(
+                    f"{type(self).__name__}: call super().__init__() at the start of __init__, "
+                    f"before assigning sub-layers (here '{name}')."
+                )
+            object.__setattr__(self, name, value)
+            return
+        weight_names = self.__dict__.get("_weight_trainable", ())
+        if name in weight_names and not isinstance(value, (Tensor, type(None))):
+            raise TypeError(
+                f"{self._where}: '{name}' is a weight and must stay a Tensor. Received "
+                f"{type(value).__name__}. Use set_weights() or load_state_dict() to change "
+                f"its values."
+            )
+        # Layers, and containers that hold (or may later hold) layers, are sub-layers.
+        if _holds_layers(value):
+            tracked[name] = None
+        else:
+            tracked.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self.__dict__.get("_tracked", {}).pop(name, None)
+        self.__dict__.get("_weight_trainable", {}).pop(name, None)
+        object.__delattr__(self, name)
+
+    def named_children(self) -> Iterator[tuple[str, Layer]]:
+        """The direct sub-layers with their attribute names (``"conv"``, ``"blocks.0"``)."""
+        for attr in list(self._tracked):
+            value = self.__dict__.get(attr)
+            if isinstance(value, Layer):
+                yield attr, value
+                continue
+            items = value.items() if isinstance(value, dict) else enumerate(value or ())
+            for key, item in items:
+                if isinstance(item, Layer):
+                    yield f"{attr}.{key}", item
+
+    def children(self) -> list[Layer]:
+        """The direct sub-layers."""
+        return [layer for _, layer in self.named_children()]
+
+    def named_layers(self, prefix: str = "") -> Iterator[tuple[str, Layer]]:
+        """This layer (path ``prefix``) and every sub-layer below it with its dotted path, each
+        once, parents before children (PyTorch's ``named_modules``)."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Layer]] = [(prefix, self)]
+        while stack:
+            path, layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            yield path, layer
+            kids = [(f"{path}.{key}" if path else key, kid) for key, kid in layer.named_children()]
+            stack.extend(reversed(kids))
+
+    # ---------------------------------------------------------------- weights
+    def add_weight(
+        self,
+        name: str,
+        shape: Sequence[int],
+        initializer: Any = "glorot_uniform",
+        trainable: bool = True,
+        dtype: Any = None,
+    ) -> Tensor:
+        """Create a weight, store it as attribute ``name`` and register it (in creation order).
+
+        Args:
+            name: attribute name, by Keras convention "kernel", "bias", "gamma", "beta",
+                "moving_mean", "moving_variance".
+            shape: the weight's shape.
+            initializer: an initializer or its name (see ``glassnet.initializers``).
+            trainable: False for state that is updated but not trained (moving statistics).
+            dtype: the dtype, float32 by default.
+
+        Returns:
+            The new ``Tensor`` (``requires_grad`` when trainable and the layer is trainable).
+        """
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(
+                f"{self._where}: weight names must be Python identifiers. Received: name={name!r}"
+            )
+        if name in self._weight_trainable or hasattr(type(self), name):
+            raise ValueError(
+                f"{self._where}: cannot add weight '{name}': the layer already has an attribute "
+                f"of that name. Choose another name."
+            )
+        shape = _as_shape(self, shape)
+        if None in shape:
+            raise ValueError(
+                f"{self._where}: weight '{name}' needs a fully known shape. Received: "
+                f"shape={shape}. Build the layer with a known input size."
+            )
+        init = initializers.get(initializer)
+        if init is None:
+            raise ValueError(f"{self._where}: weight '{name}' needs an initializer, got None.")
+        dtype = default_float if dtype is None else dtype
+        value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
+        if value.shape != shape:
+            raise ValueError(
+                f"{self._where}: the initializer of weight '{name}' returned shape "
+                f"{value.shape}. Expected {shape}."
+            )
+        trainable = _check_bool(self._where, "trainable", trainable)
+        weight = Tensor(
+            value, requires_grad=trainable and self._trainable, name=f"{self.name}/{name}"
+        )
+        self._weight_trainable[name] = trainable
+        setattr(self, name, weight)
+        return weight
+
+    def named_weights(self) -> Iterator[tuple[str, Tensor]]:
+        """Every weight of this layer and its sub-layers with its state-dict key, each once:
+        own weights in creation order, then each sub-layer's (Keras's ``weights`` order)."""
+        seen: set[int] = set()
+        for path, layer in self.named_layers():
+            for name in layer._weight_trainable:
+                weight = layer.__dict__.get(name)
+                if weight is None or id(weight) in seen:
+                    continue
+                seen.add(id(weight))
+                yield (f"{path}.{name}" if path else name), weight
+
+    @property
+    def weights(self) -> list[Tensor]:
+        """All weights, trainable or not, of this layer and its sub-layers."""
+        return [w for _, w in self.named_weights()]
+
+    @property
+    def trainable_weights(self) -> list[Tensor]:
+        """The weights that training updates: those that require gradients."""
+        return [w for w in self.weights if w.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[Tensor]:
+        """The weights training leaves alone: moving statistics and frozen weights."""
+        return [w for w in self.weights if not w.requires_grad]
+
+    def parameters(self) -> list[Tensor]:
+        """The trainable weights (PyTorch's name): what an optimizer should update."""
+        return self.trainable_weights
+
+    def named_parameters(self) -> list[tuple[str, Tensor]]:
+        """``(key, weight)`` for each trainable weight, keys as in ``state_dict()``."""
+        return [(key, w) for key, w in self.named_weights() if w.requires_grad]
+
+    @property
+    def trainable(self) -> bool:
+        """Whether training updates this layer. Setting it applies to all sub-layers; False
+        freezes every weight, True unfreezes the weights that were created trainable."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        value = _check_bool(self._where, "trainable", value)
+        for _, layer in self.named_layers():
+            layer.__dict__["_trainable"] = value
+            for name, created_trainable in layer._weight_trainable.items():
+                weight = layer.__dict__.get(name)
+                if weight is not None:
+                    weight.requires_grad = value and created_trainable
+
+    def count_params(self) -> int:
+        """The number of numbers in all weights (trainable or not)."""
+        self._require_built("count_params()")
+        return sum(int(w.size) for w in self.weights)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of all weights as NumPy arrays, in ``weights`` order (Keras)."""
+        return [np.array(w.numpy(), copy=True) for w in self.weights]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Copy ``weights`` (arrays in ``get_weights()`` order) into the layer's weights.
+
+        Every count and shape is checked before anything is copied; all problems are reported
+        at once. Values are copied in place, so optimizers holding the weights see them.
+        """
+        self._require_built("set_weights()")
+        named = list(self.named_weights())
+        weights = list(weights)
+        expected = ", ".join(f"{key} {tuple(w.shape)}" for key, w in named)
+        if len(weights) != len(named):
+            raise ValueError(
+                f"{self._where}: set_weights() received {len(weights)} arrays but the layer has "
+                f"{len(named)} weights ({expected}). Pass one array per weight, in that order."
+            )
+        arrays = [_as_numpy(value) for value in weights]
+        problems = [
+            f"weight '{key}' has shape {tuple(w.shape)} but received an array of shape {a.shape}"
+            for (key, w), a in zip(named, arrays, strict=True)
+            if a.shape != w.shape
+        ]
+        if problems:
+            raise ValueError(
+                f"{self._where}: set_weights() cannot use these arrays:\n    "
+                + "\n    ".join(problems)
+            )
+        for (_, w), a in zip(named, arrays, strict=True):
+            _copy_into(w, a)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every weight, non-trainable included, as a copy under its dotted key (``"kernel"``,
+        ``"block.conv.bias"``): what a checkpoint stores."""
+        return {key: np.array(w.numpy(), copy=True) for key, w in self.named_weights()}
+
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy arrays from ``state_dict`` into the weights with the same keys.
+
+        With ``strict=True`` every key must match both ways. Shapes must always match. All
+        problems are collected and reported in one error, and nothing is copied unless there
+        are none (PyTorch's "Error(s) in loading state_dict").
+
+        Returns:
+            ``(missing_keys, unexpected_keys)``.
+        """
+        own = dict(self.named_weights())
+        missing = [key for key in own if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in own]
+        errors = []
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing))
+        if strict and unexpected:
+            keys = ", ".join(f'"{k}"' for k in unexpected)
+            errors.append(f"Unexpected key(s) in state_dict: {keys}")
+        arrays = {key: _as_numpy(value) for key, value in state_dict.items() if key in own}
+        for key, array in arrays.items():
+            if array.shape != own[key].shape:
+                errors.append(
+                    f"size mismatch for {key}: copying a weight with shape {array.shape} from "
+                    f"the state dict, the shape in the current layer is {tuple(own[key].shape)}"
+                )
+        if errors:
+            if self._unbuilt_layers():
+                errors.append(
+                    "(the layer is not built, so it has no weights yet: call build(input_shape) "
+                    "or call it on a batch first)"
+                )
+            raise ValueError(
+                f"Error(s) in loading state_dict for {self._where}:\n\t" + "\n\t".join(errors)
+            )
+        for key, array in arrays.items():
+            _copy_into(own[key], array)
+        return IncompatibleKeys(missing, unexpected)
+
+    def zero_grad(self) -> None:
+        """Forget the gradients of all weights (set ``.grad`` to None), before the next step."""
+        for w in self.weights:
+            w.grad = None
+
+    # ---------------------------------------------------------------- modes
+    def train(self, mode: bool = True) -> Layer:
+        """Put this layer and all sub-layers in training mode (Dropout drops, BatchNormalization
+        uses batch statistics); ``train(False)`` is ``eval()``. Returns ``self``."""
+        for _, layer in self.named_layers():
+            layer.training = bool(mode)
+        return self
+
+    def eval(self) -> Layer:
+        """Put this layer and all sub-layers in inference mode. Returns ``self``."""
+        return self.train(False)
+
+    # ---------------------------------------------------------------- the forward pass
+    def __call__(self, inputs: Any, training: bool | None = None) -> Any:
+        """Run the layer: convert the input, check its shape, build on first use, then ``call``.
+
+        Args:
+            inputs: a Tensor, NumPy array or nested list (converted to a float32 Tensor;
+                Tensors keep their dtype), or a list of them for layers such as ``Add``.
+            training: True or False to force a mode (it then also applies to sub-layers called
+                inside); None uses the layer's own mode (``train()``/``eval()``, default False).
+        """
+        if self._multi_input:
+            if not isinstance(inputs, (list, tuple)):
+                raise TypeError(
+                    f"{self._where}: expects a list of inputs, e.g. {type(self).__name__}()"
+                    f"([x, y]). Received a single {type(inputs).__name__}."
+                )
+            x: Any = [_to_tensor(self, item) for item in inputs]
+            shape: Any = [tuple(t.shape) for t in x]
+        else:
+            x = _to_tensor(self, inputs)
+            shape = tuple(x.shape)
+        if not self.built:
+            self.build(shape)  # checks the input first (see _recording_build)
+        else:
+            self._check_input_shape(shape)
+        outer = getattr(_call_state, "training", None)
+        explicit = outer if training is None else bool(training)
+        mode = self.training if explicit is None else explicit
+        _call_state.training = explicit
+        try:
+            out = self._run_call(x, mode)
+        finally:
+            _call_state.training = outer
+        for observer in _call_observers:
+            observer(self, shape, out)
+        return out
+
+    def _run_call(self, x: Any, training: bool) -> Any:
+        # User layers may write call(self, x) without a training argument.
+        return self.call(x, training=training) if self._call_takes_training else self.call(x)
+
+    def build(self, input_shape: Shape) -> None:
+        """Create the weights for inputs of ``input_shape`` (batch first, may be None).
+
+        Runs once, on the first call. The base version creates none.
+        """
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        """The layer's maths on Tensors. Subclasses must write it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement call(x, training).")
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        """The output shape for ``input_shape`` (batch may be None), by arithmetic alone.
+
+        Built-in layers compute it; this fallback for user layers builds the layer and runs
+        ``call`` on a batch of one zero input, keeping the batch axis as given.
+        """
+        shape = self._check_input_shape(input_shape)
+        if not self.built:
+            self.build(shape)
+        shapes = shape if self._multi_input else [shape]
+        if any(None in s[1:] for s in shapes):
+            raise ValueError(
+                f"{self._where}: cannot infer the output shape for input shape {input_shape} "
+                f"with unknown sizes. Implement compute_output_shape() for this layer."
+            )
+        zeros = [Tensor(np.zeros((1, *s[1:]), dtype=default_float)) for s in shapes]
+        with no_grad():  # inference mode for the whole tree: no statistics are updated
+            out = self(zeros if self._multi_input else zeros[0], training=False)
+        return (shapes[0][0], *out.shape[1:])
+
+    # ---------------------------------------------------------------- input checks
+    @property
+    def _where(self) -> str:
+        """How errors name this layer: ``Dense 'dense_1'``."""
+        return f"{type(self).__name__} '{self.__dict__.get('name', '?')}'"
+
+    def _check_input_shape(self, input_shape: Any) -> Any:
+        """Check a shape against ``input_spec`` and return it as a tuple (a list of tuples for
+        multi-input layers). Layers override it for extra checks (kernel fits the image...)."""
+        if self._multi_input:
+            if not isinstance(input_shape, (list, tuple)) or not all(
+                isinstance(s, (list, tuple)) for s in input_shape
+            ):
+                raise ValueError(
+                    f"{self._where}: expects a list of input shapes, one per input. "
+                    f"Received: {input_shape!r}"
+                )
+            return [_as_shape(self, s) for s in input_shape]
+        shape = _as_shape(self, input_shape)
+        spec = self.input_spec
+        if spec is None:
+            return shape
+        if (spec.ndim is not None and len(shape) != spec.ndim) or (
+            spec.min_ndim is not None and len(shape) < spec.min_ndim
+        ):
+            wanted = (
+                f"a {spec.ndim}-D" if spec.ndim is not None else f"an at least {spec.min_ndim}-D"
+            )
+            fewer = len(shape) < (spec.ndim or spec.min_ndim or 0)
+            hint = "Add the missing axes (a batch axis: x[None])." if fewer else "Reshape it."
+            layout = f" {spec.layout}" if spec.layout else ""
+            raise ValueError(
+                f"{self._where}: expected {wanted} input{layout}, received input shape "
+                f"{shape}. {hint}"
+            )
+        for axis, size in spec.axes.items():
+            if shape[axis] is not None and shape[axis] != size:
+                raise ValueError(self._axis_mismatch_message(shape, axis, size))
+        return shape
+
+    def _axis_mismatch_message(self, shape: Shape, axis: int, expected: int) -> str:
+        """The error for an input whose ``axis`` is not the size the layer was built for."""
+        return (
+            f"{self._where}: input axis {axis} must be {expected}, as when the layer was built "
+            f"(input shape {self.input_shape}). Received input shape {shape}."
+        )
+
+    def _require_built(self, what: str) -> None:
+        unbuilt = self._unbuilt_layers()
+        if unbuilt:
+            raise ValueError(
+                f"{self._where}: {what} needs the weights, but {', '.join(unbuilt)} "
+                f"{'is' if len(unbuilt) == 1 else 'are'} not built yet. Call the layer on a "
+                f"batch of data, or call build(input_shape), e.g. build((None, 784)), first."
+            )
+
+    def _unbuilt_layers(self) -> list[str]:
+        """Names of layers in the tree that create weights in build() and have not yet."""
+        return [
+            f"'{layer.name}'"
+            for _, layer in self.named_layers()
+            if not layer.built and type(layer).build is not Layer.build
+        ]
+
+    # ---------------------------------------------------------------- configuration
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments as a JSON-safe dict, so ``from_config`` can rebuild the
+        layer (without its weights). Subclasses extend ``super().get_config()``."""
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
+        if type(self).get_config is not Layer.get_config:
+            return config
+        # A user subclass without its own get_config: use the remembered constructor arguments.
+        arguments = self._init_arguments
+        if arguments is None or not _is_json_safe(arguments):
+            raise NotImplementedError(
+                f"{self._where}: cannot save the constructor arguments of "
+                f"{type(self).__name__} automatically (they are not plain JSON values). "
+                f"Implement get_config() returning them."
+            )
+        config.update({k: v for k, v in arguments.items() if k not in ("name", "trainable")})
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        """A new, unbuilt layer from ``get_config()``'s output.
+
+        ``name`` and ``trainable`` are set after construction when ``__init__`` does not take
+        them, so a user layer with a short signature still loads.
+        """
+        config = dict(config)
+        params = inspect.signature(cls.__init__).parameters
+        open_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        later = {
+            key: config.pop(key)
+            for key in ("name", "trainable")
+            if key in config and key not in params and not open_kwargs
+        }
+        layer = cls(**config)
+        if "name" in later:
+            layer.name = _check_name(layer, later["name"])
+        if "trainable" in later:
+            layer.trainable = later["trainable"]
+        return layer
+
+    def extra_repr(self) -> str:
+        """The text inside ``Dense(...)`` when printed: arguments that differ from the defaults,
+        then the name. Override it to show something else."""
+        try:
+            config = self.get_config()
+        except NotImplementedError:
+            config = {}
+        defaults = inspect.signature(type(self).__init__).parameters
+        parts = []
+        for key, value in config.items():
+            if key in ("name", "trainable"):
+                continue
+            param = defaults.get(key)
+            if param is not None and _same_as_default(value, param.default):
+                continue
+            parts.append(f"{key}={value!r}")
+        if not self.trainable:
+            parts.append("trainable=False")
+        parts.append(f"name={self.name!r}")
+        return ", ".join(parts)
+
+    def __repr__(self) -> str:
+        children = list(self.named_children())
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [line for line in self.extra_repr().split("\n") if line]
+        lines += [f"({key}): " + repr(child).replace("\n", "\n  ") for key, child in children]
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+# ------------------------------------------------------------------ registry and serialisation
+def _full_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+# ------------------------------------------------------------------ watching calls
+_call_observers: list[Callable[[Layer, Any, Any], None]] = []
+
+
+@contextlib.contextmanager
+def observe_calls() -> Iterator[list[tuple[Layer, Any, tuple[int, ...]]]]:
+    """Record every layer call made inside the ``with`` block as ``(layer, input_shape,
+    output_shape)``, in call order: how a summary or a trace sees inside a subclassed model."""
+    calls: list[tuple[Layer, Any, tuple[int, ...]]] = []
+
+    def record(layer: Layer, input_shape: Any, out: Any) -> None:
+        calls.append((layer, input_shape, tuple(out.shape)))
+
+    _call_observers.append(record)
+    try:
+        yield calls
+    finally:
+        _call_observers.remove(record)
+
+
+def _register(cls: type[Layer]) -> None:
+    """File ``cls`` under its full path and, unless another class has it, its class name."""
+    short, full = cls.__name__, _full_name(cls)
+    _REGISTRY[full] = cls
+    existing = _REGISTRY.get(short)
+    if existing is None or _full_name(existing) == full:  # new, or redefined (a notebook re-run)
+        _REGISTRY[short] = cls
+    elif not existing.__module__.startswith("glassnet."):
+        # Two user classes share a name: the name alone no longer says which one is meant.
+        _AMBIGUOUS.setdefault(short, {_full_name(existing)}).add(full)
+    # (A user class named like a built-in one leaves the built-in its name.)
+
+
+def _saved_name(cls: type[Layer]) -> str:
+    """The class name ``serialize`` writes: the short one when it is unambiguous."""
+    short = cls.__name__
+    if _REGISTRY.get(short) is cls and short not in _AMBIGUOUS:
+        return short
+    return _full_name(cls)
+
+
+def register_alias(alias: str, cls: type[Layer]) -> None:
+    """Let ``get``/``deserialize`` also find ``cls`` as ``alias`` (``"MaxPool2D"``)."""
+    _REGISTRY[alias] = cls
+
+
+def get(identifier: str | type[Layer]) -> type[Layer]:
+    """The layer class registered under ``identifier`` (``get("Dense") is Dense``)."""
+    if isinstance(identifier, type) and issubclass(identifier, Layer):
+        return identifier
+    if isinstance(identifier, str) and identifier in _AMBIGUOUS:
+        raise ValueError(
+            f"Layer class name {identifier!r} is ambiguous: several classes have it "
+            f"({', '.join(sorted(_AMBIGUOUS[identifier]))}). Use the full name."
+        )
+    if isinstance(identifier, str) and identifier in _REGISTRY:
+        return _REGISTRY[identifier]
+    known = sorted(name for name in _REGISTRY if "." not in name and not name.startswith("_"))
+    raise ValueError(
+        f"Unknown layer class: {identifier!r}. Known layers: {', '.join(known)}. A custom layer "
+        f"must be defined (its module imported) before a model using it is loaded."
+    )
+
+
+def serialize(layer: Layer) -> dict[str, Any]:
+    """``{"class_name": "Dense", "config": layer.get_config()}``: JSON-safe, no code."""
+    if not isinstance(layer, Layer):
+        raise TypeError(f"layers.serialize: expected a Layer. Received: {type(layer).__name__}")
+    return {"class_name": _saved_name(type(layer)), "config": layer.get_config()}
+
+
+def deserialize(config: dict[str, Any]) -> Layer:
+    """Rebuild an (unbuilt) layer from ``serialize``'s output, looking its class up in the
+    registry; nothing is evaluated."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(
+            f"layers.deserialize: expected a dict with 'class_name' and 'config'. "
+            f"Received: {config!r}"
+        )
+    return get(config["class_name"]).from_config(dict(config.get("config") or {}))
+
+
+# ------------------------------------------------------------------ helpers
+def _recording_build(build: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(build)
+    def wrapper(self: Layer, input_shape: Any, *args: Any, **kwargs: Any) -> None:
+        shape = self._check_input_shape(input_shape)
+        build(self, shape, *args, **kwargs)
+        if self._multi_input:
+            self.input_shape = [_batch_none(s) for s in shape]
+        else:
+            self.input_shape = _batch_none(shape)
+        self.built = True
+
+    wrapper._records_build = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+Layer.build = _recording_build(Layer.build)  # type: ignore[method-assign]
+
+
+def snake_case(name: str) -> str:
+    """Keras's to_snake_case: "Conv2D" -> "conv2d", "BatchNormalization" ->
+    "batch_normalization", "ReLU" -> "re_lu"."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
+    return name.lower()
+
+
+def _auto_name(cls: type) -> str:
+    prefix = snake_case(cls.__name__)
+    count = _NAME_COUNTS.get(prefix, 0)
+    _NAME_COUNTS[prefix] = count + 1
+    return prefix if count == 0 else f"{prefix}_{count}"
+
+
+def _check_name(layer: Layer, name: Any) -> str:
+    if not isinstance(name, str) or not name or "." in name or "/" in name:
+        raise ValueError(
+            f"{type(layer).__name__}: 'name' must be a non-empty string without '.' or '/' "
+            f"(they separate state-dict keys). Received: name={name!r}"
+        )
+    return name
+
+
+def _bind_arguments(cls: type, self: Any, args: tuple, kwargs: dict) -> dict[str, Any] | None:
+    """The arguments a constructor was called with, by parameter name (None if not bindable)."""
+    try:
+        bound = inspect.signature(cls.__init__).bind(self, *args, **kwargs)
+    except TypeError:
+        return None
+    arguments: dict[str, Any] = {}
+    for name, value in list(bound.arguments.items())[1:]:
+        kind = inspect.signature(cls.__init__).parameters[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            arguments.update(value)
+        elif kind is inspect.Parameter.VAR_POSITIONAL:
+            if value:
+                return None
+        else:
+            arguments[name] = value
+    return arguments
+
+
+def _is_json_safe(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _same_as_default(value: Any, default: Any) -> bool:
+    if default is inspect.Parameter.empty:
+        return False
+    if default is None and value == "linear":  # activation=None is saved as "linear" (Keras)
+        return True
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):
+        return False
+
+
+def _holds_layers(value: Any) -> bool:
+    """A layer, or a list/tuple/dict holding one (an empty list or dict may be filled later)."""
+    if isinstance(value, Layer):
+        return True
+    if isinstance(value, (list, dict)) and not value:
+        return True
+    if isinstance(value, dict):
+        return any(isinstance(v, Layer) for v in value.values())
+    return isinstance(value, (list, tuple)) and any(isinstance(v, Layer) for v in value)
+
+
+def _as_shape(layer: Layer, shape: Any) -> Shape:
+    """``shape`` as a tuple of non-negative ints or None, or a clear error."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)) or not all(
+        d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0)
+        for d in shape
+    ):
+        raise ValueError(
+            f"{layer._where}: a shape must be a tuple of non-negative integers or None (for an "
+            f"unknown size such as the batch). Received: {shape!r}"
+        )
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def _batch_none(shape: Shape) -> Shape:
+    return (None, *shape[1:]) if shape else shape
+
+
+def _to_tensor(layer: Layer, value: Any) -> Tensor:
+    """Tensors pass through (keeping float64 for gradient checks); anything else becomes a
+    float32 Tensor, so uint8 images and Python lists just work."""
+    if isinstance(value, Tensor):
+        return value
+    try:
+        return Tensor(as_array(value, default_float))
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"{layer._where}: expected a Tensor or an array of numbers. Received "
+            f"{type(value).__name__} ({error})."
+        ) from None
+
+
+def _as_numpy(value: Any) -> np.ndarray:
+    return value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+
+
+def _copy_into(weight: Tensor, array: np.ndarray) -> None:
+    """Overwrite a weight's values in place (same array object, so optimizers keep tracking)."""
+    weight.data[...] = get_array_module(weight.data).asarray(array, dtype=weight.dtype)
+
+
+# ------------------------------------------------------------------ argument checks for layers
+def _check_bool(where: str, arg: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: '{arg}' must be True or False. Received: {arg}={value!r}")
+    return bool(value)
+
+
+def _check_positive_int(where: str, arg: str, value: Any) -> int:
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not is_int or value < 1:
+        error = ValueError if is_int else TypeError
+        raise error(f"{where}: '{arg}' must be a positive integer. Received: {arg}={value!r}")
+    return int(value)
+
+
+def _check_int_pair(where: str, arg: str, value: Any) -> tuple[int, int]:
+    """An int or a pair of positive ints as a pair (Keras's ``standardize_tuple``)."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    ok = len(items) == 2 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items
+    )
+    if not ok or min(items) < 1:
+        raise (ValueError if ok else TypeError)(
+            f"{where}: '{arg}' must be a positive integer or a pair of positive integers. "
+            f"Received: {arg}={value!r}"
+        )
+    return int(items[0]), int(items[1])
+
+
+def _check_padding(where: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{where}: 'padding' must be 'valid' or 'same'. Received: padding={value!r}"
+        )
+    if value.lower() not in ("valid", "same"):
+        raise ValueError(
+            f"{where}: 'padding' must be 'valid' or 'same' (any case). Received: padding={value!r}"
+        )
+    return value.lower()
+
+
+def _check_number(
+    where: str,
+    arg: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite real number within [low, high] (open ends where asked)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise TypeError(f"{where}: '{arg}' must be a finite number. Received: {arg}={value!r}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        left = "(" if low_open or low is None else "["
+        right = ")" if high_open or high is None else "]"
+        interval = f"{left}{lo}, {hi}{right}"
+        raise ValueError(f"{where}: '{arg}' must be in {interval}. Received: {arg}={value!r}")
+    return float(value)

@@ -1,0 +1,191 @@
+"""Pooling layers: shrink feature maps by summarising each window (max or mean), no weights.
+
+``MaxPooling2D()`` with the defaults (2×2 windows, stride 2) halves height and width and keeps
+the depth: 256×256×64 becomes 128×128×64. The global pools summarise the whole image per
+channel, (batch, H, W, C) -> (batch, C).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from glassnet import ops
+from glassnet.layers.layer import (
+    InputSpec,
+    Layer,
+    Shape,
+    _check_bool,
+    _check_int_pair,
+    _check_padding,
+    register_alias,
+)
+from glassnet.tensor import Tensor
+
+__all__ = [
+    "AveragePooling2D",
+    "AvgPool2D",
+    "GlobalAveragePooling2D",
+    "GlobalAvgPool2D",
+    "GlobalMaxPool2D",
+    "GlobalMaxPooling2D",
+    "MaxPool2D",
+    "MaxPooling2D",
+]
+
+_IMAGES = "(batch, height, width, channels)"
+
+
+class _Pooling2D(Layer):
+    """Shared by MaxPooling2D and AveragePooling2D: arguments, shapes and config."""
+
+    _op: ClassVar[Any] = None
+
+    def __init__(
+        self,
+        pool_size: int | tuple[int, int] = (2, 2),
+        strides: int | tuple[int, int] | None = None,
+        padding: str = "valid",
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        where = type(self).__name__
+        self.pool_size = _check_int_pair(where, "pool_size", pool_size)
+        # Keras: strides=None means non-overlapping windows, strides = pool_size.
+        self.strides = (
+            self.pool_size if strides is None else _check_int_pair(where, "strides", strides)
+        )
+        self.padding = _check_padding(where, padding)
+        self.input_spec = InputSpec(ndim=4, layout=_IMAGES)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        return type(self)._op(x, self.pool_size, self.strides, self.padding)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        shape = self._check_input_shape(input_shape)
+        return (shape[0], *self._output_hw(shape), shape[3])
+
+    def _check_input_shape(self, input_shape: Any) -> Shape:
+        shape = super()._check_input_shape(input_shape)
+        self._output_hw(shape)  # the window must fit in the (padded) image
+        return shape
+
+    def _output_hw(self, shape: Shape) -> tuple[int | None, int | None]:
+        try:
+            return ops.pool_output_shape(shape[1:3], self.pool_size, self.strides, self.padding)
+        except ValueError:
+            raise ValueError(
+                f"{self._where}: computed output size would be zero or negative. Received input "
+                f"shape {shape}, pool_size={self.pool_size}, strides={self.strides}, "
+                f"padding={self.padding!r}. Use padding='same', a smaller pool_size or larger "
+                f"images (or fewer pooling layers)."
+            ) from None
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
+        )
+        return config
+
+
+class MaxPooling2D(_Pooling2D):
+    """Keeps the largest value of each pool_size window: the strongest response of each filter
+    in each neighbourhood, which makes the network tolerant to small shifts.
+
+    Args:
+        pool_size: the window's height and width, an int or a pair (default 2×2).
+        strides: the step between windows, an int or a pair; None means pool_size.
+        padding: "valid" (windows inside the image) or "same" (output ceil(input / strides)).
+
+    Shape:
+        Input: ``(batch, height, width, channels)``.
+        Output: ``(batch, new_height, new_width, channels)``.
+    """
+
+    _op = staticmethod(ops.max_pool2d)
+
+
+class AveragePooling2D(_Pooling2D):
+    """Averages each pool_size window (with "same" padding, over the real pixels only).
+
+    Args:
+        pool_size: the window's height and width, an int or a pair (default 2×2).
+        strides: the step between windows, an int or a pair; None means pool_size.
+        padding: "valid" or "same".
+
+    Shape:
+        Input: ``(batch, height, width, channels)``.
+        Output: ``(batch, new_height, new_width, channels)``.
+    """
+
+    _op = staticmethod(ops.avg_pool2d)
+
+
+class _GlobalPooling2D(Layer):
+    """Shared by the global pools: one number per channel for the whole image."""
+
+    _op: ClassVar[Any] = None
+
+    def __init__(
+        self, keepdims: bool = False, *, name: str | None = None, trainable: bool = True
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self.keepdims = _check_bool(type(self).__name__, "keepdims", keepdims)
+        self.input_spec = InputSpec(ndim=4, layout=_IMAGES)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        return type(self)._op(x, keepdims=self.keepdims)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        shape = self._check_input_shape(input_shape)
+        return (shape[0], 1, 1, shape[3]) if self.keepdims else (shape[0], shape[3])
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["keepdims"] = self.keepdims
+        return config
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """The mean of each channel over height and width: the usual bridge from convolutions to
+    the classifier in modern networks (ResNet), with no weights at all.
+
+    Args:
+        keepdims: keep height and width as axes of size 1.
+
+    Shape:
+        Input: ``(batch, height, width, channels)``.
+        Output: ``(batch, channels)``, or ``(batch, 1, 1, channels)`` with keepdims.
+    """
+
+    _op = staticmethod(ops.global_avg_pool2d)
+
+
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """The maximum of each channel over height and width.
+
+    Args:
+        keepdims: keep height and width as axes of size 1.
+
+    Shape:
+        Input: ``(batch, height, width, channels)``.
+        Output: ``(batch, channels)``, or ``(batch, 1, 1, channels)`` with keepdims.
+    """
+
+    _op = staticmethod(ops.global_max_pool2d)
+
+
+# Keras's short aliases: the same classes, so configs always say the long name.
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D
+GlobalAvgPool2D = GlobalAveragePooling2D
+GlobalMaxPool2D = GlobalMaxPooling2D
+for _alias, _cls in (
+    ("MaxPool2D", MaxPooling2D),
+    ("AvgPool2D", AveragePooling2D),
+    ("GlobalAvgPool2D", GlobalAveragePooling2D),
+    ("GlobalMaxPool2D", GlobalMaxPooling2D),
+):
+    register_alias(_alias, _cls)

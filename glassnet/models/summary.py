@@ -1,0 +1,205 @@
+"""``model.summary()``: every layer's output shape, parameter count *and the formula behind it*,
+multiply-accumulates per sample, totals, memory, and how many hidden layers the network has.
+
+A count such as 1,792 means little until it is written out: a Conv2D with 64 filters of 3×3
+over 3 channels has (3·3·3 + 1)·64 = 1,792 parameters — each filter holds 3·3·3 weights and one
+bias. The summary shows that arithmetic for each layer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from glassnet.layers.layer import Layer, observe_calls
+from glassnet.tensor import Tensor, no_grad
+
+
+@dataclass
+class Row:
+    """One line of the summary: a layer, where it sits, what comes out, what it costs."""
+
+    layer: Layer
+    depth: int
+    output_shape: Any
+    params: int
+    formula: str
+    macs: int
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "·".join(str(n) for n in shape)
+
+
+def param_formula(layer: Layer) -> tuple[int, str]:
+    """The number of parameters a layer holds itself (not its sub-layers) and how it comes about.
+
+    Kernel plus bias reads "(fan-in + 1)·units"; identical vectors (BatchNormalization's four)
+    read "4·channels"; anything else is the sum of the weight shapes' products.
+    """
+    own = [(name, tuple(layer.__dict__[name].shape)) for name in layer._weight_trainable]
+    total = sum(math.prod(shape) for _, shape in own)
+    if not own:
+        return 0, ""
+    shapes = dict(own)
+    kernel, bias = shapes.get("kernel"), shapes.get("bias")
+    if kernel is not None and len(own) == 2 and bias == (kernel[-1],):
+        text = f"({_dims(kernel[:-1])} + 1)·{kernel[-1]}"
+    elif len({shape for _, shape in own}) == 1 and len(own) > 1:
+        text = f"{len(own)}·{_dims(own[0][1])}"
+    else:
+        text = " + ".join(_dims(shape) for _, shape in own)
+    if text != f"{total}":
+        text = f"{text} = {total:,}"
+    frozen = sum(math.prod(shape) for name, shape in own if not layer.__dict__[name].requires_grad)
+    if frozen:
+        text += f" ({frozen:,} non-trainable)"
+    return total, text
+
+
+def layer_macs(layer: Layer, output_shape: Any) -> int:
+    """Multiply-accumulates for one sample: every output number of a Dense or Conv2D layer is a
+    dot product of ``kernel.size / units`` pairs, so MACs = outputs · fan-in. Layers without a
+    kernel (pooling, activations, normalisation) are counted as 0."""
+    kernel = layer.__dict__.get("kernel")
+    if not isinstance(kernel, Tensor) or not isinstance(output_shape, tuple):
+        return 0
+    outputs = math.prod(n for n in output_shape[1:] if n is not None)
+    return outputs * int(kernel.size) // int(kernel.shape[-1])
+
+
+def _rows_sequential(model: Any, shape: tuple, depth: int, rows: list[Row]) -> tuple:
+    for layer in model.layers:
+        out = tuple(layer.compute_output_shape(shape))
+        _add_row(layer, depth, out, rows)
+        if hasattr(layer, "layers") and hasattr(layer, "_stack"):
+            _rows_sequential(layer, shape, depth + 1, rows)
+        elif layer.children():
+            _rows_traced(layer, shape, depth + 1, rows)
+        shape = out
+    return shape
+
+
+def _rows_traced(model: Any, shape: tuple, depth: int, rows: list[Row]) -> None:
+    """Run one zero sample through a subclassed model and record each direct sub-layer call."""
+    zeros = Tensor(np.zeros(tuple(1 if n is None else n for n in shape), np.float32))
+    with no_grad(), observe_calls() as calls:
+        model(zeros, training=False)
+    children = {id(child) for child in model.children()}
+    nested = {}
+    for layer, input_shapes, output_shape in calls:
+        if id(layer) in children and id(layer) not in nested:
+            nested[id(layer)] = (layer, input_shapes, (shape[0], *output_shape[1:]))
+    for layer, input_shapes, output_shape in nested.values():
+        _add_row(layer, depth, output_shape, rows)
+        if layer.children():
+            first = input_shapes[0] if isinstance(input_shapes, list) else input_shapes
+            _rows_traced(layer, (shape[0], *first[1:]), depth + 1, rows)
+
+
+def _add_row(layer: Layer, depth: int, output_shape: Any, rows: list[Row]) -> None:
+    if layer.children():
+        params = sum(int(w.size) for w in layer.weights)
+        macs = 0
+        formula = f"{params:,} in {len(layer.children())} sub-layers" if params else ""
+    else:
+        params, formula = param_formula(layer)
+        macs = layer_macs(layer, output_shape)
+    rows.append(Row(layer, depth, output_shape, params, formula, macs))
+
+
+def summary_rows(model: Any) -> list[Row]:
+    """The summary's rows: one per layer, sub-layers of nested models indented below them."""
+    if model.input_shape is None:
+        raise ValueError(
+            f"summary: model '{model.name}' does not know its input shape yet. Start it with "
+            "Input(shape), call model.build((None, *shape)), or run it on a batch first."
+        )
+    rows: list[Row] = []
+    if hasattr(model, "_stack"):
+        _rows_sequential(model, tuple(model.input_shape), 0, rows)
+    else:
+        _rows_traced(model, tuple(model.input_shape), 0, rows)
+    return rows
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return f"{n:.2f} GB"
+
+
+def hidden_layer_count(rows: list[Row]) -> int:
+    """Layers with their own weights (neurons) before the output layer: the texts' "hidden
+    layers" (a network with two or more is called deep)."""
+    weighted = [r for r in rows if not r.layer.children() and r.macs]
+    return max(len(weighted) - 1, 0)
+
+
+def _roll_up_macs(rows: list[Row]) -> int:
+    """Give each container row the MACs of the layers inside it; return the network's total
+    (counted once, from the leaf layers)."""
+    for i, row in enumerate(rows):
+        if row.layer.children():
+            inside = []
+            for later in rows[i + 1 :]:
+                if later.depth <= row.depth:
+                    break
+                inside.append(later)
+            row.macs = sum(r.macs for r in inside if not r.layer.children())
+    return sum(r.macs for r in rows if not r.layer.children())
+
+
+def summary_text(model: Any) -> str:
+    """The whole summary as text (what ``model.summary()`` prints)."""
+    rows = summary_rows(model)
+    macs = _roll_up_macs(rows)
+    header = ("Layer (type)", "Output Shape", "Param #", "Formula", "MACs/sample")
+    table = [header]
+    for r in rows:
+        name = (
+            "  " * r.depth
+            + ("└ " if r.depth else "")
+            + f"{r.layer.name} ({type(r.layer).__name__})"
+        )
+        table.append((name, str(r.output_shape), f"{r.params:,}", r.formula, f"{r.macs:,}"))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    right = {2, 4}
+
+    def line(cells: tuple[str, ...]) -> str:
+        parts = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "─" * len(line(header))
+    weights = model.weights
+    total = sum(int(w.size) for w in weights)
+    trainable = sum(int(w.size) for w in weights if w.requires_grad)
+    nbytes = sum(int(w.data.nbytes) for w in weights)
+    trainable_bytes = sum(int(w.data.nbytes) for w in weights if w.requires_grad)
+    hidden = hidden_layer_count(rows)
+    kind = "deep: two or more hidden layers" if hidden >= 2 else "shallow: fewer than two"
+    lines = [f'Model: "{model.name}"', rule, line(header), rule]
+    lines += [line(row) for row in table[1:]]
+    lines += [
+        rule,
+        f"Total params: {total:,} ({_bytes(nbytes)})",
+        f"Trainable params: {trainable:,} ({_bytes(trainable_bytes)})",
+        f"Non-trainable params: {total - trainable:,} ({_bytes(nbytes - trainable_bytes)})",
+        f"Multiply-accumulates per sample: {macs:,}",
+        f"Hidden layers: {hidden} ({kind})",
+    ]
+    return "\n".join(lines)
+
+
+def print_summary(model: Any, print_fn: Callable[[str], Any] | None = None) -> None:
+    """Print ``summary_text(model)`` (or hand it to ``print_fn``)."""
+    (print_fn or print)(summary_text(model))

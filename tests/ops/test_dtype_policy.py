@@ -1,0 +1,116 @@
+"""float32 stays float32: every differentiable op, forward and backward, in one table.
+
+The table must name every public op in ``glassnet.ops``; a new op without an entry fails
+``test_every_op_is_in_the_table``, so the policy cannot silently lose coverage.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+from glassnet import Tensor, ops
+
+R = np.random.default_rng(0)
+
+
+def _f(*shape, low=-1.0, high=1.0):
+    return R.uniform(low, high, shape).astype(np.float32)
+
+
+IMAGES = _f(2, 6, 6, 3)
+KERNEL = _f(3, 3, 3, 4)
+LABELS = np.array([0, 2])
+ONEHOT = np.eye(3, dtype=np.float32)[LABELS]
+
+# name -> (function of float32 Tensors, the float32 arrays to make Tensors of)
+TABLE = {
+    "abs": (ops.abs, [_f(3)]),
+    "add": (ops.add, [_f(2, 3), _f(3)]),
+    "sub": (ops.sub, [_f(2, 3), _f(3)]),
+    "mul": (ops.mul, [_f(2, 3), _f(3)]),
+    "div": (ops.div, [_f(2, 3), _f(3, low=1, high=2)]),
+    "pow": (ops.pow, [_f(3, low=0.5, high=2), _f(3)]),
+    "neg": (ops.neg, [_f(3)]),
+    "exp": (ops.exp, [_f(3)]),
+    "log": (ops.log, [_f(3, low=0.5, high=2)]),
+    "sqrt": (ops.sqrt, [_f(3, low=0.5, high=2)]),
+    "clip": (lambda x: ops.clip(x, -0.5, 0.5), [_f(4)]),
+    "maximum": (ops.maximum, [_f(3), _f(3)]),
+    "minimum": (ops.minimum, [_f(3), _f(3)]),
+    "where": (lambda a, b: ops.where(a.data > 0, a, b), [_f(3), _f(3)]),
+    "sum": (lambda x: ops.sum(x, axis=1), [_f(2, 3)]),
+    "mean": (lambda x: ops.mean(x, axis=0), [_f(2, 3)]),
+    "max": (lambda x: ops.max(x, axis=1), [_f(2, 3)]),
+    "min": (lambda x: ops.min(x), [_f(2, 3)]),
+    "reshape": (lambda x: ops.reshape(x, (3, 2)), [_f(2, 3)]),
+    "transpose": (ops.transpose, [_f(2, 3)]),
+    "flatten": (ops.flatten, [_f(2, 3)]),
+    "squeeze": (ops.squeeze, [_f(2, 1)]),
+    "expand_dims": (lambda x: ops.expand_dims(x, 0), [_f(2)]),
+    "broadcast_to": (lambda x: ops.broadcast_to(x, (2, 3)), [_f(3)]),
+    "getitem": (lambda x: ops.getitem(x, (slice(None), 1)), [_f(2, 3)]),
+    "concat": (lambda a, b: ops.concat([a, b], axis=1), [_f(2, 3), _f(2, 1)]),
+    "stack": (lambda a, b: ops.stack([a, b]), [_f(2), _f(2)]),
+    "pad": (lambda x: ops.pad(x, 1), [_f(2, 2)]),
+    "matmul": (ops.matmul, [_f(2, 3), _f(3, 4)]),
+    "linear": (ops.linear, [_f(2, 3), _f(3, 4), _f(4)]),
+    "relu": (ops.relu, [_f(5)]),
+    "leaky_relu": (ops.leaky_relu, [_f(5)]),
+    "sigmoid": (ops.sigmoid, [_f(5)]),
+    "tanh": (ops.tanh, [_f(5)]),
+    "gelu": (ops.gelu, [_f(5)]),
+    "softmax": (ops.softmax, [_f(2, 3)]),
+    "log_softmax": (ops.log_softmax, [_f(2, 3)]),
+    "conv2d": (lambda x, w, b: ops.conv2d(x, w, b, padding="same"), [IMAGES, KERNEL, _f(4)]),
+    "max_pool2d": (ops.max_pool2d, [IMAGES]),
+    "avg_pool2d": (lambda x: ops.avg_pool2d(x, 3, 2, "same"), [IMAGES]),
+    "global_avg_pool2d": (ops.global_avg_pool2d, [IMAGES]),
+    "global_max_pool2d": (ops.global_max_pool2d, [IMAGES]),
+    "batch_norm": (
+        lambda x, g, b: ops.batch_norm(
+            x, g, b, Tensor(np.zeros(3, np.float32)), Tensor(np.ones(3, np.float32)), True
+        ),
+        [IMAGES, _f(3), _f(3)],
+    ),
+    "dropout": (lambda x: ops.dropout(x, 0.5, rng=np.random.default_rng(0)), [_f(50)]),
+    "mean_squared_error": (lambda p: ops.mean_squared_error(ONEHOT, p), [_f(2, 3)]),
+    "mean_absolute_error": (lambda p: ops.mean_absolute_error(ONEHOT, p), [_f(2, 3)]),
+    "binary_crossentropy": (
+        lambda p: ops.binary_crossentropy(ONEHOT, p, from_logits=True),
+        [_f(2, 3)],
+    ),
+    "categorical_crossentropy": (
+        lambda p: ops.categorical_crossentropy(ONEHOT, p, from_logits=True),
+        [_f(2, 3)],
+    ),
+    "sparse_categorical_crossentropy": (
+        lambda p: ops.sparse_categorical_crossentropy(LABELS, p, from_logits=True),
+        [_f(2, 3)],
+    ),
+    "softmax_cross_entropy": (lambda p: ops.softmax_cross_entropy(p, LABELS), [_f(2, 3)]),
+}
+SHAPE_ARITHMETIC = {"conv_output_shape", "pool_output_shape", "resolve_padding"}
+
+
+def test_every_op_is_in_the_table():
+    public = {
+        name
+        for name, value in vars(ops).items()
+        if callable(value) and not name.startswith("_") and not inspect.ismodule(value)
+    }
+    assert public - SHAPE_ARITHMETIC == set(TABLE)
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_float32_in_float32_out_and_float32_gradients(name):
+    fn, arrays = TABLE[name]
+    tensors = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+    out = fn(*tensors)
+    assert out.dtype == np.float32, f"{name} forward gave {out.dtype}"
+    out.sum().backward()
+    for t in tensors:
+        assert t.grad is not None, f"{name} gave no gradient"
+        assert t.grad.dtype == np.float32, f"{name} backward gave {t.grad.dtype}"

@@ -138,6 +138,10 @@ class Sequential(Model):
             x = layer(x, training=training)
         return x
 
+    def extra_repr(self) -> str:
+        shape = f"input_shape={self._input_shape}, " if self._input_shape is not None else ""
+        return f"{shape}name={self.name!r}"
+
     def get_config(self) -> dict[str, Any]:
         """The layers' configs in order, plus the input shape when known (Keras's layout)."""
         layers = [serialize(layer) for layer in self._stack]

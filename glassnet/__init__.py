@@ -7,6 +7,7 @@ Tensor level (PyTorch's names): ``Tensor``, ``no_grad``, ``ops`` (the functional
 
 from glassnet import (
     activations,
+    applications,
     callbacks,
     initializers,
     layers,
@@ -18,6 +19,7 @@ from glassnet import (
 from glassnet.autograd import Context, Function
 from glassnet.backend import manual_seed
 from glassnet.gradcheck import gradcheck
+from glassnet.layers import Input, clear_session
 from glassnet.models import Model, Sequential, load_model
 from glassnet.tensor import Tensor, enable_grad, is_grad_enabled, no_grad
 
@@ -33,12 +35,15 @@ def set_seed(seed: int) -> None:
 __all__ = [
     "Context",
     "Function",
+    "Input",
     "Model",
     "Sequential",
     "Tensor",
     "__version__",
     "activations",
+    "applications",
     "callbacks",
+    "clear_session",
     "enable_grad",
     "gradcheck",
     "initializers",

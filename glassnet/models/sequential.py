@@ -36,6 +36,7 @@ class Sequential(Model):
         super().__init__(name=name, trainable=trainable)
         self._stack: list[Layer] = []
         self._input_shape: Shape | None = None
+        self._output_shape: Shape | None = None  # after the last layer, once the input is known
         object.__setattr__(self, "_input_layer", None)  # not a sub-layer: it has no weights
         for layer in layers or []:
             self.add(layer)
@@ -65,7 +66,7 @@ class Sequential(Model):
                     f"Sequential '{self.name}': an Input can only come first. Put "
                     f"Input({layer.shape[1:]}) at the start of the list."
                 )
-            self._input_shape = tuple(layer.shape)
+            self._input_shape = self._output_shape = tuple(layer.shape)
             object.__setattr__(self, "_input_layer", layer)
             return
         if not isinstance(layer, Layer):
@@ -80,8 +81,12 @@ class Sequential(Model):
             )
         self._stack.append(layer)
         if self._input_shape is not None:
+            # Only the new layer needs building: the shape before it is already known.
             try:
-                self.build(self._input_shape)
+                self._output_shape = self._chain(
+                    self._output_shape, build=True, start=len(self._stack) - 1
+                )
+                self.built, self.input_shape = True, (None, *self._input_shape[1:])
             except Exception:
                 self._stack.pop()
                 raise
@@ -91,6 +96,8 @@ class Sequential(Model):
         if not self._stack:
             raise ValueError(f"Sequential '{self.name}': there is no layer to pop.")
         layer = self._stack.pop()
+        if self._input_shape is not None:
+            self._output_shape = self._chain(self._input_shape, build=False)
         if not self._stack:
             self.built = False
         return layer
@@ -109,10 +116,10 @@ class Sequential(Model):
             )
         return shape
 
-    def _chain(self, input_shape: Shape, build: bool) -> Shape:
-        """Walk the layers with shape arithmetic, building each on the way if asked."""
+    def _chain(self, input_shape: Shape, build: bool, start: int = 0) -> Shape:
+        """Walk the layers from ``start`` with shape arithmetic, building each if asked."""
         shape = tuple(input_shape)
-        for index, layer in enumerate(self._stack):
+        for index, layer in enumerate(self._stack[start:], start):
             try:
                 if build and not layer.built:
                     layer.build(shape)

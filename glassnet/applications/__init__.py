@@ -1,0 +1,52 @@
+"""Classic architectures, ready to build: ``ResNet50(input_shape=(224, 224, 3), classes=1000)``.
+
+Each function returns a built glassnet model for the given input shape and number of classes,
+with Keras's names and arguments (``input_shape``, ``classes``, ``include_top``, ``pooling``,
+``classifier_activation``). Plain stacks are ``Sequential`` models; the residual and inception
+blocks are ``Model`` subclasses registered as layers, so ``model.save()`` and
+``glassnet.load_model()`` work for every network. Layouts follow torchvision, so parameter counts
+at 224×224×3 with 1000 classes are torchvision's exactly. No pretrained weights are included.
+
+- ``mlp``: fully connected layers (the multilayer perceptron).
+- ``LeNet5``: LeCun et al. 1998, digits.
+- ``AlexNet``: Krizhevsky et al. 2012, the first big GPU-trained CNN.
+- ``VGG11``, ``VGG13``, ``VGG16``, ``VGG19``: Simonyan and Zisserman 2014, stacks of 3×3.
+- ``ResNet18``, ``ResNet34``, ``ResNet50``, ``ResNet101``, ``ResNet152``: He et al. 2015, skip
+  connections (blocks ``BasicBlock``, ``Bottleneck``).
+- ``GoogLeNet``: Szegedy et al. 2014, Inception v1 (blocks ``Inception``, ``BasicConv2D``).
+"""
+
+from glassnet.applications.alexnet import AlexNet
+from glassnet.applications.googlenet import BasicConv2D, GoogLeNet, Inception
+from glassnet.applications.lenet import LeNet5
+from glassnet.applications.mlp import mlp
+from glassnet.applications.resnet import (
+    BasicBlock,
+    Bottleneck,
+    ResNet18,
+    ResNet34,
+    ResNet50,
+    ResNet101,
+    ResNet152,
+)
+from glassnet.applications.vgg import VGG11, VGG13, VGG16, VGG19
+
+__all__ = [
+    "VGG11",
+    "VGG13",
+    "VGG16",
+    "VGG19",
+    "AlexNet",
+    "BasicBlock",
+    "BasicConv2D",
+    "Bottleneck",
+    "GoogLeNet",
+    "Inception",
+    "LeNet5",
+    "ResNet18",
+    "ResNet34",
+    "ResNet50",
+    "ResNet101",
+    "ResNet152",
+    "mlp",
+]

@@ -741,6 +741,11 @@ def _check_name(layer: Layer, name: Any) -> str:
             f"{type(layer).__name__}: 'name' must be a non-empty string without '.' or '/' "
             f"(they separate state-dict keys). Received: name={name!r}"
         )
+    # A name given by hand (or loaded from a saved model) is never handed out again by the
+    # automatic naming: after loading "dense" and "dense_1", a new Dense() is "dense_2".
+    match = re.fullmatch(r"(.+?)(?:_(\d+))?", name)
+    prefix, number = match.group(1), int(match.group(2) or 0)
+    _NAME_COUNTS[prefix] = max(_NAME_COUNTS.get(prefix, 0), number + 1)
     return name
 
 

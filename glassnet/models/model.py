@@ -113,12 +113,38 @@ class Model(Layer):
                 "loss='sparse_categorical_crossentropy', metrics=['accuracy']) first."
             )
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if isinstance(value, Layer) and self.__dict__.get("optimizer") is not None:
+            self._optimizer_built = False  # new weights: the optimizer must learn of them
+
     def _build_optimizer(self) -> None:
-        # Every weight that can learn, frozen ones included, so that unfreezing later
-        # (fine-tuning) needs no recompile; the optimizer skips frozen or gradient-less ones.
-        if not getattr(self, "_optimizer_built", False):
-            self.optimizer.build(self._learnable_weights())
-            self._optimizer_built = True
+        """Attach the optimizer to every weight that can learn — frozen ones included, so that
+        unfreezing (fine-tuning) needs no recompile; the optimizer skips frozen weights and
+        weights without gradients. After the architecture changed (a new head), the optimizer
+        is rebuilt for the new set of weights, keeping the state of those that stayed."""
+        if getattr(self, "_optimizer_built", False):
+            return
+        learnable = self._learnable_weights()
+        old = self.optimizer
+        if old.built and [id(p) for p in old.params] != [id(p) for p in learnable]:
+            fresh = type(old).from_config(old.get_config())
+            fresh.build(learnable)
+            state, previous = fresh.state_dict(), old.state_dict()
+            index = {id(p): i for i, p in enumerate(old.params)}
+            for j, param in enumerate(learnable):
+                i = index.get(id(param))
+                for key in [k for k in state if i is not None and k.startswith(f"{j}.")]:
+                    state[key] = previous[f"{i}.{key.split('.', 1)[1]}"]
+            state["iterations"], state["learning_rate"] = (
+                previous["iterations"],
+                previous["learning_rate"],
+            )
+            fresh.load_state_dict(state)
+            self.optimizer = fresh
+        elif not old.built:
+            old.build(learnable)
+        self._optimizer_built = True
 
     def _learnable_weights(self) -> list[Tensor]:
         learnable, seen = [], set()
@@ -360,6 +386,22 @@ class Model(Layer):
         """
         batches = training.make_batches(x, None, batch_size, False, "predict")
         return training.predict_batches(self, batches)
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """A sub-layer by its name (searched through nested models too) or by its position."""
+        if index is not None:
+            children = self.children()
+            if not -len(children) <= index < len(children):
+                raise ValueError(
+                    f"get_layer: index {index} is out of range; '{self.name}' has "
+                    f"{len(children)} layers."
+                )
+            return children[index]
+        for _, layer in self.named_layers():
+            if layer is not self and layer.name == name:
+                return layer
+        names = ", ".join(layer.name for _, layer in self.named_layers() if layer is not self)
+        raise ValueError(f"get_layer: no layer named {name!r} in '{self.name}'. Layers: {names}.")
 
     # ------------------------------------------------------------------ looking at it
     def summary(self, print_fn: Any = None) -> None:

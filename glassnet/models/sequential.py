@@ -80,6 +80,7 @@ class Sequential(Model):
                 "already used in this model. Pass a different name=... to the new layer."
             )
         self._stack.append(layer)
+        self._optimizer_built = False  # a new layer's weights must reach the optimizer
         if self._input_shape is not None:
             # Only the new layer needs building: the shape before it is already known.
             try:
@@ -96,6 +97,7 @@ class Sequential(Model):
         if not self._stack:
             raise ValueError(f"Sequential '{self.name}': there is no layer to pop.")
         layer = self._stack.pop()
+        self._optimizer_built = False
         if self._input_shape is not None:
             self._output_shape = self._chain(self._input_shape, build=False)
         if not self._stack:

@@ -213,3 +213,35 @@ def test_frozen_layers_do_not_change_and_count_as_non_trainable():
     first.trainable = True  # unfreezing needs no recompile
     model.fit(x, y, epochs=1, verbose=0)
     assert not np.array_equal(before[0], first.get_weights()[0])
+
+
+def test_a_new_head_learns_without_recompiling_and_keeps_the_base_state():
+    x, y = blobs()
+    model = mlp()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    base_state = model.optimizer.state_dict()["0.m"].copy()
+    model.pop()
+    model.add(L.Dense(3, activation="softmax"))
+    before = model.layers[-1].get_weights()
+    model.fit(x, y, epochs=2, verbose=0)
+    assert not np.array_equal(before[0], model.layers[-1].get_weights()[0])
+    assert model.optimizer.iterations > 0
+    assert not np.array_equal(base_state, model.optimizer.state_dict()["0.m"])
+
+
+def test_get_layer_by_name_or_index():
+    model = mlp()
+    first = model.layers[0]
+    assert model.get_layer(first.name) is first and model.get_layer(index=-1) is model.layers[-1]
+    with pytest.raises(ValueError, match="no layer named 'nope'"):
+        model.get_layer("nope")
+
+
+def test_loaded_names_are_not_handed_out_again(tmp_path):
+    gn.Sequential([L.Input((4,)), L.Dense(3, name="dense_7"), L.Dense(2)]).save(tmp_path / "m")
+    model = gn.load_model(tmp_path / "m")
+    model.pop()
+    model.add(L.Dense(5))  # an automatic name must not clash with the loaded ones
+    assert len({layer.name for layer in model.layers}) == 2
+    assert L.Dense(1).name not in {"dense_7"}

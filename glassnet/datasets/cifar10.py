@@ -1,0 +1,146 @@
+"""CIFAR-10 from its binary version: 60,000 colour photos of 32 × 32 pixels in 10 classes.
+
+``load_data(path)`` reads the folder ``cifar-10-batches-bin`` (from ``cifar-10-binary.tar.gz``)::
+
+    data_batch_1.bin ... data_batch_5.bin   50,000 training images, 10,000 per file
+    test_batch.bin                          10,000 test images
+
+Each file is a plain run of records of 3,073 bytes: one label byte (0–9), then the 1,024 red
+values, the 1,024 green values and the 1,024 blue values of the image, each plane row by row.
+Only this binary version is read. The "python version" of CIFAR-10 is a set of pickles, and
+unpickling a file can run any code in it, so glassnet never loads it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["CLASS_NAMES", "TEST_FILE", "TRAIN_FILES", "load_data", "read_batch"]
+
+CLASS_NAMES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
+TEST_FILE = "test_batch.bin"
+FOLDER = "cifar-10-batches-bin"
+
+HEIGHT = WIDTH = 32
+CHANNELS = 3
+RECORD = 1 + CHANNELS * HEIGHT * WIDTH  # 3,073 bytes: the label, then the R, G and B planes
+
+
+def read_batch(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Read one CIFAR-10 binary batch file.
+
+    Args:
+        path: a file such as ``cifar-10-batches-bin/data_batch_1.bin``.
+
+    Returns:
+        ``(images, labels)``: uint8 ``(N, 32, 32, 3)`` channels-last (the layout glassnet uses)
+        and uint8 ``(N,)`` with the class index 0–9 (see ``CLASS_NAMES``).
+
+    Raises:
+        ValueError: the file is empty, its size is not a whole number of 3,073-byte records,
+            or a label byte is not 0–9.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) == 0 or len(data) % RECORD:
+        hint = "The file is truncated or is not a CIFAR-10 binary batch; download it again."
+        if data and len(data) % (RECORD + 1) == 0:
+            hint = (
+                "Its size fits 3,074-byte records: it looks like CIFAR-100, whose records carry "
+                "two label bytes. This reader is for CIFAR-10."
+            )
+        raise ValueError(
+            f"CIFAR-10: '{path}' holds {len(data)} bytes, which is not a whole, non-zero number "
+            f"of {RECORD}-byte records (1 label byte + 3 × 32 × 32 pixel bytes). {hint}"
+        )
+    records = np.frombuffer(data, dtype=np.uint8).reshape(-1, RECORD)
+    labels = records[:, 0].copy()
+    bad = np.flatnonzero(labels >= len(CLASS_NAMES))
+    if bad.size:
+        raise ValueError(
+            f"CIFAR-10: '{path}': record {int(bad[0])} has label byte {int(labels[bad[0]])}, "
+            f"but labels must be 0–9 ({bad.size} records are out of range). The file is corrupt "
+            "or not a CIFAR-10 binary batch; download it again."
+        )
+    # Each record stores the image channel by channel (3, 32, 32); glassnet's images are
+    # channels-last (32, 32, 3), so move the channel axis to the end and make it contiguous.
+    planes = records[:, 1:].reshape(-1, CHANNELS, HEIGHT, WIDTH)
+    images = np.ascontiguousarray(planes.transpose(0, 2, 3, 1))
+    return images, labels
+
+
+def _batches_folder(path: str) -> str:
+    """``path`` itself if it holds the batch files, else its ``cifar-10-batches-bin`` folder."""
+    names = (*TRAIN_FILES, TEST_FILE)
+    inner = os.path.join(path, FOLDER)
+    if not any(os.path.isfile(os.path.join(path, n)) for n in names) and os.path.isdir(inner):
+        return inner
+    return path
+
+
+def load_data(path: str | os.PathLike[str]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Load CIFAR-10 from its binary files.
+
+    Args:
+        path: the ``cifar-10-batches-bin`` folder, or the folder that contains it.
+
+    Returns:
+        ``((x_train, y_train), (x_test, y_test))``: images uint8 ``(50000, 32, 32, 3)`` and
+        ``(10000, 32, 32, 3)``, channels-last, values 0–255; labels uint8 ``(N,)``, the class
+        index into ``CLASS_NAMES``. (Keras gives labels the shape ``(N, 1)``; a flat vector is
+        what ``sparse_categorical_crossentropy`` and indexing want.)
+
+    Raises:
+        FileNotFoundError: the folder or a batch file is missing.
+        ValueError: a batch file is corrupt.
+
+    Example:
+        >>> (x_train, y_train), (x_test, y_test) = load_data("data")  # holds cifar-10-batches-bin
+        >>> x_train.shape, CLASS_NAMES[y_train[0]]
+        ((50000, 32, 32, 3), 'frog')
+    """
+    given = os.fspath(path)
+    if not os.path.isdir(given):
+        hint = ""
+        if given.endswith((".tar.gz", ".tgz")):
+            hint = " Unpack the archive first (tar xzf) and pass the folder it creates."
+        raise FileNotFoundError(
+            f"CIFAR-10: the folder '{given}' does not exist (or is not a folder). Pass the "
+            f"'{FOLDER}' folder or the folder that contains it.{hint}"
+        )
+    folder = _batches_folder(given)
+    names = (*TRAIN_FILES, TEST_FILE)
+    missing = [n for n in names if not os.path.isfile(os.path.join(folder, n))]
+    if missing:
+        hint = "Download cifar-10-binary.tar.gz (the binary version) and unpack it there."
+        if os.path.isfile(os.path.join(folder, "data_batch_1")) or os.path.isdir(
+            os.path.join(given, "cifar-10-batches-py")
+        ):
+            hint = (
+                "This looks like the Python version (pickle files), which glassnet never loads "
+                "because unpickling can run code. " + hint
+            )
+        what = ", ".join(missing)
+        if len(missing) == len(names):
+            what = "all batch files (data_batch_1.bin ... data_batch_5.bin, test_batch.bin)"
+        raise FileNotFoundError(f"CIFAR-10: missing {what} in '{folder}'. {hint}")
+    train = [read_batch(os.path.join(folder, n)) for n in TRAIN_FILES]
+    x_train = np.concatenate([images for images, _ in train])
+    y_train = np.concatenate([labels for _, labels in train])
+    x_test, y_test = read_batch(os.path.join(folder, TEST_FILE))
+    return (x_train, y_train), (x_test, y_test)

@@ -101,4 +101,11 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: bias shape {tuple(bias.shape)} does not match weight {tuple(weight.shape)}. "
             f"Expected ({weight.shape[1]},)."
         )
+    for name, a in (("weight", weight), ("bias", bias)):
+        if a is not None and a.dtype != x.dtype:
+            raise TypeError(
+                f"linear: input and {name} must have the same dtype (as for conv2d). Expected "
+                f"{x.dtype} (the input's), received {name} dtype {a.dtype}. Convert one of them "
+                f"with .astype(...); models take float32."
+            )
     return LinearOp.apply(x, weight, bias)

@@ -82,3 +82,9 @@ def test_linear_errors_suggest_flatten():
         ops.linear(x, Tensor(np.ones((784, 10))))
     with pytest.raises(ValueError, match=r"bias shape \(5,\) does not match weight \(28, 10\)"):
         ops.linear(x, Tensor(np.ones((28, 10))), Tensor(np.ones(5)))
+
+
+def test_linear_refuses_mixed_precision_like_conv2d():
+    x = Tensor(np.ones((2, 3), np.float64))
+    with pytest.raises(TypeError, match="linear: input and weight must have the same dtype"):
+        ops.linear(x, Tensor(np.ones((3, 4), np.float32)))

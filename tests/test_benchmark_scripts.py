@@ -1,0 +1,45 @@
+"""The benchmark scripts run (on tiny files): they are run by hand on the real data, so a
+broken script would otherwise only be found on the day of the measurement. No timing here."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks import mnist_lenet
+from tests.test_datasets import write_mnist
+
+
+def test_mnist_lenet_runs_both_sides_and_starts_them_equal(tmp_path, torch):
+    write_mnist(tmp_path, np.random.default_rng(0), n_train=128, n_test=32, gz=True)
+    runs = mnist_lenet.main(["--data", str(tmp_path), "--epochs", "1", "--threads", "1"])
+    assert [r.framework for r in runs] == ["glassnet", "PyTorch"]
+    assert all(len(r.accuracies) == 1 and 0 <= r.accuracies[0] <= 1 for r in runs)
+
+
+def test_copied_weights_give_the_same_predictions(torch):
+    """PyTorch's LeNet-5 with glassnet's weights computes the same function (the Flatten order
+    and kernel layouts are converted correctly), so both sides really start equal."""
+    import glassnet as gn
+
+    gn.set_seed(1)
+    model = gn.applications.LeNet5()
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5, padding=2),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(400, 120),
+        torch.nn.ReLU(),
+        torch.nn.Linear(120, 84),
+        torch.nn.ReLU(),
+        torch.nn.Linear(84, 10),
+    )
+    mnist_lenet.copy_lenet_weights(model.get_weights(), net, torch)
+    x = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
+    ours = model.predict(x)
+    with torch.no_grad():
+        theirs = torch.softmax(net(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())), 1).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)

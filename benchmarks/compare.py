@@ -1,0 +1,392 @@
+"""glassnet against PyTorch, workload by workload, in one process run.
+
+    python -m benchmarks.compare                    # every workload, table to stdout
+    python -m benchmarks.compare --only W1 W3 --steps 30 --write
+
+For each workload both sides get the same architecture, the same initial weights (PyTorch's are
+copied from glassnet's), the same random float32 data and 2 threads (threadpoolctl for BLAS,
+``torch.set_num_threads``). Steps alternate — glassnet, PyTorch NCHW, PyTorch channels-last,
+glassnet, ... — so a noisy neighbour slows all sides alike; warm-up steps are dropped and the
+median of the rest is reported. "Best PyTorch" is the faster of its two memory layouts. Peak
+memory is measured for each side in a separate process (``ru_maxrss``).
+
+Run by hand, never by the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+import glassnet as gn
+from benchmarks.machine import describe_machine, limit_threads, write_results
+from glassnet import layers as L
+from glassnet.models.summary import summary_rows
+
+Step = Callable[[], object]
+
+
+@dataclass
+class Workload:
+    """One benchmark: how to build each side's step, its batch size and its FLOPs per step."""
+
+    name: str
+    title: str
+    batch: int
+    training: bool
+    glassnet: Callable[[], tuple[Step, int]]  # -> (step, forward MACs per sample)
+    torch: Callable[[object, str], Step]  # (glassnet model, "nchw"|"channels_last") -> step
+    steps: int = 30
+
+
+# ----------------------------------------------------------------------------- models
+def mlp_model() -> gn.Sequential:
+    return gn.Sequential(
+        [
+            L.Input((784,)),
+            L.Dense(256, activation="relu"),
+            L.Dense(128, activation="relu"),
+            L.Dense(10),
+        ]
+    )
+
+
+def cifar_model() -> gn.Sequential:
+    return gn.Sequential(
+        [
+            L.Input((32, 32, 3)),
+            L.Conv2D(32, 3, padding="same", activation="relu"),
+            L.Conv2D(32, 3, padding="same", activation="relu"),
+            L.MaxPooling2D(2),
+            L.Conv2D(64, 3, padding="same", activation="relu"),
+            L.Conv2D(64, 3, padding="same", activation="relu"),
+            L.MaxPooling2D(2),
+            L.Flatten(),
+            L.Dense(256, activation="relu"),
+            L.Dense(10),
+        ]
+    )
+
+
+def lenet_model() -> gn.Sequential:
+    return gn.applications.LeNet5(classifier_activation=None)
+
+
+def torch_twin(model: gn.Sequential, torch: object) -> object:
+    """The same Sequential stack in torch.nn (NCHW), with glassnet's weights copied in.
+
+    Convolutions pad symmetrically (k // 2), which equals "same" for odd kernels at stride 1;
+    the first Linear after a Flatten gets its inputs reordered from (h, w, c) to (c, h, w).
+    """
+    nn = torch.nn
+    modules, shape = [], model.input_shape
+    flatten_from = None
+    for layer in model.layers:
+        out = layer.compute_output_shape(shape)
+        if isinstance(layer, L.Conv2D):
+            k = layer.kernel.shape
+            pad = (k[0] // 2, k[1] // 2) if layer.padding == "same" else (0, 0)
+            conv = nn.Conv2d(k[2], k[3], tuple(k[:2]), stride=layer.strides, padding=pad)
+            _copy(conv, layer.kernel.numpy().transpose(3, 2, 0, 1), layer.bias, torch)
+            modules += [conv, nn.ReLU()] if _relu(layer) else [conv]
+        elif isinstance(layer, L.MaxPooling2D):
+            modules.append(nn.MaxPool2d(layer.pool_size, layer.strides))
+        elif isinstance(layer, L.Flatten):
+            flatten_from = shape[1:]
+            modules.append(nn.Flatten())
+        elif isinstance(layer, L.Dense):
+            kernel = layer.kernel.numpy()
+            if flatten_from is not None and len(flatten_from) == 3:
+                h, w, c = flatten_from
+                kernel = kernel.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(h * w * c, -1)
+                flatten_from = None
+            linear = nn.Linear(*kernel.shape)
+            _copy(linear, kernel.T, layer.bias, torch)
+            modules += [linear, nn.ReLU()] if _relu(layer) else [linear]
+        shape = out
+    return nn.Sequential(*modules)
+
+
+def _relu(layer: L.Layer) -> bool:
+    return getattr(layer.activation, "__name__", "") == "relu"
+
+
+def _copy(module: object, weight: np.ndarray, bias: object, torch: object) -> None:
+    with torch.no_grad():
+        module.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
+        module.bias.copy_(torch.from_numpy(bias.numpy()))
+
+
+# ----------------------------------------------------------------------------- steps
+def _data(batch: int, shape: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.random((batch, *shape), dtype=np.float32), rng.integers(0, 10, batch)
+
+
+def glassnet_training(make: Callable[[], gn.Sequential], optimizer: Callable, batch: int):
+    def build() -> tuple[Step, int]:
+        gn.set_seed(0)
+        model = make()
+        model.compile(optimizer(), gn.losses.SparseCategoricalCrossentropy(from_logits=True))
+        x, y = _data(batch, model.input_shape[1:])
+        model.train()
+        build.model = model
+
+        def step() -> None:
+            model.train_step(x, y)
+
+        return step, _macs(model)
+
+    return build
+
+
+def glassnet_inference(make: Callable[[], gn.Sequential], batch: int):
+    def build() -> tuple[Step, int]:
+        gn.set_seed(0)
+        model = make()
+        x, _ = _data(batch, model.input_shape[1:])
+        build.model = model
+
+        def step() -> None:
+            model.predict(x, batch_size=batch)
+
+        return step, _macs(model)
+
+    return build
+
+
+def _macs(model: gn.Model) -> int:
+    return sum(r.macs for r in summary_rows(model) if not r.layer.children())
+
+
+def torch_training(optimizer: str, batch: int, lr: float):
+    def build(model: gn.Sequential, layout: str) -> Step:
+        import torch
+
+        net = torch_twin(model, torch)
+        x, y = _data(batch, model.input_shape[1:])
+        xt = torch.from_numpy(x if x.ndim == 2 else np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        if layout == "channels_last" and xt.ndim == 4:
+            net, xt = (
+                net.to(memory_format=torch.channels_last),
+                xt.contiguous(memory_format=torch.channels_last),
+            )
+        yt = torch.from_numpy(y)
+        if optimizer == "sgd":
+            opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
+        else:
+            opt = torch.optim.Adam(net.parameters(), lr=lr, eps=1e-7)
+
+        def step() -> None:
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(xt), yt).backward()
+            opt.step()
+
+        return step
+
+    return build
+
+
+def torch_inference(batch: int):
+    def build(model: gn.Sequential, layout: str) -> Step:
+        import torch
+
+        net = torch_twin(model, torch).eval()
+        x, _ = _data(batch, model.input_shape[1:])
+        xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        if layout == "channels_last":
+            net = net.to(memory_format=torch.channels_last)
+            xt = xt.contiguous(memory_format=torch.channels_last)
+
+        def step() -> None:
+            with torch.inference_mode():
+                net(xt)
+
+        return step
+
+    return build
+
+
+def resnet50_glassnet() -> tuple[Step, int]:
+    gn.set_seed(0)
+    model = gn.applications.ResNet50()
+    x, _ = _data(1, (224, 224, 3))
+    resnet50_glassnet.model = model
+
+    def step() -> None:
+        model.predict(x, batch_size=1)
+
+    return step, _macs(model)
+
+
+def resnet50_torch(model: object, layout: str) -> Step:
+    import torch
+
+    from benchmarks.torch_resnet import resnet50
+
+    net = resnet50().eval()
+    x = torch.from_numpy(_data(1, (3, 224, 224))[0])
+    if layout == "channels_last":
+        net, x = (
+            net.to(memory_format=torch.channels_last),
+            x.contiguous(memory_format=torch.channels_last),
+        )
+
+    def step() -> None:
+        with torch.inference_mode():
+            net(x)
+
+    return step
+
+
+def workloads() -> list[Workload]:
+    sgd = lambda: gn.optimizers.SGD(0.01, momentum=0.9)  # noqa: E731
+    adam = lambda: gn.optimizers.Adam(1e-3, epsilon=1e-7)  # noqa: E731
+    return [
+        Workload("W1", "MLP 784-256-128-10, SGD momentum, batch 128 (train step)", 128, True,
+                 glassnet_training(mlp_model, sgd, 128), torch_training("sgd", 128, 0.01)),
+        Workload("W2", "LeNet-5 28×28×1, Adam, batch 64 (train step)", 64, True,
+                 glassnet_training(lenet_model, adam, 64), torch_training("adam", 64, 1e-3)),
+        Workload("W3", "CIFAR CNN 32×32×3, SGD momentum, batch 64 (train step)", 64, True,
+                 glassnet_training(cifar_model, sgd, 64), torch_training("sgd", 64, 0.01)),
+        Workload("W4-1", "CIFAR CNN predict, batch 1 (latency)", 1, False,
+                 glassnet_inference(cifar_model, 1), torch_inference(1), steps=200),
+        Workload("W4-256", "CIFAR CNN predict, batch 256 (throughput)", 256, False,
+                 glassnet_inference(cifar_model, 256), torch_inference(256)),
+        Workload("W5", "ResNet-50 forward, batch 1, 224×224×3", 1, False,
+                 resnet50_glassnet, resnet50_torch),
+    ]  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- measuring
+def sgemm_peak(size: int = 2048, repeats: int = 7) -> float:
+    """The GFLOP/s of NumPy's float32 matrix product on this machine, now."""
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    a @ a
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ a
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / statistics.median(times) / 1e9
+
+
+def measure(workload: Workload, warmup: int = 3) -> dict[str, list[float]]:
+    """Time each side's step, alternating sides step by step; milliseconds per step."""
+    glassnet_step, macs = workload.glassnet()
+    model = getattr(workload.glassnet, "model", None)
+    sides: dict[str, Step] = {"glassnet": glassnet_step}
+    try:
+        import torch  # noqa: F401
+
+        for layout in ("nchw", "channels_last"):
+            if workload.name == "W1" and layout == "channels_last":
+                continue  # no image axes: one layout only
+            sides[f"torch_{layout}"] = workload.torch(model, layout)
+    except ImportError:
+        print("PyTorch is not installed: measuring glassnet only")
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for i in range(warmup + workload.steps):
+        for name, step in sides.items():
+            start = time.perf_counter()
+            step()
+            if i >= warmup:
+                times[name].append((time.perf_counter() - start) * 1000)
+    times["_macs"] = [float(macs)]
+    return times
+
+
+def peak_memory(workload: str, side: str, steps: int = 5) -> int:
+    """Peak resident memory (MiB) of a fresh process that builds and runs one side."""
+    code = (
+        "import resource, json, benchmarks.compare as c\n"
+        f"c.run_side({workload!r}, {side!r}, {steps})\n"
+        "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    return int(json.loads(out.strip().splitlines()[-1])) // 1024
+
+
+def run_side(workload: str, side: str, steps: int) -> None:
+    """Build and run one side of one workload (used by ``peak_memory`` in a child process)."""
+    limit_threads(2)
+    chosen = next(w for w in workloads() if w.name == workload)
+    step, _ = chosen.glassnet()
+    if side != "glassnet":
+        step = chosen.torch(getattr(chosen.glassnet, "model", None), side.removeprefix("torch_"))
+    for _ in range(steps):
+        step()
+
+
+def report(results: dict[str, dict[str, list[float]]], chosen: list[Workload], peak: float) -> str:
+    lines = [
+        f"sgemm peak (NumPy float32, 2048², 2 threads): {peak:.0f} GFLOP/s",
+        "",
+        "| workload | side | ms/step | samples/s | GFLOP/s | % of sgemm peak | glassnet / best PyTorch |",  # noqa: E501
+        "|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for workload in chosen:
+        times = results[workload.name]
+        macs = times.pop("_macs")[0]
+        flops = 2 * macs * workload.batch * (3 if workload.training else 1)
+        medians = {name: statistics.median(t) for name, t in times.items()}
+        torch_sides = [v for k, v in medians.items() if k.startswith("torch")]
+        best = min(torch_sides) if torch_sides else None
+        for name, ms in medians.items():
+            gflops = flops / (ms / 1000) / 1e9
+            ratio = f"**{ms / best:.2f}×**" if name == "glassnet" and best else ""
+            lines.append(
+                f"| {workload.name} {workload.title} | {name} | {ms:.2f} | "
+                f"{workload.batch / (ms / 1000):,.0f} | {gflops:.1f} | {100 * gflops / peak:.0f} % "
+                f"| {ratio} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="*", help="workload names, e.g. W1 W3")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps (default 30)")
+    parser.add_argument("--memory", action="store_true", help="also measure peak memory on W3")
+    parser.add_argument("--write", action="store_true", help="append to benchmarks/RESULTS.md")
+    args = parser.parse_args(argv)
+    limit_threads(2)
+    chosen = [w for w in workloads() if not args.only or w.name in args.only]
+    for w in chosen:
+        if args.steps:
+            w.steps = max(args.steps, w.steps if w.name == "W4-1" else 0)
+    peak = sgemm_peak()
+    results = {}
+    for w in chosen:
+        print(f"{w.name}: {w.title} ...", flush=True)
+        results[w.name] = measure(w)
+    text = report(results, chosen, peak)
+    if args.memory:
+        sides = ["glassnet", "torch_nchw", "torch_channels_last"]
+        memory = {side: peak_memory("W3", side) for side in sides}
+        text += "\n\nPeak memory on W3 (separate processes, MiB): " + ", ".join(
+            f"{k} {v}" for k, v in memory.items()
+        )
+        best = min(memory["torch_nchw"], memory["torch_channels_last"])
+        text += f" — glassnet / best PyTorch {memory['glassnet'] / best:.2f}×"
+    print(text)
+    if args.write:
+        command = "python -m benchmarks.compare " + " ".join(sys.argv[1:] if argv is None else argv)
+        write_results(
+            "glassnet vs PyTorch, workload by workload", f"{describe_machine(2)}\n\n{text}", command
+        )
+    return text
+
+
+if __name__ == "__main__":
+    main()

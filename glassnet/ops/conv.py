@@ -288,15 +288,39 @@ class Conv2DOp(Function):
         gy = grad.reshape(-1, f)  # (N·Ho·Wo, F); copies only if grad is not contiguous
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
-            gpad = col2im(
-                gy @ w2.T, ctx.padded_shape, (kh, kw), ctx.stride, ctx.dilation, ctx.out_hw
-            )
-            gx = _crop(gpad, ctx.pads, ctx.x_hw)
+            gx = _input_grad_as_conv(grad, w2, ctx)
+            if gx is None:
+                gpad = col2im(
+                    gy @ w2.T, ctx.padded_shape, (kh, kw), ctx.stride, ctx.dilation, ctx.out_hw
+                )
+                gx = _crop(gpad, ctx.pads, ctx.x_hw)
         if ctx.needs_input_grad[1]:
             gw = (cols.T @ gy).reshape(ctx.w_shape)
         if ctx.needs_input_grad[2]:
             gb = gy.sum(axis=0)
         return gx, gw, gb
+
+
+def _input_grad_as_conv(grad: Any, w2: Any, ctx: Context) -> Any:
+    """dx for a stride-1 convolution as another convolution: the output gradient, padded,
+    correlated with the kernel flipped in space and with C and F swapped — one im2col copy and
+    one GEMM instead of col2im's kh·kw read-modify-write passes. Returns None where this does
+    not apply (strides > 1, or padding wider than the kernel), and col2im is used instead.
+
+    Why it works: x[p] feeds y[p − i·d] through tap i, so dx[p] = Σ_i dy[p − i·d]·w[i], a
+    correlation of dy with the flipped kernel.
+    """
+    kh, kw, c, f = ctx.w_shape
+    (dh, dw), (top, bottom), (left, right) = ctx.dilation, *ctx.pads
+    span_h, span_w = (kh - 1) * dh, (kw - 1) * dw
+    before_after = (span_h - top, span_h - bottom, span_w - left, span_w - right)
+    if ctx.stride != (1, 1) or min(before_after) < 0:
+        return None
+    flipped = w2.reshape(kh, kw, c, f)[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)
+    h, w = ctx.x_hw
+    gpad = _pad(grad, ((before_after[0], before_after[1]), (before_after[2], before_after[3])))
+    cols = im2col(gpad, (kh, kw), (1, 1), ctx.dilation, (h, w))
+    return (cols @ flipped).reshape(grad.shape[0], h, w, c)
 
 
 # ------------------------------------------------------------------ functional API

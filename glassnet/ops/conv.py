@@ -13,6 +13,7 @@ Layout is channels-last: images (N, H, W, C), kernels (kh, kw, C_in, C_out), as 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -405,8 +406,21 @@ def conv2d(
                 f"input's), received {name} dtype {a.dtype}. Convert one of them with "
                 f".astype(...)."
             )
+    try:
+        s, pads, d = _plan(xs, ws[:2], stride, padding, dilation)
+    except TypeError as err:
+        if "unhashable" not in str(err):
+            raise
+        s, pads, d = _plan.__wrapped__(xs, ws[:2], stride, padding, dilation)
+    return Conv2DOp.apply(x, weight, bias, stride=s, pads=pads, dilation=d)
+
+
+@functools.lru_cache(maxsize=512)
+def _plan(xs: tuple, khw: tuple, stride: Any, padding: Any, dilation: Any) -> tuple:
+    """Checked stride, resolved padding and dilation for one input shape. A layer calls conv2d
+    with the same arguments every step, so the checks run once per shape (a cache), not on
+    every batch — at batch 1 they would cost more than the arithmetic."""
     s, d = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
     mode = _check_padding(padding, "conv2d")
-    _output_hw("conv2d", xs[1:3], ws[:2], s, mode, d, input_shape=xs)
-    pads = resolve_padding(xs[1:3], ws[:2], s, mode, d)
-    return Conv2DOp.apply(x, weight, bias, stride=s, pads=pads, dilation=d)
+    _output_hw("conv2d", xs[1:3], khw, s, mode, d, input_shape=xs)
+    return s, resolve_padding(xs[1:3], khw, s, mode, d), d

@@ -6,6 +6,15 @@ creates its weights on the first call, and can be saved as a config (``serialize
 """
 
 from glassnet.layers.activations import LeakyReLU, ReLU, Softmax
+from glassnet.layers.augmentation import (
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
 from glassnet.layers.convolutional import Conv2D, Convolution2D
 from glassnet.layers.core import Activation, Dense, Dropout, Input, InputLayer
 from glassnet.layers.layer import (
@@ -56,6 +65,13 @@ __all__ = [
     "LeakyReLU",
     "MaxPool2D",
     "MaxPooling2D",
+    "RandomBrightness",
+    "RandomContrast",
+    "RandomCrop",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
     "ReLU",
     "Rescaling",
     "Reshape",

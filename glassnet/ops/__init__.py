@@ -24,6 +24,7 @@ from glassnet.ops.elementwise import (
     sub,
     where,
 )
+from glassnet.ops.image import affine_sample, gather_pixels
 from glassnet.ops.linalg import linear, matmul
 from glassnet.ops.loss import *
 from glassnet.ops.normalization import *

@@ -75,6 +75,14 @@ TABLE = {
         ),
         [IMAGES, _f(3), _f(3)],
     ),
+    "affine_sample": (
+        lambda x: ops.affine_sample(x, np.tile([[1.0, 0.2, 0.5], [0.1, 0.9, -0.3]], (2, 1, 1))),
+        [IMAGES],
+    ),
+    "gather_pixels": (
+        lambda x: ops.gather_pixels(x, np.arange(6)[::-1, None], np.arange(6)[None, :]),
+        [IMAGES],
+    ),
     "dropout": (lambda x: ops.dropout(x, 0.5, rng=np.random.default_rng(0)), [_f(50)]),
     "mean_squared_error": (lambda p: ops.mean_squared_error(ONEHOT, p), [_f(2, 3)]),
     "mean_absolute_error": (lambda p: ops.mean_absolute_error(ONEHOT, p), [_f(2, 3)]),

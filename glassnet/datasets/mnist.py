@@ -7,7 +7,10 @@ still be gzipped)::
     train-labels-idx1-ubyte   60,000 labels     t10k-labels-idx1-ubyte   10,000 labels
 
 and returns ``((x_train, y_train), (x_test, y_test))`` as Keras's ``mnist.load_data`` does.
-Fashion-MNIST uses the same file names and format, so this reader serves it too.
+``load_data()`` without a path uses ``~/.glassnet/datasets/mnist/`` (or
+``$GLASSNET_DATA/mnist/``) and downloads the missing ``.gz`` files there first, each checked
+against its published checksum. Fashion-MNIST uses the same file names and format, so this
+reader serves it too (``glassnet.datasets.fashion_mnist``).
 
 The IDX format is tiny, so it is read here with NumPy alone (``read_idx``). A file starts with
 a header of big-endian numbers: a magic number ``0x00 0x00 <type code> <number of axes>``,
@@ -22,7 +25,9 @@ import zlib
 
 import numpy as np
 
-__all__ = ["FILES", "load_data", "read_idx"]
+from glassnet.datasets._download import Checksum, dataset_folder, download
+
+__all__ = ["CHECKSUMS", "CLASS_NAMES", "FILES", "MIRRORS", "load_data", "read_idx"]
 
 # The IDX type code (third byte of the magic number) → the big-endian NumPy dtype it means.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -41,6 +46,41 @@ FILES = (
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
+
+CLASS_NAMES = tuple(str(digit) for digit in range(10))
+
+# Where the gzipped files are downloaded from, first choice first: the PyTorch (ossci) copy of
+# Yann LeCun's files, which torchvision tries first; the copy TensorFlow Datasets uses; and
+# LeCun's own page (plain HTTP, and at times refusing downloads). All hold the same bytes.
+MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+# MD5: torchvision, torchvision/datasets/mnist.py (MNIST.resources). SHA-256 and size:
+# TensorFlow Datasets, tensorflow_datasets/url_checksums/mnist.txt.
+CHECKSUMS = {
+    "train-images-idx3-ubyte.gz": Checksum(
+        sha256="440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        md5="f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        size=9_912_422,
+    ),
+    "train-labels-idx1-ubyte.gz": Checksum(
+        sha256="3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        md5="d53e105ee54ea40749a09fcbcd1e9432",
+        size=28_881,
+    ),
+    "t10k-images-idx3-ubyte.gz": Checksum(
+        sha256="8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        md5="9fb629c4189551a2d022fa330f9573f3",
+        size=1_648_877,
+    ),
+    "t10k-labels-idx1-ubyte.gz": Checksum(
+        sha256="f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        md5="ec29112dd5afa0611ce80d1b7f02629c",
+        size=4_542,
+    ),
+}
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -135,12 +175,17 @@ def _find(folder: str, name: str) -> str | None:
     return None
 
 
-def load_data(path: str | os.PathLike[str]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """Load MNIST (or Fashion-MNIST) from a folder holding its four IDX files.
+def load_data(
+    path: str | os.PathLike[str] | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Load MNIST from a folder holding its four IDX files, downloading them if needed.
 
     Args:
         path: the folder with ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
             ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each may end in ``.gz``).
+            ``None`` (the default): ``~/.glassnet/datasets/mnist/`` (``$GLASSNET_DATA/mnist/``
+            if that variable is set), where missing files are first downloaded from
+            ``MIRRORS`` and checked against ``CHECKSUMS``.
 
     Returns:
         ``((x_train, y_train), (x_test, y_test))``: images uint8 ``(N, 28, 28)`` with values
@@ -149,49 +194,79 @@ def load_data(path: str | os.PathLike[str]) -> tuple[tuple[np.ndarray, np.ndarra
     Raises:
         FileNotFoundError: the folder, or one of the files, is missing.
         ValueError: a file is corrupt, or images and labels do not fit together.
+        glassnet.datasets.DatasetDownloadError: ``path=None``, a file is missing and could not
+            be downloaded (the message says where to put it by hand); ``ChecksumError``, a
+            subclass, when the download does not match its published checksum.
 
     Example:
         >>> (x_train, y_train), (x_test, y_test) = load_data("data/mnist")
         >>> x_train.shape, y_train[:5]
         ((60000, 28, 28), array([5, 0, 4, 1, 9], dtype=uint8))
     """
+    if path is None:
+        path = _cached("mnist", "MNIST", MIRRORS, CHECKSUMS, "glassnet.datasets.mnist.load_data")
+    return _load_folder(path, "MNIST", "the MNIST page")
+
+
+def _cached(key: str, title: str, mirrors, checksums, loader: str) -> str:
+    """The dataset's folder under the data home, after downloading the files it lacks."""
+    folder = dataset_folder(key)
+    missing = [n for n in FILES if not os.path.isdir(folder) or _find(folder, n) is None]
+    if missing:
+        by_hand = [n + ".gz" for n in FILES]
+        download(
+            title,
+            folder,
+            [n + ".gz" for n in missing],
+            mirrors,
+            checksums,
+            by_hand=by_hand,
+            loader=loader,
+        )
+    return folder
+
+
+def _load_folder(path, title: str, source: str) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Read the four IDX files of an MNIST-format dataset; ``title`` starts every message."""
     folder = os.fspath(path)
     if not os.path.isdir(folder):
         raise FileNotFoundError(
-            f"MNIST: the folder '{folder}' does not exist (or is not a folder). Pass the folder "
-            f"that holds {', '.join(FILES)} (each may end in .gz)."
+            f"{title}: the folder '{folder}' does not exist (or is not a folder). Pass the "
+            f"folder that holds {', '.join(FILES)} (each may end in .gz), or no path to "
+            "download them."
         )
     paths = [_find(folder, name) for name in FILES]
     missing = [name for name, found in zip(FILES, paths, strict=True) if found is None]
     if missing:
         present = sorted(os.listdir(folder))
         raise FileNotFoundError(
-            f"MNIST: missing {', '.join(missing)} in '{folder}' (each may end in .gz). The "
+            f"{title}: missing {', '.join(missing)} in '{folder}' (each may end in .gz). The "
             f"folder needs all of {', '.join(FILES)}; it holds: "
             f"{', '.join(present[:10]) or 'nothing'}{' ...' if len(present) > 10 else ''}. "
-            "Download the four files from the MNIST page into that folder."
+            f"Download the four files from {source} into that folder, or call load_data() "
+            "without a path to download them."
         )
     x_train, y_train, x_test, y_test = (read_idx(p) for p in paths)
-    _check_pair(x_train, y_train, paths[0], paths[1])
-    _check_pair(x_test, y_test, paths[2], paths[3])
+    _check_pair(x_train, y_train, paths[0], paths[1], title)
+    _check_pair(x_test, y_test, paths[2], paths[3], title)
     return (x_train, y_train), (x_test, y_test)
 
 
-def _check_pair(images: np.ndarray, labels: np.ndarray, image_path: str, label_path: str):
+def _check_pair(images, labels, image_path: str, label_path: str, title: str) -> None:
     """Images must be (N, rows, cols) and labels (N,), both uint8, with the same N."""
     if images.ndim != 3 or images.dtype != np.uint8:
         raise ValueError(
-            f"MNIST: '{image_path}' should hold uint8 images of shape (N, rows, cols); it holds "
+            f"{title}: '{image_path}' should hold uint8 images of shape (N, rows, cols); it holds "
             f"{images.dtype} of shape {images.shape}. Were the image and label files swapped?"
         )
     if labels.ndim != 1 or labels.dtype != np.uint8:
         raise ValueError(
-            f"MNIST: '{label_path}' should hold uint8 labels of shape (N,); it holds "
+            f"{title}: '{label_path}' should hold uint8 labels of shape (N,); it holds "
             f"{labels.dtype} of shape {labels.shape}. Were the image and label files swapped?"
         )
     if len(images) != len(labels):
         raise ValueError(
-            f"MNIST: '{image_path}' holds {len(images)} images but '{label_path}' holds "
+            f"{title}: '{image_path}' holds {len(images)} images but '{label_path}' holds "
             f"{len(labels)} labels; expected one label per image. One of the files is from "
             "another dataset or incomplete; download both again."
         )

@@ -30,7 +30,7 @@ import glassnet as gn
 from glassnet import layers
 from glassnet.datasets import cifar10
 
-DEFAULT_DATA = "data/cifar-10-batches-bin"
+DEFAULT_DATA = None  # None: ~/.glassnet/datasets, downloaded (and checksummed) if missing
 
 
 def small_cnn(input_shape: tuple[int, int, int] = (32, 32, 3)) -> gn.Sequential:
@@ -53,7 +53,7 @@ def small_cnn(input_shape: tuple[int, int, int] = (32, 32, 3)) -> gn.Sequential:
 
 
 def main(
-    data: str = DEFAULT_DATA,
+    data: str | None = DEFAULT_DATA,
     epochs: int = 10,
     limit: int | None = None,
     batch_size: int = 64,
@@ -104,7 +104,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--data",
         default=DEFAULT_DATA,
-        help="cifar-10-batches-bin folder, or the folder holding it (default: %(default)s)",
+        help="cifar-10-batches-bin folder, or the folder holding it (default: download)",
     )
     parser.add_argument("--epochs", type=int, default=10, help="passes over the training photos")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N photos")
@@ -114,5 +114,5 @@ if __name__ == "__main__":
     args = parser.parse_args()
     try:
         main(args.data, args.epochs, args.limit, args.batch_size, args.save, args.seed)
-    except FileNotFoundError as err:  # no data where --data points: say so without a traceback
+    except OSError as err:  # no data there and no download: say so without a traceback
         parser.exit(1, f"error: {err}\n")

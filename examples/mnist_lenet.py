@@ -31,7 +31,7 @@ import glassnet as gn
 from glassnet import layers
 from glassnet.datasets import mnist
 
-DEFAULT_DATA = "/work/shared/data/mnist"
+DEFAULT_DATA = None  # None: ~/.glassnet/datasets, downloaded (and checksummed) if missing
 
 
 def lenet5(input_shape: tuple[int, int, int] = (28, 28, 1)) -> gn.Sequential:
@@ -54,7 +54,7 @@ def lenet5(input_shape: tuple[int, int, int] = (28, 28, 1)) -> gn.Sequential:
 
 
 def main(
-    data: str = DEFAULT_DATA,
+    data: str | None = DEFAULT_DATA,
     epochs: int = 5,
     limit: int | None = None,
     batch_size: int = 64,
@@ -100,7 +100,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--data",
         default=DEFAULT_DATA,
-        help="folder with the four MNIST IDX files (default: %(default)s)",
+        help="folder with the four MNIST IDX files (default: download into ~/.glassnet/datasets)",
     )
     parser.add_argument("--epochs", type=int, default=5, help="passes over the training images")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images")
@@ -110,5 +110,5 @@ if __name__ == "__main__":
     args = parser.parse_args()
     try:
         main(args.data, args.epochs, args.limit, args.batch_size, args.save, args.seed)
-    except FileNotFoundError as err:  # no data where --data points: say so without a traceback
+    except OSError as err:  # no data there and no download: say so without a traceback
         parser.exit(1, f"error: {err}\n")

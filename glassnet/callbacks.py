@@ -135,18 +135,17 @@ class History(Callback):
 
         Returns the matplotlib figure. Needs matplotlib (``pip install matplotlib``).
         """
-        try:
-            import matplotlib
-
-            if path is not None:
-                matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError as err:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "History.plot needs matplotlib. Install it with: pip install matplotlib"
-            ) from err
         names = [k for k in self.history if not k.startswith("val_") and k != "learning_rate"]
-        fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
+        size = (5 * len(names), 3.5)
+        if path is not None:  # a file: no GUI backend and no global pyplot state is touched
+            from matplotlib.figure import Figure
+
+            fig = Figure(figsize=size)
+            axes = fig.subplots(1, len(names), squeeze=False)
+        else:
+            import matplotlib.pyplot as plt
+
+            fig, axes = plt.subplots(1, len(names), figsize=size, squeeze=False)
         epochs = [e + 1 for e in self.epoch]
         for ax, name in zip(axes[0], names, strict=True):
             ax.plot(epochs, self.history[name], marker="o", label=f"training {name}")
@@ -420,6 +419,13 @@ class ModelCheckpoint(Callback):
         self.mode = _monitor_mode(monitor, mode)
         self.verbose = verbose
         self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        # A resumed run starts from the best value already reached, so its first epoch does
+        # not overwrite a better model saved before the interruption.
+        earlier = getattr(getattr(self.model, "history", None), "history", {}).get(self.monitor)
+        if earlier:
+            self.best = min(earlier) if self.mode == "min" else max(earlier)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}

@@ -23,17 +23,23 @@ from glassnet.models import saving
 LATEST = "latest.json"
 
 
-def _generators(model: Any) -> dict[str, np.random.Generator]:
-    """Every random generator the training run draws from, by a stable name."""
+def _generators(model: Any, data: Any = None) -> dict[str, np.random.Generator]:
+    """Every random generator the training run draws from, by a stable name: the engine's,
+    each layer's own (a seeded Dropout), and the training data's (a seeded shuffle)."""
     found = {"global": get_rng()}
     for path, layer in model.named_layers():
         for attr, value in vars(layer).items():
             if isinstance(value, np.random.Generator):
                 found[f"{path or model.name}.{attr}"] = value
+    for attr, value in vars(data).items() if hasattr(data, "__dict__") else ():
+        if isinstance(value, np.random.Generator):
+            found[f"data.{attr}"] = value
     return found
 
 
-def save(model: Any, directory: str, epoch: int, history: Any, keep: int = 2) -> str:
+def save(
+    model: Any, directory: str, epoch: int, history: Any, data: Any = None, keep: int = 2
+) -> str:
     """Write the checkpoint for ``epoch`` (0-based) and return its path; keep the newest
     ``keep`` checkpoints and delete older ones."""
     os.makedirs(directory, exist_ok=True)
@@ -42,7 +48,7 @@ def save(model: Any, directory: str, epoch: int, history: Any, keep: int = 2) ->
         "epoch": epoch,
         "history": history.history,
         "history_epochs": history.epoch,
-        "random_state": {k: g.bit_generator.state for k, g in _generators(model).items()},
+        "random_state": {k: g.bit_generator.state for k, g in _generators(model, data).items()},
     }
     saving.save_model(model, os.path.join(directory, name), extra={"checkpoint": record})
     _write_json_atomically(os.path.join(directory, LATEST), {"checkpoint": name, "epoch": epoch})
@@ -61,7 +67,7 @@ def _write_json_atomically(path: str, document: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def restore_latest(model: Any, directory: str) -> tuple[int, dict, list] | None:
+def restore_latest(model: Any, directory: str, data: Any = None) -> tuple[int, dict, list] | None:
     """Load the newest checkpoint in ``directory`` into ``model`` (weights, optimizer state,
     random generators). Returns ``(next_epoch, history, history_epochs)``, or None when the
     directory holds no checkpoint yet (training then starts from the beginning)."""
@@ -87,7 +93,7 @@ def restore_latest(model: Any, directory: str) -> tuple[int, dict, list] | None:
     if saving.OPTIMIZER in files:
         model._build_optimizer()
         model.optimizer.load_state_dict(saving.read_arrays(files[saving.OPTIMIZER], path))
-    generators = _generators(model)
+    generators = _generators(model, data)
     for key, state in record["random_state"].items():
         if key in generators:
             generators[key].bit_generator.state = state

@@ -281,7 +281,7 @@ class Model(Layer):
                 raise ValueError(
                     "fit: resume=True needs checkpoint_dir, where the checkpoints are."
                 )
-            restored = checkpoint.restore_latest(self, checkpoint_dir)
+            restored = checkpoint.restore_latest(self, checkpoint_dir, train_batches)
             if restored is not None:
                 initial_epoch, history.history, history.epoch = restored
         steps = len(train_batches) if hasattr(train_batches, "__len__") else None
@@ -303,7 +303,7 @@ class Model(Layer):
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
             if checkpoint_dir is not None:
-                checkpoint.save(self, checkpoint_dir, epoch, history)
+                checkpoint.save(self, checkpoint_dir, epoch, history, train_batches)
             if self.stop_training:
                 break
         history.stop_reason = self.stop_reason

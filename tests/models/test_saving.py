@@ -214,3 +214,45 @@ def test_resume_without_checkpoints_starts_fresh_and_bad_pointer_is_named(tmp_pa
     (tmp_path / "new" / "latest.json").write_text("garbage")
     with pytest.raises(ValueError, match="latest.json' is unreadable"):
         model.fit(x, y, epochs=2, verbose=0, checkpoint_dir=tmp_path / "new", resume=True)
+
+
+class SeededStream:
+    """(x, y) batches shuffled by the data's own seeded generator, like a photo folder."""
+
+    def __init__(self, x, y, seed):
+        self.x, self.y = x, y
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        return len(self.x) // 8
+
+    def __iter__(self):
+        order = self._rng.permutation(len(self.x))
+        for i in range(0, len(order), 8):
+            yield self.x[order[i : i + 8]], self.y[order[i : i + 8]]
+
+
+def test_resume_restores_the_data_shuffle_too(tmp_path):
+    _, x, y = trained_cnn(dropout=False)
+
+    def run(epochs, **kwargs):
+        model, _, _ = trained_cnn(dropout=False)
+        model.fit(SeededStream(x, y, 7), epochs=epochs, verbose=0, **kwargs)
+        return model
+
+    straight = run(3)
+    run(1, checkpoint_dir=tmp_path / "ck")
+    resumed = run(3, checkpoint_dir=tmp_path / "ck", resume=True)
+    for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_best_only_checkpoint_keeps_the_best_across_a_resume(tmp_path):
+    model, _, _ = trained_cnn(dropout=False)
+    best = gn.callbacks.ModelCheckpoint(tmp_path / "best.glassnet", "loss", save_best_only=True)
+    model.history = gn.callbacks.History()
+    model.history.history = {"loss": [0.0001]}  # as restored from an earlier, better run
+    best.set_model(model)
+    best.on_train_begin()
+    best.on_epoch_end(0, {"loss": 0.5})
+    assert not (tmp_path / "best.glassnet").exists()

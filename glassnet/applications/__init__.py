@@ -8,6 +8,7 @@ blocks are ``Model`` subclasses registered as layers, so ``model.save()`` and
 at 224×224×3 with 1000 classes are torchvision's exactly. No pretrained weights are included.
 
 - ``mlp``: fully connected layers (the multilayer perceptron).
+- ``small_cnn``: a small photo classifier for your own folders (``glassnet train``'s default).
 - ``LeNet5``: LeCun et al. 1998, digits.
 - ``AlexNet``: Krizhevsky et al. 2012, the first big GPU-trained CNN.
 - ``VGG11``, ``VGG13``, ``VGG16``, ``VGG19``: Simonyan and Zisserman 2014, stacks of 3×3.
@@ -29,6 +30,7 @@ from glassnet.applications.resnet import (
     ResNet101,
     ResNet152,
 )
+from glassnet.applications.small_cnn import small_cnn
 from glassnet.applications.vgg import VGG11, VGG13, VGG16, VGG19
 
 __all__ = [
@@ -49,4 +51,5 @@ __all__ = [
     "ResNet101",
     "ResNet152",
     "mlp",
+    "small_cnn",
 ]

@@ -51,6 +51,8 @@ class Model(Layer):
         self.stop_training = False
         self.stop_reason: str | None = None
         self.class_names: list[str] | None = None
+        #: How inputs are loaded from files (image size, colour mode), saved with the model.
+        self.preprocessing: dict[str, Any] | None = None
         self.history: callbacks_module.History | None = None
 
     # ------------------------------------------------------------------ building
@@ -269,6 +271,11 @@ class Model(Layer):
             x, y, xv, yv = training.split_validation(x, y, validation_split)
             validation_data = (xv, yv)
         train_batches = training.make_batches(x, y, batch_size, shuffle, "fit")
+        # A photo folder knows its class names and how it loads images: keep both with the
+        # model, so a saved model predicts from files exactly as it was trained.
+        for attr in ("class_names", "preprocessing"):
+            if getattr(self, attr, None) is None and getattr(x, attr, None) is not None:
+                setattr(self, attr, getattr(x, attr))
         val_batches = None
         if validation_data is not None:
             if isinstance(validation_data, tuple) and len(validation_data) == 2:

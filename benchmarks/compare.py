@@ -307,19 +307,19 @@ def measure(workload: Workload, warmup: int = 3) -> dict[str, list[float]]:
 def peak_memory(workload: str, side: str, steps: int = 5) -> int:
     """Peak resident memory (MiB) of a fresh process that builds and runs one side."""
     code = (
-        "import resource, json, benchmarks.compare as c\n"
+        "import json, benchmarks.compare as c, benchmarks.machine as m\n"
         f"c.run_side({workload!r}, {side!r}, {steps})\n"
-        "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+        "print(json.dumps(m.peak_rss_mib()))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    return int(json.loads(out.strip().splitlines()[-1])) // 1024
+    return round(json.loads(out.strip().splitlines()[-1]))
 
 
 def run_side(workload: str, side: str, steps: int) -> None:
     """Build and run one side of one workload (used by ``peak_memory`` in a child process)."""
-    limit_threads(2)
+    limit_threads(2, torch=side != "glassnet")
     chosen = next(w for w in workloads() if w.name == workload)
     step, _ = chosen.glassnet()
     if side != "glassnet":

@@ -16,16 +16,29 @@ import numpy as np
 RESULTS = os.path.join(os.path.dirname(__file__), "RESULTS.md")
 
 
-def limit_threads(threads: int) -> None:
-    """Give BLAS (through threadpoolctl) and PyTorch the same number of threads."""
+def limit_threads(threads: int, torch: bool = True) -> None:
+    """Give BLAS (through threadpoolctl) and, unless ``torch=False``, PyTorch the same number of
+    threads. (``torch=False`` keeps PyTorch out of a process that measures glassnet's memory.)"""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(threads)
+    if not torch:
+        return
     try:
-        import torch
+        import torch as torch_module
     except ImportError:
         return
-    torch.set_num_threads(threads)
+    torch_module.set_num_threads(threads)
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory in MiB (VmHWM). Unlike ``ru_maxrss``, which a child
+    inherits from the parent it was forked from, VmHWM starts afresh with each program."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise OSError("VmHWM not found in /proc/self/status")
 
 
 def _cpu_model() -> str:

@@ -210,13 +210,7 @@ def _plot_confusion(matrix: np.ndarray, class_names: list[str], path: Path, titl
 
 def _plot_history(history: Any, path: Path) -> None:
     """Save the training curves (loss and accuracy per epoch, training vs validation)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = history.plot(path)
-    plt.close(fig)
+    history.plot(path)  # drawn on a standalone Figure: no GUI backend, nothing left open
 
 
 def _side_file(model_path: Path, suffix: str) -> Path:

@@ -45,6 +45,9 @@ def param_formula(layer: Layer) -> tuple[int, str]:
     total = sum(math.prod(shape) for _, shape in own)
     if not own:
         return 0, ""
+    custom = getattr(layer, "summary_formula", None)  # a layer may explain its count itself
+    if callable(custom):
+        return total, f"{custom()} = {total:,}"
     shapes = dict(own)
     kernel, bias = shapes.get("kernel"), shapes.get("bias")
     if kernel is not None and len(own) == 2 and bias == (kernel[-1],):

@@ -53,11 +53,9 @@ def make_folder(root: str, n: int, size: int = 64, seed: int = 0) -> None:
 
 def measure(folder: str, batch_size: int, threads: int) -> dict[str, float]:
     """Decode one epoch, train one epoch; returns images/s for both and the peak RSS (MiB)."""
-    import resource
+    from benchmarks.machine import limit_threads, peak_rss_mib
 
-    from benchmarks.machine import limit_threads
-
-    limit_threads(threads)
+    limit_threads(threads, torch=False)
     import glassnet as gn
     from glassnet.data import image_dataset_from_directory
 
@@ -73,7 +71,7 @@ def measure(folder: str, batch_size: int, threads: int) -> dict[str, float]:
     start = time.perf_counter()
     history = model.fit(ds, epochs=1, verbose=0)
     train = seen / (time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
     return {
         "images": seen,
         "decode_per_s": decode,

@@ -24,6 +24,9 @@ import numpy as np
 class Callback:
     """Base class: override any ``on_*`` method. ``self.model`` is set by ``fit``."""
 
+    #: True for callbacks that write files or print: in a distributed run they run on rank 0 only.
+    chief_only = False
+
     def __init__(self) -> None:
         self.model: Any = None
         self.params: dict[str, Any] = {}
@@ -402,6 +405,8 @@ class ModelCheckpoint(Callback):
         save_weights_only: write ``model.save_weights`` instead of the whole model.
     """
 
+    chief_only = True  # in a distributed run only rank 0 writes files
+
     def __init__(
         self,
         filepath: str | os.PathLike[str],
@@ -463,6 +468,8 @@ class CSVLogger(Callback):
         separator: the column separator.
         append: add to an existing file instead of starting a new one.
     """
+
+    chief_only = True
 
     def __init__(
         self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False

@@ -54,6 +54,8 @@ class Model(Layer):
         #: How inputs are loaded from files (image size, colour mode), saved with the model.
         self.preprocessing: dict[str, Any] | None = None
         self.history: callbacks_module.History | None = None
+        # The data-parallel backend of a fit(distributed=True) run with several ranks.
+        self._parallel: training.DataParallel | None = None
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape: tuple[int | None, ...]) -> None:
@@ -164,15 +166,26 @@ class Model(Layer):
         inputs, targets = training.as_input(x), training.as_target(y)
         # A diverging run overflows long before the loss is checked; fit reports that itself,
         # in words, so NumPy's overflow warnings would only be noise.
+        parallel = self._parallel
+        if parallel is not None and not getattr(self, "_parallel_started", False):
+            if not self.built:
+                self.build((None, *inputs.shape[1:]))
+            self._build_optimizer()
+            parallel.start(self)  # every rank starts from rank 0's weights
+            self._parallel_started = True
         with np.errstate(over="ignore", invalid="ignore"):
             outputs = self(inputs, training=True)
             loss = self.loss(targets, outputs)
             value = float(loss.item())
+            if parallel is not None:  # decide on NaN together, or the ranks would part ways
+                value = float(parallel.sum(np.array([value * parallel.fraction]))[0])
             if not math.isfinite(value):
                 return value  # the caller stops training before an update touches the weights
             self._build_optimizer()
             self.optimizer.zero_grad()
             loss.backward()
+            if parallel is not None:
+                parallel.average_gradients(self.optimizer.params)
             self.optimizer.step()
         self._update_metrics(targets, outputs)
         return value
@@ -237,6 +250,7 @@ class Model(Layer):
         initial_epoch: int = 0,
         checkpoint_dir: str | None = None,
         resume: bool = False,
+        distributed: bool = False,
     ) -> callbacks_module.History:
         """Train for ``epochs`` passes over the data (or until a callback stops it).
 
@@ -256,6 +270,9 @@ class Model(Layer):
             checkpoint_dir: save model, optimizer state, epoch and random state here after
                 every epoch, atomically.
             resume: continue from the latest checkpoint in ``checkpoint_dir``.
+            distributed: train data-parallel over the ranks of an ``mpirun`` job (see
+                ``glassnet.distributed``): each rank takes a slice of every batch and the
+                gradients are averaged. With one rank, or without MPI, ordinary training.
 
         Returns:
             A ``History`` whose ``history`` dict holds each epoch's loss and metrics.
@@ -271,6 +288,14 @@ class Model(Layer):
             x, y, xv, yv = training.split_validation(x, y, validation_split)
             validation_data = (xv, yv)
         train_batches = training.make_batches(x, y, batch_size, shuffle, "fit")
+        parallel = training.data_parallel() if distributed else None
+        if parallel is not None and parallel.size == 1:
+            parallel = None  # one rank: exactly ordinary training
+        self._parallel = parallel
+        if parallel is not None:
+            parallel.prepare(train_batches)
+            train_batches = parallel.shard(train_batches)
+            verbose = verbose if parallel.rank == 0 else 0
         # A photo folder knows its class names and how it loads images: keep both with the
         # model, so a saved model predicts from files exactly as it was trained.
         for attr in ("class_names", "preprocessing"):
@@ -292,29 +317,36 @@ class Model(Layer):
             if restored is not None:
                 initial_epoch, history.history, history.epoch = restored
         steps = len(train_batches) if hasattr(train_batches, "__len__") else None
+        chief = parallel is None or parallel.rank == 0
+        extra = [cb for cb in callbacks or [] if chief or not getattr(cb, "chief_only", False)]
         cbs = callbacks_module.CallbackList(
-            [history, callbacks_module.ProgressBar(verbose), *(callbacks or [])]
+            [history, callbacks_module.ProgressBar(verbose), *extra]
         )
         cbs.set_model(self)
         cbs.set_params({"epochs": epochs, "steps": steps, "verbose": verbose})
         self.stop_training, self.stop_reason = False, None
         self.history = history
-        cbs.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
-            logs = self._train_epoch(train_batches, epoch, steps, cbs)
-            if logs is None:  # the loss became NaN or infinite
-                break
-            if val_batches is not None:
-                val_logs = self._evaluate_batches(val_batches)
-                logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            cbs.on_epoch_end(epoch, logs)
-            if checkpoint_dir is not None:
-                checkpoint.save(self, checkpoint_dir, epoch, history, train_batches)
-            if self.stop_training:
-                break
-        history.stop_reason = self.stop_reason
-        cbs.on_train_end()
+        try:
+            cbs.on_train_begin()
+            for epoch in range(initial_epoch, epochs):
+                cbs.on_epoch_begin(epoch)
+                logs = self._train_epoch(train_batches, epoch, steps, cbs)
+                if logs is None:  # the loss became NaN or infinite
+                    break
+                if val_batches is not None:
+                    val_logs = self._evaluate_batches(val_batches)
+                    logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                cbs.on_epoch_end(epoch, logs)
+                if checkpoint_dir is not None and chief:
+                    checkpoint.save(self, checkpoint_dir, epoch, history, train_batches)
+                if self.stop_training:
+                    break
+            history.stop_reason = self.stop_reason
+            cbs.on_train_end()
+        except Exception as err:
+            if parallel is not None:  # one rank failing must not leave the others waiting
+                parallel.abort(err)
+            raise
         return history
 
     def _train_epoch(
@@ -342,7 +374,19 @@ class Model(Layer):
                     break
         finally:
             self.eval()
+        if self._parallel is not None:  # the whole batch's loss and metrics, over all ranks
+            logs = self._global_logs(loss_sum, seen)
         return dict(logs)
+
+    def _global_logs(self, loss_sum: float, seen: int) -> dict[str, float]:
+        metrics = self.compiled_metrics
+        local = [loss_sum, seen, *(v for m in metrics for v in (m.total, m.count))]
+        total = self._parallel.sum(np.array(local))
+        logs = {"loss": float(total[0] / total[1])}
+        for i, m in enumerate(metrics):
+            m.total, m.count = float(total[2 + 2 * i]), int(total[3 + 2 * i])
+            logs[m.name] = m.result()
+        return logs
 
     def _stop_on_non_finite(
         self, value: float, epoch: int, batch: int, steps: Any, snapshot: list[np.ndarray]
@@ -422,6 +466,8 @@ class Model(Layer):
 
         ``glassnet.load_model(path)`` rebuilds it; nothing in the files is ever executed.
         """
+        if self._parallel is not None and self._parallel.rank != 0:
+            return  # in a distributed run only rank 0 writes the model
         saving.save_model(self, path, include_optimizer=include_optimizer)
 
     def save_weights(self, path: str) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -139,3 +139,49 @@ def predict_batches(model: Any, batches: Batches) -> np.ndarray:
         for xb, _ in batches:
             outputs.append(model(as_input(xb), training=False).numpy())
     return np.concatenate(outputs, axis=0)
+
+
+class DataParallel(Protocol):
+    """What ``fit(distributed=True)`` needs from a data-parallel backend (``glassnet.distributed``
+    provides the MPI one). Every rank runs the same program on its own share of each batch."""
+
+    rank: int
+    size: int
+
+    def prepare(self, data: Any) -> None:
+        """Give every rank rank 0's random state, so all shuffle the data identically."""
+
+    def start(self, model: Any) -> None:
+        """Copy rank 0's weights (and optimizer state) to every rank, before the first step."""
+
+    def shard(self, batches: Batches) -> Batches:
+        """This rank's slice of every global batch."""
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        """The element-wise sum of ``values`` over all ranks."""
+
+    def average_gradients(self, params: list[Tensor]) -> None:
+        """Replace each gradient by its sample-weighted average over the ranks."""
+
+    def abort(self, error: BaseException) -> None:
+        """Show ``error`` and stop every rank (never hang waiting for a dead one)."""
+
+
+_data_parallel: Callable[[], DataParallel] | None = None
+
+
+def register_data_parallel(factory: Callable[[], DataParallel]) -> None:
+    """Let ``fit(distributed=True)`` use ``factory()``; ``glassnet.distributed`` registers the
+    MPI backend this way, so models need not import the layer above them."""
+    global _data_parallel
+    _data_parallel = factory
+
+
+def data_parallel() -> DataParallel:
+    """The registered data-parallel backend, or an error saying what to install."""
+    if _data_parallel is None:
+        raise RuntimeError(
+            "fit(distributed=True) needs glassnet.distributed and MPI. Install them with "
+            "pip install 'glassnet[distributed]' and launch with mpirun -n 4 python script.py."
+        )
+    return _data_parallel()

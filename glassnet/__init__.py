@@ -12,6 +12,7 @@ from glassnet import (
     data,
     datasets,
     distributed,
+    export,
     initializers,
     layers,
     losses,
@@ -21,6 +22,7 @@ from glassnet import (
 )
 from glassnet.autograd import Context, Function
 from glassnet.backend import manual_seed
+from glassnet.export import export_onnx, import_onnx
 from glassnet.gradcheck import gradcheck
 from glassnet.layers import Input, clear_session
 from glassnet.models import Model, Sequential, load_model
@@ -51,7 +53,10 @@ __all__ = [
     "datasets",
     "distributed",
     "enable_grad",
+    "export",
+    "export_onnx",
     "gradcheck",
+    "import_onnx",
     "initializers",
     "is_grad_enabled",
     "layers",

@@ -8,6 +8,7 @@
     glassnet evaluate cats.glassnet test/      # accuracy, per-class scores, confusion matrix
     glassnet predict cats.glassnet a.jpg b.jpg # top-3 classes per image (--json for scripts)
     glassnet summary vgg16                     # the summary table of a saved model or a network
+    glassnet explain cats.glassnet a.jpg       # an HTML report: saliency, activations, filters
 
 Every command is a typed function; typer turns its signature and docstring into the command
 line and its ``--help``. Exit codes: 0 success; 1 a problem with the user's files or values,
@@ -22,6 +23,7 @@ import json
 import math
 import os
 import shlex
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -182,35 +184,17 @@ def _echo_confusion(matrix: np.ndarray, class_names: list[str]) -> None:
 
 def _plot_confusion(matrix: np.ndarray, class_names: list[str], path: Path, title: str) -> None:
     """Draw the confusion matrix (counts written in the cells) and save it as a PNG."""
-    import matplotlib
+    from glassnet.inspect.plots import plot_confusion
 
-    matrix = np.asarray(matrix)
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    k = len(class_names)
-    size = min(max(4.0, 2.5 + 0.45 * k), 16)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(k), class_names, rotation=45, ha="right")
-    ax.set_yticks(range(k), class_names)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title)
-    if k <= 30:
-        high = matrix.max() / 2 if matrix.size else 0
-        for i in range(k):
-            for j in range(k):
-                color = "white" if matrix[i, j] > high else "black"
-                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", color=color)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    plot_confusion(matrix, class_names, path, title)
 
 
 def _plot_history(history: Any, path: Path) -> None:
-    """Save the training curves (loss and accuracy per epoch, training vs validation)."""
-    history.plot(path)  # drawn on a standalone Figure: no GUI backend, nothing left open
+    """Save the training curves (loss and accuracy per epoch, training vs validation), with a
+    note when validation loss rises while training loss falls (overfitting)."""
+    from glassnet.inspect.plots import plot_history
+
+    plot_history(history, path)  # a standalone Figure: no GUI backend, nothing left open
 
 
 def _side_file(model_path: Path, suffix: str) -> Path:
@@ -548,6 +532,13 @@ def train(
     verbose: Annotated[
         int, typer.Option(min=0, max=2, help="0 quiet, 1 progress bar, 2 a line per epoch.")
     ] = 1,
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            help="Train data-parallel over the ranks of an MPI job: mpirun -n 4 glassnet "
+            "train DATA_DIR --distributed. Only rank 0 prints and writes files."
+        ),
+    ] = False,
 ) -> None:
     """Train an image classifier on a folder of images (one sub-folder per class).
 
@@ -558,6 +549,9 @@ def train(
     import glassnet as gn
     from glassnet.callbacks import CSVLogger
 
+    if distributed and gn.distributed.rank() != 0:
+        # Every rank runs this same command; only rank 0 speaks (errors still reach stderr).
+        sys.stdout = open(os.devnull, "w")
     if out is None:
         out = Path(f"{data_dir.resolve().name or 'model'}.glassnet")
     settings = {
@@ -612,11 +606,12 @@ def train(
                 callbacks=[_keep_best(out, monitor), CSVLogger(history_csv, append=resume)],
                 checkpoint_dir=str(checkpoints),
                 resume=resume,
+                distributed=distributed,
             )
             seconds = time.perf_counter() - start
             if not out.exists():  # no epoch finished with a finite loss: keep what there is
                 net.save(out)
-            if history.epoch:
+            if history.epoch and (not distributed or gn.distributed.rank() == 0):
                 _plot_history(history, curves)
     except KeyboardInterrupt:
         _interrupted(checkpoints, settings)
@@ -955,6 +950,57 @@ def summary(
             shape = _parse_shape(input_shape)
             net = found[1](input_shape=shape, classes=classes)
     net.summary(print_fn=typer.echo)
+
+
+@app.command()
+def explain(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A saved model.")],
+    image: Annotated[Path, typer.Argument(metavar="IMAGE", help="The photo to explain.")],
+    out: Annotated[Path, typer.Option(help="Folder for report.html and its pictures.")] = Path(
+        "report"
+    ),
+    top_k: Annotated[int, typer.Option(min=1, help="How many classes to list.")] = 3,
+) -> None:
+    """Write an HTML report on why the model classified IMAGE as it did: top classes, the
+    saliency map, every layer's activations, the first-layer filters and the summary. Open
+    report.html in a browser; no server is needed."""
+    from glassnet.data import load_image
+    from glassnet.inspect import explain as write_report
+
+    with _user_errors():
+        net = _load(model_path)
+        settings, resizes = _preprocessing(net)
+        pixels = load_image(image, **settings)
+        if not resizes:
+            _check_image_size(pixels, net, image)
+        page = write_report(net, pixels, out, top_k=top_k, title=image.name)
+    typer.echo(f"Report: {page}")
+
+
+@app.command()
+def export(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A saved model.")],
+    fmt: Annotated[str, typer.Option("--format", help="The file format: onnx.")] = "onnx",
+    out: Annotated[
+        Path | None, typer.Option(help="The file to write (default: MODEL's name + .onnx).")
+    ] = None,
+) -> None:
+    """Export a saved model to run without glassnet: an ONNX file for onnxruntime (Python,
+    C++, C#, JavaScript, phones), with class names and preprocessing in its metadata."""
+    with _user_errors():
+        if fmt.lower() != "onnx":
+            raise UserError(f"unknown --format {fmt!r}; supported formats: onnx.")
+        try:
+            from glassnet.export.onnx import export as export_onnx
+        except ImportError as err:
+            raise UserError(f"{err}") from None
+        net = _load(model_path)
+        target = out if out is not None else _side_file(model_path, "onnx")
+        try:
+            export_onnx(net, target)
+        except ImportError as err:
+            raise UserError(f"{err}") from None
+    typer.echo(f"Wrote {target}")
 
 
 @app.command()

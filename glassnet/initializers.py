@@ -31,6 +31,7 @@ __all__ = [
     "LecunNormal",
     "LecunUniform",
     "Ones",
+    "Orthogonal",
     "RandomNormal",
     "RandomUniform",
     "TruncatedNormal",
@@ -353,6 +354,39 @@ class LecunUniform(_Preset):
 
     name = "lecun_uniform"
     _preset = (1.0, "fan_in", "uniform")
+
+
+class Orthogonal(_Seeded):
+    """A random orthogonal matrix (times ``gain``): Keras's default for recurrent kernels.
+
+    Multiplying a state by an orthogonal matrix keeps its length, so repeated at every time
+    step it neither explodes nor fades the way a random matrix would (Saxe et al., 2014). Drawn
+    as the Q of a QR decomposition of a normal matrix, with signs fixed so Q is uniform; shapes
+    with more than two axes are flattened to (product of leading axes, last axis), as in Keras.
+    """
+
+    name = "orthogonal"
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.gain = _number(self, "gain", gain)
+
+    def __call__(self, shape: tuple[int, ...], dtype: Any = default_float) -> np.ndarray:
+        shape = _check_shape(self, shape, dtype)
+        if len(shape) < 2:
+            raise ValueError(
+                f"Orthogonal: needs a shape with at least 2 axes. Received: shape={shape}"
+            )
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = self._rng().standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q = q * np.sign(np.diag(r))  # make the decomposition unique, so Q is uniformly random
+        if rows < cols:
+            q = q.T
+        return (self.gain * q).reshape(shape).astype(dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gain": self.gain, "seed": self.seed}
 
 
 # ------------------------------------------------------------------ lookup and serialisation

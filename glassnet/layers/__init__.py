@@ -39,19 +39,31 @@ from glassnet.layers.pooling import (
     MaxPooling2D,
 )
 from glassnet.layers.preprocessing import Rescaling
+from glassnet.layers.recurrent import (
+    GRU,
+    LSTM,
+    Bidirectional,
+    Embedding,
+    SimpleRNN,
+    TimeDistributed,
+)
 from glassnet.layers.reshaping import Flatten, Reshape
 
 __all__ = [
+    "GRU",
+    "LSTM",
     "Activation",
     "Add",
     "AveragePooling2D",
     "AvgPool2D",
     "BatchNormalization",
+    "Bidirectional",
     "Concatenate",
     "Conv2D",
     "Convolution2D",
     "Dense",
     "Dropout",
+    "Embedding",
     "Flatten",
     "GlobalAveragePooling2D",
     "GlobalAvgPool2D",
@@ -75,7 +87,9 @@ __all__ = [
     "ReLU",
     "Rescaling",
     "Reshape",
+    "SimpleRNN",
     "Softmax",
+    "TimeDistributed",
     "clear_session",
     "deserialize",
     "get",

@@ -67,7 +67,11 @@ def param_formula(layer: Layer) -> tuple[int, str]:
 def layer_macs(layer: Layer, output_shape: Any) -> int:
     """Multiply-accumulates for one sample: every output number of a Dense or Conv2D layer is a
     dot product of ``kernel.size / units`` pairs, so MACs = outputs · fan-in. Layers without a
-    kernel (pooling, activations, normalisation) are counted as 0."""
+    kernel (pooling, activations, normalisation) are counted as 0; a layer whose arithmetic
+    differs (a recurrent one) counts itself with ``summary_macs(input_shape)``."""
+    custom = getattr(layer, "summary_macs", None)
+    if callable(custom) and layer.input_shape is not None:
+        return int(custom(layer.input_shape))
     kernel = layer.__dict__.get("kernel")
     if not isinstance(kernel, Tensor) or not isinstance(output_shape, tuple):
         return 0

@@ -29,6 +29,7 @@ from glassnet.ops.linalg import linear, matmul
 from glassnet.ops.loss import *
 from glassnet.ops.normalization import *
 from glassnet.ops.pooling import *
+from glassnet.ops.recurrent import gru, lstm, simple_rnn
 from glassnet.ops.reduce import max, mean, min, sum
 from glassnet.ops.shape import (
     broadcast_to,

@@ -66,3 +66,31 @@ def test_one_process_distributed_is_ordinary_training():
     for p, s in zip(plain.get_weights(), spread.get_weights(), strict=True):
         np.testing.assert_array_equal(p, s)
     assert spread._parallel is None and gn.distributed.rank() == 0
+
+
+def test_glassnet_train_distributed_on_two_ranks(tmp_path):
+    """The command line under mpirun: one rank speaks, one model is written, it loads."""
+    from tests.test_cli import draw_shapes
+
+    data = draw_shapes(tmp_path / "shapes", per_class=24, size=16)
+    out = tmp_path / "shapes.glassnet"
+    result = mpirun(
+        2,
+        "glassnet.cli",
+        "train",
+        str(data),
+        "--distributed",
+        "--epochs",
+        "2",
+        "--image-size",
+        "16",
+        "--batch-size",
+        "16",
+        "--out",
+        str(out),
+        "--verbose",
+        "2",
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert result.stdout.count("Epoch 2/2") == 1  # rank 1 stays quiet
+    assert gn.load_model(out).class_names == ["circles", "squares"]

@@ -82,3 +82,10 @@ def test_summary_of_an_unbuilt_model_says_what_to_do():
     model = gn.Sequential([L.Dense(3)])
     model(np.zeros((1, 5), np.float32))
     model.summary(print_fn=lambda text: None)  # after one batch it knows
+
+
+def test_recurrent_layers_explain_their_count_and_cost():
+    model = gn.Sequential([L.Input((10, 1)), L.GRU(24), L.Dense(2)])
+    gru = summary_rows(model)[0]
+    assert gru.params == 1944 and gru.formula == "3·(24·(24 + 1) + 2·24) = 1,944"
+    assert gru.macs == 10 * 3 * 24 * (1 + 24)  # 10 steps, 3 gates, kernel and recurrent kernel

@@ -99,6 +99,12 @@ TABLE = {
         [_f(2, 3)],
     ),
     "softmax_cross_entropy": (lambda p: ops.softmax_cross_entropy(p, LABELS), [_f(2, 3)]),
+    "simple_rnn": (ops.simple_rnn, [_f(2, 3, 4), _f(4, 5), _f(5, 5), _f(5), _f(2, 5)]),
+    "lstm": (
+        lambda x, w, u, b, h, c: ops.lstm(x, w, u, b, h, c)[0],
+        [_f(2, 3, 4), _f(4, 8), _f(2, 8), _f(8), _f(2, 2), _f(2, 2)],
+    ),
+    "gru": (ops.gru, [_f(2, 3, 4), _f(4, 6), _f(2, 6), _f(2, 6), _f(2, 2)]),
 }
 SHAPE_ARITHMETIC = {"conv_output_shape", "pool_output_shape", "resolve_padding"}
 

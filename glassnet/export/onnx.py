@@ -1,0 +1,566 @@
+"""ONNX export: ``export(model, "cats.onnx")`` writes a glassnet model as an ONNX graph that
+onnxruntime (or any ONNX runtime) can run without glassnet.
+
+How it works (onnx_chainer's design): a registry of converters keyed by layer class. Each
+converter receives the layer and the ONNX value feeding it, and emits ONNX nodes and
+initializers (weights) with ``onnx.helper`` and ``onnx.numpy_helper``. Container models
+(``Sequential`` and the blocks of ``glassnet.applications``) have converters that walk their
+sub-layers in the order and wiring of their ``call``.
+
+Layout: glassnet is channels-last (N, H, W, C); ONNX ``Conv``/``MaxPool``/``BatchNormalization``
+are channels-first (N, C, H, W). The graph's input stays NHWC, exactly what ``model.predict``
+takes; each value remembers its layout, and a ``Transpose`` is inserted only where a layer needs
+the other one (once after the input, once before ``Flatten``/``Dense`` so the flattened feature
+order is glassnet's and the Dense weights stay right). Kernels become (out, in, kh, kw).
+"same" padding is TensorFlow's (the odd pixel bottom/right), so it is written as explicit
+``pads`` computed from the known image size; only the batch axis is symbolic (``"N"``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from glassnet import activations
+from glassnet.applications import BasicBlock, BasicConv2D, Bottleneck, Inception
+from glassnet.layers import (
+    Activation,
+    Add,
+    AveragePooling2D,
+    BatchNormalization,
+    Concatenate,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    InputLayer,
+    LeakyReLU,
+    MaxPooling2D,
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    ReLU,
+    Rescaling,
+    Reshape,
+    Softmax,
+)
+from glassnet.layers.layer import Layer
+from glassnet.models import Model, Sequential
+from glassnet.ops.conv import resolve_padding
+
+__all__ = ["DEFAULT_OPSET", "export", "register_converter", "supported_layers"]
+
+#: The ONNX opset written by default (ONNX 1.12+, onnxruntime 1.12+ run it).
+DEFAULT_OPSET = 17
+
+NHWC, NCHW = "nhwc", "nchw"
+_TO_NCHW, _TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
+
+
+def _onnx() -> Any:
+    try:
+        import onnx
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "ONNX export needs the 'onnx' package: pip install 'glassnet[onnx]' (or pip install "
+            "onnx onnxruntime)."
+        ) from err
+    return onnx
+
+
+@dataclass(frozen=True)
+class Value:
+    """One ONNX tensor: its name, its glassnet shape (channels-last, batch None) and the layout
+    it has in the ONNX graph (``"nhwc"``: glassnet's own axis order; ``"nchw"``: a 4-D image
+    transposed to channels-first)."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    layout: str = NHWC
+
+
+class Graph:
+    """What the converters write into: nodes, initializers and fresh names."""
+
+    def __init__(self) -> None:
+        self.onnx = _onnx()
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self._names: dict[str, int] = {}
+        self._transposed: dict[tuple[str, str], Value] = {}
+
+    def name(self, hint: str) -> str:
+        """A unique tensor/node name starting with ``hint``."""
+        n = self._names.get(hint, 0)
+        self._names[hint] = n + 1
+        return hint if n == 0 else f"{hint}_{n}"
+
+    def weight(self, hint: str, array: Any) -> str:
+        """Add an initializer (float32 unless integer) and return its name."""
+        array = np.asarray(array)
+        if array.dtype.kind == "f":
+            array = array.astype(np.float32)
+        name = self.name(hint)
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        return name
+
+    def node(self, op: str, inputs: list[str], hint: str, **attrs: Any) -> str:
+        """Add one node with one output and return the output's name."""
+        out = self.name(hint)
+        self.nodes.append(
+            self.onnx.helper.make_node(op, inputs, [out], name=self.name(f"{hint}/{op}"), **attrs)
+        )
+        return out
+
+    def layout(self, value: Value, layout: str) -> Value:
+        """``value`` in ``layout``: a Transpose when a 4-D value has the other one (cached, so a
+        value is transposed at most once each way)."""
+        if len(value.shape) != 4 or value.layout == layout:
+            return value
+        key = (value.name, layout)
+        if key not in self._transposed:
+            perm = _TO_NCHW if layout == NCHW else _TO_NHWC
+            out = self.node("Transpose", [value.name], f"{value.name}_{layout}", perm=perm)
+            self._transposed[key] = Value(out, value.shape, layout)
+        return self._transposed[key]
+
+
+Converter = Callable[[Graph, Any, Any], Value]
+_CONVERTERS: dict[type, Converter] = {}
+
+
+def register_converter(*classes: type) -> Callable[[Converter], Converter]:
+    """Register ``fn(graph, layer, value) -> Value`` as the ONNX converter of ``classes``
+    (exact classes: a subclass with its own ``call`` needs its own converter)."""
+
+    def decorate(fn: Converter) -> Converter:
+        for cls in classes:
+            _CONVERTERS[cls] = fn
+        return fn
+
+    return decorate
+
+
+def supported_layers() -> list[str]:
+    """The class names the exporter can convert, sorted."""
+    return sorted({cls.__name__ for cls in _CONVERTERS})
+
+
+def convert_layer(graph: Graph, layer: Layer, value: Any) -> Value:
+    """Emit ``layer`` applied to ``value`` (a Value, or a list for Add/Concatenate)."""
+    fn = _CONVERTERS.get(type(layer))
+    if fn is None:
+        kind = type(layer).__name__
+        extra = (
+            " A Model subclass with its own call() cannot be traced; build the network from "
+            "Sequential and the supported layers and blocks, or register a converter with "
+            "glassnet.export.onnx.register_converter."
+            if isinstance(layer, Model)
+            else ""
+        )
+        raise ValueError(
+            f"ONNX export: layer '{layer.name}' ({kind}) is not supported; supported: "
+            f"{', '.join(supported_layers())}.{extra}"
+        )
+    return fn(graph, layer, value)
+
+
+def _out_shape(layer: Layer, value: Value) -> tuple[int | None, ...]:
+    return tuple(layer.compute_output_shape(value.shape))
+
+
+# --------------------------------------------------------------------------- activations
+def _activation(graph: Graph, fn: Any, value: Value, hint: str) -> Value:
+    """Apply an activation function (by its registered name) to ``value``."""
+    try:
+        name = activations.serialize(fn)
+    except (TypeError, ValueError):
+        name = getattr(fn, "__name__", repr(fn))
+    simple = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+    if name == "linear":
+        return value
+    if name in simple:
+        return Value(graph.node(simple[name], [value.name], hint), value.shape, value.layout)
+    if name in ("softmax", "log_softmax"):
+        value = graph.layout(value, NHWC)
+        op = "Softmax" if name == "softmax" else "LogSoftmax"
+        return Value(graph.node(op, [value.name], hint, axis=-1), value.shape, NHWC)
+    if name == "leaky_relu":  # ops.leaky_relu's default slope
+        out = graph.node("LeakyRelu", [value.name], hint, alpha=0.2)
+        return Value(out, value.shape, value.layout)
+    if name == "gelu":  # exact: x · (1 + erf(x / √2)) / 2
+        scaled = graph.node("Mul", [value.name, graph.weight("rsqrt2", np.float32(0.5**0.5))], hint)
+        erf = graph.node("Erf", [scaled], hint)
+        one = graph.node("Add", [erf, graph.weight("one", np.float32(1.0))], hint)
+        half = graph.node("Mul", [one, graph.weight("half", np.float32(0.5))], hint)
+        return Value(graph.node("Mul", [value.name, half], hint), value.shape, value.layout)
+    raise ValueError(f"ONNX export: activation {name!r} is not supported.")
+
+
+# --------------------------------------------------------------------------- layers
+@register_converter(InputLayer, Dropout)
+def _identity(graph: Graph, layer: Layer, value: Value) -> Value:
+    """Nothing to do at inference: Input, Dropout."""
+    return value
+
+
+@register_converter(RandomFlip, RandomRotation, RandomTranslation, RandomZoom)
+@register_converter(RandomBrightness, RandomContrast)
+def _augmentation(graph: Graph, layer: Layer, value: Value) -> Value:
+    """Augmentation layers return their input at inference."""
+    return value
+
+
+@register_converter(RandomCrop)
+def _random_crop(graph: Graph, layer: RandomCrop, value: Value) -> Value:
+    """At inference RandomCrop cuts the centre window: a Slice of height and width."""
+    _, h, w, _ = value.shape
+    if (h, w) == (layer.height, layer.width):
+        return value
+    if h is None or w is None or h < layer.height or w < layer.width:
+        raise ValueError(
+            f"ONNX export: layer '{layer.name}' (RandomCrop) needs a known input at least "
+            f"{layer.height}×{layer.width}; received shape {value.shape} (the resize fallback "
+            f"is not exported)."
+        )
+    top, left = (h - layer.height) // 2, (w - layer.width) // 2
+    axes = [1, 2] if value.layout == NHWC else [2, 3]
+    inputs = [
+        value.name,
+        graph.weight(f"{layer.name}_starts", np.array([top, left], np.int64)),
+        graph.weight(f"{layer.name}_ends", np.array([top + layer.height, left + layer.width])),
+        graph.weight(f"{layer.name}_axes", np.array(axes, np.int64)),
+    ]
+    out = graph.node("Slice", inputs, layer.name)
+    return Value(out, _out_shape(layer, value), value.layout)
+
+
+@register_converter(Dense)
+def _dense(graph: Graph, layer: Dense, value: Value) -> Value:
+    """x · kernel + bias: Gemm for 2-D inputs, MatMul (+ Add) for more axes."""
+    value = graph.layout(value, NHWC)
+    kernel = graph.weight(f"{layer.name}_kernel", layer.kernel.data)
+    inputs = [value.name, kernel]
+    if layer.bias is not None:
+        inputs.append(graph.weight(f"{layer.name}_bias", layer.bias.data))
+    if len(value.shape) == 2:
+        out = graph.node("Gemm", inputs, layer.name)
+    else:
+        out = graph.node("MatMul", inputs[:2], layer.name)
+        if layer.bias is not None:
+            out = graph.node("Add", [out, inputs[2]], layer.name)
+    result = Value(out, _out_shape(layer, value), NHWC)
+    return _activation(graph, layer.activation, result, f"{layer.name}_act")
+
+
+@register_converter(Conv2D)
+def _conv2d(graph: Graph, layer: Conv2D, value: Value) -> Value:
+    """Conv with the kernel as (out, in, kh, kw) and explicit (TensorFlow "same") pads."""
+    value = graph.layout(value, NCHW)
+    (top, bottom), (left, right) = resolve_padding(
+        value.shape[1:3], layer.kernel_size, layer.strides, layer.padding, layer.dilation_rate
+    )
+    kernel = np.transpose(np.asarray(layer.kernel.data), (3, 2, 0, 1))
+    inputs = [value.name, graph.weight(f"{layer.name}_kernel", kernel)]
+    if layer.bias is not None:
+        inputs.append(graph.weight(f"{layer.name}_bias", layer.bias.data))
+    out = graph.node(
+        "Conv",
+        inputs,
+        layer.name,
+        kernel_shape=list(layer.kernel_size),
+        strides=list(layer.strides),
+        dilations=list(layer.dilation_rate),
+        pads=[top, left, bottom, right],
+    )
+    result = Value(out, _out_shape(layer, value), NCHW)
+    return _activation(graph, layer.activation, result, f"{layer.name}_act")
+
+
+@register_converter(MaxPooling2D, AveragePooling2D)
+def _pool2d(graph: Graph, layer: Any, value: Value) -> Value:
+    """MaxPool (padding never wins: ONNX ignores padded cells) or AveragePool over the real
+    cells only (``count_include_pad=0``, Keras's "same")."""
+    value = graph.layout(value, NCHW)
+    (top, bottom), (left, right) = resolve_padding(
+        value.shape[1:3], layer.pool_size, layer.strides, layer.padding, 1
+    )
+    attrs: dict[str, Any] = {
+        "kernel_shape": list(layer.pool_size),
+        "strides": list(layer.strides),
+        "pads": [top, left, bottom, right],
+    }
+    if isinstance(layer, AveragePooling2D):
+        op = "AveragePool"
+        attrs["count_include_pad"] = 0
+    else:
+        op = "MaxPool"
+    out = graph.node(op, [value.name], layer.name, **attrs)
+    return Value(out, _out_shape(layer, value), NCHW)
+
+
+@register_converter(GlobalAveragePooling2D, GlobalMaxPooling2D)
+def _global_pool(graph: Graph, layer: Any, value: Value) -> Value:
+    value = graph.layout(value, NCHW)
+    op = "GlobalAveragePool" if isinstance(layer, GlobalAveragePooling2D) else "GlobalMaxPool"
+    out = graph.node(op, [value.name], layer.name)  # (N, C, 1, 1)
+    shape = _out_shape(layer, value)
+    if layer.keepdims:
+        return Value(out, shape, NCHW)
+    return Value(graph.node("Flatten", [out], f"{layer.name}_flat", axis=1), shape, NHWC)
+
+
+@register_converter(BatchNormalization)
+def _batch_norm(graph: Graph, layer: BatchNormalization, value: Value) -> Value:
+    """Inference form: (x − moving_mean) / √(moving_var + ε) · γ + β, channels on axis 1 for
+    images and (N, C) rows; a Mul and an Add on the last axis otherwise."""
+    channels = value.shape[-1]
+    gamma = np.ones(channels) if layer.gamma is None else np.asarray(layer.gamma.data)
+    beta = np.zeros(channels) if layer.beta is None else np.asarray(layer.beta.data)
+    mean, var = np.asarray(layer.moving_mean.data), np.asarray(layer.moving_variance.data)
+    if len(value.shape) in (2, 4):
+        value = graph.layout(value, NCHW)
+        inputs = [value.name] + [
+            graph.weight(f"{layer.name}_{n}", a)
+            for n, a in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var))
+        ]
+        out = graph.node("BatchNormalization", inputs, layer.name, epsilon=layer.epsilon)
+        return Value(out, value.shape, value.layout)
+    scale = (gamma / np.sqrt(var.astype(np.float64) + layer.epsilon)).astype(np.float32)
+    shift = (beta - mean * scale).astype(np.float32)
+    out = graph.node("Mul", [value.name, graph.weight(f"{layer.name}_scale", scale)], layer.name)
+    out = graph.node("Add", [out, graph.weight(f"{layer.name}_shift", shift)], layer.name)
+    return Value(out, value.shape, value.layout)
+
+
+@register_converter(Flatten)
+def _flatten(graph: Graph, layer: Flatten, value: Value) -> Value:
+    """Back to NHWC first, so the features come in glassnet's (height, width, channels) order."""
+    value = graph.layout(value, NHWC)
+    shape = _out_shape(layer, value)
+    if len(value.shape) == 1:
+        axes = graph.weight("axes_1", np.array([1], np.int64))
+        return Value(graph.node("Unsqueeze", [value.name, axes], layer.name), shape)
+    return Value(graph.node("Flatten", [value.name], layer.name, axis=1), shape)
+
+
+@register_converter(Reshape)
+def _reshape(graph: Graph, layer: Reshape, value: Value) -> Value:
+    value = graph.layout(value, NHWC)
+    target = graph.weight(f"{layer.name}_shape", np.array([0, *layer.target_shape], np.int64))
+    return Value(graph.node("Reshape", [value.name, target], layer.name), _out_shape(layer, value))
+
+
+@register_converter(Activation)
+def _activation_layer(graph: Graph, layer: Activation, value: Value) -> Value:
+    return _activation(graph, layer.activation, value, layer.name)
+
+
+@register_converter(ReLU)
+def _relu(graph: Graph, layer: ReLU, value: Value) -> Value:
+    """max(0, x), or Keras's general form with threshold, negative slope and cap."""
+    if layer.negative_slope == 0.0 and layer.threshold == 0.0:
+        out = graph.node("Relu", [value.name], layer.name)
+    else:
+        t = graph.weight(f"{layer.name}_threshold", np.float32(layer.threshold))
+        slope = graph.weight(f"{layer.name}_slope", np.float32(layer.negative_slope))
+        keep = graph.node("GreaterOrEqual", [value.name, t], layer.name)
+        below = graph.node(
+            "Mul", [graph.node("Sub", [value.name, t], layer.name), slope], layer.name
+        )
+        out = graph.node("Where", [keep, value.name, below], layer.name)
+    if layer.max_value is not None:
+        cap = graph.weight(f"{layer.name}_max", np.float32(layer.max_value))
+        out = graph.node("Min", [out, cap], layer.name)
+    return Value(out, value.shape, value.layout)
+
+
+@register_converter(LeakyReLU)
+def _leaky_relu(graph: Graph, layer: LeakyReLU, value: Value) -> Value:
+    out = graph.node("LeakyRelu", [value.name], layer.name, alpha=layer.negative_slope)
+    return Value(out, value.shape, value.layout)
+
+
+@register_converter(Softmax)
+def _softmax(graph: Graph, layer: Softmax, value: Value) -> Value:
+    value = graph.layout(value, NHWC)
+    return Value(graph.node("Softmax", [value.name], layer.name, axis=layer.axis), value.shape)
+
+
+@register_converter(Rescaling)
+def _rescaling(graph: Graph, layer: Rescaling, value: Value) -> Value:
+    scale = graph.weight(f"{layer.name}_scale", np.float32(layer.scale))
+    out = graph.node("Mul", [value.name, scale], layer.name)
+    if layer.offset != 0.0:
+        offset = graph.weight(f"{layer.name}_offset", np.float32(layer.offset))
+        out = graph.node("Add", [out, offset], layer.name)
+    return Value(out, value.shape, value.layout)
+
+
+@register_converter(Add)
+def _add(graph: Graph, layer: Add, values: list[Value]) -> Value:
+    """A chain of binary Adds, every input brought to the first one's layout."""
+    layout = values[0].layout
+    values = [graph.layout(v, layout) for v in values]
+    out = values[0].name
+    for v in values[1:]:
+        out = graph.node("Add", [out, v.name], layer.name)
+    shape = layer.compute_output_shape([v.shape for v in values])
+    return Value(out, tuple(shape), layout)
+
+
+@register_converter(Concatenate)
+def _concatenate(graph: Graph, layer: Concatenate, values: list[Value]) -> Value:
+    """Concat along the glassnet axis, renumbered when the images are channels-first."""
+    layout = values[0].layout
+    values = [graph.layout(v, layout) for v in values]
+    rank = len(values[0].shape)
+    axis = layer.axis % rank
+    if layout == NCHW:
+        axis = _TO_NCHW.index(axis)
+    out = graph.node("Concat", [v.name for v in values], layer.name, axis=axis)
+    shape = layer.compute_output_shape([v.shape for v in values])
+    return Value(out, tuple(shape), layout)
+
+
+# --------------------------------------------------------------------------- containers
+@register_converter(Sequential)
+def _sequential(graph: Graph, model: Sequential, value: Value) -> Value:
+    """Each layer on the output of the one before (nested Sequential models included)."""
+    for layer in model.layers:
+        value = convert_layer(graph, layer, value)
+    return value
+
+
+def _chain(graph: Graph, layers: list[Layer], value: Value) -> Value:
+    for layer in layers:
+        value = convert_layer(graph, layer, value)
+    return value
+
+
+@register_converter(BasicBlock, Bottleneck)
+def _residual(graph: Graph, block: Any, value: Value) -> Value:
+    """``relu(main_path(x) + shortcut(x))``, as ``BasicBlock.call``/``Bottleneck.call``."""
+    identity = _chain(graph, block.downsample, value)
+    out = _chain(graph, block._main_path(), value)
+    return convert_layer(graph, block.relu, convert_layer(graph, block.add, [out, identity]))
+
+
+@register_converter(BasicConv2D)
+def _basic_conv(graph: Graph, block: BasicConv2D, value: Value) -> Value:
+    return _chain(graph, [block.conv, block.bn, block.relu], value)
+
+
+@register_converter(Inception)
+def _inception(graph: Graph, block: Inception, value: Value) -> Value:
+    outputs = [_chain(graph, branch, value) for branch in block._branches()]
+    return convert_layer(graph, block.concat, outputs)
+
+
+# --------------------------------------------------------------------------- the model
+def _input_shape(model: Layer, input_shape: Any) -> tuple[int | None, ...]:
+    if input_shape is not None:
+        return (None, *tuple(input_shape))
+    shape = getattr(model, "input_shape", None)
+    if shape is None:
+        raise ValueError(
+            f"ONNX export: model '{model.name}' is not built, so its input shape is unknown. "
+            f"Start it with Input(shape), call it on data once, or pass input_shape=(H, W, C)."
+        )
+    return (None, *tuple(shape)[1:])
+
+
+def to_onnx(
+    model: Layer,
+    *,
+    opset: int = DEFAULT_OPSET,
+    input_shape: tuple[int, ...] | None = None,
+    batch_name: str = "N",
+) -> Any:
+    """The ``onnx.ModelProto`` of ``model`` (see ``export``), checked by ``onnx.checker``."""
+    onnx = _onnx()
+    helper = onnx.helper
+    if opset < DEFAULT_OPSET:
+        raise ValueError(f"ONNX export: opset {opset} is too old; use {DEFAULT_OPSET} or newer.")
+    shape = _input_shape(model, input_shape)
+    if any(d is None for d in shape[1:]):
+        raise ValueError(
+            f"ONNX export: every axis but the batch must have a known size (convolution pads "
+            f"are computed from it). Received input shape {shape}."
+        )
+    graph = Graph()
+    source = Value(graph.name("input"), shape, NHWC)
+    out = graph.layout(convert_layer(graph, model, source), NHWC)
+    graph.nodes.append(helper.make_node("Identity", [out.name], ["output"], name="output"))
+    float32 = onnx.TensorProto.FLOAT
+    dims_in = [batch_name, *shape[1:]]
+    dims_out = [batch_name, *out.shape[1:]]
+    onnx_graph = helper.make_graph(
+        graph.nodes,
+        model.name,
+        [helper.make_tensor_value_info(source.name, float32, dims_in)],
+        [helper.make_tensor_value_info("output", float32, dims_out)],
+        initializer=graph.initializers,
+    )
+    from glassnet import __version__
+
+    proto = helper.make_model(
+        onnx_graph,
+        producer_name="glassnet",
+        producer_version=__version__,
+        opset_imports=[helper.make_opsetid("", opset)],
+    )
+    # The oldest IR version that carries this opset, so older runtimes can load the file too.
+    proto.ir_version = helper.find_min_ir_version_for(list(proto.opset_import))
+    metadata = {
+        "class_names": json.dumps(getattr(model, "class_names", None)),
+        "preprocessing": json.dumps(getattr(model, "preprocessing", None)),
+        "input_layout": json.dumps("NHWC"),
+        "glassnet_model": json.dumps(type(model).__name__),
+    }
+    helper.set_model_props(proto, metadata)
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def export(
+    model: Layer,
+    path: str | os.PathLike[str],
+    *,
+    opset: int = DEFAULT_OPSET,
+    input_shape: tuple[int, ...] | None = None,
+) -> Any:
+    """Write ``model`` to ``path`` as an ONNX file and return the ``onnx.ModelProto``.
+
+    The graph takes the same input as ``model.predict`` — float32 ``(N, H, W, C)``, any batch
+    size N — and gives the same output. Class names and preprocessing are stored as JSON in the
+    model's ``metadata_props`` (keys ``class_names``, ``preprocessing``, ``input_layout``).
+
+    Args:
+        model: a built glassnet model made of supported layers (``supported_layers()``).
+        path: the file to write, e.g. ``"cats.onnx"`` (written to a temporary file, then
+            renamed).
+        opset: the ONNX opset version (17 or newer).
+        input_shape: the shape of one sample, for a model that is not built yet.
+
+    Raises:
+        ValueError: naming an unsupported layer and listing the supported ones.
+    """
+    proto = to_onnx(model, opset=opset, input_shape=input_shape)
+    path = os.fspath(path)
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(proto.SerializeToString())
+    os.replace(tmp, path)
+    return proto

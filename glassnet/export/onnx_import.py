@@ -1,0 +1,593 @@
+"""ONNX import: ``import_onnx("model.onnx")`` builds a glassnet model, weights included, from an
+ONNX graph (exported by glassnet, PyTorch, Keras, ...).
+
+The result is made of registered glassnet layers, so it trains, summarises, saves and serves
+like any other model: a plain chain becomes a ``Sequential``; anything else (skip connections,
+branches, a transpose in the middle) becomes an ``OnnxGraph``, a ``Model`` whose config is the
+node list (JSON) and whose weights live in ordinary sub-layers (``Conv2D``, ``Dense``, ...).
+
+Layout: glassnet stays channels-last inside. An ONNX image tensor (N, C, H, W) is held as
+(N, H, W, C) and every operator is translated for that layout (Conv kernels become
+(kh, kw, in, out), Concat/Softmax/Slice axes are renumbered, constants are permuted), so
+convolutions run at glassnet's native speed with no transposes around each of them. A graph
+whose 4-D input is NCHW (PyTorch's) therefore takes NHWC images in glassnet, as every glassnet
+model does: ``model.predict(x_nchw.transpose(0, 2, 3, 1))``. The one place a transpose is kept
+is a ``Flatten`` (or ``Reshape``) of a channels-first feature map larger than 1×1, since the
+Dense weights after it expect PyTorch's (C, H, W) feature order: one Transpose of that map per
+image, small next to the convolutions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from glassnet import ops
+from glassnet.layers import (
+    Activation,
+    Add,
+    AveragePooling2D,
+    BatchNormalization,
+    Concatenate,
+    Conv2D,
+    Dense,
+    Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    Input,
+    Layer,
+    LeakyReLU,
+    MaxPooling2D,
+    Rescaling,
+    Reshape,
+    Softmax,
+    deserialize,
+    serialize,
+)
+from glassnet.models import Model, Sequential
+from glassnet.ops.conv import resolve_padding
+from glassnet.ops.pooling import AvgPool2DOp, MaxPool2DOp
+from glassnet.tensor import Tensor
+
+__all__ = ["SUPPORTED_OPS", "OnnxGraph", "import_onnx"]
+
+_CL = [0, 2, 3, 1]  # stored (channels-last) axis j holds ONNX axis _CL[j]
+_CF = [0, 3, 1, 2]  # ONNX axis a is stored at axis _CF[a]
+
+SUPPORTED_OPS = (
+    "Add AveragePool BatchNormalization Concat Constant Conv Div Dropout Flatten Gemm "
+    "GlobalAveragePool GlobalMaxPool Identity LeakyRelu MatMul MaxPool Mul Pad Relu Reshape "
+    "Sigmoid Slice Softmax Sub Tanh Transpose"
+).split()
+
+
+class OnnxGraph(Model):
+    """A network imported from ONNX that is not a plain chain: runs ``nodes`` in order.
+
+    Each node is a JSON object ``{"op", "inputs", "output", ...attributes}``; ``op`` is
+    ``"layer"`` (apply ``parts[index]``, a glassnet layer holding the weights), or one of the
+    weightless operations ``transpose``, ``pad``, ``reshape``, ``slice``, ``add``, ``sub``,
+    ``mul``, ``div``, ``max_pool``, ``avg_pool``, ``identity``. Small constants are stored in
+    ``constants`` (name -> nested list). Tensors are channels-last (see the module docstring).
+
+    Args:
+        nodes: the node list. parts: the layers, in index order. constants: name -> values.
+        input_name, output_name: the graph's input and output tensor names.
+    """
+
+    def __init__(
+        self,
+        nodes: list[dict[str, Any]],
+        parts: list[Layer],
+        constants: dict[str, Any] | None = None,
+        input_name: str = "input",
+        output_name: str = "output",
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self.nodes = [dict(n) for n in nodes]
+        self.parts = list(parts)
+        self.constants = {k: np.asarray(v, np.float32) for k, v in (constants or {}).items()}
+        self.input_name, self.output_name = input_name, output_name
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        env: dict[str, Any] = {self.input_name: x}
+        env.update({k: Tensor(v) for k, v in self.constants.items()})
+        for node in self.nodes:
+            args = [env[name] for name in node["inputs"]]
+            env[node["output"]] = _run(self, node, args, training)
+        return env[self.output_name]
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "nodes": self.nodes,
+            "parts": [serialize(layer) for layer in self.parts],
+            "constants": {k: v.tolist() for k, v in self.constants.items()},
+            "input_name": self.input_name,
+            "output_name": self.output_name,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> OnnxGraph:
+        config = dict(config)
+        config["parts"] = [deserialize(item) for item in config.get("parts", [])]
+        return cls(**config)
+
+
+def _run(graph: OnnxGraph, node: dict[str, Any], args: list[Any], training: bool) -> Any:
+    op = node["op"]
+    if op == "layer":
+        layer = graph.parts[node["index"]]
+        return layer(args if node.get("multi") else args[0], training=training)
+    x = args[0]
+    if op == "identity":
+        return x
+    if op == "transpose":
+        return ops.transpose(x, tuple(node["perm"]))
+    if op == "pad":
+        return ops.pad(x, tuple(tuple(p) for p in node["pads"]), value=node.get("value", 0.0))
+    if op == "reshape":
+        return ops.reshape(x, (x.shape[0], *node["shape"]))
+    if op == "slice":
+        return ops.getitem(x, tuple(slice(*s) for s in node["slices"]))
+    if op in ("add", "sub", "mul", "div"):
+        return getattr(ops, op)(args[0], args[1])
+    if op in ("max_pool", "avg_pool"):
+        pads = tuple(tuple(p) for p in node["pads"])
+        cls = MaxPool2DOp if op == "max_pool" else AvgPool2DOp
+        return cls.apply(x, pool=tuple(node["pool"]), stride=tuple(node["stride"]), pads=pads)
+    raise ValueError(f"OnnxGraph '{graph.name}': unknown node op {op!r}.")
+
+
+# --------------------------------------------------------------------------- conversion
+class _Tensor:
+    """An ONNX tensor as the converter sees it: the glassnet name, the stored shape and whether
+    it is a channels-first ONNX image held channels-last (``cl``)."""
+
+    def __init__(self, name: str, shape: tuple[int | None, ...], cl: bool = False) -> None:
+        self.name, self.shape, self.cl = name, tuple(shape), cl
+
+    @property
+    def onnx_shape(self) -> tuple[int | None, ...]:
+        return tuple(self.shape[_CF[a]] for a in range(4)) if self.cl else self.shape
+
+
+class _Builder:
+    def __init__(self, onnx: Any, proto: Any, where: str) -> None:
+        self.onnx, self.where = onnx, where
+        self.nodes: list[dict[str, Any]] = []
+        self.parts: list[Layer] = []
+        self.weights: list[dict[str, np.ndarray]] = []
+        self.consts: dict[str, np.ndarray] = {}  # ONNX constants (initializers, Constant)
+        self.used_consts: dict[str, np.ndarray] = {}  # those the graph needs at run time
+        self.values: dict[str, _Tensor] = {}
+        self._count = 0
+        for init in proto.graph.initializer:
+            self.consts[init.name] = onnx.numpy_helper.to_array(init)
+
+    def fresh(self, hint: str) -> str:
+        self._count += 1
+        return f"{hint}:{self._count}"
+
+    def emit(self, op: str, inputs: list[_Tensor], shape: Any, cl: bool, **attrs: Any) -> _Tensor:
+        out = _Tensor(self.fresh(op if op != "layer" else type(attrs["layer"]).__name__), shape, cl)
+        node: dict[str, Any] = {"op": op, "inputs": [t.name for t in inputs], "output": out.name}
+        if op == "layer":
+            layer, weights = attrs.pop("layer"), attrs.pop("weights", {})
+            node["index"] = len(self.parts)
+            self.parts.append(layer)
+            self.weights.append(weights)
+        node.update(attrs)
+        self.nodes.append(node)
+        return out
+
+    def layer(self, layer: Layer, inputs: list[_Tensor], cl: bool, **weights: Any) -> _Tensor:
+        shapes = [t.shape for t in inputs]
+        shape = layer.compute_output_shape(shapes if len(inputs) > 1 else shapes[0])
+        multi = {"multi": True} if getattr(layer, "_multi_input", False) else {}
+        return self.emit("layer", inputs, tuple(shape), cl, layer=layer, weights=weights, **multi)
+
+    def plain(self, t: _Tensor) -> _Tensor:
+        """``t`` in ONNX's own axis order."""
+        if not t.cl:
+            return t
+        return self.emit("transpose", [t], t.onnx_shape, False, perm=_CF)
+
+    def channels_last(self, t: _Tensor) -> _Tensor:
+        """A 4-D ONNX image ``t`` held channels-last."""
+        if t.cl:
+            return t
+        if len(t.shape) != 4:
+            raise ValueError(f"import_onnx: expected a 4-D image tensor, got shape {t.shape}.")
+        shape = tuple(t.shape[a] for a in _CL)
+        return self.emit("transpose", [t], shape, True, perm=_CL)
+
+    def const(self, name: str) -> np.ndarray | None:
+        return self.consts.get(name)
+
+
+def _attrs(onnx: Any, node: Any) -> dict[str, Any]:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _pads_hw(attrs: dict[str, Any]) -> tuple[tuple[int, int], tuple[int, int]]:
+    if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
+        raise ValueError("import_onnx: auto_pad SAME_UPPER/SAME_LOWER is not supported.")
+    p = list(attrs.get("pads", [0, 0, 0, 0]))
+    return (int(p[0]), int(p[2])), (int(p[1]), int(p[3]))
+
+
+def _padding_mode(pads: Any, hw: Any, k: Any, s: Any, d: Any) -> str | None:
+    """ "valid" or "same" when the explicit pads are exactly that, else None."""
+    if pads == ((0, 0), (0, 0)):
+        return "valid"
+    if resolve_padding(hw, k, s, "same", d) == pads:
+        return "same"
+    return None
+
+
+def _conv(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    x = b.channels_last(ins[0])
+    w = b.const(node.input[1])
+    bias = b.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    if w is None or w.ndim != 4 or attrs.get("group", 1) != 1:
+        raise ValueError(
+            f"import_onnx: Conv '{node.name}' needs a constant 4-D kernel and group=1 (grouped "
+            f"and depthwise convolutions are not supported)."
+        )
+    k = tuple(int(v) for v in w.shape[2:])
+    s = tuple(int(v) for v in attrs.get("strides", [1, 1]))
+    d = tuple(int(v) for v in attrs.get("dilations", [1, 1]))
+    pads = _pads_hw(attrs)
+    mode = _padding_mode(pads, x.shape[1:3], k, s, d)
+    if mode is None:
+        padded = (x.shape[0], x.shape[1] + sum(pads[0]), x.shape[2] + sum(pads[1]), x.shape[3])
+        x = b.emit("pad", [x], padded, True, pads=[[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
+        mode = "valid"
+    layer = Conv2D(
+        int(w.shape[0]), k, strides=s, padding=mode, dilation_rate=d, use_bias=bias is not None
+    )
+    weights = {"kernel": np.transpose(w, (2, 3, 1, 0))}
+    if bias is not None:
+        weights["bias"] = bias
+    return b.layer(layer, [x], True, **weights)
+
+
+def _pool(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    x = b.channels_last(ins[0])
+    if attrs.get("ceil_mode", 0) or any(v != 1 for v in attrs.get("dilations", [1, 1])):
+        raise ValueError(f"import_onnx: {node.op_type} with ceil_mode or dilations: unsupported.")
+    k = tuple(int(v) for v in attrs["kernel_shape"])
+    s = tuple(int(v) for v in attrs.get("strides", [1, 1]))
+    pads = _pads_hw(attrs)
+    is_max = node.op_type == "MaxPool"
+    include_pad = not is_max and attrs.get("count_include_pad", 0) == 1
+    mode = _padding_mode(pads, x.shape[1:3], k, s, (1, 1))
+    if mode == "valid" or (mode == "same" and not include_pad):
+        layer = (MaxPooling2D if is_max else AveragePooling2D)(k, strides=s, padding=mode)
+        return b.layer(layer, [x], True)
+    if include_pad:  # zeros count in the mean: pad first, then average valid windows
+        padded = (x.shape[0], x.shape[1] + sum(pads[0]), x.shape[2] + sum(pads[1]), x.shape[3])
+        x = b.emit("pad", [x], padded, True, pads=[[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
+        pads = ((0, 0), (0, 0))
+    out_hw = tuple((x.shape[1 + i] + sum(pads[i]) - k[i]) // s[i] + 1 for i in range(2))
+    op = "max_pool" if is_max else "avg_pool"
+    shape = (x.shape[0], *out_hw, x.shape[3])
+    return b.emit(op, [x], shape, True, pool=list(k), stride=list(s), pads=[list(p) for p in pads])
+
+
+def _elementwise(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[Any]) -> _Tensor:
+    """Add/Sub/Mul/Div of two tensors, or of a tensor and a constant (then permuted to the
+    tensor's layout); a scalar Mul/Add becomes a ``Rescaling`` layer."""
+    op = node.op_type.lower()
+    tensors = [t for t in ins if isinstance(t, _Tensor)]
+    if len(tensors) == 2:
+        a, c = tensors
+        c = b.channels_last(c) if a.cl else b.plain(c)
+        if op == "add" and a.shape == c.shape:
+            return b.layer(Add(), [a, c], a.cl)
+        shape = tuple(np.broadcast_shapes(tuple(d or 1 for d in a.shape), c.shape))
+        return b.emit(op, [a, c], (None, *shape[1:]), a.cl)
+    (x,) = tensors
+    const = next(np.asarray(v, np.float32) for v in ins if not isinstance(v, _Tensor))
+    if const.size == 1 and op in ("mul", "add", "sub", "div") and ins[0] is x:
+        v = float(const.reshape(()))
+        scale, offset = {"mul": (v, 0.0), "add": (1.0, v), "sub": (1.0, -v), "div": (1 / v, 0.0)}[
+            op
+        ]
+        return b.layer(Rescaling(scale, offset), [x], x.cl)
+    if x.cl:
+        const = np.transpose(const.reshape((1,) * (4 - const.ndim) + const.shape), _CL)
+    name = b.fresh("const")
+    b.used_consts[name] = const
+    c = _Tensor(name, const.shape)
+    pair = [x, c] if ins[0] is x else [c, x]
+    shape = tuple(np.broadcast_shapes(tuple(d or 1 for d in x.shape), const.shape))
+    return b.emit(op, pair, (None, *shape[1:]), x.cl)
+
+
+def _flatten(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    x = ins[0]
+    if attrs.get("axis", 1) != 1:
+        raise ValueError(f"import_onnx: Flatten '{node.name}' with axis != 1 is not supported.")
+    if x.cl and not (x.shape[1] == 1 and x.shape[2] == 1):  # (C, H, W) order, as in ONNX
+        x = b.plain(x)
+    return b.layer(Flatten(), [x], False)
+
+
+def _reshape(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    x = ins[0]
+    target = b.const(node.input[1])
+    if target is None:
+        raise ValueError(f"import_onnx: Reshape '{node.name}' needs a constant shape.")
+    if x.cl and not (x.shape[1] == 1 and x.shape[2] == 1):
+        x = b.plain(x)
+    onnx_shape = x.onnx_shape if not x.cl else (x.shape[0], x.shape[3], 1, 1)
+    target = [int(onnx_shape[i]) if v == 0 else int(v) for i, v in enumerate(target)]
+    if target[0] not in (-1,) and target[0] != onnx_shape[0] and onnx_shape[0] is not None:
+        raise ValueError(f"import_onnx: Reshape '{node.name}' must keep the batch axis.")
+    if len(target) > 1 and target[0] == -1 and -1 not in target[1:]:
+        target = target[1:]
+    elif target[0] in (-1, onnx_shape[0]) or onnx_shape[0] is None:
+        target = target[1:]
+    return b.layer(Reshape(tuple(target)), [x], False)
+
+
+def _gemm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    x = b.plain(ins[0])
+    w = b.const(node.input[1])
+    if w is None or attrs.get("transA", 0):
+        raise ValueError(f"import_onnx: {node.op_type} '{node.name}' needs constant weights.")
+    kernel = (w.T if attrs.get("transB", 0) else w) * attrs.get("alpha", 1.0)
+    bias = None
+    if node.op_type == "Gemm" and len(node.input) > 2 and node.input[2]:
+        bias = np.broadcast_to(b.const(node.input[2]) * attrs.get("beta", 1.0), kernel.shape[1:])
+    layer = Dense(int(kernel.shape[1]), use_bias=bias is not None)
+    weights = {"kernel": kernel} if bias is None else {"kernel": kernel, "bias": bias}
+    return b.layer(layer, [x], False, **weights)
+
+
+def _batch_norm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    x = b.channels_last(ins[0]) if len(ins[0].shape) == 4 else ins[0]
+    gamma, beta, mean, var = (b.const(n) for n in node.input[1:5])
+    layer = BatchNormalization(epsilon=float(attrs.get("epsilon", 1e-5)))
+    weights = {"gamma": gamma, "beta": beta, "moving_mean": mean, "moving_variance": var}
+    return b.layer(layer, [x], x.cl, **weights)
+
+
+def _transpose(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    x = ins[0]
+    perm = list(attrs.get("perm", reversed(range(len(x.shape)))))
+    if len(x.shape) == 4 and not x.cl and perm == _CF:  # NHWC -> NCHW: hold as is
+        return _Tensor(x.name, x.shape, True)
+    if x.cl and perm == _CL:  # NCHW -> NHWC: already stored so
+        return _Tensor(x.name, x.shape, False)
+    x = b.plain(x)
+    shape = tuple(x.shape[p] for p in perm)
+    return b.emit("transpose", [x], shape, False, perm=perm)
+
+
+def _softmax(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    x = ins[0]
+    axis = int(attrs.get("axis", -1)) % len(x.shape)
+    if x.cl:
+        axis = _CF[axis]
+    return b.layer(Softmax(axis=axis if axis != len(x.shape) - 1 else -1), [x], x.cl)
+
+
+def _concat(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    cl = ins[0].cl
+    xs = [b.channels_last(t) if cl else b.plain(t) for t in ins]
+    axis = int(attrs["axis"]) % len(xs[0].shape)
+    if cl:
+        axis = _CF[axis]
+    return b.layer(Concatenate(axis=axis if axis != len(xs[0].shape) - 1 else -1), xs, cl)
+
+
+def _pad(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    x = ins[0]
+    pads = b.const(node.input[1])
+    mode = attrs.get("mode", b"constant")
+    if pads is None or mode not in (b"constant", "constant") or len(node.input) > 3:
+        raise ValueError(f"import_onnx: Pad '{node.name}' must be constant-mode, constant pads.")
+    value = float(b.const(node.input[2])) if len(node.input) > 2 and node.input[2] else 0.0
+    n = len(x.shape)
+    pairs = [[int(pads[i]), int(pads[i + n])] for i in range(n)]
+    if x.cl:
+        pairs = [pairs[a] for a in _CL]
+    shape = tuple(None if d is None else d + sum(p) for d, p in zip(x.shape, pairs, strict=True))
+    return b.emit("pad", [x], shape, x.cl, pads=pairs, value=value)
+
+
+def _slice(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    x = ins[0]
+    starts, ends = b.const(node.input[1]), b.const(node.input[2])
+    n = len(x.shape)
+    axes = b.const(node.input[3]) if len(node.input) > 3 and node.input[3] else np.arange(n)
+    steps = b.const(node.input[4]) if len(node.input) > 4 and node.input[4] else None
+    if starts is None or ends is None or axes is None:
+        raise ValueError(f"import_onnx: Slice '{node.name}' needs constant starts/ends/axes.")
+    slices: list[list[Any]] = [[None, None, None] for _ in range(n)]
+    shape = list(x.shape)
+    for i, axis in enumerate(int(a) % n for a in axes):
+        stored = _CF[axis] if x.cl else axis
+        step = 1 if steps is None else int(steps[i])
+        size = x.shape[stored]
+        start, end = int(starts[i]), int(ends[i])
+        if size is not None:
+            start, end, step = slice(start, end, step).indices(size)
+            shape[stored] = len(range(start, end, step))
+        slices[stored] = [start, end, step]
+    return b.emit("slice", [x], tuple(shape), x.cl, slices=slices)
+
+
+def _simple(layer_factory: Any) -> Any:
+    def convert(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+        return b.layer(layer_factory(attrs), [ins[0]], ins[0].cl)
+
+    return convert
+
+
+def _global_pool(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    cls = GlobalAveragePooling2D if node.op_type == "GlobalAveragePool" else GlobalMaxPooling2D
+    return b.layer(cls(keepdims=True), [b.channels_last(ins[0])], True)
+
+
+def _identity(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    return ins[0]
+
+
+_OPS = {
+    "Conv": _conv,
+    "MaxPool": _pool,
+    "AveragePool": _pool,
+    "GlobalAveragePool": _global_pool,
+    "GlobalMaxPool": _global_pool,
+    "Gemm": _gemm,
+    "MatMul": _gemm,
+    "Add": _elementwise,
+    "Sub": _elementwise,
+    "Mul": _elementwise,
+    "Div": _elementwise,
+    "Relu": _simple(lambda a: Activation("relu")),
+    "Sigmoid": _simple(lambda a: Activation("sigmoid")),
+    "Tanh": _simple(lambda a: Activation("tanh")),
+    "LeakyRelu": _simple(lambda a: LeakyReLU(float(a.get("alpha", 0.01)))),
+    "Softmax": _softmax,
+    "BatchNormalization": _batch_norm,
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Transpose": _transpose,
+    "Dropout": _identity,
+    "Identity": _identity,
+    "Concat": _concat,
+    "Pad": _pad,
+    "Slice": _slice,
+}
+
+
+def _load(path: str) -> Any:
+    try:
+        import onnx
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("import_onnx needs the 'onnx' package: pip install onnx") from err
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"import_onnx: no such file: '{path}'")
+    try:
+        proto = onnx.load(path)
+        onnx.checker.check_model(proto)
+        proto = onnx.shape_inference.infer_shapes(proto)
+    except Exception as err:  # DecodeError, ValidationError, ...: all mean "not a good file"
+        raise ValueError(
+            f"import_onnx: '{path}' is not a valid ONNX model ({type(err).__name__}: {err})"
+        ) from err
+    return onnx, proto
+
+
+def import_onnx(path: str | os.PathLike[str]) -> Model:
+    """Build a glassnet model (weights included) from the ONNX file at ``path``.
+
+    A chain of layers becomes a ``Sequential``; any other graph an ``OnnxGraph``. Images are
+    channels-last in glassnet: a graph whose input is NCHW (PyTorch) takes NHWC arrays here.
+    Class names and preprocessing stored by glassnet's exporter are restored.
+
+    Raises:
+        ValueError: naming the file when it is not valid ONNX, or listing every operator of
+            the graph that is not supported (``SUPPORTED_OPS``).
+    """
+    path = os.fspath(path)
+    onnx, proto = _load(path)
+    graph = proto.graph
+    unsupported = sorted({n.op_type for n in graph.node if n.op_type not in _OPS})
+    if unsupported:
+        raise ValueError(
+            f"import_onnx: '{path}' uses operators glassnet cannot import: "
+            f"{', '.join(unsupported)}. Supported: {', '.join(SUPPORTED_OPS)}."
+        )
+    inits = {i.name for i in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in inits]
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise ValueError(f"import_onnx: '{path}': only graphs with one input and one output.")
+    b = _Builder(onnx, proto, path)
+    source = inputs[0]
+    dims = [
+        d.dim_value if d.HasField("dim_value") else None for d in source.type.tensor_type.shape.dim
+    ]
+    if any(d is None for d in dims[1:]):
+        raise ValueError(f"import_onnx: '{path}': input sizes {dims} must be fixed but the batch.")
+    consumers = [n for n in graph.node if source.name in n.input]
+    meta = {p.key: p.value for p in proto.metadata_props}
+    # glassnet's own exports say their input is NHWC; otherwise an input that only feeds
+    # Transpose(0, 3, 1, 2) nodes is NHWC too (Keras/tf2onnx style); else NCHW.
+    nhwc_input = meta.get("input_layout") == json.dumps("NHWC") or all(
+        n.op_type == "Transpose" and list(_attrs(onnx, n).get("perm", [])) == _CF for n in consumers
+    )
+    nhwc_input = nhwc_input and len(dims) == 4
+    if len(dims) == 4 and not nhwc_input:  # an NCHW graph: glassnet feeds it NHWC
+        start = _Tensor("input", (None, dims[2], dims[3], dims[1]), cl=True)
+    else:
+        start = _Tensor("input", (None, *dims[1:]), cl=False)
+    b.values[source.name] = start
+    try:
+        for node in graph.node:
+            attrs = _attrs(onnx, node)
+            if node.op_type == "Constant":
+                b.consts[node.output[0]] = onnx.numpy_helper.to_array(attrs["value"])
+                continue
+            ins: list[Any] = []
+            for name in node.input:
+                if name in b.values:
+                    ins.append(b.values[name])
+                elif name in b.consts:
+                    ins.append(b.consts[name])
+            if node.op_type not in ("Add", "Sub", "Mul", "Div"):
+                ins = [t for t in ins if isinstance(t, _Tensor)]
+            b.values[node.output[0]] = _OPS[node.op_type](b, node, attrs, ins)
+    except ValueError as err:
+        raise ValueError(f"{err} (in '{path}')") from err
+    out = b.plain(b.values[graph.output[0].name])
+    model = _assemble(b, start, out)
+    for key in ("class_names", "preprocessing"):
+        if key in meta:
+            try:
+                setattr(model, key, json.loads(meta[key]))
+            except json.JSONDecodeError:
+                pass
+    return model
+
+
+def _assemble(b: _Builder, start: _Tensor, out: _Tensor) -> Model:
+    """A Sequential for a plain chain of layers, an OnnxGraph otherwise; built, weights set."""
+    input_shape = start.shape[1:]
+    chain = bool(b.nodes) and all(n["op"] == "layer" and not n.get("multi") for n in b.nodes)
+    previous = start.name
+    for node in b.nodes if chain else []:
+        chain = chain and node["inputs"] == [previous]
+        previous = node["output"]
+    if chain and previous == out.name:
+        model: Model = Sequential([Input(input_shape), *b.parts])
+    else:
+        nodes = list(b.nodes)
+        if out.name == start.name or not nodes:
+            nodes.append({"op": "identity", "inputs": [start.name], "output": "output"})
+            out = _Tensor("output", out.shape)
+        model = OnnxGraph(
+            nodes,
+            b.parts,
+            {k: v.tolist() for k, v in b.used_consts.items()},
+            input_name=start.name,
+            output_name=out.name,
+        )
+        model.build((None, *input_shape))
+    for layer, weights in zip(b.parts, b.weights, strict=True):
+        for attr, array in weights.items():
+            target = getattr(layer, attr)
+            target.data[...] = np.asarray(array, dtype=target.data.dtype).reshape(target.shape)
+    return model

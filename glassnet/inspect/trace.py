@@ -1,0 +1,370 @@
+"""Trace one neuron's arithmetic for one real input, written the way the texts write it.
+
+A neuron multiplies each input by its weight, adds the bias and applies its activation:
+``0.5 × 0.1 + 0.2 = 0.25 → ReLU → 0.25``. ``trace`` runs the model on a real input, picks a
+neuron and prints exactly that, with the model's own numbers; for a Conv2D unit it also shows
+where the filter window sits and which pixels it sees. Long sums (a neuron with 784 inputs)
+show the largest contributions and say how many smaller terms were folded together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from glassnet import activations as activations_module
+from glassnet.inspect._record import Call, as_batch, record_calls
+from glassnet.layers.layer import Layer
+from glassnet.ops.conv import resolve_padding
+from glassnet.tensor import Tensor, no_grad
+
+__all__ = ["LayerTrace", "ModelTrace", "NeuronTrace", "trace"]
+
+
+def _num(value: float) -> str:
+    """A number as the texts write it: up to 4 significant digits, no float noise."""
+    text = f"{float(value):.4g}"
+    return "0" if text == "-0" else text
+
+
+def _factor(value: float) -> str:
+    text = _num(value)
+    return f"({text})" if text.startswith("-") else text
+
+
+def activation_name(layer: Layer) -> str:
+    """The name of a layer's activation (``"relu"``), ``"linear"`` when it has none."""
+    fn = getattr(layer, "activation", None)
+    if fn is None:
+        return "linear"
+    try:
+        return activations_module.serialize(fn)
+    except ValueError:
+        return getattr(fn, "__name__", type(fn).__name__)
+
+
+_PRETTY = {"relu": "ReLU", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax"}
+
+
+@dataclass
+class NeuronTrace:
+    """One neuron's forward pass for one input: every term of its weighted sum, the bias, the
+    sum, the activation and the output (the same number the model computed).
+
+    ``unit`` is ``(j,)`` for a Dense unit and ``(row, col, filter)`` for a Conv2D unit, whose
+    ``window`` gives the input rows and columns the filter covered (padding counts as 0).
+    """
+
+    layer: str
+    kind: str
+    unit: tuple[int, ...]
+    inputs: np.ndarray
+    weights: np.ndarray
+    bias: float
+    weighted_sum: float
+    activation: str
+    output: float
+    window: tuple[tuple[int, int], tuple[int, int]] | None = None
+    max_terms: int = 6
+
+    @property
+    def contributions(self) -> np.ndarray:
+        """input × weight for every term, same shape as ``inputs``."""
+        return self.inputs * self.weights
+
+    def sum_text(self) -> str:
+        """``0.5 × 0.1 + 0.2 = 0.25 → ReLU → 0.25``, abbreviated when there are many terms."""
+        x, w = self.inputs.reshape(-1), self.weights.reshape(-1)
+        c = x * w
+        if len(c) <= self.max_terms:
+            shown, hidden = list(range(len(c))), []
+        else:
+            order = np.argsort(-np.abs(c), kind="stable")
+            shown = sorted(order[: self.max_terms - 1].tolist())
+            hidden = order[self.max_terms - 1 :]
+        terms = [f"{_factor(x[i])} × {_factor(w[i])}" for i in shown]
+        if len(hidden):
+            terms.append(f"[{len(hidden)} smaller terms: {_num(c[hidden].sum())}]")
+        text = " + ".join(terms)
+        if self.bias != 0 or not terms:
+            text += f" + {_factor(self.bias)}"
+        text += f" = {_num(self.weighted_sum)}"
+        if self.activation != "linear":
+            name = _PRETTY.get(self.activation, self.activation)
+            if self.activation == "softmax":
+                name += " (over all the layer's sums)"
+            text += f" → {name} → {_num(self.output)}"
+        return text
+
+    def __str__(self) -> str:
+        where = f"unit {self.unit[0]}"
+        if self.kind == "Conv2D":
+            row, col, f = self.unit
+            where = f"filter {f} at output row {row}, column {col}"
+        lines = [f"{self.kind} '{self.layer}', {where}:"]
+        if self.window is not None:
+            (r0, r1), (c0, c1) = self.window
+            kh, kw, cin = self.inputs.shape
+            lines.append(
+                f"  window: input rows {r0}..{r1}, columns {c0}..{c1} ({kh}×{kw}×{cin} pixels; "
+                f"outside the image counts as 0)"
+            )
+            if cin <= 3:
+                lines += _grids(self.inputs, self.weights)
+            lines.append(f"  dot product: {self.sum_text()}")
+        else:
+            n = self.inputs.size
+            lines.append(f"  {n} input{'s' if n != 1 else ''} × weights, + bias: {self.sum_text()}")
+        return "\n".join(lines)
+
+
+def _grids(pixels: np.ndarray, weights: np.ndarray) -> list[str]:
+    """The receptive field and the filter side by side, one pair of grids per channel."""
+    lines = []
+    kh, kw, cin = pixels.shape
+    width = 8 * kw
+    for ch in range(cin):
+        lines.append(f"  {'pixels (channel ' + str(ch) + ')':<{width}}    weights")
+        for r in range(kh):
+            left = "".join(f"{v:8.3f}" for v in pixels[r, :, ch])
+            right = "".join(f"{v:8.3f}" for v in weights[r, :, ch])
+            lines.append(f"  {left:<{width}}  × {right}")
+    return lines
+
+
+@dataclass
+class LayerTrace:
+    """What one layer did to the input: its shapes and, for Dense/Conv2D, traced neurons."""
+
+    layer: str
+    kind: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    output: np.ndarray
+    neurons: list[NeuronTrace] = field(default_factory=list)
+    note: str = ""
+
+    def __str__(self) -> str:
+        head = f"{self.kind} '{self.layer}': {self.input_shape[1:]} → {self.output_shape[1:]}"
+        if self.note:
+            head += f"  ({self.note})"
+        parts = [head]
+        for neuron in self.neurons:
+            parts.append(f"  {_where(neuron)}")
+            parts += ["  " + line for line in str(neuron).splitlines()[1:]]
+        return "\n".join(parts)
+
+
+def _where(neuron: NeuronTrace) -> str:
+    if neuron.kind == "Conv2D":
+        row, col, f = neuron.unit
+        return f"filter {f} at output row {row}, column {col}:"
+    return f"unit {neuron.unit[0]}:"
+
+
+@dataclass
+class ModelTrace:
+    """The whole forward pass, layer by layer; ``output`` equals ``model.predict(x)``."""
+
+    layers: list[LayerTrace]
+    output: np.ndarray
+
+    def __str__(self) -> str:
+        out = np.array2string(self.output[0], precision=4, separator=", ")
+        return "\n".join([*map(str, self.layers), f"Output: {out}"])
+
+
+def _dense_neuron(call: Call, j: int, max_terms: int) -> NeuronTrace:
+    layer = call.layer
+    x = np.asarray(call.input.data, np.float64).reshape(-1, layer.kernel.shape[0])[0]
+    w = np.asarray(layer.kernel.data, np.float64)[:, j]
+    b = float(layer.bias.data[j]) if getattr(layer, "bias", None) is not None else 0.0
+    out = np.asarray(call.output.data).reshape(-1, layer.kernel.shape[1])[0]
+    return NeuronTrace(
+        layer=layer.name,
+        kind=type(layer).__name__,
+        unit=(j,),
+        inputs=x,
+        weights=w,
+        bias=b,
+        weighted_sum=float(x @ w + b),
+        activation=activation_name(layer),
+        output=float(out[j]),
+        max_terms=max_terms,
+    )
+
+
+def _conv_neuron(call: Call, unit: tuple[int, int, int], max_terms: int) -> NeuronTrace:
+    layer = call.layer
+    x = np.asarray(call.input.data, np.float64)[0]  # (H, W, C)
+    kernel = np.asarray(layer.kernel.data, np.float64)
+    kh, kw = kernel.shape[:2]
+    row, col, f = unit
+    (top, bottom), (left, right) = resolve_padding(
+        x.shape[:2], (kh, kw), layer.strides, layer.padding, layer.dilation_rate
+    )
+    padded = np.pad(x, ((top, bottom), (left, right), (0, 0)))
+    sh, sw = layer.strides
+    dh, dw = layer.dilation_rate
+    r0, c0 = row * sh, col * sw  # top-left corner in the padded image
+    patch = padded[r0 : r0 + (kh - 1) * dh + 1 : dh, c0 : c0 + (kw - 1) * dw + 1 : dw, :]
+    w = kernel[..., f]
+    b = float(layer.bias.data[f]) if getattr(layer, "bias", None) is not None else 0.0
+    window = (
+        (r0 - top, r0 - top + (kh - 1) * dh),
+        (c0 - left, c0 - left + (kw - 1) * dw),
+    )
+    return NeuronTrace(
+        layer=layer.name,
+        kind="Conv2D",
+        unit=(row, col, f),
+        inputs=patch,
+        weights=w,
+        bias=b,
+        weighted_sum=float((patch * w).sum() + b),
+        activation=activation_name(layer),
+        output=float(np.asarray(call.output.data)[0, row, col, f]),
+        window=window,
+        max_terms=max_terms,
+    )
+
+
+def _is_dense(layer: Layer) -> bool:
+    kernel = layer.__dict__.get("kernel")
+    return isinstance(kernel, Tensor) and kernel.ndim == 2 and type(layer).__name__ == "Dense"
+
+
+def _is_conv(layer: Layer) -> bool:
+    kernel = layer.__dict__.get("kernel")
+    return isinstance(kernel, Tensor) and kernel.ndim == 4 and hasattr(layer, "strides")
+
+
+def _neuron(call: Call, unit: Any, max_terms: int) -> NeuronTrace:
+    out = np.asarray(call.output.data)
+    if _is_dense(call.layer):
+        units = call.layer.kernel.shape[1]
+        j = int(np.argmax(out.reshape(-1, units)[0])) if unit is None else unit
+        if not isinstance(j, (int, np.integer)) or not 0 <= j < units:
+            raise ValueError(
+                f"trace: Dense '{call.layer.name}' has units 0..{units - 1}. Received: "
+                f"unit={unit!r}"
+            )
+        return _dense_neuron(call, int(j), max_terms)
+    filters = out.shape[-1]
+    if unit is None:  # the most active position of the most active filter
+        unit = tuple(int(i) for i in np.unravel_index(np.argmax(out[0]), out.shape[1:]))
+    elif isinstance(unit, (int, np.integer)):  # a filter: where it responded most
+        if not 0 <= unit < filters:
+            raise ValueError(
+                f"trace: Conv2D '{call.layer.name}' has filters 0..{filters - 1}. Received: "
+                f"unit={unit!r}"
+            )
+        r, c = np.unravel_index(np.argmax(out[0, ..., unit]), out.shape[1:3])
+        unit = (int(r), int(c), int(unit))
+    ok = isinstance(unit, tuple) and len(unit) == 3
+    if not ok or not all(0 <= u < n for u, n in zip(unit, out.shape[1:], strict=True)):
+        raise ValueError(
+            f"trace: a Conv2D unit is a filter index or (row, col, filter) inside the output "
+            f"{out.shape[1:]} of '{call.layer.name}'. Received: unit={unit!r}"
+        )
+    return _conv_neuron(call, unit, max_terms)
+
+
+def _layer_trace(call: Call, units: Any, max_terms: int, max_units: int) -> LayerTrace:
+    layer = call.layer
+    in_shape = tuple(call.input.shape) if isinstance(call.input, Tensor) else ()
+    out = np.asarray(call.output.data)
+    result = LayerTrace(layer.name, type(layer).__name__, in_shape, out.shape, out)
+    if _is_dense(layer):
+        n = layer.kernel.shape[1]
+        if units is None and n <= max_units:
+            units = list(range(n))
+        elif units is None:
+            units = [None]
+            result.note = f"{n} units; showing the most active one"
+        result.neurons = [_neuron(call, u, max_terms) for u in units]
+    elif _is_conv(layer):
+        result.note = "showing the strongest response" if units is None else ""
+        result.neurons = [_neuron(call, u, max_terms) for u in (units or [None])]
+    else:
+        result.note = _describe(layer)
+    return result
+
+
+def _describe(layer: Layer) -> str:
+    kind = type(layer).__name__
+    notes = {
+        "Flatten": "the numbers laid out in one row",
+        "InputLayer": "the input as given",
+        "Dropout": "inactive when predicting",
+        "Rescaling": f"× {_num(getattr(layer, 'scale', float('nan')))}",
+        "MaxPooling2D": "the largest value of each window",
+        "AveragePooling2D": "the mean of each window",
+        "ReLU": "max(0, x) for each number",
+        "Softmax": "exp, then divided by the total",
+    }
+    if kind == "Activation":
+        return f"{activation_name(layer)} of each number"
+    return notes.get(kind, "")
+
+
+def trace(
+    model: Layer,
+    x: Any,
+    layer: str | int | Layer | None = None,
+    unit: Any = None,
+    max_terms: int = 6,
+    max_units: int = 4,
+) -> NeuronTrace | LayerTrace | ModelTrace:
+    """Run ``model`` on one input and show the arithmetic of its neurons, with its own numbers.
+
+    Args:
+        model: a built model (or layer).
+        x: one input, with or without the batch axis of one.
+        layer: the layer to look at (name, position among the model's leaf layers, or the
+            layer itself); None traces the whole model, layer by layer.
+        unit: for Dense, the unit index; for Conv2D, ``(row, col, filter)`` or a filter index
+            (traced where it responded most). None: every unit of a small Dense layer (up to
+            ``max_units``), else the most active unit.
+        max_terms: weighted sums with more terms show the largest ``max_terms - 1`` and fold
+            the rest into one bracketed term.
+
+    Returns:
+        A ``NeuronTrace`` (layer and unit given), a ``LayerTrace`` (layer given) or a
+        ``ModelTrace`` (neither). ``print`` it; its fields hold the numbers.
+
+    Example (a Dense layer "hidden" with weight 0.1 and bias 0.2, as in the texts)::
+
+        print(trace(model, [0.5], layer="hidden", unit=0))
+        # Dense 'hidden', unit 0:
+        #   1 input × weights, + bias: 0.5 × 0.1 + 0.2 = 0.25 → ReLU → 0.25
+    """
+    batch = as_batch(model, x, "trace")
+    with no_grad(), record_calls(model) as calls:
+        output = model(Tensor(batch), training=False)
+    if layer is None:
+        if unit is not None:
+            raise ValueError("trace: 'unit' needs 'layer' (which layer the unit belongs to).")
+        return ModelTrace(
+            [_layer_trace(c, None, max_terms, max_units) for c in calls],
+            np.asarray(output.data),
+        )
+    call = _find_call(calls, layer)
+    if unit is None:
+        return _layer_trace(call, None, max_terms, max_units)
+    if not (_is_dense(call.layer) or _is_conv(call.layer)):
+        raise ValueError(
+            f"trace: '{call.layer.name}' ({type(call.layer).__name__}) has no neurons with "
+            f"weights; units can be traced in Dense and Conv2D layers."
+        )
+    return _neuron(call, unit, max_terms)
+
+
+def _find_call(calls: list[Call], layer: str | int | Layer) -> Call:
+    for i, call in enumerate(calls):
+        if layer is call.layer or layer in (call.layer.name, call.path) or layer == i:
+            return call
+    names = ", ".join(c.layer.name for c in calls)
+    raise ValueError(f"trace: no layer {layer!r} ran in this model. Layers: {names}.")

@@ -14,6 +14,7 @@ Layout is channels-last: images (N, H, W, C), kernels (kh, kw, C_in, C_out), as 
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 import numpy as np
@@ -215,14 +216,23 @@ def im2col(xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) 
     and stride are just bigger steps); only the reshape copies, and for a 1×1 kernel with stride
     1 on a contiguous image not even that.
     """
+    n, _, _, c = xpad.shape
+    (kh, kw), (ho, wo) = kernel, out_hw
+    return im2col_view(xpad, kernel, stride, dilation, out_hw).reshape(n * ho * wo, kh * kw * c)
+
+
+def im2col_view(xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Any:
+    """The windows of ``im2col`` as a read-only strided view (N, Ho, Wo, kh, kw, C): no copy."""
     xp = get_array_module(xpad)
     n, _, _, c = xpad.shape
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
     s_n, s_h, s_w, s_c = xpad.strides
-    windows = xp.lib.stride_tricks.as_strided(
-        xpad, (n, ho, wo, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
+    return xp.lib.stride_tricks.as_strided(
+        xpad,
+        (n, ho, wo, kh, kw, c),
+        (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c),
+        writeable=False,
     )
-    return windows.reshape(n * ho * wo, kh * kw * c)
 
 
 def col2im(
@@ -270,14 +280,16 @@ class Conv2DOp(Function):
         xpad = _pad(x, pads)
         ho = (xpad.shape[1] - (kh - 1) * dilation[0] - 1) // stride[0] + 1
         wo = (xpad.shape[2] - (kw - 1) * dilation[1] - 1) // stride[1] + 1
-        cols = im2col(xpad, (kh, kw), stride, dilation, (ho, wo))
         w2 = w.reshape(kh * kw * c, f)
-        y = cols @ w2
+        if ctx.needs_input_grad[1]:  # training: keep the whole column matrix for dW
+            cols = im2col(xpad, (kh, kw), stride, dilation, (ho, wo))
+            y = cols @ w2
+        else:  # nothing to keep: unfold a few images at a time into one reused buffer
+            cols = None
+            y = _conv_in_chunks(xpad, w2, (kh, kw), stride, dilation, (ho, wo))
         if b is not None:
             y += b
-        ctx.save_for_backward(
-            cols if ctx.needs_input_grad[1] else None, w2 if ctx.needs_input_grad[0] else None
-        )
+        ctx.save_for_backward(cols, w2 if ctx.needs_input_grad[0] else None)
         ctx.x_hw, ctx.padded_shape, ctx.w_shape = (h, wd), xpad.shape, w.shape
         ctx.stride, ctx.pads, ctx.dilation, ctx.out_hw = stride, pads, dilation, (ho, wo)
         return y.reshape(n, ho, wo, f)
@@ -302,6 +314,40 @@ class Conv2DOp(Function):
         return gx, gw, gb
 
 
+_CHUNK_BYTES = 4 << 20  # a column buffer of ~4 MiB stays in cache and is allocated once
+_buffers = threading.local()  # per thread: a server may run several predictions at once
+
+
+def _conv_in_chunks(
+    xpad: Any, w2: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair
+) -> Any:
+    """The forward GEMM of im2col, a few images at a time, for when the columns need not be
+    kept (inference, a frozen layer). One full column matrix can be hundreds of megabytes —
+    a fresh allocation every call costs page faults and evicts the caches; a small buffer
+    reused across chunks and calls does not. Same numbers as ``im2col(xpad) @ w2``."""
+    xp = get_array_module(xpad)
+    n = xpad.shape[0]
+    (ho, wo), k = out_hw, w2.shape[0]
+    per_image = ho * wo * k * xpad.dtype.itemsize
+    step = max(1, min(n, _CHUNK_BYTES // max(per_image, 1)))
+    if step >= n or xp is not np:
+        return im2col(xpad, kernel, stride, dilation, out_hw) @ w2
+    key = (step * ho * wo, k, xpad.dtype.str)
+    buffer = getattr(_buffers, "cols", None)
+    if buffer is None or (buffer.shape, buffer.dtype.str) != (key[:2], key[2]):
+        buffer = np.empty(key[:2], dtype=xpad.dtype)
+        _buffers.cols = buffer
+    y = np.empty((n * ho * wo, w2.shape[1]), dtype=np.result_type(xpad, w2))
+    rows = ho * wo
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        windows = im2col_view(xpad[start:stop], kernel, stride, dilation, out_hw)
+        cols = buffer[: (stop - start) * rows]
+        np.copyto(cols.reshape(windows.shape), windows)
+        np.matmul(cols, w2, out=y[start * rows : stop * rows])
+    return y
+
+
 def _input_grad_as_conv(grad: Any, w2: Any, ctx: Context) -> Any:
     """dx for a stride-1 convolution as another convolution: the output gradient, padded,
     correlated with the kernel flipped in space and with C and F swapped — one im2col copy and
@@ -320,8 +366,8 @@ def _input_grad_as_conv(grad: Any, w2: Any, ctx: Context) -> Any:
     flipped = w2.reshape(kh, kw, c, f)[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)
     h, w = ctx.x_hw
     gpad = _pad(grad, ((before_after[0], before_after[1]), (before_after[2], before_after[3])))
-    cols = im2col(gpad, (kh, kw), (1, 1), ctx.dilation, (h, w))
-    return (cols @ flipped).reshape(grad.shape[0], h, w, c)
+    gx = _conv_in_chunks(gpad, flipped, (kh, kw), (1, 1), ctx.dilation, (h, w))
+    return gx.reshape(grad.shape[0], h, w, c)
 
 
 # ------------------------------------------------------------------ functional API

@@ -454,3 +454,20 @@ def test_numpy_integer_hyperparameters_are_accepted(rng):
     x, w, b = _data(rng, (1, 6, 6, 2), (3, 3, 2, 2))
     y = conv2d(x, w, b, stride=np.int64(2), padding=np.int32(1), dilation=(np.int8(1), 1))
     np.testing.assert_allclose(y.numpy(), ref.conv2d(x, w, b, 2, 1), atol=1e-12)
+
+
+def test_inference_in_chunks_equals_one_gemm(monkeypatch, rng):
+    """Without gradients the forward unfolds a few images at a time into a reused buffer;
+    the numbers must be those of the single im2col GEMM, whatever the chunk size."""
+    from glassnet import no_grad
+    from glassnet.ops import conv as conv_module
+
+    x = Tensor(rng.standard_normal((7, 9, 8, 3)).astype(np.float32))
+    w = Tensor(rng.standard_normal((3, 2, 3, 5)).astype(np.float32), requires_grad=True)
+    b = Tensor(rng.standard_normal(5).astype(np.float32))
+    whole = conv_module.conv2d(x, w, b, stride=(2, 1), padding="same", dilation=1).numpy()
+    for chunk_bytes in (1, 3000, 10_000):  # 1 image, a few images, uneven last chunk
+        monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+        with no_grad():
+            chunked = conv_module.conv2d(x, w, b, stride=(2, 1), padding="same").numpy()
+        np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)

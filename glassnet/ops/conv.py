@@ -218,6 +218,18 @@ def im2col(xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) 
     """
     n, _, _, c = xpad.shape
     (kh, kw), (ho, wo) = kernel, out_hw
+    if c == 1 and kh * kw > 1:
+        # One channel (grayscale images): copying window by window would move one number at a
+        # time. Copy one kernel tap at a time instead — whole (Ho, Wo) planes — into a
+        # (kh·kw, N·Ho·Wo) matrix and return its transpose, a view with the same numbers.
+        xp = get_array_module(xpad)
+        planes = xp.empty((kh, kw, n, ho, wo), dtype=xpad.dtype)
+        (sh, sw), (dh, dw) = stride, dilation
+        for i in range(kh):
+            for j in range(kw):
+                _, rows, cols = _offset(i * dh, j * dw, (sh, sw), (ho, wo))
+                planes[i, j] = xpad[:, rows, cols, 0]
+        return planes.reshape(kh * kw, n * ho * wo).T
     return im2col_view(xpad, kernel, stride, dilation, out_hw).reshape(n * ho * wo, kh * kw * c)
 
 
@@ -361,7 +373,9 @@ def _input_grad_as_conv(grad: Any, w2: Any, ctx: Context) -> Any:
     (dh, dw), (top, bottom), (left, right) = ctx.dilation, *ctx.pads
     span_h, span_w = (kh - 1) * dh, (kw - 1) * dw
     before_after = (span_h - top, span_h - bottom, span_w - left, span_w - right)
-    if ctx.stride != (1, 1) or min(before_after) < 0:
+    if ctx.stride != (1, 1) or min(before_after) < 0 or f > 2 * c:
+        # col2im moves N·Ho·Wo·kh·kw·C numbers, this path N·H·W·kh·kw·F: with many more
+        # filters than channels (LeNet's 6 -> 16) col2im is the cheaper one.
         return None
     flipped = w2.reshape(kh, kw, c, f)[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)
     h, w = ctx.x_hw

@@ -33,6 +33,11 @@ CASES = {
     "1x1": ((2, 5, 4, 6), (1, 1, 6, 3), 1, "valid", 1),
     "1x1-stride2": ((2, 5, 5, 3), (1, 1, 3, 2), 2, "valid", 1),
     "kernel-equals-input": ((2, 4, 3, 2), (4, 3, 2, 5), 1, "valid", 1),
+    # one channel: im2col copies whole planes, one kernel tap at a time
+    "grayscale-same": ((2, 7, 6, 1), (5, 5, 1, 3), 1, "same", 1),
+    "grayscale-stride2-dilation": ((1, 9, 8, 1), (3, 2, 1, 2), 2, "valid", (2, 1)),
+    # many more filters than channels: the input gradient goes through col2im
+    "more-filters-than-channels": ((2, 6, 5, 2), (3, 3, 2, 7), 1, "same", 1),
 }
 IDS = list(CASES)
 PARAMS = list(CASES.values())

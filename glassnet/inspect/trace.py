@@ -310,6 +310,204 @@ def _describe(layer: Layer) -> str:
     return notes.get(kind, "")
 
 
+# --------------------------------------------------------------------------- recurrent units
+_GATE_SYMBOL = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU", "linear": ""}
+
+
+def _apply(name: str, text: str) -> str:
+    """``σ(text)``, or ``text`` for a linear activation."""
+    symbol = _GATE_SYMBOL.get(name, name)
+    return f"{symbol}({text})" if symbol else f"({text})"
+
+
+@dataclass
+class RecurrentStep:
+    """One time step of one recurrent unit: ``t`` counts the steps in reading order, ``x_index``
+    is the input step read (``T − 1 − t`` with ``go_backwards``); ``gates`` holds each gate's
+    value for the unit (and ``pre`` their inputs before the activation); ``state`` is
+    ``h_t[k]`` and ``cell`` the LSTM's ``c_t[k]``."""
+
+    t: int
+    x_index: int
+    pre: dict[str, float]
+    gates: dict[str, float]
+    state: float
+    cell: float | None
+    text: str
+
+
+@dataclass
+class RecurrentTrace:
+    """One unit of a SimpleRNN, LSTM or GRU over a whole sequence: per step its gate values and
+    state update, computed with the layer's own weights. ``states[t]`` equals the layer's
+    ``h_t[unit]`` (its output sequence, in the order it returns it) and ``output`` the unit's
+    value in the layer's output (its last state)."""
+
+    layer: str
+    kind: str
+    unit: int
+    formula: list[str]
+    steps: list[RecurrentStep]
+    output: float
+
+    @property
+    def states(self) -> np.ndarray:
+        """h_t[unit] at every step, in reading order (the layer's returned sequence order)."""
+        return np.array([s.state for s in self.steps])
+
+    @property
+    def cells(self) -> np.ndarray | None:
+        """c_t[unit] at every step (LSTM), else None."""
+        if not self.steps or self.steps[0].cell is None:
+            return None
+        return np.array([s.cell for s in self.steps])
+
+    def __str__(self) -> str:
+        lines = [f"{self.kind} '{self.layer}', unit {self.unit}, over {len(self.steps)} steps:"]
+        lines += [f"  {line}" for line in self.formula]
+        for step in self.steps:
+            lines.append(f"  t={step.t} (x[{step.x_index}]): {step.text}")
+        lines.append(f"  output: {_num(self.output)}")
+        return "\n".join(lines)
+
+
+__all__ += ["RecurrentStep", "RecurrentTrace"]
+
+
+def _is_recurrent(layer: Layer) -> bool:
+    return type(layer).__name__ in ("SimpleRNN", "LSTM", "GRU") and hasattr(layer, "units")
+
+
+def _recurrent_unit(call: Call, unit: Any) -> RecurrentTrace:
+    """Re-run the layer's recurrence in float64 on its recorded input (zero initial states, as
+    a model's forward pass), keeping every gate of unit ``unit``."""
+    from glassnet.ops.recurrent import _act
+
+    layer = call.layer
+    n = layer.units
+    if not isinstance(unit, (int, np.integer)) or not 0 <= unit < n:
+        raise ValueError(
+            f"trace: {type(layer).__name__} '{layer.name}' has units 0..{n - 1}. Received: "
+            f"unit={unit!r}"
+        )
+    k, kind = int(unit), type(layer).__name__
+    x = np.asarray(call.input.data, np.float64)[0]  # (T, features)
+    steps_total = x.shape[0]
+    order = list(range(steps_total))[::-1] if layer.go_backwards else list(range(steps_total))
+    W = np.asarray(layer.kernel.data, np.float64)
+    U = np.asarray(layer.recurrent_kernel.data, np.float64)
+    gates = W.shape[1] // n
+    bias = (
+        np.zeros((2, gates * n)) if layer.bias is None else np.asarray(layer.bias.data, np.float64)
+    )
+    if bias.ndim == 1:
+        bias = np.stack([bias, np.zeros_like(bias)])  # the GRU's recurrent bias row, or none
+    act = layer.activation
+    ract = getattr(layer, "recurrent_activation", act)
+    h, c = np.zeros(n), np.zeros(n)
+    cols = [g * n + k for g in range(gates)]
+    records: list[RecurrentStep] = []
+    for t, i in enumerate(order):
+        xw = x[i] @ W + bias[0]  # every gate's input part, all units
+        hu = h @ U + bias[1]  # every gate's recurrent part, all units
+        a = [float(xw[col]) for col in cols]
+        r_ = [float(hu[col]) for col in cols]
+        if kind == "SimpleRNN":
+            h_new = _act(act, xw + hu)
+            pre = {"h": a[0] + r_[0]}
+            values = {"h": float(h_new[k])}
+            text = (
+                f"h[{k}] = {_apply(act, f'{_num(a[0])} + {_factor(r_[0])}')} = "
+                f"{_apply(act, _num(pre['h']))} = {_num(values['h'])}"
+            )
+            cell = None
+        elif kind == "LSTM":
+            z = xw + hu
+            i_g, f_g, o_g = (_act(ract, z[g * n : (g + 1) * n]) for g in (0, 1, 3))
+            g_g = _act(act, z[2 * n : 3 * n])
+            c_new = f_g * c + i_g * g_g
+            h_new = o_g * _act(act, c_new)
+            pre = {name: a[g] + r_[g] for g, name in enumerate("ifco")}
+            values = {"i": i_g[k], "f": f_g[k], "c~": g_g[k], "o": o_g[k]}
+            values = {key: float(v) for key, v in values.items()}
+            parts = [
+                f"{name} = {_apply(fn, f'{_num(a[g])} + {_factor(r_[g])}')} = {_num(v)}"
+                for g, (name, fn, v) in enumerate(
+                    [
+                        ("i", ract, values["i"]),
+                        ("f", ract, values["f"]),
+                        ("c~", act, values["c~"]),
+                        ("o", ract, values["o"]),
+                    ]
+                )
+            ]
+            cell = float(c_new[k])
+            text = (
+                f"{', '.join(parts)}; c[{k}] = f·c + i·c~ = {_factor(values['f'])} × "
+                f"{_factor(c[k])} + {_factor(values['i'])} × {_factor(values['c~'])} = "
+                f"{_num(cell)}; h[{k}] = o·{_apply(act, 'c')} = {_factor(values['o'])} × "
+                f"{_apply(act, _num(cell))} = {_num(h_new[k])}"
+            )
+            c = c_new
+        else:  # GRU
+            z_g = _act(ract, xw[:n] + hu[:n])
+            r_g = _act(ract, xw[n : 2 * n] + hu[n : 2 * n])
+            if layer.reset_after:  # r multiplies h·U_h + rb_h
+                cand_rec = r_g[k] * r_[2]
+                rec_text = f"{_factor(float(r_g[k]))} × {_factor(r_[2])}"
+                hh = _act(act, xw[2 * n :] + r_g * hu[2 * n :])
+            else:  # r multiplies h before U_h
+                cand_rec = float((r_g * h) @ U[:, 2 * n + k])
+                rec_text = f"(r·h)·U_h = {_num(cand_rec)}"
+                hh = _act(act, xw[2 * n :] + (r_g * h) @ U[:, 2 * n :])
+            h_new = z_g * h + (1 - z_g) * hh
+            pre = {"z": a[0] + r_[0], "r": a[1] + r_[1], "h~": a[2] + cand_rec}
+            values = {"z": float(z_g[k]), "r": float(r_g[k]), "h~": float(hh[k])}
+            cell = None
+            text = (
+                f"z = {_apply(ract, f'{_num(a[0])} + {_factor(r_[0])}')} = {_num(values['z'])}, "
+                f"r = {_apply(ract, f'{_num(a[1])} + {_factor(r_[1])}')} = {_num(values['r'])}, "
+                f"h~ = {_apply(act, f'{_num(a[2])} + {rec_text}')} = {_num(values['h~'])}; "
+                f"h[{k}] = z·h + (1 − z)·h~ = {_factor(values['z'])} × {_factor(h[k])} + "
+                f"{_factor(1 - values['z'])} × {_factor(values['h~'])} = {_num(h_new[k])}"
+            )
+        h = h_new
+        records.append(RecurrentStep(t, i, pre, values, float(h[k]), cell, text))
+    out = call.output[0] if isinstance(call.output, (list, tuple)) else call.output
+    out = np.asarray(out.data)
+    output = float(out[0, -1, k] if out.ndim == 3 else out[0, k])
+    return RecurrentTrace(layer.name, kind, k, _recurrent_formula(layer, k), records, output)
+
+
+def _recurrent_formula(layer: Layer, k: int) -> list[str]:
+    """The unit's update, written once, with what each number in the steps stands for."""
+    kind = type(layer).__name__
+    act = _apply(layer.activation, "…")
+    ract = _apply(getattr(layer, "recurrent_activation", "sigmoid"), "…")
+    lines = [
+        f"each gate: act(input part + recurrent part), i.e. x_t·W + b and h_{{t−1}}·U in that "
+        f"gate's column for unit {k}"
+    ]
+    if layer.go_backwards:
+        lines.append("go_backwards: reads x from the last step to the first; states in that order")
+    if kind == "SimpleRNN":
+        lines.append(
+            f"h_t[{k}] = {act.replace('…', f'x_t·W[:, {k}] + h_{{t−1}}·U[:, {k}] + b[{k}]')}"
+        )
+    elif kind == "LSTM":
+        lines += [
+            f"i, f, o = {ract} gates; c~ = {act} candidate (Keras gate order i, f, c, o)",
+            f"c_t[{k}] = f·c_{{t−1}}[{k}] + i·c~;  h_t[{k}] = o·{act.replace('…', f'c_t[{k}]')}",
+        ]
+    else:
+        where = "r·(h_{t−1}·U_h + rb_h)" if layer.reset_after else "(r ⊙ h_{t−1})·U_h, all units"
+        lines += [
+            f"z, r = {ract} gates; h~ = {act} candidate with the recurrent part {where}",
+            f"h_t[{k}] = z·h_{{t−1}}[{k}] + (1 − z)·h~",
+        ]
+    return lines
+
+
 def trace(
     model: Layer,
     x: Any,
@@ -328,6 +526,8 @@ def trace(
         unit: for Dense, the unit index; for Conv2D, ``(row, col, filter)`` or a filter index
             (traced where it responded most). None: every unit of a small Dense layer (up to
             ``max_units``), else the most active unit.
+            For SimpleRNN, LSTM and GRU, the unit index: its state over time, per step its
+            gates and state update (a ``RecurrentTrace``; zero initial states).
         max_terms: weighted sums with more terms show the largest ``max_terms - 1`` and fold
             the rest into one bracketed term.
 
@@ -354,6 +554,8 @@ def trace(
     call = _find_call(calls, layer)
     if unit is None:
         return _layer_trace(call, None, max_terms, max_units)
+    if _is_recurrent(call.layer):
+        return _recurrent_unit(call, unit)
     if not (_is_dense(call.layer) or _is_conv(call.layer)):
         raise ValueError(
             f"trace: '{call.layer.name}' ({type(call.layer).__name__}) has no neurons with "

@@ -15,6 +15,7 @@ layer      kernel               recurrent_kernel         bias
 SimpleRNN  (in, units)          (units, units)           (units,)
 LSTM       (in, 4·units) i,f,c,o (units, 4·units)        (4·units,)
 GRU        (in, 3·units) z,r,h  (units, 3·units)         (2, 3·units): input and recurrent
+                                                         ((3·units,) with reset_after=False)
 =========  ===================  =======================  ==================================
 """
 
@@ -329,9 +330,11 @@ class GRU(_RNN):
     """Gated recurrent unit: an update gate mixes the old state with a candidate, a reset gate
     decides how much of the old state the candidate sees (Cho et al., 2014).
 
-    Only ``reset_after=True`` (Keras 3's default, as cuDNN and PyTorch) is implemented: the
-    reset gate multiplies ``h·U_h + b`` after the product, which needs a second bias row. The
-    gate maths is written out in ``glassnet.ops.recurrent.gru_step``.
+    With ``reset_after=True`` (Keras 3's default, as cuDNN and PyTorch) the reset gate
+    multiplies ``h·U_h + b`` after the product, which needs a second bias row; with
+    ``reset_after=False`` (Keras 2's GRU, the original paper's) it scales the old state before
+    the product, ``(r·h)·U_h``, and there is one bias row. The gate maths is written out in
+    ``glassnet.ops.recurrent.gru_step`` and ``gru_step_reset_before``.
 
     Args:
         as ``LSTM`` (without ``unit_forget_bias``), plus ``reset_after``.
@@ -339,8 +342,9 @@ class GRU(_RNN):
     Shape:
         Input ``(batch, time, features)``. Output ``(batch, units)``, or
         ``(batch, time, units)`` with ``return_sequences``. Weights kernel (in, 3·units),
-        recurrent_kernel (units, 3·units), bias (2, 3·units). Parameters
-        3·(units·(units + in) + 2·units).
+        recurrent_kernel (units, 3·units), bias (2, 3·units) (reset_after=False: (3·units,)).
+        Parameters 3·(units·(units + in) + 2·units) (reset_after=False:
+        3·(units·(units + in) + units)).
     """
 
     _gates = 3
@@ -378,15 +382,13 @@ class GRU(_RNN):
         self.recurrent_activation = _check_activation(
             "GRU", "recurrent_activation", recurrent_activation
         )
-        if _check_bool("GRU", "reset_after", reset_after) is not True:
-            raise ValueError(
-                "GRU: reset_after=False (the Keras 2 variant) is not implemented. Received: "
-                "reset_after=False. Use reset_after=True (Keras 3's and PyTorch's GRU)."
-            )
-        self.reset_after = True
+        self.reset_after = _check_bool("GRU", "reset_after", reset_after)
 
     def build(self, input_shape: Shape) -> None:
-        self._build_weights(input_shape, (2, 3 * self.units), self.bias_initializer)
+        u3 = 3 * self.units
+        self._build_weights(
+            input_shape, (2, u3) if self.reset_after else (u3,), self.bias_initializer
+        )
 
     def _run(self, x: Tensor, states: tuple) -> tuple[Tensor, list[Tensor]]:
         sequence = ops.gru(
@@ -397,11 +399,12 @@ class GRU(_RNN):
             states[0],
             self.activation,
             self.recurrent_activation,
+            self.reset_after,
         )
         return sequence, [ops.getitem(sequence, (_EVERY_STEP, -1))]
 
     def _bias_per_gate(self) -> str:
-        return f"2·{self.units}"
+        return f"2·{self.units}" if self.reset_after else f"{self.units}"
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -422,8 +425,13 @@ class Bidirectional(Layer):
     backward outputs are put back in time order before merging.
 
     Args:
-        layer: a ``SimpleRNN``, ``LSTM`` or ``GRU`` (without ``return_state``).
+        layer: a ``SimpleRNN``, ``LSTM`` or ``GRU``.
         merge_mode: "concat" (default), "sum", "mul" or "ave".
+
+    Call it as ``layer(x)`` or ``layer(x, initial_state=[*forward_states, *backward_states])``
+    (``[h_f, h_b]``, or ``[h_f, c_f, h_b, c_b]`` for LSTM). With ``return_state`` on the
+    wrapped layer it returns, as Keras, ``[output, *forward_states, *backward_states]``: the
+    final states of each direction (the backward one's after reading the first step).
 
     Shape:
         Output as the wrapped layer's, with 2·units features for "concat".
@@ -443,11 +451,6 @@ class Bidirectional(Layer):
                 f"Bidirectional: 'layer' must be a SimpleRNN, LSTM or GRU. Received: "
                 f"{type(layer).__name__}"
             )
-        if layer.return_state:
-            raise ValueError(
-                "Bidirectional: wrapping a layer with return_state=True is not supported. "
-                "Received: return_state=True. Use two layers and go_backwards instead."
-            )
         if merge_mode not in _MERGE_MODES:
             raise ValueError(
                 f"Bidirectional: 'merge_mode' must be one of {', '.join(_MERGE_MODES)}. "
@@ -461,29 +464,63 @@ class Bidirectional(Layer):
         self.forward_layer = deserialize({"class_name": cls, "config": forward})
         self.backward_layer = deserialize({"class_name": cls, "config": backward})
         self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+        self._initial_state: tuple[Any, Any] | None = None
 
     def build(self, input_shape: Shape) -> None:
         self.forward_layer.build(input_shape)
         self.backward_layer.build(input_shape)
 
-    def call(self, x: Tensor, training: bool = False) -> Tensor:
-        y_fwd = self.forward_layer(x, training=training)
-        y_bwd = self.backward_layer(x, training=training)
+    def __call__(
+        self, inputs: Any, training: bool | None = None, *, initial_state: Any = None
+    ) -> Any:
+        """Run both directions on ``inputs``; ``initial_state`` is the forward layer's states
+        followed by the backward layer's (zeros if None)."""
+        if initial_state is not None:
+            if isinstance(initial_state, (Tensor, np.ndarray)):
+                initial_state = [initial_state]
+            states = list(initial_state)
+            n = self.forward_layer._num_states
+            if len(states) != 2 * n:
+                raise ValueError(
+                    f"{self._where}: expected {2 * n} initial states (the forward layer's "
+                    f"{n}, then the backward layer's {n}), received {len(states)}."
+                )
+            self._initial_state = (states[:n], states[n:])
+        try:
+            return super().__call__(inputs, training=training)
+        finally:
+            self._initial_state = None
+
+    def call(self, x: Tensor, training: bool = False) -> Any:
+        fwd_init, bwd_init = self._initial_state or (None, None)
+        y_fwd = self.forward_layer(x, training=training, initial_state=fwd_init)
+        y_bwd = self.backward_layer(x, training=training, initial_state=bwd_init)
+        states: list[Tensor] = []
+        if self.return_state:
+            (y_fwd, *fwd_states), (y_bwd, *bwd_states) = y_fwd, y_bwd
+            states = [*fwd_states, *bwd_states]
         if self.return_sequences:
             y_bwd = ops.getitem(y_bwd, _REVERSE_TIME)
         if self.merge_mode == "concat":
-            return ops.concat([y_fwd, y_bwd], axis=-1)
-        if self.merge_mode == "sum":
-            return y_fwd + y_bwd
-        if self.merge_mode == "mul":
-            return y_fwd * y_bwd
-        return (y_fwd + y_bwd) * 0.5
+            y = ops.concat([y_fwd, y_bwd], axis=-1)
+        elif self.merge_mode == "sum":
+            y = y_fwd + y_bwd
+        elif self.merge_mode == "mul":
+            y = y_fwd * y_bwd
+        else:
+            y = (y_fwd + y_bwd) * 0.5
+        return [y, *states] if self.return_state else y
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
-        shape = tuple(self.forward_layer.compute_output_shape(input_shape))
+    def compute_output_shape(self, input_shape: Shape) -> Any:
+        shape = self.forward_layer.compute_output_shape(input_shape)
+        states: list[Any] = []
+        if self.return_state:
+            shape, *states = shape
+        shape = tuple(shape)
         if self.merge_mode == "concat":
-            return (*shape[:-1], 2 * shape[-1])
-        return shape
+            shape = (*shape[:-1], 2 * shape[-1])
+        return [shape, *states, *states] if self.return_state else shape
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -107,6 +107,24 @@ def gru_step(xw_t: Any, h: Any, U: Any, rb: Any, act: str, ract: str) -> tuple:
     return z * h + (1 - z) * hh, (z, r, hh, hu_h)
 
 
+def gru_step_reset_before(xw_t: Any, h: Any, U: Any, act: str, ract: str) -> tuple:
+    """GRU with reset_after=False (Keras 2's GRU, the 2014 paper's), one bias row; the reset
+    gate scales the old state BEFORE the recurrent product of the candidate:
+
+    z  = σ(x·W_z + b_z + h·U_z)                update gate
+    r  = σ(x·W_r + b_r + h·U_r)                reset gate
+    hh = tanh(x·W_h + b_h + (r·h_{t−1})·U_h)   candidate
+    h_t = z·h_{t−1} + (1 − z)·hh
+    """
+    u = h.shape[-1]
+    hu = h @ U[:, : 2 * u]
+    z = _act(ract, xw_t[:, :u] + hu[:, :u])
+    r = _act(ract, xw_t[:, u : 2 * u] + hu[:, u:])
+    rh = r * h
+    hh = _act(act, xw_t[:, 2 * u :] + rh @ U[:, 2 * u :])
+    return z * h + (1 - z) * hh, (z, r, hh, rh)
+
+
 # ------------------------------------------------------------------ the cells' backward steps
 def rnn_step_back(dh: Any, h_t: Any, act: str) -> Any:
     """d(pre-activation) of one SimpleRNN step from d(h_t)."""
@@ -144,6 +162,23 @@ def gru_step_back(dh: Any, h_prev: Any, saved: tuple, act: str, ract: str) -> tu
     dxw = xp.concatenate([da_z, da_r, da_h], axis=-1)
     dhu = xp.concatenate([da_z, da_r, da_h * r], axis=-1)
     return dxw, dhu, dh * z
+
+
+def gru_step_reset_before_back(
+    dh: Any, h_prev: Any, saved: tuple, U: Any, act: str, ract: str
+) -> tuple:
+    """Given dL/dh_t, return dxw (batch, 3·units), the pre-activation gradients of z, r and the
+    candidate, and dL/dh_{t−1} (directly, through r·h and through h·U_z, h·U_r)."""
+    z, r, hh = saved[:3]  # saved[3], r·h_{t−1}, is for dU
+    xp = get_array_module(dh)
+    u = dh.shape[-1]
+    da_h = dh * (1 - z) * _act_grad(act, hh)
+    da_z = dh * (h_prev - hh) * _act_grad(ract, z)
+    drh = da_h @ U[:, 2 * u :].T  # through (r·h)·U_h
+    da_r = drh * h_prev * _act_grad(ract, r)
+    dxw = xp.concatenate([da_z, da_r, da_h], axis=-1)
+    dh_prev = dh * z + drh * r + dxw[:, : 2 * u] @ U[:, : 2 * u].T
+    return dxw, dh_prev
 
 
 # ------------------------------------------------------------------ the ops
@@ -260,6 +295,50 @@ class GRUOp(Function):
         return dxws, dh, dU, drb
 
 
+class GRUResetBeforeOp(Function):
+    """The GRU loop with reset_after=False. xw: (B, T, 3u) = x·W + b, h0: (B, u), U: (u, 3u)
+    -> h over time (B, T, u)."""
+
+    @staticmethod
+    def forward(ctx: Context, xw: Any, h0: Any, U: Any, *, activation: str, ract: str) -> Any:
+        xp = get_array_module(xw)
+        batch, steps, u3 = xw.shape
+        u = u3 // 3
+        hs = xp.empty((batch, steps + 1, u), dtype=xw.dtype)
+        hs[:, 0] = h0
+        gates = xp.empty((batch, steps, 4 * u), dtype=xw.dtype)  # z, r, hh, r·h_{t−1}
+        for t in range(steps):
+            hs[:, t + 1], saved = gru_step_reset_before(xw[:, t], hs[:, t], U, activation, ract)
+            gates[:, t] = xp.concatenate(saved, axis=-1)
+        ctx.save_for_backward(hs, gates, U)
+        ctx.activation, ctx.ract = activation, ract
+        return hs[:, 1:]
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple:
+        hs, gates, U = ctx.saved
+        xp = get_array_module(grad)
+        batch, steps, u = grad.shape
+        dxws = xp.empty((batch, steps, 3 * u), dtype=grad.dtype)
+        dh = xp.zeros((batch, u), dtype=grad.dtype)
+        for t in reversed(range(steps)):
+            saved = tuple(gates[:, t, k * u : (k + 1) * u] for k in range(4))
+            dh = dh + grad[:, t]
+            dxws[:, t], dh = gru_step_reset_before_back(
+                dh, hs[:, t], saved, U, ctx.activation, ctx.ract
+            )
+        dU = None
+        if ctx.needs_input_grad[2]:  # z, r columns see h_{t−1}; the candidate's sees r·h_{t−1}
+            dU = xp.concatenate(
+                [
+                    _recurrent_weight_grad(hs[:, :-1], dxws[..., : 2 * u]),
+                    _recurrent_weight_grad(gates[..., 3 * u :], dxws[..., 2 * u :]),
+                ],
+                axis=-1,
+            )
+        return dxws, dh, dU
+
+
 def _recurrent_weight_grad(h_prev: Any, dz: Any) -> Any:
     """dU = Σ_t h_{t−1}ᵀ·dz_t, all steps in one GEMM: (B·T, u)ᵀ · (B·T, k·u)."""
     return h_prev.reshape(-1, h_prev.shape[-1]).T @ dz.reshape(-1, dz.shape[-1])
@@ -368,15 +447,30 @@ def gru(
     h0: Tensor | None = None,
     activation: str = "tanh",
     recurrent_activation: str = "sigmoid",
+    reset_after: bool = True,
 ) -> Tensor:
-    """Gated recurrent unit over a sequence, reset_after=True (see ``gru_step``).
+    """Gated recurrent unit over a sequence: reset_after=True (see ``gru_step``), or False,
+    Keras 2's variant (see ``gru_step_reset_before``).
 
     Shape: x (B, T, in), kernel (in, 3u), recurrent_kernel (u, 3u), bias (2, 3u) (Keras's
-    layout: row 0 the input bias, row 1 the recurrent bias) or None, h0 (B, u) or None ->
-    every step's state (B, T, u).
+    layout: row 0 the input bias, row 1 the recurrent bias; (3u,) with reset_after=False) or
+    None, h0 (B, u) or None -> every step's state (B, T, u).
     """
     acts = {"activation": activation, "recurrent_activation": recurrent_activation}
     u = _check("gru", x, kernel, recurrent_kernel, 3, [h0], acts)
+    if not reset_after:
+        if bias is not None and tuple(bias.shape) != (3 * u,):
+            raise ValueError(
+                f"gru: with reset_after=False, bias must have shape ({3 * u},). Received "
+                f"{tuple(bias.shape)}."
+            )
+        return GRUResetBeforeOp.apply(
+            linear(x, kernel, bias),
+            _zeros_or(h0, x, u),
+            recurrent_kernel,
+            activation=activation,
+            ract=recurrent_activation,
+        )
     if bias is not None and tuple(bias.shape) != (2, 3 * u):
         raise ValueError(f"gru: bias must have shape (2, {3 * u}). Received {tuple(bias.shape)}.")
     input_bias = None if bias is None else getitem(bias, 0)

@@ -136,6 +136,52 @@ def test_bidirectional_matches_torch(torch, rng, kind, return_sequences):
     np.testing.assert_allclose(xt.grad, x_t.grad.numpy(), **GRAD_TOL)
 
 
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_bidirectional_return_state_and_initial_state_match_torch(
+    torch, rng, kind, return_sequences
+):
+    """Keras's order: [output, *forward_states, *backward_states]; torch's h_n is [fwd, bwd]."""
+    inner = getattr(layers, kind)(U, return_sequences=return_sequences, return_state=True)
+    layer = Bidirectional(inner)
+    x = _x(rng)
+    layer.build(x.shape)
+    _randomize(layer, rng)
+    n = 2 if kind == "LSTM" else 1
+    fwd = [rng.standard_normal((B, U)).astype(np.float32) for _ in range(n)]
+    bwd = [rng.standard_normal((B, U)).astype(np.float32) for _ in range(n)]
+    xt = Tensor(x, requires_grad=True)
+    st = [Tensor(s, requires_grad=True) for s in fwd + bwd]
+    y, *finals = layer(xt, initial_state=st)
+    expected_shapes = layer.compute_output_shape((B, T, F))
+    assert [y.shape, *[f.shape for f in finals]] == [tuple(s) for s in expected_shapes]
+    assert len(finals) == 2 * n
+    loss = (y * y).sum() + sum((f * f * (k + 1)).sum() for k, f in enumerate(finals))
+    loss.backward()
+
+    module = _torch_module(torch, kind, layer.forward_layer, True, layer.backward_layer)
+    x_t = torch.tensor(x, requires_grad=True)
+    s_t = [
+        torch.tensor(np.stack([f, b]), requires_grad=True) for f, b in zip(fwd, bwd, strict=True)
+    ]
+    out, final = module(x_t, tuple(s_t) if kind == "LSTM" else s_t[0])
+    final = final if kind == "LSTM" else (final,)
+    h_n = final[0]
+    expected = out if return_sequences else torch.cat([h_n[0], h_n[1]], dim=-1)
+    t_finals = [f[0] for f in final] + [f[1] for f in final]  # forward's, then backward's
+    t_loss = (expected * expected).sum()
+    t_loss = t_loss + sum((f * f * (k + 1)).sum() for k, f in enumerate(t_finals))
+    t_loss.backward()
+
+    np.testing.assert_allclose(y.numpy(), expected.detach().numpy(), **FORWARD_TOL)
+    for ours, theirs in zip(finals, t_finals, strict=True):
+        np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), **FORWARD_TOL)
+    np.testing.assert_allclose(xt.grad, x_t.grad.numpy(), **GRAD_TOL)
+    t_state_grads = [g.grad.numpy()[d] for d in (0, 1) for g in s_t]
+    for ours, theirs in zip(st, t_state_grads, strict=True):
+        np.testing.assert_allclose(ours.grad, theirs, **GRAD_TOL)
+
+
 # ------------------------------------------------------------------ finite differences
 def _f64(rng, *shape):
     return rng.uniform(-0.8, 0.8, shape)
@@ -169,6 +215,36 @@ def test_gradcheck_gru(rng):
         ops.gru, _f64(rng, b, t, f), _f64(rng, f, 3 * u), _f64(rng, u, 3 * u), _f64(rng, 2, 3 * u),
         _f64(rng, b, u),
     )  # fmt: skip
+
+
+def test_gradcheck_gru_reset_before(rng):
+    b, t, f, u = 2, 3, 3, 2
+    for acts in (("tanh", "sigmoid"), ("sigmoid", "tanh")):
+        assert_gradcheck(
+            lambda x, w, r, bias, h0, a=acts: ops.gru(x, w, r, bias, h0, *a, reset_after=False),
+            _f64(rng, b, t, f), _f64(rng, f, 3 * u), _f64(rng, u, 3 * u), _f64(rng, 3 * u),
+            _f64(rng, b, u),
+        )  # fmt: skip
+
+
+def test_gru_reset_before_layer_equals_the_keras2_formula(rng):
+    """z, r = σ(x·W + b + h·U); hh = tanh(x·W_h + b_h + (r·h)·U_h); h = z·h + (1 − z)·hh."""
+    layer = GRU(U, return_sequences=True, reset_after=False)
+    x = _x(rng).astype(np.float64)
+    layer.build(x.shape)
+    _randomize(layer, rng)
+    assert layer.bias.shape == (3 * U,)
+    W, R, b = (w.astype(np.float64) for w in layer.get_weights())
+    h, expected = np.zeros((B, U)), []
+    for t in range(T):
+        xw = x[:, t] @ W + b
+        z = 1 / (1 + np.exp(-(xw[:, :U] + h @ R[:, :U])))
+        r = 1 / (1 + np.exp(-(xw[:, U : 2 * U] + h @ R[:, U : 2 * U])))
+        hh = np.tanh(xw[:, 2 * U :] + (r * h) @ R[:, 2 * U :])
+        h = z * h + (1 - z) * hh
+        expected.append(h)
+    np.testing.assert_allclose(layer(x).numpy(), np.stack(expected, 1), **FORWARD_TOL)
+    assert GRU.from_config(layer.get_config()).reset_after is False
 
 
 def test_gradcheck_relu_rnn_away_from_kinks(rng):
@@ -217,6 +293,7 @@ def test_fused_lstm_matches_composed_ops(rng):
         (LSTM, {"units": 2, "return_sequences": True, "go_backwards": True}, 3, 4 * (2 * 6 + 2)),
         (GRU, {"units": 5}, 3, 3 * (5 * (5 + 4) + 2 * 5)),
         (GRU, {"units": 3, "use_bias": False}, 2, 3 * 3 * 7),
+        (GRU, {"units": 5, "reset_after": False}, 3, 3 * (5 * (5 + 4) + 5)),
     ],
 )
 def test_run_layer_test(cls, kwargs, weights, params):
@@ -236,6 +313,8 @@ def test_run_layer_test(cls, kwargs, weights, params):
         (LSTM(128), 1, 66560, "4·(128·(128 + 1) + 128)"),
         (GRU(32), 16, 4800, "3·(32·(32 + 16) + 2·32)"),
         (GRU(10), 5, 510, "3·(10·(10 + 5) + 2·10)"),
+        # Keras 2's GRU (reset_after=False): 3·(u·(u + in) + u).
+        (GRU(32, reset_after=False), 16, 4704, "3·(32·(32 + 16) + 32)"),
         (LSTM(4, use_bias=False), 3, 112, "4·(4·(4 + 3))"),
     ],
 )
@@ -293,8 +372,8 @@ def test_argument_and_state_errors(rng):
         LSTM(0)
     with pytest.raises(ValueError, match="'activation' must be one of"):
         SimpleRNN(3, activation="softmax")
-    with pytest.raises(ValueError, match="reset_after=False"):
-        GRU(3, reset_after=False)
+    with pytest.raises(ValueError, match=r"expected 4 initial states \(the forward layer's 2"):
+        Bidirectional(LSTM(3))(_x(rng), initial_state=[np.zeros((B, 3))] * 2)
     with pytest.raises(ValueError, match="merge_mode"):
         Bidirectional(LSTM(3), merge_mode="max")
     with pytest.raises(TypeError, match="SimpleRNN, LSTM or GRU"):

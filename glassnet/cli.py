@@ -377,7 +377,7 @@ def demo(
     typer.echo("Next steps:")
     typer.echo(f"  glassnet predict {out} {sample}    # the model's top 3 guesses")
     typer.echo(f"  glassnet summary {out}")
-    typer.echo(f"  glassnet serve {out}    # (coming) a web page and REST API")
+    typer.echo(f"  glassnet serve {out}    # a web page and REST API")
     typer.echo(f"  in Python: glassnet.load_model({str(out)!r})")
 
 
@@ -1001,6 +1001,53 @@ def export(
         except ImportError as err:
             raise UserError(f"{err}") from None
     typer.echo(f"Wrote {target}")
+
+
+@app.command()
+def serve(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A saved model.")],
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (0.0.0.0 to be reachable from others).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes, each with its own copy of the model.")
+    ] = 1,
+    max_upload_mb: Annotated[
+        float, typer.Option(min=0.001, help="Largest upload accepted, in MiB (larger: 413).")
+    ] = 10.0,
+    batch_window_ms: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Gather predictions arriving within this many ms into one batch (0: off)."
+        ),
+    ] = 0.0,
+) -> None:
+    """Serve a saved model: a web page at http://HOST:PORT/ to upload or photograph an image
+    and see the top classes and what the network saw, and a JSON API (POST /predict,
+    POST /predict/batch, GET /model, GET /health; documentation at /docs). Ctrl-C stops it."""
+    with _user_errors():
+        try:
+            from glassnet.serve import load_for_serving, run
+        except ImportError as err:
+            raise UserError(
+                f"glassnet serve needs FastAPI, uvicorn and python-multipart ({err}). Install "
+                "them with: pip install 'glassnet[serve]'"
+            ) from None
+        served = load_for_serving(model_path)  # report a bad model as one line, before binding
+    typer.echo(
+        f"Serving '{served.name}' ({len(served.class_names)} classes) at http://{host}:{port}/ "
+        f"(API docs at /docs). Ctrl-C stops it."
+    )
+    del served
+    run(
+        model_path,
+        host=host,
+        port=port,
+        workers=workers,
+        max_upload_mb=max_upload_mb,
+        batch_window_ms=batch_window_ms,
+    )
 
 
 @app.command()

@@ -1,0 +1,718 @@
+"""``create_app(model_path)``: a FastAPI app that serves one saved model.
+
+::
+
+    GET  /               the page: upload or photograph an image, see the top classes and
+                         "look inside" panels (saliency, first-layer activations)
+    POST /predict        one image: a multipart file field ``file``, or JSON {"pixels": [...]}
+    POST /predict/batch  several images: multipart fields ``files``, or JSON {"pixels": [img, ...]}
+    POST /explain        one image file: the prediction, a saliency PNG and activation PNGs
+    GET  /model          name, classes, input shape, preprocessing, parameters, summary
+    GET  /health         liveness and whether the model is loaded
+    GET  /docs           the OpenAPI documentation
+
+How it stays correct under load:
+
+* **One model, loaded once** in the lifespan into ``app.state``, and warmed up with one
+  prediction so the first user does not pay for it.
+* **Off the event loop.** Decoding an upload (Pillow) and running the model (NumPy/BLAS) happen
+  in the thread pool (``run_in_threadpool``), so the loop keeps accepting connections.
+* **One lock around the model.** A glassnet model is plain Python objects; ``inspect`` patches
+  the model instance while it records activations and saliency writes ``weight.grad``. A
+  ``threading.Lock`` around every use of the model makes concurrent requests safe without a
+  copy of the weights per thread; BLAS already uses every core inside one call, so running two
+  calls at once would not be faster. Decoding images runs outside the lock, in parallel.
+* **Micro-batching** (``batch_window_ms > 0``): images arriving within the window go through
+  the model as one batch (one lock acquisition, one GEMM per layer instead of many).
+* **Upload limit before reading.** ``_BodyLimit`` (ASGI middleware) answers 413 at once when
+  ``Content-Length`` is over the limit, and counts the bytes as they stream in, answering 413 the
+  moment the count passes it — so a client that lies about or omits the length is stopped too.
+* **Bad input is a 4xx naming the problem**: 415 not an image, 400 corrupt or a possible
+  decompression bomb (refused from the header by ``load_image``, nothing allocated), 422 JSON of
+  the wrong shape (stating the expected one), 413 too large. Anything unexpected is a 500 with
+  a one-line message, logged, and the server goes on.
+
+Serving loads images with ``load_image`` and the preprocessing stored with the model, exactly as
+``glassnet predict`` does, so both give the same answer for the same file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from glassnet.data.images import ImageLoadError, ImageTooLargeError, load_image
+from glassnet.inspect.report import probabilities as _row_probabilities
+from glassnet.models.saving import load_model
+from glassnet.serve.schemas import (
+    BatchPrediction,
+    Explanation,
+    Health,
+    ModelInfo,
+    PixelsRequest,
+    Prediction,
+    Problem,
+)
+
+__all__ = ["ServedModel", "create_app", "create_app_from_env", "load_for_serving"]
+
+log = logging.getLogger("glassnet.serve")
+
+STATIC = Path(__file__).resolve().parent / "static"
+#: Room for the multipart framing (boundaries, part headers) on top of the upload limit.
+_FORM_OVERHEAD = 64 * 1024
+#: Most images one ``/predict/batch`` request may carry.
+MAX_BATCH = 64
+_COLOR_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
+_ENV = "GLASSNET_SERVE_"
+
+
+# ---------------------------------------------------------------------------- the model
+@dataclass
+class ServedModel:
+    """The model and what serving it needs: how to load images, a lock, the class names."""
+
+    model: Any
+    path: str
+    settings: dict[str, Any]
+    resizes: bool
+    class_names: list[str]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def name(self) -> str:
+        return str(self.model.name)
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        return tuple(self.model.input_shape[1:])
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(N, classes)`` for a batch; one caller at a time."""
+        with self.lock:
+            outputs = self.model.predict(batch, batch_size=max(1, len(batch)))
+        return np.stack([_row_probabilities(row) for row in np.asarray(outputs)])
+
+    def load(self, data: bytes, filename: str) -> np.ndarray:
+        """An upload as model input, exactly as ``glassnet predict`` loads a file."""
+        source = io.BytesIO(data)
+        source.name = filename  # so errors name the upload
+        image = load_image(source, **self.settings)
+        expected = self.input_shape[:2]
+        if not self.resizes and None not in expected and tuple(image.shape[:2]) != expected:
+            h, w = image.shape[:2]
+            raise ImageLoadError(
+                filename,
+                f"the image is {h}×{w} pixels but model '{self.name}' takes "
+                f"{expected[0]}×{expected[1]} and stores no preprocessing to resize with",
+                kind="wrong_size",
+            )
+        return image
+
+
+def load_for_serving(path: str | os.PathLike[str]) -> ServedModel:
+    """Load a saved model and check it can be served: it takes images and outputs one score
+    per class. Raises ``ValueError`` (or ``OSError``) naming the problem."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"model '{path}' does not exist. Check the path.")
+    model = load_model(path, compile=False)
+    shape = getattr(model, "input_shape", None)
+    stored = getattr(model, "preprocessing", None)
+    if stored:
+        settings = dict(stored)
+        if settings.get("image_size") is not None:
+            settings["image_size"] = tuple(settings["image_size"])
+        resizes = settings.get("image_size") is not None
+    elif shape is not None and len(shape) == 4 and shape[3] in _COLOR_MODES:
+        settings, resizes = {"color_mode": _COLOR_MODES[shape[3]]}, False
+    else:
+        raise ValueError(
+            f"model '{model.name}' takes input shape {shape}, not images (height, width, 1, 3 "
+            "or 4 channels), so it cannot be served."
+        )
+    probe = tuple(1 if n is None else n for n in shape[1:])
+    outputs = np.asarray(model.predict(np.zeros((1, *probe), np.float32)))  # also warms up
+    if outputs.ndim != 2:
+        raise ValueError(
+            f"model '{model.name}' outputs shape {outputs.shape[1:]} per image, not one score "
+            "per class; glassnet serve needs a classifier."
+        )
+    classes = outputs.shape[1]
+    names = getattr(model, "class_names", None)
+    class_names = (
+        [str(n) for n in names]
+        if names and len(names) == classes
+        else [str(i) for i in range(classes)]
+    )
+    return ServedModel(model, path, settings, resizes, class_names)
+
+
+class _Batcher:
+    """Gathers images that arrive within ``window`` seconds into one model call.
+
+    The first image of a batch starts a timer; images arriving before it fires join the batch
+    (up to ``max_size``, which fires it at once). Each caller gets its own row back."""
+
+    def __init__(self, served: ServedModel, window: float, max_size: int = MAX_BATCH) -> None:
+        self.served, self.window, self.max_size = served, window, max_size
+        self.pending: list[tuple[np.ndarray, asyncio.Future]] = []
+        self.timer: asyncio.TimerHandle | None = None
+        self.running: set[asyncio.Task] = set()  # kept so the tasks are not collected early
+
+    async def predict(self, image: np.ndarray) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        self.pending.append((image, future))
+        if len(self.pending) >= self.max_size:
+            self._fire()
+        elif self.timer is None:
+            self.timer = loop.call_later(self.window, self._fire)
+        return await future
+
+    def _fire(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        batch, self.pending = self.pending, []
+        if batch:
+            task = asyncio.ensure_future(self._run(batch))
+            self.running.add(task)
+            task.add_done_callback(self.running.discard)
+
+    async def _run(self, batch: list[tuple[np.ndarray, asyncio.Future]]) -> None:
+        # Images of one model all have its input shape, except for models that take any size
+        # (None in the input shape): those are grouped by shape.
+        groups: dict[tuple[int, ...], list[tuple[np.ndarray, asyncio.Future]]] = {}
+        for item in batch:
+            groups.setdefault(item[0].shape, []).append(item)
+        for items in groups.values():
+            try:
+                probs = await run_in_threadpool(
+                    self.served.predict, np.stack([image for image, _ in items])
+                )
+            except Exception as err:  # every waiting request learns of it
+                for _, future in items:
+                    if not future.done():
+                        future.set_exception(err)
+                continue
+            for (_, future), row in zip(items, probs, strict=True):
+                if not future.done():
+                    future.set_result(row)
+
+
+# ---------------------------------------------------------------------------- upload limit
+class UploadTooLarge(Exception):
+    """The request body passed the upload limit while it was being read."""
+
+
+class _BodyLimit:
+    """ASGI middleware: 413 for a body over ``max_bytes``, before it has been read.
+
+    A declared ``Content-Length`` over the limit is refused without calling the app. Otherwise
+    ``receive`` counts the bytes as they arrive and raises ``UploadTooLarge`` as soon as the
+    count passes the limit (a client may send no length, or a false one); the app's handler
+    turns that into the 413, and this middleware does if the app did not.
+    """
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                await _send_problem(send, 400, f"bad Content-Length header {declared!r}.")
+                return
+            if length > self.max_bytes:
+                await _send_problem(send, 413, _too_large(self.max_bytes, length))
+                return
+        received = 0
+        started = False
+
+        async def counting_receive() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise UploadTooLarge(_too_large(self.max_bytes))
+            return message
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except UploadTooLarge as err:
+            if started:
+                raise
+            await _send_problem(send, 413, str(err))
+
+
+def _too_large(limit: int, length: int | None = None) -> str:
+    sent = f" ({length:,} bytes)" if length is not None else ""
+    upload = (limit - _FORM_OVERHEAD) / 2**20
+    return (
+        f"the request body{sent} is larger than this server's upload limit of {upload:g} MiB "
+        f"({limit:,} bytes with the form's framing). Send a smaller image."
+    )
+
+
+async def _send_problem(send: Any, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+# ---------------------------------------------------------------------------- requests
+def _problem(status: int, detail: str) -> HTTPException:
+    return HTTPException(status_code=status, detail=detail)
+
+
+def _image_problem(err: ImageLoadError) -> HTTPException:
+    if isinstance(err, ImageTooLargeError):
+        return _problem(400, str(err))
+    if err.kind == "not_image":
+        return _problem(415, str(err))
+    return _problem(400, str(err))
+
+
+def _expected_shape(served: ServedModel) -> str:
+    dims = ", ".join("any" if d is None else str(d) for d in served.input_shape)
+    return f"({dims}) (height, width, channels)"
+
+
+def _pixels(served: ServedModel, value: Any, batch: bool) -> np.ndarray:
+    """JSON pixels as a float32 array of the model's input shape, or a 422 stating it."""
+    expected = _expected_shape(served)
+    if batch:
+        expected = f"(images, {expected[1:]}"
+    try:
+        array = np.asarray(value, dtype=np.float32)
+    except (ValueError, TypeError):
+        raise _problem(
+            422,
+            f"'pixels' must be nested lists of numbers of shape {expected}; received lists of "
+            "uneven lengths or values that are not numbers.",
+        ) from None
+    want = (None, *served.input_shape) if batch else served.input_shape
+    fits = array.ndim == len(want) and all(
+        w is None or w == n for w, n in zip(want, array.shape, strict=False)
+    )
+    if not fits or (batch and not 1 <= len(array) <= MAX_BATCH):
+        more = f", 1 to {MAX_BATCH} images" if batch else ""
+        raise _problem(
+            422,
+            f"'pixels' must have shape {expected}{more}; received shape {array.shape}.",
+        )
+    if not np.all(np.isfinite(array)):
+        raise _problem(422, "'pixels' must be finite numbers (0–255); received NaN or infinity.")
+    return array
+
+
+async def _json_body(request: Request) -> Any:
+    body = await request.body()
+    try:
+        return PixelsRequest.model_validate_json(body).pixels
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        raise _problem(
+            422,
+            f'send JSON {{"pixels": [...]}} (nested lists of the model\'s input shape); '
+            f"{where}: {first.get('msg', 'invalid')}.",
+        ) from None
+
+
+async def _form_files(request: Request, names: tuple[str, ...]) -> list[tuple[bytes, str]]:
+    form = await request.form(max_files=MAX_BATCH + 1, max_fields=MAX_BATCH + 1)
+    files = [item for name in names for item in form.getlist(name) if isinstance(item, UploadFile)]
+    if not files:
+        fields = " or ".join(repr(n) for n in names)
+        raise _problem(422, f"send the image as a multipart form file field named {fields}.")
+    out = []
+    for upload in files:
+        out.append((await upload.read(), upload.filename or "upload"))
+        await upload.close()
+    return out
+
+
+def _kind(request: Request) -> str:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        return "form"
+    if content_type == "application/json" or content_type.endswith("+json"):
+        return "json"
+    raise _problem(
+        415,
+        f"unsupported Content-Type {content_type or 'none'!r}: send multipart/form-data with "
+        "an image file field 'file', or application/json {\"pixels\": [...]}.",
+    )
+
+
+def _prediction(served: ServedModel, row: np.ndarray, top_k: int, started: float) -> Prediction:
+    names = served.class_names
+    k = min(top_k, len(names))
+    best = np.argsort(-row, kind="stable")[:k]
+    return Prediction(
+        label=names[int(best[0])],
+        probabilities={name: round(float(p), 6) for name, p in zip(names, row, strict=True)},
+        top_k=[{"class": names[c], "probability": round(float(row[c]), 6)} for c in best],
+        model=served.name,
+        elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _explain(served: ServedModel, image: np.ndarray, layers: int) -> tuple[str, list[dict]]:
+    """Saliency and the first ``layers`` layers' activation maps, as base64 PNGs."""
+    from glassnet.inspect import activations, saliency
+
+    with tempfile.TemporaryDirectory(prefix="glassnet-explain-") as tmp:
+        with served.lock:  # inspect patches the model and writes weight.grad while it works
+            found = saliency(served.model, image)
+            pictures = activations(served.model, image, Path(tmp), max_maps=16, cell=96)
+        label = served.class_names[found.class_index]
+        panel = found.save(Path(tmp) / "saliency.png", title=f"what made it say {label}")
+        panels = [
+            {"layer": p.layer, "kind": p.kind, "shape": list(p.shape), "png": _b64(p.path)}
+            for p in pictures
+            if p.kind in ("feature maps", "bars")
+        ][:layers]
+        return _b64(panel), panels
+
+
+# ---------------------------------------------------------------------------- the app
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": text}
+    for code, text in (
+        (400, "A corrupt image, or one declaring too many pixels (decompression bomb)."),
+        (413, "The upload is larger than --max-upload-mb."),
+        (415, "Not an image, or an unsupported Content-Type."),
+        (422, "JSON or a form of the wrong shape; the message states the expected shape."),
+    )
+}
+_ONE_IMAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+            "application/json": {"schema": PixelsRequest.model_json_schema()},
+        },
+    }
+}
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
+                }
+            },
+            "application/json": {"schema": PixelsRequest.model_json_schema()},
+        },
+    }
+}
+_FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": _ONE_IMAGE_BODY["requestBody"]["content"]["multipart/form-data"]["schema"]
+            }
+        },
+    }
+}
+
+
+def create_app(
+    model_path: str | os.PathLike[str],
+    *,
+    max_upload_mb: float = 10,
+    batch_window_ms: float = 0,
+    max_batch: int = MAX_BATCH,
+    explain_layers: int = 2,
+) -> FastAPI:
+    """The FastAPI app serving the model saved at ``model_path`` (loaded in the lifespan).
+
+    Args:
+        max_upload_mb: the largest request body accepted, in MiB; larger ones get 413 before
+            they are read.
+        batch_window_ms: when > 0, single-image predictions arriving within this many
+            milliseconds go through the model together (micro-batching).
+        max_batch: the most images in one micro-batch.
+        explain_layers: how many of the first layers ``/explain`` draws.
+    """
+    if max_upload_mb <= 0:
+        raise ValueError(f"create_app: max_upload_mb must be positive. Received: {max_upload_mb}")
+    if batch_window_ms < 0:
+        raise ValueError(
+            f"create_app: batch_window_ms must be 0 or more. Received: {batch_window_ms}"
+        )
+    model_path = os.fspath(model_path)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        served = await run_in_threadpool(load_for_serving, model_path)
+        app.state.served = served
+        app.state.batcher = (
+            _Batcher(served, batch_window_ms / 1000, max_batch) if batch_window_ms > 0 else None
+        )
+        log.info("serving model '%s' from %s", served.name, model_path)
+        yield
+        app.state.served = None
+
+    app = FastAPI(
+        title="glassnet serve",
+        description="Classify images with a glassnet model. Upload a photo on the page at `/`, "
+        "or POST it to `/predict`.",
+        lifespan=lifespan,
+    )
+    app.state.served = None
+    app.add_middleware(_BodyLimit, max_bytes=int(max_upload_mb * 2**20) + _FORM_OVERHEAD)
+
+    @app.exception_handler(UploadTooLarge)
+    async def _upload_too_large(request: Request, err: UploadTooLarge) -> JSONResponse:
+        return JSONResponse({"detail": str(err)}, status_code=413, headers={"connection": "close"})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in err.errors()
+        )
+        return JSONResponse({"detail": problems or "invalid request"}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, err: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"detail": f"internal error: {type(err).__name__}: {err}"}, status_code=500
+        )
+
+    def served_model() -> ServedModel:
+        served = app.state.served
+        if served is None:
+            raise _problem(503, "the model is not loaded yet.")
+        return served
+
+    async def decode(served: ServedModel, data: bytes, filename: str) -> np.ndarray:
+        try:
+            return await run_in_threadpool(served.load, data, filename)
+        except ImageLoadError as err:
+            raise _image_problem(err) from None
+
+    async def predict_one(served: ServedModel, image: np.ndarray) -> np.ndarray:
+        batcher = app.state.batcher
+        if batcher is not None:
+            return await batcher.predict(image)
+        return (await run_in_threadpool(served.predict, image[None]))[0]
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/health", response_model=Health, summary="Liveness and whether the model is loaded")
+    async def health() -> Health:
+        served = app.state.served
+        return Health(
+            status="ok",
+            model_loaded=served is not None,
+            model=served.name if served is not None else None,
+        )
+
+    @app.get("/model", response_model=ModelInfo, summary="What is being served")
+    async def model_info() -> ModelInfo:
+        served = served_model()
+        lines: list[str] = []
+        with served.lock:
+            served.model.summary(print_fn=lines.append)
+        return ModelInfo(
+            name=served.name,
+            class_names=served.class_names,
+            input_shape=list(served.input_shape),
+            preprocessing=served.model.preprocessing,
+            parameters=int(served.model.count_params()),
+            summary="\n".join(lines),
+        )
+
+    @app.post(
+        "/predict",
+        response_model=Prediction,
+        responses=_ERRORS,
+        openapi_extra=_ONE_IMAGE_BODY,
+        summary="Classify one image (a file, or JSON pixels)",
+    )
+    async def predict(
+        request: Request,
+        top_k: int = Query(3, ge=1, le=1000, description="How many classes in top_k."),
+    ) -> Prediction:
+        started = time.perf_counter()
+        served = served_model()
+        if _kind(request) == "json":
+            image = _pixels(served, await _json_body(request), batch=False)
+        else:
+            ((data, filename),) = (await _form_files(request, ("file",)))[:1]
+            image = await decode(served, data, filename)
+        row = await predict_one(served, image)
+        return _prediction(served, row, top_k, started)
+
+    @app.post(
+        "/predict/batch",
+        response_model=BatchPrediction,
+        responses=_ERRORS,
+        openapi_extra=_BATCH_BODY,
+        summary=f"Classify several images (up to {MAX_BATCH}) in one request",
+    )
+    async def predict_batch(
+        request: Request,
+        top_k: int = Query(3, ge=1, le=1000, description="How many classes in top_k."),
+    ) -> BatchPrediction:
+        started = time.perf_counter()
+        served = served_model()
+        if _kind(request) == "json":
+            images = _pixels(served, await _json_body(request), batch=True)
+        else:
+            uploads = await _form_files(request, ("files", "file"))
+            if len(uploads) > MAX_BATCH:
+                raise _problem(
+                    422, f"at most {MAX_BATCH} images per batch; received {len(uploads)}."
+                )
+            decoded = [await decode(served, data, name) for data, name in uploads]
+            shapes = {image.shape for image in decoded}
+            if len(shapes) > 1:
+                raise _problem(
+                    422,
+                    f"the images have different sizes {sorted(shapes)} and the model stores no "
+                    "size to resize them to; send them one at a time.",
+                )
+            images = np.stack(decoded)
+        probs = await run_in_threadpool(served.predict, images)
+        return BatchPrediction(
+            predictions=[_prediction(served, row, top_k, started) for row in probs],
+            model=served.name,
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+
+    @app.post(
+        "/explain",
+        response_model=Explanation,
+        responses=_ERRORS,
+        openapi_extra=_FILE_BODY,
+        summary="Look inside: saliency and first-layer activations for one image",
+    )
+    async def explain(
+        request: Request,
+        top_k: int = Query(3, ge=1, le=1000, description="How many classes in top_k."),
+    ) -> Explanation:
+        started = time.perf_counter()
+        served = served_model()
+        if _kind(request) == "json":
+            image = _pixels(served, await _json_body(request), batch=False)
+        else:
+            ((data, filename),) = (await _form_files(request, ("file",)))[:1]
+            image = await decode(served, data, filename)
+        row = (await run_in_threadpool(served.predict, image[None]))[0]
+        picture, panels = await run_in_threadpool(_explain, served, image, explain_layers)
+        return Explanation(
+            prediction=_prediction(served, row, top_k, started),
+            saliency_png=picture,
+            activations=panels,
+        )
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """``create_app`` with its arguments from ``GLASSNET_SERVE_*`` environment variables: how
+    ``glassnet serve --workers N`` starts each uvicorn worker process (uvicorn imports the app
+    by name in every worker, so the arguments travel through the environment)."""
+    return create_app(
+        os.environ[_ENV + "MODEL"],
+        max_upload_mb=float(os.environ.get(_ENV + "MAX_UPLOAD_MB", "10")),
+        batch_window_ms=float(os.environ.get(_ENV + "BATCH_WINDOW_MS", "0")),
+    )
+
+
+def run(
+    model_path: str | os.PathLike[str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    max_upload_mb: float = 10,
+    batch_window_ms: float = 0,
+    log_level: str = "info",
+) -> None:
+    """Serve with uvicorn until Ctrl-C (what ``glassnet serve`` calls)."""
+    import uvicorn
+
+    if workers > 1:
+        os.environ[_ENV + "MODEL"] = os.fspath(model_path)
+        os.environ[_ENV + "MAX_UPLOAD_MB"] = str(max_upload_mb)
+        os.environ[_ENV + "BATCH_WINDOW_MS"] = str(batch_window_ms)
+        uvicorn.run(
+            "glassnet.serve.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+        )
+        return
+    app = create_app(model_path, max_upload_mb=max_upload_mb, batch_window_ms=batch_window_ms)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -63,6 +63,7 @@ from starlette.datastructures import UploadFile
 
 from glassnet.data.images import ImageLoadError, ImageTooLargeError, load_image
 from glassnet.inspect.report import probabilities as _row_probabilities
+from glassnet.models import saving
 from glassnet.models.saving import load_model
 from glassnet.serve.schemas import (
     BatchPrediction,
@@ -322,19 +323,36 @@ def _expected_shape(served: ServedModel) -> str:
     return f"({dims}) (height, width, channels)"
 
 
+def _only_numbers(value: Any) -> bool:
+    """Whether nested lists hold JSON numbers only (not strings, booleans or null)."""
+    if isinstance(value, list):
+        return all(_only_numbers(v) for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _pixels(served: ServedModel, value: Any, batch: bool) -> np.ndarray:
     """JSON pixels as a float32 array of the model's input shape, or a 422 stating it."""
     expected = _expected_shape(served)
     if batch:
         expected = f"(images, {expected[1:]}"
     try:
-        array = np.asarray(value, dtype=np.float32)
+        if not _only_numbers(value):
+            raise TypeError("not all numbers")  # NumPy would read "7" or true as a pixel
+        with np.errstate(over="ignore"):  # 1e308 becomes inf here and is refused below
+            array = np.asarray(value, dtype=np.float32)
     except (ValueError, TypeError):
         raise _problem(
             422,
             f"'pixels' must be nested lists of numbers of shape {expected}; received lists of "
             "uneven lengths or values that are not numbers.",
         ) from None
+    if array.size and not (np.isfinite(array).all() and array.min() >= 0 and array.max() <= 255):
+        raise _problem(
+            422,
+            f"'pixels' must be numbers from 0 to 255 (as load_image gives them), in shape "
+            f"{expected}; received values from {float(np.nanmin(array)):g} to "
+            f"{float(np.nanmax(array)):g}.",
+        )
     want = (None, *served.input_shape) if batch else served.input_shape
     fits = array.ndim == len(want) and all(
         w is None or w == n for w, n in zip(want, array.shape, strict=False)
@@ -435,48 +453,56 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (422, "JSON or a form of the wrong shape; the message states the expected shape."),
     )
 }
-_ONE_IMAGE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            },
-            "application/json": {"schema": PixelsRequest.model_json_schema()},
-        },
+
+
+def _pixels_schema(shape: tuple[int, ...] | None) -> dict[str, Any]:
+    """The JSON schema of one image as nested lists: exactly ``shape`` (height, width,
+    channels) when the model's input size is known, so the published schema is the contract
+    the server enforces (schemathesis checks the two agree)."""
+    if shape is None or any(n is None for n in shape):
+        return PixelsRequest.model_json_schema()["properties"]["pixels"]
+    schema: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 255}
+    for n in reversed(shape):
+        schema = {"type": "array", "items": schema, "minItems": n, "maxItems": n}
+    return schema
+
+
+def _request_bodies(shape: tuple[int, ...] | None, max_batch: int) -> dict[str, Any]:
+    """The OpenAPI request bodies of /predict, /predict/batch and /explain."""
+    one = {"type": "object", "required": ["file"]}
+    one["properties"] = {"file": {"type": "string", "format": "binary"}}
+    image = _pixels_schema(shape)
+    many = {"type": "array", "items": image, "minItems": 1, "maxItems": max_batch}
+
+    def body(multipart: dict[str, Any], pixels: dict[str, Any] | None) -> dict[str, Any]:
+        content: dict[str, Any] = {"multipart/form-data": {"schema": multipart}}
+        if pixels is not None:
+            json_schema = {"type": "object", "required": ["pixels"]}
+            json_schema["properties"] = {"pixels": pixels}
+            content["application/json"] = {"schema": json_schema}
+        return {"requestBody": {"required": True, "content": content}}
+
+    files = {"type": "object", "required": ["files"]}
+    files["properties"] = {
+        "files": {
+            "type": "array",
+            "items": {"type": "string", "format": "binary"},
+            "minItems": 1,
+            "maxItems": max_batch,
+        }
     }
-}
-_BATCH_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["files"],
-                    "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
-                    },
-                }
-            },
-            "application/json": {"schema": PixelsRequest.model_json_schema()},
-        },
-    }
-}
-_FILE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": _ONE_IMAGE_BODY["requestBody"]["content"]["multipart/form-data"]["schema"]
-            }
-        },
-    }
-}
+    return {"one": body(one, image), "batch": body(files, many), "file": body(one, None)}
+
+
+def _input_shape(model_path: str) -> tuple[int, ...] | None:
+    """The (height, width, channels) the saved model takes, read from its config.json only."""
+    try:
+        files = saving.read_files(model_path)
+        config = saving.parse_config(files[saving.CONFIG], model_path)
+    except (OSError, ValueError):
+        return None  # the lifespan reports the real problem when it loads the model
+    shape = config.get("input_shape")
+    return tuple(shape[1:]) if shape and len(shape) == 4 else None
 
 
 def create_app(
@@ -504,6 +530,7 @@ def create_app(
             f"create_app: batch_window_ms must be 0 or more. Received: {batch_window_ms}"
         )
     model_path = os.fspath(model_path)
+    bodies = _request_bodies(_input_shape(model_path), max_batch)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
@@ -593,7 +620,7 @@ def create_app(
         "/predict",
         response_model=Prediction,
         responses=_ERRORS,
-        openapi_extra=_ONE_IMAGE_BODY,
+        openapi_extra=bodies["one"],
         summary="Classify one image (a file, or JSON pixels)",
     )
     async def predict(
@@ -614,7 +641,7 @@ def create_app(
         "/predict/batch",
         response_model=BatchPrediction,
         responses=_ERRORS,
-        openapi_extra=_BATCH_BODY,
+        openapi_extra=bodies["batch"],
         summary=f"Classify several images (up to {MAX_BATCH}) in one request",
     )
     async def predict_batch(
@@ -651,7 +678,7 @@ def create_app(
         "/explain",
         response_model=Explanation,
         responses=_ERRORS,
-        openapi_extra=_FILE_BODY,
+        openapi_extra=bodies["file"],
         summary="Look inside: saliency and first-layer activations for one image",
     )
     async def explain(

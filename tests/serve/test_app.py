@@ -370,3 +370,29 @@ def test_nothing_outside_serve_imports_it():
         "assert not [m for m in sys.modules if m.startswith('glassnet.serve')]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("pixels", "phrase"),
+    [
+        ([[[True]] * 8] * 8, "nested lists of numbers"),  # JSON true is not a pixel
+        ([[["7"]] * 8] * 8, "nested lists of numbers"),  # nor is a string
+        ([[[1e308]] * 8] * 8, "numbers from 0 to 255"),  # overflowed float32 once: a 500
+        ([[[-1.0]] * 8] * 8, "numbers from 0 to 255"),
+    ],
+)
+def test_json_pixels_must_be_numbers_from_0_to_255(client, pixels, phrase, digit_photos):
+    response = client.post("/predict", json={"pixels": pixels})
+    assert response.status_code == 422 and phrase in response.json()["detail"]
+    assert client.post("/predict", files={"file": ("a.png", digit_photos[0])}).status_code == 200
+
+
+def test_the_published_schema_states_the_exact_pixel_shape(client):
+    body = client.get("/openapi.json").json()["paths"]["/predict"]["post"]["requestBody"]
+    pixels = body["content"]["application/json"]["schema"]["properties"]["pixels"]
+    assert (pixels["minItems"], pixels["maxItems"]) == (8, 8)
+    innermost = pixels["items"]["items"]["items"]
+    assert innermost == {"type": "number", "minimum": 0, "maximum": 255}
+    batch = client.get("/openapi.json").json()["paths"]["/predict/batch"]["post"]["requestBody"]
+    files = batch["content"]["multipart/form-data"]["schema"]["properties"]["files"]
+    assert files["minItems"] == 1

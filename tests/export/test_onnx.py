@@ -48,6 +48,18 @@ ARCHITECTURES = {
     "LeNet5": lambda: applications.LeNet5(classifier_activation=None),
     "AlexNet": lambda: applications.AlexNet((57, 57, 3), classes=10, classifier_activation=None),
     "VGG11": lambda: applications.VGG11((64, 64, 3), classes=10, classifier_activation=None),
+    # the rest of the family, at the smallest sizes they take, so every architecture of
+    # glassnet.applications is exported and checked, not only one of each kind
+    "VGG13": lambda: applications.VGG13((32, 32, 3), classes=10, classifier_activation=None),
+    "VGG16": lambda: applications.VGG16((32, 32, 3), classes=10, classifier_activation=None),
+    "VGG19": lambda: applications.VGG19((32, 32, 3), classes=10, classifier_activation=None),
+    "ResNet34": lambda: applications.ResNet34((32, 32, 3), classes=10, classifier_activation=None),
+    "ResNet101": lambda: applications.ResNet101(
+        (32, 32, 3), classes=10, classifier_activation=None
+    ),
+    "ResNet152": lambda: applications.ResNet152(
+        (32, 32, 3), classes=10, classifier_activation=None
+    ),
     "ResNet18": lambda: applications.ResNet18((32, 32, 3), classes=10, classifier_activation=None),
     "ResNet50": lambda: applications.ResNet50((32, 32, 3), classes=10, classifier_activation=None),
     "GoogLeNet": lambda: applications.GoogLeNet(

@@ -1,4 +1,4 @@
-"""Standard datasets read from their original files, with NumPy only (never pickle).
+"""Standard datasets read from their original files, with NumPy only (nothing is ever unpickled).
 
 Keras's layout: each ``load_data`` returns ``((x_train, y_train), (x_test, y_test))`` as uint8
 arrays, images channels-last.

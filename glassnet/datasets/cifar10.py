@@ -179,7 +179,7 @@ def load_data(
             os.path.join(given, "cifar-10-batches-py")
         ):
             hint = (
-                "This looks like the Python version (pickle files), which glassnet never loads "
+                "This looks like the Python version (pickled batches), which glassnet never loads "
                 "because unpickling can run code. " + hint
             )
         what = ", ".join(missing)

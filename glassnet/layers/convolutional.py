@@ -101,6 +101,7 @@ class Conv2D(Layer):
         self.input_spec = InputSpec(ndim=4, axes={-1: channels}, layout=_IMAGES)
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
+        fuse = self.activation is ops.relu  # the common case: ReLU in the conv op, in place
         y = ops.conv2d(
             x,
             self.kernel,
@@ -108,8 +109,9 @@ class Conv2D(Layer):
             stride=self.strides,
             padding=self.padding,
             dilation=self.dilation_rate,
+            relu=fuse,
         )
-        return self.activation(y)
+        return y if fuse else self.activation(y)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)

@@ -432,7 +432,12 @@ class Layer:
         if not self.built:
             self.build(shape)  # checks the input first (see _recording_build)
         else:
-            self._check_input_shape(shape)
+            # A layer sees the same shape batch after batch: check each new (shape, spec) once.
+            # At batch 1 the checks would cost about as much as a small layer's arithmetic.
+            seen = self.__dict__.get("_checked_shape")
+            if seen is None or seen[0] != shape or seen[1] is not self.input_spec:
+                self._check_input_shape(shape)
+                self.__dict__["_checked_shape"] = (shape, self.input_spec)
         outer = getattr(_call_state, "training", None)
         explicit = outer if training is None else bool(training)
         mode = self.training if explicit is None else explicit

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module, is_float
+from glassnet.ops.activation import fused_relu, fused_relu_grad, relu_
 from glassnet.tensor import Tensor
 
 __all__ = ["conv2d", "conv_output_shape", "resolve_padding"]
@@ -280,12 +282,21 @@ class Conv2DOp(Function):
     Shape: x (N, H, W, C), w (kh, kw, C, F), b (F,) or None -> (N, Ho, Wo, F). ``pads`` is
     ((top, bottom), (left, right)), already resolved by ``conv2d``. Backward: dW = colsᵀ·dY,
     db = Σ dY, dx = col2im(dY·Wᵀ); it keeps ``cols`` only if the weight wants a gradient and
-    the weight only if the input does.
+    the weight only if the input does. With ``relu`` the output is max(0, ·) of all that,
+    applied in place on the fresh GEMM output (see ``fused_relu``).
     """
 
     @staticmethod
     def forward(
-        ctx: Context, x: Any, w: Any, b: Any, *, stride: Pair, pads: Pads, dilation: Pair
+        ctx: Context,
+        x: Any,
+        w: Any,
+        b: Any,
+        *,
+        stride: Pair,
+        pads: Pads,
+        dilation: Pair,
+        relu: bool = False,
     ) -> Any:
         n, h, wd, _ = x.shape
         kh, kw, c, f = w.shape
@@ -293,14 +304,26 @@ class Conv2DOp(Function):
         ho = (xpad.shape[1] - (kh - 1) * dilation[0] - 1) // stride[0] + 1
         wo = (xpad.shape[2] - (kw - 1) * dilation[1] - 1) // stride[1] + 1
         w2 = w.reshape(kh * kw * c, f)
+
         if ctx.needs_input_grad[1]:  # training: keep the whole column matrix for dW
             cols = im2col(xpad, (kh, kw), stride, dilation, (ho, wo))
             y = cols @ w2
+            if b is not None:
+                y += b
+            if relu:
+                fused_relu(ctx, y)  # keeps the mask y > 0 for backward
         else:  # nothing to keep: unfold a few images at a time into one reused buffer
             cols = None
-            y = _conv_in_chunks(xpad, w2, (kh, kw), stride, dilation, (ho, wo))
-        if b is not None:
-            y += b
+
+            def finish(rows: Any) -> None:  # bias and ReLU on a block of rows, still in cache
+                if b is not None:
+                    rows += b
+                if relu:
+                    relu_(rows)
+
+            y = _conv_in_chunks(xpad, w2, (kh, kw), stride, dilation, (ho, wo), finish)
+            if relu and any(ctx.needs_input_grad):  # a frozen conv inside a trained network
+                ctx.relu_mask = y > 0
         ctx.save_for_backward(cols, w2 if ctx.needs_input_grad[0] else None)
         ctx.x_hw, ctx.padded_shape, ctx.w_shape = (h, wd), xpad.shape, w.shape
         ctx.stride, ctx.pads, ctx.dilation, ctx.out_hw = stride, pads, dilation, (ho, wo)
@@ -310,6 +333,7 @@ class Conv2DOp(Function):
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any]:
         cols, w2 = ctx.saved
         kh, kw, _, f = ctx.w_shape
+        grad = fused_relu_grad(ctx, grad)
         gy = grad.reshape(-1, f)  # (N·Ho·Wo, F); copies only if grad is not contiguous
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
@@ -331,19 +355,30 @@ _buffers = threading.local()  # per thread: a server may run several predictions
 
 
 def _conv_in_chunks(
-    xpad: Any, w2: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair
+    xpad: Any,
+    w2: Any,
+    kernel: Pair,
+    stride: Pair,
+    dilation: Pair,
+    out_hw: Pair,
+    finish: Callable[[Any], None] | None = None,
 ) -> Any:
     """The forward GEMM of im2col, a few images at a time, for when the columns need not be
     kept (inference, a frozen layer). One full column matrix can be hundreds of megabytes —
     a fresh allocation every call costs page faults and evicts the caches; a small buffer
-    reused across chunks and calls does not. Same numbers as ``im2col(xpad) @ w2``."""
+    reused across chunks and calls does not. ``finish`` (bias, ReLU) runs on each chunk's
+    output rows while they are still in cache, instead of another pass over the whole output.
+    Same numbers as ``finish(im2col(xpad) @ w2)``."""
     xp = get_array_module(xpad)
     n = xpad.shape[0]
     (ho, wo), k = out_hw, w2.shape[0]
     per_image = ho * wo * k * xpad.dtype.itemsize
     step = max(1, min(n, _CHUNK_BYTES // max(per_image, 1)))
     if step >= n or xp is not np:
-        return im2col(xpad, kernel, stride, dilation, out_hw) @ w2
+        y = im2col(xpad, kernel, stride, dilation, out_hw) @ w2
+        if finish is not None:
+            finish(y)
+        return y
     key = (step * ho * wo, k, xpad.dtype.str)
     buffer = getattr(_buffers, "cols", None)
     if buffer is None or (buffer.shape, buffer.dtype.str) != (key[:2], key[2]):
@@ -356,7 +391,10 @@ def _conv_in_chunks(
         windows = im2col_view(xpad[start:stop], kernel, stride, dilation, out_hw)
         cols = buffer[: (stop - start) * rows]
         np.copyto(cols.reshape(windows.shape), windows)
-        np.matmul(cols, w2, out=y[start * rows : stop * rows])
+        block = y[start * rows : stop * rows]
+        np.matmul(cols, w2, out=block)
+        if finish is not None:
+            finish(block)
     return y
 
 
@@ -413,6 +451,7 @@ def conv2d(
     stride: int | Pair = 1,
     padding: PaddingArg = "valid",
     dilation: int | Pair = 1,
+    relu: bool = False,
 ) -> Tensor:
     """2-D convolution (cross-correlation, like every DL framework) of a batch of images.
 
@@ -428,6 +467,9 @@ def conv2d(
         padding: "valid" (none), "same" (TensorFlow's: output size ceil(H / stride)), an int,
             (ph, pw) or ((top, bottom), (left, right)) zero pixels.
         dilation: spacing between the kernel's taps, an int or (dh, dw).
+        relu: also apply ReLU, max(0, ·), in the same op: the same numbers and gradients as
+            ``relu(conv2d(...))`` with one pass and one array fewer (``Conv2D(...,
+            activation="relu")`` uses it).
 
     Shape:
         x (N, H, W, C), weight (kh, kw, C, F), bias (F,) -> (N, Ho, Wo, F), with
@@ -472,7 +514,7 @@ def conv2d(
         if "unhashable" not in str(err):
             raise
         s, pads, d = _plan.__wrapped__(xs, ws[:2], stride, padding, dilation)
-    return Conv2DOp.apply(x, weight, bias, stride=s, pads=pads, dilation=d)
+    return Conv2DOp.apply(x, weight, bias, stride=s, pads=pads, dilation=d, relu=relu)
 
 
 @functools.lru_cache(maxsize=512)

@@ -88,7 +88,7 @@ class MaxPool2DOp(Function):
         out = views[0].copy()
         track = ctx.needs_input_grad[0]
         idx = xp.zeros(out.shape, _index_dtype(xp, len(views))) if track else None
-        better = xp.empty(out.shape, dtype=bool)
+        better = xp.empty(out.shape, dtype=bool) if track else None
         for k, view in enumerate(views[1:], start=1):
             if track:
                 # The winner is the LAST tap strictly above the running max, i.e. the largest

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from glassnet import Tensor, no_grad
+from glassnet import Tensor, no_grad, ops
 from glassnet.ops import conv2d, conv_output_shape, resolve_padding
 from glassnet.ops.conv import col2im, im2col
 from tests import reference as ref
@@ -476,3 +476,38 @@ def test_inference_in_chunks_equals_one_gemm(monkeypatch, rng):
         with no_grad():
             chunked = conv_module.conv2d(x, w, b, stride=(2, 1), padding="same").numpy()
         np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------ fused ReLU
+@pytest.mark.parametrize("stride", [1, 2])
+def test_fused_relu_is_relu_of_conv2d(rng, stride):
+    """``conv2d(..., relu=True)`` (what Conv2D(activation="relu") runs) gives the numbers and
+    the gradients of ``relu(conv2d(...))`` exactly, and passes float64 finite differences."""
+    x, w, b = _data(rng, (2, 6, 5, 3), (3, 3, 3, 4))
+
+    def fused(x, w, b):
+        return conv2d(x, w, b, stride=stride, padding="same", relu=True)
+
+    def separate(x, w, b):
+        return ops.relu(conv2d(x, w, b, stride=stride, padding="same"))
+
+    out, grads = run_float32(fused, x, w, b)
+    ref_out, ref_grads = run_float32(separate, x, w, b)
+    assert (out > 0).any() and (out == 0).any()  # both sides of the kink are exercised
+    np.testing.assert_array_equal(out, ref_out)
+    for got, want in zip(grads, ref_grads, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert_gradcheck(fused, x, w, b)
+
+
+def test_fused_relu_writes_only_its_own_output(rng):
+    """The in-place ReLU touches the fresh GEMM output, never the caller's arrays (a 1×1 conv
+    without padding reads the input as its column matrix)."""
+    x, w, b = _data(rng, (1, 4, 4, 2), (1, 1, 2, 3))
+    x[0, 0, 0] = -5.0
+    copies = [a.copy() for a in (x, w, b)]
+    with no_grad():
+        y = conv2d(Tensor(x), Tensor(w), Tensor(b), relu=True)
+    assert y.numpy().min() == 0
+    for a, before in zip((x, w, b), copies, strict=True):
+        np.testing.assert_array_equal(a, before)

@@ -74,6 +74,21 @@ def test_linear(x_shape, with_bias, rng, torch):
         np.testing.assert_allclose(g, h, **GRAD_TOL)
 
 
+@pytest.mark.parametrize("x_shape", [(6, 4), (2, 3, 4)])
+def test_linear_with_fused_relu_is_relu_of_linear(x_shape, rng):
+    """``linear(..., relu=True)`` (what Dense(activation="relu") runs) gives exactly the
+    numbers and gradients of ``relu(linear(...))``, and passes float64 finite differences."""
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal((4, 3)), rng.standard_normal(3)
+    fused = lambda x, w, b: ops.linear(x, w, b, relu=True)  # noqa: E731
+    out, grads = run_float32(fused, x, w, b)
+    ref_out, ref_grads = run_float32(lambda x, w, b: ops.relu(ops.linear(x, w, b)), x, w, b)
+    assert (out > 0).any() and (out == 0).any()
+    np.testing.assert_array_equal(out, ref_out)
+    for got, want in zip(grads, ref_grads, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert_gradcheck(fused, x, w, b)
+
+
 def test_linear_errors_suggest_flatten():
     x = Tensor(np.ones((32, 28, 28)))
     with pytest.raises(

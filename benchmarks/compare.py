@@ -5,10 +5,11 @@
 
 For each workload both sides get the same architecture, the same initial weights (PyTorch's are
 copied from glassnet's), the same random float32 data and 2 threads (threadpoolctl for BLAS,
-``torch.set_num_threads``). Steps alternate — glassnet, PyTorch NCHW, PyTorch channels-last,
-glassnet, ... — so a noisy neighbour slows all sides alike; warm-up steps are dropped and the
-median of the rest is reported. "Best PyTorch" is the faster of its two memory layouts. Peak
-memory is measured for each side in a separate process (``ru_maxrss``).
+``torch.set_num_threads``). The sides alternate in blocks — glassnet, PyTorch NCHW, PyTorch
+channels-last, glassnet, ... for 5 rounds — so a noisy neighbour slows all sides alike; warm-up
+steps and the first steps of every block (while the other side's threads still spin) are dropped
+and the median of the rest is reported. "Best PyTorch" is the faster of its two memory layouts. Peak
+memory is measured for each side in a separate process (VmHWM).
 
 Run by hand, never by the test suite.
 """
@@ -279,8 +280,19 @@ def sgemm_peak(size: int = 2048, repeats: int = 7) -> float:
     return 2 * size**3 / statistics.median(times) / 1e9
 
 
-def measure(workload: Workload, warmup: int = 3) -> dict[str, list[float]]:
-    """Time each side's step, alternating sides step by step; milliseconds per step."""
+def measure(
+    workload: Workload, warmup: int = 3, rounds: int = 5, settle: int = 2, settle_ms: float = 10.0
+) -> dict[str, list[float]]:
+    """Time each side's step, alternating sides in blocks; milliseconds per step.
+
+    Each of ``rounds`` rounds runs every side for a block of ``steps / rounds`` kept steps.
+    The first ``settle`` steps of a block (and any within its first ``settle_ms``) are dropped:
+    after its step PyTorch's OpenMP workers keep spinning on the cores for a while, and so do
+    OpenBLAS's threads after ours, so a step timed right after the other side's measures the
+    other side's threads as much as its own code (W4 at batch 1 read 2.8 ms alternating step by
+    step, 1.05 ms in blocks). Blocks still interleave the sides, so a noisy neighbour slows
+    all of them alike.
+    """
     glassnet_step, macs = workload.glassnet()
     model = getattr(workload.glassnet, "model", None)
     sides: dict[str, Step] = {"glassnet": glassnet_step}
@@ -293,13 +305,22 @@ def measure(workload: Workload, warmup: int = 3) -> dict[str, list[float]]:
             sides[f"torch_{layout}"] = workload.torch(model, layout)
     except ImportError:
         print("PyTorch is not installed: measuring glassnet only")
-    times: dict[str, list[float]] = {name: [] for name in sides}
-    for i in range(warmup + workload.steps):
-        for name, step in sides.items():
-            start = time.perf_counter()
+    for step in sides.values():
+        for _ in range(warmup):
             step()
-            if i >= warmup:
-                times[name].append((time.perf_counter() - start) * 1000)
+    per_block = -(-workload.steps // rounds)
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, step in sides.items():
+            began, seen, kept = time.perf_counter(), 0, 0
+            while kept < per_block:
+                start = time.perf_counter()
+                step()
+                elapsed_ms = (time.perf_counter() - start) * 1000
+                seen += 1
+                if seen > settle and (start - began) * 1000 >= settle_ms:
+                    times[name].append(elapsed_ms)
+                    kept += 1
     times["_macs"] = [float(macs)]
     return times
 

@@ -16,6 +16,7 @@ differentiable ops. They live in ``glassnet/ops/`` and are attached to ``Tensor`
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,25 @@ def enable_grad() -> Iterator[None]:
         _state.grad_enabled = previous
 
 
+def sum_rows(a: Any) -> Any:
+    """Column sums of a 2-D array, ``a.sum(axis=0)``, computed over long rows.
+
+    Shape: a (P, F) -> (F,). A bias gradient sums P = N·H·W rows of F numbers; NumPy adds such
+    rows one at a time, F numbers per step, which is slow for small F (18× slower for LeNet's
+    F = 6). Viewing k consecutive rows as one row of k·F numbers makes each step long, then the
+    k partial sums are added: the same sum, and more accurate (shorter chains of additions).
+    """
+    p, f = a.shape
+    k = max(1, 1024 // max(f, 1))
+    if p < 2 * k or not a.flags.c_contiguous:
+        return a.sum(axis=0)
+    head = p - p % k
+    out = a[:head].reshape(-1, k * f).sum(axis=0).reshape(k, f).sum(axis=0)
+    if head < p:
+        out += a[head:].sum(axis=0)
+    return out
+
+
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     """Sum ``grad`` down to ``shape``: undo NumPy broadcasting in the backward pass.
 
@@ -75,7 +95,13 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
     )
-    out = grad.sum(axis=axes, keepdims=True) if axes else grad
+    if axes == tuple(range(extra)) and extra and grad.size and grad.flags.c_contiguous:
+        # Only leading axes to sum (a bias broadcast over a batch): one fast column sum.
+        out = sum_rows(grad.reshape(-1, math.prod(grad.shape[extra:]))).reshape(
+            (1,) * extra + grad.shape[extra:]
+        )
+    else:
+        out = grad.sum(axis=axes, keepdims=True) if axes else grad
     if extra:
         out = out.reshape(out.shape[extra:])
     if out.shape != tuple(shape):

@@ -199,3 +199,18 @@ def test_manual_seed_reseeds_the_shared_generator_in_place():
     a = kept.random()
     manual_seed(7)
     assert get_rng().random() == a
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 4), (7, 3), (5000, 6), (4097, 1), (3000, 37), (0, 5), (4, 0)]
+)
+def test_sum_rows_is_the_column_sum(shape):
+    """The fast column sum used for bias gradients equals a float64 sum, for any row count
+    (a multiple of its row grouping or not) and for empty arrays."""
+    from glassnet.tensor import sum_rows
+
+    a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    got = sum_rows(a)
+    assert got.shape == (shape[1],) and got.dtype == np.float32
+    np.testing.assert_allclose(got, a.astype(np.float64).sum(axis=0), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(sum_rows(np.asfortranarray(a)), a.sum(axis=0), rtol=1e-5, atol=1e-4)

@@ -11,7 +11,7 @@ from typing import Any
 from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module
 from glassnet.ops.activation import fused_relu, fused_relu_grad
-from glassnet.tensor import Tensor
+from glassnet.tensor import Tensor, sum_rows
 
 
 class MatMulOp(Function):
@@ -67,7 +67,7 @@ class LinearOp(Function):
         g2 = grad.reshape(-1, w.shape[1])
         gx = (g2 @ w.T).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None
         gw = x2.T @ g2 if ctx.needs_input_grad[1] else None
-        gb = g2.sum(axis=0) if ctx.needs_input_grad[2] else None
+        gb = sum_rows(g2) if ctx.needs_input_grad[2] else None
         return gx, gw, gb
 
 

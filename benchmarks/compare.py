@@ -281,17 +281,18 @@ def sgemm_peak(size: int = 2048, repeats: int = 7) -> float:
 
 
 def measure(
-    workload: Workload, warmup: int = 3, rounds: int = 5, settle: int = 2, settle_ms: float = 10.0
+    workload: Workload, warmup: int = 3, rounds: int = 5, settle: int = 2, settle_ms: float = 200
 ) -> dict[str, list[float]]:
     """Time each side's step, alternating sides in blocks; milliseconds per step.
 
     Each of ``rounds`` rounds runs every side for a block of ``steps / rounds`` kept steps.
-    The first ``settle`` steps of a block (and any within its first ``settle_ms``) are dropped:
-    after its step PyTorch's OpenMP workers keep spinning on the cores for a while, and so do
-    OpenBLAS's threads after ours, so a step timed right after the other side's measures the
-    other side's threads as much as its own code (W4 at batch 1 read 2.8 ms alternating step by
-    step, 1.05 ms in blocks). Blocks still interleave the sides, so a noisy neighbour slows
-    all of them alike.
+    The first ``settle`` steps of a block, and any begun in its first ``settle_ms``, are
+    dropped: after its step PyTorch's OpenMP workers keep spinning on the cores for a while,
+    and OpenBLAS's threads after ours for up to ~0.1 s (2²⁸ cycles by default), so a step timed
+    right after the other side's measures the other side's threads as much as its own code.
+    Alternating step by step, W4 at batch 1 read 2.8 ms for glassnet against 1.05 ms alone, and
+    PyTorch NCHW, which follows glassnet, read W2 at 15.5 ms against 7.6 ms with 200 ms of
+    settling. Blocks still interleave the sides, so a noisy neighbour slows all of them alike.
     """
     glassnet_step, macs = workload.glassnet()
     model = getattr(workload.glassnet, "model", None)

@@ -80,6 +80,26 @@ def sum_rows(a: Any) -> Any:
     return out
 
 
+def add_to_rows(a: Any, v: Any) -> Any:
+    """``a += v`` for every row of ``a``, in place, over long rows; returns ``a``.
+
+    Shape: a (P, F), v (F,). Adding a bias to N·H·W rows of F numbers, NumPy steps F numbers at
+    a time (4× slower for F = 6); k consecutive rows viewed as one row of k·F numbers take a
+    bias repeated k times in long steps. Same numbers as ``a += v``.
+    """
+    p, f = a.shape
+    k = max(1, 1024 // max(f, 1))
+    if p < 2 * k or not a.flags.c_contiguous:
+        a += v
+        return a
+    head = p - p % k
+    long_rows = a[:head].reshape(-1, k * f)
+    long_rows += get_array_module(v).tile(v, k)
+    if head < p:
+        a[head:] += v
+    return a
+
+
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     """Sum ``grad`` down to ``shape``: undo NumPy broadcasting in the backward pass.
 

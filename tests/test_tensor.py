@@ -214,3 +214,17 @@ def test_sum_rows_is_the_column_sum(shape):
     assert got.shape == (shape[1],) and got.dtype == np.float32
     np.testing.assert_allclose(got, a.astype(np.float64).sum(axis=0), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(sum_rows(np.asfortranarray(a)), a.sum(axis=0), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(1, 4), (7, 3), (5000, 6), (4097, 1), (3000, 37), (0, 5)])
+def test_add_to_rows_adds_the_vector_to_every_row(shape):
+    from glassnet.tensor import add_to_rows
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(shape).astype(np.float32)
+    v = rng.standard_normal(shape[1]).astype(np.float32)
+    want = a + v
+    assert add_to_rows(a, v) is a
+    np.testing.assert_array_equal(a, want)
+    f = np.asfortranarray(want - v)
+    np.testing.assert_allclose(add_to_rows(f, v), want, rtol=1e-6, atol=1e-6)

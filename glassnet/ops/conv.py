@@ -23,7 +23,7 @@ import numpy as np
 from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module, is_float
 from glassnet.ops.activation import fused_relu, fused_relu_grad, relu_
-from glassnet.tensor import Tensor, sum_rows
+from glassnet.tensor import Tensor, add_to_rows, sum_rows
 
 __all__ = ["conv2d", "conv_output_shape", "resolve_padding"]
 
@@ -309,7 +309,7 @@ class Conv2DOp(Function):
             cols = im2col(xpad, (kh, kw), stride, dilation, (ho, wo))
             y = cols @ w2
             if b is not None:
-                y += b
+                add_to_rows(y, b)
             if relu:
                 fused_relu(ctx, y)  # keeps the mask y > 0 for backward
         else:  # nothing to keep: unfold a few images at a time into one reused buffer
@@ -317,7 +317,7 @@ class Conv2DOp(Function):
 
             def finish(rows: Any) -> None:  # bias and ReLU on a block of rows, still in cache
                 if b is not None:
-                    rows += b
+                    add_to_rows(rows, b)
                 if relu:
                     relu_(rows)
 

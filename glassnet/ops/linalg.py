@@ -11,7 +11,7 @@ from typing import Any
 from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module
 from glassnet.ops.activation import fused_relu, fused_relu_grad
-from glassnet.tensor import Tensor, sum_rows
+from glassnet.tensor import Tensor, add_to_rows, sum_rows
 
 
 class MatMulOp(Function):
@@ -55,7 +55,7 @@ class LinearOp(Function):
         ctx.x_shape = x.shape
         y = x2 @ w
         if b is not None:
-            y += b
+            add_to_rows(y, b)
         if relu:
             fused_relu(ctx, y)
         return y.reshape(*x.shape[:-1], w.shape[1])

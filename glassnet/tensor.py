@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -328,6 +329,19 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
+def _sole_owner(a: Any) -> bool:
+    """True if ``a`` is a writeable array owning its memory that nothing refers to but the
+    caller's one variable. CPython counts three references here: that variable, this
+    function's argument and getrefcount's own argument (NumPy elides temporaries the same way).
+    """
+    return (
+        isinstance(a, np.ndarray)
+        and a.flags.owndata
+        and a.flags.writeable
+        and sys.getrefcount(a) <= 3
+    )
+
+
 def _run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
     grads: dict[int, Any] = {id(root): grad}
     for tensor in reversed(_topological_order(root)):
@@ -336,9 +350,17 @@ def _run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
             continue
         ctx = tensor._ctx
         if ctx is None or tensor._retain_grad:
-            # A copy on first assignment: g may be a read-only broadcast view or shared with a
-            # sibling input (AddOp returns the same array twice), and users may edit .grad.
-            tensor.grad = g.copy() if tensor.grad is None else tensor.grad + g
+            # A copy on first assignment when g may be shared: a read-only broadcast view, a
+            # view of another array, or an array a sibling input also holds (AddOp returns the
+            # same array twice) — users may edit .grad. A fresh array that nothing else refers
+            # to (a weight gradient straight from a GEMM; only ``g`` and getrefcount's argument
+            # hold it) is taken as is, saving a copy of every weight per step.
+            if tensor.grad is not None:
+                tensor.grad = tensor.grad + g
+            elif _sole_owner(g):
+                tensor.grad = g
+            else:
+                tensor.grad = g.copy()
         if ctx is None:
             continue
         if ctx.freed:
@@ -362,5 +384,6 @@ def _run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
                 pg = unbroadcast(pg, parent.shape)
             key = id(parent)
             grads[key] = pg if key not in grads else grads[key] + pg
+        input_grads = pg = None  # the dict holds them now: lets _sole_owner see one owner
         if not retain_graph:
             ctx.free()

@@ -228,3 +228,24 @@ def test_add_to_rows_adds_the_vector_to_every_row(shape):
     np.testing.assert_array_equal(a, want)
     f = np.asfortranarray(want - v)
     np.testing.assert_allclose(add_to_rows(f, v), want, rtol=1e-6, atol=1e-6)
+
+
+def test_leaf_gradients_never_alias_each_other_or_shared_arrays():
+    """A fresh weight gradient is stored without a copy, but a gradient that two leaves (or a
+    retained non-leaf) share is copied, so editing one .grad never changes another."""
+    a = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    b = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    (a + b).sum().backward()  # AddOp hands the same gradient array to both inputs
+    assert not np.shares_memory(a.grad.data if isinstance(a.grad, Tensor) else a.grad, _arr(b))
+    _arr(a)[:] = 5
+    np.testing.assert_array_equal(_arr(b), np.ones(3))
+
+    x = Tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
+    hidden = x * 2
+    hidden.retain_grad()
+    hidden.sum().backward()
+    assert not np.shares_memory(_arr(x), _arr(hidden))
+
+
+def _arr(t: Tensor) -> np.ndarray:
+    return t.grad.data if isinstance(t.grad, Tensor) else t.grad

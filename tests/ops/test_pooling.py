@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from glassnet import Tensor
+from glassnet import Tensor, no_grad
 from glassnet.ops import (
     avg_pool2d,
     global_avg_pool2d,
@@ -188,6 +188,24 @@ def test_fast_path_equals_general_path_with_ties(rng, kind):
     np.testing.assert_array_equal(slow_t.grad[:, :, 8:], 0.0)
     if kind == "max":
         np.testing.assert_array_equal(fast_t.grad, ref.max_pool2d_grad(x, g, 2))
+
+
+def test_max_pool_sends_every_tie_pattern_to_the_first_maximum():
+    """All 81 windows with cells in {0, 1, 2}, side by side: the gradient goes to the first
+    maximum in row-major order for every pattern of ties (e.g. top right and bottom left equal
+    and largest: the top right), as PyTorch does; inference's 2×2 path gives the same maxima."""
+    import itertools
+
+    windows = np.array(list(itertools.product(range(3), repeat=4)), dtype=np.float32)
+    x = windows.reshape(81, 2, 2).transpose(1, 0, 2).reshape(1, 2, 162, 1)  # 81 windows
+    t = Tensor(x, requires_grad=True)
+    y = max_pool2d(t, 2)
+    g = np.arange(1, 82, dtype=np.float32).reshape(1, 1, 81, 1)
+    y.backward(g)
+    np.testing.assert_array_equal(y.numpy()[0, 0, :, 0], windows.max(axis=1))
+    np.testing.assert_array_equal(t.grad, ref.max_pool2d_grad(x, g, 2))
+    with no_grad():
+        np.testing.assert_array_equal(max_pool2d(Tensor(x), 2).numpy(), y.numpy())
 
 
 # ------------------------------------------------------------------ properties (hypothesis)

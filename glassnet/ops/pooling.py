@@ -11,6 +11,7 @@ with no padding and no zeroed buffer.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from glassnet.autograd import Context, Function
@@ -260,9 +261,23 @@ def _pool(
     op: type[Function], where: str, x: Any, pool_size: Any, stride: Any, padding: Any
 ) -> Tensor:
     _check_image(x, where)
-    pool, step, mode, _ = _pool_args(where, x.shape, pool_size, stride, padding)
-    pads = resolve_padding(x.shape[1:3], pool, step, mode, 1)  # TensorFlow's "same", as for conv2d
+    args = (where, tuple(x.shape), pool_size, stride, padding)
+    try:
+        pool, step, pads = _pool_plan(*args)
+    except TypeError as err:  # unhashable arguments (a list): check them without the cache
+        if "unhashable" not in str(err):
+            raise
+        pool, step, pads = _pool_plan.__wrapped__(*args)
     return op.apply(x, pool=pool, stride=step, pads=pads)
+
+
+@functools.lru_cache(maxsize=512)
+def _pool_plan(where: str, shape: tuple, pool_size: Any, stride: Any, padding: Any) -> tuple:
+    """Checked window, stride and resolved padding for one input shape, computed once per shape
+    (a layer pools the same shape every batch; at batch 1 the checks cost more than the max)."""
+    pool, step, mode, _ = _pool_args(where, shape, pool_size, stride, padding)
+    pads = resolve_padding(shape[1:3], pool, step, mode, 1)  # TensorFlow's "same", as for conv2d
+    return pool, step, pads
 
 
 def pool_output_shape(

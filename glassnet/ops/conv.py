@@ -305,15 +305,22 @@ class Conv2DOp(Function):
         wo = (xpad.shape[2] - (kw - 1) * dilation[1] - 1) // stride[1] + 1
         w2 = w.reshape(kh * kw * c, f)
 
-        if ctx.needs_input_grad[1]:  # training: keep the whole column matrix for dW
+        cols_bytes = n * ho * wo * kh * kw * c * xpad.dtype.itemsize
+        keep_cols = c == 1 or cols_bytes <= _CHUNK_BYTES or get_array_module(xpad) is not np
+        if ctx.needs_input_grad[1] and keep_cols:
+            # Training, small columns: keep the whole column matrix for dW = colsᵀ·dY.
             cols = im2col(xpad, (kh, kw), stride, dilation, (ho, wo))
             y = cols @ w2
             if b is not None:
                 add_to_rows(y, b)
             if relu:
                 fused_relu(ctx, y)  # keeps the mask y > 0 for backward
-        else:  # nothing to keep: unfold a few images at a time into one reused buffer
-            cols = None
+        else:
+            # Inference, or columns too big to keep (kh·kw times the input): unfold a few
+            # images at a time into one reused buffer. Training keeps the padded input instead
+            # and unfolds it again, chunk by chunk, for dW in backward — in-cache copies
+            # rather than a column matrix written to memory and read back.
+            cols = xpad if ctx.needs_input_grad[1] else None
 
             def finish(rows: Any) -> None:  # bias and ReLU on a block of rows, still in cache
                 if b is not None:
@@ -322,7 +329,7 @@ class Conv2DOp(Function):
                     relu_(rows)
 
             y = _conv_in_chunks(xpad, w2, (kh, kw), stride, dilation, (ho, wo), finish)
-            if relu and any(ctx.needs_input_grad):  # a frozen conv inside a trained network
+            if relu and any(ctx.needs_input_grad):  # backward's ReLU' = 1 where y > 0
                 ctx.relu_mask = y > 0
         ctx.save_for_backward(cols, w2 if ctx.needs_input_grad[0] else None)
         ctx.x_hw, ctx.padded_shape, ctx.w_shape = (h, wd), xpad.shape, w.shape
@@ -341,7 +348,11 @@ class Conv2DOp(Function):
             if gx is None:
                 gx = _crop(_input_grad_by_taps(gy, w2, ctx), ctx.pads, ctx.x_hw)
         if ctx.needs_input_grad[1]:
-            gw = (cols.T @ gy).reshape(ctx.w_shape)
+            if cols.ndim == 4:  # the padded input was kept: unfold it again, a chunk at a time
+                gw = _weight_grad_in_chunks(cols, gy, ctx)
+            else:
+                gw = cols.T @ gy
+            gw = gw.reshape(ctx.w_shape)
         if ctx.needs_input_grad[2]:
             gb = sum_rows(gy)
         return gx, gw, gb
@@ -349,6 +360,40 @@ class Conv2DOp(Function):
 
 _CHUNK_BYTES = 4 << 20  # a column buffer of ~4 MiB stays in cache and is allocated once
 _buffers = threading.local()  # per thread: a server may run several predictions at once
+
+
+def _chunk_plan(xpad: Any, k: int, out_hw: Pair) -> tuple[int, Any]:
+    """Images per chunk, and this thread's reused column buffer, for ``_CHUNK_BYTES``-sized
+    chunks of the (N·Ho·Wo, k) column matrix of ``xpad``."""
+    n = xpad.shape[0]
+    ho, wo = out_hw
+    per_image = ho * wo * k * xpad.dtype.itemsize
+    step = max(1, min(n, _CHUNK_BYTES // max(per_image, 1)))
+    shape = (step * ho * wo, k)
+    buffer = getattr(_buffers, "cols", None)
+    if buffer is None or buffer.shape != shape or buffer.dtype != xpad.dtype:
+        buffer = np.empty(shape, dtype=xpad.dtype)
+        _buffers.cols = buffer
+    return step, buffer
+
+
+def _weight_grad_in_chunks(xpad: Any, gy: Any, ctx: Context) -> Any:
+    """dW = colsᵀ·dY with the columns unfolded again from the kept padded input, a few images
+    at a time into the reused buffer: Σ over chunks of colsᵢᵀ·dYᵢ. Shape: (kh·kw·C, F)."""
+    kh, kw, c, f = ctx.w_shape
+    ho, wo = ctx.out_hw
+    rows = ho * wo
+    step, buffer = _chunk_plan(xpad, kh * kw * c, ctx.out_hw)
+    gw = np.zeros((kh * kw * c, f), dtype=np.result_type(xpad, gy))
+    part = np.empty_like(gw)
+    for start in range(0, xpad.shape[0], step):
+        stop = min(start + step, xpad.shape[0])
+        windows = im2col_view(xpad[start:stop], (kh, kw), ctx.stride, ctx.dilation, ctx.out_hw)
+        cols = buffer[: (stop - start) * rows]
+        np.copyto(cols.reshape(windows.shape), windows)
+        np.matmul(cols.T, gy[start * rows : stop * rows], out=part)
+        gw += part
+    return gw
 
 
 def _conv_in_chunks(
@@ -360,8 +405,9 @@ def _conv_in_chunks(
     out_hw: Pair,
     finish: Callable[[Any], None] | None = None,
 ) -> Any:
-    """The forward GEMM of im2col, a few images at a time, for when the columns need not be
-    kept (inference, a frozen layer). One full column matrix can be hundreds of megabytes —
+    """The forward GEMM of im2col, a few images at a time, for when the columns are not kept
+    (inference, a frozen layer, or training, which unfolds them again for dW in backward: see
+    ``_weight_grad_in_chunks``). One full column matrix can be hundreds of megabytes —
     a fresh allocation every call costs page faults and evicts the caches; a small buffer
     reused across chunks and calls does not. ``finish`` (bias, ReLU) runs on each chunk's
     output rows while they are still in cache, instead of another pass over the whole output.
@@ -370,17 +416,12 @@ def _conv_in_chunks(
     n = xpad.shape[0]
     (ho, wo), k = out_hw, w2.shape[0]
     per_image = ho * wo * k * xpad.dtype.itemsize
-    step = max(1, min(n, _CHUNK_BYTES // max(per_image, 1)))
-    if step >= n or xp is not np:
+    if _CHUNK_BYTES // max(per_image, 1) >= n or xp is not np:
         y = im2col(xpad, kernel, stride, dilation, out_hw) @ w2
         if finish is not None:
             finish(y)
         return y
-    key = (step * ho * wo, k, xpad.dtype.str)
-    buffer = getattr(_buffers, "cols", None)
-    if buffer is None or (buffer.shape, buffer.dtype.str) != (key[:2], key[2]):
-        buffer = np.empty(key[:2], dtype=xpad.dtype)
-        _buffers.cols = buffer
+    step, buffer = _chunk_plan(xpad, k, out_hw)
     y = np.empty((n * ho * wo, w2.shape[1]), dtype=np.result_type(xpad, w2))
     rows = ho * wo
     for start in range(0, n, step):

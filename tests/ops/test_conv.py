@@ -511,3 +511,26 @@ def test_fused_relu_writes_only_its_own_output(rng):
     assert y.numpy().min() == 0
     for a, before in zip((x, w, b), copies, strict=True):
         np.testing.assert_array_equal(a, before)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_training_with_chunked_columns_matches_kept_columns(rng, monkeypatch, relu):
+    """Large column matrices are not kept for backward: the padded input is, and dW unfolds it
+    again chunk by chunk. Forced here with tiny chunks (1 image, several, an uneven last one):
+    output and all three gradients equal the kept-columns path, and float64 finite
+    differences."""
+    import glassnet.ops.conv as conv_module
+
+    x, w, b = _data(rng, (5, 7, 6, 3), (3, 3, 3, 4))
+
+    def fn(x, w, b):
+        return conv_module.conv2d(x, w, b, stride=(2, 1), padding="same", relu=relu)
+
+    kept_out, kept_grads = run_float32(fn, x, w, b)
+    for chunk_bytes in (1, 2000, 5000):
+        monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+        out, grads = run_float32(fn, x, w, b)
+        np.testing.assert_allclose(out, kept_out, rtol=1e-5, atol=1e-6)
+        for got, want in zip(grads, kept_grads, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert_gradcheck(fn, x, w, b)

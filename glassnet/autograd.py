@@ -79,9 +79,9 @@ class Function:
 
         Array inputs are positional; hyperparameters are keyword-only ``attrs``.
         """
-        parents = tuple(x if isinstance(x, Tensor) else None for x in inputs)
-        like = next((x.data for x in inputs if isinstance(x, Tensor)), None)
-        arrays = tuple(_to_array(x, like) for x in inputs)
+        parents = tuple([x if isinstance(x, Tensor) else None for x in inputs])
+        like = next((p.data for p in parents if p is not None), None)
+        arrays = tuple([x.data if isinstance(x, Tensor) else _to_array(x, like) for x in inputs])
         recording = is_grad_enabled()
         # Under no_grad no input wants a gradient, so ops skip saving what backward would need.
         ctx = Context(cls, parents if recording else (None,) * len(parents))

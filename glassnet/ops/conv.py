@@ -241,12 +241,14 @@ def im2col_view(xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: P
     n, _, _, c = xpad.shape
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
     s_n, s_h, s_w, s_c = xpad.strides
-    return xp.lib.stride_tricks.as_strided(
-        xpad,
-        (n, ho, wo, kh, kw, c),
-        (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c),
-        writeable=False,
-    )
+    shape, strides = (n, ho, wo, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
+    if xp is np and xpad.flags.c_contiguous:
+        # The same view built directly on the buffer: 1 µs instead of as_strided's 7, which
+        # matters at batch 1, where a whole convolution takes tens of microseconds.
+        view = np.ndarray(shape, xpad.dtype, xpad, 0, strides)
+        view.flags.writeable = False
+        return view
+    return xp.lib.stride_tricks.as_strided(xpad, shape, strides, writeable=False)
 
 
 def col2im(

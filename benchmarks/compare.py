@@ -5,11 +5,12 @@
 
 For each workload both sides get the same architecture, the same initial weights (PyTorch's are
 copied from glassnet's), the same random float32 data and 2 threads (threadpoolctl for BLAS,
-``torch.set_num_threads``). The sides alternate in blocks — glassnet, PyTorch NCHW, PyTorch
-channels-last, glassnet, ... for 5 rounds — so a noisy neighbour slows all sides alike; warm-up
-steps and the first steps of every block (while the other side's threads still spin) are dropped
-and the median of the rest is reported. "Best PyTorch" is the faster of its two memory layouts. Peak
-memory is measured for each side in a separate process (VmHWM).
+``torch.set_num_threads``). The sides alternate in blocks of a few steps — glassnet, PyTorch
+NCHW, PyTorch channels-last, glassnet, ... — so a noisy neighbour slows all sides alike;
+warm-up steps and the first steps of every block (while the other side's threads still spin)
+are dropped and the median of the rest is reported; ``--steps 90`` interleaves more rounds.
+"Best PyTorch" is the faster of its two memory layouts. Peak memory is measured for each side
+in a separate process (VmHWM).
 
 Run by hand, never by the test suite.
 """
@@ -281,11 +282,12 @@ def sgemm_peak(size: int = 2048, repeats: int = 7) -> float:
 
 
 def measure(
-    workload: Workload, warmup: int = 3, rounds: int = 5, settle: int = 2, settle_ms: float = 200
+    workload: Workload, warmup: int = 3, block: int = 6, settle: int = 2, settle_ms: float = 200
 ) -> dict[str, list[float]]:
     """Time each side's step, alternating sides in blocks; milliseconds per step.
 
-    Each of ``rounds`` rounds runs every side for a block of ``steps / rounds`` kept steps.
+    Each round runs every side for a block of ``block`` kept steps (at least 5 rounds, more
+    when more steps are asked for, so longer runs interleave the sides more finely).
     The first ``settle`` steps of a block, and any begun in its first ``settle_ms``, are
     dropped: after its step PyTorch's OpenMP workers keep spinning on the cores for a while,
     and OpenBLAS's threads after ours for up to ~0.1 s (2²⁸ cycles by default), so a step timed
@@ -309,6 +311,7 @@ def measure(
     for step in sides.values():
         for _ in range(warmup):
             step()
+    rounds = max(5, workload.steps // block)
     per_block = -(-workload.steps // rounds)
     times: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(rounds):

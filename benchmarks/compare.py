@@ -5,8 +5,10 @@
 
 For each workload both sides get the same architecture, the same initial weights (PyTorch's are
 copied from glassnet's), the same random float32 data and 2 threads (threadpoolctl for BLAS,
-``torch.set_num_threads``). The sides alternate in blocks of a few steps — glassnet, PyTorch
-NCHW, PyTorch channels-last, glassnet, ... — so a noisy neighbour slows all sides alike;
+``torch.set_num_threads``). Each side runs in its own worker process (``--one-process`` puts
+them all in this one, where PyTorch's OpenMP runtime slows glassnet's BLAS: see ``measure``),
+and the sides alternate in blocks of a few steps — glassnet, PyTorch NCHW, PyTorch
+channels-last, glassnet, ... — so a noisy neighbour slows all sides alike;
 warm-up steps and the first steps of every block (while the other side's threads still spin)
 are dropped and the median of the rest is reported; ``--steps 90`` interleaves more rounds.
 "Best PyTorch" is the faster of its two memory layouts. Peak memory is measured for each side
@@ -25,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -281,50 +284,129 @@ def sgemm_peak(size: int = 2048, repeats: int = 7) -> float:
     return 2 * size**3 / statistics.median(times) / 1e9
 
 
+def _run_block(step: Step, kept: int, settle: int, settle_ms: float) -> list[float]:
+    """Run ``step`` until ``kept`` steps are timed, dropping the first ``settle`` steps and any
+    begun in the first ``settle_ms`` (see ``measure``); milliseconds per kept step."""
+    times: list[float] = []
+    began, seen = time.perf_counter(), 0
+    while len(times) < kept:
+        start = time.perf_counter()
+        step()
+        elapsed_ms = (time.perf_counter() - start) * 1000
+        seen += 1
+        if seen > settle and (start - began) * 1000 >= settle_ms:
+            times.append(elapsed_ms)
+    return times
+
+
+def _side_names(workload: Workload) -> list[str]:
+    """glassnet, and PyTorch in each memory layout that applies (W1 has no image axes)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        print("PyTorch is not installed: measuring glassnet only")
+        return ["glassnet"]
+    layouts = ["nchw"] if workload.name == "W1" else ["nchw", "channels_last"]
+    return ["glassnet"] + [f"torch_{layout}" for layout in layouts]
+
+
+def _build_side(workload: Workload, side: str) -> tuple[Step, int]:
+    """One side's step (glassnet's model is always built: PyTorch copies its weights)."""
+    step, macs = workload.glassnet()
+    if side != "glassnet":
+        step = workload.torch(getattr(workload.glassnet, "model", None), side.split("_", 1)[1])
+    return step, macs
+
+
+def _side_worker(conn: Any, workload: str, side: str, steps: int) -> None:
+    """A worker process for one side: build it, then run the blocks the parent asks for."""
+    limit_threads(2, torch=side != "glassnet")
+    chosen = next(w for w in workloads() if w.name == workload)
+    chosen.steps = steps
+    step, macs = _build_side(chosen, side)
+    conn.send(macs)
+    while (order := conn.recv()) is not None:
+        conn.send(_run_block(step, *order))
+
+
+class _Side:
+    """A side running in its own process (``spawn``: a fresh interpreter, its own thread pools
+    and allocator), driven block by block through a pipe."""
+
+    def __init__(self, workload: Workload, name: str) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_side_worker, args=(child, workload.name, name, workload.steps), daemon=True
+        )
+        self.process.start()
+        self.macs = self.conn.recv()
+
+    def block(self, kept: int, settle: int, settle_ms: float) -> list[float]:
+        self.conn.send((kept, settle, settle_ms))
+        return self.conn.recv()
+
+    def close(self) -> None:
+        self.conn.send(None)
+        self.process.join(timeout=30)
+
+
 def measure(
-    workload: Workload, warmup: int = 3, block: int = 6, settle: int = 2, settle_ms: float = 200
+    workload: Workload,
+    warmup: int = 3,
+    block: int = 6,
+    settle: int = 2,
+    settle_ms: float = 200,
+    one_process: bool = False,
 ) -> dict[str, list[float]]:
     """Time each side's step, alternating sides in blocks; milliseconds per step.
 
     Each round runs every side for a block of ``block`` kept steps (at least 5 rounds, more
-    when more steps are asked for, so longer runs interleave the sides more finely).
+    when more steps are asked for, so longer runs interleave the sides more finely). Blocks
+    interleave the sides, so a noisy neighbour slows all of them alike.
+
     The first ``settle`` steps of a block, and any begun in its first ``settle_ms``, are
     dropped: after its step PyTorch's OpenMP workers keep spinning on the cores for a while,
     and OpenBLAS's threads after ours for up to ~0.1 s (2²⁸ cycles by default), so a step timed
     right after the other side's measures the other side's threads as much as its own code.
-    Alternating step by step, W4 at batch 1 read 2.8 ms for glassnet against 1.05 ms alone, and
-    PyTorch NCHW, which follows glassnet, read W2 at 15.5 ms against 7.6 ms with 200 ms of
-    settling. Blocks still interleave the sides, so a noisy neighbour slows all of them alike.
-    """
-    glassnet_step, macs = workload.glassnet()
-    model = getattr(workload.glassnet, "model", None)
-    sides: dict[str, Step] = {"glassnet": glassnet_step}
-    try:
-        import torch  # noqa: F401
 
-        for layout in ("nchw", "channels_last"):
-            if workload.name == "W1" and layout == "channels_last":
-                continue  # no image axes: one layout only
-            sides[f"torch_{layout}"] = workload.torch(model, layout)
-    except ImportError:
-        print("PyTorch is not installed: measuring glassnet only")
-    for step in sides.values():
-        for _ in range(warmup):
-            step()
-    rounds = max(5, workload.steps // block)
-    per_block = -(-workload.steps // rounds)
-    times: dict[str, list[float]] = {name: [] for name in sides}
-    for _ in range(rounds):
-        for name, step in sides.items():
-            began, seen, kept = time.perf_counter(), 0, 0
-            while kept < per_block:
-                start = time.perf_counter()
-                step()
-                elapsed_ms = (time.perf_counter() - start) * 1000
-                seen += 1
-                if seen > settle and (start - began) * 1000 >= settle_ms:
-                    times[name].append(elapsed_ms)
-                    kept += 1
+    Each side runs in its own process (``one_process=False``, the default) and the parent
+    alternates them. In one process, PyTorch's OpenMP runtime slowed glassnet's W3 step from
+    132 ms to 250–280 ms for as long as 0.3 s and more after PyTorch's last step (and
+    ``OMP_WAIT_POLICY=PASSIVE``, which stops that, slows PyTorch 2–3× on small workloads), so
+    a shared process measures the two runtimes fighting over two cores, not either framework.
+    """
+    names = _side_names(workload)
+    if one_process:
+        steps = {name: _build_side(workload, name) for name in names}
+        macs = steps["glassnet"][1]
+        runners = {
+            name: (lambda kept, s=step: _run_block(s, kept, settle, settle_ms))
+            for name, (step, _) in steps.items()
+        }
+        closers: list[Any] = []
+    else:
+        workers = {name: _Side(workload, name) for name in names}
+        macs = workers["glassnet"].macs
+        runners = {
+            name: (lambda kept, w=worker: w.block(kept, settle, settle_ms))
+            for name, worker in workers.items()
+        }
+        closers = [worker.close for worker in workers.values()]
+    try:
+        for run in runners.values():
+            run(warmup)  # warm-up steps, not kept
+        rounds = max(5, workload.steps // block)
+        per_block = -(-workload.steps // rounds)
+        times: dict[str, list[float]] = {name: [] for name in runners}
+        for _ in range(rounds):
+            for name, run in runners.items():
+                times[name] += run(per_block)
+    finally:
+        for close in closers:
+            close()
     times["_macs"] = [float(macs)]
     return times
 
@@ -384,6 +466,11 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default 30)")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory on W3")
     parser.add_argument("--write", action="store_true", help="append to benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="run both frameworks in this process (their thread pools then interfere)",
+    )
     args = parser.parse_args(argv)
     limit_threads(2)
     chosen = [w for w in workloads() if not args.only or w.name in args.only]
@@ -394,7 +481,7 @@ def main(argv: list[str] | None = None) -> str:
     results = {}
     for w in chosen:
         print(f"{w.name}: {w.title} ...", flush=True)
-        results[w.name] = measure(w)
+        results[w.name] = measure(w, one_process=args.one_process)
     text = report(results, chosen, peak)
     if args.memory:
         sides = ["glassnet", "torch_nchw", "torch_channels_last"]

@@ -4,6 +4,7 @@ broken script would otherwise only be found on the day of the measurement. No ti
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from benchmarks import mnist_lenet
 from tests.test_datasets import write_mnist
@@ -43,3 +44,17 @@ def test_copied_weights_give_the_same_predictions(torch):
     with torch.no_grad():
         theirs = torch.softmax(net(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())), 1).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("one_process", [False, True])
+def test_compare_times_every_side_in_blocks(torch, one_process):
+    """benchmarks.compare's W1 runs glassnet and PyTorch, each in its own process by default,
+    and returns the asked-for number of timings per side."""
+    from benchmarks import compare
+
+    w1 = next(w for w in compare.workloads() if w.name == "W1")
+    w1.steps = 5
+    times = compare.measure(w1, warmup=1, settle=0, settle_ms=0, one_process=one_process)
+    assert times.pop("_macs")[0] > 0
+    assert set(times) == {"glassnet", "torch_nchw"}
+    assert all(len(t) == 5 and min(t) > 0 for t in times.values())

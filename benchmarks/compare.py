@@ -360,6 +360,7 @@ def measure(
     settle: int = 2,
     settle_ms: float = 200,
     one_process: bool = False,
+    fresh_every: int = 3,
 ) -> dict[str, list[float]]:
     """Time each side's step, alternating sides in blocks; milliseconds per step.
 
@@ -373,40 +374,41 @@ def measure(
     right after the other side's measures the other side's threads as much as its own code.
 
     Each side runs in its own process (``one_process=False``, the default) and the parent
-    alternates them. In one process, PyTorch's OpenMP runtime slowed glassnet's W3 step from
-    132 ms to 250–280 ms for as long as 0.3 s and more after PyTorch's last step (and
-    ``OMP_WAIT_POLICY=PASSIVE``, which stops that, slows PyTorch 2–3× on small workloads), so
-    a shared process measures the two runtimes fighting over two cores, not either framework.
+    alternates them, starting fresh processes every ``fresh_every`` rounds: three consecutive
+    runs of W3 alone read 141, 289 and 155 ms (a slow process or a slow minute on this shared
+    machine, not the code), and fresh processes spread such spells over all sides.
+    In one shared process, PyTorch's OpenMP runtime slowed glassnet's W3 step from 132 ms to
+    250–280 ms for 0.3 s and more after PyTorch's last step (``OMP_WAIT_POLICY=PASSIVE``, which
+    stops that, slows PyTorch 2–3× on small workloads): there a run measures two runtimes
+    fighting over two cores, not either framework.
     """
     names = _side_names(workload)
+    rounds = max(5, workload.steps // block)
+    per_block = -(-workload.steps // rounds)
+    times: dict[str, list[float]] = {name: [] for name in names}
     if one_process:
-        steps = {name: _build_side(workload, name) for name in names}
-        macs = steps["glassnet"][1]
-        runners = {
-            name: (lambda kept, s=step: _run_block(s, kept, settle, settle_ms))
-            for name, (step, _) in steps.items()
-        }
-        closers: list[Any] = []
-    else:
-        workers = {name: _Side(workload, name) for name in names}
-        macs = workers["glassnet"].macs
-        runners = {
-            name: (lambda kept, w=worker: w.block(kept, settle, settle_ms))
-            for name, worker in workers.items()
-        }
-        closers = [worker.close for worker in workers.values()]
-    try:
-        for run in runners.values():
-            run(warmup)  # warm-up steps, not kept
-        rounds = max(5, workload.steps // block)
-        per_block = -(-workload.steps // rounds)
-        times: dict[str, list[float]] = {name: [] for name in runners}
+        built = {name: _build_side(workload, name) for name in names}
+        macs = built["glassnet"][1]
+        for step, _ in built.values():
+            _run_block(step, warmup, 0, 0)
         for _ in range(rounds):
-            for name, run in runners.items():
-                times[name] += run(per_block)
-    finally:
-        for close in closers:
-            close()
+            for name, (step, _) in built.items():
+                times[name] += _run_block(step, per_block, settle, settle_ms)
+    else:
+        # Fresh worker processes every `fresh_every` rounds: a process's own state (where its
+        # memory landed) made one run of a whole workload 2× slower than the next.
+        for first in range(0, rounds, fresh_every):
+            workers = {name: _Side(workload, name) for name in names}
+            try:
+                macs = workers["glassnet"].macs
+                for worker in workers.values():
+                    worker.block(warmup, 0, 0)
+                for _ in range(first, min(first + fresh_every, rounds)):
+                    for name, worker in workers.items():
+                        times[name] += worker.block(per_block, settle, settle_ms)
+            finally:
+                for worker in workers.values():
+                    worker.close()
     times["_macs"] = [float(macs)]
     return times
 

@@ -335,11 +335,19 @@ def _sole_owner(a: Any) -> bool:
     function's argument and getrefcount's own argument (NumPy elides temporaries the same way).
     """
     return (
-        isinstance(a, np.ndarray)
+        _EXACT_REFCOUNTS
+        and isinstance(a, np.ndarray)
         and a.flags.owndata
         and a.flags.writeable
         and sys.getrefcount(a) <= 3
     )
+
+
+# Reference counts are exact only in CPython with its GIL (free-threaded builds defer some; PyPy
+# has none): anywhere else every leaf gradient is copied.
+_EXACT_REFCOUNTS = (
+    sys.implementation.name == "cpython" and getattr(sys, "_is_gil_enabled", lambda: True)()
+)
 
 
 def _run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:

@@ -68,7 +68,8 @@ def sum_rows(a: Any) -> Any:
     Shape: a (P, F) -> (F,). A bias gradient sums P = N·H·W rows of F numbers; NumPy adds such
     rows one at a time, F numbers per step, which is slow for small F (18× slower for LeNet's
     F = 6). Viewing k consecutive rows as one row of k·F numbers makes each step long, then the
-    k partial sums are added: the same sum, and more accurate (shorter chains of additions).
+    k partial sums are added: the same sum up to rounding, and more accurate (shorter chains of
+    additions).
     """
     p, f = a.shape
     k = max(1, 1024 // max(f, 1))
@@ -361,8 +362,8 @@ def _run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
             # A copy on first assignment when g may be shared: a read-only broadcast view, a
             # view of another array, or an array a sibling input also holds (AddOp returns the
             # same array twice) — users may edit .grad. A fresh array that nothing else refers
-            # to (a weight gradient straight from a GEMM; only ``g`` and getrefcount's argument
-            # hold it) is taken as is, saving a copy of every weight per step.
+            # to (a weight gradient straight from a GEMM, held by ``g`` alone) is taken as is,
+            # saving a copy of every weight per step.
             if tensor.grad is not None:
                 tensor.grad = tensor.grad + g
             elif _sole_owner(g):

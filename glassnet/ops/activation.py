@@ -22,9 +22,9 @@ class ReLUOp(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any) -> Any:
-        if ctx.needs_input_grad[0]:  # the only thing backward needs: where the input was > 0
-            ctx.mask = x > 0
-        return get_array_module(x).maximum(x, 0)
+        mask = x > 0
+        ctx.mask = mask  # all backward needs (dropped with ctx under no_grad)
+        return x * mask
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:

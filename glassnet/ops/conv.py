@@ -283,9 +283,11 @@ class Conv2DOp(Function):
 
     Shape: x (N, H, W, C), w (kh, kw, C, F), b (F,) or None -> (N, Ho, Wo, F). ``pads`` is
     ((top, bottom), (left, right)), already resolved by ``conv2d``. Backward: dW = colsᵀ·dY,
-    db = Σ dY, dx = col2im(dY·Wᵀ); it keeps ``cols`` only if the weight wants a gradient and
-    the weight only if the input does. With ``relu`` the output is max(0, ·) of all that,
-    applied in place on the fresh GEMM output (see ``fused_relu``).
+    db = Σ dY, dx = col2im(dY·Wᵀ). Only a weight that wants a gradient makes it keep anything
+    of the input: ``cols`` when they are small, else the padded input, unfolded again chunk by
+    chunk (``_weight_grad_in_chunks``); the weight is kept only if the input wants a gradient.
+    With ``relu`` the output is max(0, ·) of all that, applied in place on the fresh GEMM
+    output (see ``fused_relu``).
     """
 
     @staticmethod

@@ -513,8 +513,8 @@ def test_fused_relu_writes_only_its_own_output(rng):
         np.testing.assert_array_equal(a, before)
 
 
-@pytest.mark.parametrize("relu", [False, True])
-def test_training_with_chunked_columns_matches_kept_columns(rng, monkeypatch, relu):
+@pytest.mark.parametrize(("relu", "dilation"), [(False, 1), (True, 1), (True, 2)])
+def test_training_with_chunked_columns_matches_kept_columns(rng, monkeypatch, relu, dilation):
     """Large column matrices are not kept for backward: the padded input is, and dW unfolds it
     again chunk by chunk. Forced here with tiny chunks (1 image, several, an uneven last one):
     output and all three gradients equal the kept-columns path, and float64 finite
@@ -524,7 +524,10 @@ def test_training_with_chunked_columns_matches_kept_columns(rng, monkeypatch, re
     x, w, b = _data(rng, (5, 7, 6, 3), (3, 3, 3, 4))
 
     def fn(x, w, b):
-        return conv_module.conv2d(x, w, b, stride=(2, 1), padding="same", relu=relu)
+        stride = (2, 1) if dilation == 1 else 1  # TensorFlow's "same" takes one or the other
+        return conv_module.conv2d(
+            x, w, b, stride=stride, padding="same", dilation=dilation, relu=relu
+        )
 
     kept_out, kept_grads = run_float32(fn, x, w, b)
     for chunk_bytes in (1, 2000, 5000):

@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmarks.compare import Workload, _data, _relu, workloads
+from benchmarks.compare import Workload, _data, _relu, _run_block, workloads
 from benchmarks.machine import describe_machine, limit_threads, write_results
 from glassnet import layers as L
 
@@ -405,17 +405,9 @@ def measure(sides: list[Side]) -> None:
     """
     for _ in range(ROUNDS):
         for side in sides:
-            if side.step is None:
-                continue
-            began, seen, kept = time.perf_counter(), 0, 0
-            while kept < math.ceil(side.steps / ROUNDS):
-                start = time.perf_counter()
-                side.step()
-                elapsed_ms = (time.perf_counter() - start) * 1000
-                seen += 1
-                if seen > DISCARD and (start - began) * 1000 >= SETTLE_MS:
-                    side.times.append(elapsed_ms)
-                    kept += 1
+            if side.step is not None:
+                kept = math.ceil(side.steps / ROUNDS)
+                side.times += _run_block(side.step, kept, DISCARD, SETTLE_MS)
 
 
 def report(results: dict[str, list[Side]], chosen: list[Workload]) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -366,36 +366,36 @@ _CHUNK_BYTES = 4 << 20  # a column buffer of ~4 MiB stays in cache and is alloca
 _buffers = threading.local()  # per thread: a server may run several predictions at once
 
 
-def _chunk_plan(xpad: Any, k: int, out_hw: Pair) -> tuple[int, Any]:
-    """Images per chunk, and this thread's reused column buffer, for ``_CHUNK_BYTES``-sized
-    chunks of the (N·Ho·Wo, k) column matrix of ``xpad``."""
-    n = xpad.shape[0]
-    ho, wo = out_hw
-    per_image = ho * wo * k * xpad.dtype.itemsize
-    step = max(1, min(n, _CHUNK_BYTES // max(per_image, 1)))
-    shape = (step * ho * wo, k)
+def _column_chunks(
+    xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair
+) -> Iterator[tuple[slice, Any]]:
+    """The column matrix of ``xpad``, a few images at a time: yields (rows, cols), where
+    ``cols`` holds rows ``rows`` of ``im2col(xpad)``, unfolded into this thread's reused buffer
+    of ≈ ``_CHUNK_BYTES`` (valid until the next chunk)."""
+    n, c = xpad.shape[0], xpad.shape[3]
+    (kh, kw), (ho, wo) = kernel, out_hw
+    per_image, k = ho * wo, kh * kw * c
+    step = max(1, min(n, _CHUNK_BYTES // max(per_image * k * xpad.dtype.itemsize, 1)))
     buffer = getattr(_buffers, "cols", None)
-    if buffer is None or buffer.shape != shape or buffer.dtype != xpad.dtype:
-        buffer = np.empty(shape, dtype=xpad.dtype)
+    if buffer is None or buffer.shape != (step * per_image, k) or buffer.dtype != xpad.dtype:
+        buffer = np.empty((step * per_image, k), dtype=xpad.dtype)
         _buffers.cols = buffer
-    return step, buffer
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        windows = im2col_view(xpad[start:stop], kernel, stride, dilation, out_hw)
+        cols = buffer[: (stop - start) * per_image]
+        np.copyto(cols.reshape(windows.shape), windows)
+        yield slice(start * per_image, stop * per_image), cols
 
 
 def _weight_grad_in_chunks(xpad: Any, gy: Any, ctx: Context) -> Any:
     """dW = colsᵀ·dY with the columns unfolded again from the kept padded input, a few images
     at a time into the reused buffer: Σ over chunks of colsᵢᵀ·dYᵢ. Shape: (kh·kw·C, F)."""
     kh, kw, c, f = ctx.w_shape
-    ho, wo = ctx.out_hw
-    rows = ho * wo
-    step, buffer = _chunk_plan(xpad, kh * kw * c, ctx.out_hw)
     gw = np.zeros((kh * kw * c, f), dtype=np.result_type(xpad, gy))
     part = np.empty_like(gw)
-    for start in range(0, xpad.shape[0], step):
-        stop = min(start + step, xpad.shape[0])
-        windows = im2col_view(xpad[start:stop], (kh, kw), ctx.stride, ctx.dilation, ctx.out_hw)
-        cols = buffer[: (stop - start) * rows]
-        np.copyto(cols.reshape(windows.shape), windows)
-        np.matmul(cols.T, gy[start * rows : stop * rows], out=part)
+    for rows, cols in _column_chunks(xpad, (kh, kw), ctx.stride, ctx.dilation, ctx.out_hw):
+        np.matmul(cols.T, gy[rows], out=part)
         gw += part
     return gw
 
@@ -425,15 +425,9 @@ def _conv_in_chunks(
         if finish is not None:
             finish(y)
         return y
-    step, buffer = _chunk_plan(xpad, k, out_hw)
     y = np.empty((n * ho * wo, w2.shape[1]), dtype=np.result_type(xpad, w2))
-    rows = ho * wo
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        windows = im2col_view(xpad[start:stop], kernel, stride, dilation, out_hw)
-        cols = buffer[: (stop - start) * rows]
-        np.copyto(cols.reshape(windows.shape), windows)
-        block = y[start * rows : stop * rows]
+    for rows, cols in _column_chunks(xpad, kernel, stride, dilation, out_hw):
+        block = y[rows]
         np.matmul(cols, w2, out=block)
         if finish is not None:
             finish(block)

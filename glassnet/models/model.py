@@ -72,6 +72,12 @@ class Model(Layer):
             out = self(Tensor(np.zeros(shape, np.float32)), training=False)
         return (input_shape[0], *out.shape[1:])
 
+    def largest_activation(self, sample_shape: tuple[int, ...]) -> int | None:
+        """Numbers in the largest layer output for one sample of shape ``sample_shape``, or
+        None when the model cannot tell without running (a subclassed model); ``predict``
+        uses it to size the slices it runs at once (``training.inference_rows``)."""
+        return None
+
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         """The forward pass. Subclasses write it; ``Sequential`` runs its layers in order."""
         raise NotImplementedError(

@@ -6,6 +6,7 @@ so a wrong shape is reported at ``add()`` — naming the layer — before any da
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -140,6 +141,20 @@ class Sequential(Model):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         """The output shape, by chaining each layer's shape arithmetic."""
         return self._chain(input_shape, build=False)
+
+    def largest_activation(self, sample_shape: tuple[int, ...]) -> int | None:
+        """Numbers in the largest layer output for one sample, by shape arithmetic (no data);
+        None if a layer cannot take the shape (the forward pass then says why)."""
+        shape, largest = (1, *sample_shape), math.prod(sample_shape)
+        try:
+            for layer in self._stack:
+                shape = tuple(layer.compute_output_shape(shape))
+                if isinstance(shape[0], tuple):  # a layer with several outputs
+                    return None
+                largest = max(largest, math.prod(shape[1:]))
+        except (ValueError, TypeError):
+            return None
+        return largest
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         """Run each layer on the output of the one before."""

@@ -245,3 +245,50 @@ def test_loaded_names_are_not_handed_out_again(tmp_path):
     model.add(L.Dense(5))  # an automatic name must not clash with the loaded ones
     assert len({layer.name for layer in model.layers}) == 2
     assert L.Dense(1).name not in {"dense_7"}
+
+
+def test_predict_runs_a_large_batch_in_cache_sized_slices(monkeypatch):
+    """A batch whose activations outgrow the cache goes through the network a slice at a time:
+    the same predictions as the whole batch at once, in the same order."""
+    from glassnet.models import training
+
+    gn.set_seed(0)
+    model = gn.Sequential(
+        [L.Input((12, 12, 3)), L.Conv2D(8, 3, padding="same", activation="relu"), L.Flatten(),
+         L.Dense(4)]
+    )  # fmt: skip
+    assert model.largest_activation((12, 12, 3)) == 12 * 12 * 8
+    x = np.random.default_rng(0).random((100, 12, 12, 3), dtype=np.float32)
+    monkeypatch.setattr(training, "_SLICE_BYTES", 12 * 12 * 8 * 4 * 24)  # 24 samples a slice
+    assert training.inference_rows(model, gn.Tensor(x)) == 24
+    seen = []
+    original = model.call
+    monkeypatch.setattr(model, "call", lambda x, training=False: seen.append(len(x)) or original(x))
+    sliced = model.predict(x, batch_size=100)
+    assert seen == [24, 24, 24, 24, 4]
+    with gn.no_grad():
+        whole = original(gn.Tensor(x)).numpy()
+    np.testing.assert_allclose(sliced, whole, rtol=1e-5, atol=1e-6)
+    seen.clear()
+    model.predict(x[:16], batch_size=16)  # small batches run whole
+    assert seen == [16]
+
+
+def test_subclassed_models_predict_whole_batches():
+    """A subclassed model cannot tell its activation sizes without running: no slicing."""
+
+    class Twice(gn.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dense = L.Dense(3)
+
+        def call(self, x, training=False):
+            return self.dense(x) * 2
+
+    model = Twice()
+    assert model.largest_activation((5,)) is None
+    x = np.ones((300, 5), np.float32)
+    from glassnet.models import training
+
+    assert training.inference_rows(model, gn.Tensor(x)) == 300
+    assert model.predict(x, batch_size=300).shape == (300, 3)

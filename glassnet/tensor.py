@@ -82,6 +82,9 @@ def sum_rows(a: Any) -> Any:
     return out
 
 
+_LONG_ROWS_FROM = 1 << 16  # elements; below this, rows of 16 or more numbers are added as they are
+
+
 def add_to_rows(a: Any, v: Any) -> Any:
     """``a += v`` for every row of ``a``, in place, over long rows; returns ``a``.
 
@@ -91,12 +94,14 @@ def add_to_rows(a: Any, v: Any) -> Any:
     """
     p, f = a.shape
     k = max(1, 1024 // max(f, 1))
-    if p < 2 * k or not a.flags.c_contiguous:
-        a += v
+    if p < 2 * k or not a.flags.c_contiguous or (f >= 16 and a.size < _LONG_ROWS_FROM):
+        a += v  # wide rows, or too few for the long rows' set-up (a few µs) to pay off
         return a
     head = p - p % k
+    repeated = get_array_module(v).empty((k, f), dtype=v.dtype)
+    repeated[...] = v  # v repeated k times (np.tile's Python set-up costs more than this)
     long_rows = a[:head].reshape(-1, k * f)
-    long_rows += get_array_module(v).tile(v, k)
+    long_rows += repeated.reshape(-1)
     if head < p:
         a[head:] += v
     return a

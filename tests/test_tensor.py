@@ -216,7 +216,9 @@ def test_sum_rows_is_the_column_sum(shape):
     np.testing.assert_allclose(sum_rows(np.asfortranarray(a)), a.sum(axis=0), rtol=1e-5, atol=1e-4)
 
 
-@pytest.mark.parametrize("shape", [(1, 4), (7, 3), (5000, 6), (4097, 1), (3000, 37), (0, 5)])
+@pytest.mark.parametrize(
+    "shape", [(1, 4), (7, 3), (5000, 6), (4097, 1), (3000, 37), (1500, 37), (0, 5)]
+)
 def test_add_to_rows_adds_the_vector_to_every_row(shape):
     from glassnet.tensor import add_to_rows
 

@@ -65,6 +65,25 @@ def _window_views(a: Any, pool: Pair, stride: Pair, out_hw: Pair, tiled: bool) -
     ]
 
 
+def _tap_planes_view(a: Any, pool: Pair, out_hw: Pair) -> Any:
+    """A tiled image (N, Ho·ph, Wo·pw, C) seen as (ph, pw, N, Ho, Wo, C): tap (i, j) of every
+    window as one plane (a view, not a copy)."""
+    (ph, pw), (ho, wo) = pool, out_hw
+    return a.reshape(a.shape[0], ho, ph, wo, pw, a.shape[3]).transpose(2, 4, 0, 1, 3, 5)
+
+
+def _tap_planes(x: Any, pool: Pair, out_hw: Pair) -> list[Any]:
+    """The taps of a tiled image copied into contiguous (N, Ho, Wo, C) planes, one per tap in
+    row-major window order. One strided copy; the comparisons that follow then run over
+    contiguous memory instead of C numbers at a time (2× faster for LeNet's 6 channels)."""
+    xp = get_array_module(x)
+    view = _tap_planes_view(x, pool, out_hw)
+    planes = xp.empty(view.shape, dtype=x.dtype)
+    planes[...] = view
+    flat = planes.reshape(-1, *view.shape[2:])
+    return [flat[k] for k in range(flat.shape[0])]
+
+
 def _index_dtype(xp: Any, taps: int) -> Any:
     """The smallest unsigned dtype that numbers every tap (uint8 up to 16×16 windows)."""
     return xp.uint8 if taps <= 256 else xp.uint16 if taps <= 65536 else xp.uint32
@@ -87,9 +106,12 @@ class MaxPool2DOp(Function):
             return _max_pool_2x2(x)  # inference: no argmax to keep
         xpad = x if tiled else _pad(x, pads, -xp.inf)
         out_hw = _windows_out_hw(xpad.shape, pool, stride)
-        views = _window_views(xpad, pool, stride, out_hw, tiled)
-        out = views[0].copy()
         track = ctx.needs_input_grad[0]
+        if tiled and track and x.flags.c_contiguous:
+            views = _tap_planes(x, pool, out_hw)
+        else:
+            views = _window_views(xpad, pool, stride, out_hw, tiled)
+        out = views[0].copy()
         idx = xp.zeros(out.shape, _index_dtype(xp, len(views))) if track else None
         better = xp.empty(out.shape, dtype=bool) if track else None
         for k, view in enumerate(views[1:], start=1):
@@ -111,10 +133,14 @@ class MaxPool2DOp(Function):
         xp = get_array_module(grad)
         taken = xp.empty(idx.shape, dtype=bool)
         if ctx.tiled:  # every input cell is in exactly one window: assign, no zeros, no crop
+            # Each tap's gradient into its own contiguous plane, then one strided copy into
+            # place (writing C numbers at a time four times over was 2–3× slower).
+            ph, pw = ctx.pool
+            planes = xp.empty((ph * pw, *idx.shape), dtype=grad.dtype)
+            for k in range(ph * pw):
+                xp.multiply(grad, xp.equal(idx, k, out=taken), out=planes[k])
             gx = xp.empty(ctx.x_shape, dtype=grad.dtype)
-            views = _window_views(gx, ctx.pool, ctx.stride, ctx.out_hw, True)
-            for k, view in enumerate(views):
-                xp.multiply(grad, xp.equal(idx, k, out=taken), out=view)
+            _tap_planes_view(gx, ctx.pool, ctx.out_hw)[...] = planes.reshape(ph, pw, *idx.shape)
             return gx
         gpad = xp.zeros(ctx.padded_shape, dtype=grad.dtype)
         for k, view in enumerate(_window_views(gpad, ctx.pool, ctx.stride, ctx.out_hw, False)):

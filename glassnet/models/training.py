@@ -170,6 +170,8 @@ def predict_batches(model: Any, batches: Batches) -> np.ndarray:
             for start in range(0, len(xb), rows):
                 piece = Tensor(xb.data[start : start + rows])
                 outputs.append(model(piece, training=False).numpy())
+    if len(outputs) == 1 and outputs[0].flags.owndata:
+        return outputs[0]  # one fresh array (never a view of the input): no copy needed
     return np.concatenate(outputs, axis=0)
 
 

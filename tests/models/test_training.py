@@ -292,3 +292,14 @@ def test_subclassed_models_predict_whole_batches():
 
     assert training.inference_rows(model, gn.Tensor(x)) == 300
     assert model.predict(x, batch_size=300).shape == (300, 3)
+
+
+def test_predict_never_returns_a_view_of_the_input():
+    """A model that only reshapes returns a view of its input; predict must still hand back an
+    array of its own, so editing the predictions cannot edit the data."""
+    model = gn.Sequential([L.Input((2, 3)), L.Flatten()])
+    x = np.arange(24, dtype=np.float32).reshape(4, 2, 3)
+    out = model.predict(x, batch_size=4)
+    assert not np.shares_memory(out, x)
+    out[:] = -1
+    assert x[0, 0, 0] == 0

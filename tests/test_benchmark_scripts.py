@@ -58,3 +58,57 @@ def test_compare_times_every_side_in_blocks(torch, one_process):
     assert times.pop("_macs")[0] > 0
     assert set(times) == {"glassnet", "torch_nchw"}
     assert all(len(t) == 5 and min(t) > 0 for t in times.values())
+
+
+@pytest.fixture
+def peer_env(monkeypatch):
+    """benchmarks.peers with JAX and tinygrad forced onto the CPU; the variables it sets are
+    restored afterwards (the libraries, once imported, keep their settings)."""
+    from benchmarks import peers
+
+    for name in ("JAX_PLATFORMS", "XLA_FLAGS", "DEV", "NUM_CPU_THREADS", "CC"):
+        monkeypatch.delenv(name, raising=False)  # records the old value for teardown
+    for name, value in peers.configure_peers(1).items():
+        monkeypatch.setenv(name, value)
+    return peers
+
+
+@pytest.mark.parametrize("peer", ["jax", "tinygrad"])
+def test_peer_inference_matches_glassnet_predict(peer_env, peer):
+    """benchmarks.peers rebuilds a small CNN (conv, pool, flatten, dense) in JAX and tinygrad
+    with glassnet's weights: their forward passes give glassnet's predictions (W4's path)."""
+    pytest.importorskip(peer)
+    import glassnet as gn
+    from glassnet import layers as L
+
+    peers = peer_env
+    gn.set_seed(0)
+    model = gn.Sequential(
+        [
+            L.Input((6, 6, 2)),
+            L.Conv2D(3, 3, padding="same", activation="relu"),
+            L.MaxPooling2D(2),
+            L.Flatten(),
+            L.Dense(4),
+        ]
+    )
+    specs = peers.layer_specs(model)
+    x = np.random.default_rng(0).random((2, 6, 6, 2), dtype=np.float32)
+    if peer == "jax":
+        step = peers.jax_inference(peers.jax_model(specs), x)
+    else:
+        step = peers.tinygrad_inference(peers.tinygrad_model(specs), x)
+    for _ in range(peers.WARMUP):  # TinyJit: run, capture, replay
+        got = np.asarray(step())
+    np.testing.assert_allclose(got, model.predict(x), rtol=1e-5, atol=1e-6)
+
+
+def test_peer_resnet50_has_glassnets_architecture():
+    """The peers' ResNet-50 (written out in benchmarks.peers, W5) takes every glassnet
+    ResNet50 kernel at the shape it expects and counts 25,557,032 parameters."""
+    import glassnet as gn
+    from benchmarks import peers
+
+    net = peers.resnet50_spec(gn.applications.ResNet50())
+    assert net.count_params() == 25_557_032
+    assert len(net.convs()) == 53  # stem, 16 blocks of 3, 4 shortcuts

@@ -240,6 +240,62 @@ class ProgressBar(Callback):
             self._progress = None
 
 
+class PredictProgress:
+    """Progress of ``predict`` over many batches, as ``ProgressBar`` shows an epoch.
+
+    ``verbose`` 1: a live bar (batches done, ETA) on a terminal, one summary line otherwise;
+    2: the summary line only; 0: nothing. Use as a context manager and call ``advance(n)``
+    after each batch of n samples.
+    """
+
+    def __init__(self, verbose: int, total: int | None, stream: Any = None) -> None:
+        self.verbose, self.total = verbose, total
+        self._out = stream if stream is not None else sys.stdout
+        self._progress: Any = None
+        self._task: Any = None
+        self.batches = self.samples = 0
+
+    def __enter__(self) -> PredictProgress:
+        self._start = time.perf_counter()
+        isatty = getattr(self._out, "isatty", None)
+        if self.verbose == 1 and isatty and isatty():
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("predict"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=self._out),
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("predict", total=self.total)
+        return self
+
+    def advance(self, samples: int) -> None:
+        self.batches += 1
+        self.samples += samples
+        if self._progress is not None:
+            self._progress.update(self._task, completed=self.batches)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        if self.verbose and exc[0] is None:
+            seconds = time.perf_counter() - self._start
+            self._out.write(
+                f"predict: {self.samples:,} samples in {self.batches:,} batches, {seconds:.1f}s\n"
+            )
+            self._out.flush()
+
+
 def _monitor_mode(monitor: str, mode: str) -> str:
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")

@@ -441,11 +441,13 @@ class Model(Layer):
 
         A ``Sequential`` runs a batch whose activations would outgrow the CPU's cache in
         smaller slices (``training.inference_rows``): the same predictions, faster.
+        ``verbose``: 0 silent, 1 a progress bar on a terminal (a summary line otherwise),
+        2 the summary line.
 
         Shape: x (N, ...) -> (N, ...output).
         """
         batches = training.make_batches(x, None, batch_size, False, "predict")
-        return training.predict_batches(self, batches)
+        return training.predict_batches(self, batches, verbose)
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """A sub-layer by its name (searched through nested models too) or by its position."""

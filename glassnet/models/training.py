@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from glassnet.backend import default_float, get_rng
+from glassnet.callbacks import PredictProgress
 from glassnet.tensor import Tensor, no_grad
 
 
@@ -156,20 +157,23 @@ def inference_rows(model: Any, x: Tensor) -> int:
     return max(_MIN_SLICE, min(n, _SLICE_BYTES // (largest * x.dtype.itemsize)))
 
 
-def predict_batches(model: Any, batches: Batches) -> np.ndarray:
+def predict_batches(model: Any, batches: Batches, verbose: int = 0) -> np.ndarray:
     """Run the model on every batch in inference mode and concatenate the outputs; a large
-    batch goes through the network in cache-sized slices (``inference_rows``)."""
+    batch goes through the network in cache-sized slices (``inference_rows``). ``verbose``
+    shows progress (``callbacks.PredictProgress``)."""
     outputs = []
-    with no_grad():
+    total = len(batches) if hasattr(batches, "__len__") else None
+    with PredictProgress(verbose, total) as progress, no_grad():
         for xb, _ in batches:
             xb = as_input(xb)
             rows = inference_rows(model, xb)
             if rows >= len(xb):
                 outputs.append(model(xb, training=False).numpy())
-                continue
-            for start in range(0, len(xb), rows):
-                piece = Tensor(xb.data[start : start + rows])
-                outputs.append(model(piece, training=False).numpy())
+            else:
+                for start in range(0, len(xb), rows):
+                    piece = Tensor(xb.data[start : start + rows])
+                    outputs.append(model(piece, training=False).numpy())
+            progress.advance(len(xb))
     if len(outputs) == 1 and outputs[0].flags.owndata:
         return outputs[0]  # one fresh array (never a view of the input): no copy needed
     return np.concatenate(outputs, axis=0)

@@ -303,3 +303,34 @@ def test_predict_never_returns_a_view_of_the_input():
     assert not np.shares_memory(out, x)
     out[:] = -1
     assert x[0, 0, 0] == 0
+
+
+def test_predict_verbose_reports_progress(capsys):
+    """predict(verbose=...) is not ignored: 2 (or 1 off a terminal) prints one summary line
+    with the samples and batches done; 0 prints nothing."""
+    model = mlp()
+    x, _ = blobs(50)
+    model.predict(x, batch_size=8, verbose=0)
+    assert capsys.readouterr().out == ""
+    for verbose in (1, 2):
+        model.predict(x, batch_size=8, verbose=verbose)
+        line = capsys.readouterr().out
+        assert line.startswith("predict: 50 samples in 7 batches") and line.endswith("s\n")
+
+
+def test_predict_progress_bar_on_a_terminal():
+    """On a terminal, verbose=1 draws rich's bar and counts every batch."""
+    import io
+
+    from glassnet.callbacks import PredictProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    with PredictProgress(1, total=3, stream=out) as progress:
+        for _ in range(3):
+            progress.advance(4)
+    assert progress._progress is not None and progress.batches == 3 and progress.samples == 12
+    assert "predict" in out.getvalue() and "3/3" in out.getvalue()

@@ -144,16 +144,23 @@ class Sequential(Model):
 
     def largest_activation(self, sample_shape: tuple[int, ...]) -> int | None:
         """Numbers in the largest layer output for one sample, by shape arithmetic (no data);
-        None if a layer cannot take the shape (the forward pass then says why)."""
+        None if a layer cannot take the shape (the forward pass then says why). Remembered per
+        input shape and stack of layers: predict asks once per batch."""
+        key = (tuple(sample_shape), tuple(map(id, self._stack)))
+        cached = self.__dict__.get("_largest_activation")
+        if cached is not None and cached[0] == key:
+            return cached[1]
         shape, largest = (1, *sample_shape), math.prod(sample_shape)
         try:
             for layer in self._stack:
                 shape = tuple(layer.compute_output_shape(shape))
                 if isinstance(shape[0], tuple):  # a layer with several outputs
-                    return None
+                    largest = None
+                    break
                 largest = max(largest, math.prod(shape[1:]))
         except (ValueError, TypeError):
-            return None
+            largest = None
+        self.__dict__["_largest_activation"] = (key, largest)
         return largest
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:

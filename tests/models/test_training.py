@@ -334,3 +334,14 @@ def test_predict_progress_bar_on_a_terminal():
             progress.advance(4)
     assert progress._progress is not None and progress.batches == 3 and progress.samples == 12
     assert "predict" in out.getvalue() and "3/3" in out.getvalue()
+
+
+def test_largest_activation_follows_the_stack():
+    """predict asks once per batch, so the answer is remembered — but not past a change of
+    input shape or of the layers."""
+    model = gn.Sequential([L.Input((4,)), L.Dense(8)])
+    assert model.largest_activation((4,)) == 8
+    assert model.largest_activation((4,)) == 8
+    model.add(L.Dense(100))
+    assert model.largest_activation((4,)) == 100
+    assert gn.Sequential([L.Flatten()]).largest_activation((5, 6)) == 30

@@ -167,6 +167,28 @@ def _format_logs(logs: dict[str, Any]) -> str:
     return " - ".join(f"{k}: {v:.4g}" for k, v in logs.items() if isinstance(v, (int, float)))
 
 
+def _is_terminal(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _rich_bar(stream: Any, title: str, *fields: str) -> Any:
+    """A rich progress bar on ``stream``: title, bar, done/total, time left, then ``fields``
+    (text columns such as ``"{task.fields[logs]}"``)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [TextColumn(title), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    columns += [TextColumn(field) for field in fields]
+    return Progress(*columns, console=Console(file=stream), transient=False)
+
+
 class ProgressBar(Callback):
     """A progress bar per epoch (rich): batches done, ETA, running loss and metrics.
 
@@ -189,31 +211,14 @@ class ProgressBar(Callback):
         return self.stream if self.stream is not None else sys.stdout
 
     def _live(self) -> bool:
-        isatty = getattr(self._out, "isatty", None)
-        return self.verbose == 1 and bool(isatty and isatty())
+        return self.verbose == 1 and _is_terminal(self._out)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch_start = time.perf_counter()
         self._epoch = epoch
         if self.verbose and self._live():
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn(f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[logs]}"),
-                console=Console(file=self._out),
-                transient=False,
-            )
+            title = f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}"
+            self._progress = _rich_bar(self._out, title, "{task.fields[logs]}")
             self._progress.start()
             self._task = self._progress.add_task("train", total=self.params.get("steps"), logs="")
 
@@ -257,24 +262,8 @@ class PredictProgress:
 
     def __enter__(self) -> PredictProgress:
         self._start = time.perf_counter()
-        isatty = getattr(self._out, "isatty", None)
-        if self.verbose == 1 and isatty and isatty():
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn("predict"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=Console(file=self._out),
-            )
+        if self.verbose == 1 and _is_terminal(self._out):
+            self._progress = _rich_bar(self._out, "predict")
             self._progress.start()
             self._task = self._progress.add_task("predict", total=self.total)
         return self

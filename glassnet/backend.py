@@ -35,6 +35,25 @@ def is_float(dtype: Any) -> bool:
     return np.dtype(dtype).kind == "f"  # np.issubdtype(..., np.floating), 4× faster
 
 
+def copy_by_pixel(dst: Any, src: Any) -> None:
+    """``dst[...] = src`` for arrays of the same shape and dtype (N, ..., C) whose last axis is
+    contiguous in both, moving each pixel's C channels as one element.
+
+    NumPy's strided copy otherwise runs one inner loop per pixel, only C numbers long: max
+    pooling's tap planes (``ops.pooling``) take 0.45–0.85× the time this way, the most for
+    LeNet's 6 channels. (im2col's copies are left to NumPy's reshape, which was as fast.)
+    """
+    if (
+        get_array_module(dst) is np
+        and dst.shape[-1:] == src.shape[-1:]
+        and dst.strides[-1:] == src.strides[-1:] == (dst.itemsize,)
+        and dst.dtype == src.dtype
+    ):
+        pixel = np.dtype((np.void, dst.shape[-1] * dst.itemsize))
+        dst, src = dst.view(pixel)[..., 0], src.view(pixel)[..., 0]
+    dst[...] = src
+
+
 def as_array(value: Any, dtype: Any = None) -> Any:
     """Convert ``value`` to an array following glassnet's dtype policy.
 

@@ -15,7 +15,7 @@ import functools
 from typing import Any
 
 from glassnet.autograd import Context, Function
-from glassnet.backend import get_array_module
+from glassnet.backend import copy_by_pixel, get_array_module
 from glassnet.ops.conv import (
     Pads,
     Pair,
@@ -79,7 +79,7 @@ def _tap_planes(x: Any, pool: Pair, out_hw: Pair) -> list[Any]:
     xp = get_array_module(x)
     view = _tap_planes_view(x, pool, out_hw)
     planes = xp.empty(view.shape, dtype=x.dtype)
-    planes[...] = view
+    copy_by_pixel(planes, view)
     flat = planes.reshape(-1, *view.shape[2:])
     return [flat[k] for k in range(flat.shape[0])]
 
@@ -140,7 +140,9 @@ class MaxPool2DOp(Function):
             for k in range(ph * pw):
                 xp.multiply(grad, xp.equal(idx, k, out=taken), out=planes[k])
             gx = xp.empty(ctx.x_shape, dtype=grad.dtype)
-            _tap_planes_view(gx, ctx.pool, ctx.out_hw)[...] = planes.reshape(ph, pw, *idx.shape)
+            copy_by_pixel(
+                _tap_planes_view(gx, ctx.pool, ctx.out_hw), planes.reshape(ph, pw, *idx.shape)
+            )
             return gx
         gpad = xp.zeros(ctx.padded_shape, dtype=grad.dtype)
         for k, view in enumerate(_window_views(gpad, ctx.pool, ctx.stride, ctx.out_hw, False)):

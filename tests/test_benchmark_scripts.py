@@ -112,3 +112,20 @@ def test_peer_resnet50_has_glassnets_architecture():
     net = peers.resnet50_spec(gn.applications.ResNet50())
     assert net.count_params() == 25_557_032
     assert len(net.convs()) == 53  # stem, 16 blocks of 3, 4 shortcuts
+
+
+def test_winograd_computes_glassnets_convolution(monkeypatch):
+    """The Winograd path the benchmark times gives conv2d's numbers: odd sizes (the extra row
+    and column of padding), several chunks of images, and a table row per shape."""
+    from benchmarks import winograd
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 7, 9, 3), dtype=np.float32)
+    w = rng.standard_normal((3, 3, 3, 4), dtype=np.float32)
+    b = rng.standard_normal(4, dtype=np.float32)
+    monkeypatch.setattr(winograd, "CHUNK_BYTES", 1)  # one image per chunk
+    got = winograd.winograd_conv(x, winograd.filter_transform(w), b)
+    np.testing.assert_allclose(got, winograd.glassnet_conv(x, w, b), rtol=1e-5, atol=1e-5)
+    monkeypatch.setattr(winograd, "SHAPES", ((2, 6, 3, 4), (1, 5, 4, 2)))
+    table = winograd.main(["--pairs", "1"])
+    assert table.count("\n| ") == 3  # the header and one row per shape

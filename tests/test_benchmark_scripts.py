@@ -15,6 +15,22 @@ def test_mnist_lenet_runs_both_sides_and_starts_them_equal(tmp_path, torch):
     runs = mnist_lenet.main(["--data", str(tmp_path), "--epochs", "1", "--threads", "1"])
     assert [r.framework for r in runs] == ["glassnet", "PyTorch"]
     assert all(len(r.accuracies) == 1 and 0 <= r.accuracies[0] <= 1 for r in runs)
+    # Wall time covers building, training and scoring, so it is at least the training time.
+    assert all(r.wall_seconds >= sum(r.train_seconds) > 0 for r in runs)
+    assert "wall time" in mnist_lenet.table(runs, 0.99)
+
+
+def test_mnist_lenet_sides_take_turns_and_stop_at_the_target(tmp_path, torch, capsys):
+    """Epochs alternate glassnet, PyTorch, glassnet, ...; a side that reached the target
+    (here 0, reached at once) trains no further epochs while the race goes on."""
+    write_mnist(tmp_path, np.random.default_rng(0), n_train=64, n_test=16, gz=False)
+    data = mnist_lenet.load(str(tmp_path), None)
+    runs = mnist_lenet.race(data, epochs=3, target=0.0, seed=0, torch=True)
+    assert [len(r.accuracies) for r in runs] == [1, 1]
+    runs = mnist_lenet.race(data, epochs=2, target=1.01, seed=0, torch=True)
+    assert [len(r.accuracies) for r in runs] == [2, 2]
+    lines = [line.split()[0] for line in capsys.readouterr().out.splitlines() if "epoch" in line]
+    assert lines[-4:] == ["glassnet", "PyTorch", "glassnet", "PyTorch"]
 
 
 def test_copied_weights_give_the_same_predictions(torch):

@@ -80,7 +80,7 @@ def _tap_planes(x: Any, pool: Pair, out_hw: Pair) -> list[Any]:
     view = _tap_planes_view(x, pool, out_hw)
     planes = xp.empty(view.shape, dtype=x.dtype)
     copy_by_pixel(planes, view)
-    flat = planes.reshape(-1, *view.shape[2:])
+    flat = planes.reshape(pool[0] * pool[1], *view.shape[2:])  # not -1: N may be 0
     return [flat[k] for k in range(flat.shape[0])]
 
 

@@ -392,3 +392,14 @@ def test_error_bad_arguments(op, kwargs, error, message):
 def test_error_global_max_pool_of_empty_image():
     with pytest.raises(ValueError, match=r"global_max_pool2d: the image is empty.*\(1, 0, 3, 2\)"):
         global_max_pool2d(Tensor(np.zeros((1, 0, 3, 2), np.float32)))
+
+
+@pytest.mark.parametrize("op", [max_pool2d, avg_pool2d])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_an_empty_batch_pools_to_an_empty_batch_with_gradients(op, padding):
+    """A batch of 0 images (e.g. the last, empty slice of a split) gives an empty output and an
+    empty gradient of the input's shape instead of failing to reshape."""
+    x = Tensor(np.zeros((0, 4, 4, 3), np.float32), requires_grad=True)
+    y = op(x, 2, padding=padding)
+    y.sum().backward()
+    assert y.shape == (0, 2, 2, 3) and x.grad.shape == (0, 4, 4, 3)

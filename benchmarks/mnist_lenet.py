@@ -130,13 +130,13 @@ class TorchSide:
         return seconds, float((predicted == self.yt).mean())
 
 
-def race(data: tuple, epochs: int, target: float, seed: int, torch: bool) -> list[Run]:
+def race(data: tuple, epochs: int, target: float, seed: int, with_torch: bool) -> list[Run]:
     """Train the sides in turns, one epoch each, so that a slow spell of this shared machine
     falls on both alike; a side stops at the first epoch that reaches ``target``."""
     began = time.perf_counter()
     sides: list = [GlassnetSide(data, seed)]
     built = [time.perf_counter() - began]
-    if torch:
+    if with_torch:
         began = time.perf_counter()
         sides.append(TorchSide(data, sides[0].initial, seed))
         built.append(time.perf_counter() - began)
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> list[Run]:
     data = load(args.data, args.limit)
     loading = time.perf_counter() - start
     print(f"{len(data[0])} training and {len(data[2])} test images from {args.data}")
-    runs = race(data, args.epochs, args.target, args.seed, torch=not args.no_torch)
+    runs = race(data, args.epochs, args.target, args.seed, with_torch=not args.no_torch)
     text = table(runs, args.target) + f"\n\nLoading the data (both sides share it): {loading:.1f} s"
     print(text)
     if args.write:

@@ -25,9 +25,9 @@ def test_mnist_lenet_sides_take_turns_and_stop_at_the_target(tmp_path, torch, ca
     (here 0, reached at once) trains no further epochs while the race goes on."""
     write_mnist(tmp_path, np.random.default_rng(0), n_train=64, n_test=16, gz=False)
     data = mnist_lenet.load(str(tmp_path), None)
-    runs = mnist_lenet.race(data, epochs=3, target=0.0, seed=0, torch=True)
+    runs = mnist_lenet.race(data, epochs=3, target=0.0, seed=0, with_torch=True)
     assert [len(r.accuracies) for r in runs] == [1, 1]
-    runs = mnist_lenet.race(data, epochs=2, target=1.01, seed=0, torch=True)
+    runs = mnist_lenet.race(data, epochs=2, target=1.01, seed=0, with_torch=True)
     assert [len(r.accuracies) for r in runs] == [2, 2]
     lines = [line.split()[0] for line in capsys.readouterr().out.splitlines() if "epoch" in line]
     assert lines[-4:] == ["glassnet", "PyTorch", "glassnet", "PyTorch"]

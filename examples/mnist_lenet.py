@@ -21,7 +21,7 @@ fine) in one folder, read by ``glassnet.datasets.mnist.load_data``. Pass that fo
 
 ``--limit`` trains on the first N training images only, for a quicker run. On the real MNIST
 the default 7 epochs reach 99.01 % test accuracy (98.81 % after 5; LeCun et al. 1998
-report 0.95 %), in 80–110 s on 2 CPU cores (``benchmarks/RESULTS.md``).
+report 0.95 % error, 99.05 % accuracy), in 80–110 s on 2 CPU cores (``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations

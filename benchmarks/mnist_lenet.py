@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -89,20 +90,7 @@ class TorchSide:
         self.torch = torch
         x, y, xt, self.yt = data
         torch.manual_seed(seed)
-        self.net = torch.nn.Sequential(
-            torch.nn.Conv2d(1, 6, 5, padding=2),  # 5×5 "same" pads 2 on every side
-            torch.nn.ReLU(),
-            torch.nn.MaxPool2d(2),
-            torch.nn.Conv2d(6, 16, 5),
-            torch.nn.ReLU(),
-            torch.nn.MaxPool2d(2),
-            torch.nn.Flatten(),
-            torch.nn.Linear(400, 120),
-            torch.nn.ReLU(),
-            torch.nn.Linear(120, 84),
-            torch.nn.ReLU(),
-            torch.nn.Linear(84, 10),
-        )
+        self.net = torch_lenet(torch)
         copy_lenet_weights(initial, self.net, torch)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=1e-3, eps=1e-7)
         to_nchw: Callable[[np.ndarray], torch.Tensor] = lambda a: torch.from_numpy(  # noqa: E731
@@ -154,6 +142,25 @@ def race(data: tuple, epochs: int, target: float, seed: int, with_torch: bool) -
         if all(run.epochs_to(target) for run in runs):
             break
     return runs
+
+
+def torch_lenet(torch: Any) -> Any:
+    """glassnet's LeNet-5 (``applications.LeNet5``) written in torch.nn, NCHW, logits out."""
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2),  # 5×5 "same" pads 2 on every side
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
+    )
 
 
 def copy_lenet_weights(weights: list, net: object, torch: object) -> None:

@@ -40,20 +40,7 @@ def test_copied_weights_give_the_same_predictions(torch):
 
     gn.set_seed(1)
     model = gn.applications.LeNet5()
-    net = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 6, 5, padding=2),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(6, 16, 5),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(400, 120),
-        torch.nn.ReLU(),
-        torch.nn.Linear(120, 84),
-        torch.nn.ReLU(),
-        torch.nn.Linear(84, 10),
-    )
+    net = mnist_lenet.torch_lenet(torch)
     mnist_lenet.copy_lenet_weights(model.get_weights(), net, torch)
     x = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
     ours = model.predict(x)

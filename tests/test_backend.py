@@ -1,5 +1,5 @@
-"""The backend: its process-level setting (glibc keeps freed memory for the next training step)
-and its pixel-at-a-time copy."""
+"""The backend: its process-level setting (glibc keeps freed memory for the next training step),
+its pixel-at-a-time copy, and its control of the BLAS threads."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import sys
 
 import numpy as np
 import pytest
+import threadpoolctl
 
+from glassnet import backend
 from glassnet.backend import copy_by_pixel, keep_freed_memory
 
 glibc = pytest.mark.skipif(
@@ -76,3 +78,70 @@ def test_copy_by_pixel_falls_back_when_channels_are_not_contiguous():
     assert (dst == 7).all()
     copy_by_pixel(dst, x[..., :4].astype(np.float64))
     np.testing.assert_array_equal(dst, x[..., :4])
+
+
+# ------------------------------------------------------------------ BLAS threads
+needs_blas = pytest.mark.skipif(
+    backend._blas() is None, reason="no BLAS that threadpoolctl can steer"
+)
+
+
+@needs_blas
+def test_blas_on_one_thread_sets_one_and_puts_the_setting_back():
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        assert backend.blas_threads() == 2
+        with backend.blas_on_one_thread() as took:
+            assert took is True
+            assert backend.blas_threads() == 1
+        assert backend.blas_threads() == 2
+
+
+@needs_blas
+def test_blas_on_one_thread_restores_after_an_error():
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        with pytest.raises(RuntimeError), backend.blas_on_one_thread():
+            raise RuntimeError("boom")
+        assert backend.blas_threads() == 2
+
+
+@needs_blas
+def test_a_second_block_meanwhile_is_refused_and_changes_nothing():
+    """One block holds the process-wide setting at a time: a second one (from another thread,
+    or nested) yields False, and leaving it must not restore anything early."""
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        with backend.blas_on_one_thread() as first:
+            with backend.blas_on_one_thread() as second:
+                assert (first, second) == (True, False)
+            assert backend.blas_threads() == 1  # still the first block's setting
+        assert backend.blas_threads() == 2
+
+
+def test_without_a_blas_to_steer_nothing_changes(monkeypatch):
+    monkeypatch.setattr(backend, "_blas", lambda: None)
+    assert backend.blas_threads() == 1
+    with backend.blas_on_one_thread() as took:
+        assert took is False
+    backend.one_blas_thread_here()  # nothing to do, no error
+
+
+class _FakeLib:
+    def __init__(self, layer: str) -> None:
+        self.threading_layer, self.calls = layer, []
+
+    def set_num_threads(self, n: int) -> None:
+        self.calls.append(n)
+
+
+class _FakeBlas:
+    def __init__(self, *libs: _FakeLib) -> None:
+        self.lib_controllers = list(libs)
+
+
+def test_one_blas_thread_here_only_touches_per_thread_settings(monkeypatch):
+    """OpenMP builds keep one thread count per calling thread, so a worker must set its own;
+    OpenBLAS's pthreads pool is shared and steered by blas_on_one_thread alone."""
+    openmp, pthreads = _FakeLib("openmp"), _FakeLib("pthreads")
+    monkeypatch.setattr(backend, "_blas", lambda: _FakeBlas(openmp, pthreads))
+    backend.one_blas_thread_here()
+    assert openmp.calls == [1]
+    assert pthreads.calls == []

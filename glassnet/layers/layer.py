@@ -643,6 +643,12 @@ def observe_calls() -> Iterator[list[tuple[Layer, Any, tuple[int, ...]]]]:
         _call_observers.remove(record)
 
 
+def observing_calls() -> bool:
+    """Whether an ``observe_calls`` block is recording layer calls right now (``predict`` then
+    runs its slices in order, so the record keeps the order of the calls)."""
+    return bool(_call_observers)
+
+
 def _register(cls: type[Layer]) -> None:
     """File ``cls`` under its full path and, unless another class has it, its class name."""
     short, full = cls.__name__, _full_name(cls)

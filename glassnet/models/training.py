@@ -8,14 +8,24 @@ epoch, the validation data is scored without learning from it. Callbacks watch a
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
 import numpy as np
 
-from glassnet.backend import default_float, get_rng
+from glassnet.backend import (
+    blas_on_one_thread,
+    blas_threads,
+    default_float,
+    get_array_module,
+    get_rng,
+    one_blas_thread_here,
+)
 from glassnet.callbacks import PredictProgress
+from glassnet.layers.layer import observing_calls
 from glassnet.tensor import Tensor, no_grad
 
 
@@ -137,6 +147,9 @@ def warn_non_finite(message: str) -> None:
 # cache from one layer to the next (see ``inference_rows``).
 _SLICE_BYTES = 8 << 20
 _MIN_SLICE = 16
+# Slices run side by side on the cores only when each has at least this much work (measured
+# by its largest activation): below it, handing work to a thread costs more than it saves.
+_THREAD_SLICE_BYTES = 1 << 20
 
 
 def inference_rows(model: Any, x: Tensor) -> int:
@@ -157,22 +170,100 @@ def inference_rows(model: Any, x: Tensor) -> int:
     return max(_MIN_SLICE, min(n, _SLICE_BYTES // (largest * x.dtype.itemsize)))
 
 
+def _safe_on_threads(model: Any) -> bool:
+    """Whether slices of a batch may run through ``model`` on several threads at once: only a
+    built model of glassnet's own layers, which keep no state at inference. A layer of the
+    user's (or a ``call`` replaced on an instance) might keep some, and an unbuilt layer would
+    create its weights on two threads at once: such models run their slices in order."""
+    for _, layer in model.named_layers():
+        if not type(layer).__module__.startswith("glassnet.") or "call" in vars(layer):
+            return False
+        if not layer.built:
+            return False
+    return not observing_calls()
+
+
+def predict_slices(model: Any, x: Tensor) -> list[np.ndarray]:
+    """The model's outputs for the batch ``x``, as a list of arrays to concatenate, computed in
+    inference mode a slice at a time (``inference_rows``).
+
+    With slices to spare and more than one core, the slices run side by side, one per core,
+    each core's matrix products on one BLAS thread (``backend.blas_on_one_thread``): the work
+    between the products (copies, bias, ReLU, pooling) then runs on every core too, instead of
+    on one while the other waits. W4 at batch 256 took 0.75–0.9× the time. Predictions are
+    the same as the whole batch at once, in the same order.
+    """
+    n = len(x)
+    rows = inference_rows(model, x)
+    workers = blas_threads() if n > 1 else 1
+    if workers > 1 and get_array_module(x.data) is np and _safe_on_threads(model):
+        rows = _rows_for_threads(model, x, rows, workers)
+    else:
+        workers = 1
+    if rows >= n:
+        return [model(x, training=False).numpy()]
+    pieces = [x.data[start : start + rows] for start in range(0, n, rows)]
+    workers = min(workers, len(pieces))
+    if workers > 1:
+        with blas_on_one_thread() as took:
+            if took:
+                return _predict_on_threads(model, pieces, workers)
+    return [model(Tensor(piece), training=False).numpy() for piece in pieces]
+
+
+def _rows_for_threads(model: Any, x: Tensor, rows: int, workers: int) -> int:
+    """Slice size for ``workers`` threads: as many slices as the cache needs (``rows`` each),
+    and at least one per thread where each still has ``_THREAD_SLICE_BYTES`` of work; their
+    number then rounded up to a multiple of ``workers``, the samples shared out evenly."""
+    n, largest = len(x), model.largest_activation(tuple(x.shape[1:]))
+    if not largest:
+        return rows
+    work = n * largest * x.dtype.itemsize
+    pieces = max(-(-n // rows), min(workers, work // _THREAD_SLICE_BYTES, n))
+    if pieces > 1:
+        pieces = -(-pieces // workers) * workers
+    return -(-n // max(pieces, 1))
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None  # (its size, the threads)
+_pool_lock = threading.Lock()
+
+
+def _predict_on_threads(model: Any, pieces: list[Any], workers: int) -> list[np.ndarray]:
+    """Run ``pieces`` through ``model`` on ``workers`` threads (this one included), piece k on
+    thread k mod workers; the outputs in the pieces' order."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] < workers - 1:
+            old, _pool = _pool, (workers - 1, ThreadPoolExecutor(workers - 1, "glassnet-predict"))
+            if old is not None:
+                old[1].shutdown(wait=False)
+        pool = _pool[1]
+
+    def share(first: int) -> list[np.ndarray]:
+        one_blas_thread_here()
+        with no_grad():  # the no-grad switch is per thread
+            return [model(Tensor(p), training=False).numpy() for p in pieces[first::workers]]
+
+    others = [pool.submit(share, k) for k in range(1, workers)]
+    try:
+        shares = [share(0)]
+    finally:
+        wait(others)  # even after an error: the BLAS setting is restored only after them
+    shares += [future.result() for future in others]
+    return [shares[k % workers][k // workers] for k in range(len(pieces))]
+
+
 def predict_batches(model: Any, batches: Batches, verbose: int = 0) -> np.ndarray:
     """Run the model on every batch in inference mode and concatenate the outputs; a large
-    batch goes through the network in cache-sized slices (``inference_rows``). ``verbose``
-    shows progress (``callbacks.PredictProgress``)."""
+    batch goes through the network in cache-sized slices, on every core
+    (``predict_slices``). ``verbose`` shows progress (``callbacks.PredictProgress``)."""
     outputs = []
     total = len(batches) if hasattr(batches, "__len__") else None
     with PredictProgress(verbose, total) as progress, no_grad():
         for xb, _ in batches:
             xb = as_input(xb)
-            rows = inference_rows(model, xb)
-            if rows >= len(xb):
-                outputs.append(model(xb, training=False).numpy())
-            else:
-                for start in range(0, len(xb), rows):
-                    piece = Tensor(xb.data[start : start + rows])
-                    outputs.append(model(piece, training=False).numpy())
+            outputs += predict_slices(model, xb)
             progress.advance(len(xb))
     if len(outputs) == 1 and outputs[0].flags.owndata:
         return outputs[0]  # one fresh array (never a view of the input): no copy needed

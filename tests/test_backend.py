@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -145,3 +146,52 @@ def test_one_blas_thread_here_only_touches_per_thread_settings(monkeypatch):
     backend.one_blas_thread_here()
     assert openmp.calls == [1]
     assert pthreads.calls == []
+
+
+def _record_shares(log: list) -> Callable[[slice], list[int]]:
+    import threading
+
+    def work(share: slice) -> list[int]:
+        log.append((threading.current_thread().name, share, backend.blas_threads()))
+        return list(range(share.start, share.stop))
+
+    return work
+
+
+@needs_blas
+def test_split_over_cores_runs_contiguous_shares_side_by_side():
+    import threading
+
+    log: list = []
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        results = backend.split_over_cores(_record_shares(log), 7)
+        assert backend.blas_threads() == 2
+    assert results == [[0, 1, 2, 3], [4, 5, 6]]  # in order, each item once
+    threads = {name for name, _, _ in log}
+    assert len(threads) == 2
+    assert threading.current_thread().name in threads  # the caller takes a share itself
+    assert {blas for _, _, blas in log} == {1}
+
+
+@needs_blas
+def test_split_over_cores_runs_in_order_when_it_cannot_pay():
+    log: list = []
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        assert backend.split_over_cores(_record_shares(log), 5) == [[0, 1, 2, 3, 4]]
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        assert backend.split_over_cores(_record_shares(log), 1) == [[0]]
+        with backend.blas_on_one_thread():  # held elsewhere, e.g. an outer split
+            assert backend.split_over_cores(_record_shares(log), 4) == [[0, 1, 2, 3]]
+    assert len({name for name, _, _ in log}) == 1
+
+
+@needs_blas
+def test_split_over_cores_passes_errors_on_and_restores_the_blas():
+    def work(share: slice) -> None:
+        if share.start > 0:
+            raise ValueError("second share failed")
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        with pytest.raises(ValueError, match="second share"):
+            backend.split_over_cores(work, 4)
+        assert backend.blas_threads() == 2

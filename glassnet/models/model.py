@@ -224,8 +224,9 @@ class Model(Layer):
 
     def _test_step(self, x: Any, y: Any) -> float:
         targets = training.as_target(y)
-        with no_grad():
-            outputs = self(training.as_input(x), training=False)
+        with no_grad():  # the outputs as predict computes them: in slices, on every core
+            pieces = training.predict_slices(self, training.as_input(x))
+            outputs = Tensor(pieces[0] if len(pieces) == 1 else np.concatenate(pieces))
             loss = float(self.loss(targets, outputs).item())
         self._update_metrics(targets, outputs)
         return loss

@@ -176,3 +176,22 @@ def test_cnn_predictions_on_threads_match_one_pass(monkeypatch):
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         got = model.predict(x, batch_size=64)
     np.testing.assert_allclose(got, _in_order(model, x), rtol=1e-5, atol=1e-6)
+
+
+def test_evaluate_scores_on_threads_too(two_blas_threads, small_thread_slices, monkeypatch):
+    """evaluate (and fit's validation) computes its outputs as predict does: same loss and
+    metrics as in order, the work shared by the cores."""
+    gn.set_seed(0)
+    model, watch = watched()
+    model.compile(gn.optimizers.SGD(0.1), "mse", metrics=["mae"])
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((2, 300, 256)).astype(np.float32)
+    threaded = model.evaluate(x, y, batch_size=300, return_dict=True)
+    assert len({name for name, _, _ in watch.calls}) == 2
+    monkeypatch.setattr(training, "blas_threads", lambda: 1)
+    watch.calls.clear()
+    in_order = model.evaluate(x, y, batch_size=300, return_dict=True)
+    assert len({name for name, _, _ in watch.calls}) == 1
+    assert threaded.keys() == in_order.keys()
+    for key in threaded:
+        assert threaded[key] == pytest.approx(in_order[key], rel=1e-5)

@@ -231,6 +231,17 @@ def split_over_cores(work: Callable[[slice], Any], n: int) -> list[Any]:
         return [first] + [future.result() for future in others]
 
 
+def _forget_threads() -> None:
+    """In a child process made by fork: the parent's worker threads do not exist there, and a
+    pool that thinks they do would wait for them forever. Start afresh."""
+    global _pool, _pool_lock, _one_thread_lock
+    _pool, _pool_lock, _one_thread_lock = None, threading.Lock(), threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads)
+
+
 def _threads(count: int) -> ThreadPoolExecutor:
     """The engine's worker threads, at least ``count`` of them (made on first use)."""
     global _pool

@@ -195,3 +195,26 @@ def test_split_over_cores_passes_errors_on_and_restores_the_blas():
         with pytest.raises(ValueError, match="second share"):
             backend.split_over_cores(work, 4)
         assert backend.blas_threads() == 2
+
+
+@needs_blas
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
+def test_a_forked_child_gets_threads_of_its_own():
+    """The parent's worker threads do not survive fork; a child using the parent's pool would
+    wait for them forever. The child must start its own (and finish)."""
+    import multiprocessing
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        assert len(backend.split_over_cores(_record_shares([]), 4)) == 2  # the parent's pool
+
+        def child() -> None:
+            results = backend.split_over_cores(_record_shares([]), 4)
+            os._exit(0 if results == [[0, 1], [2, 3]] else 1)
+
+        process = multiprocessing.get_context("fork").Process(target=child)
+        process.start()
+        process.join(timeout=60)
+        if process.is_alive():
+            process.kill()
+            pytest.fail("the forked child hung on the parent's worker threads")
+        assert process.exitcode == 0

@@ -192,11 +192,13 @@ def predict_slices(model: Any, x: Tensor) -> list[np.ndarray]:
     """
     n = len(x)
     rows = inference_rows(model, x)
-    workers = blas_threads() if n > 1 else 1
-    if workers > 1 and get_array_module(x.data) is np and _safe_on_threads(model):
-        rows = _rows_for_threads(model, x, rows, workers)
-    else:
-        workers = 1
+    workers = blas_threads() if n > 1 and get_array_module(x.data) is np else 1
+    if workers > 1:
+        threaded = _rows_for_threads(model, x, rows, workers)
+        if threaded < n and _safe_on_threads(model):  # the cheap test first: small models
+            rows = threaded  # and batches skip walking the layers
+        else:
+            workers = 1
     if rows >= n:
         return [model(x, training=False).numpy()]
     pieces = [x.data[start : start + rows] for start in range(0, n, rows)]

@@ -180,6 +180,19 @@ class Model(Layer):
             parallel.start(self)  # every rank starts from rank 0's weights
             self._parallel_started = True
         with np.errstate(over="ignore", invalid="ignore"):
+            # A large batch of a plain CNN: half a batch per core (training.train_on_cores).
+            on_cores = training.train_on_cores(self, inputs, targets) if parallel is None else None
+            if on_cores is not None:
+                value, outputs, grads = on_cores
+                if not math.isfinite(value):
+                    return value
+                self._build_optimizer()
+                self.optimizer.zero_grad()
+                for weight in self.optimizer.params:
+                    weight.grad = grads.get(id(weight))
+                self.optimizer.step()
+                self._update_metrics(targets, outputs)
+                return value
             outputs = self(inputs, training=True)
             loss = self.loss(targets, outputs)
             value = float(loss.item())

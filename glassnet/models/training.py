@@ -23,7 +23,7 @@ from glassnet.backend import (
 )
 from glassnet.callbacks import PredictProgress
 from glassnet.layers.layer import observing_calls
-from glassnet.tensor import Tensor, no_grad
+from glassnet.tensor import Tensor, gradients_into, no_grad
 
 
 class NonFiniteLossWarning(UserWarning):
@@ -224,6 +224,74 @@ def _rows_for_threads(model: Any, x: Tensor, rows: int, workers: int) -> int:
     if pieces > 1:
         pieces = -(-pieces // workers) * workers
     return -(-n // max(pieces, 1))
+
+
+# A training step runs half a batch per core only when each half has at least this much
+# activation to compute: W3's CNN (4 MiB a half) took 0.74x the time, LeNet-5 (0.6 MiB)
+# 1.08x and the MLP 1.85x (docs/engine.md, "Speed").
+_THREAD_TRAIN_BYTES = 2 << 20
+
+
+def _trains_on_threads(model: Any) -> bool:
+    """Whether halves of a batch may be trained on several threads at once: a built model of
+    only layers whose training pass treats each sample on its own and draws no random numbers
+    (not BatchNormalization, whose statistics are the whole batch's, nor Dropout or the random
+    augmentations, which would interleave their draws), and one of glassnet's losses, which
+    are means over the batch, so the halves combine exactly."""
+    from glassnet import layers as L
+
+    per_sample = (
+        L.InputLayer, L.Conv2D, L.Dense, L.Activation, L.ReLU, L.LeakyReLU, L.Softmax,
+        L.MaxPooling2D, L.AveragePooling2D, L.GlobalAveragePooling2D, L.GlobalMaxPooling2D,
+        L.Flatten, L.Reshape, L.Rescaling,
+    )  # fmt: skip
+    loss = getattr(model, "loss", None)
+    if loss is None or not type(loss).__module__.startswith("glassnet."):
+        return False
+    for _, layer in model.named_layers():
+        if layer is model:
+            continue
+        if type(layer) not in per_sample or "call" in vars(layer) or not layer.built:
+            return False
+    return type(model).__module__.startswith("glassnet.") and not observing_calls()
+
+
+def train_on_cores(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, dict[int, Any]] | None:
+    """One training step's forward and backward with the batch cut into one share per core,
+    side by side (``backend.split_over_cores``); None where that would not pay or is not
+    safe (``_trains_on_threads``), and the caller runs the whole batch.
+
+    Each share's loss is the mean over its samples, so the batch's loss and the gradient of
+    every weight are the shares' values weighted by their sizes. Returns the loss, the
+    outputs (for metrics) and the gradients by ``id`` of each weight; a non-finite loss comes
+    back as it is, gradients and all, for the caller to stop on before any update.
+    """
+    n = len(x)
+    workers = blas_threads() if n > 1 and get_array_module(x.data) is np else 1
+    if workers < 2:
+        return None
+    largest = model.largest_activation(tuple(x.shape[1:]))
+    if not largest or (n // workers) * largest * x.dtype.itemsize < _THREAD_TRAIN_BYTES:
+        return None
+    if not _trains_on_threads(model):
+        return None
+
+    def share(part: slice) -> tuple[int, float, np.ndarray, dict[int, Any]]:
+        with gradients_into({}) as sink:  # this thread's gradients, not the weights' .grad
+            outputs = model(Tensor(x.data[part]), training=True)
+            loss = model.loss(y[part], outputs)
+            loss.backward()
+        return part.stop - part.start, float(loss.item()), outputs.data, sink
+
+    shares = split_over_cores(share, n)
+    value = sum(count * loss for count, loss, _, _ in shares) / n
+    outputs = Tensor(np.concatenate([out for _, _, out, _ in shares]))
+    grads: dict[int, Any] = {}
+    for count, _, _, sink in shares:
+        for key, g in sink.items():
+            weighted = g * g.dtype.type(count / n)
+            grads[key] = weighted if key not in grads else grads[key] + weighted
+    return value, outputs, grads
 
 
 def predict_batches(model: Any, batches: Batches, verbose: int = 0) -> np.ndarray:

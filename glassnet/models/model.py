@@ -184,27 +184,23 @@ class Model(Layer):
             on_cores = training.train_on_cores(self, inputs, targets) if parallel is None else None
             if on_cores is not None:
                 value, outputs, grads = on_cores
-                if not math.isfinite(value):
-                    return value
-                self._build_optimizer()
-                self.optimizer.zero_grad()
-                for weight in self.optimizer.params:
-                    weight.grad = grads.get(id(weight))
-                self.optimizer.step()
-                self._update_metrics(targets, outputs)
-                return value
-            outputs = self(inputs, training=True)
-            loss = self.loss(targets, outputs)
-            value = float(loss.item())
-            if parallel is not None:  # decide on NaN together, or the ranks would part ways
-                value = float(parallel.sum(np.array([value * parallel.fraction]))[0])
+            else:
+                outputs = self(inputs, training=True)
+                loss = self.loss(targets, outputs)
+                value = float(loss.item())
+                if parallel is not None:  # decide on NaN together, or the ranks would part ways
+                    value = float(parallel.sum(np.array([value * parallel.fraction]))[0])
             if not math.isfinite(value):
                 return value  # the caller stops training before an update touches the weights
             self._build_optimizer()
             self.optimizer.zero_grad()
-            loss.backward()
-            if parallel is not None:
-                parallel.average_gradients(self.optimizer.params)
+            if on_cores is not None:
+                for weight in self.optimizer.params:
+                    weight.grad = grads.get(id(weight))
+            else:
+                loss.backward()
+                if parallel is not None:
+                    parallel.average_gradients(self.optimizer.params)
             self.optimizer.step()
         self._update_metrics(targets, outputs)
         return value

@@ -167,6 +167,12 @@ def inference_rows(model: Any, x: Tensor) -> int:
     return max(_MIN_SLICE, min(n, _SLICE_BYTES // (largest * x.dtype.itemsize)))
 
 
+def _cores_for(x: Tensor) -> int:
+    """How many cores a batch could be shared between: the BLAS's threads, for a NumPy batch
+    of more than one sample (1 otherwise)."""
+    return blas_threads() if len(x) > 1 and get_array_module(x.data) is np else 1
+
+
 def _safe_on_threads(model: Any) -> bool:
     """Whether slices of a batch may run through ``model`` on several threads at once: only a
     built model of glassnet's own layers, which keep no state at inference. A layer of the
@@ -192,7 +198,7 @@ def predict_slices(model: Any, x: Tensor) -> list[np.ndarray]:
     """
     n = len(x)
     rows = inference_rows(model, x)
-    workers = blas_threads() if n > 1 and get_array_module(x.data) is np else 1
+    workers = _cores_for(x)
     if workers > 1:
         threaded = _rows_for_threads(model, x, rows, workers)
         if threaded < n and _safe_on_threads(model):  # the cheap test first: small models
@@ -233,11 +239,12 @@ _THREAD_TRAIN_BYTES = 2 << 20
 
 
 def _trains_on_threads(model: Any) -> bool:
-    """Whether halves of a batch may be trained on several threads at once: a built model of
-    only layers whose training pass treats each sample on its own and draws no random numbers
-    (not BatchNormalization, whose statistics are the whole batch's, nor Dropout or the random
-    augmentations, which would interleave their draws), and one of glassnet's losses, which
-    are means over the batch, so the halves combine exactly."""
+    """Whether halves of a batch may be trained on several threads at once: a model safe on
+    threads (``_safe_on_threads``) of only layers whose training pass treats each sample on
+    its own and draws no random numbers (not BatchNormalization, whose statistics are the
+    whole batch's, nor Dropout or the random augmentations, which would interleave their
+    draws), and one of glassnet's losses, which are means over the batch, so the halves
+    combine exactly."""
     from glassnet import layers as L
 
     per_sample = (
@@ -245,15 +252,10 @@ def _trains_on_threads(model: Any) -> bool:
         L.MaxPooling2D, L.AveragePooling2D, L.GlobalAveragePooling2D, L.GlobalMaxPooling2D,
         L.Flatten, L.Reshape, L.Rescaling,
     )  # fmt: skip
-    loss = getattr(model, "loss", None)
-    if loss is None or not type(loss).__module__.startswith("glassnet."):
+    if not type(getattr(model, "loss", None)).__module__.startswith("glassnet."):
         return False
-    for _, layer in model.named_layers():
-        if layer is model:
-            continue
-        if type(layer) not in per_sample or "call" in vars(layer) or not layer.built:
-            return False
-    return type(model).__module__.startswith("glassnet.") and not observing_calls()
+    layers = (layer for _, layer in model.named_layers() if layer is not model)
+    return all(type(layer) in per_sample for layer in layers) and _safe_on_threads(model)
 
 
 def train_on_cores(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, dict[int, Any]] | None:
@@ -266,8 +268,7 @@ def train_on_cores(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, dict[i
     outputs (for metrics) and the gradients by ``id`` of each weight; a non-finite loss comes
     back as it is, gradients and all, for the caller to stop on before any update.
     """
-    n = len(x)
-    workers = blas_threads() if n > 1 and get_array_module(x.data) is np else 1
+    n, workers = len(x), _cores_for(x)
     if workers < 2:
         return None
     largest = model.largest_activation(tuple(x.shape[1:]))

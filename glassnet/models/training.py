@@ -269,7 +269,7 @@ def train_on_cores(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, dict[i
     back as it is, gradients and all, for the caller to stop on before any update.
     """
     n, workers = len(x), _cores_for(x)
-    if workers < 2:
+    if workers < 2 or len(y) != n:  # mismatched targets: the loss says so, about the batch
         return None
     largest = model.largest_activation(tuple(x.shape[1:]))
     if not largest or (n // workers) * largest * x.dtype.itemsize < _THREAD_TRAIN_BYTES:

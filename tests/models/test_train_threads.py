@@ -123,6 +123,21 @@ def test_a_nan_loss_on_two_cores_stops_before_any_update(two_blas_threads, monke
         np.testing.assert_array_equal(a, b)
 
 
+def test_mismatched_targets_are_reported_for_the_whole_batch(two_blas_threads, monkeypatch):
+    """Cut in shares, a wrong number of targets would be reported with the shares' sizes;
+    the step runs in order instead, so the error names the batch the user passed."""
+    model = cnn()
+    x, y = data()
+    seen = shares_seen(monkeypatch)
+    with pytest.raises(ValueError) as threaded:
+        model.train_step(x, y[:-5])
+    assert seen == []
+    with threadpoolctl.threadpool_limits(1, user_api="blas"), pytest.raises(ValueError) as plain:
+        model.train_step(x, y[:-5])
+    assert str(threaded.value) == str(plain.value)
+    assert "(37, 4)" in str(threaded.value)  # the whole batch's outputs, not a share's
+
+
 def test_gradients_into_keeps_each_threads_gradients_apart():
     """Two threads differentiate through the same weight at once, each into its own dict;
     .grad stays untouched, and a weight used twice gets both uses added."""

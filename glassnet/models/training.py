@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from glassnet import layers as L
 from glassnet.backend import (
     blas_threads,
     default_float,
@@ -193,8 +194,8 @@ def predict_slices(model: Any, x: Tensor) -> list[np.ndarray]:
     With slices to spare and more than one core, the slices run side by side, one share per
     core, each core's matrix products on one BLAS thread (``backend.split_over_cores``): the
     work between the products (copies, bias, ReLU, pooling) then runs on every core too,
-    instead of on one while the other waits (W4 at batch 256: 1.11× PyTorch's time instead
-    of 1.54–1.67×). Predictions are those of the whole batch at once, in the same order.
+    instead of on one while the other waits (W4 at batch 256: 1.11–1.20× PyTorch's time
+    instead of 1.54–1.67×). Predictions are those of the whole batch at once, in the same order.
     """
     n = len(x)
     rows = inference_rows(model, x)
@@ -234,8 +235,14 @@ def _rows_for_threads(model: Any, x: Tensor, rows: int, workers: int) -> int:
 
 # A training step runs half a batch per core only when each half has at least this much
 # activation to compute: W3's CNN (4 MiB a half) took 0.74x the time, LeNet-5 (0.6 MiB)
-# 1.08x and the MLP 1.85x (docs/engine.md, "Speed").
+# 1.09x and the MLP 1.72x (docs/engine.md, "Speed").
 _THREAD_TRAIN_BYTES = 2 << 20
+# Layers whose training pass treats each sample on its own and draws no random numbers.
+_PER_SAMPLE = (
+    L.InputLayer, L.Conv2D, L.Dense, L.Activation, L.ReLU, L.LeakyReLU, L.Softmax,
+    L.MaxPooling2D, L.AveragePooling2D, L.GlobalAveragePooling2D, L.GlobalMaxPooling2D,
+    L.Flatten, L.Reshape, L.Rescaling,
+)  # fmt: skip
 
 
 def _trains_on_threads(model: Any) -> bool:
@@ -245,17 +252,10 @@ def _trains_on_threads(model: Any) -> bool:
     whole batch's, nor Dropout or the random augmentations, which would interleave their
     draws), and one of glassnet's losses, which are means over the batch, so the halves
     combine exactly."""
-    from glassnet import layers as L
-
-    per_sample = (
-        L.InputLayer, L.Conv2D, L.Dense, L.Activation, L.ReLU, L.LeakyReLU, L.Softmax,
-        L.MaxPooling2D, L.AveragePooling2D, L.GlobalAveragePooling2D, L.GlobalMaxPooling2D,
-        L.Flatten, L.Reshape, L.Rescaling,
-    )  # fmt: skip
     if not type(getattr(model, "loss", None)).__module__.startswith("glassnet."):
         return False
     layers = (layer for _, layer in model.named_layers() if layer is not model)
-    return all(type(layer) in per_sample for layer in layers) and _safe_on_threads(model)
+    return all(type(layer) in _PER_SAMPLE for layer in layers) and _safe_on_threads(model)
 
 
 def train_on_cores(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, dict[int, Any]] | None:
@@ -285,6 +285,9 @@ def train_on_cores(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, dict[i
         return part.stop - part.start, float(loss.item()), outputs.data, sink
 
     shares = split_over_cores(share, n)
+    if len(shares) == 1:  # run in order after all (another thread holds the cores)
+        _, value, out, sink = shares[0]
+        return value, Tensor(out), sink
     value = sum(count * loss for count, loss, _, _ in shares) / n
     outputs = Tensor(np.concatenate([out for _, _, out, _ in shares]))
     grads: dict[int, Any] = {}

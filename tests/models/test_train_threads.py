@@ -111,6 +111,20 @@ def test_steps_that_would_change_run_in_order(two_blas_threads, monkeypatch, why
     assert seen == []
 
 
+def test_a_step_whose_cores_are_taken_runs_whole_and_right(two_blas_threads):
+    """Another thread holding the cores (a parallel predict) leaves one share: the whole batch,
+    whose gradients are the step's as they are."""
+    x, y = data()
+    held, in_order = cnn(), cnn()
+    with backend.blas_on_one_thread():
+        loss_held = held.train_step(x, y)
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        loss_in_order = in_order.train_step(x, y)
+    assert loss_held == pytest.approx(loss_in_order, rel=1e-6)
+    for a, b in zip(held.get_weights(), in_order.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
 def test_a_nan_loss_on_two_cores_stops_before_any_update(two_blas_threads, monkeypatch):
     model = cnn()
     x, y = data()

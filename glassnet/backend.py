@@ -11,7 +11,7 @@ import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
@@ -194,7 +194,55 @@ _pool: tuple[int, ThreadPoolExecutor] | None = None  # (its size, the threads)
 _pool_lock = threading.Lock()
 
 
-def split_over_cores(work: Callable[[slice], Any], n: int) -> list[Any]:
+class Share:
+    """One thread's part of a batch cut by ``split_over_cores(..., linked=True)``: which rows of
+    the whole batch it holds, and a way to exchange values with the other shares.
+
+    Nearly every op treats each sample on its own, so a share computes exactly its rows of the
+    whole batch's result. The few that look across the batch — batch normalization's
+    statistics, dropout's random mask — use this to get the whole batch's numbers
+    (``current_share()``). Every share must make the same exchanges in the same order, as
+    shares running the same network do.
+    """
+
+    def __init__(self, index: int, rows: slice, total: int, group: _ShareGroup) -> None:
+        self.index, self.rows, self.total = index, rows, total
+        self._group, self._turn = group, 0
+
+    def gather(self, value: Any) -> list[Any]:
+        """Every share's ``value``, in share order, once all have given theirs (a barrier)."""
+        # Two sets of slots, used in turn: a share may start the next exchange while a slower
+        # one still reads this one, but never two ahead (it would wait at the barrier).
+        slots = self._group.slots[self._turn % 2]
+        self._turn += 1
+        slots[self.index] = value
+        self._group.barrier.wait()
+        return list(slots)
+
+    def from_first(self, make: Callable[[], Any]) -> Any:
+        """``make()`` run by the first share only and handed to all: random numbers drawn for
+        the whole batch in one call, the same ones a batch in order would draw."""
+        return self.gather(make() if self.index == 0 else None)[0]
+
+
+class _ShareGroup:
+    """What the shares of one ``split_over_cores`` call have in common."""
+
+    def __init__(self, count: int) -> None:
+        self.barrier = threading.Barrier(count)
+        self.slots: tuple[list[Any], list[Any]] = ([None] * count, [None] * count)
+
+
+_share = threading.local()
+
+
+def current_share() -> Share | None:
+    """The share of a batch this thread is working on inside ``split_over_cores(...,
+    linked=True)``; None elsewhere, where an op sees the whole batch."""
+    return getattr(_share, "share", None)
+
+
+def split_over_cores(work: Callable[[slice], Any], n: int, linked: bool = False) -> list[Any]:
     """``work`` over the items ``0..n``, cut into one contiguous share per BLAS thread and run
     side by side (this thread takes the first share), the BLAS on one thread meanwhile;
     returns the shares' results in order.
@@ -202,6 +250,8 @@ def split_over_cores(work: Callable[[slice], Any], n: int) -> list[Any]:
     Why: between its matrix products a network spends a third of its time in NumPy's copies
     and element-wise passes, which run on one core while the BLAS's other threads wait;
     independent shares (``predict``'s slices of a batch) keep every core busy with all of it.
+    With ``linked``, the items are the samples of one batch and each thread's ``work`` sees
+    its ``current_share()``, through which ops that need the whole batch exchange numbers.
 
     Runs ``[work(slice(0, n))]`` in this thread instead where there is one BLAS thread, one
     item, or another block already holding the BLAS setting (``blas_on_one_thread``), so
@@ -217,18 +267,48 @@ def split_over_cores(work: Callable[[slice], Any], n: int) -> list[Any]:
             return [work(slice(0, n))]
         per_share = -(-n // workers)
         shares = [slice(k, min(k + per_share, n)) for k in range(0, n, per_share)]
-        pool = _threads(len(shares) - 1)
+        group = _ShareGroup(len(shares)) if linked else None
 
-        def run(share: slice) -> Any:
-            one_blas_thread_here()
-            return work(share)
+        def run(index: int, rows: slice) -> Any:
+            if index:
+                one_blas_thread_here()
+            if group is None:
+                return work(rows)
+            _share.share = Share(index, rows, n, group)
+            try:
+                return work(rows)
+            except BaseException:
+                group.barrier.abort()  # a share waiting for this one's numbers gives up
+                raise
+            finally:
+                _share.share = None
 
-        others = [pool.submit(run, share) for share in shares[1:]]
+        others = _submit_all(run, shares[1:])
         try:
-            first = work(shares[0])
-        finally:
-            wait(others)  # even after an error: the BLAS setting is restored only after them
+            first = run(0, shares[0])
+        except BaseException as error:
+            wait(others)  # the BLAS setting is restored only after them
+            raise _first_cause(error, others) from None
+        wait(others)
+        failed = next((f.exception() for f in others if f.exception() is not None), None)
+        if failed is not None:
+            raise _first_cause(failed, others) from None
         return [first] + [future.result() for future in others]
+
+
+def _submit_all(run: Callable[[int, slice], Any], rows: list[slice]) -> list[Future]:
+    """``run(1, rows[0])``, ``run(2, rows[1])``, ... started on the engine's worker threads."""
+    pool = _threads(len(rows))
+    return [pool.submit(run, index, share) for index, share in enumerate(rows, start=1)]
+
+
+def _first_cause(error: BaseException, others: list[Future]) -> BaseException:
+    """The error to report from shares that failed: a share that gave up waiting for a failed
+    one (a broken barrier) only echoes it, so the failed one's own error wins."""
+    if not isinstance(error, threading.BrokenBarrierError):
+        return error
+    causes = [f.exception() for f in others if f.exception() is not None]
+    return next((e for e in causes if not isinstance(e, threading.BrokenBarrierError)), error)
 
 
 def _forget_threads() -> None:

@@ -243,19 +243,23 @@ _PER_SAMPLE = (
     L.MaxPooling2D, L.AveragePooling2D, L.GlobalAveragePooling2D, L.GlobalMaxPooling2D,
     L.Flatten, L.Reshape, L.Rescaling,
 )  # fmt: skip
+# Layers that look across the batch, and get the whole batch's numbers through the shares'
+# exchange (``backend.current_share``): its statistics, its dropout mask.
+_WHOLE_BATCH = (L.BatchNormalization, L.Dropout)
 
 
 def _trains_on_threads(model: Any) -> bool:
-    """Whether halves of a batch may be trained on several threads at once: a model safe on
+    """Whether shares of a batch may be trained on several threads at once: a model safe on
     threads (``_safe_on_threads``) of only layers whose training pass treats each sample on
-    its own and draws no random numbers (not BatchNormalization, whose statistics are the
-    whole batch's, nor Dropout or the random augmentations, which would interleave their
-    draws), and one of glassnet's losses, which are means over the batch, so the halves
-    combine exactly."""
+    its own, or gets the whole batch's numbers from the other shares (BatchNormalization's
+    statistics, Dropout's mask); not the random augmentations, whose draws would interleave
+    or a layer of the user's. And one of glassnet's losses, which are means over the batch,
+    so the shares combine exactly."""
     if not type(getattr(model, "loss", None)).__module__.startswith("glassnet."):
         return False
+    allowed = _PER_SAMPLE + _WHOLE_BATCH
     layers = (layer for _, layer in model.named_layers() if layer is not model)
-    return all(type(layer) in _PER_SAMPLE for layer in layers) and _safe_on_threads(model)
+    return all(type(layer) in allowed for layer in layers) and _safe_on_threads(model)
 
 
 def train_on_cores(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, dict[int, Any]] | None:
@@ -263,10 +267,12 @@ def train_on_cores(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, dict[i
     side by side (``backend.split_over_cores``); None where that would not pay or is not
     safe (``_trains_on_threads``), and the caller runs the whole batch.
 
-    Each share's loss is the mean over its samples, so the batch's loss and the gradient of
-    every weight are the shares' values weighted by their sizes. Returns the loss, the
-    outputs (for metrics) and the gradients by ``id`` of each weight; a non-finite loss comes
-    back as it is, gradients and all, for the caller to stop on before any update.
+    Each share's loss is the mean over its samples; its backward starts from its share of the
+    batch (count / n) instead of 1, so every gradient comes out at the whole batch's scale —
+    also through batch normalization, whose backward adds up the shares' sums — and the
+    batch's gradients are the shares' sums. Returns the loss, the outputs (for metrics) and
+    the gradients by ``id`` of each weight; a non-finite loss comes back as it is, gradients
+    and all, for the caller to stop on before any update.
     """
     n, workers = len(x), _cores_for(x)
     if workers < 2 or len(y) != n:  # mismatched targets: the loss says so, about the batch
@@ -278,23 +284,23 @@ def train_on_cores(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, dict[i
         return None
 
     def share(part: slice) -> tuple[int, float, np.ndarray, dict[int, Any]]:
+        count = part.stop - part.start
         with gradients_into({}) as sink:  # this thread's gradients, not the weights' .grad
             outputs = model(Tensor(x.data[part]), training=True)
             loss = model.loss(y[part], outputs)
-            loss.backward()
-        return part.stop - part.start, float(loss.item()), outputs.data, sink
+            loss.backward(np.full(loss.shape, count / n, dtype=loss.dtype))
+        return count, float(loss.item()), outputs.data, sink
 
-    shares = split_over_cores(share, n)
+    shares = split_over_cores(share, n, linked=True)
     if len(shares) == 1:  # run in order after all (another thread holds the cores)
         _, value, out, sink = shares[0]
         return value, Tensor(out), sink
     value = sum(count * loss for count, loss, _, _ in shares) / n
     outputs = Tensor(np.concatenate([out for _, _, out, _ in shares]))
     grads: dict[int, Any] = {}
-    for count, _, _, sink in shares:
+    for _, _, _, sink in shares:
         for key, g in sink.items():
-            weighted = g * g.dtype.type(count / n)
-            grads[key] = weighted if key not in grads else grads[key] + weighted
+            grads[key] = g if key not in grads else grads[key] + g
     return value, outputs, grads
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.autograd import Context, Function
-from glassnet.backend import get_array_module, get_rng, is_float
+from glassnet.backend import current_share, get_array_module, get_rng, is_float
 from glassnet.tensor import Tensor
 
 __all__ = ["dropout"]
@@ -32,7 +32,7 @@ class DropoutOp(Function):
         xp = get_array_module(x)
         # Generator.random draws float32 or float64 only; float32 is half the work of float64.
         draw = np.float64 if x.dtype == np.float64 else np.float32
-        keep = xp.asarray(rng.random(x.shape, dtype=draw) >= rate)
+        keep = xp.asarray(_uniform(rng, x.shape, draw) >= rate)
         mask = keep.astype(x.dtype)
         mask *= x.dtype.type(1 / (1 - rate))
         ctx.mask = mask
@@ -41,6 +41,23 @@ class DropoutOp(Function):
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
         return grad * ctx.mask
+
+
+def _uniform(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """Uniform numbers in [0, 1) of ``shape``. When ``fit`` trains a share of the batch on each
+    core (``backend.current_share``), the first share draws them for the whole batch and each
+    takes its rows: the very numbers the whole batch in order would draw, in the same order."""
+    share = current_share()
+    if share is None:
+        return rng.random(shape, dtype=dtype)
+    rows = share.rows.stop - share.rows.start
+    if not shape or shape[0] != rows:  # every share raises alike, so none waits for the others
+        raise RuntimeError(
+            f"dropout: expected this share's {rows} samples of the batch on the first axis, "
+            f"received shape {shape}. Layers that mix samples cannot be trained in shares."
+        )
+    whole = share.from_first(lambda: rng.random((share.total, *shape[1:]), dtype=dtype))
+    return whole[share.rows]
 
 
 def dropout(

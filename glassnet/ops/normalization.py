@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from glassnet.autograd import Context, Function
-from glassnet.backend import get_array_module, is_float
+from glassnet.backend import current_share, get_array_module, is_float
 from glassnet.tensor import Tensor
 
 __all__ = ["batch_norm"]
@@ -52,6 +52,9 @@ class BatchNormOp(Function):
         if beta is not None:
             out = out + beta
         ctx.batch_stats = batch_stats
+        # Trained on several cores, the statistics were the whole batch's, so backward's means
+        # must be too: they are exchanged with the other shares (batch_norm's docstring).
+        ctx.share = current_share() if batch_stats else None
         ctx.save_for_backward(x_hat, inv_std, gamma)
         return out
 
@@ -65,8 +68,13 @@ class BatchNormOp(Function):
         gx = None
         if ctx.needs_input_grad[0]:
             if ctx.batch_stats:
-                m = grad.dtype.type(grad.size // grad.shape[-1])  # values per channel
-                gx = scale * (grad - g_beta / m - x_hat * (g_gamma / m))
+                m, sum_g, sum_gx = grad.size // grad.shape[-1], g_beta, g_gamma  # per channel
+                if ctx.share is not None:  # the whole batch's sums, over every share
+                    parts = ctx.share.gather((m, sum_g, sum_gx))
+                    m = sum(part[0] for part in parts)
+                    sum_g, sum_gx = (sum(part[k] for part in parts) for k in (1, 2))
+                m = grad.dtype.type(m)
+                gx = scale * (grad - sum_g / m - x_hat * (sum_gx / m))
             else:
                 gx = grad * scale
         return gx, g_gamma, g_beta, None, None
@@ -98,6 +106,24 @@ def _buffer(value: Any, name: str, channels: int, x_shape: tuple[int, ...]) -> A
     return _channel_param(data, name, channels, x_shape)
 
 
+def _batch_moments(x: Any) -> tuple[Any, Any]:
+    """Each channel's mean and biased variance (divided by the count, as Keras) over every axis
+    but the last. When ``fit`` trains a share of the batch on each core
+    (``backend.current_share``), the shares' counts, means and variances are exchanged and
+    combined into the whole batch's (Chan et al.'s pairwise formula), so every share
+    normalises exactly as the whole batch in order would. Shape: x (..., C) -> (C,), (C,)."""
+    axes = tuple(range(x.ndim - 1))
+    mean, var = x.mean(axis=axes), x.var(axis=axes)
+    share = current_share()
+    if share is None:
+        return mean, var
+    parts = share.gather((x.size // x.shape[-1], mean, var))
+    total = sum(count for count, _, _ in parts)
+    mean = sum(count * m for count, m, _ in parts) / total
+    var = sum(count * (v + (m - mean) ** 2) for count, m, v in parts) / total
+    return mean.astype(x.dtype, copy=False), var.astype(x.dtype, copy=False)
+
+
 def batch_norm(
     x: Tensor,
     gamma: Tensor | None,
@@ -113,7 +139,8 @@ def batch_norm(
     ``training=True`` normalises with this batch's mean and biased variance (over every axis
     but the last) and updates the running statistics in place, as Keras does:
     ``running = running · momentum + batch_stat · (1 − momentum)``. ``training=False`` uses
-    the running statistics and leaves them alone.
+    the running statistics and leaves them alone. A batch trained a share per core is
+    normalised with the whole batch's statistics all the same (``_batch_moments``).
 
     Args:
         x: activations, channels last.
@@ -148,11 +175,11 @@ def batch_norm(
     r_mean = _buffer(running_mean, "running_mean", c, x.shape)
     r_var = _buffer(running_var, "running_var", c, x.shape)
     if training:
-        axes = tuple(range(x.ndim - 1))
-        mean = x.data.mean(axis=axes)
-        var = x.data.var(axis=axes)  # biased (divides by the count), as Keras
-        r_mean[...] = r_mean * momentum + mean * (1.0 - momentum)
-        r_var[...] = r_var * momentum + var * (1.0 - momentum)
+        mean, var = _batch_moments(x.data)
+        share = current_share()
+        if share is None or share.index == 0:  # one update per step, not one per share
+            r_mean[...] = r_mean * momentum + mean * (1.0 - momentum)
+            r_var[...] = r_var * momentum + var * (1.0 - momentum)
     else:
         mean = r_mean.astype(x.dtype, copy=False)
         var = r_var.astype(x.dtype, copy=False)

@@ -3,6 +3,7 @@ those of the whole batch in order, and models where that would not hold run in o
 
 from __future__ import annotations
 
+import importlib
 import threading
 
 import numpy as np
@@ -44,8 +45,9 @@ def shares_seen(monkeypatch) -> list[int]:
     seen: list[int] = []
     real = training.split_over_cores
 
-    def spy(work, n):
-        results = real(work, n)
+    def spy(work, n, linked=False):
+        assert linked  # training's shares exchange the whole batch's numbers
+        results = real(work, n, linked)
         seen.append(len(results))
         return results
 
@@ -80,10 +82,82 @@ def test_fit_on_two_cores_learns_like_in_order(two_blas_threads):
     assert h1.history["loss"][-1] < h1.history["loss"][0]
 
 
+def test_batch_norm_and_dropout_on_two_cores_equal_the_whole_batch_in_order(
+    two_blas_threads, monkeypatch
+):
+    """The shares exchange what looks across the batch: BatchNormalization normalises with the
+    whole batch's statistics (forward and backward) and updates its moving averages once,
+    and Dropout's mask is the one the whole batch would draw. 37 samples: shares of 19 and
+    18, so unequal shares must combine exactly too. In float64, so that "exactly" can be
+    told from float32's rounding, which normalization magnifies."""
+
+    def model() -> gn.Sequential:
+        m = cnn(L.BatchNormalization(momentum=0.5), L.ReLU(), L.Dropout(0.5, seed=3))
+        for weight in m.weights:
+            weight.data = weight.data.astype(np.float64)
+        return m
+
+    x, y = data()
+    x = gn.Tensor(x.astype(np.float64))  # a Tensor keeps its dtype (an array becomes float32)
+    threaded, in_order = model(), model()
+    seen = shares_seen(monkeypatch)
+    for _ in range(3):
+        loss_threaded = threaded.train_step(x, y)
+        with threadpoolctl.threadpool_limits(1, user_api="blas"):
+            loss_in_order = in_order.train_step(x, y)
+        assert loss_threaded == pytest.approx(loss_in_order, rel=1e-12)
+    assert seen == [2, 2, 2]
+    bn_threaded, bn_in_order = threaded.layers[2], in_order.layers[2]
+    for stat in ("moving_mean", "moving_variance"):
+        np.testing.assert_allclose(getattr(bn_threaded, stat).numpy(),
+                                   getattr(bn_in_order, stat).numpy(), rtol=1e-12)  # fmt: skip
+    for a, b in zip(threaded.get_weights(), in_order.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    # and not by chance: with each share's own statistics and masks the weights would differ
+    for module in ("glassnet.ops.normalization", "glassnet.ops.dropout"):
+        monkeypatch.setattr(importlib.import_module(module), "current_share", lambda: None)
+    apart, whole = model(), model()
+    apart.train_step(x, y)
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        whole.train_step(x, y)
+    assert not np.allclose(apart.get_weights()[0], whole.get_weights()[0], rtol=1e-6)
+
+
+def test_an_error_in_one_share_is_reported_not_the_other_shares_wait(two_blas_threads):
+    """A share that fails before an exchange must not leave the other one waiting for its
+    numbers forever: the other gives up, and the caller sees the failing share's own error."""
+
+    def work(rows: slice) -> int:
+        share = backend.current_share()
+        if share.index == 1:
+            raise ValueError("share 1 failed")
+        share.gather(rows.start)  # would wait for share 1 forever
+        return 0
+
+    with pytest.raises(ValueError, match="share 1 failed"):
+        backend.split_over_cores(work, 8, linked=True)
+    assert backend.current_share() is None
+
+
+def test_linked_shares_exchange_values_in_share_order(two_blas_threads):
+    def work(rows: slice) -> tuple:
+        share = backend.current_share()
+        firsts = [share.gather(rows.start) for _ in range(3)]  # the slots are reused in turn
+        drawn = share.from_first(lambda: np.arange(share.total) * 10)
+        return share.index, share.rows, share.total, firsts, drawn[share.rows].tolist()
+
+    results = backend.split_over_cores(work, 5, linked=True)
+    assert [r[:3] for r in results] == [(0, slice(0, 3), 5), (1, slice(3, 5), 5)]
+    assert all(r[3] == [[0, 3]] * 3 for r in results)
+    assert [r[4] for r in results] == [[0, 10, 20], [30, 40]]
+    assert backend.current_share() is None  # outside a linked split, ops see whole batches
+    assert backend.split_over_cores(lambda rows: backend.current_share(), 4) == [None, None]
+
+
 @pytest.mark.parametrize(
     "why",
-    ["Dropout draws random numbers", "BatchNormalization needs the whole batch",
-     "a loss of the user's", "a layer of the user's", "the batch is too small"],
+    ["an augmentation draws random numbers", "a loss of the user's", "a layer of the user's",
+     "the batch is too small"],
 )  # fmt: skip
 def test_steps_that_would_change_run_in_order(two_blas_threads, monkeypatch, why):
     class Halved(gn.losses.Loss):  # a user's loss might not be a mean over the batch
@@ -95,8 +169,7 @@ def test_steps_that_would_change_run_in_order(two_blas_threads, monkeypatch, why
             return x
 
     extra = {
-        "Dropout draws random numbers": [L.Dropout(0.5)],
-        "BatchNormalization needs the whole batch": [L.BatchNormalization()],
+        "an augmentation draws random numbers": [L.RandomFlip(seed=0)],
         "a layer of the user's": [Same()],
     }.get(why, [])
     model = cnn(

@@ -109,19 +109,32 @@ def add_to_rows(a: Any, v: Any) -> Any:
     a time (4× slower for F = 6); k consecutive rows viewed as one row of k·F numbers take a
     bias repeated k times in long steps. Same numbers as ``a += v``.
     """
+    return rows_with(get_array_module(a).add, a, v, out=a)
+
+
+def rows_with(ufunc: Any, a: Any, v: Any, out: Any = None) -> Any:
+    """``ufunc(a, v)`` for every row of ``a`` and the vector ``v``, over long rows (see
+    ``add_to_rows``), into ``out`` (a new array by default; ``out=a`` works in place).
+
+    Shape: a (P, F), v (F,), out (P, F). For per-channel arithmetic on channels-last
+    activations (batch normalization's shift and scale), which NumPy would otherwise run F
+    numbers at a time. Same numbers as ``ufunc(a, v)``.
+    """
+    xp = get_array_module(a)
+    if out is None:
+        out = xp.empty(a.shape, dtype=xp.result_type(a, v))
     p, f = a.shape
     k = max(1, 1024 // max(f, 1))
-    if p < 2 * k or not a.flags.c_contiguous or (f >= 16 and a.size < _LONG_ROWS_FROM):
-        a += v  # wide rows, or too few for the long rows' set-up (a few µs) to pay off
-        return a
+    contiguous = a.flags.c_contiguous and out.flags.c_contiguous
+    if p < 2 * k or not contiguous or (f >= 16 and a.size < _LONG_ROWS_FROM):
+        return ufunc(a, v, out=out)  # wide rows, or too few for the set-up (a few µs) to pay
     head = p - p % k
-    repeated = get_array_module(v).empty((k, f), dtype=v.dtype)
+    repeated = xp.empty((k, f), dtype=v.dtype)
     repeated[...] = v  # v repeated k times (np.tile's Python set-up costs more than this)
-    long_rows = a[:head].reshape(-1, k * f)
-    long_rows += repeated.reshape(-1)
+    ufunc(a[:head].reshape(-1, k * f), repeated.reshape(-1), out=out[:head].reshape(-1, k * f))
     if head < p:
-        a[head:] += v
-    return a
+        ufunc(a[head:], v, out=out[head:])
+    return out
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 from glassnet.autograd import Context, Function
 from glassnet.backend import current_share, get_array_module, is_float
-from glassnet.tensor import Tensor
+from glassnet.tensor import Tensor, rows_with, sum_rows
 
 __all__ = ["batch_norm"]
 
@@ -46,11 +46,15 @@ class BatchNormOp(Function):
     ) -> Any:
         xp = get_array_module(x)
         inv_std = 1 / xp.sqrt(var + x.dtype.type(epsilon))
-        x_hat = x - mean
-        x_hat *= inv_std
-        out = x_hat if gamma is None else x_hat * gamma
-        if beta is not None:
-            out = out + beta
+        # Per-channel arithmetic over (P, C) rows, P = every position of every sample, run
+        # over long rows (rows_with): NumPy would step C numbers at a time.
+        rows = x.reshape(-1, x.shape[-1])
+        x_hat = rows_with(xp.subtract, rows, mean)
+        rows_with(xp.multiply, x_hat, inv_std, out=x_hat)
+        out = x_hat if gamma is None else rows_with(xp.multiply, x_hat, gamma)
+        if beta is not None:  # a new array where out is x_hat, which backward needs
+            out = rows_with(xp.add, out, beta, out=None if gamma is None else out)
+        x_hat, out = x_hat.reshape(x.shape), out.reshape(x.shape)
         ctx.batch_stats = batch_stats
         # Trained on several cores, the statistics were the whole batch's, so backward's means
         # must be too: they are exchanged with the other shares (batch_norm's docstring).
@@ -61,22 +65,28 @@ class BatchNormOp(Function):
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any, None, None]:
         x_hat, inv_std, gamma = ctx.saved
-        axes = tuple(range(grad.ndim - 1))
-        g_beta = grad.sum(axis=axes)
-        g_gamma = (grad * x_hat).sum(axis=axes)
+        xp = get_array_module(grad)
+        channels = grad.shape[-1]
+        g_rows, x_rows = grad.reshape(-1, channels), x_hat.reshape(-1, channels)
+        g_beta = sum_rows(g_rows)
+        scratch = g_rows * x_rows
+        g_gamma = sum_rows(scratch)
         scale = inv_std if gamma is None else gamma * inv_std
         gx = None
         if ctx.needs_input_grad[0]:
+            gx = rows_with(xp.multiply, g_rows, scale)
             if ctx.batch_stats:
-                m, sum_g, sum_gx = grad.size // grad.shape[-1], g_beta, g_gamma  # per channel
+                m, sum_g, sum_gx = len(g_rows), g_beta, g_gamma  # values per channel, sums
                 if ctx.share is not None:  # the whole batch's sums, over every share
                     parts = ctx.share.gather((m, sum_g, sum_gx))
                     m = sum(part[0] for part in parts)
                     sum_g, sum_gx = (sum(part[k] for part in parts) for k in (1, 2))
                 m = grad.dtype.type(m)
-                gx = scale * (grad - sum_g / m - x_hat * (sum_gx / m))
-            else:
-                gx = grad * scale
+                # scale · (g − Σg/m − x̂ · Σgx̂/m), as g·scale + x̂·a + b, pass by pass in place
+                rows_with(xp.multiply, x_rows, -scale * (sum_gx / m), out=scratch)
+                rows_with(xp.add, scratch, -scale * (sum_g / m), out=scratch)
+                gx += scratch
+            gx = gx.reshape(grad.shape)
         return gx, g_gamma, g_beta, None, None
 
 
@@ -112,12 +122,16 @@ def _batch_moments(x: Any) -> tuple[Any, Any]:
     (``backend.current_share``), the shares' counts, means and variances are exchanged and
     combined into the whole batch's (Chan et al.'s pairwise formula), so every share
     normalises exactly as the whole batch in order would. Shape: x (..., C) -> (C,), (C,)."""
-    axes = tuple(range(x.ndim - 1))
-    mean, var = x.mean(axis=axes), x.var(axis=axes)
+    xp = get_array_module(x)
+    rows = x.reshape(-1, x.shape[-1])  # (P, C): sums over long rows (sum_rows)
+    count = x.dtype.type(len(rows))
+    mean = sum_rows(rows) / count
+    deviations = rows_with(xp.subtract, rows, mean)
+    var = sum_rows(xp.square(deviations, out=deviations)) / count
     share = current_share()
     if share is None:
         return mean, var
-    parts = share.gather((x.size // x.shape[-1], mean, var))
+    parts = share.gather((len(rows), mean, var))
     total = sum(count for count, _, _ in parts)
     mean = sum(count * m for count, m, _ in parts) / total
     var = sum(count * (v + (m - mean) ** 2) for count, m, v in parts) / total

@@ -85,11 +85,17 @@ def lenet_model() -> gn.Sequential:
     return gn.applications.LeNet5(classifier_activation=None)
 
 
+def photo_model() -> gn.Sequential:
+    """``glassnet train``'s default network (conv + batch norm + ReLU + pool blocks, dropout)."""
+    return gn.applications.small_cnn((64, 64, 3), classes=10, classifier_activation=None)
+
+
 def torch_twin(model: gn.Sequential, torch: object) -> object:
     """The same Sequential stack in torch.nn (NCHW), with glassnet's weights copied in.
 
     Convolutions pad symmetrically (k // 2), which equals "same" for odd kernels at stride 1;
     the first Linear after a Flatten gets its inputs reordered from (h, w, c) to (c, h, w).
+    Batch normalization takes Keras's epsilon and momentum (PyTorch's momentum is 1 − it).
     """
     nn = torch.nn
     modules, shape = [], model.input_shape
@@ -99,11 +105,25 @@ def torch_twin(model: gn.Sequential, torch: object) -> object:
         if isinstance(layer, L.Conv2D):
             k = layer.kernel.shape
             pad = (k[0] // 2, k[1] // 2) if layer.padding == "same" else (0, 0)
-            conv = nn.Conv2d(k[2], k[3], tuple(k[:2]), stride=layer.strides, padding=pad)
+            conv = nn.Conv2d(
+                k[2], k[3], tuple(k[:2]), stride=layer.strides, padding=pad,
+                bias=layer.bias is not None,
+            )  # fmt: skip
             _copy(conv, layer.kernel.numpy().transpose(3, 2, 0, 1), layer.bias, torch)
             modules += [conv, nn.ReLU()] if _relu(layer) else [conv]
         elif isinstance(layer, L.MaxPooling2D):
             modules.append(nn.MaxPool2d(layer.pool_size, layer.strides))
+        elif isinstance(layer, L.Rescaling):
+            modules.append(_scale_module(layer.scale, layer.offset, nn))
+        elif isinstance(layer, L.BatchNormalization):
+            bn = nn.BatchNorm2d(shape[-1], eps=layer.epsilon, momentum=1 - layer.momentum)
+            modules.append(bn)
+        elif isinstance(layer, L.ReLU):
+            modules.append(nn.ReLU())
+        elif isinstance(layer, L.GlobalAveragePooling2D):
+            modules += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        elif isinstance(layer, L.Dropout):
+            modules.append(nn.Dropout(layer.rate))
         elif isinstance(layer, L.Flatten):
             flatten_from = shape[1:]
             modules.append(nn.Flatten())
@@ -120,6 +140,16 @@ def torch_twin(model: gn.Sequential, torch: object) -> object:
     return nn.Sequential(*modules)
 
 
+def _scale_module(scale: float, offset: float, nn: object) -> object:
+    """Keras's Rescaling, x · scale + offset, as a torch module."""
+
+    class Scale(nn.Module):
+        def forward(self, x):
+            return x * scale + offset
+
+    return Scale()
+
+
 def _relu(layer: L.Layer) -> bool:
     return getattr(layer.activation, "__name__", "") == "relu"
 
@@ -127,7 +157,8 @@ def _relu(layer: L.Layer) -> bool:
 def _copy(module: object, weight: np.ndarray, bias: object, torch: object) -> None:
     with torch.no_grad():
         module.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
-        module.bias.copy_(torch.from_numpy(bias.numpy()))
+        if bias is not None:
+            module.bias.copy_(torch.from_numpy(bias.numpy()))
 
 
 # ----------------------------------------------------------------------------- steps
@@ -262,6 +293,8 @@ def workloads() -> list[Workload]:
                  glassnet_training(lenet_model, adam, 64), torch_training("adam", 64, 1e-3)),
         Workload("W3", "CIFAR CNN 32×32×3, SGD momentum, batch 64 (train step)", 64, True,
                  glassnet_training(cifar_model, sgd, 64), torch_training("sgd", 64, 0.01)),
+        Workload("P1", "photo classifier (small_cnn) 64×64×3, Adam, batch 32 (train step)", 32,
+                 True, glassnet_training(photo_model, adam, 32), torch_training("adam", 32, 1e-3)),
         Workload("W4-1", "CIFAR CNN predict, batch 1 (latency)", 1, False,
                  glassnet_inference(cifar_model, 1), torch_inference(1), steps=200),
         Workload("W4-256", "CIFAR CNN predict, batch 256 (throughput)", 256, False,

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.autograd import Context, Function
-from glassnet.backend import get_array_module, is_float
+from glassnet.backend import copy_by_pixel, get_array_module, is_float
 from glassnet.ops.activation import fused_relu, fused_relu_grad, relu_
 from glassnet.tensor import Tensor, add_to_rows, sum_rows
 
@@ -232,7 +232,12 @@ def im2col(xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) 
                 _, rows, cols = _offset(i * dh, j * dw, (sh, sw), (ho, wo))
                 planes[i, j] = xpad[:, rows, cols, 0]
         return planes.reshape(kh * kw, n * ho * wo).T
-    return im2col_view(xpad, kernel, stride, dilation, out_hw).reshape(n * ho * wo, kh * kw * c)
+    windows = im2col_view(xpad, kernel, stride, dilation, out_hw)
+    if kh * kw > 1 and _short_window_rows(windows):  # (a 1×1 kernel's reshape is a view)
+        cols = np.empty((n * ho * wo, kh * kw * c), dtype=xpad.dtype)
+        copy_windows(cols.reshape(windows.shape), windows)
+        return cols
+    return windows.reshape(n * ho * wo, kh * kw * c)
 
 
 def im2col_view(xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Any:
@@ -249,6 +254,38 @@ def im2col_view(xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: P
         view.flags.writeable = False
         return view
     return xp.lib.stride_tricks.as_strided(xpad, shape, strides, writeable=False)
+
+
+_SHORT_ROW_BYTES = 256  # window rows up to this long are copied as one element each
+
+
+def _short_window_rows(windows: Any) -> bool:
+    """Whether ``copy_windows`` moves each window row as one element: a NumPy view whose rows
+    of kw·C numbers lie contiguous in the image (no dilation along the width) and are short."""
+    *_, kw, c = windows.shape
+    return (
+        isinstance(windows, np.ndarray)
+        and windows.strides[5] == windows.itemsize
+        and windows.strides[4] == c * windows.itemsize
+        and kw * c * windows.itemsize <= _SHORT_ROW_BYTES
+    )
+
+
+def copy_windows(dst: Any, windows: Any) -> None:
+    """``dst[...] = windows`` for im2col's window view (N, Ho, Wo, kh, kw, C) into a contiguous
+    array of the same shape.
+
+    NumPy's strided copy loops over each window row, only kw·C numbers long: 9 for a 3×3
+    kernel over RGB. Where those numbers are contiguous in the image, each row moves as one
+    element (``backend.copy_by_pixel``): 0.6–0.8× the time for C ≤ 16 (a 3×3 kernel over
+    RGB, LeNet's 5×5 over 6 channels); rows of 32 channels or more gain nothing.
+    """
+    if not _short_window_rows(windows):
+        np.copyto(dst, windows)
+        return
+    n, ho, wo, kh, kw, c = windows.shape
+    rows = (n, ho, wo, kh, kw * c)
+    copy_by_pixel(dst.reshape(rows), windows.reshape(rows))  # a view: kw and C merge
 
 
 def col2im(
@@ -384,7 +421,7 @@ def _column_chunks(
         stop = min(start + step, n)
         windows = im2col_view(xpad[start:stop], kernel, stride, dilation, out_hw)
         cols = buffer[: (stop - start) * per_image]
-        np.copyto(cols.reshape(windows.shape), windows)
+        copy_windows(cols.reshape(windows.shape), windows)
         yield slice(start * per_image, stop * per_image), cols
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from glassnet import Tensor, no_grad, ops
 from glassnet.ops import conv2d, conv_output_shape, resolve_padding
-from glassnet.ops.conv import col2im, im2col
+from glassnet.ops.conv import _short_window_rows, col2im, copy_windows, im2col, im2col_view
 from tests import reference as ref
 from tests.helpers import FORWARD_TOL, GRAD_TOL, assert_gradcheck, run_float32, torch_run
 
@@ -295,6 +295,28 @@ def test_im2col_of_1x1_stride_1_is_a_view(rng):
     cols = im2col(x, (1, 1), (1, 1), (1, 1), (5, 4))
     assert cols.shape == (40, 3) and np.shares_memory(cols, x)
     np.testing.assert_array_equal(cols, x.reshape(40, 3))
+
+
+@pytest.mark.parametrize(
+    ("channels", "kernel", "stride", "dilation", "by_rows"),
+    [(3, 3, 1, 1, True), (6, 5, 1, 1, True), (16, 3, 2, 1, True), (3, 3, 1, 2, False),
+     (64, 3, 1, 1, False), (1, 3, 1, 1, True)],
+)  # fmt: skip
+def test_window_rows_copied_whole_equal_numpys_copy(
+    rng, channels, kernel, stride, dilation, by_rows
+):
+    """Short window rows move as one element each; dilation (rows not contiguous) and long
+    rows take NumPy's copy. Either way, the same numbers as the windows."""
+    x = rng.standard_normal((2, 9, 11, channels)).astype(np.float32)
+    span = dilation * (kernel - 1) + 1
+    out_hw = ((9 - span) // stride + 1, (11 - span) // stride + 1)
+    windows = im2col_view(x, (kernel, kernel), (stride, stride), (dilation, dilation), out_hw)
+    assert _short_window_rows(windows) == by_rows
+    dst = np.full(windows.shape, np.nan, np.float32)
+    copy_windows(dst, windows)
+    np.testing.assert_array_equal(dst, windows)
+    cols = im2col(x, (kernel, kernel), (stride, stride), (dilation, dilation), out_hw)
+    np.testing.assert_array_equal(cols, windows.reshape(cols.shape))
 
 
 def test_col2im_is_the_adjoint_of_im2col(rng):

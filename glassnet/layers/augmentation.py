@@ -63,7 +63,14 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.backend import default_float, get_array_module, get_rng, is_float
+from glassnet.backend import (
+    Share,
+    current_share,
+    default_float,
+    get_array_module,
+    get_rng,
+    is_float,
+)
 from glassnet.layers.layer import (
     InputSpec,
     Layer,
@@ -173,10 +180,17 @@ class _ImageAugmentation(Layer):
         x = _as_float(x)
         if not training:
             return x
-        return self._augment(x, self._rng if self._rng is not None else get_rng())
+        return self._augment(x, self._generator())
 
     def _augment(self, x: Tensor, rng: np.random.Generator) -> Tensor:
         raise NotImplementedError
+
+    def _generator(self) -> Any:
+        """This layer's generator, or the engine's; inside a share of a batch that ``fit``
+        trains on several cores, one that draws for the whole batch (``_WholeBatchDraws``)."""
+        rng = self._rng if self._rng is not None else get_rng()
+        share = current_share()
+        return rng if share is None else _WholeBatchDraws(rng, share)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)
@@ -188,6 +202,36 @@ class _ImageAugmentation(Layer):
 
     def _arguments(self) -> dict[str, Any]:
         return {"seed": self.seed}
+
+
+class _WholeBatchDraws:
+    """A generator's per-image draws (``random``, ``uniform``, ``integers`` with one number per
+    image), made by the first share of a batch trained on several cores for the whole batch
+    and handed to each share by rows (``backend.Share.from_first``): every image gets the very
+    numbers it would get with the whole batch in order."""
+
+    def __init__(self, rng: np.random.Generator, share: Share) -> None:
+        self._rng, self._share = rng, share
+
+    def _draw(self, method: str, size: int, *args: Any) -> np.ndarray:
+        rows = self._share.rows
+        images = rows.stop - rows.start
+        if size != images:  # every share raises alike: none waits for the others
+            raise RuntimeError(
+                f"augmentation: expected one draw per image of this share ({images}), "
+                f"received size={size}."
+            )
+        draw = getattr(self._rng, method)
+        return self._share.from_first(lambda: draw(*args, size=self._share.total))[rows]
+
+    def random(self, size: int) -> np.ndarray:
+        return self._draw("random", size)
+
+    def uniform(self, low: float, high: float, size: int) -> np.ndarray:
+        return self._draw("uniform", size, low, high)
+
+    def integers(self, low: int, high: int, size: int) -> np.ndarray:
+        return self._draw("integers", size, low, high)
 
 
 class _AffineAugmentation(_ImageAugmentation):
@@ -489,7 +533,7 @@ class RandomCrop(_ImageAugmentation):
         if not training:
             top, left = (in_h - self.height) // 2, (in_w - self.width) // 2
             return x[:, top : top + self.height, left : left + self.width]
-        return self._augment(x, self._rng if self._rng is not None else get_rng())
+        return self._augment(x, self._generator())
 
     def _augment(self, x: Tensor, rng: np.random.Generator) -> Tensor:
         batch, in_h, in_w, _ = x.shape

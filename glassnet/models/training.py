@@ -244,17 +244,20 @@ _PER_SAMPLE = (
     L.Flatten, L.Reshape, L.Rescaling,
 )  # fmt: skip
 # Layers that look across the batch, and get the whole batch's numbers through the shares'
-# exchange (``backend.current_share``): its statistics, its dropout mask.
-_WHOLE_BATCH = (L.BatchNormalization, L.Dropout)
+# exchange (``backend.current_share``): its statistics, its random draws.
+_WHOLE_BATCH = (
+    L.BatchNormalization, L.Dropout, L.RandomFlip, L.RandomTranslation, L.RandomRotation,
+    L.RandomZoom, L.RandomCrop, L.RandomBrightness, L.RandomContrast,
+)  # fmt: skip
 
 
 def _trains_on_threads(model: Any) -> bool:
     """Whether shares of a batch may be trained on several threads at once: a model safe on
     threads (``_safe_on_threads``) of only layers whose training pass treats each sample on
     its own, or gets the whole batch's numbers from the other shares (BatchNormalization's
-    statistics, Dropout's mask); not the random augmentations, whose draws would interleave
-    or a layer of the user's. And one of glassnet's losses, which are means over the batch,
-    so the shares combine exactly."""
+    statistics, the random draws of Dropout and the augmentations); not a layer of the
+    user's. And one of glassnet's losses, which are means over the batch, so the shares
+    combine exactly."""
     if not type(getattr(model, "loss", None)).__module__.startswith("glassnet."):
         return False
     allowed = _PER_SAMPLE + _WHOLE_BATCH

@@ -200,9 +200,9 @@ class Share:
 
     Nearly every op treats each sample on its own, so a share computes exactly its rows of the
     whole batch's result. The few that look across the batch — batch normalization's
-    statistics, dropout's random mask — use this to get the whole batch's numbers
-    (``current_share()``). Every share must make the same exchanges in the same order, as
-    shares running the same network do.
+    statistics, the random draws of dropout and the augmentations — use this to get the whole
+    batch's numbers (``current_share()``). Every share must make the same exchanges in the
+    same order, as shares running the same network do.
     """
 
     def __init__(self, index: int, rows: slice, total: int, group: _ShareGroup) -> None:
@@ -283,7 +283,8 @@ def split_over_cores(work: Callable[[slice], Any], n: int, linked: bool = False)
             finally:
                 _share.share = None
 
-        others = _submit_all(run, shares[1:])
+        pool = _threads(len(shares) - 1)
+        others = [pool.submit(run, index, rows) for index, rows in enumerate(shares[1:], 1)]
         try:
             first = run(0, shares[0])
         except BaseException as error:
@@ -294,12 +295,6 @@ def split_over_cores(work: Callable[[slice], Any], n: int, linked: bool = False)
         if failed is not None:
             raise _first_cause(failed, others) from None
         return [first] + [future.result() for future in others]
-
-
-def _submit_all(run: Callable[[int, slice], Any], rows: list[slice]) -> list[Future]:
-    """``run(1, rows[0])``, ``run(2, rows[1])``, ... started on the engine's worker threads."""
-    pool = _threads(len(rows))
-    return [pool.submit(run, index, share) for index, share in enumerate(rows, start=1)]
 
 
 def _first_cause(error: BaseException, others: list[Future]) -> BaseException:

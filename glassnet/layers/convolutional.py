@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from glassnet import activations, initializers, ops
@@ -15,6 +16,7 @@ from glassnet.layers.layer import (
     _check_positive_int,
     register_alias,
 )
+from glassnet.ops.conv import Conv2DOp, conv2d_plan
 from glassnet.tensor import Tensor
 
 __all__ = ["Conv2D", "Convolution2D"]
@@ -112,6 +114,22 @@ class Conv2D(Layer):
             relu=fuse,
         )
         return y if fuse else self.activation(y)
+
+    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
+        stride, pads, dilation = conv2d_plan(
+            input_shape, self.kernel_size, self.strides, self.padding, self.dilation_rate
+        )
+        fuse = self.activation is ops.relu
+        after = None if fuse else activations.on_arrays(self.activation)
+
+        def step(x: Any) -> Any:
+            bias = None if self.bias is None else self.bias.data
+            y = Conv2DOp.run(
+                x, self.kernel.data, bias, stride=stride, pads=pads, dilation=dilation, relu=fuse
+            )
+            return y if after is None else after(y)
+
+        return step
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)

@@ -3,6 +3,7 @@ and ``Dropout``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from glassnet.layers.layer import (
     _check_number,
     _check_positive_int,
 )
+from glassnet.ops.linalg import LinearOp
 from glassnet.tensor import Tensor
 
 __all__ = ["Activation", "Dense", "Dropout", "Input", "InputLayer"]
@@ -83,6 +85,9 @@ class InputLayer(Layer):
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         return x
+
+    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
+        return _same
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)
@@ -166,6 +171,17 @@ class Dense(Layer):
             return ops.linear(x, self.kernel, self.bias, relu=True)
         return self.activation(ops.linear(x, self.kernel, self.bias))
 
+    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
+        fuse = self.activation is ops.relu
+        after = None if fuse else activations.on_arrays(self.activation)
+
+        def step(x: Any) -> Any:
+            bias = None if self.bias is None else self.bias.data
+            y = LinearOp.run(x, self.kernel.data, bias, relu=fuse)
+            return y if after is None else after(y)
+
+        return step
+
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)
         return (*shape[:-1], self.units)
@@ -208,6 +224,9 @@ class Activation(Layer):
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         return self.activation(x)
 
+    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
+        return activations.on_arrays(self.activation) or _same
+
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)
 
@@ -249,6 +268,9 @@ class Dropout(Layer):
         rng = self._rng if self._rng is not None else get_rng()
         return ops.dropout(x, self.rate, training=training, rng=rng)
 
+    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
+        return _same  # dropout is off at inference
+
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)
 
@@ -256,3 +278,9 @@ class Dropout(Layer):
         config = super().get_config()
         config.update({"rate": self.rate, "seed": self.seed})
         return config
+
+
+def _same(x: Any) -> Any:
+    """The identity, as an inference step (InputLayer, Dropout at inference, a linear
+    Activation)."""
+    return x

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from glassnet import initializers, ops
 from glassnet.layers.layer import InputSpec, Layer, Shape, _check_bool, _check_number
+from glassnet.ops.normalization import BatchNormOp
 from glassnet.tensor import Tensor
 
 __all__ = ["BatchNormalization"]
@@ -108,6 +110,16 @@ class BatchNormalization(Layer):
             momentum=self.momentum,
             epsilon=self.epsilon,
         )
+
+    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
+        def step(x: Any) -> Any:  # batch_norm with training=False: the moving statistics
+            gamma, beta = (None if t is None else t.data for t in (self.gamma, self.beta))
+            mean = self.moving_mean.data.astype(x.dtype, copy=False)
+            var = self.moving_variance.data.astype(x.dtype, copy=False)
+            eps = float(self.epsilon)
+            return BatchNormOp.run(x, gamma, beta, mean, var, epsilon=eps, batch_stats=False)
+
+        return step
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)

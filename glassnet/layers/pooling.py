@@ -7,6 +7,7 @@ channel, (batch, H, W, C) -> (batch, C).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from glassnet import ops
@@ -18,6 +19,13 @@ from glassnet.layers.layer import (
     _check_int_pair,
     _check_padding,
     register_alias,
+)
+from glassnet.ops.pooling import (
+    AvgPool2DOp,
+    GlobalAvgPool2DOp,
+    GlobalMaxPool2DOp,
+    MaxPool2DOp,
+    pool2d_plan,
 )
 from glassnet.tensor import Tensor
 
@@ -39,6 +47,8 @@ class _Pooling2D(Layer):
     """Shared by MaxPooling2D and AveragePooling2D: arguments, shapes and config."""
 
     _op: ClassVar[Any] = None
+    _function: ClassVar[Any] = None  # the op's Function, and its name in messages
+    _op_name: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -61,6 +71,13 @@ class _Pooling2D(Layer):
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         return type(self)._op(x, self.pool_size, self.strides, self.padding)
+
+    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
+        kind = type(self)
+        pool, stride, pads = pool2d_plan(
+            kind._op_name, input_shape, self.pool_size, self.strides, self.padding
+        )
+        return lambda x: kind._function.run(x, pool=pool, stride=stride, pads=pads)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)
@@ -105,6 +122,7 @@ class MaxPooling2D(_Pooling2D):
     """
 
     _op = staticmethod(ops.max_pool2d)
+    _function, _op_name = MaxPool2DOp, "max_pool2d"
 
 
 class AveragePooling2D(_Pooling2D):
@@ -121,6 +139,7 @@ class AveragePooling2D(_Pooling2D):
     """
 
     _op = staticmethod(ops.avg_pool2d)
+    _function, _op_name = AvgPool2DOp, "avg_pool2d"
 
 
 class _GlobalPooling2D(Layer):
@@ -137,6 +156,10 @@ class _GlobalPooling2D(Layer):
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         return type(self)._op(x, keepdims=self.keepdims)
+
+    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
+        function, keepdims = type(self)._function, self.keepdims
+        return lambda x: function.run(x, keepdims=keepdims)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)
@@ -161,6 +184,7 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
     """
 
     _op = staticmethod(ops.global_avg_pool2d)
+    _function = GlobalAvgPool2DOp
 
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
@@ -175,6 +199,7 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
     """
 
     _op = staticmethod(ops.global_max_pool2d)
+    _function = GlobalMaxPool2DOp
 
 
 # Keras's short aliases: the same classes, so configs always say the long name.

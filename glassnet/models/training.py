@@ -207,16 +207,26 @@ def predict_slices(model: Any, x: Tensor) -> list[np.ndarray]:
         else:
             workers = 1
     if rows >= n:
-        return [model(x, training=False).numpy()]
+        return [_infer(model, x.data)]
     pieces = [x.data[start : start + rows] for start in range(0, n, rows)]
     if workers < 2:
-        return [model(Tensor(piece), training=False).numpy() for piece in pieces]
+        return [_infer(model, piece) for piece in pieces]
 
     def share(part: slice) -> list[np.ndarray]:
         with no_grad():  # the no-grad switch is per thread
-            return [model(Tensor(p), training=False).numpy() for p in pieces[part]]
+            return [_infer(model, p) for p in pieces[part]]
 
     return [out for outs in split_over_cores(share, len(pieces)) for out in outs]
+
+
+def _infer(model: Any, x: Any) -> np.ndarray:
+    """The model's inference outputs for the array batch ``x``: a Sequential's chained
+    inference steps (``Sequential.run_inference``), except while ``observe_calls`` records
+    (the steps call no hooks) or off NumPy; any other model through its call."""
+    run = getattr(model, "run_inference", None)
+    if run is None or observing_calls() or get_array_module(x) is not np:
+        return model(Tensor(x), training=False).numpy()
+    return run(x)
 
 
 def _rows_for_threads(model: Any, x: Tensor, rows: int, workers: int) -> int:

@@ -614,6 +614,16 @@ def conv2d(
     return Conv2DOp.apply(x, weight, bias, stride=s, pads=pads, dilation=d, relu=relu)
 
 
+def conv2d_plan(
+    input_shape: tuple, kernel_size: Pair, stride: Any, padding: Any, dilation: Any
+) -> tuple[Pair, Pads, Pair]:
+    """``conv2d``'s checked stride, resolved ((top, bottom), (left, right)) padding and
+    dilation for inputs of ``input_shape`` (N, H, W, C): the arguments of ``Conv2DOp.run``,
+    for a caller that runs the op many times on arrays of one shape (``Layer.inference_step``).
+    """
+    return _plan(tuple(input_shape), tuple(kernel_size), stride, padding, dilation)
+
+
 @functools.lru_cache(maxsize=512)
 def _plan(xs: tuple, khw: tuple, stride: Any, padding: Any, dilation: Any) -> tuple:
     """Checked stride, resolved padding and dilation for one input shape. A layer calls conv2d

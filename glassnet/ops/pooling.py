@@ -299,6 +299,15 @@ def _pool(
     return op.apply(x, pool=pool, stride=step, pads=pads)
 
 
+def pool2d_plan(
+    where: str, input_shape: tuple, pool_size: Any, stride: Any, padding: Any
+) -> tuple[Pair, Pair, Pads]:
+    """The checked window, stride and resolved padding of ``max_pool2d``/``avg_pool2d``
+    (``where`` names which) for inputs of ``input_shape`` (N, H, W, C): the arguments of
+    ``MaxPool2DOp.run``/``AvgPool2DOp.run``, for ``Layer.inference_step``."""
+    return _pool_plan(where, tuple(input_shape), pool_size, stride, padding)
+
+
 @functools.lru_cache(maxsize=512)
 def _pool_plan(where: str, shape: tuple, pool_size: Any, stride: Any, padding: Any) -> tuple:
     """Checked window, stride and resolved padding for one input shape, computed once per shape

@@ -173,7 +173,12 @@ class Sequential(Model):
         return x
 
     def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
-        """The layers' inference steps chained (a Sequential inside another)."""
+        """A Sequential inside another runs its own steps (``run_inference``), kept for its
+        own stack, so adding or popping its layers later shows."""
+        return self.run_inference
+
+    def _chained_steps(self, input_shape: Shape) -> Callable[[Any], Any]:
+        """The layers' inference steps, one after the other."""
         steps = []
         for layer in self._stack:
             steps.append(inference_step_of(layer, input_shape))
@@ -204,7 +209,7 @@ class Sequential(Model):
         if cached is not None and cached[0] == key:
             return cached[1](x)
         out = self(Tensor(x), training=False).numpy()
-        self.__dict__["_inference"] = (key, self.inference_step((None, *x.shape[1:])))
+        self.__dict__["_inference"] = (key, self._chained_steps((None, *x.shape[1:])))
         return out
 
     def extra_repr(self) -> str:

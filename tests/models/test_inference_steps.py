@@ -128,3 +128,16 @@ def test_observe_calls_still_sees_every_layer():
     assert [type(layer).__name__ for layer, _, _ in calls if layer is not model] == [
         "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"
     ]  # fmt: skip
+
+
+def test_changing_a_nested_sequential_shows_in_the_next_predict():
+    gn.set_seed(0)
+    inner = gn.Sequential([L.Dense(3, activation="relu"), L.Dense(2)])
+    model = _random_weights(gn.Sequential([L.Input((4,)), inner]))
+    x = np.random.default_rng(0).random((2, 4), dtype=np.float32)
+    model.predict(x)
+    model.predict(x)
+    inner.pop()
+    inner.add(L.Dense(5))
+    np.testing.assert_allclose(model.predict(x), _called(model, x), rtol=1e-6)
+    assert model.predict(x).shape == (2, 5)

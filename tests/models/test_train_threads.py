@@ -55,15 +55,28 @@ def shares_seen(monkeypatch) -> list[int]:
     return seen
 
 
+def train_both(threaded, in_order, x, y, steps: int, rel: float) -> None:
+    """``steps`` training steps of each model, ``threaded`` on two cores and ``in_order`` on
+    one BLAS thread (the whole batch in order), with equal losses at every step."""
+    for _ in range(steps):
+        loss_threaded = threaded.train_step(x, y)
+        with threadpoolctl.threadpool_limits(1, user_api="blas"):
+            loss_in_order = in_order.train_step(x, y)
+        assert loss_threaded == pytest.approx(loss_in_order, rel=rel)
+
+
+def in_float64(model: gn.Sequential) -> gn.Sequential:
+    """The model with float64 weights: "equal" can then be told from float32's rounding."""
+    for weight in model.weights:
+        weight.data = weight.data.astype(np.float64)
+    return model
+
+
 def test_a_step_on_two_cores_equals_the_whole_batch_in_order(two_blas_threads, monkeypatch):
     x, y = data()
     threaded, in_order = cnn(), cnn()
     seen = shares_seen(monkeypatch)
-    for _ in range(3):  # momentum carries the combined gradients into later steps
-        loss_threaded = threaded.train_step(x, y)
-        with threadpoolctl.threadpool_limits(1, user_api="blas"):
-            loss_in_order = in_order.train_step(x, y)
-        assert loss_threaded == pytest.approx(loss_in_order, rel=1e-5)
+    train_both(threaded, in_order, x, y, 3, rel=1e-5)  # momentum carries the gradients on
     assert seen == [2, 2, 2]  # 37 samples: shares of 19 and 18, weighted by size
     for a, b in zip(threaded.get_weights(), in_order.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
@@ -92,20 +105,13 @@ def test_batch_norm_and_dropout_on_two_cores_equal_the_whole_batch_in_order(
     told from float32's rounding, which normalization magnifies."""
 
     def model() -> gn.Sequential:
-        m = cnn(L.BatchNormalization(momentum=0.5), L.ReLU(), L.Dropout(0.5, seed=3))
-        for weight in m.weights:
-            weight.data = weight.data.astype(np.float64)
-        return m
+        return in_float64(cnn(L.BatchNormalization(momentum=0.5), L.ReLU(), L.Dropout(0.5, seed=3)))
 
     x, y = data()
     x = gn.Tensor(x.astype(np.float64))  # a Tensor keeps its dtype (an array becomes float32)
     threaded, in_order = model(), model()
     seen = shares_seen(monkeypatch)
-    for _ in range(3):
-        loss_threaded = threaded.train_step(x, y)
-        with threadpoolctl.threadpool_limits(1, user_api="blas"):
-            loss_in_order = in_order.train_step(x, y)
-        assert loss_threaded == pytest.approx(loss_in_order, rel=1e-12)
+    train_both(threaded, in_order, x, y, 3, rel=1e-12)
     assert seen == [2, 2, 2]
     bn_threaded, bn_in_order = threaded.layers[2], in_order.layers[2]
     for stat in ("moving_mean", "moving_variance"):
@@ -138,20 +144,14 @@ def test_augmentations_on_two_cores_draw_what_the_whole_batch_would(two_blas_thr
         m.compile(
             gn.optimizers.SGD(0.01), gn.losses.SparseCategoricalCrossentropy(from_logits=True)
         )
-        for weight in m.weights:
-            weight.data = weight.data.astype(np.float64)
-        return m
+        return in_float64(m)
 
     rng = np.random.default_rng(0)
     x = gn.Tensor(rng.standard_normal((37, 12, 12, 3)))  # float64: "equal" up to 1e-12
     y = rng.integers(0, 4, 37)
     threaded, in_order = model(), model()
     seen = shares_seen(monkeypatch)
-    for _ in range(2):
-        loss_threaded = threaded.train_step(x, y)
-        with threadpoolctl.threadpool_limits(1, user_api="blas"):
-            loss_in_order = in_order.train_step(x, y)
-        assert loss_threaded == pytest.approx(loss_in_order, rel=1e-12)
+    train_both(threaded, in_order, x, y, 2, rel=1e-12)
     assert seen == [2, 2]
     for a, b in zip(threaded.get_weights(), in_order.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)

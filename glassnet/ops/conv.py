@@ -210,17 +210,23 @@ def _offset(i: int, j: int, stride: Pair, out_hw: Pair) -> tuple[slice, slice, s
     return slice(None), slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw)
 
 
-def im2col(xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Any:
+def im2col(
+    xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair, tile: int = 1
+) -> Any:
     """Unfold every kh×kw window of a padded image into one row of a matrix.
 
     Shape: xpad (N, Hp, Wp, C) -> (N·Ho·Wo, kh·kw·C), columns ordered (i, j, c) like a weight
     (kh, kw, C, F) reshaped to (kh·kw·C, F). The windows are a strided view of ``xpad`` (dilation
     and stride are just bigger steps); only the reshape copies, and for a 1×1 kernel with stride
     1 on a contiguous image not even that.
+
+    With ``tile`` > 1 each row holds the window of ``tile`` neighbouring output pixels of an
+    image row instead — kh rows of S = (tile − 1)·sw + (kw − 1)·dw + 1 pixels — for the GEMM
+    against ``tiled_weight``: (N·Ho·Wo / tile, kh·S·C). See ``output_tile``.
     """
     n, _, _, c = xpad.shape
     (kh, kw), (ho, wo) = kernel, out_hw
-    if c == 1 and kh * kw > 1:
+    if c == 1 and kh * kw > 1 and tile == 1:
         # One channel (grayscale images): copying window by window would move one number at a
         # time. Copy one kernel tap at a time instead — whole (Ho, Wo) planes — into a
         # (kh·kw, N·Ho·Wo) matrix and return its transpose, a view with the same numbers.
@@ -232,21 +238,32 @@ def im2col(xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) 
                 _, rows, cols = _offset(i * dh, j * dw, (sh, sw), (ho, wo))
                 planes[i, j] = xpad[:, rows, cols, 0]
         return planes.reshape(kh * kw, n * ho * wo).T
-    windows = im2col_view(xpad, kernel, stride, dilation, out_hw)
-    if kh * kw > 1 and _short_window_rows(windows):  # (a 1×1 kernel's reshape is a view)
-        cols = np.empty((n * ho * wo, kh * kw * c), dtype=xpad.dtype)
+    windows = im2col_view(xpad, kernel, stride, dilation, out_hw, tile)
+    rows, width = n * ho * wo // tile, kh * windows.shape[4] * c
+    if windows.shape[3] * windows.shape[4] > 1 and _short_window_rows(windows):
+        cols = np.empty((rows, width), dtype=xpad.dtype)  # (a 1×1 kernel's reshape is a view)
         copy_windows(cols.reshape(windows.shape), windows)
         return cols
-    return windows.reshape(n * ho * wo, kh * kw * c)
+    return windows.reshape(rows, width)
 
 
-def im2col_view(xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Any:
-    """The windows of ``im2col`` as a read-only strided view (N, Ho, Wo, kh, kw, C): no copy."""
+def im2col_view(
+    xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair, tile: int = 1
+) -> Any:
+    """The windows of ``im2col`` as a read-only strided view (N, Ho, Wo, kh, kw, C): no copy.
+    With ``tile`` > 1: (N, Ho, Wo / tile, kh, S, C), each row of a tile's window S pixels
+    wide, S = (tile − 1)·sw + (kw − 1)·dw + 1."""
     xp = get_array_module(xpad)
     n, _, _, c = xpad.shape
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
     s_n, s_h, s_w, s_c = xpad.strides
     shape, strides = (n, ho, wo, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
+    if tile > 1:  # tile pixels per window, its rows read whole
+        span = _row_span(kw, sw, dw, tile)
+        shape, strides = (
+            (n, ho, wo // tile, kh, span, c),
+            (*strides[:2], s_w * sw * tile, *strides[3:4], s_w, s_c),
+        )
     if xp is np and xpad.flags.c_contiguous:
         # The same view built directly on the buffer: 1 µs instead of as_strided's 7, which
         # matters at batch 1, where a whole convolution takes tens of microseconds.
@@ -314,6 +331,70 @@ def col2im(
     return out
 
 
+# ------------------------------------------------------------------ output tiles
+_TILE_TAPS = 75  # kh·kw·C up to this (a 5×5 kernel over RGB, 3×3 over 8 channels) may tile
+
+
+def output_tile(c: int, f: int, kernel: Pair, out_w: int) -> int:
+    """How many neighbouring output pixels of an image row one row of the column matrix
+    serves: 1 (plain im2col) unless the layer has few taps (kh·kw·C ≤ 75) and few filters
+    (F ≤ 32), as first layers do.
+
+    There the GEMM is thin in both K and N (LeNet's first layer: 25 × 6) and runs far below
+    the BLAS's speed, and im2col copies rows only kw·C numbers long. A row for ``tile`` pixels
+    reads kh window rows of (tile − 1)·sw + (kw − 1)·dw + 1 pixels once, and the GEMM against
+    ``tiled_weight`` gives their tile·F outputs at once: LeNet's first layer (tile 7) forward
+    0.44× the time and dW 0.39×, an RGB layer of 16 or 32 filters (tile 2) 0.66–0.81×
+    (``benchmarks/RESULTS.md``). The largest tile up to 8 that divides the output width with
+    tile·F ≤ max(48, 2F).
+    """
+    taps = kernel[0] * kernel[1]
+    if taps == 1 or taps * c > _TILE_TAPS or f > 32:  # (a 1×1 kernel's columns are the image)
+        return 1
+    widest = max(48, 2 * f)
+    return max(t for t in range(1, 9) if out_w % t == 0 and t * f <= widest)
+
+
+def _row_span(kw: int, sw: int, dw: int, tile: int) -> int:
+    """How many pixels a window row of ``im2col(..., tile)`` holds: the kernel's kw taps, or,
+    for a tile, the (tile − 1)·sw + (kw − 1)·dw + 1 pixels its windows cover together."""
+    return kw if tile == 1 else (tile - 1) * sw + (kw - 1) * dw + 1
+
+
+def tiled_weight(w: Any, tile: int, stride: Pair, dilation: Pair) -> Any:
+    """The weight for ``im2col(..., tile)``'s rows: output pixel t of a tile takes tap (i, j)
+    from pixel t·sw + j·dw of window row i, and zero from the others.
+
+    Shape: w (kh, kw, C, F) -> (kh·S·C, tile·F), S = (tile − 1)·sw + (kw − 1)·dw + 1. The
+    zeros cost multiplications, not accuracy; but an inf or NaN input then also makes NaN the
+    outputs of its tile neighbours whose windows do not reach it.
+    """
+    xp = get_array_module(w)
+    kh, kw, c, f = w.shape
+    sw, dw = stride[1], dilation[1]
+    span = _row_span(kw, sw, dw, tile)
+    big = xp.zeros((kh, span, c, tile, f), dtype=w.dtype)
+    for t in range(tile):
+        big[:, t * sw : t * sw + (kw - 1) * dw + 1 : dw, :, t] = w
+    return big.reshape(kh * span * c, tile * f)
+
+
+def untiled_weight_grad(
+    gw: Any, w_shape: tuple[int, ...], tile: int, stride: Pair, dilation: Pair
+) -> Any:
+    """The weight's gradient from that of ``tiled_weight``: each tap's entries summed over the
+    tile's pixels (the adjoint of the spread). Shape: (kh·S·C, tile·F) -> (kh, kw, C, F)."""
+    if tile == 1:
+        return gw.reshape(w_shape)
+    kh, kw, c, f = w_shape
+    sw, dw = stride[1], dilation[1]
+    g = gw.reshape(kh, -1, c, tile, f)
+    out = g[:, : (kw - 1) * dw + 1 : dw, :, 0].copy()
+    for t in range(1, tile):
+        out += g[:, t * sw : t * sw + (kw - 1) * dw + 1 : dw, :, t]
+    return out
+
+
 # ------------------------------------------------------------------ the op
 class Conv2DOp(Function):
     """2-D cross-correlation, channels-last, as im2col + one GEMM.
@@ -345,13 +426,16 @@ class Conv2DOp(Function):
         ho = (xpad.shape[1] - (kh - 1) * dilation[0] - 1) // stride[0] + 1
         wo = (xpad.shape[2] - (kw - 1) * dilation[1] - 1) // stride[1] + 1
         w2 = w.reshape(kh * kw * c, f)
+        numpy = get_array_module(xpad) is np
+        tile = output_tile(c, f, (kh, kw), wo) if numpy else 1
+        wt = w2 if tile == 1 else tiled_weight(w, tile, stride, dilation)
 
-        cols_bytes = n * ho * wo * kh * kw * c * xpad.dtype.itemsize
-        keep_cols = c == 1 or cols_bytes <= _CHUNK_BYTES or get_array_module(xpad) is not np
+        cols_bytes = n * ho * (wo // tile) * wt.shape[0] * xpad.dtype.itemsize
+        keep_cols = c == 1 or cols_bytes <= _CHUNK_BYTES or not numpy
         if ctx.needs_input_grad[1] and keep_cols:
             # Training, small columns: keep the whole column matrix for dW = colsᵀ·dY.
-            cols = im2col(xpad, (kh, kw), stride, dilation, (ho, wo))
-            y = cols @ w2
+            cols = im2col(xpad, (kh, kw), stride, dilation, (ho, wo), tile)
+            y = (cols @ wt).reshape(-1, f)
             if b is not None:
                 add_to_rows(y, b)
             if relu:
@@ -365,15 +449,15 @@ class Conv2DOp(Function):
 
             def finish(rows: Any) -> None:  # bias and ReLU on a block of rows, still in cache
                 if b is not None:
-                    add_to_rows(rows, b)
+                    add_to_rows(rows.reshape(-1, f), b)
                 if relu:
                     relu_(rows)
 
-            y = _conv_in_chunks(xpad, w2, (kh, kw), stride, dilation, (ho, wo), finish)
+            y = _conv_in_chunks(xpad, wt, (kh, kw), stride, dilation, (ho, wo), finish, tile)
             if relu and any(ctx.needs_input_grad):  # backward's ReLU' = 1 where y > 0
                 ctx.relu_mask = y > 0
         ctx.save_for_backward(cols, w2 if ctx.needs_input_grad[0] else None)
-        ctx.x_hw, ctx.padded_shape, ctx.w_shape = (h, wd), xpad.shape, w.shape
+        ctx.x_hw, ctx.padded_shape, ctx.w_shape, ctx.tile = (h, wd), xpad.shape, w.shape, tile
         ctx.stride, ctx.pads, ctx.dilation, ctx.out_hw = stride, pads, dilation, (ho, wo)
         return y.reshape(n, ho, wo, f)
 
@@ -389,11 +473,12 @@ class Conv2DOp(Function):
             if gx is None:
                 gx = _crop(_input_grad_by_taps(gy, w2, ctx), ctx.pads, ctx.x_hw)
         if ctx.needs_input_grad[1]:
+            gt = gy.reshape(-1, ctx.tile * f)  # a row per tile of output pixels
             if cols.ndim == 4:  # the padded input was kept: unfold it again, a chunk at a time
-                gw = _weight_grad_in_chunks(cols, gy, ctx)
+                gw = _weight_grad_in_chunks(cols, gt, ctx)
             else:
-                gw = cols.T @ gy
-            gw = gw.reshape(ctx.w_shape)
+                gw = cols.T @ gt
+            gw = untiled_weight_grad(gw, ctx.w_shape, ctx.tile, ctx.stride, ctx.dilation)
         if ctx.needs_input_grad[2]:
             gb = sum_rows(gy)
         return gx, gw, gb
@@ -404,14 +489,14 @@ _buffers = threading.local()  # per thread: a server may run several predictions
 
 
 def _column_chunks(
-    xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair
+    xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair, tile: int = 1
 ) -> Iterator[tuple[slice, Any]]:
     """The column matrix of ``xpad``, a few images at a time: yields (rows, cols), where
-    ``cols`` holds rows ``rows`` of ``im2col(xpad)``, unfolded into this thread's reused buffer
-    of ≈ ``_CHUNK_BYTES`` (valid until the next chunk)."""
+    ``cols`` holds rows ``rows`` of ``im2col(xpad, ..., tile)``, unfolded into this thread's
+    reused buffer of ≈ ``_CHUNK_BYTES`` (valid until the next chunk)."""
     n, c = xpad.shape[0], xpad.shape[3]
     (kh, kw), (ho, wo) = kernel, out_hw
-    per_image, k = ho * wo, kh * kw * c
+    per_image, k = ho * (wo // tile), kh * _row_span(kw, stride[1], dilation[1], tile) * c
     step = max(1, min(n, _CHUNK_BYTES // max(per_image * k * xpad.dtype.itemsize, 1)))
     buffer = getattr(_buffers, "cols", None)
     if buffer is None or buffer.shape != (step * per_image, k) or buffer.dtype != xpad.dtype:
@@ -419,7 +504,7 @@ def _column_chunks(
         _buffers.cols = buffer
     for start in range(0, n, step):
         stop = min(start + step, n)
-        windows = im2col_view(xpad[start:stop], kernel, stride, dilation, out_hw)
+        windows = im2col_view(xpad[start:stop], kernel, stride, dilation, out_hw, tile)
         cols = buffer[: (stop - start) * per_image]
         copy_windows(cols.reshape(windows.shape), windows)
         yield slice(start * per_image, stop * per_image), cols
@@ -427,11 +512,14 @@ def _column_chunks(
 
 def _weight_grad_in_chunks(xpad: Any, gy: Any, ctx: Context) -> Any:
     """dW = colsᵀ·dY with the columns unfolded again from the kept padded input, a few images
-    at a time into the reused buffer: Σ over chunks of colsᵢᵀ·dYᵢ. Shape: (kh·kw·C, F)."""
-    kh, kw, c, f = ctx.w_shape
-    gw = np.zeros((kh * kw * c, f), dtype=np.result_type(xpad, gy))
+    at a time into the reused buffer: Σ over chunks of colsᵢᵀ·dYᵢ. Shape: (kh·kw·C, F), or
+    (kh·S·C, tile·F) for tiled rows (``tiled_weight``)."""
+    kh, kw, c, _ = ctx.w_shape
+    span = _row_span(kw, ctx.stride[1], ctx.dilation[1], ctx.tile)
+    gw = np.zeros((kh * span * c, gy.shape[1]), dtype=np.result_type(xpad, gy))
     part = np.empty_like(gw)
-    for rows, cols in _column_chunks(xpad, (kh, kw), ctx.stride, ctx.dilation, ctx.out_hw):
+    chunks = _column_chunks(xpad, (kh, kw), ctx.stride, ctx.dilation, ctx.out_hw, ctx.tile)
+    for rows, cols in chunks:
         np.matmul(cols.T, gy[rows], out=part)
         gw += part
     return gw
@@ -445,6 +533,7 @@ def _conv_in_chunks(
     dilation: Pair,
     out_hw: Pair,
     finish: Callable[[Any], None] | None = None,
+    tile: int = 1,
 ) -> Any:
     """The forward GEMM of im2col, a few images at a time, for when the columns are not kept
     (inference, a frozen layer, or training, which unfolds them again for dW in backward: see
@@ -452,18 +541,18 @@ def _conv_in_chunks(
     a fresh allocation every call costs page faults and evicts the caches; a small buffer
     reused across chunks and calls does not. ``finish`` (bias, ReLU) runs on each chunk's
     output rows while they are still in cache, instead of another pass over the whole output.
-    Same numbers as ``finish(im2col(xpad) @ w2)``."""
+    Same numbers as ``finish(im2col(xpad, ..., tile) @ w2)``."""
     xp = get_array_module(xpad)
     n = xpad.shape[0]
     (ho, wo), k = out_hw, w2.shape[0]
-    per_image = ho * wo * k * xpad.dtype.itemsize
+    per_image = ho * (wo // tile) * k * xpad.dtype.itemsize
     if _CHUNK_BYTES // max(per_image, 1) >= n or xp is not np:
-        y = im2col(xpad, kernel, stride, dilation, out_hw) @ w2
+        y = im2col(xpad, kernel, stride, dilation, out_hw, tile) @ w2
         if finish is not None:
             finish(y)
         return y
-    y = np.empty((n * ho * wo, w2.shape[1]), dtype=np.result_type(xpad, w2))
-    for rows, cols in _column_chunks(xpad, kernel, stride, dilation, out_hw):
+    y = np.empty((n * ho * (wo // tile), w2.shape[1]), dtype=np.result_type(xpad, w2))
+    for rows, cols in _column_chunks(xpad, kernel, stride, dilation, out_hw, tile):
         block = y[rows]
         np.matmul(cols, w2, out=block)
         if finish is not None:

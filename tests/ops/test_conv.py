@@ -559,3 +559,85 @@ def test_training_with_chunked_columns_matches_kept_columns(rng, monkeypatch, re
         for got, want in zip(grads, kept_grads, strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert_gradcheck(fn, x, w, b)
+
+
+# ------------------------------------------------------------------ output tiles
+def test_output_tile_is_chosen_for_thin_first_layers_only():
+    """Tiles go to layers with few taps and filters, and divide the output width."""
+    from glassnet.ops.conv import output_tile
+
+    assert output_tile(1, 6, (5, 5), 28) == 7  # LeNet's first layer: 7·6 = 42 outputs a row
+    assert output_tile(3, 32, (3, 3), 32) == 2  # the CIFAR CNN's first layer
+    assert output_tile(3, 16, (3, 3), 64) == 2  # the photo classifier's
+    assert output_tile(3, 32, (3, 3), 31) == 1  # no tile divides a prime width
+    assert output_tile(3, 8, (1, 1), 32) == 1  # a 1×1 kernel's columns are the image itself
+    assert output_tile(16, 16, (3, 3), 32) == 1  # 144 taps: the GEMM is wide enough
+    assert output_tile(3, 64, (3, 3), 32) == 1  # 64 filters: likewise
+
+
+TILED = {  # (x shape, weight shape, stride, padding, dilation), each taking a tile > 1
+    "lenet-first": ((2, 28, 28, 1), (5, 5, 1, 6), 1, "same", 1),
+    "rgb-valid": ((2, 9, 14, 3), (3, 3, 3, 16), 1, "valid", 1),
+    "stride-along-rows": ((2, 9, 17, 2), (3, 2, 2, 5), (1, 2), "same", 1),
+    "dilated-rows": ((2, 9, 20, 3), (3, 3, 3, 8), 1, "same", (1, 2)),
+    "grayscale-stride2": ((2, 10, 12, 1), (3, 3, 1, 4), 2, "same", 1),
+}
+
+
+@pytest.mark.parametrize(("relu", "chunk_bytes"), [(False, None), (True, None), (True, 3000)])
+@pytest.mark.parametrize(("x_shape", "w_shape", "stride", "padding", "dilation"),
+                         list(TILED.values()), ids=list(TILED))  # fmt: skip
+def test_tiled_rows_give_the_plain_numbers(
+    monkeypatch, rng, x_shape, w_shape, stride, padding, dilation, relu, chunk_bytes
+):
+    """A row per tile of output pixels against the spread weight: in float64 the output and
+    all three gradients equal plain im2col's to rounding, for the kept columns and for the
+    chunked ones (training and inference)."""
+    import glassnet.ops.conv as conv_module
+
+    x, w, b = _data(rng, x_shape, w_shape)
+    out_w = conv_output_shape(x_shape[1:3], w_shape[:2], stride, padding, dilation)[1]
+    assert conv_module.output_tile(w_shape[2], w_shape[3], w_shape[:2], out_w) > 1
+    if chunk_bytes is not None:
+        monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+
+    def run() -> list[np.ndarray]:
+        xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
+        y = conv2d(xt, wt, bt, stride=stride, padding=padding, dilation=dilation, relu=relu)
+        (y * Tensor(np.linspace(-1, 1, y.size).reshape(y.shape))).sum().backward()
+        with no_grad():
+            inferred = conv2d(Tensor(x), Tensor(w), Tensor(b), stride=stride, padding=padding,
+                              dilation=dilation, relu=relu)  # fmt: skip
+        return [y.numpy(), inferred.numpy(), xt.grad, wt.grad, bt.grad]
+
+    tiled = run()
+    monkeypatch.setattr(conv_module, "output_tile", lambda *args: 1)
+    plain = run()
+    for got, want in zip(tiled, plain, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    expected = ref.conv2d(x, w, b, stride, padding, dilation)
+    np.testing.assert_allclose(tiled[0], np.maximum(expected, 0) if relu else expected, atol=1e-10)
+
+
+def test_tiled_weight_grad_is_the_adjoint_of_the_spread(rng):
+    """<tiled_weight(w), G> = <w, untiled_weight_grad(G)>: the weight gradient sums exactly
+    the entries the spread wrote, for strides and dilations along the rows."""
+    from glassnet.ops.conv import tiled_weight, untiled_weight_grad
+
+    for tile, stride, dilation in ((2, (1, 1), (1, 1)), (3, (1, 2), (1, 1)), (4, (2, 1), (1, 3))):
+        w = rng.standard_normal((3, 2, 2, 5))
+        big = tiled_weight(w, tile, stride, dilation)
+        g = rng.standard_normal(big.shape)
+        back = untiled_weight_grad(g, w.shape, tile, stride, dilation)
+        assert back.shape == w.shape
+        np.testing.assert_allclose(np.vdot(big, g), np.vdot(w, back), rtol=1e-12)
+
+
+def test_tiled_layer_passes_finite_differences(rng):
+    """LeNet's first layer takes tiles of 7 pixels; its gradients pass float64 gradcheck."""
+    x, w, b = _data(rng, (1, 7, 14, 1), (5, 5, 1, 6))
+
+    def fn(x, w, b):
+        return conv2d(x, w, b, padding="same", relu=True)
+
+    assert_gradcheck(fn, x, w, b)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from glassnet import activations, initializers, ops
+from glassnet.activations import linear
 from glassnet.layers.layer import (
     InputSpec,
     Layer,
@@ -16,8 +17,10 @@ from glassnet.layers.layer import (
     _check_positive_int,
     register_alias,
 )
+from glassnet.layers.pooling import MaxPooling2D
+from glassnet.ops.activation import relu_
 from glassnet.ops.conv import Conv2DOp, conv2d_plan
-from glassnet.tensor import Tensor
+from glassnet.tensor import Tensor, add_to_rows
 
 __all__ = ["Conv2D", "Convolution2D"]
 
@@ -128,6 +131,31 @@ class Conv2D(Layer):
                 x, self.kernel.data, bias, stride=stride, pads=pads, dilation=dilation, relu=fuse
             )
             return y if after is None else after(y)
+
+        return step
+
+    def inference_step_with(self, input_shape: Shape, after: Layer) -> Callable[[Any], Any] | None:
+        """With a ``MaxPooling2D`` after it: convolve, pool, then add the bias and apply ReLU
+        on the pooled numbers, a quarter of them for 2×2 windows. Both act on each channel
+        and never decrease, so they commute with a max exactly: the numbers of the two
+        steps. (Other activations keep their own order: None.)"""
+        relu = self.activation is ops.relu
+        if not isinstance(after, MaxPooling2D) or not (relu or self.activation is linear):
+            return None
+        stride, pads, dilation = conv2d_plan(
+            input_shape, self.kernel_size, self.strides, self.padding, self.dilation_rate
+        )
+        pool = after.inference_step(self.compute_output_shape(input_shape))
+
+        def step(x: Any) -> Any:
+            y = Conv2DOp.run(x, self.kernel.data, None, stride=stride, pads=pads, dilation=dilation)
+            pooled = pool(y)  # a fresh array
+            rows = pooled.reshape(-1, self.filters)
+            if self.bias is not None:
+                add_to_rows(rows, self.bias.data)
+            if relu:
+                relu_(rows)
+            return pooled
 
         return step
 

@@ -472,6 +472,13 @@ class Layer:
         """
         return None
 
+    def inference_step_with(self, input_shape: Shape, after: Layer) -> Callable[[Any], Any] | None:
+        """This layer and ``after``, the next one in a ``Sequential``, as one inference step,
+        or None (the default) where doing both at once saves nothing. ``Conv2D`` followed by
+        ``MaxPooling2D`` adds its bias and applies ReLU after the pool, on a quarter of the
+        numbers. Called only when neither layer's ``call`` is rewritten."""
+        return None
+
     def call(self, inputs: Any, training: bool = False) -> Any:
         """The layer's maths on Tensors. Subclasses must write it."""
         raise NotImplementedError(f"{type(self).__name__} must implement call(x, training).")
@@ -666,13 +673,27 @@ def inference_step_of(layer: Layer, input_shape: Shape) -> Callable[[Any], Any]:
     or, where it has none, a call through the layer as usual. A subclass that rewrites
     ``call`` (or an instance given another ``call``) is called as usual too: the inherited
     step would not do what its ``call`` does."""
-    owner = next(k for k in type(layer).__mro__ if "inference_step" in vars(k))
-    step = None
-    if "call" not in vars(layer) and type(layer).call is owner.call:
-        step = layer.inference_step(input_shape)
+    step = layer.inference_step(input_shape) if _steps_as_called(layer, "inference_step") else None
     if step is None:
         return lambda x: layer(Tensor(x), training=False).data
     return step
+
+
+def fused_step_of(layer: Layer, after: Layer, input_shape: Shape) -> Callable[[Any], Any] | None:
+    """``layer.inference_step_with(input_shape, after)``, or None where either layer's
+    ``call`` is rewritten (see ``inference_step_of``)."""
+    if not (
+        _steps_as_called(layer, "inference_step_with") and _steps_as_called(after, "inference_step")
+    ):
+        return None
+    return layer.inference_step_with(input_shape, after)
+
+
+def _steps_as_called(layer: Layer, method: str) -> bool:
+    """Whether the class that wrote ``layer``'s ``method`` also wrote the ``call`` it runs:
+    not so for a subclass that rewrites ``call``, or an instance given another ``call``."""
+    owner = next(k for k in type(layer).__mro__ if method in vars(k))
+    return "call" not in vars(layer) and type(layer).call is owner.call
 
 
 def _register(cls: type[Layer]) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from glassnet.backend import is_float
 from glassnet.layers import InputLayer, deserialize, serialize
-from glassnet.layers.layer import Layer, inference_step_of, snake_case
+from glassnet.layers.layer import Layer, fused_step_of, inference_step_of, snake_case
 from glassnet.models.model import Model
 from glassnet.tensor import Tensor
 
@@ -178,11 +178,16 @@ class Sequential(Model):
         return self.run_inference
 
     def _chained_steps(self, input_shape: Shape) -> Callable[[Any], Any]:
-        """The layers' inference steps, one after the other."""
-        steps = []
-        for layer in self._stack:
-            steps.append(inference_step_of(layer, input_shape))
-            input_shape = tuple(layer.compute_output_shape(input_shape))
+        """The layers' inference steps, one after the other; a layer and the next as one step
+        where that saves work (``Layer.inference_step_with``)."""
+        steps, stack, i = [], self._stack, 0
+        while i < len(stack):
+            layer, after = stack[i], stack[i + 1] if i + 1 < len(stack) else None
+            both = None if after is None else fused_step_of(layer, after, input_shape)
+            steps.append(both or inference_step_of(layer, input_shape))
+            for done in (layer, after) if both else (layer,):
+                input_shape = tuple(done.compute_output_shape(input_shape))
+            i += 2 if both else 1
 
         def step(x: Any) -> Any:
             for each in steps:

@@ -36,6 +36,9 @@ STACKS = {
     "gelu through its Tensor op, dropout, activation layers": lambda: [
         L.Conv2D(4, 3, dilation_rate=2, activation="gelu", use_bias=False), L.Dropout(0.5),
         L.ReLU(), L.ReLU(negative_slope=0.1), L.Activation("tanh"), L.Flatten(), L.Dense(2)],
+    "linear conv, then an overlapping max pool; a bias-free conv, then a max pool": lambda: [
+        L.Conv2D(4, 3, padding="same"), L.MaxPooling2D(3, strides=2, padding="same"),
+        L.Conv2D(3, 2, activation="relu", use_bias=False), L.MaxPooling2D(2), L.Flatten()],
     "rescaling, batch norm, global pooling, a nested Sequential": lambda: [
         L.Rescaling(1 / 255, offset=-0.5), L.Conv2D(4, 3, padding="same"),
         L.BatchNormalization(), gn.Sequential([L.ReLU(), L.MaxPooling2D(2, strides=1)]),
@@ -141,3 +144,53 @@ def test_changing_a_nested_sequential_shows_in_the_next_predict():
     inner.add(L.Dense(5))
     np.testing.assert_allclose(model.predict(x), _called(model, x), rtol=1e-6)
     assert model.predict(x).shape == (2, 5)
+
+
+def _steps(model: gn.Sequential) -> list:
+    return model.__dict__["_inference"][1].__closure__[0].cell_contents
+
+
+def test_a_conv_and_its_max_pool_run_as_one_step_with_bias_and_relu_after_the_pool():
+    """Bias and ReLU commute with a max, so the pool runs first: one step for the pair, and
+    the very numbers of call (negative biases make ReLU zero out whole windows)."""
+    gn.set_seed(0)
+    model = gn.Sequential([L.Input((8, 8, 2)), *STACKS["conv relu, max pool, dense"]()])
+    weights = model.get_weights()
+    weights[1] = np.array([-3.0, -1.0, 0.0, 1.0], np.float32)  # the conv's bias
+    model.set_weights(weights)
+    x = np.random.default_rng(3).standard_normal((4, 8, 8, 2)).astype(np.float32)
+    model.predict(x)
+    assert len(_steps(model)) == 4  # conv + pool, flatten, dense, dense
+    got = model.predict(x)
+    assert (got != 0).any()
+    np.testing.assert_array_equal(got, _called(model, x))
+
+
+@pytest.mark.parametrize("rewritten", ["conv", "pool"])
+def test_no_fused_step_where_either_layer_rewrites_call(rewritten):
+    """A rewritten call is honoured: the pair then runs as two layers, each as written."""
+
+    class Halved(L.MaxPooling2D):
+        def call(self, x, training=False):
+            return super().call(x, training) * 0.5
+
+    class Doubled(L.Conv2D):
+        def call(self, x, training=False):
+            return super().call(x, training) * 2.0
+
+    conv = Doubled(3, 3, activation="relu") if rewritten == "conv" else L.Conv2D(3, 3)
+    pool = Halved(2) if rewritten == "pool" else L.MaxPooling2D(2)
+    gn.set_seed(0)
+    model = _random_weights(gn.Sequential([L.Input((6, 6, 1)), conv, pool, L.Flatten()]))
+    x = np.random.default_rng(0).standard_normal((2, 6, 6, 1)).astype(np.float32)
+    model.predict(x)
+    assert len(_steps(model)) == 3
+    np.testing.assert_allclose(model.predict(x), _called(model, x), rtol=1e-6)
+
+
+def test_other_activations_keep_their_order():
+    """Only the bias and ReLU move after the pool: a vectorised tanh or sigmoid need not be
+    exactly monotone in float32, and an average is no max."""
+    conv = L.Conv2D(3, 3, activation="tanh")
+    assert conv.inference_step_with((None, 6, 6, 1), L.MaxPooling2D(2)) is None
+    assert L.Conv2D(3, 3).inference_step_with((None, 6, 6, 1), L.AveragePooling2D(2)) is None

@@ -344,9 +344,9 @@ def output_tile(c: int, f: int, kernel: Pair, out_w: int) -> int:
     the BLAS's speed, and im2col copies rows only kw·C numbers long. A row for ``tile`` pixels
     reads kh window rows of (tile − 1)·sw + (kw − 1)·dw + 1 pixels once, and the GEMM against
     ``tiled_weight`` gives their tile·F outputs at once: LeNet's first layer (tile 7) forward
-    0.44× the time and dW 0.39×, an RGB layer of 16 or 32 filters (tile 2) 0.66–0.81×
-    (``benchmarks/RESULTS.md``). The largest tile up to 8 that divides the output width with
-    tile·F ≤ max(48, 2F).
+    0.44× the time and dW 0.39×, an RGB layer of 16 or 32 filters (tile 2) 0.71–0.87× at
+    batch 1 (interleaved loops, docs/engine.md). The largest tile up to 8 that divides the
+    output width with tile·F ≤ max(48, 2F).
     """
     taps = kernel[0] * kernel[1]
     if taps == 1 or taps * c > _TILE_TAPS or f > 32:  # (a 1×1 kernel's columns are the image)

@@ -405,7 +405,9 @@ class Conv2DOp(Function):
     of the input: ``cols`` when they are small, else the padded input, unfolded again chunk by
     chunk (``_weight_grad_in_chunks``); the weight is kept only if the input wants a gradient.
     With ``relu`` the output is max(0, ·) of all that, applied in place on the fresh GEMM
-    output (see ``fused_relu``).
+    output (see ``fused_relu``). Thin layers (few taps and filters, as first layers are)
+    unfold one row per tile of neighbouring output pixels and multiply by the spread weight
+    (``output_tile``); dW then sums the spread back.
     """
 
     @staticmethod

@@ -19,7 +19,7 @@ from glassnet.layers.layer import (
 )
 from glassnet.layers.pooling import MaxPooling2D
 from glassnet.ops.activation import relu_
-from glassnet.ops.conv import Conv2DOp, conv2d_plan
+from glassnet.ops.conv import conv2d_inference, conv2d_plan
 from glassnet.tensor import Tensor, add_to_rows
 
 __all__ = ["Conv2D", "Convolution2D"]
@@ -124,12 +124,12 @@ class Conv2D(Layer):
         )
         fuse = self.activation is ops.relu
         after = None if fuse else activations.on_arrays(self.activation)
+        conv = conv2d_inference(
+            input_shape, self.kernel.shape, stride=stride, pads=pads, dilation=dilation, relu=fuse
+        )
 
         def step(x: Any) -> Any:
-            bias = None if self.bias is None else self.bias.data
-            y = Conv2DOp.run(
-                x, self.kernel.data, bias, stride=stride, pads=pads, dilation=dilation, relu=fuse
-            )
+            y = conv(x, self.kernel.data, None if self.bias is None else self.bias.data)
             return y if after is None else after(y)
 
         return step
@@ -146,10 +146,12 @@ class Conv2D(Layer):
             input_shape, self.kernel_size, self.strides, self.padding, self.dilation_rate
         )
         pool = after.inference_step(self.compute_output_shape(input_shape))
+        conv = conv2d_inference(
+            input_shape, self.kernel.shape, stride=stride, pads=pads, dilation=dilation
+        )
 
         def step(x: Any) -> Any:
-            y = Conv2DOp.run(x, self.kernel.data, None, stride=stride, pads=pads, dilation=dilation)
-            pooled = pool(y)  # a fresh array
+            pooled = pool(conv(x, self.kernel.data, None))  # a fresh array
             rows = pooled.reshape(-1, self.filters)
             if self.bias is not None:
                 add_to_rows(rows, self.bias.data)

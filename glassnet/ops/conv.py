@@ -210,6 +210,12 @@ def _offset(i: int, j: int, stride: Pair, out_hw: Pair) -> tuple[slice, slice, s
     return slice(None), slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw)
 
 
+def _windows_hw(padded_shape: tuple, kernel: Pair, stride: Pair, dilation: Pair) -> Pair:
+    """The output size (Ho, Wo) of a kernel sliding over a padded image (N, Hp, Wp, C)."""
+    (hp, wp), (kh, kw), (sh, sw), (dh, dw) = padded_shape[1:3], kernel, stride, dilation
+    return (hp - (kh - 1) * dh - 1) // sh + 1, (wp - (kw - 1) * dw - 1) // sw + 1
+
+
 def im2col(
     xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair, tile: int = 1
 ) -> Any:
@@ -425,8 +431,7 @@ class Conv2DOp(Function):
         n, h, wd, _ = x.shape
         kh, kw, c, f = w.shape
         xpad = _pad(x, pads)
-        ho = (xpad.shape[1] - (kh - 1) * dilation[0] - 1) // stride[0] + 1
-        wo = (xpad.shape[2] - (kw - 1) * dilation[1] - 1) // stride[1] + 1
+        ho, wo = _windows_hw(xpad.shape, (kh, kw), stride, dilation)
         w2 = w.reshape(kh * kw * c, f)
         numpy = get_array_module(xpad) is np
         tile = output_tile(c, f, (kh, kw), wo) if numpy else 1
@@ -713,6 +718,54 @@ def conv2d_plan(
     for a caller that runs the op many times on arrays of one shape (``Layer.inference_step``).
     """
     return _plan(tuple(input_shape), tuple(kernel_size), stride, padding, dilation)
+
+
+def conv2d_inference(
+    input_shape: tuple,
+    kernel_shape: tuple,
+    *,
+    stride: Pair,
+    pads: Pads,
+    dilation: Pair,
+    relu: bool = False,
+) -> Callable[[Any, Any, Any], Any]:
+    """``Conv2DOp``'s inference forward for inputs of ``input_shape`` (N, H, W, C), N free,
+    and a weight of ``kernel_shape``: a function (x, w, b) -> y with the same numbers as
+    ``Conv2DOp.run(x, w, b, ..., relu=relu)``.
+
+    The shape's decisions (padded and output size, output tile, column bytes per image) are
+    made once, so a call is the arithmetic alone: pad, unfold, one GEMM, bias, ReLU. At
+    batch 1, where a convolution takes tens of microseconds, the op's per-call bookkeeping
+    was ~7 % of the CIFAR CNN's ``predict`` (``Layer.inference_step``; docs/engine.md).
+    Columns over ``_CHUNK_BYTES`` (large batches), other array modules and other kernel
+    shapes go through ``Conv2DOp.run``.
+    """
+    _, h, wd, c = input_shape
+    kh, kw, _, f = kernel_shape
+    (top, bottom), (left, right) = pads
+    ho, wo = _windows_hw((None, h + top + bottom, wd + left + right), (kh, kw), stride, dilation)
+    tile = output_tile(c, f, (kh, kw), wo)
+    k = kh * _row_span(kw, stride[1], dilation[1], tile) * c
+    rows_per_image = ho * (wo // tile)
+
+    def conv(x: Any, w: Any, b: Any) -> Any:
+        n = x.shape[0]
+        if (
+            type(x) is not np.ndarray
+            or w.shape != kernel_shape
+            or n * rows_per_image * k * x.itemsize > _CHUNK_BYTES
+        ):
+            return Conv2DOp.run(x, w, b, stride=stride, pads=pads, dilation=dilation, relu=relu)
+        cols = im2col(_pad(x, pads), (kh, kw), stride, dilation, (ho, wo), tile)
+        y = cols @ (w.reshape(k, f) if tile == 1 else tiled_weight(w, tile, stride, dilation))
+        rows = y.reshape(-1, f)
+        if b is not None:
+            add_to_rows(rows, b)
+        if relu:
+            relu_(rows)
+        return y.reshape(n, ho, wo, f)
+
+    return conv
 
 
 @functools.lru_cache(maxsize=512)

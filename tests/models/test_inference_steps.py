@@ -73,7 +73,7 @@ def test_the_steps_skip_the_graph_and_checks(monkeypatch):
 
     monkeypatch.setattr(Conv2DOp, "apply", classmethod(spy))
     model.predict(x, batch_size=1)
-    assert applied == []  # the op ran through Conv2DOp.run, without a Tensor or a node
+    assert applied == []  # the convolution ran on arrays, without a Tensor or a node
     model(gn.Tensor(x))
     assert applied == [1]
 

@@ -619,6 +619,45 @@ def test_tiled_rows_give_the_plain_numbers(
     np.testing.assert_allclose(tiled[0], np.maximum(expected, 0) if relu else expected, atol=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("relu", "bias"), [(False, True), (True, True), (True, False)])
+@pytest.mark.parametrize(("x_shape", "w_shape", "stride", "padding", "dilation"),
+                         PARAMS + list(TILED.values()), ids=IDS + list(TILED))  # fmt: skip
+def test_inference_function_gives_the_ops_numbers_without_the_op(
+    monkeypatch, rng, x_shape, w_shape, stride, padding, dilation, relu, bias, dtype
+):
+    """``conv2d_inference``'s function (the layers' inference steps) returns exactly
+    ``Conv2DOp.run``'s numbers: on its own path, without the op, while the batch's columns
+    fit one buffer; through the op for a bigger batch and for a kernel of another shape."""
+    import glassnet.ops.conv as conv_module
+
+    x, w, b = _data(rng, x_shape, w_shape, dtype)
+    b = b if bias else None
+    args = conv_module.conv2d_plan((None, *x_shape[1:]), w_shape[:2], stride, padding, dilation)
+    s, pads, d = args
+    want = conv_module.Conv2DOp.run(x, w, b, stride=s, pads=pads, dilation=d, relu=relu)
+    conv = conv_module.conv2d_inference(
+        (None, *x_shape[1:]), w_shape, stride=s, pads=pads, dilation=d, relu=relu
+    )
+    ran: list[int] = []
+    real = conv_module.Conv2DOp.run.__func__
+
+    def spy(cls, *arrays, **attrs):
+        ran.append(len(arrays[0]))
+        return real(cls, *arrays, **attrs)
+
+    monkeypatch.setattr(conv_module.Conv2DOp, "run", classmethod(spy))
+    np.testing.assert_array_equal(conv(x, w, b), want)
+    assert ran == []
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1)  # any columns are over the buffer
+    chunked = real(conv_module.Conv2DOp, x, w, b, stride=s, pads=pads, dilation=d, relu=relu)
+    np.testing.assert_array_equal(conv(x, w, b), chunked)
+    assert ran == [len(x)]
+    wider = rng.standard_normal((*w_shape[:3], w_shape[3] + 1)).astype(dtype)
+    other = conv_module.Conv2DOp.run(x, wider, None, stride=s, pads=pads, dilation=d, relu=relu)
+    np.testing.assert_array_equal(conv(x, wider, None), other)
+
+
 def test_tiled_weight_grad_is_the_adjoint_of_the_spread(rng):
     """<tiled_weight(w), G> = <w, untiled_weight_grad(G)>: the weight gradient sums exactly
     the entries the spread wrote, for strides and dilations along the rows."""

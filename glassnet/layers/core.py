@@ -18,7 +18,7 @@ from glassnet.layers.layer import (
     _check_number,
     _check_positive_int,
 )
-from glassnet.ops.linalg import LinearOp
+from glassnet.ops.linalg import linear_on_arrays
 from glassnet.tensor import Tensor
 
 __all__ = ["Activation", "Dense", "Dropout", "Input", "InputLayer"]
@@ -177,7 +177,7 @@ class Dense(Layer):
 
         def step(x: Any) -> Any:
             bias = None if self.bias is None else self.bias.data
-            y = LinearOp.run(x, self.kernel.data, bias, relu=fuse)
+            y = linear_on_arrays(x, self.kernel.data, bias, relu=fuse)
             return y if after is None else after(y)
 
         return step

@@ -25,6 +25,7 @@ from glassnet.ops.pooling import (
     GlobalAvgPool2DOp,
     GlobalMaxPool2DOp,
     MaxPool2DOp,
+    max_pool2d_inference,
     pool2d_plan,
 )
 from glassnet.tensor import Tensor
@@ -123,6 +124,12 @@ class MaxPooling2D(_Pooling2D):
 
     _op = staticmethod(ops.max_pool2d)
     _function, _op_name = MaxPool2DOp, "max_pool2d"
+
+    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
+        pool, stride, pads = pool2d_plan(
+            self._op_name, input_shape, self.pool_size, self.strides, self.padding
+        )
+        return max_pool2d_inference(input_shape, pool, stride, pads)
 
 
 class AveragePooling2D(_Pooling2D):

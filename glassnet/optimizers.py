@@ -83,12 +83,12 @@ def _l2_norm(array: Any) -> float:
     return float(get_array_module(array).linalg.norm(array))
 
 
-# ----------------------------------------------------------------------------- base class
 def _label(i: int, p: Tensor) -> str:
     """How an error names parameter ``i``: its position, and its name where it has one."""
     return f"params[{i}]" + (f" '{p.name}'" if p.name else "")
 
 
+# ----------------------------------------------------------------------------- base class
 class Optimizer:
     """Base class: holds the parameters, their per-parameter state, clipping and weight decay.
 

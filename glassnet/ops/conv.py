@@ -735,8 +735,8 @@ def conv2d_inference(
 
     The shape's decisions (padded and output size, output tile, column bytes per image) are
     made once, so a call is the arithmetic alone: pad, unfold, one GEMM, bias, ReLU. At
-    batch 1, where a convolution takes tens of microseconds, the op's per-call bookkeeping
-    was ~7 % of the CIFAR CNN's ``predict`` (``Layer.inference_step``; docs/engine.md).
+    batch 1, where a convolution takes tens of microseconds, the CIFAR CNN's ``predict``
+    took 0.95–0.96× the time this way (``Layer.inference_step``; docs/engine.md).
     Columns over ``_CHUNK_BYTES`` (large batches), other array modules and other kernel
     shapes go through ``Conv2DOp.run``.
     """

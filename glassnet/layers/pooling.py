@@ -20,6 +20,7 @@ from glassnet.layers.layer import (
     _check_padding,
     register_alias,
 )
+from glassnet.ops.conv import Pads, Pair
 from glassnet.ops.pooling import (
     AvgPool2DOp,
     GlobalAvgPool2DOp,
@@ -74,11 +75,17 @@ class _Pooling2D(Layer):
         return type(self)._op(x, self.pool_size, self.strides, self.padding)
 
     def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
-        kind = type(self)
         pool, stride, pads = pool2d_plan(
-            kind._op_name, input_shape, self.pool_size, self.strides, self.padding
+            self._op_name, input_shape, self.pool_size, self.strides, self.padding
         )
-        return lambda x: kind._function.run(x, pool=pool, stride=stride, pads=pads)
+        return self._on_arrays(input_shape, pool, stride, pads)
+
+    def _on_arrays(
+        self, input_shape: Shape, pool: Pair, stride: Pair, pads: Pads
+    ) -> Callable[[Any], Any]:
+        """The op's forward on arrays of ``input_shape``, its arguments resolved."""
+        function = type(self)._function
+        return lambda x: function.run(x, pool=pool, stride=stride, pads=pads)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)
@@ -125,10 +132,9 @@ class MaxPooling2D(_Pooling2D):
     _op = staticmethod(ops.max_pool2d)
     _function, _op_name = MaxPool2DOp, "max_pool2d"
 
-    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
-        pool, stride, pads = pool2d_plan(
-            self._op_name, input_shape, self.pool_size, self.strides, self.padding
-        )
+    def _on_arrays(
+        self, input_shape: Shape, pool: Pair, stride: Pair, pads: Pads
+    ) -> Callable[[Any], Any]:
         return max_pool2d_inference(input_shape, pool, stride, pads)
 
 

@@ -41,10 +41,17 @@ class Context:
     backward can skip work nobody asked for.
     """
 
-    def __init__(self, fn: type[Function], parents: tuple[Tensor | None, ...]) -> None:
+    def __init__(
+        self,
+        fn: type[Function],
+        parents: tuple[Tensor | None, ...],
+        needs_input_grad: tuple[bool, ...] | None = None,
+    ) -> None:
         self.fn = fn
         self.parents = parents
-        self.needs_input_grad = tuple(p is not None and p.requires_grad for p in parents)
+        if needs_input_grad is None:
+            needs_input_grad = tuple(p is not None and p.requires_grad for p in parents)
+        self.needs_input_grad = needs_input_grad  # given outright by steps run without a graph
         self.saved: tuple[Any, ...] = ()
         self.freed = False
 

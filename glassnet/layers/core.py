@@ -13,12 +13,14 @@ from glassnet.backend import get_rng
 from glassnet.layers.layer import (
     InputSpec,
     Layer,
+    OpStep,
     Shape,
+    TrainingStep,
     _check_bool,
     _check_number,
     _check_positive_int,
 )
-from glassnet.ops.linalg import linear_on_arrays
+from glassnet.ops.linalg import LinearOp, linear_on_arrays
 from glassnet.tensor import Tensor
 
 __all__ = ["Activation", "Dense", "Dropout", "Input", "InputLayer"]
@@ -181,6 +183,14 @@ class Dense(Layer):
             return y if after is None else after(y)
 
         return step
+
+    def training_step(self, input_shape: Shape) -> TrainingStep | None:
+        """The linear op (with ReLU fused, as in ``call``) on arrays; None for activations
+        other than ReLU and none, which ``fit`` runs through the graph."""
+        relu = self.activation is ops.relu
+        if not relu and self.activation is not activations.linear:
+            return None
+        return OpStep(LinearOp, self, ("kernel", "bias"), relu=relu)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)

@@ -167,10 +167,12 @@ def _logits_of(y_pred: Tensor, kind: str, axis: int) -> Tensor | None:
     return logits if kind == "sigmoid" or link_axis == axis else None
 
 
-def _raw(y_true: Any, y_pred: Tensor) -> Any:
-    """The target's array, on y_pred's device (NumPy or CuPy), with its own dtype."""
+def _raw(y_true: Any, y_pred: Any) -> Any:
+    """The target's array, on the device (NumPy or CuPy) of ``y_pred`` (a Tensor or an
+    array), with its own dtype."""
     data = y_true.data if isinstance(y_true, Tensor) else y_true
-    return get_array_module(y_pred.data).asarray(data)
+    like = y_pred.data if isinstance(y_pred, Tensor) else y_pred
+    return get_array_module(like).asarray(data)
 
 
 def _dense_target(y_true: Any, y_pred: Tensor, where: str) -> Any:
@@ -345,8 +347,23 @@ def sparse_categorical_crossentropy(
     where = "sparse_categorical_crossentropy"
     y_pred = _prediction(y_pred, where)
     axis = _class_axis(y_pred, axis, where)
+    xp = get_array_module(y_pred.data)
+    ids = _sparse_ids(y_true, y_pred, axis, where)
+    num_classes = y_pred.shape[axis]
+    logits = None if from_logits else _logits_of(y_pred, "softmax", axis)
+    if logits is not None:
+        y_pred, from_logits = logits, True
+    rows = _rows(y_pred, axis)
+    if from_logits:
+        return SoftmaxCrossEntropyOp.apply(rows, ids)
+    onehot = (ids[:, None] == xp.arange(num_classes)).astype(y_pred.dtype)
+    return _categorical_from_probs(onehot, rows, 1)
+
+
+def _sparse_ids(y_true: Any, y_pred: Any, axis: int, where: str) -> Any:
+    """``y_true`` as flat intp class ids for the predictions ``y_pred`` (a Tensor or an array
+    with class axis ``axis``), checked: integer dtype, one id per sample, each in [0, K)."""
     ids = _raw(y_true, y_pred)
-    xp = get_array_module(ids)
     if ids.dtype.kind not in "iu":  # np.issubdtype(..., np.integer), 5× faster
         raise TypeError(
             f"{where}: y_true must hold integer class ids. Expected an integer dtype, received "
@@ -361,16 +378,29 @@ def sparse_categorical_crossentropy(
             f"{batch_shape} (one class id per sample), received {ids.shape}. If y_true is "
             "one-hot encoded, use categorical_crossentropy."
         )
-    num_classes = y_pred.shape[axis]
-    ids = _class_ids(ids, num_classes, where, ("y_true", "y_pred"), y_pred)
-    logits = None if from_logits else _logits_of(y_pred, "softmax", axis)
-    if logits is not None:
-        y_pred, from_logits = logits, True
-    rows = _rows(y_pred, axis)
-    if from_logits:
-        return SoftmaxCrossEntropyOp.apply(rows, ids)
-    onehot = (ids[:, None] == xp.arange(num_classes)).astype(y_pred.dtype)
-    return _categorical_from_probs(onehot, rows, 1)
+    return _class_ids(ids, y_pred.shape[axis], where, ("y_true", "y_pred"), y_pred)
+
+
+class SparseSoftmaxCrossEntropyStep:
+    """``sparse_categorical_crossentropy(y_true, logits, from_logits=True)`` on arrays, for
+    ``fit``'s steps without a graph (``Loss.training_step``): the labels are checked on every
+    batch as the function checks them, then ``SoftmaxCrossEntropyOp``'s forward and backward
+    run with a Context and no graph node — the same numbers.
+
+    Shape: logits (N, K), y_true (N,) or (N, 1) int; ``forward`` -> the loss, shape ();
+    ``backward`` -> d loss / d logits, (N, K).
+    """
+
+    def forward(self, y_true: Any, logits: Any) -> Any:
+        ids = _sparse_ids(y_true, logits, 1, "sparse_categorical_crossentropy")
+        self.ctx = Context(SoftmaxCrossEntropyOp, (), (True, False))
+        return SoftmaxCrossEntropyOp.forward(self.ctx, logits, ids)
+
+    def backward(self) -> Any:
+        ctx, self.ctx = self.ctx, None
+        probs = ctx.saved[0]
+        one = get_array_module(probs).ones((), probs.dtype)  # where loss.backward() starts
+        return SoftmaxCrossEntropyOp.backward(ctx, one)[0]
 
 
 def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:

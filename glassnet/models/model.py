@@ -181,9 +181,17 @@ class Model(Layer):
             self._parallel_started = True
         with np.errstate(over="ignore", invalid="ignore"):
             # A large batch of a plain CNN: half a batch per core (training.train_on_cores).
-            on_cores = training.train_on_cores(self, inputs, targets) if parallel is None else None
+            # Otherwise a Sequential's later batches of a shape skip the graph
+            # (training.train_without_graph); the first one goes through it, checked.
+            on_cores = without_graph = None
+            if parallel is None:
+                on_cores = training.train_on_cores(self, inputs, targets)
+                if on_cores is None:
+                    without_graph = training.train_without_graph(self, inputs, targets)
             if on_cores is not None:
                 value, outputs, grads = on_cores
+            elif without_graph is not None:
+                value, outputs, backward = without_graph
             else:
                 outputs = self(inputs, training=True)
                 loss = self.loss(targets, outputs)
@@ -197,11 +205,17 @@ class Model(Layer):
             if on_cores is not None:
                 for weight in self.optimizer.params:
                     weight.grad = grads.get(id(weight))
+            elif without_graph is not None:
+                backward()
             else:
                 loss.backward()
                 if parallel is not None:
                     parallel.average_gradients(self.optimizer.params)
             self.optimizer.step()
+            if on_cores is None and without_graph is None and parallel is None:
+                remember = getattr(self, "trained_through_graph", None)
+                if remember is not None:
+                    remember(inputs.data)
         self._update_metrics(targets, outputs)
         return value
 

@@ -487,7 +487,7 @@ class Layer:
         ``fit`` chains these steps for a ``Sequential`` once a batch of that shape went
         through ``call`` and the graph: the same ops' forward and backward code, without
         Tensors, graph nodes, a topological sort or the per-batch input checks — about a
-        tenth of a small MLP's step. A layer with a training-mode behaviour of its own
+        twentieth of a small MLP's step. A layer with a training-mode behaviour of its own
         (Dropout, BatchNormalization) has none, so its model keeps the graph.
         """
         return None

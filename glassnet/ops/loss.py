@@ -387,20 +387,22 @@ class SparseSoftmaxCrossEntropyStep:
     batch as the function checks them, then ``SoftmaxCrossEntropyOp``'s forward and backward
     run with a Context and no graph node — the same numbers.
 
-    Shape: logits (N, K), y_true (N,) or (N, 1) int; ``forward`` -> the loss, shape ();
-    ``backward`` -> d loss / d logits, (N, K).
+    Shape: logits (..., K), y_true (...) or (..., 1) int; ``forward`` -> the loss, shape ();
+    ``backward`` -> d loss / d logits, (..., K). Leading axes are merged into rows, as the
+    function merges them.
     """
 
     def forward(self, y_true: Any, logits: Any) -> Any:
-        ids = _sparse_ids(y_true, logits, 1, "sparse_categorical_crossentropy")
+        ids = _sparse_ids(y_true, logits, logits.ndim - 1, "sparse_categorical_crossentropy")
+        self.shape = logits.shape
         self.ctx = Context(SoftmaxCrossEntropyOp, (), (True, False))
-        return SoftmaxCrossEntropyOp.forward(self.ctx, logits, ids)
+        return SoftmaxCrossEntropyOp.forward(self.ctx, logits.reshape(-1, logits.shape[-1]), ids)
 
     def backward(self) -> Any:
         ctx, self.ctx = self.ctx, None
         probs = ctx.saved[0]
         one = get_array_module(probs).ones((), probs.dtype)  # where loss.backward() starts
-        return SoftmaxCrossEntropyOp.backward(ctx, one)[0]
+        return SoftmaxCrossEntropyOp.backward(ctx, one)[0].reshape(self.shape)
 
 
 def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:

@@ -62,7 +62,10 @@ def _fit(taken, graph, make, compile_args, y_of=lambda y: y, epochs=3):
     model = make()
     model.compile(*compile_args())
     x, y = _data()
-    history = model.fit(x, y_of(y), batch_size=16, epochs=epochs, verbose=0)
+    if y_of == "sequence":  # (N, 4, 5) inputs, a class id per position: labels (N, 4)
+        x, y = x[..., 0], np.random.default_rng(2).integers(0, 3, (len(x), 4))
+        y_of = None
+    history = model.fit(x, y if y_of is None else y_of(y), batch_size=16, epochs=epochs, verbose=0)
     return [w.numpy() for w in model.weights], history.history
 
 
@@ -89,6 +92,13 @@ CASES = {
         lambda y: np.eye(3, dtype=np.float32)[y],
     ),
 }
+
+
+CASES["sparse CE over a sequence axis"] = (
+    lambda: gn.Sequential([L.Input((4, 5)), L.Dense(6, activation="relu"), L.Dense(3)]),
+    lambda: (gn.optimizers.SGD(0.1, momentum=0.9), SPARSE(from_logits=True)),
+    "sequence",
+)
 
 
 @pytest.mark.parametrize("case", CASES)

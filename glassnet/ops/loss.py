@@ -393,7 +393,10 @@ class SparseSoftmaxCrossEntropyStep:
     """
 
     def forward(self, y_true: Any, logits: Any) -> Any:
-        ids = _sparse_ids(y_true, logits, logits.ndim - 1, "sparse_categorical_crossentropy")
+        where = "sparse_categorical_crossentropy"
+        if logits.size == 0:  # an empty batch: the function's own check says so
+            _prediction(Tensor(logits), where)
+        ids = _sparse_ids(y_true, logits, logits.ndim - 1, where)
         self.shape = logits.shape
         self.ctx = Context(SoftmaxCrossEntropyOp, (), (True, False))
         return SoftmaxCrossEntropyOp.forward(self.ctx, logits.reshape(-1, logits.shape[-1]), ids)

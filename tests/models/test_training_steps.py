@@ -193,16 +193,17 @@ def test_observed_calls_keep_the_graph(taken):
         (np.full(8, 3), ValueError, r"class id out of range.*\[0, 2\]"),
         (np.zeros(8, np.float32), TypeError, "integer class ids"),
         (np.zeros((8, 3), np.int64), ValueError, "wrong shape"),
+        (np.zeros(0, np.int64), ValueError, r"y_pred is empty.*\(0, 3\)"),
     ],
 )
-def test_bad_labels_on_a_later_batch_get_the_same_message(taken, labels, error, match):
+def test_bad_labels_or_an_empty_later_batch_get_the_same_message(taken, labels, error, match):
     model = _mlp()
     model.compile(gn.optimizers.SGD(0.1), SPARSE(from_logits=True))
     x, y = _data(8)
     model.train_step(x, y)
     before = [w.numpy().copy() for w in model.weights]
     with pytest.raises(error, match=match):
-        model.train_step(x, labels)
+        model.train_step(x[: len(labels)], labels)
     assert taken.record == [False, True]
     for w, b in zip(model.weights, before, strict=True):
         np.testing.assert_array_equal(w.numpy(), b)

@@ -204,15 +204,24 @@ class Sequential(Model):
 
         return step
 
+    def _batch_key(self, x: np.ndarray) -> tuple[Any, ...]:
+        """What the chained steps were made for: a sample shape and dtype, and this stack."""
+        return (x.shape[1:], x.dtype, tuple(map(id, self._stack)))
+
+    def _call_rewritten(self) -> bool:
+        """Whether a subclass or the instance gives the model a ``call`` of its own, which the
+        chained steps would not honour."""
+        return "call" in vars(self) or type(self).call is not Sequential.call
+
     def training_steps(self, x: np.ndarray) -> list[TrainingStep] | None:
         """The layers' training steps (``Layer.training_step``) for batches like ``x``, once
         one of its sample shape and dtype has trained through ``call`` and the graph (which
         checked it; ``trained_through_graph`` records that), else None; None too where a layer
         has no step, the model's ``call`` is the user's, or ``observe_calls`` is recording."""
-        if "call" in vars(self) or type(self).call is not Sequential.call or observing_calls():
+        if self._call_rewritten() or observing_calls():
             return None
         cached = self.__dict__.get("_training")
-        if cached is None or cached[0] != (x.shape[1:], x.dtype, tuple(map(id, self._stack))):
+        if cached is None or cached[0] != self._batch_key(x):
             return None
         if cached[1] is None:  # the first batch after the checked one: build the chain
             steps, shape = [], (None, *x.shape[1:])
@@ -230,7 +239,7 @@ class Sequential(Model):
     def trained_through_graph(self, x: np.ndarray) -> None:
         """Record that a batch like ``x`` trained through ``call`` and the graph, so later
         ones may take the training steps (``training_steps``)."""
-        key = (x.shape[1:], x.dtype, tuple(map(id, self._stack)))
+        key = self._batch_key(x)
         cached = self.__dict__.get("_training")
         if cached is None or cached[0] != key:
             self.__dict__["_training"] = (key, None)
@@ -244,11 +253,11 @@ class Sequential(Model):
         checks, which at batch 1 cost about a fifth of the time. ``predict`` and
         ``evaluate`` use it. Shape: x (N, ...) -> (N, ...output).
         """
-        if "call" in vars(self) or type(self).call is not Sequential.call or not is_float(x.dtype):
+        if self._call_rewritten() or not is_float(x.dtype):
             # A call of the user's (honour it), or integer images, which the layers' calls
             # convert first.
             return self(Tensor(x), training=False).numpy()
-        key = (x.shape[1:], x.dtype, tuple(map(id, self._stack)))
+        key = self._batch_key(x)
         cached = self.__dict__.get("_inference")
         if cached is not None and cached[0] == key:
             return cached[1](x)

@@ -111,7 +111,7 @@ def _free_port() -> int:
 
 
 def run(args: argparse.Namespace) -> dict:
-    import httpx
+    import httpx2 as httpx
 
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(args.model) if args.model else _train(Path(tmp))
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def _load(url: str, pid: int, kinds: list, args: argparse.Namespace) -> dict:
-    import httpx
+    import httpx2 as httpx
 
     lock = threading.Lock()
     next_index = [0]

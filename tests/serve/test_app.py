@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("multipart")
-pytest.importorskip("httpx")
+pytest.importorskip("httpx2")
 
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -23,8 +23,6 @@ from glassnet.data import load_image
 from glassnet.models import load_model
 from glassnet.serve import create_app
 from tests.serve.conftest import bomb_png
-
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
-httpx = pytest.importorskip("httpx")
+httpx = pytest.importorskip("httpx2")
 sync_api = pytest.importorskip("playwright.sync_api")
 
 from tests.serve.conftest import free_socket  # noqa: E402

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("multipart")
-httpx = pytest.importorskip("httpx")
+httpx = pytest.importorskip("httpx2")
 uvicorn = pytest.importorskip("uvicorn")
 
 from glassnet.serve import create_app  # noqa: E402

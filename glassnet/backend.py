@@ -44,9 +44,9 @@ def copy_by_pixel(dst: Any, src: Any) -> None:
     """``dst[...] = src`` for arrays of the same shape and dtype (N, ..., C) whose last axis is
     contiguous in both, moving each pixel's C channels as one element.
 
-    NumPy's strided copy otherwise runs one inner loop per pixel, only C numbers long: max
-    pooling's tap planes (``ops.pooling``) take 0.45–0.85× the time this way, the most for
-    LeNet's 6 channels. (im2col's copies are left to NumPy's reshape, which was as fast.)
+    NumPy's strided copy otherwise runs one inner loop per pixel, only C numbers long, which
+    is slow for max pooling's tap planes (``ops.pooling``) over few channels. (im2col's copies
+    are left to NumPy's reshape, which was as fast.)
     """
     if (
         get_array_module(dst) is np
@@ -132,7 +132,8 @@ def keep_freed_memory(enabled: bool = True) -> bool:
 @functools.cache
 def _blas() -> Any:
     """threadpoolctl's handle on the BLAS libraries loaded in this process (NumPy's), or None
-    where there is none it can steer. Found once: scanning the loaded libraries takes ~0.5 ms."""
+    where there is none it can steer. Found once, since scanning the loaded libraries is slow
+    next to a batch-1 step."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency

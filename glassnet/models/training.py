@@ -194,8 +194,8 @@ def predict_slices(model: Any, x: Tensor) -> list[np.ndarray]:
     With slices to spare and more than one core, the slices run side by side, one share per
     core, each core's matrix products on one BLAS thread (``backend.split_over_cores``): the
     work between the products (copies, bias, ReLU, pooling) then runs on every core too,
-    instead of on one while the other waits (W4 at batch 256: 1.11–1.20× PyTorch's time
-    instead of 1.54–1.67×). Predictions are those of the whole batch at once, in the same order.
+    instead of on one while the other waits. Predictions are those of the whole batch at once,
+    in the same order.
     """
     n = len(x)
     rows = inference_rows(model, x)

@@ -43,8 +43,8 @@ def fused_relu(ctx: Context, y: Any) -> None:
 
 def relu_(y: Any) -> Any:
     """Zero the non-positive entries of ``y`` in place and return it. (Multiplying by the mask
-    y > 0 is ~1.5× faster than NumPy's NaN-aware ``maximum`` on CPUs without AVX-512, and
-    much faster than a masked copy, which mispredicts a branch on every other number.)"""
+    y > 0 is faster than NumPy's NaN-aware ``maximum`` on CPUs without AVX-512, and than a
+    masked copy, which mispredicts a branch on every other number.)"""
     y *= y > 0
     return y
 

@@ -271,8 +271,8 @@ def im2col_view(
             (*strides[:2], s_w * sw * tile, *strides[3:4], s_w, s_c),
         )
     if xp is np and xpad.flags.c_contiguous:
-        # The same view built directly on the buffer: 1 µs instead of as_strided's 7, which
-        # matters at batch 1, where a whole convolution takes tens of microseconds.
+        # The same view built directly on the buffer, without as_strided's checks, which
+        # matter at batch 1, where a whole convolution is a few tens of NumPy calls.
         view = np.ndarray(shape, xpad.dtype, xpad, 0, strides)
         view.flags.writeable = False
         return view
@@ -300,8 +300,8 @@ def copy_windows(dst: Any, windows: Any) -> None:
 
     NumPy's strided copy loops over each window row, only kw·C numbers long: 9 for a 3×3
     kernel over RGB. Where those numbers are contiguous in the image, each row moves as one
-    element (``backend.copy_by_pixel``): 0.6–0.8× the time for C ≤ 16 (a 3×3 kernel over
-    RGB, LeNet's 5×5 over 6 channels); rows of 32 channels or more gain nothing.
+    element (``backend.copy_by_pixel``). That pays for C ≤ 16 (a 3×3 kernel over RGB,
+    LeNet's 5×5 over 6 channels); rows of 32 channels or more gain nothing.
     """
     if not _short_window_rows(windows):
         np.copyto(dst, windows)
@@ -349,9 +349,8 @@ def output_tile(c: int, f: int, kernel: Pair, out_w: int) -> int:
     There the GEMM is thin in both K and N (LeNet's first layer: 25 × 6) and runs far below
     the BLAS's speed, and im2col copies rows only kw·C numbers long. A row for ``tile`` pixels
     reads kh window rows of (tile − 1)·sw + (kw − 1)·dw + 1 pixels once, and the GEMM against
-    ``tiled_weight`` gives their tile·F outputs at once: LeNet's first layer (tile 7) forward
-    0.44× the time and dW 0.39×, an RGB layer of 16 or 32 filters (tile 2) 0.71–0.87× at
-    batch 1 (interleaved loops, docs/engine.md). The largest tile up to 8 that divides the
+    ``tiled_weight`` gives their tile·F outputs at once, a less thin product (what it gains
+    is in benchmarks/NOTES.md). The largest tile up to 8 that divides the
     output width with tile·F ≤ max(48, 2F).
     """
     taps = kernel[0] * kernel[1]
@@ -734,9 +733,9 @@ def conv2d_inference(
     ``Conv2DOp.run(x, w, b, ..., relu=relu)``.
 
     The shape's decisions (padded and output size, output tile, column bytes per image) are
-    made once, so a call is the arithmetic alone: pad, unfold, one GEMM, bias, ReLU. At
-    batch 1, where a convolution takes tens of microseconds, the CIFAR CNN's ``predict``
-    took 0.95–0.96× the time this way (``Layer.inference_step``; docs/engine.md).
+    made once, so a call is the arithmetic alone: pad, unfold, one GEMM, bias, ReLU, which
+    matters at batch 1, where the decisions cost as much as the arithmetic
+    (``Layer.inference_step``).
     Columns over ``_CHUNK_BYTES`` (large batches), other array modules and other kernel
     shapes go through ``Conv2DOp.run``.
     """

@@ -25,9 +25,9 @@ batch at once: the batch is viewed as rows of channels, and each of the (up to) 
 one ``take`` of B·H·W rows followed by a multiply by its weight. It is an autograd ``Function``
 (the backward scatters the weighted gradient back with ``add.at``), so these layers are
 differentiable: augmentation does not need gradients, but a random layer placed anywhere in a
-model never silently cuts the graph. Measured on 2 CPU cores, a bilinear rotation of a
-32×224×224×3 float32 batch takes about 0.2 s against about 0.37 s for the per-image SciPy loop;
-a 128×32×32×3 batch about 25 ms. Flips and crops use the same op with one unweighted read.
+model never silently cuts the graph. One vectorised gather for the whole batch is faster than
+a per-image SciPy loop (benchmarks/NOTES.md). Flips and crops use the same op with one
+unweighted read.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ projection ``xw = x·W + b`` of shape (batch, time, gates·units) and run the lo
 Why one fused op per cell and not a graph of small ops per step: at batch 32, 50 steps,
 64 units, an LSTM forward+backward composed from getitem/matmul/sigmoid/tanh/mul ops builds
 ~1,000 graph nodes and copies a full-sequence gradient for every ``xw[:, t]`` slice; the fused
-op is several times faster (measured in ``tests/layers/test_recurrent.py``'s docstring). Each
+op is several times faster. Each
 cell's maths is still written out once, readably, in ``*_step`` (forward) and ``*_step_back``
 (backward) below, and checked against finite differences and PyTorch.
 

@@ -59,6 +59,19 @@ _NAME_COUNTS: dict[str, int] = {}
 #: The ``training`` value passed explicitly to an enclosing layer call, if any.
 _call_state = threading.local()
 
+# Every attribute set on a layer or model (a new activation, strides, a replaced weight,
+# ``trainable``, a new optimizer) moves this count on. What ``predict`` and ``fit`` keep from
+# earlier batches of a shape is keyed on it, so nothing kept outlives a change to any model.
+# A class's ``run_state`` names the attributes that say how it is being run rather than what
+# it computes (``training``, flipped by train() and eval() around every fit): they do not count.
+_changes = 0
+
+
+def changes() -> int:
+    """How many attribute changes layers have seen so far in this process: equal counts mean
+    no layer was changed in between."""
+    return _changes
+
 
 def clear_session() -> None:
     """Reset automatic layer names, so the next ``Dense`` is called "dense" again (Keras's
@@ -116,6 +129,9 @@ class Layer:
     #: True for layers called on a list of tensors (``Add()([x, y])``).
     _multi_input: ClassVar[bool] = False
     _call_takes_training: ClassVar[bool] = True
+    #: Attributes that say how the layer is being run, not what it computes: setting them
+    #: does not count as a change (``changes``).
+    run_state: ClassVar[frozenset[str]] = frozenset({"training"})
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -168,11 +184,16 @@ class Layer:
         else:
             tracked.pop(name, None)
         object.__setattr__(self, name, value)
+        if name not in self.run_state:
+            global _changes
+            _changes += 1
 
     def __delattr__(self, name: str) -> None:
         self.__dict__.get("_tracked", {}).pop(name, None)
         self.__dict__.get("_weight_trainable", {}).pop(name, None)
         object.__delattr__(self, name)
+        global _changes
+        _changes += 1
 
     def named_children(self) -> Iterator[tuple[str, Layer]]:
         """The direct sub-layers with their attribute names (``"conv"``, ``"blocks.0"``)."""

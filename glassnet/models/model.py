@@ -43,6 +43,9 @@ class Model(Layer):
     are PyTorch's.
     """
 
+    #: fit's own bookkeeping, which changes nothing a batch computes.
+    run_state = Layer.run_state | {"_parallel", "stop_training", "stop_reason", "history"}
+
     def __init__(self, name: str | None = None, trainable: bool = True) -> None:
         super().__init__(name=name, trainable=trainable)
         self.optimizer: optimizers_module.Optimizer | None = None
@@ -50,6 +53,8 @@ class Model(Layer):
         self.compiled_metrics: list[metrics_module.Metric] = []
         self.stop_training = False
         self.stop_reason: str | None = None
+        #: Whether later batches of a shape may skip the autograd graph (``compile``).
+        self.jit_compile = True
         self.class_names: list[str] | None = None
         #: How inputs are loaded from files (image size, colour mode), saved with the model.
         self.preprocessing: dict[str, Any] | None = None
@@ -90,6 +95,7 @@ class Model(Layer):
         optimizer: str | optimizers_module.Optimizer = "rmsprop",
         loss: str | losses_module.Loss | None = None,
         metrics: Iterable[str | metrics_module.Metric] | None = None,
+        jit_compile: bool | str = "auto",
     ) -> None:
         """Choose how to learn: the optimizer, the loss to lower, and metrics to report.
 
@@ -98,7 +104,16 @@ class Model(Layer):
             loss: a ``Loss`` or name (``"mse"``, ``"sparse_categorical_crossentropy"``, ...).
             metrics: names or ``Metric`` objects; ``"accuracy"`` picks the accuracy that fits
                 the loss, as in Keras.
+            jit_compile: ``"auto"`` or True lets ``fit`` and ``predict`` run later batches of a
+                shape without building the autograd graph, with the same numbers; False sends
+                every batch through the layers' ``call`` and ``loss.backward()``, the plain
+                path a learner can step through. Keras's name for the same switch.
         """
+        if jit_compile not in (True, False, "auto"):
+            raise ValueError(
+                f"compile: jit_compile must be True, False or 'auto'. Received {jit_compile!r}."
+            )
+        self.jit_compile = jit_compile is not False
         self.optimizer = optimizers_module.get(optimizer)
         if loss is None:
             raise ValueError(

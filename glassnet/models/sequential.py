@@ -17,6 +17,7 @@ from glassnet.layers import InputLayer, deserialize, serialize
 from glassnet.layers.layer import (
     Layer,
     TrainingStep,
+    changes,
     fused_step_of,
     inference_step_of,
     observing_calls,
@@ -205,8 +206,10 @@ class Sequential(Model):
         return step
 
     def _batch_key(self, x: np.ndarray) -> tuple[Any, ...]:
-        """What the chained steps were made for: a sample shape and dtype, and this stack."""
-        return (x.shape[1:], x.dtype, tuple(map(id, self._stack)))
+        """What the chained steps were made for: a sample shape and dtype, this stack, and
+        the layers as they were then (``layers.layer.changes``: any attribute set since on
+        any layer makes the key differ)."""
+        return (x.shape[1:], x.dtype, tuple(map(id, self._stack)), changes())
 
     def _call_rewritten(self) -> bool:
         """Whether a subclass or the instance gives the model a ``call`` of its own, which the
@@ -257,12 +260,15 @@ class Sequential(Model):
             # A call of the user's (honour it), or integer images, which the layers' calls
             # convert first.
             return self(Tensor(x), training=False).numpy()
-        key = self._batch_key(x)
         cached = self.__dict__.get("_inference")
-        if cached is not None and cached[0] == key:
+        if cached is not None and cached[0] == self._batch_key(x):
             return cached[1](x)
         out = self(Tensor(x), training=False).numpy()
-        self.__dict__["_inference"] = (key, self._chained_steps((None, *x.shape[1:])))
+        # The key after the call: building the model on its first batch changes its layers.
+        self.__dict__["_inference"] = (
+            self._batch_key(x),
+            self._chained_steps((None, *x.shape[1:])),
+        )
         return out
 
     def extra_repr(self) -> str:

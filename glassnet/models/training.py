@@ -221,10 +221,11 @@ def predict_slices(model: Any, x: Tensor) -> list[np.ndarray]:
 
 def _infer(model: Any, x: Any) -> np.ndarray:
     """The model's inference outputs for the array batch ``x``: a Sequential's chained
-    inference steps (``Sequential.run_inference``), except while ``observe_calls`` records
-    (the steps call no hooks) or off NumPy; any other model through its call."""
+    inference steps (``Sequential.run_inference``), except with ``jit_compile=False``, while
+    ``observe_calls`` records (the steps call no hooks) or off NumPy; any other model through
+    its call."""
     run = getattr(model, "run_inference", None)
-    if run is None or observing_calls() or get_array_module(x) is not np:
+    if run is None or not model.jit_compile or observing_calls() or get_array_module(x) is not np:
         return model(Tensor(x), training=False).numpy()
     return run(x)
 
@@ -287,7 +288,7 @@ def train_without_graph(
     reverse, filling the weights' ``.grad`` as ``loss.backward()`` would, with the same numbers.
     """
     chain = getattr(model, "training_steps", None)
-    steps = chain(x.data) if chain is not None else None
+    steps = chain(x.data) if chain is not None and model.jit_compile else None
     if not steps:
         return None
     h, wants = x.data, False

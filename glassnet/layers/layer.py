@@ -23,7 +23,6 @@ import contextlib
 import functools
 import inspect
 import json
-import numbers
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -35,6 +34,7 @@ import numpy as np
 from glassnet import initializers
 from glassnet.autograd import Context, Function
 from glassnet.backend import as_array, default_float, get_array_module
+from glassnet.checks import check_bool
 from glassnet.tensor import Tensor, no_grad
 
 __all__ = [
@@ -138,7 +138,7 @@ class Layer:
         object.__setattr__(self, "_tracked", {})  # first: __setattr__ relies on it
         self._weight_trainable: dict[str, bool] = {}  # weight name -> created trainable?
         self.name = _auto_name(type(self)) if name is None else _check_name(self, name)
-        self._trainable = _check_bool(type(self).__name__, "trainable", trainable)
+        self._trainable = check_bool(type(self).__name__, "trainable", trainable)
         self.built = False
         self.training = False
         self.input_shape: Shape | list[Shape] | None = None
@@ -251,7 +251,7 @@ class Layer:
                 f"{self._where}: the initializer of weight '{name}' returned shape "
                 f"{value.shape}. Expected {shape}."
             )
-        trainable = _check_bool(self._where, "trainable", trainable)
+        trainable = check_bool(self._where, "trainable", trainable)
         weight = Tensor(
             value, requires_grad=trainable and self._trainable, name=f"{self.name}/{name}"
         )
@@ -302,7 +302,7 @@ class Layer:
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        value = _check_bool(self._where, "trainable", value)
+        value = check_bool(self._where, "trainable", value)
         for _, layer in self.named_layers():
             layer.__dict__["_trainable"] = value
             for name, created_trainable in layer._weight_trainable.items():
@@ -976,68 +976,3 @@ def _as_numpy(value: Any) -> np.ndarray:
 def _copy_into(weight: Tensor, array: np.ndarray) -> None:
     """Overwrite a weight's values in place (same array object, so optimizers keep tracking)."""
     weight.data[...] = get_array_module(weight.data).asarray(array, dtype=weight.dtype)
-
-
-# ------------------------------------------------------------------ argument checks for layers
-def _check_bool(where: str, arg: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{where}: '{arg}' must be True or False. Received: {arg}={value!r}")
-    return bool(value)
-
-
-def _check_positive_int(where: str, arg: str, value: Any) -> int:
-    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if not is_int or value < 1:
-        error = ValueError if is_int else TypeError
-        raise error(f"{where}: '{arg}' must be a positive integer. Received: {arg}={value!r}")
-    return int(value)
-
-
-def _check_int_pair(where: str, arg: str, value: Any) -> tuple[int, int]:
-    """An int or a pair of positive ints as a pair (Keras's ``standardize_tuple``)."""
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    ok = len(items) == 2 and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items
-    )
-    if not ok or min(items) < 1:
-        raise (ValueError if ok else TypeError)(
-            f"{where}: '{arg}' must be a positive integer or a pair of positive integers. "
-            f"Received: {arg}={value!r}"
-        )
-    return int(items[0]), int(items[1])
-
-
-def _check_padding(where: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(
-            f"{where}: 'padding' must be 'valid' or 'same'. Received: padding={value!r}"
-        )
-    if value.lower() not in ("valid", "same"):
-        raise ValueError(
-            f"{where}: 'padding' must be 'valid' or 'same' (any case). Received: padding={value!r}"
-        )
-    return value.lower()
-
-
-def _check_number(
-    where: str,
-    arg: str,
-    value: Any,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    """A finite real number within [low, high] (open ends where asked)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise TypeError(f"{where}: '{arg}' must be a finite number. Received: {arg}={value!r}")
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high:
-        lo = "-inf" if low is None else low
-        hi = "inf" if high is None else high
-        left = "(" if low_open or low is None else "["
-        right = ")" if high_open or high is None else "]"
-        interval = f"{left}{lo}, {hi}{right}"
-        raise ValueError(f"{where}: '{arg}' must be in {interval}. Received: {arg}={value!r}")
-    return float(value)

@@ -22,78 +22,16 @@ import numpy as np
 
 from glassnet.autograd import Context, Function
 from glassnet.backend import copy_by_pixel, get_array_module, is_float
+from glassnet.checks import Pads, Pair, check_int_pair, check_padding
 from glassnet.ops.activation import fused_relu, fused_relu_grad, relu_
 from glassnet.tensor import Tensor, add_to_rows, sum_rows
 
 __all__ = ["conv2d", "conv_output_shape", "resolve_padding"]
 
-Pair = tuple[int, int]
-Pads = tuple[Pair, Pair]
 PaddingArg = str | int | tuple[Any, Any]
 
-_PADDING_HELP = (
-    "Expected 'valid', 'same', an int, a pair (pad_h, pad_w) or ((top, bottom), (left, right))"
-)
 
-
-# ------------------------------------------------------------------ argument checks and arithmetic
-def _pair(value: Any, name: str, where: str) -> Pair:
-    """``value`` (an int or a pair of ints) as a pair of positive ints, or a clear error."""
-    items = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
-    if len(items) != 2 or not all(_is_int(v) for v in items):
-        raise TypeError(
-            f"{where}: {name} must be an int or a pair of ints. Expected e.g. {name}=2 or "
-            f"{name}=(2, 1), received {name}={value!r}."
-        )
-    if min(items) < 1:
-        raise ValueError(
-            f"{where}: {name} must be positive. Expected integers ≥ 1, received {name}={value!r}. "
-            f"Use {name}=1 for the default."
-        )
-    return int(items[0]), int(items[1])
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_padding(padding: Any, where: str, allow_explicit: bool = True) -> str | Pads:
-    """``padding`` as ``"valid"``, ``"same"`` or explicit ((top, bottom), (left, right))."""
-    if isinstance(padding, str):
-        mode = padding.lower()
-        if mode in ("valid", "same"):
-            return mode
-        expected = _PADDING_HELP if allow_explicit else "Expected 'valid' or 'same'"
-        raise ValueError(
-            f"{where}: unknown padding {padding!r}. {expected}, received padding={padding!r}. "
-            "Use 'same' to keep the image size, 'valid' for no padding."
-        )
-    if not allow_explicit:
-        raise TypeError(
-            f"{where}: padding must be 'valid' or 'same'. Expected a string, received "
-            f"padding={padding!r}. Pad explicitly with ops.pad first if you need other padding."
-        )
-    if _is_int(padding):
-        pads = ((padding, padding), (padding, padding))
-    elif isinstance(padding, (tuple, list)) and len(padding) == 2 and all(map(_is_int, padding)):
-        pads = ((padding[0], padding[0]), (padding[1], padding[1]))
-    elif (
-        isinstance(padding, (tuple, list))
-        and len(padding) == 2
-        and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in padding)
-        and all(_is_int(v) for p in padding for v in p)
-    ):
-        pads = (tuple(padding[0]), tuple(padding[1]))
-    else:
-        raise TypeError(f"{where}: bad padding. {_PADDING_HELP}, received padding={padding!r}.")
-    if min(v for p in pads for v in p) < 0:
-        raise ValueError(
-            f"{where}: padding must not be negative. Expected sizes ≥ 0, received "
-            f"padding={padding!r}. Crop the input instead."
-        )
-    return tuple((int(a), int(b)) for a, b in pads)  # type: ignore[return-value]
-
-
+# ------------------------------------------------------------------ padding arithmetic
 def _same_pads(size: int, k: int, s: int, d: int) -> Pair:
     """TensorFlow's "same": the output has ceil(size / s) positions; any odd pixel of padding
     goes at the end (bottom/right), so results match Keras models exactly."""
@@ -114,9 +52,10 @@ def resolve_padding(
     "valid" is no padding; "same" pads exactly as TensorFlow/Keras so that the output has
     ceil(H / stride) rows (the extra pixel of an odd total goes to the bottom/right).
     """
-    k = _pair(kernel_size, "kernel_size", "conv2d")
-    s, d = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
-    mode = _check_padding(padding, "conv2d")
+    k = check_int_pair("conv2d", "kernel_size", kernel_size)
+    s = check_int_pair("conv2d", "stride", stride)
+    d = check_int_pair("conv2d", "dilation", dilation)
+    mode = check_padding("conv2d", padding)
     if mode == "valid":
         return (0, 0), (0, 0)
     if mode == "same":
@@ -176,9 +115,10 @@ def conv_output_shape(
     out = floor((H + pad_total − dilation·(k − 1) − 1) / stride) + 1, or ceil(H / stride) for
     "same". An unknown size (None) stays None. Raises ``ValueError`` if the kernel does not fit.
     """
-    k = _pair(kernel_size, "kernel_size", "conv2d")
-    s, d = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
-    return _output_hw("conv2d", tuple(input_hw), k, s, _check_padding(padding, "conv2d"), d)
+    k = check_int_pair("conv2d", "kernel_size", kernel_size)
+    s = check_int_pair("conv2d", "stride", stride)
+    d = check_int_pair("conv2d", "dilation", dilation)
+    return _output_hw("conv2d", tuple(input_hw), k, s, check_padding("conv2d", padding), d)
 
 
 # ------------------------------------------------------------------ im2col / col2im
@@ -773,7 +713,8 @@ def _plan(xs: tuple, khw: tuple, stride: Any, padding: Any, dilation: Any) -> tu
     """Checked stride, resolved padding and dilation for one input shape. A layer calls conv2d
     with the same arguments every step, so the checks run once per shape (a cache), not on
     every batch — at batch 1 they would cost more than the arithmetic."""
-    s, d = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
-    mode = _check_padding(padding, "conv2d")
+    s = check_int_pair("conv2d", "stride", stride)
+    d = check_int_pair("conv2d", "dilation", dilation)
+    mode = check_padding("conv2d", padding)
     _output_hw("conv2d", xs[1:3], khw, s, mode, d, input_shape=xs)
     return s, resolve_padding(xs[1:3], khw, s, mode, d), d

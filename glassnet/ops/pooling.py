@@ -17,15 +17,12 @@ from typing import Any
 
 from glassnet.autograd import Context, Function
 from glassnet.backend import copy_by_pixel, get_array_module
+from glassnet.checks import Pads, Pair, check_int_pair, check_padding
 from glassnet.ops.conv import (
-    Pads,
-    Pair,
     _check_image,
-    _check_padding,
     _crop,
     _output_hw,
     _pad,
-    _pair,
     resolve_padding,
 )
 from glassnet.tensor import Tensor
@@ -294,9 +291,9 @@ def _pool_args(
 ) -> tuple[Pair, Pair, str, tuple[int | None, int | None]]:
     """Checked (pool, stride, mode, (Ho, Wo)) for an (N, H, W, C) or (H, W) shape; raises if the
     window does not fit."""
-    pool = _pair(pool_size, "pool_size", where)
-    step = pool if stride is None else _pair(stride, "stride", where)
-    mode = _check_padding(padding, where, allow_explicit=False)
+    pool = check_int_pair(where, "pool_size", pool_size)
+    step = pool if stride is None else check_int_pair(where, "stride", stride)
+    mode = check_padding(where, padding, allow_explicit=False)
     shape = tuple(input_shape)
     hw, full = (shape[1:3], shape) if len(shape) == 4 else (shape, None)
     return pool, step, mode, _output_hw(where, hw, pool, step, mode, (1, 1), full)

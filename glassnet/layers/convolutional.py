@@ -8,8 +8,9 @@ from typing import Any
 from glassnet import activations, initializers, ops
 from glassnet.activations import linear
 from glassnet.checks import check_bool, check_int_pair, check_padding, check_positive_int
-from glassnet.layers.layer import InputSpec, Layer, Shape, register_alias
+from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.layers.pooling import MaxPooling2D
+from glassnet.layers.registry import register_alias
 from glassnet.ops.activation import relu_
 from glassnet.ops.conv import conv2d_inference, conv2d_plan
 from glassnet.tensor import Tensor, add_to_rows

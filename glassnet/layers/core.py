@@ -11,7 +11,8 @@ import numpy as np
 from glassnet import activations, initializers, ops
 from glassnet.backend import get_rng
 from glassnet.checks import check_bool, check_number, check_positive_int
-from glassnet.layers.layer import InputSpec, Layer, OpStep, Shape, TrainingStep
+from glassnet.layers.layer import InputSpec, Layer, Shape
+from glassnet.layers.steps import OpStep, TrainingStep
 from glassnet.ops.linalg import LinearOp, linear_on_arrays
 from glassnet.tensor import Tensor
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from glassnet import ops
-from glassnet.checks import check_bool, check_int_pair, check_padding
-from glassnet.layers.layer import InputSpec, Layer, Shape, register_alias
-from glassnet.ops.conv import Pads, Pair
+from glassnet.checks import Pads, Pair, check_bool, check_int_pair, check_padding
+from glassnet.layers.layer import InputSpec, Layer, Shape
+from glassnet.layers.registry import register_alias
 from glassnet.ops.pooling import (
     AvgPool2DOp,
     GlobalAvgPool2DOp,

@@ -28,7 +28,8 @@ import numpy as np
 from glassnet import initializers, ops
 from glassnet.backend import default_float, get_array_module
 from glassnet.checks import check_bool, check_positive_int
-from glassnet.layers.layer import InputSpec, Layer, Shape, deserialize, serialize
+from glassnet.layers.layer import InputSpec, Layer, Shape
+from glassnet.layers.serialization import deserialize, serialize
 from glassnet.ops.recurrent import RECURRENT_ACTIVATIONS
 from glassnet.tensor import Tensor
 

@@ -68,7 +68,7 @@ def resolve_padding(
     return mode  # type: ignore[return-value]
 
 
-def _output_hw(
+def output_hw(
     where: str,
     input_hw: Any,
     kernel: Pair,
@@ -118,11 +118,11 @@ def conv_output_shape(
     k = check_int_pair("conv2d", "kernel_size", kernel_size)
     s = check_int_pair("conv2d", "stride", stride)
     d = check_int_pair("conv2d", "dilation", dilation)
-    return _output_hw("conv2d", tuple(input_hw), k, s, check_padding("conv2d", padding), d)
+    return output_hw("conv2d", tuple(input_hw), k, s, check_padding("conv2d", padding), d)
 
 
 # ------------------------------------------------------------------ im2col / col2im
-def _pad(x: Any, pads: Pads, value: float = 0.0) -> Any:
+def pad_images(x: Any, pads: Pads, value: float = 0.0) -> Any:
     """``x`` (N, H, W, C) with rows/columns of ``value`` around it (``x`` itself if no padding)."""
     (top, bottom), (left, right) = pads
     if top == bottom == left == right == 0:
@@ -135,8 +135,8 @@ def _pad(x: Any, pads: Pads, value: float = 0.0) -> Any:
     return out
 
 
-def _crop(a: Any, pads: Pads, hw: Pair) -> Any:
-    """Undo ``_pad`` (a view)."""
+def crop_images(a: Any, pads: Pads, hw: Pair) -> Any:
+    """Undo ``pad_images`` (a view)."""
     (top, _), (left, _) = pads
     if top == left == 0 and a.shape[1:3] == tuple(hw):
         return a
@@ -370,7 +370,7 @@ class Conv2DOp(Function):
     ) -> Any:
         n, h, wd, _ = x.shape
         kh, kw, c, f = w.shape
-        xpad = _pad(x, pads)
+        xpad = pad_images(x, pads)
         ho, wo = _windows_hw(xpad.shape, (kh, kw), stride, dilation)
         w2 = w.reshape(kh * kw * c, f)
         numpy = get_array_module(xpad) is np
@@ -418,7 +418,7 @@ class Conv2DOp(Function):
         if ctx.needs_input_grad[0]:
             gx = _input_grad_as_conv(grad, w2, ctx)
             if gx is None:
-                gx = _crop(_input_grad_by_taps(gy, w2, ctx), ctx.pads, ctx.x_hw)
+                gx = crop_images(_input_grad_by_taps(gy, w2, ctx), ctx.pads, ctx.x_hw)
         if ctx.needs_input_grad[1]:
             gt = gy.reshape(-1, ctx.tile * f)  # a row per tile of output pixels
             if cols.ndim == 4:  # the padded input was kept: unfold it again, a chunk at a time
@@ -550,13 +550,15 @@ def _input_grad_as_conv(grad: Any, w2: Any, ctx: Context) -> Any:
         return None
     flipped = w2.reshape(kh, kw, c, f)[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)
     h, w = ctx.x_hw
-    gpad = _pad(grad, ((before_after[0], before_after[1]), (before_after[2], before_after[3])))
+    gpad = pad_images(
+        grad, ((before_after[0], before_after[1]), (before_after[2], before_after[3]))
+    )
     gx = _conv_in_chunks(gpad, flipped, (kh, kw), (1, 1), ctx.dilation, (h, w))
     return gx.reshape(grad.shape[0], h, w, c)
 
 
 # ------------------------------------------------------------------ functional API
-def _check_image(x: Any, where: str) -> None:
+def check_image(x: Any, where: str) -> None:
     """``x`` must be a floating (N, H, W, C) batch of images."""
     shape = tuple(x.shape)
     if len(shape) != 4:
@@ -613,7 +615,7 @@ def conv2d(
         >>> y.shape
         (1, 5, 5, 8)
     """
-    _check_image(x, "conv2d")
+    check_image(x, "conv2d")
     ws = tuple(weight.shape)
     if len(ws) != 4:
         raise ValueError(
@@ -696,7 +698,7 @@ def conv2d_inference(
             or n * rows_per_image * k * x.itemsize > _CHUNK_BYTES
         ):
             return Conv2DOp.run(x, w, b, stride=stride, pads=pads, dilation=dilation, relu=relu)
-        cols = im2col(_pad(x, pads), (kh, kw), stride, dilation, (ho, wo), tile)
+        cols = im2col(pad_images(x, pads), (kh, kw), stride, dilation, (ho, wo), tile)
         y = cols @ (w.reshape(k, f) if tile == 1 else tiled_weight(w, tile, stride, dilation))
         rows = y.reshape(-1, f)
         if b is not None:
@@ -716,5 +718,5 @@ def _plan(xs: tuple, khw: tuple, stride: Any, padding: Any, dilation: Any) -> tu
     s = check_int_pair("conv2d", "stride", stride)
     d = check_int_pair("conv2d", "dilation", dilation)
     mode = check_padding("conv2d", padding)
-    _output_hw("conv2d", xs[1:3], khw, s, mode, d, input_shape=xs)
+    output_hw("conv2d", xs[1:3], khw, s, mode, d, input_shape=xs)
     return s, resolve_padding(xs[1:3], khw, s, mode, d), d

@@ -74,8 +74,7 @@ def check_int_pair(where: str, arg: str, value: Any) -> Pair:
 
 
 def check_padding(where: str, padding: Any, allow_explicit: bool = True) -> str | Pads:
-    """``padding`` as ``"valid"``, ``"same"`` (any case) or, where ``allow_explicit``, as
-    explicit ((top, bottom), (left, right)) from an int, a pair or a pair of pairs."""
+    """``padding`` as "valid", "same" (any case) or, if allowed, ((top, bottom), (left, right))."""
     if isinstance(padding, str):
         mode = padding.lower()
         if mode in ("valid", "same"):

@@ -93,7 +93,7 @@ def numba_kernels() -> tuple[Callable, Callable]:
 
 def numpy_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     """glassnet's path for this layer: pad, im2col (one plane per tap), GEMM, bias, ReLU."""
-    xpad = conv_ops._pad(x, PADS)
+    xpad = conv_ops.pad_images(x, PADS)
     y = conv_ops.im2col(xpad, (KERNEL, KERNEL), (1, 1), (1, 1), (SIZE, SIZE)) @ w.reshape(-1, 6)
     add_to_rows(y, b)
     relu_(y)
@@ -102,7 +102,9 @@ def numpy_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def numpy_weight_grad(x: np.ndarray, gy: np.ndarray) -> np.ndarray:
     """glassnet's dW for this layer: colsᵀ·dY."""
-    cols = conv_ops.im2col(conv_ops._pad(x, PADS), (KERNEL, KERNEL), (1, 1), (1, 1), (SIZE, SIZE))
+    cols = conv_ops.im2col(
+        conv_ops.pad_images(x, PADS), (KERNEL, KERNEL), (1, 1), (1, 1), (SIZE, SIZE)
+    )
     return (cols.T @ gy.reshape(-1, FILTERS)).reshape(KERNEL, KERNEL, 1, FILTERS)
 
 
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> str:
 
     start = time.perf_counter()
     forward, weight_grad = numba_kernels()
-    xpad = conv_ops._pad(x, PADS)
+    xpad = conv_ops.pad_images(x, PADS)
     y, gw = forward(xpad, w, b, SIZE, SIZE), weight_grad(xpad, gy, KERNEL, KERNEL)
     compile_s = time.perf_counter() - start
     np.testing.assert_allclose(y, numpy_forward(x, w, b), rtol=1e-4, atol=1e-4)
@@ -150,12 +152,12 @@ def main(argv: list[str] | None = None) -> str:
     rows = {
         "forward + bias + ReLU": interleaved(
             lambda: numpy_forward(x, w, b),
-            lambda: forward(conv_ops._pad(x, PADS), w, b, SIZE, SIZE),
+            lambda: forward(conv_ops.pad_images(x, PADS), w, b, SIZE, SIZE),
             args.pairs,
         ),
         "weight gradient": interleaved(
             lambda: numpy_weight_grad(x, gy),
-            lambda: weight_grad(conv_ops._pad(x, PADS), gy, KERNEL, KERNEL),
+            lambda: weight_grad(conv_ops.pad_images(x, PADS), gy, KERNEL, KERNEL),
             args.pairs,
         ),
     }

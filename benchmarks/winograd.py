@@ -125,7 +125,7 @@ def measure(shape: tuple[int, int, int, int], pairs: int, rng: np.random.Generat
     u = filter_transform(w)
     np.testing.assert_allclose(winograd_conv(x, u, b), glassnet_conv(x, w, b), rtol=1e-4, atol=1e-4)
     whole = interleaved(lambda: glassnet_conv(x, w, b), lambda: winograd_conv(x, u, b), pairs)
-    xpad = conv_ops._pad(x, ((1, 1), (1, 1)))
+    xpad = conv_ops.pad_images(x, ((1, 1), (1, 1)))
     cols = conv_ops.im2col(xpad, (3, 3), (1, 1), (1, 1), (size, size))
     w2 = w.reshape(9 * c, f)
     tiles = rng.standard_normal((16, n * ((size + 1) // 2) ** 2, c), dtype=np.float32)

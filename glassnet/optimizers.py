@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.backend import get_array_module, is_float
+from glassnet.checks import check_bool
 from glassnet.tensor import Tensor, no_grad
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "get"]
@@ -58,12 +59,6 @@ def _check_range(
     if not (math.isfinite(number) and ok(number)):
         raise ValueError(f"{owner}: '{name}' must be {interval}. Received: {name}={value!r}")
     return number
-
-
-def _check_bool(owner: str, name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{owner}: '{name}' must be True or False. Received: {name}={value!r}")
-    return bool(value)
 
 
 def _nonnegative(owner: str, name: str, value: Any, optional: bool = False) -> float | None:
@@ -474,7 +469,7 @@ class SGD(Optimizer):
         self.momentum = _check_range(
             owner, "momentum", momentum, "in [0, 1]", lambda v: 0 <= v <= 1
         )
-        self.nesterov = _check_bool(owner, "nesterov", nesterov)
+        self.nesterov = check_bool(owner, "nesterov", nesterov)
         if self.nesterov and self.momentum == 0:
             raise ValueError(
                 f"{owner}: nesterov=True needs momentum > 0. Received: momentum={momentum!r}. "
@@ -565,7 +560,7 @@ class Adam(Optimizer):
         self.beta_1 = _unit_open(owner, "beta_1", beta_1)
         self.beta_2 = _unit_open(owner, "beta_2", beta_2)
         self.epsilon = _positive(owner, "epsilon", epsilon)
-        self.amsgrad = _check_bool(owner, "amsgrad", amsgrad)
+        self.amsgrad = check_bool(owner, "amsgrad", amsgrad)
         super().__init__(
             learning_rate,
             params=params,
@@ -719,7 +714,7 @@ class RMSprop(Optimizer):
             owner, "momentum", momentum, "in [0, 1]", lambda v: 0 <= v <= 1
         )
         self.epsilon = _positive(owner, "epsilon", epsilon)
-        self.centered = _check_bool(owner, "centered", centered)
+        self.centered = check_bool(owner, "centered", centered)
         super().__init__(
             learning_rate,
             params=params,

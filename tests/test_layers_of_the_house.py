@@ -18,6 +18,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "glassnet"
 # The lower the number, the higher up the house (imported by more, importing less).
 RANKS = {
     "backend": 0,
+    "checks": 0,
     "tensor": 1,
     "autograd": 1,
     "gradcheck": 2,

@@ -54,12 +54,6 @@ def check_classes(where: str, classes: Any) -> int:
     return int(classes)
 
 
-def check_bool(where: str, arg: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{where}: '{arg}' must be True or False. Received: {arg}={value!r}")
-    return bool(value)
-
-
 def check_pooling(where: str, pooling: Any) -> str | None:
     if pooling not in _POOLINGS:
         raise ValueError(

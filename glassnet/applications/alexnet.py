@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from glassnet.applications._common import (
-    check_bool,
     check_classes,
     check_fixed_size,
     check_image_shape,
@@ -22,6 +21,7 @@ from glassnet.applications._common import (
     pooling_layers,
     sequential,
 )
+from glassnet.checks import check_bool
 from glassnet.layers import Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D
 from glassnet.layers.layer import Layer
 from glassnet.models import Sequential

@@ -25,13 +25,13 @@ from typing import Any
 from glassnet.applications._common import (
     build_chain,
     chain_shape,
-    check_bool,
     check_classes,
     check_image_shape,
     check_pooling,
     classifier,
     pooling_layers,
 )
+from glassnet.checks import check_bool, check_int_pair, check_positive_int
 from glassnet.layers import (
     BatchNormalization,
     Concatenate,
@@ -42,7 +42,7 @@ from glassnet.layers import (
     MaxPooling2D,
     ReLU,
 )
-from glassnet.layers.layer import InputSpec, Layer, Shape, _check_int_pair, _check_positive_int
+from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.models import Model, Sequential
 from glassnet.tensor import Tensor
 
@@ -78,9 +78,9 @@ class BasicConv2D(Model):
         trainable: bool = True,
     ) -> None:
         super().__init__(name=name, trainable=trainable)
-        self.filters = _check_positive_int("BasicConv2D", "filters", filters)
-        self.kernel_size = _check_int_pair("BasicConv2D", "kernel_size", kernel_size)
-        self.strides = _check_int_pair("BasicConv2D", "strides", strides)
+        self.filters = check_positive_int("BasicConv2D", "filters", filters)
+        self.kernel_size = check_int_pair("BasicConv2D", "kernel_size", kernel_size)
+        self.strides = check_int_pair("BasicConv2D", "strides", strides)
         self.conv = Conv2D(
             self.filters,
             self.kernel_size,
@@ -152,7 +152,7 @@ class Inception(Model):
             "pool_proj": pool_proj,
         }
         for arg, value in sizes.items():
-            setattr(self, arg, _check_positive_int("Inception", arg, value))
+            setattr(self, arg, check_positive_int("Inception", arg, value))
         prefix = self.name
         self.branch1 = [BasicConv2D(self.ch1x1, 1, name=f"{prefix}_branch1")]
         self.branch2 = [

@@ -34,13 +34,13 @@ from typing import Any, ClassVar
 from glassnet.applications._common import (
     build_chain,
     chain_shape,
-    check_bool,
     check_classes,
     check_image_shape,
     check_pooling,
     classifier,
     pooling_layers,
 )
+from glassnet.checks import check_bool, check_positive_int
 from glassnet.layers import (
     Add,
     BatchNormalization,
@@ -50,7 +50,7 @@ from glassnet.layers import (
     MaxPooling2D,
     ReLU,
 )
-from glassnet.layers.layer import InputSpec, Layer, Shape, _check_positive_int
+from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.models import Model, Sequential
 from glassnet.tensor import Tensor
 
@@ -98,8 +98,8 @@ class _ResidualBlock(Model):
     ) -> None:
         super().__init__(name=name, trainable=trainable)
         where = type(self).__name__
-        self.filters = _check_positive_int(where, "filters", filters)
-        self.strides = _check_positive_int(where, "strides", strides)
+        self.filters = check_positive_int(where, "filters", filters)
+        self.strides = check_positive_int(where, "strides", strides)
         downsample = check_bool(where, "downsample", downsample)
         self._make_layers()
         # The shortcut: the identity, or a 1×1 convolution + BN that matches F(x)'s shape.

@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from glassnet.datasets._download import Checksum
-from glassnet.datasets.mnist import FILES, _cached, _load_folder
+from glassnet.datasets.mnist import FILES, cached_folder, load_folder
 
 __all__ = ["CHECKSUMS", "CLASS_NAMES", "FILES", "MIRRORS", "load_data"]
 
@@ -95,11 +95,11 @@ def load_data(
         ((60000, 28, 28), 'Ankle boot')
     """
     if path is None:
-        path = _cached(
+        path = cached_folder(
             "fashion_mnist",
             "Fashion-MNIST",
             MIRRORS,
             CHECKSUMS,
             "glassnet.datasets.fashion_mnist.load_data",
         )
-    return _load_folder(path, "Fashion-MNIST", "the Fashion-MNIST page")
+    return load_folder(path, "Fashion-MNIST", "the Fashion-MNIST page")

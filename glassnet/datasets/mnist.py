@@ -204,11 +204,13 @@ def load_data(
         ((60000, 28, 28), array([5, 0, 4, 1, 9], dtype=uint8))
     """
     if path is None:
-        path = _cached("mnist", "MNIST", MIRRORS, CHECKSUMS, "glassnet.datasets.mnist.load_data")
-    return _load_folder(path, "MNIST", "the MNIST page")
+        path = cached_folder(
+            "mnist", "MNIST", MIRRORS, CHECKSUMS, "glassnet.datasets.mnist.load_data"
+        )
+    return load_folder(path, "MNIST", "the MNIST page")
 
 
-def _cached(key: str, title: str, mirrors, checksums, loader: str) -> str:
+def cached_folder(key: str, title: str, mirrors, checksums, loader: str) -> str:
     """The dataset's folder under the data home, after downloading the files it lacks."""
     folder = dataset_folder(key)
     missing = [n for n in FILES if not os.path.isdir(folder) or _find(folder, n) is None]
@@ -226,7 +228,7 @@ def _cached(key: str, title: str, mirrors, checksums, loader: str) -> str:
     return folder
 
 
-def _load_folder(path, title: str, source: str) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+def load_folder(path, title: str, source: str) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """Read the four IDX files of an MNIST-format dataset; ``title`` starts every message."""
     folder = os.fspath(path)
     if not os.path.isdir(folder):

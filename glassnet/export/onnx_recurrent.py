@@ -31,7 +31,6 @@ import numpy as np
 
 from glassnet.export.onnx import NHWC, Graph, Value, convert_layer, register_converter
 from glassnet.layers.recurrent import (
-    _RNN,
     GRU,
     LSTM,
     Bidirectional,
@@ -41,6 +40,9 @@ from glassnet.layers.recurrent import (
 )
 
 __all__: list[str] = []
+
+#: The recurrent layers that become one ONNX RNN, LSTM or GRU node.
+RecurrentLayer = SimpleRNN | LSTM | GRU
 
 _OP = {SimpleRNN: "RNN", LSTM: "LSTM", GRU: "GRU"}
 _GATE_ORDER = {SimpleRNN: [0], LSTM: [0, 3, 1, 2], GRU: [0, 1, 2]}  # Keras gate k -> ONNX slot
@@ -53,7 +55,7 @@ def _reorder(array: np.ndarray, units: int, order: list[int]) -> np.ndarray:
     return np.concatenate([array[..., k * units : (k + 1) * units] for k in order], axis=-1)
 
 
-def _onnx_weights(layer: _RNN) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _onnx_weights(layer: RecurrentLayer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One direction's W (G·U, in), R (G·U, U) and B (2·G·U,) from a Keras-layout layer."""
     u, order = layer.units, _GATE_ORDER[type(layer)]
     kernel = np.asarray(layer.kernel.data, np.float32)
@@ -72,7 +74,7 @@ def _onnx_weights(layer: _RNN) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return w, r, np.concatenate([input_bias, recurrent_bias])
 
 
-def _activations(layer: _RNN) -> list[str]:
+def _activations(layer: RecurrentLayer) -> list[str]:
     """ONNX's activation list for one direction: RNN [f]; GRU [f, g]; LSTM [f, g, h]."""
     act = layer.activation
     if isinstance(layer, SimpleRNN):
@@ -81,7 +83,9 @@ def _activations(layer: _RNN) -> list[str]:
     return [ract, act] if isinstance(layer, GRU) else [ract, act, act]
 
 
-def _recurrent_node(graph: Graph, layers: list[_RNN], value: Value, direction: str) -> list[str]:
+def _recurrent_node(
+    graph: Graph, layers: list[RecurrentLayer], value: Value, direction: str
+) -> list[str]:
     """The ONNX RNN/LSTM/GRU node over ``value`` (B, T, F); returns [Y, Y_h] names."""
     first = layers[0]
     for layer in layers:
@@ -154,7 +158,7 @@ def _outputs(
     graph: Graph,
     layer: Any,
     value: Value,
-    layers: list[_RNN],
+    layers: list[RecurrentLayer],
     direction: str,
     merge_mode: str,
     flip: bool,
@@ -179,7 +183,7 @@ def _outputs(
 
 
 @register_converter(SimpleRNN, LSTM, GRU)
-def _recurrent(graph: Graph, layer: _RNN, value: Value) -> Value:
+def _recurrent(graph: Graph, layer: RecurrentLayer, value: Value) -> Value:
     """ONNX RNN/LSTM/GRU, direction "reverse" for go_backwards."""
     value = graph.layout(value, NHWC)
     direction = "reverse" if layer.go_backwards else "forward"

@@ -1,6 +1,6 @@
 """Watch a model run: every leaf layer's input and output tensors, in call order.
 
-``observe_calls()`` in ``glassnet.layers.layer`` records shapes; looking inside needs the
+``observe_calls()`` in ``glassnet.layers.observers`` records shapes; looking inside needs the
 numbers too. ``record_calls`` wraps each layer's ``_run_call`` on the instance for the length of
 a ``with`` block (nothing is changed in ``glassnet.layers``), so it sees inside subclassed
 models and nested ``Sequential`` stacks alike.

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from glassnet.inspect.visual import DPI, HEADER, _figure, _save, _unit_range, grid_shape
+from glassnet.inspect.visual import DPI, HEADER, grid_shape, new_figure, save_figure, unit_range
 
 __all__ = [
     "overfitting_note",
@@ -76,7 +76,7 @@ def plot_history(history: Any, path: PathLike = "curves.png") -> Path:
     if not names:
         raise ValueError("plot_history: the history holds no values to plot.")
     width, height = 480 * len(names), 400
-    fig = _figure(width, height)
+    fig = new_figure(width, height)
     note = overfitting_note(logs)
     for k, name in enumerate(names):
         ax = fig.add_axes((k / len(names) + 0.09 / len(names), 0.25, 0.82 / len(names), 0.62))
@@ -98,7 +98,7 @@ def plot_history(history: Any, path: PathLike = "curves.png") -> Path:
     if "val_loss" not in logs:
         text = "No validation data: overfitting cannot be judged."
     fig.text(0.01, 0.03, text, fontsize=8, wrap=True, color="#a04000" if note else "#333333")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion(
@@ -108,7 +108,7 @@ def plot_confusion(
     matrix = np.asarray(matrix)
     k = len(class_names)
     size = int(min(max(4.0, 2.5 + 0.45 * k), 16) * DPI)
-    fig = _figure(size, size)
+    fig = new_figure(size, size)
     ax = fig.add_axes((0.2, 0.2, 0.75, 0.68))
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(k), class_names, rotation=45, ha="right")
@@ -122,7 +122,7 @@ def plot_confusion(
             for j in range(k):
                 color = "white" if matrix[i, j] > high else "black"
                 ax.text(j, i, str(matrix[i, j]), ha="center", va="center", color=color)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def confident_mistakes(probs: Any, labels: Any, k: int = 8) -> np.ndarray:
@@ -153,11 +153,11 @@ def plot_confident_mistakes(
     images, probs, labels = np.asarray(images), np.asarray(probs), np.asarray(labels)
     rows, cols = grid_shape(len(order))
     width, height = cols * cell, rows * (cell + 20) + HEADER
-    fig = _figure(width, height)
+    fig = new_figure(width, height)
     fig.text(0.5, 1 - (HEADER / 2) / height, "Most confidently wrong", ha="center", va="center")
     for n, i in enumerate(order):
         r, c = divmod(n, cols)
-        image = _unit_range(images[i])
+        image = unit_range(images[i])
         image = image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image
         bottom = (rows - 1 - r) * (cell + 20) / height
         gap = 4  # pixels between images
@@ -176,4 +176,4 @@ def plot_confident_mistakes(
             va="center",
             fontsize=8,
         )
-    return _save(fig, path)
+    return save_figure(fig, path)

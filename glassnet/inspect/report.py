@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from glassnet.inspect._record import leaf_layers
-from glassnet.inspect.trace import _is_conv
-from glassnet.inspect.visual import _unit_range, activations, filters, saliency
+from glassnet.inspect.trace import is_conv
+from glassnet.inspect.visual import activations, filters, saliency, unit_range
 from glassnet.layers.layer import Layer
 from glassnet.models.summary import summary_text
 
@@ -52,7 +52,7 @@ def probabilities(outputs: Any) -> np.ndarray:
 def _save_photo(image: np.ndarray, path: Path) -> None:
     from PIL import Image
 
-    pixels = _unit_range(image)
+    pixels = unit_range(image)
     pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels[..., :3]
     picture = Image.fromarray((pixels * 255).round().astype(np.uint8))
     scale = max(1, 192 // max(picture.size))
@@ -101,7 +101,7 @@ def explain(
     sal = saliency(model, image, best)
     sal_path = sal.save(out_dir / "saliency.png", f"which pixels made it say '{names[best]}'")
     maps = activations(model, image, out_dir / "activations")
-    has_conv = any(_is_conv(layer) for _, layer in leaf_layers(model))
+    has_conv = any(is_conv(layer) for _, layer in leaf_layers(model))
     filters_path = filters(model, path=out_dir / "filters.png") if has_conv else None
 
     rows = "".join(

@@ -231,19 +231,21 @@ def _conv_neuron(call: Call, unit: tuple[int, int, int], max_terms: int) -> Neur
     )
 
 
-def _is_dense(layer: Layer) -> bool:
+def is_dense(layer: Layer) -> bool:
+    """Whether ``layer`` is a built ``Dense``: a 2-D kernel, one weight per (input, unit)."""
     kernel = layer.__dict__.get("kernel")
     return isinstance(kernel, Tensor) and kernel.ndim == 2 and type(layer).__name__ == "Dense"
 
 
-def _is_conv(layer: Layer) -> bool:
+def is_conv(layer: Layer) -> bool:
+    """Whether ``layer`` is a built 2-D convolution: a 4-D kernel and strides."""
     kernel = layer.__dict__.get("kernel")
     return isinstance(kernel, Tensor) and kernel.ndim == 4 and hasattr(layer, "strides")
 
 
 def _neuron(call: Call, unit: Any, max_terms: int) -> NeuronTrace:
     out = np.asarray(call.output.data)
-    if _is_dense(call.layer):
+    if is_dense(call.layer):
         units = call.layer.kernel.shape[1]
         j = int(np.argmax(out.reshape(-1, units)[0])) if unit is None else unit
         if not isinstance(j, (int, np.integer)) or not 0 <= j < units:
@@ -277,7 +279,7 @@ def _layer_trace(call: Call, units: Any, max_terms: int, max_units: int) -> Laye
     in_shape = tuple(call.input.shape) if isinstance(call.input, Tensor) else ()
     out = np.asarray(call.output.data)
     result = LayerTrace(layer.name, type(layer).__name__, in_shape, out.shape, out)
-    if _is_dense(layer):
+    if is_dense(layer):
         n = layer.kernel.shape[1]
         if units is None and n <= max_units:
             units = list(range(n))
@@ -285,7 +287,7 @@ def _layer_trace(call: Call, units: Any, max_terms: int, max_units: int) -> Laye
             units = [None]
             result.note = f"{n} units; showing the most active one"
         result.neurons = [_neuron(call, u, max_terms) for u in units]
-    elif _is_conv(layer):
+    elif is_conv(layer):
         result.note = "showing the strongest response" if units is None else ""
         result.neurons = [_neuron(call, u, max_terms) for u in (units or [None])]
     else:
@@ -381,7 +383,7 @@ def _is_recurrent(layer: Layer) -> bool:
 def _recurrent_unit(call: Call, unit: Any) -> RecurrentTrace:
     """Re-run the layer's recurrence in float64 on its recorded input (zero initial states, as
     a model's forward pass), keeping every gate of unit ``unit``."""
-    from glassnet.ops.recurrent import _act
+    from glassnet.ops.recurrent import apply_activation
 
     layer = call.layer
     n = layer.units
@@ -413,7 +415,7 @@ def _recurrent_unit(call: Call, unit: Any) -> RecurrentTrace:
         a = [float(xw[col]) for col in cols]
         r_ = [float(hu[col]) for col in cols]
         if kind == "SimpleRNN":
-            h_new = _act(act, xw + hu)
+            h_new = apply_activation(act, xw + hu)
             pre = {"h": a[0] + r_[0]}
             values = {"h": float(h_new[k])}
             text = (
@@ -423,10 +425,10 @@ def _recurrent_unit(call: Call, unit: Any) -> RecurrentTrace:
             cell = None
         elif kind == "LSTM":
             z = xw + hu
-            i_g, f_g, o_g = (_act(ract, z[g * n : (g + 1) * n]) for g in (0, 1, 3))
-            g_g = _act(act, z[2 * n : 3 * n])
+            i_g, f_g, o_g = (apply_activation(ract, z[g * n : (g + 1) * n]) for g in (0, 1, 3))
+            g_g = apply_activation(act, z[2 * n : 3 * n])
             c_new = f_g * c + i_g * g_g
-            h_new = o_g * _act(act, c_new)
+            h_new = o_g * apply_activation(act, c_new)
             pre = {name: a[g] + r_[g] for g, name in enumerate("ifco")}
             values = {"i": i_g[k], "f": f_g[k], "c~": g_g[k], "o": o_g[k]}
             values = {key: float(v) for key, v in values.items()}
@@ -450,16 +452,16 @@ def _recurrent_unit(call: Call, unit: Any) -> RecurrentTrace:
             )
             c = c_new
         else:  # GRU
-            z_g = _act(ract, xw[:n] + hu[:n])
-            r_g = _act(ract, xw[n : 2 * n] + hu[n : 2 * n])
+            z_g = apply_activation(ract, xw[:n] + hu[:n])
+            r_g = apply_activation(ract, xw[n : 2 * n] + hu[n : 2 * n])
             if layer.reset_after:  # r multiplies h·U_h + rb_h
                 cand_rec = r_g[k] * r_[2]
                 rec_text = f"{_factor(float(r_g[k]))} × {_factor(r_[2])}"
-                hh = _act(act, xw[2 * n :] + r_g * hu[2 * n :])
+                hh = apply_activation(act, xw[2 * n :] + r_g * hu[2 * n :])
             else:  # r multiplies h before U_h
                 cand_rec = float((r_g * h) @ U[:, 2 * n + k])
                 rec_text = f"(r·h)·U_h = {_num(cand_rec)}"
-                hh = _act(act, xw[2 * n :] + (r_g * h) @ U[:, 2 * n :])
+                hh = apply_activation(act, xw[2 * n :] + (r_g * h) @ U[:, 2 * n :])
             h_new = z_g * h + (1 - z_g) * hh
             pre = {"z": a[0] + r_[0], "r": a[1] + r_[1], "h~": a[2] + cand_rec}
             values = {"z": float(z_g[k]), "r": float(r_g[k]), "h~": float(hh[k])}
@@ -556,7 +558,7 @@ def trace(
         return _layer_trace(call, None, max_terms, max_units)
     if _is_recurrent(call.layer):
         return _recurrent_unit(call, unit)
-    if not (_is_dense(call.layer) or _is_conv(call.layer)):
+    if not (is_dense(call.layer) or is_conv(call.layer)):
         raise ValueError(
             f"trace: '{call.layer.name}' ({type(call.layer).__name__}) has no neurons with "
             f"weights; units can be traced in Dense and Conv2D layers."

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.inspect._record import as_batch, leaf_layers, record_calls
-from glassnet.inspect.trace import _is_conv, _is_dense
+from glassnet.inspect.trace import is_conv, is_dense
 from glassnet.layers.layer import Layer
 from glassnet.tensor import Tensor, no_grad
 
@@ -37,13 +37,15 @@ HEADER = 40
 PathLike = str | os.PathLike[str]
 
 
-def _figure(width_px: int, height_px: int) -> Any:
+def new_figure(width_px: int, height_px: int) -> Any:
+    """A standalone matplotlib ``Figure`` of about ``width_px`` × ``height_px`` pixels."""
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
 
 
-def _save(fig: Any, path: PathLike) -> Path:
+def save_figure(fig: Any, path: PathLike) -> Path:
+    """Write ``fig`` to ``path`` (creating its folder) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI)
@@ -56,7 +58,9 @@ def grid_shape(n: int) -> tuple[int, int]:
     return max(1, math.ceil(n / cols)), cols
 
 
-def _unit_range(a: np.ndarray) -> np.ndarray:
+def unit_range(a: np.ndarray) -> np.ndarray:
+    """``a`` mapped linearly onto [0, 1] for display, from min(a, 0) to max(a, 0) (all zeros if
+    ``a`` is all zeros)."""
     a = np.asarray(a, np.float64)
     low, high = a.min(initial=0.0), a.max(initial=0.0)
     return (a - low) / (high - low) if high > low else np.zeros_like(a)
@@ -73,7 +77,7 @@ def image_grid(
     """Save ``tiles`` (2-D, or (h, w, 3) in [0, 1]) as one PNG grid with a label on each."""
     rows, cols = grid_shape(len(tiles))
     width, height = cols * cell, rows * cell + HEADER
-    fig = _figure(width, height)
+    fig = new_figure(width, height)
     # About 0.83·fontsize pixels per character at 100 dpi: shrink long titles to fit.
     size = min(11.0, (width - 8) / (0.83 * max(len(title), 1)))
     fig.text(0.5, 1 - (HEADER / 2) / height, title, ha="center", va="center", fontsize=size)
@@ -103,11 +107,11 @@ def image_grid(
             color="white",
             bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0},
         )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _conv_layer(model: Layer, layer: Any) -> Layer:
-    convs = [(path, lay) for path, lay in leaf_layers(model) if _is_conv(lay) and lay.built]
+    convs = [(path, lay) for path, lay in leaf_layers(model) if is_conv(lay) and lay.built]
     if layer is None:
         if not convs:
             raise ValueError(
@@ -144,7 +148,7 @@ def filters(
     tiles = []
     for f in range(count):
         w = kernel[..., f]
-        tiles.append(_unit_range(w) if cin == 3 else _unit_range(w.mean(axis=-1)))
+        tiles.append(unit_range(w) if cin == 3 else unit_range(w.mean(axis=-1)))
     how = "colour" if cin == 3 else ("grey" if cin == 1 else f"mean over {cin} channels")
     title = f"{conv.name}: {count} filters, {kh}×{kw}×{cin} ({how})"
     return image_grid(tiles, [str(f) for f in range(count)], path, title, "gray", cell)
@@ -161,7 +165,7 @@ class ActivationImage:
 
 
 def _bars(values: np.ndarray, title: str, path: PathLike) -> Path:
-    fig = _figure(640, 300)
+    fig = new_figure(640, 300)
     ax = fig.add_axes((0.09, 0.16, 0.88, 0.7))
     colors = ["#c0392b" if v < 0 else "#2471a3" for v in values]
     ax.bar(np.arange(len(values)), values, color=colors, width=0.85)
@@ -169,18 +173,18 @@ def _bars(values: np.ndarray, title: str, path: PathLike) -> Path:
     ax.set_xlabel("unit")
     ax.set_ylabel("activation")
     ax.set_title(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _heatmap(values: np.ndarray, title: str, path: PathLike) -> Path:
-    fig = _figure(640, 320)
+    fig = new_figure(640, 320)
     ax = fig.add_axes((0.09, 0.15, 0.78, 0.7))
     image = ax.imshow(values, aspect="auto", cmap="viridis", interpolation="nearest")
     ax.set_xlabel("unit")
     ax.set_ylabel("time step")
     ax.set_title(title, fontsize=10)
     fig.colorbar(image, cax=fig.add_axes((0.89, 0.15, 0.02, 0.7)))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def activations(
@@ -204,14 +208,14 @@ def activations(
     for i, call in enumerate(calls):
         out = np.asarray(call.output.data, np.float64)
         name, path = call.layer.name, out_dir / f"{i:02d}_{call.layer.name}.png"
-        if out.ndim == 4 and _is_conv(call.layer):
+        if out.ndim == 4 and is_conv(call.layer):
             channels = min(out.shape[-1], max_maps)
             tiles = [out[0, ..., c] for c in range(channels)]
             more = f", first {channels} of {out.shape[-1]}" if channels < out.shape[-1] else ""
             title = f"{name}: {out.shape[-1]} feature maps of {out.shape[1]}×{out.shape[2]}{more}"
             image_grid(tiles, [str(c) for c in range(channels)], path, title, "viridis", cell)
             kind = "feature maps"
-        elif out.ndim == 2 and (_is_dense(call.layer) or call.layer.weights):
+        elif out.ndim == 2 and (is_dense(call.layer) or call.layer.weights):
             _bars(out[0], f"{name}: {out.shape[1]} units", path)
             kind = "bars"
         elif out.ndim == 3:
@@ -240,13 +244,13 @@ class Saliency:
     def save(self, path: PathLike, title: str = "") -> Path:
         """Draw photo, saliency and the saliency over the photo (768×(256+HEADER) px)."""
         cell = 256
-        fig = _figure(3 * cell, cell + HEADER)
+        fig = new_figure(3 * cell, cell + HEADER)
         height = cell + HEADER
         heading = title or f"saliency of class {self.class_index}"
         fig.text(0.5, 1 - (HEADER / 2) / height, heading, ha="center", va="center", fontsize=11)
-        photo = _unit_range(self.image)
+        photo = unit_range(self.image)
         photo = photo[..., 0] if photo.shape[-1] == 1 else photo[..., :3]
-        heat = _unit_range(self.map)
+        heat = unit_range(self.map)
         for k, label in enumerate(("photo", "saliency", "overlay")):
             ax = fig.add_axes((k / 3 + 0.005, 0.01, 1 / 3 - 0.01, cell / height - 0.02))
             ax.set_axis_off()
@@ -270,7 +274,7 @@ class Saliency:
                 color="white",
                 bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0},
             )
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def saliency(

@@ -2,7 +2,7 @@
 
 Every layer is a ``Layer`` (``glassnet/layers/layer.py``): it checks its arguments when created,
 creates its weights on the first call, and can be saved as a config (``serialize``) and rebuilt
-(``deserialize``) by class name.
+(``deserialize``) by class name (``glassnet/layers/serialization.py``).
 """
 
 from glassnet.layers.activations import LeakyReLU, ReLU, Softmax
@@ -17,15 +17,7 @@ from glassnet.layers.augmentation import (
 )
 from glassnet.layers.convolutional import Conv2D, Convolution2D
 from glassnet.layers.core import Activation, Dense, Dropout, Input, InputLayer
-from glassnet.layers.layer import (
-    IncompatibleKeys,
-    InputSpec,
-    Layer,
-    clear_session,
-    deserialize,
-    get,
-    serialize,
-)
+from glassnet.layers.layer import IncompatibleKeys, InputSpec, Layer, clear_session
 from glassnet.layers.merging import Add, Concatenate
 from glassnet.layers.normalization import BatchNormalization
 from glassnet.layers.pooling import (
@@ -48,6 +40,7 @@ from glassnet.layers.recurrent import (
     TimeDistributed,
 )
 from glassnet.layers.reshaping import Flatten, Reshape
+from glassnet.layers.serialization import deserialize, get, serialize
 
 __all__ = [
     "GRU",

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from glassnet import activations, ops
-from glassnet.layers.layer import InputSpec, Layer, Shape, _check_number
+from glassnet.checks import check_number
+from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.tensor import Tensor
 
 __all__ = ["LeakyReLU", "ReLU", "Softmax"]
@@ -42,10 +43,10 @@ class ReLU(Layer):
     ) -> None:
         super().__init__(name=name, trainable=trainable)
         if max_value is not None:
-            max_value = _check_number("ReLU", "max_value", max_value, 0.0)
+            max_value = check_number("ReLU", "max_value", max_value, 0.0)
         self.max_value = max_value
-        self.negative_slope = _check_number("ReLU", "negative_slope", negative_slope, 0.0)
-        self.threshold = _check_number("ReLU", "threshold", threshold)
+        self.negative_slope = check_number("ReLU", "negative_slope", negative_slope, 0.0)
+        self.threshold = check_number("ReLU", "threshold", threshold)
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         if self.negative_slope == 0.0 and self.threshold == 0.0:
@@ -89,7 +90,7 @@ class LeakyReLU(Layer):
         self, negative_slope: float = 0.3, *, name: str | None = None, trainable: bool = True
     ) -> None:
         super().__init__(name=name, trainable=trainable)
-        self.negative_slope = _check_number("LeakyReLU", "negative_slope", negative_slope, 0.0)
+        self.negative_slope = check_number("LeakyReLU", "negative_slope", negative_slope, 0.0)
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         return ops.leaky_relu(x, negative_slope=self.negative_slope)

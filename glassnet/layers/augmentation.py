@@ -71,13 +71,8 @@ from glassnet.backend import (
     get_rng,
     is_float,
 )
-from glassnet.layers.layer import (
-    InputSpec,
-    Layer,
-    Shape,
-    _check_number,
-    _check_positive_int,
-)
+from glassnet.checks import check_number, check_positive_int
+from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.ops import clip
 from glassnet.ops.image import affine_sample, gather_pixels
 from glassnet.tensor import Tensor
@@ -252,7 +247,7 @@ class _AffineAugmentation(_ImageAugmentation):
         where = type(self).__name__
         self.fill_mode = _check_choice(where, "fill_mode", fill_mode, FILL_MODES)
         self.interpolation = _check_choice(where, "interpolation", interpolation, INTERPOLATIONS)
-        self.fill_value = _check_number(where, "fill_value", fill_value)
+        self.fill_value = check_number(where, "fill_value", fill_value)
 
     def _augment(self, x: Tensor, rng: np.random.Generator) -> Tensor:
         batch, height, width, _ = x.shape
@@ -520,8 +515,8 @@ class RandomCrop(_ImageAugmentation):
         trainable: bool = True,
     ) -> None:
         super().__init__(seed, name=name, trainable=trainable)
-        self.height = _check_positive_int("RandomCrop", "height", height)
-        self.width = _check_positive_int("RandomCrop", "width", width)
+        self.height = check_positive_int("RandomCrop", "height", height)
+        self.width = check_positive_int("RandomCrop", "width", width)
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         x = _as_float(x)

@@ -7,17 +7,10 @@ from typing import Any
 
 from glassnet import activations, initializers, ops
 from glassnet.activations import linear
-from glassnet.layers.layer import (
-    InputSpec,
-    Layer,
-    Shape,
-    _check_bool,
-    _check_int_pair,
-    _check_padding,
-    _check_positive_int,
-    register_alias,
-)
+from glassnet.checks import check_bool, check_int_pair, check_padding, check_positive_int
+from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.layers.pooling import MaxPooling2D
+from glassnet.layers.registry import register_alias
 from glassnet.ops.activation import relu_
 from glassnet.ops.conv import conv2d_inference, conv2d_plan
 from glassnet.tensor import Tensor, add_to_rows
@@ -75,18 +68,18 @@ class Conv2D(Layer):
         trainable: bool = True,
     ) -> None:
         super().__init__(name=name, trainable=trainable)
-        self.filters = _check_positive_int("Conv2D", "filters", filters)
-        self.kernel_size = _check_int_pair("Conv2D", "kernel_size", kernel_size)
-        self.strides = _check_int_pair("Conv2D", "strides", strides)
-        self.padding = _check_padding("Conv2D", padding)
-        self.dilation_rate = _check_int_pair("Conv2D", "dilation_rate", dilation_rate)
+        self.filters = check_positive_int("Conv2D", "filters", filters)
+        self.kernel_size = check_int_pair("Conv2D", "kernel_size", kernel_size)
+        self.strides = check_int_pair("Conv2D", "strides", strides)
+        self.padding = check_padding("Conv2D", padding, allow_explicit=False)
+        self.dilation_rate = check_int_pair("Conv2D", "dilation_rate", dilation_rate)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(
                 f"Conv2D: 'strides' > 1 cannot be combined with 'dilation_rate' > 1 (as in "
                 f"Keras). Received: strides={strides!r}, dilation_rate={dilation_rate!r}"
             )
         self.activation = activations.get(activation)
-        self.use_bias = _check_bool("Conv2D", "use_bias", use_bias)
+        self.use_bias = check_bool("Conv2D", "use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.input_spec = InputSpec(ndim=4, layout=_IMAGES)

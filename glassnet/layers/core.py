@@ -10,16 +10,9 @@ import numpy as np
 
 from glassnet import activations, initializers, ops
 from glassnet.backend import get_rng
-from glassnet.layers.layer import (
-    InputSpec,
-    Layer,
-    OpStep,
-    Shape,
-    TrainingStep,
-    _check_bool,
-    _check_number,
-    _check_positive_int,
-)
+from glassnet.checks import check_bool, check_number, check_positive_int
+from glassnet.layers.layer import InputSpec, Layer, Shape
+from glassnet.layers.steps import OpStep, TrainingStep
 from glassnet.ops.linalg import LinearOp, linear_on_arrays
 from glassnet.tensor import Tensor
 
@@ -63,7 +56,7 @@ class InputLayer(Layer):
                 f"shape={shape!r}"
             )
         if batch_size is not None:
-            batch_size = _check_positive_int(where, "batch_size", batch_size)
+            batch_size = check_positive_int(where, "batch_size", batch_size)
         self.sample_shape = tuple(None if d is None else int(d) for d in shape)
         self.batch_size = batch_size
         self.input_spec = InputSpec(ndim=len(self.sample_shape) + 1)
@@ -148,9 +141,9 @@ class Dense(Layer):
         trainable: bool = True,
     ) -> None:
         super().__init__(name=name, trainable=trainable)
-        self.units = _check_positive_int("Dense", "units", units)
+        self.units = check_positive_int("Dense", "units", units)
         self.activation = activations.get(activation)
-        self.use_bias = _check_bool("Dense", "use_bias", use_bias)
+        self.use_bias = check_bool("Dense", "use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.input_spec = InputSpec(min_ndim=2)
@@ -268,7 +261,7 @@ class Dropout(Layer):
         trainable: bool = True,
     ) -> None:
         super().__init__(name=name, trainable=trainable)
-        self.rate = _check_number("Dropout", "rate", rate, 0.0, 1.0, high_open=True)
+        self.rate = check_number("Dropout", "rate", rate, 0.0, 1.0, high_open=True)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise TypeError(f"Dropout: 'seed' must be an integer or None. Received: seed={seed!r}")
         self.seed = None if seed is None else int(seed)

@@ -15,26 +15,32 @@ Inside, it works like PyTorch's ``nn.Module``: assigning a layer (or a list of l
 attribute registers it as a sub-layer, so ``weights``, ``state_dict()``, ``train()``/``eval()``
 and ``zero_grad()`` reach the whole tree. ``get_config()``/``from_config()`` and a registry of
 class names let a model be saved as JSON and rebuilt without executing anything from the file.
+
+Beside this file, and below it (they never import it at run time): ``registry.py`` files every
+subclass under its names, ``observers.py`` holds the functions told of every call
+(``observe_calls``), ``steps.py`` the per-layer steps on arrays that ``predict`` and ``fit``
+chain. ``serialization.py`` (``serialize``, ``deserialize``, ``get``) is above it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import json
-import numbers
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from glassnet import initializers
-from glassnet.autograd import Context, Function
 from glassnet.backend import as_array, default_float, get_array_module
+from glassnet.checks import check_bool
+from glassnet.layers.observers import call_observers
+from glassnet.layers.registry import register
+from glassnet.layers.steps import TrainingStep
 from glassnet.tensor import Tensor, no_grad
 
 __all__ = [
@@ -42,18 +48,10 @@ __all__ = [
     "InputSpec",
     "Layer",
     "clear_session",
-    "deserialize",
-    "get",
-    "serialize",
 ]
 
 Shape = tuple[int | None, ...]
 
-#: Class name and full path ("module.Class") -> Layer subclass, filled in by
-#: ``Layer.__init_subclass__`` for every subclass, user classes too.
-_REGISTRY: dict[str, type[Layer]] = {}
-#: Class names shared by several user classes -> their full names (then only those work).
-_AMBIGUOUS: dict[str, set[str]] = {}
 #: How many layers got each automatic name so far ("dense" -> 2 means dense, dense_1 exist).
 _NAME_COUNTS: dict[str, int] = {}
 #: The ``training`` value passed explicitly to an enclosing layer call, if any.
@@ -135,7 +133,7 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _register(cls)
+        register(cls)
         # Wrap build so that however it is called (by __call__, by a model, or by hand) the
         # input is checked first and `built`/`input_shape` are recorded after, as Keras does.
         build = vars(cls).get("build")
@@ -154,7 +152,7 @@ class Layer:
         object.__setattr__(self, "_tracked", {})  # first: __setattr__ relies on it
         self._weight_trainable: dict[str, bool] = {}  # weight name -> created trainable?
         self.name = _auto_name(type(self)) if name is None else _check_name(self, name)
-        self._trainable = _check_bool(type(self).__name__, "trainable", trainable)
+        self._trainable = check_bool(type(self).__name__, "trainable", trainable)
         self.built = False
         self.training = False
         self.input_shape: Shape | list[Shape] | None = None
@@ -272,7 +270,7 @@ class Layer:
                 f"{self._where}: the initializer of weight '{name}' returned shape "
                 f"{value.shape}. Expected {shape}."
             )
-        trainable = _check_bool(self._where, "trainable", trainable)
+        trainable = check_bool(self._where, "trainable", trainable)
         weight = Tensor(
             value, requires_grad=trainable and self._trainable, name=f"{self.name}/{name}"
         )
@@ -323,7 +321,7 @@ class Layer:
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        value = _check_bool(self._where, "trainable", value)
+        value = check_bool(self._where, "trainable", value)
         for _, layer in self.named_layers():
             layer.__dict__["_trainable"] = value
             for name, created_trainable in layer._weight_trainable.items():
@@ -468,7 +466,7 @@ class Layer:
             out = self._run_call(x, mode)
         finally:
             _call_state.training = outer
-        for observer in _call_observers:
+        for observer in call_observers:
             observer(self, shape, out)
         return out
 
@@ -671,194 +669,6 @@ class Layer:
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
 
-# ------------------------------------------------------------------ registry and serialisation
-def _full_name(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-# ------------------------------------------------------------------ watching calls
-_call_observers: list[Callable[[Layer, Any, Any], None]] = []
-
-
-@contextlib.contextmanager
-def observe_calls() -> Iterator[list[tuple[Layer, Any, tuple[int, ...]]]]:
-    """Record every layer call made inside the ``with`` block as ``(layer, input_shape,
-    output_shape)``, in call order: how a summary or a trace sees inside a subclassed model."""
-    calls: list[tuple[Layer, Any, tuple[int, ...]]] = []
-
-    def record(layer: Layer, input_shape: Any, out: Any) -> None:
-        calls.append((layer, input_shape, tuple(out.shape)))
-
-    _call_observers.append(record)
-    try:
-        yield calls
-    finally:
-        _call_observers.remove(record)
-
-
-def observing_calls() -> bool:
-    """Whether an ``observe_calls`` block is recording layer calls right now (``predict`` then
-    runs its slices in order, so the record keeps the order of the calls)."""
-    return bool(_call_observers)
-
-
-def inference_step_of(layer: Layer, input_shape: Shape) -> Callable[[Any], Any]:
-    """``layer``'s inference on arrays for inputs of ``input_shape``: its ``inference_step``,
-    or, where it has none, a call through the layer as usual. A subclass that rewrites
-    ``call`` (or an instance given another ``call``) is called as usual too: the inherited
-    step would not do what its ``call`` does."""
-    step = layer.inference_step(input_shape) if _steps_as_called(layer, "inference_step") else None
-    if step is None:
-        return lambda x: layer(Tensor(x), training=False).data
-    return step
-
-
-def fused_step_of(layer: Layer, after: Layer, input_shape: Shape) -> Callable[[Any], Any] | None:
-    """``layer.inference_step_with(input_shape, after)``, or None where either layer's
-    ``call`` is rewritten (see ``inference_step_of``)."""
-    if not (
-        _steps_as_called(layer, "inference_step_with") and _steps_as_called(after, "inference_step")
-    ):
-        return None
-    return layer.inference_step_with(input_shape, after)
-
-
-class TrainingStep(Protocol):
-    """A layer's training step on arrays (``Layer.training_step``).
-
-    ``forward(x, input_grad)`` keeps what ``backward`` needs and sets ``output_grad``, whether
-    its output needs a gradient (its input does, or a weight of its own requires one);
-    ``backward(grad)`` adds the weights' gradients to their ``.grad`` and returns the input's
-    gradient, or None where ``input_grad`` was False.
-    """
-
-    output_grad: bool
-
-    def forward(self, x: Any, input_grad: bool) -> Any: ...
-
-    def backward(self, grad: Any) -> Any: ...
-
-
-class OpStep:
-    """A training step that is one op (``Function``) on the input and the layer's weights.
-
-    ``forward`` runs ``fn.forward`` on arrays with a fresh Context whose ``needs_input_grad``
-    is given outright (the input's from ``input_grad``, each weight's from its
-    ``requires_grad`` now); ``backward`` runs ``fn.backward`` on it and adds each weight's
-    gradient to ``weight.grad`` as ``Tensor.backward`` does. Same code, same numbers, no graph.
-    The weights are looked up on the layer at every batch (``names``: its attributes), so a
-    weight frozen or replaced between batches is seen.
-
-    The op's backward must return fresh arrays for the weights (a GEMM's, a sum's), which
-    become ``.grad`` as they are; a view is copied, so a user editing ``.grad`` never edits
-    something else.
-    """
-
-    def __init__(
-        self, fn: type[Function], layer: Layer, names: Sequence[str], **attrs: Any
-    ) -> None:
-        self.fn, self.layer, self.names, self.attrs = fn, layer, tuple(names), attrs
-        self.ctx: Context | None = None
-        self.weights: list[Tensor | None] = []
-        self.output_grad = False
-
-    def forward(self, x: Any, input_grad: bool) -> Any:
-        self.weights = weights = [getattr(self.layer, name) for name in self.names]
-        needs = (input_grad, *(w is not None and w.requires_grad for w in weights))
-        self.ctx = Context(self.fn, (), needs)
-        self.output_grad = any(needs)
-        arrays = [None if w is None else w.data for w in weights]
-        return self.fn.forward(self.ctx, x, *arrays, **self.attrs)
-
-    def backward(self, grad: Any) -> Any:
-        ctx, self.ctx = self.ctx, None  # its saved arrays go as soon as they are used
-        input_grad, *weight_grads = self.fn.backward(ctx, grad)
-        for weight, g in zip(self.weights, weight_grads, strict=True):
-            if g is None:
-                continue
-            if not g.flags.owndata:
-                g = g.copy()
-            weight.grad = g if weight.grad is None else weight.grad + g
-        return input_grad
-
-
-def training_step_of(layer: Layer, input_shape: Shape) -> TrainingStep | None:
-    """``layer.training_step(input_shape)``, or None where the layer's ``call`` is rewritten
-    (see ``inference_step_of``)."""
-    if not _steps_as_called(layer, "training_step"):
-        return None
-    return layer.training_step(input_shape)
-
-
-def _steps_as_called(layer: Layer, method: str) -> bool:
-    """Whether the class that wrote ``layer``'s ``method`` also wrote the ``call`` it runs:
-    not so for a subclass that rewrites ``call``, or an instance given another ``call``."""
-    owner = next(k for k in type(layer).__mro__ if method in vars(k))
-    return "call" not in vars(layer) and type(layer).call is owner.call
-
-
-def _register(cls: type[Layer]) -> None:
-    """File ``cls`` under its full path and, unless another class has it, its class name."""
-    short, full = cls.__name__, _full_name(cls)
-    _REGISTRY[full] = cls
-    existing = _REGISTRY.get(short)
-    if existing is None or _full_name(existing) == full:  # new, or redefined (a notebook re-run)
-        _REGISTRY[short] = cls
-    elif not existing.__module__.startswith("glassnet."):
-        # Two user classes share a name: the name alone no longer says which one is meant.
-        _AMBIGUOUS.setdefault(short, {_full_name(existing)}).add(full)
-    # (A user class named like a built-in one leaves the built-in its name.)
-
-
-def _saved_name(cls: type[Layer]) -> str:
-    """The class name ``serialize`` writes: the short one when it is unambiguous."""
-    short = cls.__name__
-    if _REGISTRY.get(short) is cls and short not in _AMBIGUOUS:
-        return short
-    return _full_name(cls)
-
-
-def register_alias(alias: str, cls: type[Layer]) -> None:
-    """Let ``get``/``deserialize`` also find ``cls`` as ``alias`` (``"MaxPool2D"``)."""
-    _REGISTRY[alias] = cls
-
-
-def get(identifier: str | type[Layer]) -> type[Layer]:
-    """The layer class registered under ``identifier`` (``get("Dense") is Dense``)."""
-    if isinstance(identifier, type) and issubclass(identifier, Layer):
-        return identifier
-    if isinstance(identifier, str) and identifier in _AMBIGUOUS:
-        raise ValueError(
-            f"Layer class name {identifier!r} is ambiguous: several classes have it "
-            f"({', '.join(sorted(_AMBIGUOUS[identifier]))}). Use the full name."
-        )
-    if isinstance(identifier, str) and identifier in _REGISTRY:
-        return _REGISTRY[identifier]
-    known = sorted(name for name in _REGISTRY if "." not in name and not name.startswith("_"))
-    raise ValueError(
-        f"Unknown layer class: {identifier!r}. Known layers: {', '.join(known)}. A custom layer "
-        f"must be defined (its module imported) before a model using it is loaded."
-    )
-
-
-def serialize(layer: Layer) -> dict[str, Any]:
-    """``{"class_name": "Dense", "config": layer.get_config()}``: JSON-safe, no code."""
-    if not isinstance(layer, Layer):
-        raise TypeError(f"layers.serialize: expected a Layer. Received: {type(layer).__name__}")
-    return {"class_name": _saved_name(type(layer)), "config": layer.get_config()}
-
-
-def deserialize(config: dict[str, Any]) -> Layer:
-    """Rebuild an (unbuilt) layer from ``serialize``'s output, looking its class up in the
-    registry; nothing is evaluated."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            f"layers.deserialize: expected a dict with 'class_name' and 'config'. "
-            f"Received: {config!r}"
-        )
-    return get(config["class_name"]).from_config(dict(config.get("config") or {}))
-
-
 # ------------------------------------------------------------------ helpers
 def _recording_build(build: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(build)
@@ -997,68 +807,3 @@ def _as_numpy(value: Any) -> np.ndarray:
 def _copy_into(weight: Tensor, array: np.ndarray) -> None:
     """Overwrite a weight's values in place (same array object, so optimizers keep tracking)."""
     weight.data[...] = get_array_module(weight.data).asarray(array, dtype=weight.dtype)
-
-
-# ------------------------------------------------------------------ argument checks for layers
-def _check_bool(where: str, arg: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{where}: '{arg}' must be True or False. Received: {arg}={value!r}")
-    return bool(value)
-
-
-def _check_positive_int(where: str, arg: str, value: Any) -> int:
-    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if not is_int or value < 1:
-        error = ValueError if is_int else TypeError
-        raise error(f"{where}: '{arg}' must be a positive integer. Received: {arg}={value!r}")
-    return int(value)
-
-
-def _check_int_pair(where: str, arg: str, value: Any) -> tuple[int, int]:
-    """An int or a pair of positive ints as a pair (Keras's ``standardize_tuple``)."""
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    ok = len(items) == 2 and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items
-    )
-    if not ok or min(items) < 1:
-        raise (ValueError if ok else TypeError)(
-            f"{where}: '{arg}' must be a positive integer or a pair of positive integers. "
-            f"Received: {arg}={value!r}"
-        )
-    return int(items[0]), int(items[1])
-
-
-def _check_padding(where: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(
-            f"{where}: 'padding' must be 'valid' or 'same'. Received: padding={value!r}"
-        )
-    if value.lower() not in ("valid", "same"):
-        raise ValueError(
-            f"{where}: 'padding' must be 'valid' or 'same' (any case). Received: padding={value!r}"
-        )
-    return value.lower()
-
-
-def _check_number(
-    where: str,
-    arg: str,
-    value: Any,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    """A finite real number within [low, high] (open ends where asked)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise TypeError(f"{where}: '{arg}' must be a finite number. Received: {arg}={value!r}")
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high:
-        lo = "-inf" if low is None else low
-        hi = "inf" if high is None else high
-        left = "(" if low_open or low is None else "["
-        right = ")" if high_open or high is None else "]"
-        interval = f"{left}{lo}, {hi}{right}"
-        raise ValueError(f"{where}: '{arg}' must be in {interval}. Received: {arg}={value!r}")
-    return float(value)

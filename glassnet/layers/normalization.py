@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from glassnet import initializers, ops
-from glassnet.layers.layer import InputSpec, Layer, Shape, _check_bool, _check_number
+from glassnet.checks import check_bool, check_number
+from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.ops.normalization import BatchNormOp
 from glassnet.tensor import Tensor
 
@@ -60,10 +61,10 @@ class BatchNormalization(Layer):
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError(f"{where}: 'axis' must be an integer. Received: axis={axis!r}")
         self.axis = int(axis)
-        self.momentum = _check_number(where, "momentum", momentum, 0.0, 1.0)
-        self.epsilon = _check_number(where, "epsilon", epsilon, 0.0, low_open=True)
-        self.center = _check_bool(where, "center", center)
-        self.scale = _check_bool(where, "scale", scale)
+        self.momentum = check_number(where, "momentum", momentum, 0.0, 1.0)
+        self.epsilon = check_number(where, "epsilon", epsilon, 0.0, low_open=True)
+        self.center = check_bool(where, "center", center)
+        self.scale = check_bool(where, "scale", scale)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)

@@ -11,16 +11,9 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from glassnet import ops
-from glassnet.layers.layer import (
-    InputSpec,
-    Layer,
-    Shape,
-    _check_bool,
-    _check_int_pair,
-    _check_padding,
-    register_alias,
-)
-from glassnet.ops.conv import Pads, Pair
+from glassnet.checks import Pads, Pair, check_bool, check_int_pair, check_padding
+from glassnet.layers.layer import InputSpec, Layer, Shape
+from glassnet.layers.registry import register_alias
 from glassnet.ops.pooling import (
     AvgPool2DOp,
     GlobalAvgPool2DOp,
@@ -63,12 +56,12 @@ class _Pooling2D(Layer):
     ) -> None:
         super().__init__(name=name, trainable=trainable)
         where = type(self).__name__
-        self.pool_size = _check_int_pair(where, "pool_size", pool_size)
+        self.pool_size = check_int_pair(where, "pool_size", pool_size)
         # Keras: strides=None means non-overlapping windows, strides = pool_size.
         self.strides = (
-            self.pool_size if strides is None else _check_int_pair(where, "strides", strides)
+            self.pool_size if strides is None else check_int_pair(where, "strides", strides)
         )
-        self.padding = _check_padding(where, padding)
+        self.padding = check_padding(where, padding, allow_explicit=False)
         self.input_spec = InputSpec(ndim=4, layout=_IMAGES)
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
@@ -164,7 +157,7 @@ class _GlobalPooling2D(Layer):
         self, keepdims: bool = False, *, name: str | None = None, trainable: bool = True
     ) -> None:
         super().__init__(name=name, trainable=trainable)
-        self.keepdims = _check_bool(type(self).__name__, "keepdims", keepdims)
+        self.keepdims = check_bool(type(self).__name__, "keepdims", keepdims)
         self.input_spec = InputSpec(ndim=4, layout=_IMAGES)
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from glassnet.layers.layer import Layer, Shape, _check_number
+from glassnet.checks import check_number
+from glassnet.layers.layer import Layer, Shape
 from glassnet.tensor import Tensor
 
 __all__ = ["Rescaling"]
@@ -34,8 +35,8 @@ class Rescaling(Layer):
         trainable: bool = True,
     ) -> None:
         super().__init__(name=name, trainable=trainable)
-        self.scale = _check_number("Rescaling", "scale", scale)
-        self.offset = _check_number("Rescaling", "offset", offset)
+        self.scale = check_number("Rescaling", "scale", scale)
+        self.offset = check_number("Rescaling", "offset", offset)
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         y = x * self.scale

@@ -27,15 +27,9 @@ import numpy as np
 
 from glassnet import initializers, ops
 from glassnet.backend import default_float, get_array_module
-from glassnet.layers.layer import (
-    InputSpec,
-    Layer,
-    Shape,
-    _check_bool,
-    _check_positive_int,
-    deserialize,
-    serialize,
-)
+from glassnet.checks import check_bool, check_positive_int
+from glassnet.layers.layer import InputSpec, Layer, Shape
+from glassnet.layers.serialization import deserialize, serialize
 from glassnet.ops.recurrent import RECURRENT_ACTIVATIONS
 from glassnet.tensor import Tensor
 
@@ -82,15 +76,15 @@ class _RNN(Layer):
     ) -> None:
         super().__init__(name=name, trainable=trainable)
         where = type(self).__name__
-        self.units = _check_positive_int(where, "units", units)
+        self.units = check_positive_int(where, "units", units)
         self.activation = _check_activation(where, "activation", activation)
-        self.use_bias = _check_bool(where, "use_bias", use_bias)
+        self.use_bias = check_bool(where, "use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.return_sequences = _check_bool(where, "return_sequences", return_sequences)
-        self.return_state = _check_bool(where, "return_state", return_state)
-        self.go_backwards = _check_bool(where, "go_backwards", go_backwards)
+        self.return_sequences = check_bool(where, "return_sequences", return_sequences)
+        self.return_state = check_bool(where, "return_state", return_state)
+        self.go_backwards = check_bool(where, "go_backwards", go_backwards)
         self.input_spec = InputSpec(ndim=3, layout="(batch, time, features)")
         self._initial_state: tuple[Tensor, ...] | None = None
 
@@ -291,7 +285,7 @@ class LSTM(_RNN):
         self.recurrent_activation = _check_activation(
             "LSTM", "recurrent_activation", recurrent_activation
         )
-        self.unit_forget_bias = _check_bool("LSTM", "unit_forget_bias", unit_forget_bias)
+        self.unit_forget_bias = check_bool("LSTM", "unit_forget_bias", unit_forget_bias)
 
     def build(self, input_shape: Shape) -> None:
         u, init = self.units, self.bias_initializer
@@ -382,7 +376,7 @@ class GRU(_RNN):
         self.recurrent_activation = _check_activation(
             "GRU", "recurrent_activation", recurrent_activation
         )
-        self.reset_after = _check_bool("GRU", "reset_after", reset_after)
+        self.reset_after = check_bool("GRU", "reset_after", reset_after)
 
     def build(self, input_shape: Shape) -> None:
         u3 = 3 * self.units
@@ -610,8 +604,8 @@ class Embedding(Layer):
         trainable: bool = True,
     ) -> None:
         super().__init__(name=name, trainable=trainable)
-        self.input_dim = _check_positive_int("Embedding", "input_dim", input_dim)
-        self.output_dim = _check_positive_int("Embedding", "output_dim", output_dim)
+        self.input_dim = check_positive_int("Embedding", "input_dim", input_dim)
+        self.output_dim = check_positive_int("Embedding", "output_dim", output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.input_spec = InputSpec(min_ndim=1)
 

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from glassnet import ops
-from glassnet.layers.layer import InputSpec, Layer, Shape, TrainingStep
+from glassnet.layers.layer import InputSpec, Layer, Shape
+from glassnet.layers.steps import TrainingStep
 from glassnet.tensor import Tensor
 
 __all__ = ["Flatten", "Reshape"]

@@ -14,14 +14,12 @@ import numpy as np
 
 from glassnet.backend import is_float
 from glassnet.layers import InputLayer, deserialize, serialize
-from glassnet.layers.layer import (
-    Layer,
+from glassnet.layers.layer import Layer, changes, snake_case
+from glassnet.layers.observers import observing_calls
+from glassnet.layers.steps import (
     TrainingStep,
-    changes,
     fused_step_of,
     inference_step_of,
-    observing_calls,
-    snake_case,
     training_step_of,
 )
 from glassnet.models.model import Model

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.layers.layer import Layer, observe_calls
+from glassnet.layers.layer import Layer
+from glassnet.layers.observers import observe_calls
 from glassnet.tensor import Tensor, no_grad
 
 

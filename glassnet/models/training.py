@@ -23,7 +23,7 @@ from glassnet.backend import (
     split_over_cores,
 )
 from glassnet.callbacks import PredictProgress
-from glassnet.layers.layer import observing_calls
+from glassnet.layers.observers import observing_calls
 from glassnet.tensor import Tensor, gradients_into, no_grad
 
 

@@ -22,78 +22,16 @@ import numpy as np
 
 from glassnet.autograd import Context, Function
 from glassnet.backend import copy_by_pixel, get_array_module, is_float
+from glassnet.checks import Pads, Pair, check_int_pair, check_padding
 from glassnet.ops.activation import fused_relu, fused_relu_grad, relu_
 from glassnet.tensor import Tensor, add_to_rows, sum_rows
 
 __all__ = ["conv2d", "conv_output_shape", "resolve_padding"]
 
-Pair = tuple[int, int]
-Pads = tuple[Pair, Pair]
 PaddingArg = str | int | tuple[Any, Any]
 
-_PADDING_HELP = (
-    "Expected 'valid', 'same', an int, a pair (pad_h, pad_w) or ((top, bottom), (left, right))"
-)
 
-
-# ------------------------------------------------------------------ argument checks and arithmetic
-def _pair(value: Any, name: str, where: str) -> Pair:
-    """``value`` (an int or a pair of ints) as a pair of positive ints, or a clear error."""
-    items = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
-    if len(items) != 2 or not all(_is_int(v) for v in items):
-        raise TypeError(
-            f"{where}: {name} must be an int or a pair of ints. Expected e.g. {name}=2 or "
-            f"{name}=(2, 1), received {name}={value!r}."
-        )
-    if min(items) < 1:
-        raise ValueError(
-            f"{where}: {name} must be positive. Expected integers ≥ 1, received {name}={value!r}. "
-            f"Use {name}=1 for the default."
-        )
-    return int(items[0]), int(items[1])
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_padding(padding: Any, where: str, allow_explicit: bool = True) -> str | Pads:
-    """``padding`` as ``"valid"``, ``"same"`` or explicit ((top, bottom), (left, right))."""
-    if isinstance(padding, str):
-        mode = padding.lower()
-        if mode in ("valid", "same"):
-            return mode
-        expected = _PADDING_HELP if allow_explicit else "Expected 'valid' or 'same'"
-        raise ValueError(
-            f"{where}: unknown padding {padding!r}. {expected}, received padding={padding!r}. "
-            "Use 'same' to keep the image size, 'valid' for no padding."
-        )
-    if not allow_explicit:
-        raise TypeError(
-            f"{where}: padding must be 'valid' or 'same'. Expected a string, received "
-            f"padding={padding!r}. Pad explicitly with ops.pad first if you need other padding."
-        )
-    if _is_int(padding):
-        pads = ((padding, padding), (padding, padding))
-    elif isinstance(padding, (tuple, list)) and len(padding) == 2 and all(map(_is_int, padding)):
-        pads = ((padding[0], padding[0]), (padding[1], padding[1]))
-    elif (
-        isinstance(padding, (tuple, list))
-        and len(padding) == 2
-        and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in padding)
-        and all(_is_int(v) for p in padding for v in p)
-    ):
-        pads = (tuple(padding[0]), tuple(padding[1]))
-    else:
-        raise TypeError(f"{where}: bad padding. {_PADDING_HELP}, received padding={padding!r}.")
-    if min(v for p in pads for v in p) < 0:
-        raise ValueError(
-            f"{where}: padding must not be negative. Expected sizes ≥ 0, received "
-            f"padding={padding!r}. Crop the input instead."
-        )
-    return tuple((int(a), int(b)) for a, b in pads)  # type: ignore[return-value]
-
-
+# ------------------------------------------------------------------ padding arithmetic
 def _same_pads(size: int, k: int, s: int, d: int) -> Pair:
     """TensorFlow's "same": the output has ceil(size / s) positions; any odd pixel of padding
     goes at the end (bottom/right), so results match Keras models exactly."""
@@ -114,9 +52,10 @@ def resolve_padding(
     "valid" is no padding; "same" pads exactly as TensorFlow/Keras so that the output has
     ceil(H / stride) rows (the extra pixel of an odd total goes to the bottom/right).
     """
-    k = _pair(kernel_size, "kernel_size", "conv2d")
-    s, d = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
-    mode = _check_padding(padding, "conv2d")
+    k = check_int_pair("conv2d", "kernel_size", kernel_size)
+    s = check_int_pair("conv2d", "stride", stride)
+    d = check_int_pair("conv2d", "dilation", dilation)
+    mode = check_padding("conv2d", padding)
     if mode == "valid":
         return (0, 0), (0, 0)
     if mode == "same":
@@ -129,7 +68,7 @@ def resolve_padding(
     return mode  # type: ignore[return-value]
 
 
-def _output_hw(
+def output_hw(
     where: str,
     input_hw: Any,
     kernel: Pair,
@@ -176,13 +115,14 @@ def conv_output_shape(
     out = floor((H + pad_total − dilation·(k − 1) − 1) / stride) + 1, or ceil(H / stride) for
     "same". An unknown size (None) stays None. Raises ``ValueError`` if the kernel does not fit.
     """
-    k = _pair(kernel_size, "kernel_size", "conv2d")
-    s, d = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
-    return _output_hw("conv2d", tuple(input_hw), k, s, _check_padding(padding, "conv2d"), d)
+    k = check_int_pair("conv2d", "kernel_size", kernel_size)
+    s = check_int_pair("conv2d", "stride", stride)
+    d = check_int_pair("conv2d", "dilation", dilation)
+    return output_hw("conv2d", tuple(input_hw), k, s, check_padding("conv2d", padding), d)
 
 
 # ------------------------------------------------------------------ im2col / col2im
-def _pad(x: Any, pads: Pads, value: float = 0.0) -> Any:
+def pad_images(x: Any, pads: Pads, value: float = 0.0) -> Any:
     """``x`` (N, H, W, C) with rows/columns of ``value`` around it (``x`` itself if no padding)."""
     (top, bottom), (left, right) = pads
     if top == bottom == left == right == 0:
@@ -195,8 +135,8 @@ def _pad(x: Any, pads: Pads, value: float = 0.0) -> Any:
     return out
 
 
-def _crop(a: Any, pads: Pads, hw: Pair) -> Any:
-    """Undo ``_pad`` (a view)."""
+def crop_images(a: Any, pads: Pads, hw: Pair) -> Any:
+    """Undo ``pad_images`` (a view)."""
     (top, _), (left, _) = pads
     if top == left == 0 and a.shape[1:3] == tuple(hw):
         return a
@@ -429,7 +369,7 @@ class Conv2DOp(Function):
     ) -> Any:
         n, h, wd, _ = x.shape
         kh, kw, c, f = w.shape
-        xpad = _pad(x, pads)
+        xpad = pad_images(x, pads)
         ho, wo = _windows_hw(xpad.shape, (kh, kw), stride, dilation)
         w2 = w.reshape(kh * kw * c, f)
         numpy = get_array_module(xpad) is np
@@ -477,7 +417,7 @@ class Conv2DOp(Function):
         if ctx.needs_input_grad[0]:
             gx = _input_grad_as_conv(grad, w2, ctx)
             if gx is None:
-                gx = _crop(_input_grad_by_taps(gy, w2, ctx), ctx.pads, ctx.x_hw)
+                gx = crop_images(_input_grad_by_taps(gy, w2, ctx), ctx.pads, ctx.x_hw)
         if ctx.needs_input_grad[1]:
             gt = gy.reshape(-1, ctx.tile * f)  # a row per tile of output pixels
             if cols.ndim == 4:  # the padded input was kept: unfold it again, a chunk at a time
@@ -609,13 +549,15 @@ def _input_grad_as_conv(grad: Any, w2: Any, ctx: Context) -> Any:
         return None
     flipped = w2.reshape(kh, kw, c, f)[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)
     h, w = ctx.x_hw
-    gpad = _pad(grad, ((before_after[0], before_after[1]), (before_after[2], before_after[3])))
+    gpad = pad_images(
+        grad, ((before_after[0], before_after[1]), (before_after[2], before_after[3]))
+    )
     gx = _conv_in_chunks(gpad, flipped, (kh, kw), (1, 1), ctx.dilation, (h, w))
     return gx.reshape(grad.shape[0], h, w, c)
 
 
 # ------------------------------------------------------------------ functional API
-def _check_image(x: Any, where: str) -> None:
+def check_image(x: Any, where: str) -> None:
     """``x`` must be a floating (N, H, W, C) batch of images."""
     shape = tuple(x.shape)
     if len(shape) != 4:
@@ -672,7 +614,7 @@ def conv2d(
         >>> y.shape
         (1, 5, 5, 8)
     """
-    _check_image(x, "conv2d")
+    check_image(x, "conv2d")
     ws = tuple(weight.shape)
     if len(ws) != 4:
         raise ValueError(
@@ -755,7 +697,7 @@ def conv2d_inference(
             or n * rows_per_image * k * x.itemsize > _CHUNK_BYTES
         ):
             return Conv2DOp.run(x, w, b, stride=stride, pads=pads, dilation=dilation, relu=relu)
-        cols = im2col(_pad(x, pads), (kh, kw), stride, dilation, (ho, wo), tile)
+        cols = im2col(pad_images(x, pads), (kh, kw), stride, dilation, (ho, wo), tile)
         y = cols @ (w.reshape(k, f) if tile == 1 else tiled_weight(w, tile, stride, dilation))
         rows = y.reshape(-1, f)
         if b is not None:
@@ -772,7 +714,8 @@ def _plan(xs: tuple, khw: tuple, stride: Any, padding: Any, dilation: Any) -> tu
     """Checked stride, resolved padding and dilation for one input shape. A layer calls conv2d
     with the same arguments every step, so the checks run once per shape (a cache), not on
     every batch — at batch 1 they would cost more than the arithmetic."""
-    s, d = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
-    mode = _check_padding(padding, "conv2d")
-    _output_hw("conv2d", xs[1:3], khw, s, mode, d, input_shape=xs)
+    s = check_int_pair("conv2d", "stride", stride)
+    d = check_int_pair("conv2d", "dilation", dilation)
+    mode = check_padding("conv2d", padding)
+    output_hw("conv2d", xs[1:3], khw, s, mode, d, input_shape=xs)
     return s, resolve_padding(xs[1:3], khw, s, mode, d), d

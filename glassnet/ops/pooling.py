@@ -17,15 +17,12 @@ from typing import Any
 
 from glassnet.autograd import Context, Function
 from glassnet.backend import copy_by_pixel, get_array_module
+from glassnet.checks import Pads, Pair, check_int_pair, check_padding
 from glassnet.ops.conv import (
-    Pads,
-    Pair,
-    _check_image,
-    _check_padding,
-    _crop,
-    _output_hw,
-    _pad,
-    _pair,
+    check_image,
+    crop_images,
+    output_hw,
+    pad_images,
     resolve_padding,
 )
 from glassnet.tensor import Tensor
@@ -105,7 +102,7 @@ class MaxPool2DOp(Function):
         tiled = _tiles(x.shape, pool, stride, pads)
         if tiled and pool == (2, 2) and x.flags.c_contiguous and not ctx.needs_input_grad[0]:
             return _max_pool_2x2(x)  # inference: no argmax to keep
-        xpad = x if tiled else _pad(x, pads, -xp.inf)
+        xpad = x if tiled else pad_images(x, pads, -xp.inf)
         out_hw = _windows_out_hw(xpad.shape, pool, stride)
         track = ctx.needs_input_grad[0]
         if tiled and track and x.flags.c_contiguous:
@@ -148,7 +145,7 @@ class MaxPool2DOp(Function):
         gpad = xp.zeros(ctx.padded_shape, dtype=grad.dtype)
         for k, view in enumerate(_window_views(gpad, ctx.pool, ctx.stride, ctx.out_hw, False)):
             view += grad * xp.equal(idx, k, out=taken)
-        return _crop(gpad, ctx.pads, ctx.x_shape[1:3])
+        return crop_images(gpad, ctx.pads, ctx.x_shape[1:3])
 
 
 def max_pool2d_inference(
@@ -192,7 +189,7 @@ class AvgPool2DOp(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, *, pool: Pair, stride: Pair, pads: Pads) -> Any:
         tiled = _tiles(x.shape, pool, stride, pads)
-        xpad = x if tiled else _pad(x, pads)
+        xpad = x if tiled else pad_images(x, pads)
         out_hw = _windows_out_hw(xpad.shape, pool, stride)
         views = _window_views(xpad, pool, stride, out_hw, tiled)
         out = views[0].copy()
@@ -217,7 +214,7 @@ class AvgPool2DOp(Function):
         gpad = xp.zeros(ctx.padded_shape, dtype=grad.dtype)
         for view in _window_views(gpad, ctx.pool, ctx.stride, ctx.out_hw, False):
             view += g
-        return _crop(gpad, ctx.pads, ctx.x_shape[1:3])
+        return crop_images(gpad, ctx.pads, ctx.x_shape[1:3])
 
 
 def _windows_out_hw(padded_shape: tuple[int, ...], pool: Pair, stride: Pair) -> Pair:
@@ -294,18 +291,18 @@ def _pool_args(
 ) -> tuple[Pair, Pair, str, tuple[int | None, int | None]]:
     """Checked (pool, stride, mode, (Ho, Wo)) for an (N, H, W, C) or (H, W) shape; raises if the
     window does not fit."""
-    pool = _pair(pool_size, "pool_size", where)
-    step = pool if stride is None else _pair(stride, "stride", where)
-    mode = _check_padding(padding, where, allow_explicit=False)
+    pool = check_int_pair(where, "pool_size", pool_size)
+    step = pool if stride is None else check_int_pair(where, "stride", stride)
+    mode = check_padding(where, padding, allow_explicit=False)
     shape = tuple(input_shape)
     hw, full = (shape[1:3], shape) if len(shape) == 4 else (shape, None)
-    return pool, step, mode, _output_hw(where, hw, pool, step, mode, (1, 1), full)
+    return pool, step, mode, output_hw(where, hw, pool, step, mode, (1, 1), full)
 
 
 def _pool(
     op: type[Function], where: str, x: Any, pool_size: Any, stride: Any, padding: Any
 ) -> Tensor:
-    _check_image(x, where)
+    check_image(x, where)
     args = (where, tuple(x.shape), pool_size, stride, padding)
     try:
         pool, step, pads = _pool_plan(*args)
@@ -377,13 +374,13 @@ def global_avg_pool2d(x: Tensor, keepdims: bool = False) -> Tensor:
 
     The usual bridge from convolutions to a classifier head (ResNet), with no weights at all.
     """
-    _check_image(x, "global_avg_pool2d")
+    check_image(x, "global_avg_pool2d")
     return GlobalAvgPool2DOp.apply(x, keepdims=bool(keepdims))
 
 
 def global_max_pool2d(x: Tensor, keepdims: bool = False) -> Tensor:
     """The maximum of every channel over the whole image: (N, H, W, C) -> (N, C) (or keepdims)."""
-    _check_image(x, "global_max_pool2d")
+    check_image(x, "global_max_pool2d")
     if x.shape[1] * x.shape[2] == 0:
         raise ValueError(
             f"global_max_pool2d: the image is empty. Expected height and width ≥ 1, received "

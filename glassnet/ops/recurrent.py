@@ -39,7 +39,8 @@ RECURRENT_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
 
 
 # ------------------------------------------------------------------ activations on arrays
-def _act(name: str, a: Any) -> Any:
+def apply_activation(name: str, a: Any) -> Any:
+    """``a`` through the recurrent activation ``name`` (one of ``RECURRENT_ACTIVATIONS``)."""
     xp = get_array_module(a)
     if name == "tanh":
         return xp.tanh(a)
@@ -66,7 +67,7 @@ def _act_grad(name: str, y: Any) -> Any:
 # ------------------------------------------------------------------ the cells, one step each
 def rnn_step(xw_t: Any, h: Any, U: Any, act: str) -> Any:
     """SimpleRNN: h_t = act(x_t·W + b + h_{t−1}·U)."""
-    return _act(act, xw_t + h @ U)
+    return apply_activation(act, xw_t + h @ U)
 
 
 def lstm_step(xw_t: Any, h: Any, c: Any, U: Any, act: str, ract: str) -> tuple:
@@ -81,12 +82,12 @@ def lstm_step(xw_t: Any, h: Any, c: Any, U: Any, act: str, ract: str) -> tuple:
     """
     u = h.shape[-1]
     z = xw_t + h @ U
-    i = _act(ract, z[:, :u])
-    f = _act(ract, z[:, u : 2 * u])
-    g = _act(act, z[:, 2 * u : 3 * u])
-    o = _act(ract, z[:, 3 * u :])
+    i = apply_activation(ract, z[:, :u])
+    f = apply_activation(ract, z[:, u : 2 * u])
+    g = apply_activation(act, z[:, 2 * u : 3 * u])
+    o = apply_activation(ract, z[:, 3 * u :])
     c_new = f * c + i * g
-    tc = _act(act, c_new)
+    tc = apply_activation(act, c_new)
     return o * tc, c_new, (i, f, g, o, tc)
 
 
@@ -100,10 +101,10 @@ def gru_step(xw_t: Any, h: Any, U: Any, rb: Any, act: str, ract: str) -> tuple:
     """
     u = h.shape[-1]
     hu = h @ U + rb
-    z = _act(ract, xw_t[:, :u] + hu[:, :u])
-    r = _act(ract, xw_t[:, u : 2 * u] + hu[:, u : 2 * u])
+    z = apply_activation(ract, xw_t[:, :u] + hu[:, :u])
+    r = apply_activation(ract, xw_t[:, u : 2 * u] + hu[:, u : 2 * u])
     hu_h = hu[:, 2 * u :]
-    hh = _act(act, xw_t[:, 2 * u :] + r * hu_h)
+    hh = apply_activation(act, xw_t[:, 2 * u :] + r * hu_h)
     return z * h + (1 - z) * hh, (z, r, hh, hu_h)
 
 
@@ -118,10 +119,10 @@ def gru_step_reset_before(xw_t: Any, h: Any, U: Any, act: str, ract: str) -> tup
     """
     u = h.shape[-1]
     hu = h @ U[:, : 2 * u]
-    z = _act(ract, xw_t[:, :u] + hu[:, :u])
-    r = _act(ract, xw_t[:, u : 2 * u] + hu[:, u:])
+    z = apply_activation(ract, xw_t[:, :u] + hu[:, :u])
+    r = apply_activation(ract, xw_t[:, u : 2 * u] + hu[:, u:])
     rh = r * h
-    hh = _act(act, xw_t[:, 2 * u :] + rh @ U[:, 2 * u :])
+    hh = apply_activation(act, xw_t[:, 2 * u :] + rh @ U[:, 2 * u :])
     return z * h + (1 - z) * hh, (z, r, hh, rh)
 
 

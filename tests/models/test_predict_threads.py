@@ -13,7 +13,7 @@ import threadpoolctl
 import glassnet as gn
 from glassnet import backend
 from glassnet import layers as L
-from glassnet.layers.layer import observe_calls
+from glassnet.layers.observers import observe_calls
 from glassnet.models import training
 
 needs_blas = pytest.mark.skipif(backend._blas() is None, reason="no BLAS threadpoolctl can steer")

@@ -9,7 +9,7 @@ import pytest
 
 import glassnet as gn
 from glassnet import layers as L
-from glassnet.layers.layer import observe_calls
+from glassnet.layers.observers import observe_calls
 from glassnet.models import training
 
 

@@ -1,0 +1,134 @@
+"""Argument checks shared by ops, layers, optimizers and the architectures: one copy of each.
+
+Every check takes ``where`` (how the error names the culprit: ``"Conv2D"``, ``"conv2d"``,
+``"Dense 'dense_1'"``) and the argument's name, and returns the value normalised (a bool, an
+int, a pair) or raises a ``TypeError`` (wrong kind of value) or a ``ValueError`` (right kind,
+wrong value) whose message says what was expected and what was received.
+
+It sits beside ``backend`` at the top of the house and imports nothing from glassnet, so every
+part below it can use it.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Pads",
+    "Pair",
+    "check_bool",
+    "check_int_pair",
+    "check_number",
+    "check_padding",
+    "check_positive_int",
+    "is_int",
+]
+
+#: (height, width) sizes: a kernel, a stride, a dilation.
+Pair = tuple[int, int]
+#: Explicit padding ((top, bottom), (left, right)).
+Pads = tuple[Pair, Pair]
+
+_PADDING_HELP = (
+    "Expected 'valid', 'same', an int, a pair (pad_h, pad_w) or ((top, bottom), (left, right))"
+)
+
+
+def is_int(value: Any) -> bool:
+    """Whether ``value`` is a Python or NumPy integer (a bool is not)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_bool(where: str, arg: str, value: Any) -> bool:
+    """``value`` as a bool, which it must already be (``1`` or ``"yes"`` are refused)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: '{arg}' must be True or False. Received: {arg}={value!r}")
+    return bool(value)
+
+
+def check_positive_int(where: str, arg: str, value: Any) -> int:
+    """``value`` as an int ≥ 1 (TypeError for a non-integer, ValueError for one below 1)."""
+    if not is_int(value) or value < 1:
+        error = ValueError if is_int(value) else TypeError
+        raise error(f"{where}: '{arg}' must be a positive integer. Received: {arg}={value!r}")
+    return int(value)
+
+
+def check_int_pair(where: str, arg: str, value: Any) -> Pair:
+    """An int or a pair of ints, all ≥ 1, as a pair (Keras's ``standardize_tuple``)."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(items) != 2 or not all(is_int(v) for v in items):
+        raise TypeError(
+            f"{where}: {arg} must be an int or a pair of ints. Expected e.g. {arg}=2 or "
+            f"{arg}=(2, 1), received {arg}={value!r}."
+        )
+    if min(items) < 1:
+        raise ValueError(
+            f"{where}: {arg} must be positive. Expected integers ≥ 1, received {arg}={value!r}. "
+            f"The smallest is {arg}=1."
+        )
+    return int(items[0]), int(items[1])
+
+
+def check_padding(where: str, padding: Any, allow_explicit: bool = True) -> str | Pads:
+    """``padding`` as "valid", "same" (any case) or, if allowed, ((top, bottom), (left, right))."""
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode in ("valid", "same"):
+            return mode
+        expected = _PADDING_HELP if allow_explicit else "Expected 'valid' or 'same'"
+        raise ValueError(
+            f"{where}: unknown padding {padding!r}. {expected}, received padding={padding!r}. "
+            "Use 'same' to keep the image size, 'valid' for no padding."
+        )
+    if not allow_explicit:
+        raise TypeError(
+            f"{where}: padding must be 'valid' or 'same'. Expected a string, received "
+            f"padding={padding!r}. Pad explicitly with ops.pad first if you need other padding."
+        )
+    if is_int(padding):
+        pads = ((padding, padding), (padding, padding))
+    elif isinstance(padding, (tuple, list)) and len(padding) == 2 and all(map(is_int, padding)):
+        pads = ((padding[0], padding[0]), (padding[1], padding[1]))
+    elif (
+        isinstance(padding, (tuple, list))
+        and len(padding) == 2
+        and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in padding)
+        and all(is_int(v) for p in padding for v in p)
+    ):
+        pads = (tuple(padding[0]), tuple(padding[1]))
+    else:
+        raise TypeError(f"{where}: bad padding. {_PADDING_HELP}, received padding={padding!r}.")
+    if min(v for p in pads for v in p) < 0:
+        raise ValueError(
+            f"{where}: padding must not be negative. Expected sizes ≥ 0, received "
+            f"padding={padding!r}. Crop the input instead."
+        )
+    return tuple((int(a), int(b)) for a, b in pads)  # type: ignore[return-value]
+
+
+def check_number(
+    where: str,
+    arg: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a float: a finite real number within [low, high] (open ends where asked)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise TypeError(f"{where}: '{arg}' must be a finite number. Received: {arg}={value!r}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        left = "(" if low_open or low is None else "["
+        right = ")" if high_open or high is None else "]"
+        interval = f"{left}{lo}, {hi}{right}"
+        raise ValueError(f"{where}: '{arg}' must be in {interval}. Received: {arg}={value!r}")
+    return float(value)

@@ -1,0 +1,41 @@
+"""Layers as JSON-safe configs and back: ``serialize``, ``deserialize`` and ``get``.
+
+A saved layer is ``{"class_name": "Dense", "config": {...}}``: its class's registered name
+(``glassnet/layers/registry.py``) and its constructor arguments (``Layer.get_config``).
+Loading looks the name up in the registry and calls ``from_config``; nothing from the file is
+evaluated, so a model file cannot run code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from glassnet.layers.layer import Layer
+from glassnet.layers.registry import lookup, saved_name
+
+__all__ = ["deserialize", "get", "serialize"]
+
+
+def get(identifier: str | type[Layer]) -> type[Layer]:
+    """The layer class registered under ``identifier`` (``get("Dense") is Dense``)."""
+    if isinstance(identifier, type) and issubclass(identifier, Layer):
+        return identifier
+    return lookup(identifier)
+
+
+def serialize(layer: Layer) -> dict[str, Any]:
+    """``{"class_name": "Dense", "config": layer.get_config()}``: JSON-safe, no code."""
+    if not isinstance(layer, Layer):
+        raise TypeError(f"layers.serialize: expected a Layer. Received: {type(layer).__name__}")
+    return {"class_name": saved_name(type(layer)), "config": layer.get_config()}
+
+
+def deserialize(config: dict[str, Any]) -> Layer:
+    """Rebuild an (unbuilt) layer from ``serialize``'s output, looking its class up in the
+    registry; nothing is evaluated."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(
+            f"layers.deserialize: expected a dict with 'class_name' and 'config'. "
+            f"Received: {config!r}"
+        )
+    return get(config["class_name"]).from_config(dict(config.get("config") or {}))

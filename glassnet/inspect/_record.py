@@ -1,9 +1,9 @@
 """Watch a model run: every leaf layer's input and output tensors, in call order.
 
 ``observe_calls()`` in ``glassnet.layers.observers`` records shapes; looking inside needs the
-numbers too. ``record_calls`` wraps each layer's ``_run_call`` on the instance for the length of
-a ``with`` block (nothing is changed in ``glassnet.layers``), so it sees inside subclassed
-models and nested ``Sequential`` stacks alike.
+numbers too. ``record_calls`` watches the same calls (``watch_calls``, the one forward-hook
+mechanism) and keeps the tensors of the model's leaf layers, so it sees inside subclassed
+models and nested ``Sequential`` stacks alike, and every ``predict`` it is open for.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.layers.layer import Layer
+from glassnet.layers.observers import watch_calls
 from glassnet.tensor import Tensor
 
 
@@ -42,21 +43,14 @@ def leaf_layers(model: Layer) -> list[tuple[str, Layer]]:
 def record_calls(model: Layer) -> Iterator[list[Call]]:
     """Record ``Call`` entries for every leaf-layer call made inside the ``with`` block."""
     calls: list[Call] = []
-    wrapped: list[Layer] = []
-    for path, layer in leaf_layers(model):
+    paths = {id(layer): (path, layer) for path, layer in leaf_layers(model)}
 
-        def run(x: Any, training: bool, _layer: Layer = layer, _path: str = path) -> Any:
-            out = type(_layer)._run_call(_layer, x, training)
-            calls.append(Call(_path, _layer, x, out))
-            return out
+    def record(layer: Layer, inputs: Any, out: Any) -> None:
+        if id(layer) in paths:
+            calls.append(Call(paths[id(layer)][0], layer, inputs, out))
 
-        object.__setattr__(layer, "_run_call", run)
-        wrapped.append(layer)
-    try:
+    with watch_calls(record):
         yield calls
-    finally:
-        for layer in wrapped:
-            layer.__dict__.pop("_run_call", None)
 
 
 def as_batch(model: Layer, x: Any, what: str) -> np.ndarray:

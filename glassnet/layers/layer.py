@@ -467,7 +467,7 @@ class Layer:
         finally:
             _call_state.training = outer
         for observer in call_observers:
-            observer(self, shape, out)
+            observer(self, x, out)
         return out
 
     def _run_call(self, x: Any, training: bool) -> Any:

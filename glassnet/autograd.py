@@ -23,14 +23,45 @@ Autograd is first order: backward works on arrays, so there are no gradients of 
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from glassnet.backend import as_array, get_array_module, is_float
 from glassnet.tensor import Tensor, is_grad_enabled, no_grad, unbroadcast
 
-__all__ = ["Context", "Function", "Tensor", "no_grad", "unbroadcast"]
+__all__ = ["Applied", "Context", "Function", "Tensor", "no_grad", "record_ops", "unbroadcast"]
+
+_recorder = threading.local()
+
+
+class Applied(NamedTuple):
+    """One op as ``Function.apply`` ran it (``record_ops``): the op, its inputs as given
+    (tensors, arrays, numbers or None), the arrays its forward received, its attributes,
+    whether the graph was being recorded, and the output tensor."""
+
+    fn: type[Function]
+    inputs: tuple[Any, ...]
+    arrays: tuple[Any, ...]
+    attrs: dict[str, Any]
+    grad_enabled: bool
+    output: Tensor
+
+
+@contextlib.contextmanager
+def record_ops() -> Iterator[list[Applied]]:
+    """Note every op applied on this thread inside the ``with`` block, in order: what a
+    model's replay (``models.replay``) is made from. Records nest: an inner block sees its own
+    ops, and they are not in the outer record."""
+    previous = getattr(_recorder, "ops", None)
+    _recorder.ops = ops = []
+    try:
+        yield ops
+    finally:
+        _recorder.ops = previous
 
 
 class Context:
@@ -51,7 +82,7 @@ class Context:
         self.parents = parents
         if needs_input_grad is None:
             needs_input_grad = tuple(p is not None and p.requires_grad for p in parents)
-        self.needs_input_grad = needs_input_grad  # given outright by steps run without a graph
+        self.needs_input_grad = needs_input_grad  # given outright by a replay (models.replay)
         self.saved: tuple[Any, ...] = ()
         self.freed = False
 
@@ -105,6 +136,9 @@ class Function:
         if recording and any(ctx.needs_input_grad):
             out.requires_grad = True
             out._ctx = ctx
+        tape = getattr(_recorder, "ops", None)
+        if tape is not None:
+            tape.append(Applied(cls, inputs, arrays, attrs, recording, out))
         return out
 
 

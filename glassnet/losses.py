@@ -7,20 +7,10 @@ take either an object or Keras's string (``"mse"``, ``"sparse_categorical_crosse
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from glassnet import ops
-from glassnet.ops.loss import SparseSoftmaxCrossEntropyStep
 from glassnet.tensor import Tensor
-
-
-class LossStep(Protocol):
-    """A loss on arrays (``Loss.training_step``): ``forward`` -> the loss, shape ();
-    ``backward`` -> its gradient for the predictions, their shape."""
-
-    def forward(self, y_true: Any, y_pred: Any) -> Any: ...
-
-    def backward(self) -> Any: ...
 
 
 class Loss:
@@ -38,12 +28,6 @@ class Loss:
     def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
         """Compute the mean loss for a batch. Subclasses write the formula here."""
         raise NotImplementedError
-
-    def training_step(self) -> LossStep | None:
-        """This loss on arrays, for ``fit``'s steps without a graph (``Layer.training_step``):
-        ``forward(y_true, y_pred)`` checks the targets and returns the loss, ``backward()``
-        its gradient for y_pred. None (the default): the loss runs through the graph."""
-        return None
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, JSON-safe (saved with the model)."""
@@ -123,11 +107,6 @@ class SparseCategoricalCrossentropy(_FromLogits):
 
     def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
         return ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
-
-    def training_step(self) -> LossStep | None:
-        if type(self).call is not SparseCategoricalCrossentropy.call or not self.from_logits:
-            return None
-        return SparseSoftmaxCrossEntropyStep()
 
 
 _ALIASES: dict[str, type[Loss]] = {

@@ -366,17 +366,34 @@ def _topological_order(root: Tensor) -> list[Tensor]:
 
 
 def _sole_owner(a: Any) -> bool:
-    """True if ``a`` is a writeable array owning its memory that nothing refers to but the
-    caller's one variable. CPython counts three references here: that variable, this
-    function's argument and getrefcount's own argument (NumPy elides temporaries the same way).
-    """
+    """True if ``a`` is a writeable array owning its memory that nothing refers to but one
+    variable of ``deposit_grad``'s caller. CPython counts four references here: that variable,
+    ``deposit_grad``'s argument, this function's and getrefcount's own (NumPy elides
+    temporaries the same way)."""
     return (
         _EXACT_REFCOUNTS
         and isinstance(a, np.ndarray)
         and a.flags.owndata
         and a.flags.writeable
-        and sys.getrefcount(a) <= 3
+        and sys.getrefcount(a) <= 4
     )
+
+
+def deposit_grad(leaf: Tensor, g: Any) -> None:
+    """Add the gradient ``g`` into ``leaf.grad``, as ``backward`` does for every leaf.
+
+    A copy on first assignment when ``g`` may be shared: a read-only broadcast view, a view of
+    another array, or an array a sibling input also holds (AddOp returns the same array twice)
+    — users may edit ``.grad``. A fresh array that nothing else refers to (a weight gradient
+    straight from a GEMM, held by the caller's one variable) is taken as is, saving a copy of
+    every weight per step. The caller must hold ``g`` in one variable and nowhere else.
+    """
+    if leaf.grad is not None:
+        leaf.grad = leaf.grad + g
+    elif _sole_owner(g):
+        leaf.grad = g
+    else:
+        leaf.grad = g.copy()
 
 
 # Reference counts are exact only in CPython with its GIL (free-threaded builds defer some; PyPy
@@ -398,17 +415,7 @@ def _run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
             key = id(tensor)
             sink[key] = g if key not in sink else sink[key] + g
         elif ctx is None or tensor._retain_grad:
-            # A copy on first assignment when g may be shared: a read-only broadcast view, a
-            # view of another array, or an array a sibling input also holds (AddOp returns the
-            # same array twice) — users may edit .grad. A fresh array that nothing else refers
-            # to (a weight gradient straight from a GEMM, held by ``g`` alone) is taken as is,
-            # saving a copy of every weight per step.
-            if tensor.grad is not None:
-                tensor.grad = tensor.grad + g
-            elif _sole_owner(g):
-                tensor.grad = g
-            else:
-                tensor.grad = g.copy()
+            deposit_grad(tensor, g)
         if ctx is None:
             continue
         if ctx.freed:

@@ -12,8 +12,7 @@ from glassnet import activations, initializers, ops
 from glassnet.backend import get_rng
 from glassnet.checks import check_bool, check_number, check_positive_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
-from glassnet.layers.steps import OpStep, TrainingStep
-from glassnet.ops.linalg import LinearOp, linear_on_arrays
+from glassnet.ops.linalg import linear_on_arrays
 from glassnet.tensor import Tensor
 
 __all__ = ["Activation", "Dense", "Dropout", "Input", "InputLayer"]
@@ -176,14 +175,6 @@ class Dense(Layer):
             return y if after is None else after(y)
 
         return step
-
-    def training_step(self, input_shape: Shape) -> TrainingStep | None:
-        """The linear op (with ReLU fused, as in ``call``) on arrays; None for activations
-        other than ReLU and none, which ``fit`` runs through the graph."""
-        relu = self.activation is ops.relu
-        if not relu and self.activation is not activations.linear:
-            return None
-        return OpStep(LinearOp, self, ("kernel", "bias"), relu=relu)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)

@@ -18,8 +18,8 @@ class names let a model be saved as JSON and rebuilt without executing anything 
 
 Beside this file, and below it (they never import it at run time): ``registry.py`` files every
 subclass under its names, ``observers.py`` holds the functions told of every call
-(``observe_calls``), ``steps.py`` the per-layer steps on arrays that ``predict`` and ``fit``
-chain. ``serialization.py`` (``serialize``, ``deserialize``, ``get``) is above it.
+(``observe_calls``), ``steps.py`` the per-layer inference steps on arrays that ``predict``
+chains. ``serialization.py`` (``serialize``, ``deserialize``, ``get``) is above it.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from glassnet.backend import as_array, default_float, get_array_module
 from glassnet.checks import check_bool
 from glassnet.layers.observers import call_observers
 from glassnet.layers.registry import register
-from glassnet.layers.steps import TrainingStep
 from glassnet.tensor import Tensor, no_grad
 
 __all__ = [
@@ -497,18 +496,6 @@ class Layer:
         or None (the default) where doing both at once saves nothing. ``Conv2D`` followed by
         ``MaxPooling2D`` adds its bias and applies ReLU after the pool, on a quarter of the
         numbers. Called only when neither layer's ``call`` is rewritten."""
-        return None
-
-    def training_step(self, input_shape: Shape) -> TrainingStep | None:
-        """This layer's training forward and backward on arrays (``TrainingStep``), for
-        inputs of ``input_shape``, or None (the default) where the layer has none.
-
-        ``fit`` chains these steps for a ``Sequential`` once a batch of that shape went
-        through ``call`` and the graph: the same ops' forward and backward code, without
-        Tensors, graph nodes, a topological sort or the per-batch input checks — about a
-        twentieth of a small MLP's step. A layer with a training-mode behaviour of its own
-        (Dropout, BatchNormalization) has none, so its model keeps the graph.
-        """
         return None
 
     def call(self, inputs: Any, training: bool = False) -> Any:

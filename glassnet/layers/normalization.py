@@ -115,10 +115,11 @@ class BatchNormalization(Layer):
     def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
         def step(x: Any) -> Any:  # batch_norm with training=False: the moving statistics
             gamma, beta = (None if t is None else t.data for t in (self.gamma, self.beta))
-            mean = self.moving_mean.data.astype(x.dtype, copy=False)
-            var = self.moving_variance.data.astype(x.dtype, copy=False)
-            eps = float(self.epsilon)
-            return BatchNormOp.run(x, gamma, beta, mean, var, epsilon=eps, batch_stats=False)
+            mean, var = self.moving_mean.data, self.moving_variance.data
+            eps, momentum = float(self.epsilon), float(self.momentum)
+            return BatchNormOp.run(
+                x, gamma, beta, mean, var, epsilon=eps, momentum=momentum, training=False
+            )
 
         return step
 

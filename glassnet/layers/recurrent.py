@@ -58,6 +58,8 @@ class _RNN(Layer):
 
     _gates: ClassVar[int] = 1
     _num_states: ClassVar[int] = 1
+    #: The states handed to one call (``initial_state=``) are that call's input, not config.
+    run_state = Layer.run_state | {"_initial_state"}
 
     def __init__(
         self,
@@ -430,6 +432,8 @@ class Bidirectional(Layer):
     Shape:
         Output as the wrapped layer's, with 2·units features for "concat".
     """
+
+    run_state = Layer.run_state | {"_initial_state"}  # one call's states, as in _RNN
 
     def __init__(
         self,

@@ -10,7 +10,6 @@ import numpy as np
 
 from glassnet import ops
 from glassnet.layers.layer import InputSpec, Layer, Shape
-from glassnet.layers.steps import TrainingStep
 from glassnet.tensor import Tensor
 
 __all__ = ["Flatten", "Reshape"]
@@ -39,9 +38,6 @@ class Flatten(Layer):
 
     def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
         return lambda x: x.reshape(x.shape[0], math.prod(x.shape[1:]))
-
-    def training_step(self, input_shape: Shape) -> TrainingStep:
-        return _FlattenStep()
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)
@@ -110,17 +106,3 @@ class Reshape(Layer):
         config = super().get_config()
         config["target_shape"] = self.target_shape
         return config
-
-
-class _FlattenStep:
-    """Flatten's training step: a reshape forward, the gradient reshaped back (ReshapeOp's
-    maths; the batch size may change from batch to batch)."""
-
-    output_grad = False
-
-    def forward(self, x: Any, input_grad: bool) -> Any:
-        self.shape, self.output_grad = x.shape, input_grad
-        return x.reshape(x.shape[0], math.prod(x.shape[1:]))
-
-    def backward(self, grad: Any) -> Any:
-        return grad.reshape(self.shape) if self.output_grad else None

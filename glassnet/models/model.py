@@ -30,7 +30,7 @@ from glassnet import losses as losses_module
 from glassnet import metrics as metrics_module
 from glassnet import optimizers as optimizers_module
 from glassnet.layers.layer import Layer
-from glassnet.models import checkpoint, saving, training
+from glassnet.models import checkpoint, replay, saving, training
 from glassnet.models import summary as summary_module
 from glassnet.tensor import Tensor, no_grad
 
@@ -44,7 +44,14 @@ class Model(Layer):
     """
 
     #: fit's own bookkeeping, which changes nothing a batch computes.
-    run_state = Layer.run_state | {"_parallel", "stop_training", "stop_reason", "history"}
+    run_state = Layer.run_state | {
+        "_parallel",
+        "_parallel_started",
+        "_optimizer_built",
+        "stop_training",
+        "stop_reason",
+        "history",
+    }
 
     def __init__(self, name: str | None = None, trainable: bool = True) -> None:
         super().__init__(name=name, trainable=trainable)
@@ -196,23 +203,22 @@ class Model(Layer):
             self._parallel_started = True
         with np.errstate(over="ignore", invalid="ignore"):
             # A large batch of a plain CNN: half a batch per core (training.train_on_cores).
-            # Otherwise a Sequential's later batches of a shape skip the graph
-            # (training.train_without_graph); the first one goes through it, checked.
-            on_cores = without_graph = None
+            # Otherwise later batches of a shape replay the ops recorded from the first, which
+            # went through the graph (models.replay).
+            on_cores = None
             if parallel is None:
                 on_cores = training.train_on_cores(self, inputs, targets)
-                if on_cores is None:
-                    without_graph = training.train_without_graph(self, inputs, targets)
             if on_cores is not None:
                 value, outputs, grads = on_cores
-            elif without_graph is not None:
-                value, outputs, backward = without_graph
+            elif parallel is None:
+                value, outputs, backward = replay.train_step(self, inputs, targets)
             else:
                 outputs = self(inputs, training=True)
                 loss = self.loss(targets, outputs)
                 value = float(loss.item())
-                if parallel is not None:  # decide on NaN together, or the ranks would part ways
-                    value = float(parallel.sum(np.array([value * parallel.fraction]))[0])
+                # decide on NaN together, or the ranks would part ways
+                value = float(parallel.sum(np.array([value * parallel.fraction]))[0])
+                backward = loss.backward
             if not math.isfinite(value):
                 return value  # the caller stops training before an update touches the weights
             self._build_optimizer()
@@ -220,17 +226,11 @@ class Model(Layer):
             if on_cores is not None:
                 for weight in self.optimizer.params:
                     weight.grad = grads.get(id(weight))
-            elif without_graph is not None:
-                backward()
             else:
-                loss.backward()
+                backward()
                 if parallel is not None:
                     parallel.average_gradients(self.optimizer.params)
             self.optimizer.step()
-            if on_cores is None and without_graph is None and parallel is None:
-                remember = getattr(self, "trained_through_graph", None)
-                if remember is not None:
-                    remember(inputs.data)
         self._update_metrics(targets, outputs)
         return value
 

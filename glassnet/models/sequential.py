@@ -15,12 +15,9 @@ import numpy as np
 from glassnet.backend import is_float
 from glassnet.layers import InputLayer, deserialize, serialize
 from glassnet.layers.layer import Layer, changes, snake_case
-from glassnet.layers.observers import observing_calls
 from glassnet.layers.steps import (
-    TrainingStep,
     fused_step_of,
     inference_step_of,
-    training_step_of,
 )
 from glassnet.models.model import Model
 from glassnet.tensor import Tensor
@@ -213,37 +210,6 @@ class Sequential(Model):
         """Whether a subclass or the instance gives the model a ``call`` of its own, which the
         chained steps would not honour."""
         return "call" in vars(self) or type(self).call is not Sequential.call
-
-    def training_steps(self, x: np.ndarray) -> list[TrainingStep] | None:
-        """The layers' training steps (``Layer.training_step``) for batches like ``x``, once
-        one of its sample shape and dtype has trained through ``call`` and the graph (which
-        checked it; ``trained_through_graph`` records that), else None; None too where a layer
-        has no step, the model's ``call`` is the user's, or ``observe_calls`` is recording."""
-        if self._call_rewritten() or observing_calls():
-            return None
-        cached = self.__dict__.get("_training")
-        if cached is None or cached[0] != self._batch_key(x):
-            return None
-        if cached[1] is None:  # the first batch after the checked one: build the chain
-            steps, shape = [], (None, *x.shape[1:])
-            for layer in self._stack:
-                step = training_step_of(layer, shape)
-                if step is None:
-                    steps = False
-                    break
-                steps.append(step)
-                shape = tuple(layer.compute_output_shape(shape))
-            cached = (cached[0], steps)
-            self.__dict__["_training"] = cached
-        return cached[1] or None
-
-    def trained_through_graph(self, x: np.ndarray) -> None:
-        """Record that a batch like ``x`` trained through ``call`` and the graph, so later
-        ones may take the training steps (``training_steps``)."""
-        key = self._batch_key(x)
-        cached = self.__dict__.get("_training")
-        if cached is None or cached[0] != key:
-            self.__dict__["_training"] = (key, None)
 
     def run_inference(self, x: np.ndarray) -> np.ndarray:
         """The model's inference outputs for the batch ``x``, an array.

@@ -276,50 +276,6 @@ def _trains_on_threads(model: Any) -> bool:
     return all(type(layer) in allowed for layer in layers) and _safe_on_threads(model)
 
 
-def train_without_graph(
-    model: Any, x: Tensor, y: Any
-) -> tuple[float, Tensor, Callable[[], None]] | None:
-    """One training step's forward pass and loss through the layers' training steps
-    (``Sequential.training_steps``): no graph but the loss's own; None where the model has
-    none for this batch, and the caller trains through the graph.
-
-    Returns the loss, the outputs (for metrics) and the backward pass to run once the loss is
-    known to be finite: the loss's gradient for the outputs, then each step's backward in
-    reverse, filling the weights' ``.grad`` as ``loss.backward()`` would, with the same numbers.
-    """
-    chain = getattr(model, "training_steps", None)
-    steps = chain(x.data) if chain is not None and model.jit_compile else None
-    if not steps:
-        return None
-    h, wants = x.data, False
-    for step in steps:
-        h = step.forward(h, wants)
-        wants = step.output_grad
-    if not wants:  # nothing to train: the graph's backward says so, in words
-        return None
-    on_arrays = getattr(model.loss, "training_step", None)
-    loss_step = on_arrays() if on_arrays is not None else None
-    if loss_step is not None:
-        outputs, value = Tensor(h), float(loss_step.forward(y, h))
-    else:  # a loss without a step of its own: through a graph of its own, from the outputs
-        outputs = Tensor(h, requires_grad=True)
-        loss = model.loss(y, outputs)
-        value = float(loss.item())
-
-    def backward() -> None:
-        if loss_step is not None:
-            grad = loss_step.backward()
-        else:
-            loss.backward()
-            grad = outputs.grad
-        for step in reversed(steps):
-            grad = step.backward(grad)
-            if grad is None:
-                break
-
-    return value, outputs, backward
-
-
 def train_on_cores(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, dict[int, Any]] | None:
     """One training step's forward and backward with the batch cut into one share per core,
     side by side (``backend.split_over_cores``); None where that would not pay or is not

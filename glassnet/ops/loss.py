@@ -381,33 +381,6 @@ def _sparse_ids(y_true: Any, y_pred: Any, axis: int, where: str) -> Any:
     return _class_ids(ids, y_pred.shape[axis], where, ("y_true", "y_pred"), y_pred)
 
 
-class SparseSoftmaxCrossEntropyStep:
-    """``sparse_categorical_crossentropy(y_true, logits, from_logits=True)`` on arrays, for
-    ``fit``'s steps without a graph (``Loss.training_step``): the labels are checked on every
-    batch as the function checks them, then ``SoftmaxCrossEntropyOp``'s forward and backward
-    run with a Context and no graph node — the same numbers.
-
-    Shape: logits (..., K), y_true (...) or (..., 1) int; ``forward`` -> the loss, shape ();
-    ``backward`` -> d loss / d logits, (..., K). Leading axes are merged into rows, as the
-    function merges them.
-    """
-
-    def forward(self, y_true: Any, logits: Any) -> Any:
-        where = "sparse_categorical_crossentropy"
-        if logits.size == 0:  # an empty batch: the function's own check says so
-            _prediction(Tensor(logits), where)
-        ids = _sparse_ids(y_true, logits, logits.ndim - 1, where)
-        self.shape = logits.shape
-        self.ctx = Context(SoftmaxCrossEntropyOp, (), (True, False))
-        return SoftmaxCrossEntropyOp.forward(self.ctx, logits.reshape(-1, logits.shape[-1]), ids)
-
-    def backward(self) -> Any:
-        ctx, self.ctx = self.ctx, None
-        probs = ctx.saved[0]
-        one = get_array_module(probs).ones((), probs.dtype)  # where loss.backward() starts
-        return SoftmaxCrossEntropyOp.backward(ctx, one)[0].reshape(self.shape)
-
-
 def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
     """The fused softmax + cross-entropy: −(1/N) Σ_n Σ_k y_nk · log softmax(z_n)_k.
 

@@ -18,18 +18,19 @@ __all__ = ["batch_norm"]
 
 
 class BatchNormOp(Function):
-    """y = γ · (x − μ) / √(σ² + ε) + β per channel, for given statistics μ and σ².
+    """y = γ · (x − μ) / √(σ² + ε) + β per channel.
 
-    With ``batch_stats=True``, μ and σ² are the mean and biased variance of this very x over
-    every axis but the last, so they move when x moves and the backward includes that. With
-    x̂ = (x − μ)/√(σ² + ε), g the incoming gradient and means over those same axes, it is
+    With ``training=True``, μ and σ² are the mean and biased variance of this very x over
+    every axis but the last, so they move when x moves and the backward includes that; the
+    running statistics take a step towards them, in place. With x̂ = (x − μ)/√(σ² + ε), g the
+    incoming gradient and means over those same axes, it is
 
         dx = γ/√(σ² + ε) · (g − mean(g) − x̂ · mean(g · x̂)),   dγ = Σ g·x̂,   dβ = Σ g.
 
-    With ``batch_stats=False`` (inference, running statistics) μ and σ² are constants and
+    With ``training=False`` (inference) μ and σ² are the running statistics, constants, and
     dx = γ · g / √(σ² + ε).
 
-    Shape: x (..., C); gamma, beta (C,) or None; mean, var (C,); output like x.
+    Shape: x (..., C); gamma, beta (C,) or None; running_mean, running_var (C,); output like x.
     """
 
     @staticmethod
@@ -38,13 +39,24 @@ class BatchNormOp(Function):
         x: Any,
         gamma: Any,
         beta: Any,
-        mean: Any,
-        var: Any,
+        running_mean: Any,
+        running_var: Any,
         *,
         epsilon: float,
-        batch_stats: bool,
+        momentum: float,
+        training: bool,
     ) -> Any:
         xp = get_array_module(x)
+        if training:
+            mean, var = _batch_moments(x)
+            share = current_share()
+            if share is None or share.index == 0:  # one update per step, not one per share
+                running_mean[...] = running_mean * momentum + mean * (1.0 - momentum)
+                running_var[...] = running_var * momentum + var * (1.0 - momentum)
+        else:
+            mean = running_mean.astype(x.dtype, copy=False)
+            var = running_var.astype(x.dtype, copy=False)
+        batch_stats = training
         inv_std = 1 / xp.sqrt(var + x.dtype.type(epsilon))
         # Per-channel arithmetic over (P, C) rows, P = every position of every sample, run
         # over long rows (rows_with): NumPy would step C numbers at a time.
@@ -186,17 +198,19 @@ def batch_norm(
     c = x.shape[-1]
     gamma = _channel_param(gamma, "gamma", c, x.shape)
     beta = _channel_param(beta, "beta", c, x.shape)
+    # As Tensors, so the op receives the very arrays to update in place (a bare array of
+    # another dtype than x would reach it as a converted copy).
     r_mean = _buffer(running_mean, "running_mean", c, x.shape)
     r_var = _buffer(running_var, "running_var", c, x.shape)
-    if training:
-        mean, var = _batch_moments(x.data)
-        share = current_share()
-        if share is None or share.index == 0:  # one update per step, not one per share
-            r_mean[...] = r_mean * momentum + mean * (1.0 - momentum)
-            r_var[...] = r_var * momentum + var * (1.0 - momentum)
-    else:
-        mean = r_mean.astype(x.dtype, copy=False)
-        var = r_var.astype(x.dtype, copy=False)
+    running_mean = running_mean if isinstance(running_mean, Tensor) else Tensor(r_mean)
+    running_var = running_var if isinstance(running_var, Tensor) else Tensor(r_var)
     return BatchNormOp.apply(
-        x, gamma, beta, mean, var, epsilon=float(epsilon), batch_stats=bool(training)
+        x,
+        gamma,
+        beta,
+        running_mean,
+        running_var,
+        epsilon=float(epsilon),
+        momentum=float(momentum),
+        training=bool(training),
     )

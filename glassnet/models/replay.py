@@ -1,0 +1,343 @@
+"""Replay: a training step recorded once as it runs through the graph, then run again on
+arrays for every later batch of the same shape.
+
+The first batch of a shape goes through the model's ``call``, the autograd graph and
+``loss.backward()``: the code a learner reads. While it runs, ``autograd.record_ops`` notes
+every op applied: its ``Function``, where each input came from (the batch, an earlier op's
+output, a tensor such as a weight, or a constant) and its attributes. Later batches of that
+shape replay the record, a ``Tape``: each op's own ``forward`` in order, then, from the
+loss's gradient for the outputs, each op's own ``backward`` in the order the graph took,
+adding the weights' gradients by the rule ``Tensor.backward`` uses (``deposit_grad``). The
+same ops in the same order give the same numbers, without Tensors, graph nodes or a
+topological sort on every batch.
+
+What keeps it honest:
+
+* The second batch of a shape runs both ways, the tape first: the outputs, the loss, every
+  gradient and every weight's value afterwards (batch normalization's moving statistics
+  included) must agree bit for bit, random generators rewound in between. A model whose
+  Python looks at its data, or draws random numbers outside an op, differs there and keeps
+  the graph for that shape.
+* Any attribute set on any layer or model (``layers.layer.changes``) makes a new record, and
+  so does a new shape or dtype.
+* The loss runs through its own small graph on every batch, from the outputs, so its checks
+  of the targets run each time.
+* ``compile(jit_compile=False)``, an open ``observe_calls``/``watch_calls`` block, or a model
+  returning several outputs keeps the graph on every batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from glassnet.autograd import Applied, Context, Function, record_ops
+from glassnet.backend import get_array_module, get_rng
+from glassnet.layers.layer import changes
+from glassnet.layers.observers import observing_calls
+from glassnet.tensor import Tensor, _topological_order, deposit_grad, unbroadcast
+
+__all__ = ["Tape", "train_step"]
+
+# Where an op's input comes from: the batch, an earlier op's output (by index), a tensor held
+# by the model (a weight, a moving statistic: read at every replay, so updates are seen), a
+# constant array, or nothing (an absent optional input).
+BATCH, NODE, TENSOR, CONSTANT, ABSENT = range(5)
+
+
+class NotReplayable(Exception):
+    """The recorded step cannot be replayed (the reason is for tests and curious readers)."""
+
+
+@dataclass
+class _Op:
+    fn: type[Function]
+    sources: tuple[tuple[int, Any], ...]
+    attrs: dict[str, Any]
+    grad_enabled: bool
+
+
+@dataclass
+class Tape:
+    """One training forward pass as recorded: ops in order, where their inputs come from, the
+    op whose output is the model's, and the order the graph's backward visited them."""
+
+    ops: list[_Op]
+    output: int
+    backward_order: list[int]
+    # After each op's forward, the earlier outputs no longer needed (memory back early).
+    frees: list[list[int]] = field(default_factory=list)
+
+    @classmethod
+    def from_record(cls, record: list[Applied], batch: Tensor, outputs: Any, loss: Tensor) -> Tape:
+        """The tape of a recorded forward pass, ``loss`` still holding its graph."""
+        if not isinstance(outputs, Tensor):
+            raise NotReplayable("the model returns several outputs")
+        produced = {id(applied.output): i for i, applied in enumerate(record)}
+        if id(outputs) not in produced:
+            raise NotReplayable("the outputs are not an op's result")
+        ops = [_Op(a.fn, _sources(a, batch, produced), a.attrs, a.grad_enabled) for a in record]
+        order = [produced[id(t)] for t in reversed(_topological_order(loss)) if id(t) in produced]
+        last_use = {}
+        for i, op in enumerate(ops):
+            for kind, where in op.sources:
+                if kind == NODE:
+                    last_use[where] = i
+        frees: list[list[int]] = [[] for _ in ops]
+        for node, i in last_use.items():
+            if node != produced[id(outputs)]:
+                frees[i].append(node)
+        return cls(ops, produced[id(outputs)], order, frees)
+
+    def forward(self, x: Any) -> tuple[Any, list[Context | None], list[tuple], list[bool]]:
+        """Run every op's forward on the batch ``x``: the output array, and what ``backward``
+        needs (each op's Context, the shapes of its inputs, whether its output wants a
+        gradient)."""
+        values: list[Any] = [None] * len(self.ops)
+        shapes: list[tuple] = []
+        wants: list[bool] = []
+        ctxs: list[Context | None] = []
+        for i, op in enumerate(self.ops):
+            arrays, needs, in_shapes = [], [], []
+            for kind, where in op.sources:
+                if kind == NODE:
+                    a, need = values[where], wants[where]
+                elif kind == TENSOR:
+                    a, need = where.data, where.requires_grad
+                elif kind == BATCH:
+                    a, need = x, False
+                elif kind == CONSTANT:
+                    a, need = where, False
+                else:
+                    a, need = None, False
+                arrays.append(a)
+                needs.append(need and op.grad_enabled)
+                in_shapes.append(None if a is None else a.shape)
+            ctx = Context(op.fn, (), tuple(needs))
+            out = op.fn.forward(ctx, *arrays, **op.attrs)
+            xp = get_array_module(out)
+            values[i] = out if isinstance(out, xp.ndarray) else xp.asarray(out)
+            wants.append(any(needs))
+            ctxs.append(ctx if any(needs) else None)
+            shapes.append(tuple(in_shapes))
+            for node in self.frees[i]:
+                values[node] = None
+        return values[self.output], ctxs, shapes, wants
+
+    def backward(self, grad: Any, ctxs: list[Context | None], shapes: list[tuple]) -> None:
+        """Each op's backward from ``grad``, the gradient for the outputs, in the graph's
+        order, summing gradients as ``Tensor.backward`` does; the tensors' (weights')
+        gradients end in their ``.grad``."""
+        grads: dict[int, Any] = {self.output: grad}
+        leaves: dict[int, tuple[Tensor, Any]] = {}
+        for i in self.backward_order:
+            g = grads.pop(i, None)
+            ctx = ctxs[i]
+            if g is None or ctx is None:
+                continue
+            op = self.ops[i]
+            input_grads = op.fn.backward(ctx, g)
+            ctxs[i] = None  # its saved arrays go as soon as they are used
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            for (kind, where), shape, need, pg in zip(
+                op.sources, shapes[i], ctx.needs_input_grad, input_grads, strict=True
+            ):
+                if pg is None or not need:
+                    continue
+                if pg.shape != shape:
+                    pg = unbroadcast(pg, shape)
+                if kind == NODE:
+                    grads[where] = pg if where not in grads else grads[where] + pg
+                elif kind == TENSOR:
+                    key = id(where)
+                    leaves[key] = (where, pg if key not in leaves else leaves[key][1] + pg)
+            input_grads = pg = g = None  # the dicts hold them now (see deposit_grad)
+        for key in list(leaves):
+            leaf, g = leaves.pop(key)
+            deposit_grad(leaf, g)
+
+
+def _sources(applied: Applied, batch: Tensor, produced: dict[int, int]) -> tuple:
+    sources = []
+    for given, array in zip(applied.inputs, applied.arrays, strict=True):
+        if given is None:
+            sources.append((ABSENT, None))
+        elif not isinstance(given, Tensor):
+            sources.append((CONSTANT, array))
+        elif id(given) in produced:
+            sources.append((NODE, produced[id(given)]))
+        elif given is batch:
+            sources.append((BATCH, None))
+        elif given._ctx is not None:
+            raise NotReplayable("an op reads a tensor computed before the step began")
+        else:
+            sources.append((TENSOR, given))
+    return tuple(sources)
+
+
+@dataclass
+class _Entry:
+    """A shape's tape (None: it disagreed with the graph, which that shape keeps), and
+    whether it has been checked against the graph yet."""
+
+    tape: Tape | None
+    verified: bool = False
+
+
+def _key(x: Tensor) -> tuple[Any, ...]:
+    """What a tape is for: the batch's whole shape (ops' attributes may hold its size, as a
+    reshape's does) and dtype, and the layers as they were (``layers.layer.changes``)."""
+    return (x.shape, x.dtype, changes())
+
+
+def train_step(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, Callable[[], None]]:
+    """One training step's forward pass and loss, and the backward pass to run once the loss
+    is known to be finite (it fills the weights' ``.grad``).
+
+    The first batch of a shape goes through the graph and is recorded; the second runs the
+    tape and the graph and keeps the tape only if they agree exactly; later ones replay it.
+    """
+    usable = model.jit_compile and not observing_calls() and get_array_module(x.data) is np
+    if not usable:
+        return _through_graph(model, x, y)
+    replays = model.__dict__.setdefault("_replays", {})
+    entry = replays.get(_key(x))
+    if entry is None:
+        return _recorded(model, replays, x, y)
+    if entry.tape is None:
+        return _through_graph(model, x, y)
+    if entry.verified:
+        return _replayed(model, entry.tape, x, y)
+    return _verified(model, entry, x, y)
+
+
+def _through_graph(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, Callable[[], None]]:
+    outputs = model(x, training=True)
+    loss = model.loss(y, outputs)
+    return float(loss.item()), outputs, loss.backward
+
+
+def _recorded(
+    model: Any, replays: dict, x: Tensor, y: Any
+) -> tuple[float, Tensor, Callable[[], None]]:
+    with record_ops() as record:
+        outputs = model(x, training=True)
+    loss = model.loss(y, outputs)
+    try:
+        tape = Tape.from_record(record, x, outputs, loss)
+    except NotReplayable:
+        tape = None
+    if len(replays) >= 8:  # a handful of shapes at a time (the last batch is often smaller)
+        replays.clear()
+    replays[_key(x)] = _Entry(tape)  # the key after the call: building changes the layers
+    return float(loss.item()), outputs, loss.backward
+
+
+def _replayed(
+    model: Any, tape: Tape, x: Tensor, y: Any
+) -> tuple[float, Tensor, Callable[[], None]]:
+    out, ctxs, shapes, wants = tape.forward(x.data)
+    if not wants[tape.output]:  # nothing to train: the graph says so, in words
+        return _through_graph(model, x, y)
+    outputs = Tensor(out, requires_grad=True)
+    loss = model.loss(y, outputs)
+
+    def backward() -> None:
+        loss.backward()
+        grad, outputs.grad = outputs.grad, None
+        tape.backward(grad, ctxs, shapes)
+
+    return float(loss.item()), Tensor(out), backward
+
+
+def _verified(
+    model: Any, entry: _Entry, x: Tensor, y: Any
+) -> tuple[float, Tensor, Callable[[], None]]:
+    """The step through the graph, after the tape ran on the same batch from the same state
+    (weights, gradients and random generators put back): the tape is kept, and replayed from
+    the next batch on, only if both agree exactly."""
+    tape = entry.tape
+    tensors = _tensors(model, tape)
+    rngs = _generators(model, tape)
+    rng_states = [g.bit_generator.state for g in rngs]
+    before = [(t.data.copy(), t.grad) for t in tensors]
+    for t in tensors:
+        t.grad = None
+    try:
+        value, outputs, backward = _replayed(model, tape, x, y)
+        backward()
+        replayed = (
+            value,
+            outputs.data,
+            [t.grad for t in tensors],
+            [t.data.copy() for t in tensors],
+        )
+    except Exception:  # the graph below raises it again, in words, or it differs there
+        replayed = None
+    for t, (data, grad) in zip(tensors, before, strict=True):
+        t.data[...] = data
+        t.grad = grad
+    for g, state in zip(rngs, rng_states, strict=True):
+        g.bit_generator.state = state
+    value, outputs, graph_backward = _through_graph(model, x, y)
+
+    def backward_then_compare() -> None:
+        held = [t.grad for t in tensors]
+        for t in tensors:
+            t.grad = None
+        graph_backward()
+        graph = (value, outputs.data, [t.grad for t in tensors], [t.data for t in tensors])
+        same = replayed is not None and _same(replayed, graph)
+        for t, grad in zip(tensors, held, strict=True):
+            if grad is not None:
+                t.grad = grad if t.grad is None else grad + t.grad
+        entry.verified = same
+        if not same:
+            entry.tape = None
+
+    return value, outputs, backward_then_compare
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    value_a, out_a, grads_a, data_a = a
+    value_b, out_b, grads_b, data_b = b
+    if not (value_a == value_b or (value_a != value_a and value_b != value_b)):
+        return False
+    if not np.array_equal(out_a, out_b, equal_nan=True):
+        return False
+    for ga, gb in zip(grads_a, grads_b, strict=True):
+        if (ga is None) != (gb is None) or (ga is not None and not np.array_equal(ga, gb, True)):
+            return False
+    return all(
+        np.array_equal(da, db, equal_nan=True) for da, db in zip(data_a, data_b, strict=True)
+    )
+
+
+def _tensors(model: Any, tape: Tape) -> list[Tensor]:
+    """Every tensor the step reads and may change: the model's weights (moving statistics
+    included) and any other tensor an op was given."""
+    found = {id(w): w for w in model.weights}
+    for op in tape.ops:
+        for kind, where in op.sources:
+            if kind == TENSOR:
+                found[id(where)] = where
+    return list(found.values())
+
+
+def _generators(model: Any, tape: Tape) -> list[np.random.Generator]:
+    """Every random generator the step may draw from: the engine's, the layers' own, and any
+    an op was given."""
+    found = {id(get_rng()): get_rng()}
+    for _, layer in model.named_layers():
+        for value in vars(layer).values():
+            if isinstance(value, np.random.Generator):
+                found[id(value)] = value
+    for op in tape.ops:
+        for value in op.attrs.values():
+            if isinstance(value, np.random.Generator):
+                found[id(value)] = value
+    return list(found.values())

@@ -26,7 +26,7 @@ import shlex
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -79,53 +79,6 @@ def _user_errors() -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------------- architectures
-def _architectures() -> dict[str, Callable[..., Any]]:
-    """Names accepted by ``--model`` and ``glassnet summary``, mapped to their builders."""
-    from glassnet import applications as apps
-
-    return {
-        "small-cnn": apps.small_cnn,
-        "lenet5": apps.LeNet5,
-        "mlp": apps.mlp,
-        "alexnet": apps.AlexNet,
-        "vgg11": apps.VGG11,
-        "vgg13": apps.VGG13,
-        "vgg16": apps.VGG16,
-        "vgg19": apps.VGG19,
-        "resnet18": apps.ResNet18,
-        "resnet34": apps.ResNet34,
-        "resnet50": apps.ResNet50,
-        "resnet101": apps.ResNet101,
-        "resnet152": apps.ResNet152,
-        "googlenet": apps.GoogLeNet,
-    }
-
-
-def _normalize(name: str) -> str:
-    return name.lower().replace("_", "").replace("-", "")
-
-
-def _find_architecture(name: str) -> tuple[str, Callable[..., Any]] | None:
-    """The (canonical name, builder) for ``name``; case, '-' and '_' do not matter."""
-    for known, builder in _architectures().items():
-        if _normalize(known) == _normalize(name):
-            return known, builder
-    return None
-
-
-def _known_architectures() -> str:
-    return ", ".join(_architectures())
-
-
-def _architecture(name: str) -> tuple[str, Callable[..., Any]]:
-    found = _find_architecture(name)
-    if found is None:
-        raise UserError(
-            f"unknown architecture {name!r}. Known architectures: {_known_architectures()}."
-        )
-    return found
-
-
 def _augmentation_layers(seed: int) -> list[Any]:
     """The ``--augment`` layers: mild random flips, rotations and zooms, active only while
     training (inference mode passes images through unchanged)."""
@@ -147,11 +100,11 @@ def build_classifier(
     ``load_image`` returns them. ``small-cnn`` has its own ``Rescaling`` layer first.
     """
     import glassnet as gn
-    from glassnet import layers
+    from glassnet import applications, layers
 
-    canonical, builder = _architecture(name)
+    canonical = applications.canonical_name(name)
     gn.set_seed(seed)
-    base = builder(input_shape=input_shape, classes=classes)
+    base = applications.get(canonical, input_shape, classes)
     front = _augmentation_layers(seed) if augment else []
     if canonical != "small-cnn":
         front.append(layers.Rescaling(1 / 255, name="rescaling"))
@@ -216,20 +169,18 @@ def _load(model_path: Path) -> Model:
     return gn.load_model(model_path, compile=False)
 
 
-def _probabilities(outputs: np.ndarray) -> np.ndarray:
-    """Class probabilities: the outputs themselves when they already are (softmax last), else
-    a softmax of them (a model that ends in logits)."""
-    outputs = np.asarray(outputs, dtype=np.float64)
+def _probabilities(outputs: np.ndarray, model: Model) -> np.ndarray:
+    """Class probabilities ``(N, K)`` of a classifier's outputs, decided by the model's
+    structure (``glassnet.models.probabilities``, as serve and explain do)."""
+    from glassnet.models import probabilities
+
+    outputs = np.asarray(outputs)
     if outputs.ndim != 2:
         raise UserError(
             f"the model outputs shape {outputs.shape[1:]} per image, not one score per class; "
             "evaluate and predict need a classifier."
         )
-    sums = outputs.sum(axis=1)
-    if np.all(outputs >= 0) and np.allclose(sums, 1.0, atol=1e-3):
-        return outputs
-    shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    return probabilities(outputs, model)
 
 
 def _class_names(model: Model, classes: int) -> list[str]:
@@ -547,6 +498,7 @@ def train(
     (CSV) and curves (PNG) next to it. Ctrl-C stops cleanly and prints how to resume.
     """
     import glassnet as gn
+    from glassnet import applications
     from glassnet.callbacks import CSVLogger
 
     if distributed and gn.distributed.rank() != 0:
@@ -574,7 +526,7 @@ def train(
     try:
         with _user_errors():
             _require_directory(data_dir)
-            _architecture(model)  # an unknown name fails before any image is read
+            applications.canonical_name(model)  # an unknown name fails before any image is read
             train_ds, val_ds = _training_data(
                 data_dir, image_size, color_mode, batch_size, val_split, seed, strict
             )
@@ -737,7 +689,7 @@ def _predict_folder(model: Model, data_dir: Path, batch_size: int) -> tuple[Any,
     for xb, yb in ds:
         outputs.append(model.predict_on_batch(xb))
         labels.append(np.asarray(yb))
-    probs = _probabilities(np.concatenate(outputs))
+    probs = _probabilities(np.concatenate(outputs), model)
     if len(ds.class_names) != probs.shape[1]:
         raise UserError(
             f"'{data_dir}' has {len(ds.class_names)} class folders {ds.class_names} but model "
@@ -876,7 +828,7 @@ def predict(
     if loaded:
         with _user_errors():
             outputs = net.predict(np.stack([image for _, image in loaded]))
-            probs = _probabilities(outputs)
+            probs = _probabilities(outputs, net)
         names = _class_names(net, probs.shape[1])
         k = min(top_k, probs.shape[1])
         for (index, _), row in zip(loaded, probs, strict=True):
@@ -936,19 +888,20 @@ def summary(
     """Print a model's layers, output shapes, parameter formulas, sizes and MACs: of a saved
     model, or of a named architecture (glassnet summary resnet50 --input-shape 32,32,3)."""
     import glassnet as gn
+    from glassnet import applications
 
     with _user_errors():
         if os.path.exists(model):
             net = gn.load_model(model, compile=False)
         else:
-            found = _find_architecture(model)
-            if found is None:
+            try:
+                name = applications.canonical_name(model)
+            except ValueError:
                 raise UserError(
                     f"'{model}' does not exist as a file and is not a known architecture. Known "
-                    f"architectures: {_known_architectures()}."
-                )
-            shape = _parse_shape(input_shape)
-            net = found[1](input_shape=shape, classes=classes)
+                    f"architectures: {', '.join(applications.names())}."
+                ) from None
+            net = applications.get(name, _parse_shape(input_shape), classes)
     net.summary(print_fn=typer.echo)
 
 

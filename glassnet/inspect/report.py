@@ -81,8 +81,7 @@ def explain(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     image = np.asarray(image, np.float32)
-    outputs = np.asarray(model.predict(image[None])).reshape(1, -1)
-    probs = probabilities(outputs, model)[0]
+    probs = probabilities(np.asarray(model.predict(image[None])).reshape(1, -1), model)[0]
     names = class_names or getattr(model, "class_names", None) or []
     names = (
         [str(n) for n in names] if len(names) == len(probs) else [str(i) for i in range(len(probs))]

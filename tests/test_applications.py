@@ -598,3 +598,19 @@ def test_batch_normalization_settings():
     assert len(resnet) == 20 and len(googlenet) == 57
     assert {(bn.epsilon, bn.momentum) for bn in resnet} == {(1e-5, 0.9)}
     assert {(bn.epsilon, bn.momentum) for bn in googlenet} == {(0.001, 0.9)}
+
+
+def test_registry_builds_every_name_and_ignores_case_dashes_and_underscores():
+    assert applications.names()[:3] == ["small-cnn", "lenet5", "mlp"]
+    assert applications.canonical_name("ResNet_18") == "resnet18"
+    assert applications.canonical_name("SMALL_CNN") == "small-cnn"
+    model = applications.get("LeNet-5", input_shape=(28, 28, 1), classes=10)
+    assert model.name == "lenet5" and model.count_params() == 61_706
+    logits = applications.get("mlp", (8,), 3, classifier_activation=None)
+    assert logits.layers[-1].get_config()["activation"] == "linear"
+
+
+def test_registry_unknown_name_names_it_and_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown architecture 'inception9'") as info:
+        applications.get("inception9", (32, 32, 3), 10)
+    assert all(name in str(info.value) for name in applications.names())

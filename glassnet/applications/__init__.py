@@ -15,12 +15,16 @@ at 224×224×3 with 1000 classes are torchvision's exactly. No pretrained weight
 - ``ResNet18``, ``ResNet34``, ``ResNet50``, ``ResNet101``, ``ResNet152``: He et al. 2015, skip
   connections (blocks ``BasicBlock``, ``Bottleneck``).
 - ``GoogLeNet``: Szegedy et al. 2014, Inception v1 (blocks ``Inception``, ``BasicConv2D``).
+
+By name, as ``glassnet train --model`` and ``glassnet summary`` take them: ``names()`` lists
+them and ``get("vgg16", input_shape=(32, 32, 3), classes=10)`` builds one.
 """
 
 from glassnet.applications.alexnet import AlexNet
 from glassnet.applications.googlenet import BasicConv2D, GoogLeNet, Inception
 from glassnet.applications.lenet import LeNet5
 from glassnet.applications.mlp import mlp
+from glassnet.applications.registry import canonical_name, get, names
 from glassnet.applications.resnet import (
     BasicBlock,
     Bottleneck,
@@ -50,6 +54,9 @@ __all__ = [
     "ResNet50",
     "ResNet101",
     "ResNet152",
+    "canonical_name",
+    "get",
     "mlp",
+    "names",
     "small_cnn",
 ]

@@ -19,9 +19,10 @@ from glassnet.inspect._record import leaf_layers
 from glassnet.inspect.trace import is_conv
 from glassnet.inspect.visual import activations, filters, saliency, unit_range
 from glassnet.layers.layer import Layer
+from glassnet.models.probabilities import probabilities
 from glassnet.models.summary import summary_text
 
-__all__ = ["explain", "probabilities"]
+__all__ = ["explain"]
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222;
@@ -38,15 +39,6 @@ figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9em; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
 """
-
-
-def probabilities(outputs: Any) -> np.ndarray:
-    """Class probabilities of one output row: itself if it already sums to 1, else softmax."""
-    row = np.asarray(outputs, np.float64).reshape(-1)
-    if np.all(row >= 0) and abs(row.sum() - 1) < 1e-3:
-        return row
-    e = np.exp(row - row.max())
-    return e / e.sum()
 
 
 def _save_photo(image: np.ndarray, path: Path) -> None:
@@ -89,7 +81,7 @@ def explain(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     image = np.asarray(image, np.float32)
-    probs = probabilities(model.predict(image[None]))
+    probs = probabilities(np.asarray(model.predict(image[None])).reshape(1, -1), model)[0]
     names = class_names or getattr(model, "class_names", None) or []
     names = (
         [str(n) for n in names] if len(names) == len(probs) else [str(i) for i in range(len(probs))]

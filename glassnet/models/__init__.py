@@ -1,6 +1,7 @@
 """Models: layers joined into a network, trained by ``fit`` and saved by ``save``."""
 
 from glassnet.models.model import Model
+from glassnet.models.probabilities import output_activation, probabilities
 from glassnet.models.saving import load_model, load_weights, save_model, save_weights
 from glassnet.models.sequential import Sequential
 from glassnet.models.training import NonFiniteLossWarning
@@ -11,6 +12,8 @@ __all__ = [
     "Sequential",
     "load_model",
     "load_weights",
+    "output_activation",
+    "probabilities",
     "save_model",
     "save_weights",
 ]

@@ -62,8 +62,8 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from glassnet.data.images import ImageLoadError, ImageTooLargeError, load_image
-from glassnet.inspect.report import probabilities as _row_probabilities
 from glassnet.models import saving
+from glassnet.models.probabilities import probabilities
 from glassnet.models.saving import load_model
 from glassnet.serve.schemas import (
     BatchPrediction,
@@ -112,7 +112,7 @@ class ServedModel:
         """Class probabilities ``(N, classes)`` for a batch; one caller at a time."""
         with self.lock:
             outputs = self.model.predict(batch, batch_size=max(1, len(batch)))
-        return np.stack([_row_probabilities(row) for row in np.asarray(outputs)])
+        return probabilities(outputs, self.model)
 
     def load(self, data: bytes, filename: str) -> np.ndarray:
         """An upload as model input, exactly as ``glassnet predict`` loads a file."""

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("multipart")
-pytest.importorskip("httpx")
+pytest.importorskip("httpx2")
 
 from fastapi.testclient import TestClient
 from PIL import Image

@@ -8,13 +8,8 @@ say ``"relu"`` in a JSON file and be rebuilt from it without executing anything.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from glassnet.ops.activation import (
-    ReLUOp,
-    SigmoidOp,
-    SoftmaxOp,
-    TanhOp,
     gelu,
     leaky_relu,
     log_softmax,
@@ -45,10 +40,6 @@ def linear(x: Tensor) -> Tensor:
     return x
 
 
-#: The ops behind the common activations, for ``on_arrays`` (their forward on an array).
-_ARRAY_OPS = {relu: ReLUOp, sigmoid: SigmoidOp, tanh: TanhOp, softmax: SoftmaxOp}
-_ARRAY_OP_ATTRS = {softmax: {"axis": -1}}
-
 #: Keras name -> function. A layer's config stores the name, never the function.
 _ACTIVATIONS: dict[str, Callable[..., Tensor]] = {
     "relu": relu,
@@ -75,18 +66,6 @@ def get(identifier: str | Callable[..., Tensor] | None) -> Callable[..., Tensor]
         f"activations.get: expected a name such as 'relu', a function or None. "
         f"Received: {identifier!r} of type {type(identifier).__name__}"
     )
-
-
-def on_arrays(activation: Callable[..., Tensor]) -> Callable[[Any], Any] | None:
-    """``activation`` as a function of an array, for inference steps
-    (``Layer.inference_step``): None for the identity; a known op's forward on the array;
-    any other function through a Tensor, as it is."""
-    if activation is linear:
-        return None
-    op = _ARRAY_OPS.get(activation)
-    if op is not None:
-        return lambda a: op.run(a, **_ARRAY_OP_ATTRS.get(activation, {}))
-    return lambda a: activation(Tensor(a)).data
 
 
 def serialize(activation: Callable[..., Tensor]) -> str:

@@ -112,13 +112,6 @@ class Function:
         raise NotImplementedError
 
     @classmethod
-    def run(cls, *arrays: Any, **attrs: Any) -> Any:
-        """The op's forward on arrays alone, recording nothing: no Tensors, no graph, no
-        checks. For inference steps that made their checks once (``Layer.inference_step``):
-        at batch 1 the wrapping costs as much as the arithmetic."""
-        return cls.forward(Context(cls, (None,) * len(arrays)), *arrays, **attrs)
-
-    @classmethod
     def apply(cls, *inputs: Any, **attrs: Any) -> Tensor:
         """Run the op on tensors (or arrays, or None for absent optional inputs).
 

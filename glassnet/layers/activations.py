@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from glassnet import activations, ops
+from glassnet import ops
 from glassnet.checks import check_number
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.tensor import Tensor
@@ -55,10 +54,6 @@ class ReLU(Layer):
             below = (x - self.threshold) * self.negative_slope
             y = ops.where(x.data >= self.threshold, x, below)
         return y if self.max_value is None else ops.clip(y, max=self.max_value)
-
-    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any] | None:
-        plain = self.negative_slope == 0.0 and self.threshold == 0.0 and self.max_value is None
-        return activations.on_arrays(ops.relu) if plain else None
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)

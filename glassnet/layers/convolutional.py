@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from glassnet import activations, initializers, ops
-from glassnet.activations import linear
 from glassnet.checks import check_bool, check_int_pair, check_padding, check_positive_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
-from glassnet.layers.pooling import MaxPooling2D
 from glassnet.layers.registry import register_alias
-from glassnet.ops.activation import relu_
-from glassnet.ops.conv import conv2d_inference, conv2d_plan
-from glassnet.tensor import Tensor, add_to_rows
+from glassnet.tensor import Tensor
 
 __all__ = ["Conv2D", "Convolution2D"]
 
@@ -110,49 +105,6 @@ class Conv2D(Layer):
             relu=fuse,
         )
         return y if fuse else self.activation(y)
-
-    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
-        stride, pads, dilation = conv2d_plan(
-            input_shape, self.kernel_size, self.strides, self.padding, self.dilation_rate
-        )
-        fuse = self.activation is ops.relu
-        after = None if fuse else activations.on_arrays(self.activation)
-        conv = conv2d_inference(
-            input_shape, self.kernel.shape, stride=stride, pads=pads, dilation=dilation, relu=fuse
-        )
-
-        def step(x: Any) -> Any:
-            y = conv(x, self.kernel.data, None if self.bias is None else self.bias.data)
-            return y if after is None else after(y)
-
-        return step
-
-    def inference_step_with(self, input_shape: Shape, after: Layer) -> Callable[[Any], Any] | None:
-        """With a ``MaxPooling2D`` after it: convolve, pool, then add the bias and apply ReLU
-        on the pooled numbers, a quarter of them for 2×2 windows. Both act on each channel
-        and never decrease, so they commute with a max exactly: the numbers of the two
-        steps. (Other activations keep their own order: None.)"""
-        relu = self.activation is ops.relu
-        if not isinstance(after, MaxPooling2D) or not (relu or self.activation is linear):
-            return None
-        stride, pads, dilation = conv2d_plan(
-            input_shape, self.kernel_size, self.strides, self.padding, self.dilation_rate
-        )
-        pool = after.inference_step(self.compute_output_shape(input_shape))
-        conv = conv2d_inference(
-            input_shape, self.kernel.shape, stride=stride, pads=pads, dilation=dilation
-        )
-
-        def step(x: Any) -> Any:
-            pooled = pool(conv(x, self.kernel.data, None))  # a fresh array
-            rows = pooled.reshape(-1, self.filters)
-            if self.bias is not None:
-                add_to_rows(rows, self.bias.data)
-            if relu:
-                relu_(rows)
-            return pooled
-
-        return step
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)

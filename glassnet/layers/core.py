@@ -3,7 +3,6 @@ and ``Dropout``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,6 @@ from glassnet import activations, initializers, ops
 from glassnet.backend import get_rng
 from glassnet.checks import check_bool, check_number, check_positive_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
-from glassnet.ops.linalg import linear_on_arrays
 from glassnet.tensor import Tensor
 
 __all__ = ["Activation", "Dense", "Dropout", "Input", "InputLayer"]
@@ -79,9 +77,6 @@ class InputLayer(Layer):
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         return x
-
-    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
-        return _same
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)
@@ -165,17 +160,6 @@ class Dense(Layer):
             return ops.linear(x, self.kernel, self.bias, relu=True)
         return self.activation(ops.linear(x, self.kernel, self.bias))
 
-    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
-        fuse = self.activation is ops.relu
-        after = None if fuse else activations.on_arrays(self.activation)
-
-        def step(x: Any) -> Any:
-            bias = None if self.bias is None else self.bias.data
-            y = linear_on_arrays(x, self.kernel.data, bias, relu=fuse)
-            return y if after is None else after(y)
-
-        return step
-
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)
         return (*shape[:-1], self.units)
@@ -218,9 +202,6 @@ class Activation(Layer):
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         return self.activation(x)
 
-    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
-        return activations.on_arrays(self.activation) or _same
-
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)
 
@@ -261,9 +242,6 @@ class Dropout(Layer):
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         rng = self._rng if self._rng is not None else get_rng()
         return ops.dropout(x, self.rate, training=training, rng=rng)
-
-    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
-        return _same  # dropout is off at inference
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)

@@ -126,6 +126,10 @@ class Layer:
     #: True for layers called on a list of tensors (``Add()([x, y])``).
     _multi_input: ClassVar[bool] = False
     _call_takes_training: ClassVar[bool] = True
+    #: False keeps a model holding this layer on the graph for every batch: for a layer whose
+    #: Python must run on every call (it checks or prints its data, counts its calls), since
+    #: ``fit`` and ``predict`` otherwise replay only the ops it applied (``models.replay``).
+    replayable: ClassVar[bool] = True
     #: Attributes that say how the layer is being run, not what it computes: setting them
     #: does not count as a change (``changes``).
     run_state: ClassVar[frozenset[str]] = frozenset({"training"})
@@ -478,25 +482,6 @@ class Layer:
 
         Runs once, on the first call. The base version creates none.
         """
-
-    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any] | None:
-        """This layer's inference as a function of one array, for inputs of ``input_shape``
-        (batch first, may be None), or None where the layer has none.
-
-        The function runs the same op code as ``call`` at inference, but on arrays: no Tensor,
-        no graph node, no argument checks (``call`` made them on the first batch of this
-        shape), no hooks. ``predict`` chains these steps once it has run a ``Sequential``
-        through ``call`` on a batch of that shape; at batch 1 the wrapping costs about a fifth
-        of the time. The step reads the weights when it runs, so it follows training.
-        """
-        return None
-
-    def inference_step_with(self, input_shape: Shape, after: Layer) -> Callable[[Any], Any] | None:
-        """This layer and ``after``, the next one in a ``Sequential``, as one inference step,
-        or None (the default) where doing both at once saves nothing. ``Conv2D`` followed by
-        ``MaxPooling2D`` adds its bias and applies ReLU after the pool, on a quarter of the
-        numbers. Called only when neither layer's ``call`` is rewritten."""
-        return None
 
     def call(self, inputs: Any, training: bool = False) -> Any:
         """The layer's maths on Tensors. Subclasses must write it."""

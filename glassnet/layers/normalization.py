@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -10,7 +9,6 @@ import numpy as np
 from glassnet import initializers, ops
 from glassnet.checks import check_bool, check_number
 from glassnet.layers.layer import InputSpec, Layer, Shape
-from glassnet.ops.normalization import BatchNormOp
 from glassnet.tensor import Tensor
 
 __all__ = ["BatchNormalization"]
@@ -111,17 +109,6 @@ class BatchNormalization(Layer):
             momentum=self.momentum,
             epsilon=self.epsilon,
         )
-
-    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
-        def step(x: Any) -> Any:  # batch_norm with training=False: the moving statistics
-            gamma, beta = (None if t is None else t.data for t in (self.gamma, self.beta))
-            mean, var = self.moving_mean.data, self.moving_variance.data
-            eps, momentum = float(self.epsilon), float(self.momentum)
-            return BatchNormOp.run(
-                x, gamma, beta, mean, var, epsilon=eps, momentum=momentum, training=False
-            )
-
-        return step
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)

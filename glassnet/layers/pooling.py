@@ -7,11 +7,10 @@ channel, (batch, H, W, C) -> (batch, C).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 from glassnet import ops
-from glassnet.checks import Pads, Pair, check_bool, check_int_pair, check_padding
+from glassnet.checks import check_bool, check_int_pair, check_padding
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.layers.registry import register_alias
 from glassnet.ops.pooling import (
@@ -19,8 +18,6 @@ from glassnet.ops.pooling import (
     GlobalAvgPool2DOp,
     GlobalMaxPool2DOp,
     MaxPool2DOp,
-    max_pool2d_inference,
-    pool2d_plan,
 )
 from glassnet.tensor import Tensor
 
@@ -67,19 +64,6 @@ class _Pooling2D(Layer):
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         return type(self)._op(x, self.pool_size, self.strides, self.padding)
 
-    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
-        pool, stride, pads = pool2d_plan(
-            self._op_name, input_shape, self.pool_size, self.strides, self.padding
-        )
-        return self._on_arrays(input_shape, pool, stride, pads)
-
-    def _on_arrays(
-        self, input_shape: Shape, pool: Pair, stride: Pair, pads: Pads
-    ) -> Callable[[Any], Any]:
-        """The op's forward on arrays of ``input_shape``, its arguments resolved."""
-        function = type(self)._function
-        return lambda x: function.run(x, pool=pool, stride=stride, pads=pads)
-
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)
         return (shape[0], *self._output_hw(shape), shape[3])
@@ -125,11 +109,6 @@ class MaxPooling2D(_Pooling2D):
     _op = staticmethod(ops.max_pool2d)
     _function, _op_name = MaxPool2DOp, "max_pool2d"
 
-    def _on_arrays(
-        self, input_shape: Shape, pool: Pair, stride: Pair, pads: Pads
-    ) -> Callable[[Any], Any]:
-        return max_pool2d_inference(input_shape, pool, stride, pads)
-
 
 class AveragePooling2D(_Pooling2D):
     """Averages each pool_size window (with "same" padding, over the real pixels only).
@@ -162,10 +141,6 @@ class _GlobalPooling2D(Layer):
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         return type(self)._op(x, keepdims=self.keepdims)
-
-    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
-        function, keepdims = type(self)._function, self.keepdims
-        return lambda x: function.run(x, keepdims=keepdims)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)

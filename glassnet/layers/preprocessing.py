@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from glassnet.checks import check_number
@@ -41,13 +40,6 @@ class Rescaling(Layer):
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         y = x * self.scale
         return y if self.offset == 0.0 else y + self.offset
-
-    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
-        def step(x: Any) -> Any:  # the numbers of call's ops: x's dtype throughout
-            y = x * x.dtype.type(self.scale)
-            return y if self.offset == 0.0 else y + x.dtype.type(self.offset)
-
-        return step
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -35,9 +34,6 @@ class Flatten(Layer):
         if x.ndim == 1:
             return ops.reshape(x, (x.shape[0], 1))
         return ops.flatten(x, start_dim=1)
-
-    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
-        return lambda x: x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)

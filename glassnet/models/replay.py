@@ -22,8 +22,13 @@ What keeps it honest:
   so does a new shape or dtype.
 * The loss runs through its own small graph on every batch, from the outputs, so its checks
   of the targets run each time.
-* ``compile(jit_compile=False)``, an open ``observe_calls``/``watch_calls`` block, or a model
-  returning several outputs keeps the graph on every batch.
+* ``compile(jit_compile=False)``, an open ``observe_calls``/``watch_calls`` block, a layer
+  whose Python must run on every call (``Layer.replayable = False``), or a model returning
+  several outputs keeps the graph on every batch.
+
+Like a traced function in Keras or PyTorch, a replayed step runs the layers' ops, not their
+Python: a ``print`` or a check of the data inside ``call`` runs on the first two batches of a
+shape only, unless the layer sets ``replayable = False``.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from glassnet.layers.layer import changes
 from glassnet.layers.observers import observing_calls
 from glassnet.tensor import Tensor, _topological_order, deposit_grad, unbroadcast
 
-__all__ = ["Tape", "train_step"]
+__all__ = ["Tape", "predict", "train_step"]
 
 # Where an op's input comes from: the batch, an earlier op's output (by index), a tensor held
 # by the model (a weight, a moving statistic: read at every replay, so updates are seen), a
@@ -72,15 +77,21 @@ class Tape:
     frees: list[list[int]] = field(default_factory=list)
 
     @classmethod
-    def from_record(cls, record: list[Applied], batch: Tensor, outputs: Any, loss: Tensor) -> Tape:
-        """The tape of a recorded forward pass, ``loss`` still holding its graph."""
+    def from_record(
+        cls, record: list[Applied], batch: Tensor, outputs: Any, loss: Tensor | None = None
+    ) -> Tape:
+        """The tape of a recorded forward pass; for training, ``loss`` still holds its graph
+        (the backward order is read off it)."""
         if not isinstance(outputs, Tensor):
             raise NotReplayable("the model returns several outputs")
         produced = {id(applied.output): i for i, applied in enumerate(record)}
         if id(outputs) not in produced:
             raise NotReplayable("the outputs are not an op's result")
         ops = [_Op(a.fn, _sources(a, batch, produced), a.attrs, a.grad_enabled) for a in record]
-        order = [produced[id(t)] for t in reversed(_topological_order(loss)) if id(t) in produced]
+        order = []
+        if loss is not None:
+            graph = reversed(_topological_order(loss))
+            order = [produced[id(t)] for t in graph if id(t) in produced]
         last_use = {}
         for i, op in enumerate(ops):
             for kind, where in op.sources:
@@ -126,6 +137,27 @@ class Tape:
             for node in self.frees[i]:
                 values[node] = None
         return values[self.output], ctxs, shapes, wants
+
+    def infer(self, x: Any) -> Any:
+        """Every op's forward on the batch ``x``, keeping nothing for a backward: the output."""
+        values: list[Any] = [None] * len(self.ops)
+        for i, op in enumerate(self.ops):
+            arrays = [
+                values[where]
+                if kind == NODE
+                else where.data
+                if kind == TENSOR
+                else x
+                if kind == BATCH
+                else where
+                for kind, where in op.sources
+            ]
+            out = op.fn.forward(Context(op.fn, (), (False,) * len(arrays)), *arrays, **op.attrs)
+            xp = get_array_module(out)
+            values[i] = out if isinstance(out, xp.ndarray) else xp.asarray(out)
+            for node in self.frees[i]:
+                values[node] = None
+        return values[self.output]
 
     def backward(self, grad: Any, ctxs: list[Context | None], shapes: list[tuple]) -> None:
         """Each op's backward from ``grad``, the gradient for the outputs, in the graph's
@@ -227,14 +259,24 @@ def _recorded(
     with record_ops() as record:
         outputs = model(x, training=True)
     loss = model.loss(y, outputs)
-    try:
-        tape = Tape.from_record(record, x, outputs, loss)
-    except NotReplayable:
-        tape = None
+    tape = _tape(model, record, x, outputs, loss)
     if len(replays) >= 8:  # a handful of shapes at a time (the last batch is often smaller)
         replays.clear()
     replays[_key(x)] = _Entry(tape)  # the key after the call: building changes the layers
     return float(loss.item()), outputs, loss.backward
+
+
+def _tape(
+    model: Any, record: list[Applied], x: Tensor, outputs: Any, loss: Tensor | None = None
+) -> Tape | None:
+    """The tape of a recorded pass, or None where the model keeps the graph: a layer that
+    asked to (``Layer.replayable``), or a pass the tape cannot hold (``NotReplayable``)."""
+    if not all(layer.replayable for _, layer in model.named_layers()):
+        return None
+    try:
+        return Tape.from_record(record, x, outputs, loss)
+    except NotReplayable:
+        return None
 
 
 def _replayed(
@@ -341,3 +383,38 @@ def _generators(model: Any, tape: Tape) -> list[np.random.Generator]:
             if isinstance(value, np.random.Generator):
                 found[id(value)] = value
     return list(found.values())
+
+
+def predict(model: Any, x: Any) -> Any:
+    """The model's inference outputs for the array batch ``x``, under ``no_grad``.
+
+    As for training: the first batch of a shape goes through ``call`` and is recorded, the
+    second runs the tape and ``call`` and keeps the tape only if both give the same outputs
+    exactly, later ones replay it (``Tape.infer``). Models returning several outputs, or not
+    a NumPy array, keep their ``call``.
+    """
+    replays = model.__dict__.setdefault("_inference_replays", {})
+    key = (x.shape, x.dtype, changes())
+    entry = replays.get(key)
+    if entry is not None and entry.verified:
+        return entry.tape.infer(x)
+    batch = Tensor(x)
+    if entry is None:
+        with record_ops() as record:
+            outputs = model(batch, training=False)
+        tape = _tape(model, record, batch, outputs)
+        if len(replays) >= 8:
+            replays.clear()
+        replays[(x.shape, x.dtype, changes())] = _Entry(tape)
+        return outputs.numpy() if isinstance(outputs, Tensor) else outputs
+    if entry.tape is None:
+        return model(batch, training=False).numpy()
+    try:
+        replayed = entry.tape.infer(x)
+    except Exception:  # call raises it again below, in words, or differs
+        replayed = None
+    out = model(batch, training=False).numpy()
+    entry.verified = replayed is not None and np.array_equal(replayed, out, equal_nan=True)
+    if not entry.verified:
+        entry.tape = None
+    return out

@@ -7,18 +7,11 @@ so a wrong shape is reported at ``add()`` — naming the layer — before any da
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-import numpy as np
-
-from glassnet.backend import is_float
 from glassnet.layers import InputLayer, deserialize, serialize
-from glassnet.layers.layer import Layer, changes, snake_case
-from glassnet.layers.steps import (
-    fused_step_of,
-    inference_step_of,
-)
+from glassnet.layers.layer import Layer, snake_case
 from glassnet.models.model import Model
 from glassnet.tensor import Tensor
 
@@ -175,65 +168,6 @@ class Sequential(Model):
         for layer in self._stack:
             x = layer(x, training=training)
         return x
-
-    def inference_step(self, input_shape: Shape) -> Callable[[Any], Any]:
-        """A Sequential inside another runs its own steps (``run_inference``), kept for its
-        own stack, so adding or popping its layers later shows."""
-        return self.run_inference
-
-    def _chained_steps(self, input_shape: Shape) -> Callable[[Any], Any]:
-        """The layers' inference steps, one after the other; a layer and the next as one step
-        where that saves work (``Layer.inference_step_with``)."""
-        steps, stack, i = [], self._stack, 0
-        while i < len(stack):
-            layer, after = stack[i], stack[i + 1] if i + 1 < len(stack) else None
-            both = None if after is None else fused_step_of(layer, after, input_shape)
-            steps.append(both or inference_step_of(layer, input_shape))
-            for done in (layer, after) if both else (layer,):
-                input_shape = tuple(done.compute_output_shape(input_shape))
-            i += 2 if both else 1
-
-        def step(x: Any) -> Any:
-            for each in steps:
-                x = each(x)
-            return x
-
-        return step
-
-    def _batch_key(self, x: np.ndarray) -> tuple[Any, ...]:
-        """What the chained steps were made for: a sample shape and dtype, this stack, and
-        the layers as they were then (``layers.layer.changes``: any attribute set since on
-        any layer makes the key differ)."""
-        return (x.shape[1:], x.dtype, tuple(map(id, self._stack)), changes())
-
-    def _call_rewritten(self) -> bool:
-        """Whether a subclass or the instance gives the model a ``call`` of its own, which the
-        chained steps would not honour."""
-        return "call" in vars(self) or type(self).call is not Sequential.call
-
-    def run_inference(self, x: np.ndarray) -> np.ndarray:
-        """The model's inference outputs for the batch ``x``, an array.
-
-        The first batch of a sample shape and dtype goes through ``call`` (which checks it,
-        and builds the model); later ones through the layers' inference steps chained on
-        arrays (``Layer.inference_step``): the same ops without Tensors, graph nodes or
-        checks, which at batch 1 cost about a fifth of the time. ``predict`` and
-        ``evaluate`` use it. Shape: x (N, ...) -> (N, ...output).
-        """
-        if self._call_rewritten() or not is_float(x.dtype):
-            # A call of the user's (honour it), or integer images, which the layers' calls
-            # convert first.
-            return self(Tensor(x), training=False).numpy()
-        cached = self.__dict__.get("_inference")
-        if cached is not None and cached[0] == self._batch_key(x):
-            return cached[1](x)
-        out = self(Tensor(x), training=False).numpy()
-        # The key after the call: building the model on its first batch changes its layers.
-        self.__dict__["_inference"] = (
-            self._batch_key(x),
-            self._chained_steps((None, *x.shape[1:])),
-        )
-        return out
 
     def extra_repr(self) -> str:
         shape = f"input_shape={self._input_shape}, " if self._input_shape is not None else ""

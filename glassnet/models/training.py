@@ -24,6 +24,7 @@ from glassnet.backend import (
 )
 from glassnet.callbacks import PredictProgress
 from glassnet.layers.observers import observing_calls
+from glassnet.models import replay
 from glassnet.tensor import Tensor, gradients_into, no_grad
 
 
@@ -220,14 +221,12 @@ def predict_slices(model: Any, x: Tensor) -> list[np.ndarray]:
 
 
 def _infer(model: Any, x: Any) -> np.ndarray:
-    """The model's inference outputs for the array batch ``x``: a Sequential's chained
-    inference steps (``Sequential.run_inference``), except with ``jit_compile=False``, while
-    ``observe_calls`` records (the steps call no hooks) or off NumPy; any other model through
-    its call."""
-    run = getattr(model, "run_inference", None)
-    if run is None or not model.jit_compile or observing_calls() or get_array_module(x) is not np:
+    """The model's inference outputs for the array batch ``x``: replayed from the ops recorded
+    on an earlier batch of its shape (``replay.predict``), except with ``jit_compile=False``,
+    while a watcher sees every call (``observing_calls``) or off NumPy."""
+    if not model.jit_compile or observing_calls() or get_array_module(x) is not np:
         return model(Tensor(x), training=False).numpy()
-    return run(x)
+    return replay.predict(model, x)
 
 
 def _rows_for_threads(model: Any, x: Tensor, rows: int, workers: int) -> int:

@@ -369,15 +369,22 @@ class Conv2DOp(Function):
     ) -> Any:
         n, h, wd, _ = x.shape
         kh, kw, c, f = w.shape
+        numpy = get_array_module(x) is np
+        ho, wo, tile, cols_bytes = _layout(x.shape, x.dtype, w.shape, stride, pads, dilation, numpy)
         xpad = pad_images(x, pads)
-        ho, wo = _windows_hw(xpad.shape, (kh, kw), stride, dilation)
         w2 = w.reshape(kh * kw * c, f)
-        numpy = get_array_module(xpad) is np
-        tile = output_tile(c, f, (kh, kw), wo) if numpy else 1
         wt = w2 if tile == 1 else tiled_weight(w, tile, stride, dilation)
-
-        cols_bytes = n * ho * (wo // tile) * wt.shape[0] * xpad.dtype.itemsize
-        keep_cols = c == 1 or cols_bytes <= _CHUNK_BYTES or not numpy
+        small = cols_bytes <= _CHUNK_BYTES
+        if not any(ctx.needs_input_grad) and small and numpy:
+            # Inference, columns that fit in cache: one unfold, one GEMM, bias and ReLU.
+            y = im2col(xpad, (kh, kw), stride, dilation, (ho, wo), tile) @ wt
+            rows = y.reshape(-1, f)
+            if b is not None:
+                add_to_rows(rows, b)
+            if relu:
+                relu_(rows)
+            return y.reshape(n, ho, wo, f)
+        keep_cols = c == 1 or small or not numpy
         if ctx.needs_input_grad[1] and keep_cols:
             # Training, small columns: keep the whole column matrix for dW = colsᵀ·dY.
             cols = im2col(xpad, (kh, kw), stride, dilation, (ho, wo), tile)
@@ -431,6 +438,30 @@ class Conv2DOp(Function):
 
 
 _CHUNK_BYTES = 4 << 20  # a column buffer of ~4 MiB stays in cache and is allocated once
+
+
+@functools.lru_cache(maxsize=512)
+def _layout(
+    x_shape: tuple,
+    dtype: Any,
+    w_shape: tuple,
+    stride: Pair,
+    pads: Pads,
+    dilation: Pair,
+    numpy: bool,
+) -> tuple[int, int, int, int]:
+    """The output size, the output tile (``output_tile``) and the column matrix's bytes of one
+    convolution's shapes: decided once per shape, since at batch 1 deciding costs about as
+    much as the arithmetic. Shape: x (N, H, W, C), w (kh, kw, C, F)."""
+    n, h, wd, _ = x_shape
+    kh, kw, c, f = w_shape
+    (top, bottom), (left, right) = pads
+    ho, wo = _windows_hw((n, h + top + bottom, wd + left + right), (kh, kw), stride, dilation)
+    tile = output_tile(c, f, (kh, kw), wo) if numpy else 1
+    k = kh * _row_span(kw, stride[1], dilation[1], tile) * c if tile > 1 else kh * kw * c
+    return ho, wo, tile, n * ho * (wo // tile) * k * np.dtype(dtype).itemsize
+
+
 _buffers = threading.local()  # per thread: a server may run several predictions at once
 
 
@@ -649,64 +680,6 @@ def conv2d(
             raise
         s, pads, d = _plan.__wrapped__(xs, ws[:2], stride, padding, dilation)
     return Conv2DOp.apply(x, weight, bias, stride=s, pads=pads, dilation=d, relu=relu)
-
-
-def conv2d_plan(
-    input_shape: tuple, kernel_size: Pair, stride: Any, padding: Any, dilation: Any
-) -> tuple[Pair, Pads, Pair]:
-    """``conv2d``'s checked stride, resolved ((top, bottom), (left, right)) padding and
-    dilation for inputs of ``input_shape`` (N, H, W, C): the arguments of ``Conv2DOp.run``,
-    for a caller that runs the op many times on arrays of one shape (``Layer.inference_step``).
-    """
-    return _plan(tuple(input_shape), tuple(kernel_size), stride, padding, dilation)
-
-
-def conv2d_inference(
-    input_shape: tuple,
-    kernel_shape: tuple,
-    *,
-    stride: Pair,
-    pads: Pads,
-    dilation: Pair,
-    relu: bool = False,
-) -> Callable[[Any, Any, Any], Any]:
-    """``Conv2DOp``'s inference forward for inputs of ``input_shape`` (N, H, W, C), N free,
-    and a weight of ``kernel_shape``: a function (x, w, b) -> y with the same numbers as
-    ``Conv2DOp.run(x, w, b, ..., relu=relu)``.
-
-    The shape's decisions (padded and output size, output tile, column bytes per image) are
-    made once, so a call is the arithmetic alone: pad, unfold, one GEMM, bias, ReLU, which
-    matters at batch 1, where the decisions cost as much as the arithmetic
-    (``Layer.inference_step``).
-    Columns over ``_CHUNK_BYTES`` (large batches), other array modules and other kernel
-    shapes go through ``Conv2DOp.run``.
-    """
-    _, h, wd, c = input_shape
-    kh, kw, _, f = kernel_shape
-    (top, bottom), (left, right) = pads
-    ho, wo = _windows_hw((None, h + top + bottom, wd + left + right), (kh, kw), stride, dilation)
-    tile = output_tile(c, f, (kh, kw), wo)
-    k = kh * _row_span(kw, stride[1], dilation[1], tile) * c
-    rows_per_image = ho * (wo // tile)
-
-    def conv(x: Any, w: Any, b: Any) -> Any:
-        n = x.shape[0]
-        if (
-            type(x) is not np.ndarray
-            or w.shape != kernel_shape
-            or n * rows_per_image * k * x.itemsize > _CHUNK_BYTES
-        ):
-            return Conv2DOp.run(x, w, b, stride=stride, pads=pads, dilation=dilation, relu=relu)
-        cols = im2col(pad_images(x, pads), (kh, kw), stride, dilation, (ho, wo), tile)
-        y = cols @ (w.reshape(k, f) if tile == 1 else tiled_weight(w, tile, stride, dilation))
-        rows = y.reshape(-1, f)
-        if b is not None:
-            add_to_rows(rows, b)
-        if relu:
-            relu_(rows)
-        return y.reshape(n, ho, wo, f)
-
-    return conv
 
 
 @functools.lru_cache(maxsize=512)

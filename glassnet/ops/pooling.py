@@ -12,7 +12,6 @@ with no padding and no zeroed buffer.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 from glassnet.autograd import Context, Function
@@ -146,22 +145,6 @@ class MaxPool2DOp(Function):
         for k, view in enumerate(_window_views(gpad, ctx.pool, ctx.stride, ctx.out_hw, False)):
             view += grad * xp.equal(idx, k, out=taken)
         return crop_images(gpad, ctx.pads, ctx.x_shape[1:3])
-
-
-def max_pool2d_inference(
-    input_shape: tuple, pool: Pair, stride: Pair, pads: Pads
-) -> Callable[[Any], Any]:
-    """``MaxPool2DOp.run``'s numbers for inputs of ``input_shape`` (N, H, W, C), N free, with
-    the shape's checks made once (``Layer.inference_step``): where 2×2 windows tile the
-    image, a contiguous array goes straight to the two-round max, without the op's Context
-    and checks, which at batch 1 cost as much as the pooling itself."""
-
-    def general(x: Any) -> Any:
-        return MaxPool2DOp.run(x, pool=pool, stride=stride, pads=pads)
-
-    if pool != (2, 2) or not _tiles(tuple(input_shape), pool, stride, pads):
-        return general
-    return lambda x: _max_pool_2x2(x) if x.flags.c_contiguous else general(x)
 
 
 def _max_pool_2x2(x: Any) -> Any:
@@ -311,15 +294,6 @@ def _pool(
             raise
         pool, step, pads = _pool_plan.__wrapped__(*args)
     return op.apply(x, pool=pool, stride=step, pads=pads)
-
-
-def pool2d_plan(
-    where: str, input_shape: tuple, pool_size: Any, stride: Any, padding: Any
-) -> tuple[Pair, Pair, Pads]:
-    """The checked window, stride and resolved padding of ``max_pool2d``/``avg_pool2d``
-    (``where`` names which) for inputs of ``input_shape`` (N, H, W, C): the arguments of
-    ``MaxPool2DOp.run``/``AvgPool2DOp.run``, for ``Layer.inference_step``."""
-    return _pool_plan(where, tuple(input_shape), pool_size, stride, padding)
 
 
 @functools.lru_cache(maxsize=512)

@@ -20,7 +20,10 @@ needs_blas = pytest.mark.skipif(backend._blas() is None, reason="no BLAS threadp
 
 
 class Watch(L.Layer):
-    """Doubles its input and notes, per call, the thread, the rows and the BLAS thread count."""
+    """Doubles its input and notes, per call, the thread, the rows and the BLAS thread count
+    (Python that must run on every call, so not replayed)."""
+
+    replayable = False
 
     def __init__(self, fail_on: float | None = None, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -89,25 +89,6 @@ def test_linear_with_fused_relu_is_relu_of_linear(x_shape, rng):
     assert_gradcheck(fused, x, w, b)
 
 
-@pytest.mark.parametrize("x_shape", [(6, 4), (1, 4), (2, 3, 4)])
-@pytest.mark.parametrize(("with_bias", "relu"), [(True, False), (True, True), (False, True)])
-def test_linear_on_arrays_gives_the_ops_numbers(x_shape, with_bias, relu, rng):
-    """``linear_on_arrays`` (Dense's inference step) returns exactly ``LinearOp.run``'s
-    numbers, a fresh array, and leaves its inputs alone."""
-    from glassnet.ops.linalg import LinearOp, linear_on_arrays
-
-    x = rng.standard_normal(x_shape).astype(np.float32)
-    w = rng.standard_normal((4, 3)).astype(np.float32)
-    b = rng.standard_normal(3).astype(np.float32) if with_bias else None
-    before = x.copy()
-    got = linear_on_arrays(x, w, b, relu=relu)
-    np.testing.assert_array_equal(got, LinearOp.run(x, w, b, relu=relu))
-    assert got.shape == (*x_shape[:-1], 3) and not np.shares_memory(got, x)
-    np.testing.assert_array_equal(x, before)
-    if relu:
-        np.testing.assert_array_equal(got, np.maximum(linear_on_arrays(x, w, b), 0))
-
-
 def test_linear_errors_suggest_flatten():
     x = Tensor(np.ones((32, 28, 28)))
     with pytest.raises(

@@ -43,6 +43,9 @@ from glassnet.autograd import Applied, Context, Function, record_ops
 from glassnet.backend import get_array_module, get_rng
 from glassnet.layers.layer import changes
 from glassnet.layers.observers import observing_calls
+from glassnet.ops.conv import Conv2DOp
+from glassnet.ops.fused import ConvMaxPoolOp
+from glassnet.ops.pooling import MaxPool2DOp
 from glassnet.tensor import Tensor, _topological_order, deposit_grad, unbroadcast
 
 __all__ = ["Tape", "predict", "train_step"]
@@ -92,6 +95,9 @@ class Tape:
         if loss is not None:
             graph = reversed(_topological_order(loss))
             order = [produced[id(t)] for t in graph if id(t) in produced]
+        output = produced[id(outputs)]
+        if loss is None:  # inference: fuse what can be fused (training keeps every op)
+            ops, output = _fused(ops, output)
         last_use = {}
         for i, op in enumerate(ops):
             for kind, where in op.sources:
@@ -99,9 +105,9 @@ class Tape:
                     last_use[where] = i
         frees: list[list[int]] = [[] for _ in ops]
         for node, i in last_use.items():
-            if node != produced[id(outputs)]:
+            if node != output:
                 frees[i].append(node)
-        return cls(ops, produced[id(outputs)], order, frees)
+        return cls(ops, output, order, frees)
 
     def forward(self, x: Any) -> tuple[Any, list[Context | None], list[tuple], list[bool]]:
         """Run every op's forward on the batch ``x``: the output array, and what ``backward``
@@ -191,6 +197,42 @@ class Tape:
         for key in list(leaves):
             leaf, g = leaves.pop(key)
             deposit_grad(leaf, g)
+
+
+def _fused(ops: list[_Op], output: int) -> tuple[list[_Op], int]:
+    """An inference tape's ops with each convolution (ReLU or none) whose only reader is a
+    max pooling replaced, with that pooling, by their fused op (``ops.fused.ConvMaxPoolOp``).
+    Returns the new ops and the index of the output op."""
+    readers: dict[int, int] = {}
+    for op in ops:
+        for kind, where in op.sources:
+            if kind == NODE:
+                readers[where] = readers.get(where, 0) + 1
+    new: list[_Op] = []
+    index: dict[int, int] = {}  # old op -> new op
+    skip = set()
+    for i, op in enumerate(ops):
+        if i in skip:
+            continue
+        after = ops[i + 1] if i + 1 < len(ops) else None
+        if (
+            op.fn is Conv2DOp
+            and after is not None
+            and after.fn is MaxPool2DOp
+            and after.sources == ((NODE, i),)
+            and readers.get(i) == 1
+            and i != output
+        ):
+            attrs = {**op.attrs, "relu": bool(op.attrs.get("relu", False))}
+            attrs.update(pool=after.attrs["pool"], pool_stride=after.attrs["stride"])
+            attrs["pool_pads"] = after.attrs["pads"]
+            op = _Op(ConvMaxPoolOp, op.sources, attrs, op.grad_enabled)
+            skip.add(i + 1)
+            index[i + 1] = len(new)
+        index[i] = len(new)
+        sources = tuple((k, index[w]) if k == NODE else (k, w) for k, w in op.sources)
+        new.append(_Op(op.fn, sources, op.attrs, op.grad_enabled))
+    return new, index[output]
 
 
 def _sources(applied: Applied, batch: Tensor, produced: dict[int, int]) -> tuple:

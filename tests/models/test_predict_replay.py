@@ -183,3 +183,21 @@ def test_a_layer_that_reads_its_data_keeps_call():
         x = rng.random((2, 3), dtype=np.float32)
         np.testing.assert_array_equal(model.predict(x), x - x[0, 0])
     assert not _replayed(model)
+
+
+def test_a_conv_and_the_max_pool_after_it_replay_as_one_op():
+    """Bias and ReLU commute with a max, so the inference tape pools first and adds them to a
+    quarter of the numbers (ops.fused.ConvMaxPoolOp): the very numbers of call, negative
+    biases zeroing whole windows included; a conv read by anything else stays alone."""
+    gn.set_seed(0)
+    model = gn.Sequential([L.Input((8, 8, 2)), *STACKS["conv relu, max pool, dense"]()])
+    weights = model.get_weights()
+    weights[1] = np.array([-3.0, -1.0, 0.0, 1.0], np.float32)  # the conv's bias
+    model.set_weights(weights)
+    x = np.random.default_rng(3).standard_normal((4, 8, 8, 2)).astype(np.float32)
+    for _ in range(3):
+        got = model.predict(x)
+    (entry,) = model._inference_replays.values()
+    assert [op.fn.__name__ for op in entry.tape.ops][:2] == ["ConvMaxPoolOp", "ReshapeOp"]
+    assert (got != 0).any()
+    np.testing.assert_array_equal(got, _called(model, x))

@@ -1,0 +1,63 @@
+"""Ops fused for inference: two ops' forwards as one, where doing both at once saves work.
+
+``models.replay`` swaps a recorded pair for its fused op when it plans an inference tape; the
+tape is then checked against the model's ``call`` bit for bit like any other, so a fusion is
+only ever a faster way to the same numbers. Nothing here has a backward: training tapes keep
+every op as recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from glassnet.autograd import Context, Function
+from glassnet.checks import Pads, Pair
+from glassnet.ops.activation import relu_
+from glassnet.ops.conv import Conv2DOp
+from glassnet.ops.pooling import MaxPool2DOp
+from glassnet.tensor import add_to_rows
+
+__all__ = ["ConvMaxPoolOp"]
+
+
+class ConvMaxPoolOp(Function):
+    """A convolution (bias, optional ReLU) and the max pooling of its output, with the bias
+    and ReLU applied after the pool: both act on each channel alone and never decrease, so
+    they commute with a max exactly, and they then touch a quarter of the numbers for 2×2
+    windows. Each half is the op's own forward.
+
+    Shape: x (N, H, W, C), w (kh, kw, C, F), b (F,) or None -> (N, Ho', Wo', F) pooled.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Context,
+        x: Any,
+        w: Any,
+        b: Any,
+        *,
+        stride: Pair,
+        pads: Pads,
+        dilation: Pair,
+        relu: bool,
+        pool: Pair,
+        pool_stride: Pair,
+        pool_pads: Pads,
+    ) -> Any:
+        conv = Conv2DOp.forward(
+            Context(Conv2DOp, (), (False,) * 3), x, w, None,
+            stride=stride, pads=pads, dilation=dilation,
+        )  # fmt: skip
+        pooled = MaxPool2DOp.forward(
+            Context(MaxPool2DOp, (), (False,)), conv, pool=pool, stride=pool_stride, pads=pool_pads
+        )
+        rows = pooled.reshape(-1, pooled.shape[-1])
+        if b is not None:
+            add_to_rows(rows, b)
+        if relu:
+            relu_(rows)
+        return pooled
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        raise NotImplementedError("ConvMaxPoolOp is for inference tapes only")

@@ -31,6 +31,8 @@ class ReLU(Layer):
         Output like the input.
     """
 
+    trains_in_shares = True  # see Layer.trains_in_shares
+
     def __init__(
         self,
         max_value: float | None = None,
@@ -81,6 +83,8 @@ class LeakyReLU(Layer):
         Output like the input.
     """
 
+    trains_in_shares = True  # see Layer.trains_in_shares
+
     def __init__(
         self, negative_slope: float = 0.3, *, name: str | None = None, trainable: bool = True
     ) -> None:
@@ -108,6 +112,8 @@ class Softmax(Layer):
     Shape:
         Output like the input.
     """
+
+    trains_in_shares = True  # see Layer.trains_in_shares
 
     def __init__(self, axis: int = -1, *, name: str | None = None, trainable: bool = True):
         super().__init__(name=name, trainable=trainable)

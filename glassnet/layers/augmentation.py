@@ -164,6 +164,8 @@ class _ImageAugmentation(Layer):
     """Shared by every augmentation layer: the seed and generator, the 4-D input check, the
     training switch (``_augment`` in training, the input itself otherwise) and the config."""
 
+    trains_in_shares = True  # see Layer.trains_in_shares
+
     def __init__(self, seed: Any, *, name: str | None, trainable: bool) -> None:
         super().__init__(name=name, trainable=trainable)
         self.seed = _check_seed(type(self).__name__, seed)

@@ -47,6 +47,8 @@ class Conv2D(Layer):
         1792
     """
 
+    trains_in_shares = True  # see Layer.trains_in_shares
+
     def __init__(
         self,
         filters: int,

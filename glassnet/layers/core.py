@@ -31,6 +31,8 @@ class InputLayer(Layer):
         Input: ``(batch_size, *shape)``. Output: the same.
     """
 
+    trains_in_shares = True  # see Layer.trains_in_shares
+
     def __init__(
         self,
         shape: tuple[int | None, ...],
@@ -123,6 +125,8 @@ class Dense(Layer):
         ((784, 10), 7850)
     """
 
+    trains_in_shares = True  # see Layer.trains_in_shares
+
     def __init__(
         self,
         units: int,
@@ -195,6 +199,8 @@ class Activation(Layer):
         Output like the input.
     """
 
+    trains_in_shares = True  # see Layer.trains_in_shares
+
     def __init__(self, activation: Any, *, name: str | None = None, trainable: bool = True):
         super().__init__(name=name, trainable=trainable)
         self.activation = activations.get(activation)
@@ -223,6 +229,8 @@ class Dropout(Layer):
     Shape:
         Output like the input.
     """
+
+    trains_in_shares = True  # see Layer.trains_in_shares
 
     def __init__(
         self,

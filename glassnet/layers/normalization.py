@@ -39,6 +39,8 @@ class BatchNormalization(Layer):
         (non-trainable), each ``(channels,)``.
     """
 
+    trains_in_shares = True  # see Layer.trains_in_shares
+
     def __init__(
         self,
         axis: int = -1,

@@ -38,6 +38,8 @@ _IMAGES = "(batch, height, width, channels)"
 class _Pooling2D(Layer):
     """Shared by MaxPooling2D and AveragePooling2D: arguments, shapes and config."""
 
+    trains_in_shares = True  # see Layer.trains_in_shares
+
     _op: ClassVar[Any] = None
     _function: ClassVar[Any] = None  # the op's Function, and its name in messages
     _op_name: ClassVar[str] = ""
@@ -129,6 +131,8 @@ class AveragePooling2D(_Pooling2D):
 
 class _GlobalPooling2D(Layer):
     """Shared by the global pools: one number per channel for the whole image."""
+
+    trains_in_shares = True  # see Layer.trains_in_shares
 
     _op: ClassVar[Any] = None
 

@@ -25,6 +25,8 @@ class Rescaling(Layer):
         Output like the input (float32, also for uint8 images).
     """
 
+    trains_in_shares = True  # see Layer.trains_in_shares
+
     def __init__(
         self,
         scale: float,

@@ -26,6 +26,8 @@ class Flatten(Layer):
         1-D input.
     """
 
+    trains_in_shares = True  # see Layer.trains_in_shares
+
     def __init__(self, *, name: str | None = None, trainable: bool = True) -> None:
         super().__init__(name=name, trainable=trainable)
         self.input_spec = InputSpec(min_ndim=1)
@@ -51,6 +53,8 @@ class Reshape(Layer):
     Shape:
         Input: ``(batch, ...)``. Output: ``(batch, *target_shape)``.
     """
+
+    trains_in_shares = True  # see Layer.trains_in_shares
 
     def __init__(
         self, target_shape: tuple[int, ...], *, name: str | None = None, trainable: bool = True

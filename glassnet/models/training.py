@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from glassnet import layers as L
 from glassnet.backend import (
     blas_threads,
     default_float,
@@ -247,32 +246,17 @@ def _rows_for_threads(model: Any, x: Tensor, rows: int, workers: int) -> int:
 # activation to compute: W3's CNN (4 MiB a half) took 0.74x the time, LeNet-5 (0.6 MiB)
 # 1.09x and the MLP 1.72x (docs/engine.md, "Speed").
 _THREAD_TRAIN_BYTES = 2 << 20
-# Layers whose training pass treats each sample on its own and draws no random numbers.
-_PER_SAMPLE = (
-    L.InputLayer, L.Conv2D, L.Dense, L.Activation, L.ReLU, L.LeakyReLU, L.Softmax,
-    L.MaxPooling2D, L.AveragePooling2D, L.GlobalAveragePooling2D, L.GlobalMaxPooling2D,
-    L.Flatten, L.Reshape, L.Rescaling,
-)  # fmt: skip
-# Layers that look across the batch, and get the whole batch's numbers through the shares'
-# exchange (``backend.current_share``): its statistics, its random draws.
-_WHOLE_BATCH = (
-    L.BatchNormalization, L.Dropout, L.RandomFlip, L.RandomTranslation, L.RandomRotation,
-    L.RandomZoom, L.RandomCrop, L.RandomBrightness, L.RandomContrast,
-)  # fmt: skip
 
 
 def _trains_on_threads(model: Any) -> bool:
     """Whether shares of a batch may be trained on several threads at once: a model safe on
-    threads (``_safe_on_threads``) of only layers whose training pass treats each sample on
-    its own, or gets the whole batch's numbers from the other shares (BatchNormalization's
-    statistics, the random draws of Dropout and the augmentations); not a layer of the
-    user's. And one of glassnet's losses, which are means over the batch, so the shares
-    combine exactly."""
+    threads (``_safe_on_threads``: not a layer of the user's) whose layers all say they can
+    (``Layer.trains_in_shares``), and one of glassnet's losses, which are means over the
+    batch, so the shares combine exactly."""
     if not type(getattr(model, "loss", None)).__module__.startswith("glassnet."):
         return False
-    allowed = _PER_SAMPLE + _WHOLE_BATCH
     layers = (layer for _, layer in model.named_layers() if layer is not model)
-    return all(type(layer) in allowed for layer in layers) and _safe_on_threads(model)
+    return all(layer.trains_in_shares for layer in layers) and _safe_on_threads(model)
 
 
 def train_on_cores(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, dict[int, Any]] | None:

@@ -325,6 +325,93 @@ class Model(Layer):
         self._check_compiled("fit")
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"fit: 'epochs' must be a non-negative integer. Received: {epochs}")
+        train_batches, val_batches, verbose = self._fit_batches(
+            x, y, batch_size, shuffle, validation_split, validation_data, distributed, verbose
+        )
+        history = callbacks_module.History()
+        if resume:
+            if checkpoint_dir is None:
+                raise ValueError(
+                    "fit: resume=True needs checkpoint_dir, where the checkpoints are."
+                )
+            restored = checkpoint.restore_latest(self, checkpoint_dir, train_batches)
+            if restored is not None:
+                initial_epoch, history.history, history.epoch = restored
+        steps = len(train_batches) if hasattr(train_batches, "__len__") else None
+        parallel = self._parallel
+        chief = parallel is None or parallel.rank == 0
+        cbs = self._callback_list(history, callbacks, chief, epochs, steps, verbose)
+        self.stop_training, self.stop_reason = False, None
+        self.history = history
+        try:
+            cbs.on_train_begin()
+            for epoch in range(initial_epoch, epochs):
+                if not self._fit_epoch(epoch, train_batches, val_batches, steps, cbs):
+                    break
+                if checkpoint_dir is not None and chief:
+                    checkpoint.save(self, checkpoint_dir, epoch, history, train_batches)
+                if self.stop_training:
+                    break
+            history.stop_reason = self.stop_reason
+            cbs.on_train_end()
+        except Exception as err:
+            if parallel is not None:  # one rank failing must not leave the others waiting
+                parallel.abort(err)
+            raise
+        return history
+
+    def _callback_list(
+        self,
+        history: callbacks_module.History,
+        callbacks: Iterable[callbacks_module.Callback] | None,
+        chief: bool,
+        epochs: int,
+        steps: int | None,
+        verbose: int,
+    ) -> callbacks_module.CallbackList:
+        """The history, the progress bar and the user's callbacks, told of the model and the
+        run; on ranks other than the chief, without the callbacks that only it runs."""
+        extra = [cb for cb in callbacks or [] if chief or not getattr(cb, "chief_only", False)]
+        cbs = callbacks_module.CallbackList(
+            [history, callbacks_module.ProgressBar(verbose), *extra]
+        )
+        cbs.set_model(self)
+        cbs.set_params({"epochs": epochs, "steps": steps, "verbose": verbose})
+        return cbs
+
+    def _fit_epoch(
+        self,
+        epoch: int,
+        train_batches: training.Batches,
+        val_batches: training.Batches | None,
+        steps: int | None,
+        cbs: callbacks_module.CallbackList,
+    ) -> bool:
+        """One epoch of fit, scored on the validation batches; False where the loss became
+        NaN or infinite (training then stops, before any update from that batch)."""
+        cbs.on_epoch_begin(epoch)
+        logs = self._train_epoch(train_batches, epoch, steps, cbs)
+        if logs is None:
+            return False
+        if val_batches is not None:
+            val_logs = self._evaluate_batches(val_batches)
+            logs.update({f"val_{k}": v for k, v in val_logs.items()})
+        cbs.on_epoch_end(epoch, logs)
+        return True
+
+    def _fit_batches(
+        self,
+        x: Any,
+        y: Any,
+        batch_size: int,
+        shuffle: bool,
+        validation_split: float,
+        validation_data: Any,
+        distributed: bool,
+        verbose: int,
+    ) -> tuple[training.Batches, training.Batches | None, int]:
+        """fit's training and validation batches, this rank's share of them when
+        ``distributed``, and the verbosity (only rank 0 shows progress)."""
         if validation_split and validation_data is None:
             if y is None:
                 raise ValueError(
@@ -352,47 +439,7 @@ class Model(Layer):
                 val_batches = training.make_batches(*validation_data, batch_size, False, "fit")
             else:
                 val_batches = training.make_batches(validation_data, None, batch_size, False, "fit")
-        history = callbacks_module.History()
-        if resume:
-            if checkpoint_dir is None:
-                raise ValueError(
-                    "fit: resume=True needs checkpoint_dir, where the checkpoints are."
-                )
-            restored = checkpoint.restore_latest(self, checkpoint_dir, train_batches)
-            if restored is not None:
-                initial_epoch, history.history, history.epoch = restored
-        steps = len(train_batches) if hasattr(train_batches, "__len__") else None
-        chief = parallel is None or parallel.rank == 0
-        extra = [cb for cb in callbacks or [] if chief or not getattr(cb, "chief_only", False)]
-        cbs = callbacks_module.CallbackList(
-            [history, callbacks_module.ProgressBar(verbose), *extra]
-        )
-        cbs.set_model(self)
-        cbs.set_params({"epochs": epochs, "steps": steps, "verbose": verbose})
-        self.stop_training, self.stop_reason = False, None
-        self.history = history
-        try:
-            cbs.on_train_begin()
-            for epoch in range(initial_epoch, epochs):
-                cbs.on_epoch_begin(epoch)
-                logs = self._train_epoch(train_batches, epoch, steps, cbs)
-                if logs is None:  # the loss became NaN or infinite
-                    break
-                if val_batches is not None:
-                    val_logs = self._evaluate_batches(val_batches)
-                    logs.update({f"val_{k}": v for k, v in val_logs.items()})
-                cbs.on_epoch_end(epoch, logs)
-                if checkpoint_dir is not None and chief:
-                    checkpoint.save(self, checkpoint_dir, epoch, history, train_batches)
-                if self.stop_training:
-                    break
-            history.stop_reason = self.stop_reason
-            cbs.on_train_end()
-        except Exception as err:
-            if parallel is not None:  # one rank failing must not leave the others waiting
-                parallel.abort(err)
-            raise
-        return history
+        return train_batches, val_batches, verbose
 
     def _train_epoch(
         self, batches: training.Batches, epoch: int, steps: int | None, cbs: Any

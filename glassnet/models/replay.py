@@ -223,9 +223,7 @@ def _fused(ops: list[_Op], output: int) -> tuple[list[_Op], int]:
             and readers.get(i) == 1
             and i != output
         ):
-            attrs = {**op.attrs, "relu": bool(op.attrs.get("relu", False))}
-            attrs.update(pool=after.attrs["pool"], pool_stride=after.attrs["stride"])
-            attrs["pool_pads"] = after.attrs["pads"]
+            attrs = {"conv": op.attrs, "pool": after.attrs}
             op = _Op(ConvMaxPoolOp, op.sources, attrs, op.grad_enabled)
             skip.add(i + 1)
             index[i + 1] = len(new)

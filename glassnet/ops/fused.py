@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from glassnet.autograd import Context, Function
-from glassnet.checks import Pads, Pair
 from glassnet.ops.activation import relu_
 from glassnet.ops.conv import Conv2DOp
 from glassnet.ops.pooling import MaxPool2DOp
@@ -30,31 +29,16 @@ class ConvMaxPoolOp(Function):
     """
 
     @staticmethod
-    def forward(
-        ctx: Context,
-        x: Any,
-        w: Any,
-        b: Any,
-        *,
-        stride: Pair,
-        pads: Pads,
-        dilation: Pair,
-        relu: bool,
-        pool: Pair,
-        pool_stride: Pair,
-        pool_pads: Pads,
-    ) -> Any:
-        conv = Conv2DOp.forward(
-            Context(Conv2DOp, (), (False,) * 3), x, w, None,
-            stride=stride, pads=pads, dilation=dilation,
-        )  # fmt: skip
-        pooled = MaxPool2DOp.forward(
-            Context(MaxPool2DOp, (), (False,)), conv, pool=pool, stride=pool_stride, pads=pool_pads
-        )
+    def forward(ctx: Context, x: Any, w: Any, b: Any, *, conv: dict, pool: dict) -> Any:
+        """``conv``: Conv2DOp's attributes (stride, pads, dilation, relu); ``pool``:
+        MaxPool2DOp's (pool, stride, pads)."""
+        plain = {**conv, "relu": False}  # ReLU comes after the pool
+        y = Conv2DOp.forward(Context(Conv2DOp, (), (False,) * 3), x, w, None, **plain)
+        pooled = MaxPool2DOp.forward(Context(MaxPool2DOp, (), (False,)), y, **pool)
         rows = pooled.reshape(-1, pooled.shape[-1])
         if b is not None:
             add_to_rows(rows, b)
-        if relu:
+        if conv.get("relu", False):
             relu_(rows)
         return pooled
 

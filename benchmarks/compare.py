@@ -85,6 +85,11 @@ def lenet_model() -> gn.Sequential:
     return gn.applications.LeNet5(classifier_activation=None)
 
 
+def rnn_model() -> gn.Sequential:
+    """A sequence classifier: an LSTM over 40 steps of 32 features, then a Dense head."""
+    return gn.Sequential([L.Input((40, 32)), L.LSTM(64), L.Dense(10)])
+
+
 def photo_model() -> gn.Sequential:
     """``glassnet train``'s default network (conv + batch norm + ReLU + pool blocks, dropout)."""
     return gn.applications.small_cnn((64, 64, 3), classes=10, classifier_activation=None)
@@ -127,6 +132,8 @@ def torch_twin(model: gn.Sequential, torch: object) -> object:
         elif isinstance(layer, L.Flatten):
             flatten_from = shape[1:]
             modules.append(nn.Flatten())
+        elif isinstance(layer, L.LSTM):
+            modules.append(_lstm_module(layer, torch))
         elif isinstance(layer, L.Dense):
             kernel = layer.kernel.numpy()
             if flatten_from is not None and len(flatten_from) == 3:
@@ -138,6 +145,33 @@ def torch_twin(model: gn.Sequential, torch: object) -> object:
             modules += [linear, nn.ReLU()] if _relu(layer) else [linear]
         shape = out
     return nn.Sequential(*modules)
+
+
+def _lstm_module(layer: L.LSTM, torch: object) -> object:
+    """Keras's LSTM as torch.nn.LSTM (batch first): the same gate order (i, f, c, o), the
+    kernels transposed, Keras's one bias as PyTorch's input bias (the recurrent one zero);
+    the last step's output unless ``return_sequences``."""
+    nn = torch.nn
+    lstm = nn.LSTM(layer.kernel.shape[0], layer.units, batch_first=True)
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.from_numpy(np.ascontiguousarray(layer.kernel.numpy().T)))
+        lstm.weight_hh_l0.copy_(
+            torch.from_numpy(np.ascontiguousarray(layer.recurrent_kernel.numpy().T))
+        )
+        lstm.bias_ih_l0.copy_(torch.from_numpy(layer.bias.numpy()))
+        lstm.bias_hh_l0.zero_()
+    every_step = layer.return_sequences
+
+    class LSTM(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = lstm
+
+        def forward(self, x):
+            out = self.lstm(x)[0]
+            return out if every_step else out[:, -1]
+
+    return LSTM()
 
 
 def _scale_module(scale: float, offset: float, nn: object) -> object:
@@ -209,7 +243,7 @@ def torch_training(optimizer: str, batch: int, lr: float):
 
         net = torch_twin(model, torch)
         x, y = _data(batch, model.input_shape[1:])
-        xt = torch.from_numpy(x if x.ndim == 2 else np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        xt = torch.from_numpy(x if x.ndim != 4 else np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
         if layout == "channels_last" and xt.ndim == 4:
             net, xt = (
                 net.to(memory_format=torch.channels_last),
@@ -295,6 +329,8 @@ def workloads() -> list[Workload]:
                  glassnet_training(cifar_model, sgd, 64), torch_training("sgd", 64, 0.01)),
         Workload("P1", "photo classifier (small_cnn) 64×64×3, Adam, batch 32 (train step)", 32,
                  True, glassnet_training(photo_model, adam, 32), torch_training("adam", 32, 1e-3)),
+        Workload("R1", "LSTM 40×32 -> 64 units -> 10, Adam, batch 32 (train step)", 32, True,
+                 glassnet_training(rnn_model, adam, 32), torch_training("adam", 32, 1e-3)),
         Workload("W4-1", "CIFAR CNN predict, batch 1 (latency)", 1, False,
                  glassnet_inference(cifar_model, 1), torch_inference(1), steps=200),
         Workload("W4-256", "CIFAR CNN predict, batch 256 (throughput)", 256, False,
@@ -333,13 +369,14 @@ def _run_block(step: Step, kept: int, settle: int, settle_ms: float) -> list[flo
 
 
 def _side_names(workload: Workload) -> list[str]:
-    """glassnet, and PyTorch in each memory layout that applies (W1 has no image axes)."""
+    """glassnet, and PyTorch in each memory layout that applies (W1 and R1 have no image
+    axes)."""
     import importlib.util
 
     if importlib.util.find_spec("torch") is None:
         print("PyTorch is not installed: measuring glassnet only")
         return ["glassnet"]
-    layouts = ["nchw"] if workload.name == "W1" else ["nchw", "channels_last"]
+    layouts = ["nchw"] if workload.name in ("W1", "R1") else ["nchw", "channels_last"]
     return ["glassnet"] + [f"torch_{layout}" for layout in layouts]
 
 

@@ -49,6 +49,24 @@ def test_copied_weights_give_the_same_predictions(torch):
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("make", ["cifar_model", "photo_model", "rnn_model"])
+def test_compares_torch_twin_computes_glassnets_function(torch, make):
+    """benchmarks.compare's PyTorch side, built from glassnet's model, gives its predictions
+    (kernel layouts, the Flatten order, the LSTM's gates and biases), so both sides start
+    equal."""
+    import glassnet as gn
+    from benchmarks import compare
+
+    gn.set_seed(0)
+    model = getattr(compare, make)()
+    x = np.random.default_rng(0).random((3, *model.input_shape[1:]), dtype=np.float32)
+    net = compare.torch_twin(model, torch).eval()
+    xt = torch.from_numpy(x if x.ndim != 4 else np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    with torch.no_grad():
+        theirs = net(xt).numpy()
+    np.testing.assert_allclose(model.predict(x), theirs, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("one_process", [False, True])
 def test_compare_times_every_side_in_blocks(torch, one_process):
     """benchmarks.compare's W1 runs glassnet and PyTorch, each in its own process by default,

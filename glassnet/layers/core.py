@@ -258,9 +258,3 @@ class Dropout(Layer):
         config = super().get_config()
         config.update({"rate": self.rate, "seed": self.seed})
         return config
-
-
-def _same(x: Any) -> Any:
-    """The identity, as an inference step (InputLayer, Dropout at inference, a linear
-    Activation)."""
-    return x

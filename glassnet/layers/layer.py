@@ -18,8 +18,7 @@ class names let a model be saved as JSON and rebuilt without executing anything 
 
 Beside this file, and below it (they never import it at run time): ``registry.py`` files every
 subclass under its names, ``observers.py`` holds the functions told of every call
-(``observe_calls``), ``steps.py`` the per-layer inference steps on arrays that ``predict``
-chains. ``serialization.py`` (``serialize``, ``deserialize``, ``get``) is above it.
+(``watch_calls``, ``observe_calls``). ``serialization.py`` (``serialize``, ``deserialize``, ``get``) is above it.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ class names let a model be saved as JSON and rebuilt without executing anything 
 
 Beside this file, and below it (they never import it at run time): ``registry.py`` files every
 subclass under its names, ``observers.py`` holds the functions told of every call
-(``watch_calls``, ``observe_calls``). ``serialization.py`` (``serialize``, ``deserialize``, ``get``) is above it.
+(``watch_calls``, ``observe_calls``). ``serialization.py`` (``serialize``, ``deserialize``,
+``get``) is above it.
 """
 
 from __future__ import annotations

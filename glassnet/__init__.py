@@ -16,9 +16,11 @@ from glassnet import (
     initializers,
     layers,
     losses,
+    memory,  # keeps freed memory for the next step, on import (see its docstring)
     metrics,
     ops,
     optimizers,
+    parallel,
 )
 from glassnet.autograd import Context, Function
 from glassnet.backend import manual_seed

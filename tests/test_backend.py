@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import threadpoolctl
 
-from glassnet import backend
-from glassnet.backend import copy_by_pixel, keep_freed_memory
+from glassnet import parallel
+from glassnet.backend import copy_by_pixel
+from glassnet.memory import keep_freed_memory
 
 glibc = pytest.mark.skipif(
     platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only"
@@ -39,7 +40,7 @@ def test_the_environment_variable_decides_whether_import_sets_it(value, called):
         "        calls.append(name)\n"
         "        return getattr(self.lib, name)\n"
         "ctypes.CDLL = Spy\n"
-        "import glassnet.backend\n"
+        "import glassnet\n"
         "print('mallopt' in calls)\n"
     )
     env = {**os.environ, "GLASSNET_KEEP_FREED_MEMORY": value}
@@ -83,26 +84,26 @@ def test_copy_by_pixel_falls_back_when_channels_are_not_contiguous():
 
 # ------------------------------------------------------------------ BLAS threads
 needs_blas = pytest.mark.skipif(
-    backend._blas() is None, reason="no BLAS that threadpoolctl can steer"
+    parallel._blas() is None, reason="no BLAS that threadpoolctl can steer"
 )
 
 
 @needs_blas
 def test_blas_on_one_thread_sets_one_and_puts_the_setting_back():
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
-        assert backend.blas_threads() == 2
-        with backend.blas_on_one_thread() as took:
+        assert parallel.blas_threads() == 2
+        with parallel.blas_on_one_thread() as took:
             assert took is True
-            assert backend.blas_threads() == 1
-        assert backend.blas_threads() == 2
+            assert parallel.blas_threads() == 1
+        assert parallel.blas_threads() == 2
 
 
 @needs_blas
 def test_blas_on_one_thread_restores_after_an_error():
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
-        with pytest.raises(RuntimeError), backend.blas_on_one_thread():
+        with pytest.raises(RuntimeError), parallel.blas_on_one_thread():
             raise RuntimeError("boom")
-        assert backend.blas_threads() == 2
+        assert parallel.blas_threads() == 2
 
 
 @needs_blas
@@ -110,19 +111,19 @@ def test_a_second_block_meanwhile_is_refused_and_changes_nothing():
     """One block holds the process-wide setting at a time: a second one (from another thread,
     or nested) yields False, and leaving it must not restore anything early."""
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
-        with backend.blas_on_one_thread() as first:
-            with backend.blas_on_one_thread() as second:
+        with parallel.blas_on_one_thread() as first:
+            with parallel.blas_on_one_thread() as second:
                 assert (first, second) == (True, False)
-            assert backend.blas_threads() == 1  # still the first block's setting
-        assert backend.blas_threads() == 2
+            assert parallel.blas_threads() == 1  # still the first block's setting
+        assert parallel.blas_threads() == 2
 
 
 def test_without_a_blas_to_steer_nothing_changes(monkeypatch):
-    monkeypatch.setattr(backend, "_blas", lambda: None)
-    assert backend.blas_threads() == 1
-    with backend.blas_on_one_thread() as took:
+    monkeypatch.setattr(parallel, "_blas", lambda: None)
+    assert parallel.blas_threads() == 1
+    with parallel.blas_on_one_thread() as took:
         assert took is False
-    backend.one_blas_thread_here()  # nothing to do, no error
+    parallel.one_blas_thread_here()  # nothing to do, no error
 
 
 class _FakeLib:
@@ -142,8 +143,8 @@ def test_one_blas_thread_here_only_touches_per_thread_settings(monkeypatch):
     """OpenMP builds keep one thread count per calling thread, so a worker must set its own;
     OpenBLAS's pthreads pool is shared and steered by blas_on_one_thread alone."""
     openmp, pthreads = _FakeLib("openmp"), _FakeLib("pthreads")
-    monkeypatch.setattr(backend, "_blas", lambda: _FakeBlas(openmp, pthreads))
-    backend.one_blas_thread_here()
+    monkeypatch.setattr(parallel, "_blas", lambda: _FakeBlas(openmp, pthreads))
+    parallel.one_blas_thread_here()
     assert openmp.calls == [1]
     assert pthreads.calls == []
 
@@ -152,7 +153,7 @@ def _record_shares(log: list) -> Callable[[slice], list[int]]:
     import threading
 
     def work(share: slice) -> list[int]:
-        log.append((threading.current_thread().name, share, backend.blas_threads()))
+        log.append((threading.current_thread().name, share, parallel.blas_threads()))
         return list(range(share.start, share.stop))
 
     return work
@@ -164,8 +165,8 @@ def test_split_over_cores_runs_contiguous_shares_side_by_side():
 
     log: list = []
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
-        results = backend.split_over_cores(_record_shares(log), 7)
-        assert backend.blas_threads() == 2
+        results = parallel.split_over_cores(_record_shares(log), 7)
+        assert parallel.blas_threads() == 2
     assert results == [[0, 1, 2, 3], [4, 5, 6]]  # in order, each item once
     threads = {name for name, _, _ in log}
     assert len(threads) == 2
@@ -177,11 +178,11 @@ def test_split_over_cores_runs_contiguous_shares_side_by_side():
 def test_split_over_cores_runs_in_order_when_it_cannot_pay():
     log: list = []
     with threadpoolctl.threadpool_limits(1, user_api="blas"):
-        assert backend.split_over_cores(_record_shares(log), 5) == [[0, 1, 2, 3, 4]]
+        assert parallel.split_over_cores(_record_shares(log), 5) == [[0, 1, 2, 3, 4]]
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
-        assert backend.split_over_cores(_record_shares(log), 1) == [[0]]
-        with backend.blas_on_one_thread():  # held elsewhere, e.g. an outer split
-            assert backend.split_over_cores(_record_shares(log), 4) == [[0, 1, 2, 3]]
+        assert parallel.split_over_cores(_record_shares(log), 1) == [[0]]
+        with parallel.blas_on_one_thread():  # held elsewhere, e.g. an outer split
+            assert parallel.split_over_cores(_record_shares(log), 4) == [[0, 1, 2, 3]]
     assert len({name for name, _, _ in log}) == 1
 
 
@@ -193,8 +194,8 @@ def test_split_over_cores_passes_errors_on_and_restores_the_blas():
 
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         with pytest.raises(ValueError, match="second share"):
-            backend.split_over_cores(work, 4)
-        assert backend.blas_threads() == 2
+            parallel.split_over_cores(work, 4)
+        assert parallel.blas_threads() == 2
 
 
 @needs_blas
@@ -205,10 +206,10 @@ def test_a_forked_child_gets_threads_of_its_own():
     import multiprocessing
 
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
-        assert len(backend.split_over_cores(_record_shares([]), 4)) == 2  # the parent's pool
+        assert len(parallel.split_over_cores(_record_shares([]), 4)) == 2  # the parent's pool
 
         def child() -> None:
-            results = backend.split_over_cores(_record_shares([]), 4)
+            results = parallel.split_over_cores(_record_shares([]), 4)
             os._exit(0 if results == [[0, 1], [2, 3]] else 1)
 
         process = multiprocessing.get_context("fork").Process(target=child)

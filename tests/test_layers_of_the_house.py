@@ -19,6 +19,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "glassnet"
 RANKS = {
     "backend": 0,
     "checks": 0,
+    "memory": 0,
+    "parallel": 0,
     "tensor": 1,
     "autograd": 1,
     "gradcheck": 2,

@@ -63,18 +63,12 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.backend import (
-    Share,
-    current_share,
-    default_float,
-    get_array_module,
-    get_rng,
-    is_float,
-)
+from glassnet.backend import default_float, get_array_module, get_rng, is_float
 from glassnet.checks import check_number, check_positive_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.ops import clip
 from glassnet.ops.image import affine_sample, gather_pixels
+from glassnet.parallel import Share, current_share
 from glassnet.tensor import Tensor
 
 __all__ = [
@@ -204,7 +198,7 @@ class _ImageAugmentation(Layer):
 class _WholeBatchDraws:
     """A generator's per-image draws (``random``, ``uniform``, ``integers`` with one number per
     image), made by the first share of a batch trained on several cores for the whole batch
-    and handed to each share by rows (``backend.Share.from_first``): every image gets the very
+    and handed to each share by rows (``parallel.Share.from_first``): every image gets the very
     numbers it would get with the whole batch in order."""
 
     def __init__(self, rng: np.random.Generator, share: Share) -> None:

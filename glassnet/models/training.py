@@ -14,16 +14,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from glassnet.backend import (
-    blas_threads,
-    default_float,
-    get_array_module,
-    get_rng,
-    split_over_cores,
-)
+from glassnet.backend import default_float, get_array_module, get_rng
 from glassnet.callbacks import PredictProgress
 from glassnet.layers.observers import observing_calls
 from glassnet.models import replay
+from glassnet.parallel import blas_threads, split_over_cores
 from glassnet.tensor import Tensor, gradients_into, no_grad
 
 
@@ -192,7 +187,7 @@ def predict_slices(model: Any, x: Tensor) -> list[np.ndarray]:
     inference mode a slice at a time (``inference_rows``).
 
     With slices to spare and more than one core, the slices run side by side, one share per
-    core, each core's matrix products on one BLAS thread (``backend.split_over_cores``): the
+    core, each core's matrix products on one BLAS thread (``parallel.split_over_cores``): the
     work between the products (copies, bias, ReLU, pooling) then runs on every core too,
     instead of on one while the other waits. Predictions are those of the whole batch at once,
     in the same order.
@@ -261,7 +256,7 @@ def _trains_on_threads(model: Any) -> bool:
 
 def train_on_cores(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, dict[int, Any]] | None:
     """One training step's forward and backward with the batch cut into one share per core,
-    side by side (``backend.split_over_cores``); None where that would not pay or is not
+    side by side (``parallel.split_over_cores``); None where that would not pay or is not
     safe (``_trains_on_threads``), and the caller runs the whole batch.
 
     Each share's loss is the mean over its samples; its backward starts from its share of the

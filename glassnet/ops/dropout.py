@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from glassnet.autograd import Context, Function
-from glassnet.backend import current_share, get_array_module, get_rng, is_float
+from glassnet.backend import get_array_module, get_rng, is_float
+from glassnet.parallel import current_share
 from glassnet.tensor import Tensor
 
 __all__ = ["dropout"]
@@ -45,7 +46,7 @@ class DropoutOp(Function):
 
 def _uniform(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     """Uniform numbers in [0, 1) of ``shape``. When ``fit`` trains a share of the batch on each
-    core (``backend.current_share``), the first share draws them for the whole batch and each
+    core (``parallel.current_share``), the first share draws them for the whole batch and each
     takes its rows: the very numbers the whole batch in order would draw, in the same order."""
     share = current_share()
     if share is None:

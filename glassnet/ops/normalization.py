@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from glassnet.autograd import Context, Function
-from glassnet.backend import current_share, get_array_module, is_float
+from glassnet.backend import get_array_module, is_float
+from glassnet.parallel import current_share
 from glassnet.tensor import Tensor, rows_with, sum_rows
 
 __all__ = ["batch_norm"]
@@ -131,7 +132,7 @@ def _buffer(value: Any, name: str, channels: int, x_shape: tuple[int, ...]) -> A
 def _batch_moments(x: Any) -> tuple[Any, Any]:
     """Each channel's mean and biased variance (divided by the count, as Keras) over every axis
     but the last. When ``fit`` trains a share of the batch on each core
-    (``backend.current_share``), the shares' counts, means and variances are exchanged and
+    (``parallel.current_share``), the shares' counts, means and variances are exchanged and
     combined into the whole batch's (Chan et al.'s pairwise formula), so every share
     normalises exactly as the whole batch in order would. Shape: x (..., C) -> (C,), (C,)."""
     xp = get_array_module(x)

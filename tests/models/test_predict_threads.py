@@ -11,12 +11,12 @@ import pytest
 import threadpoolctl
 
 import glassnet as gn
-from glassnet import backend
 from glassnet import layers as L
+from glassnet import parallel
 from glassnet.layers.observers import observe_calls
 from glassnet.models import training
 
-needs_blas = pytest.mark.skipif(backend._blas() is None, reason="no BLAS threadpoolctl can steer")
+needs_blas = pytest.mark.skipif(parallel._blas() is None, reason="no BLAS threadpoolctl can steer")
 
 
 class Watch(L.Layer):
@@ -32,7 +32,7 @@ class Watch(L.Layer):
 
     def call(self, x, training=False):
         with self._lock:
-            self.calls.append((threading.current_thread().name, len(x), backend.blas_threads()))
+            self.calls.append((threading.current_thread().name, len(x), parallel.blas_threads()))
         if self.fail_on is not None and (x.numpy() == self.fail_on).any():
             raise ValueError(f"Watch: found {self.fail_on}")
         return x * 2.0
@@ -55,7 +55,7 @@ def watched(cls=BuiltInWatch, **kwargs) -> tuple[gn.Sequential, Watch]:
 
 @pytest.fixture
 def two_blas_threads():
-    if backend._blas() is None:
+    if parallel._blas() is None:
         pytest.skip("no BLAS threadpoolctl can steer")
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         yield
@@ -84,7 +84,7 @@ def test_slices_run_on_two_threads_and_give_the_same_predictions(
     assert len(threads) == 2, watch.calls
     assert [rows for _, rows, _ in watch.calls] == [50] * 6  # 5 cache slices -> 6, even
     assert {blas for _, _, blas in watch.calls} == {1}  # one BLAS thread while they run
-    assert backend.blas_threads() == 2  # and the setting back after
+    assert parallel.blas_threads() == 2  # and the setting back after
     np.testing.assert_allclose(got, _in_order(model, x), rtol=1e-5, atol=1e-5)
 
 
@@ -98,7 +98,7 @@ def test_an_error_in_a_slice_reaches_the_caller_and_blas_is_restored(
     model.layers[0].kernel.data[...] = np.eye(256, dtype=np.float32)  # Dense passes x through
     with pytest.raises(ValueError, match="found -7.0"):
         model.predict(x, batch_size=300)
-    assert backend.blas_threads() == 2
+    assert parallel.blas_threads() == 2
 
 
 @pytest.mark.parametrize("why", ["a user's layer", "a replaced call", "observing calls"])
@@ -147,7 +147,7 @@ def test_two_predictions_at_once_both_come_out_right(two_blas_threads, small_thr
         t.join()
     for k in range(2):
         np.testing.assert_allclose(results[k], _in_order(model, x[k]), rtol=1e-5, atol=1e-5)
-    assert backend.blas_threads() == 2
+    assert parallel.blas_threads() == 2
 
 
 @pytest.mark.parametrize(

@@ -11,14 +11,14 @@ import pytest
 import threadpoolctl
 
 import glassnet as gn
-from glassnet import backend
 from glassnet import layers as L
+from glassnet import parallel
 from glassnet.models import training
 
 
 @pytest.fixture
 def two_blas_threads(monkeypatch):
-    if backend._blas() is None:
+    if parallel._blas() is None:
         pytest.skip("no BLAS threadpoolctl can steer")
     monkeypatch.setattr(training, "_THREAD_TRAIN_BYTES", 1024)  # small models qualify
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
@@ -162,30 +162,30 @@ def test_an_error_in_one_share_is_reported_not_the_other_shares_wait(two_blas_th
     numbers forever: the other gives up, and the caller sees the failing share's own error."""
 
     def work(rows: slice) -> int:
-        share = backend.current_share()
+        share = parallel.current_share()
         if share.index == 1:
             raise ValueError("share 1 failed")
         share.gather(rows.start)  # would wait for share 1 forever
         return 0
 
     with pytest.raises(ValueError, match="share 1 failed"):
-        backend.split_over_cores(work, 8, linked=True)
-    assert backend.current_share() is None
+        parallel.split_over_cores(work, 8, linked=True)
+    assert parallel.current_share() is None
 
 
 def test_linked_shares_exchange_values_in_share_order(two_blas_threads):
     def work(rows: slice) -> tuple:
-        share = backend.current_share()
+        share = parallel.current_share()
         firsts = [share.gather(rows.start) for _ in range(3)]  # the slots are reused in turn
         drawn = share.from_first(lambda: np.arange(share.total) * 10)
         return share.index, share.rows, share.total, firsts, drawn[share.rows].tolist()
 
-    results = backend.split_over_cores(work, 5, linked=True)
+    results = parallel.split_over_cores(work, 5, linked=True)
     assert [r[:3] for r in results] == [(0, slice(0, 3), 5), (1, slice(3, 5), 5)]
     assert all(r[3] == [[0, 3]] * 3 for r in results)
     assert [r[4] for r in results] == [[0, 10, 20], [30, 40]]
-    assert backend.current_share() is None  # outside a linked split, ops see whole batches
-    assert backend.split_over_cores(lambda rows: backend.current_share(), 4) == [None, None]
+    assert parallel.current_share() is None  # outside a linked split, ops see whole batches
+    assert parallel.split_over_cores(lambda rows: parallel.current_share(), 4) == [None, None]
 
 
 @pytest.mark.parametrize(
@@ -219,7 +219,7 @@ def test_a_step_whose_cores_are_taken_runs_whole_and_right(two_blas_threads):
     whose gradients are the step's as they are."""
     x, y = data()
     held, in_order = cnn(), cnn()
-    with backend.blas_on_one_thread():
+    with parallel.blas_on_one_thread():
         loss_held = held.train_step(x, y)
     with threadpoolctl.threadpool_limits(1, user_api="blas"):
         loss_in_order = in_order.train_step(x, y)

@@ -66,6 +66,10 @@ class _Op:
     sources: tuple[tuple[int, Any], ...]
     attrs: dict[str, Any]
     grad_enabled: bool
+    no_grads: tuple[bool, ...] = field(init=False)  # needs_input_grad for inference
+
+    def __post_init__(self) -> None:
+        self.no_grads = (False,) * len(self.sources)
 
 
 @dataclass
@@ -158,9 +162,11 @@ class Tape:
                 else where
                 for kind, where in op.sources
             ]
-            out = op.fn.forward(Context(op.fn, (), (False,) * len(arrays)), *arrays, **op.attrs)
-            xp = get_array_module(out)
-            values[i] = out if isinstance(out, xp.ndarray) else xp.asarray(out)
+            out = op.fn.forward(Context(op.fn, (), op.no_grads), *arrays, **op.attrs)
+            if type(out) is not np.ndarray:  # a NumPy scalar, or another array module's array
+                xp = get_array_module(out)
+                out = out if isinstance(out, xp.ndarray) else xp.asarray(out)
+            values[i] = out
             for node in self.frees[i]:
                 values[node] = None
         return values[self.output]

@@ -266,9 +266,10 @@ class _Entry:
     verified: bool = False
 
 
-def _key(x: Tensor) -> tuple[Any, ...]:
-    """What a tape is for: the batch's whole shape (ops' attributes may hold its size, as a
-    reshape's does) and dtype, and the layers as they were (``layers.layer.changes``)."""
+def _key(x: Any) -> tuple[Any, ...]:
+    """What a tape is for: the batch's (array or Tensor) whole shape (ops' attributes may
+    hold its size, as a reshape's does) and dtype, and the layers as they were
+    (``layers.layer.changes``)."""
     return (x.shape, x.dtype, changes())
 
 
@@ -440,8 +441,7 @@ def predict(model: Any, x: Any) -> Any:
     a NumPy array, keep their ``call``.
     """
     replays = model.__dict__.setdefault("_inference_replays", {})
-    key = (x.shape, x.dtype, changes())
-    entry = replays.get(key)
+    entry = replays.get(_key(x))
     if entry is not None and entry.verified:
         return entry.tape.infer(x)
     batch = Tensor(x)
@@ -451,7 +451,7 @@ def predict(model: Any, x: Any) -> Any:
         tape = _tape(model, record, batch, outputs)
         if len(replays) >= 8:
             replays.clear()
-        replays[(x.shape, x.dtype, changes())] = _Entry(tape)
+        replays[_key(x)] = _Entry(tape)  # after the call, which may build the model
         return outputs.numpy() if isinstance(outputs, Tensor) else outputs
     if entry.tape is None:
         return model(batch, training=False).numpy()

@@ -173,14 +173,21 @@ def test_each_op_records_its_function_inputs_and_attributes():
     assert len(inner) == 1 and len(outer) == 1
 
 
-def test_a_nan_loss_stops_a_replayed_fit_before_any_update():
+def _replaying_mlp():
+    """An MLP past its first three steps on one batch (recorded, checked, replayed)."""
     gn.set_seed(0)
     model = _mlp()
     model.compile(gn.optimizers.SGD(0.1), SPARSE(from_logits=True))
     rng = np.random.default_rng(0)
     x, y = rng.random((8, 20), dtype=np.float32), rng.integers(0, 3, 8)
     for _ in range(3):
-        model.train_step(x, y)  # recorded, checked, replayed
+        model.train_step(x, y)
+    assert next(iter(model._replays.values())).verified
+    return model, x, y
+
+
+def test_a_nan_loss_stops_a_replayed_fit_before_any_update():
+    model, x, y = _replaying_mlp()
     before = [w.numpy().copy() for w in model.weights]
     x[0, 0] = np.nan
     assert np.isnan(model.train_step(x, y))
@@ -196,12 +203,6 @@ def test_a_nan_loss_stops_a_replayed_fit_before_any_update():
     ],
 )
 def test_a_replayed_step_still_checks_the_labels(labels, error, message):
-    gn.set_seed(0)
-    model = _mlp()
-    model.compile(gn.optimizers.SGD(0.1), SPARSE(from_logits=True))
-    rng = np.random.default_rng(0)
-    x, y = rng.random((8, 20), dtype=np.float32), rng.integers(0, 3, 8)
-    for _ in range(3):
-        model.train_step(x, y)
+    model, x, _ = _replaying_mlp()
     with pytest.raises(error, match=message):
         model.train_step(x, labels)

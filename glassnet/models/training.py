@@ -238,8 +238,8 @@ def _rows_for_threads(model: Any, x: Tensor, rows: int, workers: int) -> int:
 
 
 # A training step runs half a batch per core only when each half has at least this much
-# activation to compute: W3's CNN (4 MiB a half) took 0.74x the time, LeNet-5 (0.6 MiB)
-# 1.09x and the MLP 1.72x (docs/engine.md, "Speed").
+# activation to compute: below it, handing work to a thread and waiting costs more than the
+# second core saves (a CNN's halves gain, LeNet-5's and an MLP's lose; benchmarks/NOTES.md).
 _THREAD_TRAIN_BYTES = 2 << 20
 
 

@@ -375,14 +375,17 @@ class Conv2DOp(Function):
         w2 = w.reshape(kh * kw * c, f)
         wt = w2 if tile == 1 else tiled_weight(w, tile, stride, dilation)
         small = cols_bytes <= _CHUNK_BYTES
+
+        def finish(rows: Any) -> None:  # bias and ReLU on a block of rows, still in cache
+            if b is not None:
+                add_to_rows(rows.reshape(-1, f), b)
+            if relu:
+                relu_(rows)
+
         if not any(ctx.needs_input_grad) and small and numpy:
             # Inference, columns that fit in cache: one unfold, one GEMM, bias and ReLU.
             y = im2col(xpad, (kh, kw), stride, dilation, (ho, wo), tile) @ wt
-            rows = y.reshape(-1, f)
-            if b is not None:
-                add_to_rows(rows, b)
-            if relu:
-                relu_(rows)
+            finish(y)
             return y.reshape(n, ho, wo, f)
         keep_cols = c == 1 or small or not numpy
         if ctx.needs_input_grad[1] and keep_cols:
@@ -399,13 +402,6 @@ class Conv2DOp(Function):
             # and unfolds it again, chunk by chunk, for dW in backward — in-cache copies
             # rather than a column matrix written to memory and read back.
             cols = xpad if ctx.needs_input_grad[1] else None
-
-            def finish(rows: Any) -> None:  # bias and ReLU on a block of rows, still in cache
-                if b is not None:
-                    add_to_rows(rows.reshape(-1, f), b)
-                if relu:
-                    relu_(rows)
-
             y = _conv_in_chunks(xpad, wt, (kh, kw), stride, dilation, (ho, wo), finish, tile)
             if relu and any(ctx.needs_input_grad):  # backward's ReLU' = 1 where y > 0
                 ctx.relu_mask = y > 0

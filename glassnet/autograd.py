@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -99,7 +99,15 @@ class Context:
 
 
 class Function:
-    """Base class of every differentiable op: subclass it and write ``forward`` and ``backward``."""
+    """Base class of every differentiable op: subclass it and write ``forward`` and ``backward``.
+
+    An op whose result for one sample depends on the others (batch statistics, draws made for
+    the whole batch) sets ``across_batch = True`` and takes a keyword ``share``: the
+    ``parallel.Share`` of a batch it runs on when ``fit`` replays a step a share per core
+    (``models.replay``), None when it sees the whole batch.
+    """
+
+    across_batch: ClassVar[bool] = False
 
     @staticmethod
     def forward(ctx: Context, *arrays: Any, **attrs: Any) -> Any:

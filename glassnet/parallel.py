@@ -2,8 +2,9 @@
 batch that run side by side (``split_over_cores``) and exchange what crosses the batch
 (``Share``: batch statistics, random draws).
 
-``predict`` runs slices of a large batch this way and ``fit`` half a batch per core
-(``models.training``); each core's matrix products then run on one BLAS thread.
+``predict`` runs slices of a large batch this way (``models.training``) and ``fit`` replays
+a step's tape half a batch per core (``models.replay``); each core's matrix products then
+run on one BLAS thread.
 """
 
 from __future__ import annotations
@@ -90,9 +91,9 @@ class Share:
 
     Nearly every op treats each sample on its own, so a share computes exactly its rows of the
     whole batch's result. The few that look across the batch — batch normalization's
-    statistics, the random draws of dropout and the augmentations — use this to get the whole
-    batch's numbers (``current_share()``). Every share must make the same exchanges in the
-    same order, as shares running the same network do.
+    statistics, dropout's random draws — are handed the share as an argument (``share=``) and
+    use it to get the whole batch's numbers. Every share must make the same exchanges in the
+    same order, as shares replaying the same tape do.
     """
 
     def __init__(self, index: int, rows: slice, total: int, group: _ShareGroup) -> None:
@@ -123,16 +124,7 @@ class _ShareGroup:
         self.slots: tuple[list[Any], list[Any]] = ([None] * count, [None] * count)
 
 
-_share = threading.local()
-
-
-def current_share() -> Share | None:
-    """The share of a batch this thread is working on inside ``split_over_cores(...,
-    linked=True)``; None elsewhere, where an op sees the whole batch."""
-    return getattr(_share, "share", None)
-
-
-def split_over_cores(work: Callable[[slice], Any], n: int, linked: bool = False) -> list[Any]:
+def split_over_cores(work: Callable[..., Any], n: int, linked: bool = False) -> list[Any]:
     """``work`` over the items ``0..n``, cut into one contiguous share per BLAS thread and run
     side by side (this thread takes the first share), the BLAS on one thread meanwhile;
     returns the shares' results in order.
@@ -140,23 +132,24 @@ def split_over_cores(work: Callable[[slice], Any], n: int, linked: bool = False)
     Why: between its matrix products a network spends a third of its time in NumPy's copies
     and element-wise passes, which run on one core while the BLAS's other threads wait;
     independent shares (``predict``'s slices of a batch) keep every core busy with all of it.
-    With ``linked``, the items are the samples of one batch and each thread's ``work`` sees
-    its ``current_share()``, through which ops that need the whole batch exchange numbers.
+    With ``linked``, the items are the samples of one batch and each thread runs
+    ``work(rows, share)``, its ``Share`` given explicitly, through which ops that need the
+    whole batch exchange numbers (``share`` is None where the batch runs whole).
 
-    Runs ``[work(slice(0, n))]`` in this thread instead where there is one BLAS thread, one
+    Runs the whole batch as one share in this thread instead where there is one BLAS thread, one
     item, or another block already holding the BLAS setting (``blas_on_one_thread``), so
     nested calls run in order. Keep the whole job inside: OpenBLAS's own threads spin for a
     while after each product, so switching back and forth between one and several BLAS
     threads op by op leaves them competing with these for the cores.
     """
+    whole = (slice(0, n), None) if linked else (slice(0, n),)
     workers = min(blas_threads(), n)
     if workers < 2:
-        return [work(slice(0, n))]
+        return [work(*whole)]
     with blas_on_one_thread() as took:
         if not took:
-            return [work(slice(0, n))]
-        per_share = -(-n // workers)
-        shares = [slice(k, min(k + per_share, n)) for k in range(0, n, per_share)]
+            return [work(*whole)]
+        shares = share_rows(n, workers)
         group = _ShareGroup(len(shares)) if linked else None
 
         def run(index: int, rows: slice) -> Any:
@@ -164,14 +157,11 @@ def split_over_cores(work: Callable[[slice], Any], n: int, linked: bool = False)
                 one_blas_thread_here()
             if group is None:
                 return work(rows)
-            _share.share = Share(index, rows, n, group)
             try:
-                return work(rows)
+                return work(rows, Share(index, rows, n, group))
             except BaseException:
                 group.barrier.abort()  # a share waiting for this one's numbers gives up
                 raise
-            finally:
-                _share.share = None
 
         pool = _threads(len(shares) - 1)
         others = [pool.submit(run, index, rows) for index, rows in enumerate(shares[1:], 1)]
@@ -185,6 +175,13 @@ def split_over_cores(work: Callable[[slice], Any], n: int, linked: bool = False)
         if failed is not None:
             raise _first_cause(failed, others) from None
         return [first] + [future.result() for future in others]
+
+
+def share_rows(n: int, workers: int) -> list[slice]:
+    """The rows of each share when ``n`` items are cut for ``workers`` threads: contiguous,
+    as even as can be, the larger ones first."""
+    per_share = -(-n // workers)
+    return [slice(k, min(k + per_share, n)) for k in range(0, n, per_share)]
 
 
 def _first_cause(error: BaseException, others: list[Future]) -> BaseException:

@@ -52,23 +52,6 @@ def no_grad() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def gradients_into(sink: dict[int, Any]) -> Iterator[dict[int, Any]]:
-    """Inside the block, ``backward`` on this thread adds each leaf's gradient into
-    ``sink[id(leaf)]`` instead of ``leaf.grad``.
-
-    Why: several threads can then differentiate through the same weights at once, each into
-    its own dict, without racing on ``.grad`` (``fit`` trains half a batch per core this way
-    and sums the halves itself). Other threads are not affected.
-    """
-    previous = getattr(_state, "grad_sink", None)
-    _state.grad_sink = sink
-    try:
-        yield sink
-    finally:
-        _state.grad_sink = previous
-
-
-@contextlib.contextmanager
 def enable_grad() -> Iterator[None]:
     """Re-enable graph recording inside a ``no_grad()`` block."""
     previous = is_grad_enabled()
@@ -405,16 +388,12 @@ _EXACT_REFCOUNTS = (
 
 def _run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
     grads: dict[int, Any] = {id(root): grad}
-    sink = getattr(_state, "grad_sink", None)  # see gradients_into
     for tensor in reversed(_topological_order(root)):
         g = grads.pop(id(tensor), None)
         if g is None:
             continue
         ctx = tensor._ctx
-        if ctx is None and sink is not None:
-            key = id(tensor)
-            sink[key] = g if key not in sink else sink[key] + g
-        elif ctx is None or tensor._retain_grad:
+        if ctx is None or tensor._retain_grad:
             deposit_grad(tensor, g)
         if ctx is None:
             continue

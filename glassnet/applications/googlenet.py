@@ -68,6 +68,8 @@ class BasicConv2D(Model):
         Output: ``(batch, ceil(height / strides), ceil(width / strides), filters)``.
     """
 
+    trains_in_shares = True  # its call applies only its layers (Layer.trains_in_shares)
+
     def __init__(
         self,
         filters: int,
@@ -129,6 +131,8 @@ class Inception(Model):
         Input: ``(batch, height, width, channels)``.
         Output: ``(batch, height, width, ch1x1 + ch3x3 + ch5x5 + pool_proj)``.
     """
+
+    trains_in_shares = True  # its call applies only its layers (Layer.trains_in_shares)
 
     def __init__(
         self,

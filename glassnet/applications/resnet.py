@@ -85,6 +85,8 @@ class _ResidualBlock(Model):
     order) and ``call``.
     """
 
+    trains_in_shares = True  # its call applies only its layers (Layer.trains_in_shares)
+
     expansion: ClassVar[int] = 1
 
     def __init__(

@@ -32,6 +32,8 @@ How they behave (Keras 3's names, arguments and meaning, channels-last images):
 
 Geometry: the layers build one inverse affine matrix per image and share one sampler,
 ``glassnet.ops.image.affine_sample`` (its module explains the maths and the fill modes).
+Every random number is drawn inside an op (``glassnet.ops.draws``), so a replayed training
+step (``models.replay``) draws afresh for each batch, as the layer's Python would.
 
 Differences from Keras 3 (each deliberate, each a fix of a Keras quirk or a simplification):
 
@@ -57,6 +59,7 @@ Differences from Keras 3 (each deliberate, each a fix of a Keras quirk or a simp
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from typing import Any
@@ -67,8 +70,8 @@ from glassnet.backend import default_float, get_array_module, get_rng, is_float
 from glassnet.checks import check_number, check_positive_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.ops import clip
-from glassnet.ops.image import affine_sample, gather_pixels
-from glassnet.parallel import Share, current_share
+from glassnet.ops.draws import per_sample_draws
+from glassnet.ops.image import affine_sample
 from glassnet.tensor import Tensor
 
 __all__ = [
@@ -176,12 +179,9 @@ class _ImageAugmentation(Layer):
     def _augment(self, x: Tensor, rng: np.random.Generator) -> Tensor:
         raise NotImplementedError
 
-    def _generator(self) -> Any:
-        """This layer's generator, or the engine's; inside a share of a batch that ``fit``
-        trains on several cores, one that draws for the whole batch (``_WholeBatchDraws``)."""
-        rng = self._rng if self._rng is not None else get_rng()
-        share = current_share()
-        return rng if share is None else _WholeBatchDraws(rng, share)
+    def _generator(self) -> np.random.Generator:
+        """This layer's generator, or the engine's."""
+        return self._rng if self._rng is not None else get_rng()
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)
@@ -193,36 +193,6 @@ class _ImageAugmentation(Layer):
 
     def _arguments(self) -> dict[str, Any]:
         return {"seed": self.seed}
-
-
-class _WholeBatchDraws:
-    """A generator's per-image draws (``random``, ``uniform``, ``integers`` with one number per
-    image), made by the first share of a batch trained on several cores for the whole batch
-    and handed to each share by rows (``parallel.Share.from_first``): every image gets the very
-    numbers it would get with the whole batch in order."""
-
-    def __init__(self, rng: np.random.Generator, share: Share) -> None:
-        self._rng, self._share = rng, share
-
-    def _draw(self, method: str, size: int, *args: Any) -> np.ndarray:
-        rows = self._share.rows
-        images = rows.stop - rows.start
-        if size != images:  # every share raises alike: none waits for the others
-            raise RuntimeError(
-                f"augmentation: expected one draw per image of this share ({images}), "
-                f"received size={size}."
-            )
-        draw = getattr(self._rng, method)
-        return self._share.from_first(lambda: draw(*args, size=self._share.total))[rows]
-
-    def random(self, size: int) -> np.ndarray:
-        return self._draw("random", size)
-
-    def uniform(self, low: float, high: float, size: int) -> np.ndarray:
-        return self._draw("uniform", size, low, high)
-
-    def integers(self, low: int, high: int, size: int) -> np.ndarray:
-        return self._draw("integers", size, low, high)
 
 
 class _AffineAugmentation(_ImageAugmentation):
@@ -246,9 +216,8 @@ class _AffineAugmentation(_ImageAugmentation):
         self.fill_value = check_number(where, "fill_value", fill_value)
 
     def _augment(self, x: Tensor, rng: np.random.Generator) -> Tensor:
-        batch, height, width, _ = x.shape
-        matrices = self._matrices(rng, batch, height, width)
-        return affine_sample(x, matrices, None, self.interpolation, self.fill_mode, self.fill_value)
+        return _resample(x, self._matrices, rng, None, self.interpolation, self.fill_mode,
+                         self.fill_value)  # fmt: skip
 
     def _matrices(
         self, rng: np.random.Generator, batch: int, height: int, width: int
@@ -262,6 +231,23 @@ class _AffineAugmentation(_ImageAugmentation):
             "seed": self.seed,
             "fill_value": self.fill_value,
         }
+
+
+def _resample(
+    x: Tensor,
+    matrices: Any,
+    rng: np.random.Generator,
+    output_size: tuple[int, int] | None = None,
+    interpolation: str = "nearest",
+    fill_mode: str = "nearest",
+    fill_value: float = 0.0,
+) -> Tensor:
+    """x resampled through one random inverse affine matrix per image, drawn inside an op
+    (``matrices(rng, batch, height, width)`` -> (B, 2, 3))."""
+    batch, height, width, _ = x.shape
+    draw = functools.partial(matrices, height=height, width=width)
+    drawn = per_sample_draws(draw, rng, batch)
+    return affine_sample(x, drawn, output_size, interpolation, fill_mode, fill_value)
 
 
 def _affine_rows(a: Any, b: Any, batch: int) -> np.ndarray:
@@ -299,16 +285,20 @@ class RandomFlip(_ImageAugmentation):
         self.mode = _check_choice("RandomFlip", "mode", mode, FLIP_MODES)
 
     def _augment(self, x: Tensor, rng: np.random.Generator) -> Tensor:
-        batch, height, width, _ = x.shape
-        rows = np.broadcast_to(np.arange(height), (batch, height))
-        cols = np.broadcast_to(np.arange(width), (batch, width))
+        return _resample(x, self._matrices, rng)
+
+    def _matrices(
+        self, rng: np.random.Generator, batch: int, height: int, width: int
+    ) -> np.ndarray:
+        """Per image, x' = −x + (width − 1) where the coin says flip left–right, else x' = x;
+        likewise for rows. Whole pixels, so the nearest-pixel sampler copies them exactly."""
+        sx = sy = np.ones(batch)
         if self.mode != "vertical":
-            flip = rng.random(batch) < 0.5
-            cols = np.where(flip[:, None], cols[:, ::-1], cols)
+            sx = np.where(rng.random(batch) < 0.5, -1.0, 1.0)
         if self.mode != "horizontal":
-            flip = rng.random(batch) < 0.5
-            rows = np.where(flip[:, None], rows[:, ::-1], rows)
-        return gather_pixels(x, rows[:, :, None], cols[:, None, :])
+            sy = np.where(rng.random(batch) < 0.5, -1.0, 1.0)
+        return _affine_rows((sx, 0.0, (1 - sx) / 2 * (width - 1)),
+                            (0.0, sy, (1 - sy) / 2 * (height - 1)), batch)  # fmt: skip
 
     def _arguments(self) -> dict[str, Any]:
         return {"mode": self.mode, "seed": self.seed}
@@ -527,12 +517,16 @@ class RandomCrop(_ImageAugmentation):
         return self._augment(x, self._generator())
 
     def _augment(self, x: Tensor, rng: np.random.Generator) -> Tensor:
-        batch, in_h, in_w, _ = x.shape
-        tops = rng.integers(0, in_h - self.height + 1, size=batch)
-        lefts = rng.integers(0, in_w - self.width + 1, size=batch)
-        rows = tops[:, None] + np.arange(self.height)
-        cols = lefts[:, None] + np.arange(self.width)
-        return gather_pixels(x, rows[:, :, None], cols[:, None, :])
+        return _resample(x, self._matrices, rng, (self.height, self.width))
+
+    def _matrices(
+        self, rng: np.random.Generator, batch: int, height: int, width: int
+    ) -> np.ndarray:
+        """Per image a window's top-left corner, drawn anywhere the window fits: a shift by
+        whole pixels."""
+        tops = rng.integers(0, height - self.height + 1, size=batch)
+        lefts = rng.integers(0, width - self.width + 1, size=batch)
+        return _affine_rows((1.0, 0.0, lefts), (0.0, 1.0, tops), batch)
 
     def _resize_centre(self, x: Tensor) -> Tensor:
         """Keras's fallback: the largest centred window with the target aspect ratio, resized
@@ -593,10 +587,13 @@ class RandomBrightness(_ImageAugmentation):
 
     def _augment(self, x: Tensor, rng: np.random.Generator) -> Tensor:
         low, high = self.value_range
-        delta = rng.uniform(*self._range, size=x.shape[0]) * (high - low)
-        xp = get_array_module(x.data)
-        shifted = x + xp.asarray(delta.reshape(-1, 1, 1, 1), dtype=x.dtype)
-        return clip(shifted, low, high)
+        xp, dtype = get_array_module(x.data), x.dtype
+
+        def deltas(rng: np.random.Generator, batch: int) -> Any:
+            delta = rng.uniform(*self._range, size=batch) * (high - low)
+            return xp.asarray(delta.reshape(-1, 1, 1, 1), dtype=dtype)
+
+        return clip(x + per_sample_draws(deltas, rng, x.shape[0]), low, high)
 
     def _arguments(self) -> dict[str, Any]:
         return {"factor": self.factor, "value_range": self.value_range, "seed": self.seed}
@@ -640,10 +637,14 @@ class RandomContrast(_ImageAugmentation):
 
     def _augment(self, x: Tensor, rng: np.random.Generator) -> Tensor:
         lower, upper = self._range
-        factors = rng.uniform(1.0 - lower, 1.0 + upper, size=x.shape[0])
-        xp = get_array_module(x.data)
+        xp, dtype = get_array_module(x.data), x.dtype
+
+        def factors(rng: np.random.Generator, batch: int) -> Any:
+            drawn = rng.uniform(1.0 - lower, 1.0 + upper, size=batch)
+            return xp.asarray(drawn.reshape(-1, 1, 1, 1), dtype=dtype)
+
         mean = x.mean(axis=(1, 2), keepdims=True)
-        out = (x - mean) * xp.asarray(factors.reshape(-1, 1, 1, 1), dtype=x.dtype) + mean
+        out = (x - mean) * per_sample_draws(factors, rng, x.shape[0]) + mean
         if self.value_range is not None:
             out = clip(out, *self.value_range)
         return out

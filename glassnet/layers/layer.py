@@ -130,10 +130,10 @@ class Layer:
     #: Python must run on every call (it checks or prints its data, counts its calls), since
     #: ``fit`` and ``predict`` otherwise replay only the ops it applied (``models.replay``).
     replayable: ClassVar[bool] = True
-    #: True where ``fit`` may train a share of a large batch on each core
-    #: (``models.training.train_on_cores``): the layer's training pass treats each sample on
-    #: its own, or gets the whole batch's numbers from the other shares (batch statistics,
-    #: random draws).
+    #: True where ``fit`` may replay a share of a large batch on each core (``models.replay``):
+    #: the ops the layer's ``call`` applies (its own, not its sub-layers') treat each sample on
+    #: its own, or look across the batch only through ops that take the ``share``
+    #: (``Function.across_batch``: batch statistics, random draws).
     trains_in_shares: ClassVar[bool] = False
     #: Attributes that say how the layer is being run, not what it computes: setting them
     #: does not count as a change (``changes``).

@@ -24,6 +24,8 @@ class Add(Layer):
         Input: a list of tensors, all of shape ``(batch, ...)``. Output: that same shape.
     """
 
+    trains_in_shares = True  # see Layer.trains_in_shares
+
     _multi_input = True
 
     def __init__(self, *, name: str | None = None, trainable: bool = True) -> None:

@@ -598,6 +598,8 @@ class Embedding(Layer):
         Weight ``embeddings (input_dim, output_dim)``.
     """
 
+    trains_in_shares = True  # see Layer.trains_in_shares
+
     def __init__(
         self,
         input_dim: int,

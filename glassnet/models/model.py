@@ -202,15 +202,9 @@ class Model(Layer):
             parallel.start(self)  # every rank starts from rank 0's weights
             self._parallel_started = True
         with np.errstate(over="ignore", invalid="ignore"):
-            # A large batch of a plain CNN: half a batch per core (training.train_on_cores).
-            # Otherwise later batches of a shape replay the ops recorded from the first, which
-            # went through the graph (models.replay).
-            on_cores = None
+            # Later batches of a shape replay the ops recorded from the first, which went
+            # through the graph; a large batch a share per core (models.replay).
             if parallel is None:
-                on_cores = training.train_on_cores(self, inputs, targets)
-            if on_cores is not None:
-                value, outputs, grads = on_cores
-            elif parallel is None:
                 value, outputs, backward = replay.train_step(self, inputs, targets)
             else:
                 outputs = self(inputs, training=True)
@@ -223,13 +217,9 @@ class Model(Layer):
                 return value  # the caller stops training before an update touches the weights
             self._build_optimizer()
             self.optimizer.zero_grad()
-            if on_cores is not None:
-                for weight in self.optimizer.params:
-                    weight.grad = grads.get(id(weight))
-            else:
-                backward()
-                if parallel is not None:
-                    parallel.average_gradients(self.optimizer.params)
+            backward()
+            if parallel is not None:
+                parallel.average_gradients(self.optimizer.params)
             self.optimizer.step()
         self._update_metrics(targets, outputs)
         return value

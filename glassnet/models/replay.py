@@ -46,6 +46,7 @@ from glassnet.layers.observers import observing_calls
 from glassnet.ops.conv import Conv2DOp
 from glassnet.ops.fused import ConvMaxPoolOp
 from glassnet.ops.pooling import MaxPool2DOp
+from glassnet.parallel import Share, blas_threads, share_rows, split_over_cores
 from glassnet.tensor import Tensor, _topological_order, deposit_grad, unbroadcast
 
 __all__ = ["Tape", "predict", "train_step"]
@@ -113,10 +114,13 @@ class Tape:
                 frees[i].append(node)
         return cls(ops, output, order, frees)
 
-    def forward(self, x: Any) -> tuple[Any, list[Context | None], list[tuple], list[bool]]:
+    def forward(
+        self, x: Any, share: Share | None = None
+    ) -> tuple[Any, list[Context | None], list[tuple], list[bool]]:
         """Run every op's forward on the batch ``x``: the output array, and what ``backward``
         needs (each op's Context, the shapes of its inputs, whether its output wants a
-        gradient)."""
+        gradient). For a ``share`` of a batch, the ops that look across the batch are given
+        it (``Function.across_batch``)."""
         values: list[Any] = [None] * len(self.ops)
         shapes: list[tuple] = []
         wants: list[bool] = []
@@ -138,7 +142,9 @@ class Tape:
                 needs.append(need and op.grad_enabled)
                 in_shapes.append(None if a is None else a.shape)
             ctx = Context(op.fn, (), tuple(needs))
-            out = op.fn.forward(ctx, *arrays, **op.attrs)
+            attrs = op.attrs if share is None or not op.fn.across_batch else {
+                **op.attrs, "share": share}  # fmt: skip
+            out = op.fn.forward(ctx, *arrays, **attrs)
             xp = get_array_module(out)
             values[i] = out if isinstance(out, xp.ndarray) else xp.asarray(out)
             wants.append(any(needs))
@@ -171,10 +177,17 @@ class Tape:
                 values[node] = None
         return values[self.output]
 
-    def backward(self, grad: Any, ctxs: list[Context | None], shapes: list[tuple]) -> None:
+    def backward(
+        self,
+        grad: Any,
+        ctxs: list[Context | None],
+        shapes: list[tuple],
+        into: dict[int, tuple[Tensor, Any]] | None = None,
+    ) -> None:
         """Each op's backward from ``grad``, the gradient for the outputs, in the graph's
         order, summing gradients as ``Tensor.backward`` does; the tensors' (weights')
-        gradients end in their ``.grad``."""
+        gradients end in their ``.grad``, or, given ``into``, are added there by ``id``
+        (a share of a batch on its own thread must not race the others on ``.grad``)."""
         grads: dict[int, Any] = {self.output: grad}
         leaves: dict[int, tuple[Tensor, Any]] = {}
         for i in self.backward_order:
@@ -200,6 +213,10 @@ class Tape:
                     key = id(where)
                     leaves[key] = (where, pg if key not in leaves else leaves[key][1] + pg)
             input_grads = pg = g = None  # the dicts hold them now (see deposit_grad)
+        if into is not None:
+            for key, (leaf, g) in leaves.items():
+                into[key] = (leaf, g if key not in into else into[key][1] + g)
+            return
         for key in list(leaves):
             leaf, g = leaves.pop(key)
             deposit_grad(leaf, g)
@@ -259,11 +276,12 @@ def _sources(applied: Applied, batch: Tensor, produced: dict[int, int]) -> tuple
 
 @dataclass
 class _Entry:
-    """A shape's tape (None: it disagreed with the graph, which that shape keeps), and
-    whether it has been checked against the graph yet."""
+    """A shape's tape (None: it disagreed with the graph, which that shape keeps), whether it
+    has been checked against the graph yet, and the tapes of its shares by size (``_shares``)."""
 
     tape: Tape | None
     verified: bool = False
+    shares: dict[int, Tape | None] | None = None
 
 
 def _key(x: Any) -> tuple[Any, ...]:
@@ -289,9 +307,12 @@ def train_step(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, Callable[[
         return _recorded(model, replays, x, y)
     if entry.tape is None:
         return _through_graph(model, x, y)
-    if entry.verified:
-        return _replayed(model, entry.tape, x, y)
-    return _verified(model, entry, x, y)
+    if not entry.verified:
+        return _verified(model, entry, x, y)
+    shares = _shares(model, entry, x, y)
+    if shares is not None:
+        return _replayed_in_shares(model, shares, x, y)
+    return _replayed(model, entry.tape, x, y)
 
 
 def _through_graph(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, Callable[[], None]]:
@@ -341,6 +362,104 @@ def _replayed(
         tape.backward(grad, ctxs, shapes)
 
     return float(loss.item()), Tensor(out), backward
+
+
+# Shares pay only when each has at least this much activation to compute: below it, handing
+# work to a thread and waiting costs more than the second core saves (benchmarks/NOTES.md).
+_SHARE_BYTES = 2 << 20
+
+
+def _shares(model: Any, entry: _Entry, x: Tensor, y: Any) -> dict[int, Tape | None] | None:
+    """The tapes for replaying the batch a share per core, by share size; None where the
+    whole batch replays in order: one BLAS thread, shares too small to pay, nothing to train,
+    a loss of the user's (glassnet's are means over the batch, so shares combine exactly),
+    or a layer (or a subclassed model's own ``call``) that does not say it may
+    (``Layer.trains_in_shares``)."""
+    if entry.shares is None:
+        entry.shares = {}
+        if _shares_pay(model, entry.tape, x, y):
+            workers = min(blas_threads(), len(x))
+            for rows in share_rows(len(x), workers):
+                size = rows.stop - rows.start
+                if size not in entry.shares:
+                    entry.shares[size] = _share_tape(model, entry.tape, x.data[rows], y[rows])
+    if not entry.shares or None in entry.shares.values() or len(y) != len(x):
+        return None  # mismatched targets: the loss says so, about the whole batch
+    workers = min(blas_threads(), len(x))  # the BLAS may have been set since
+    sizes = {rows.stop - rows.start for rows in share_rows(len(x), workers)}
+    return entry.shares if sizes <= entry.shares.keys() else None
+
+
+def _shares_pay(model: Any, tape: Tape, x: Tensor, y: Any) -> bool:
+    n = len(x)
+    workers = min(blas_threads(), n)
+    if workers < 2 or len(y) != n:
+        return False
+    largest = model.largest_activation(tuple(x.shape[1:]))
+    if not largest or (n // workers) * largest * x.dtype.itemsize < _SHARE_BYTES:
+        return False
+    if not type(model.loss).__module__.startswith("glassnet."):
+        return False
+    if not any(t.requires_grad for t in _tensors(model, tape)):
+        return False
+    return all(layer.trains_in_shares for _, layer in model.named_layers())
+
+
+def _share_tape(model: Any, tape: Tape, x: Any, y: Any) -> Tape | None:
+    """The tape of a share's size, recorded through the graph on ``x``, the share's rows; the
+    weights and random generators are put back afterwards (only the ops are kept)."""
+    tensors, rngs = _tensors(model, tape), _generators(model, tape)
+    before = [t.data.copy() for t in tensors]
+    rng_states = [g.bit_generator.state for g in rngs]
+    batch = Tensor(x)
+    try:
+        with record_ops() as record:
+            outputs = model(batch, training=True)
+        return _tape(model, record, batch, outputs, model.loss(y, outputs))
+    finally:
+        for t, data in zip(tensors, before, strict=True):
+            t.data[...] = data
+        for g, state in zip(rngs, rng_states, strict=True):
+            g.bit_generator.state = state
+
+
+def _replayed_in_shares(
+    model: Any, tapes: dict[int, Tape | None], x: Tensor, y: Any
+) -> tuple[float, Tensor, Callable[[], None]]:
+    """The step with the batch cut into one share per core, each replaying its tape side by
+    side (``parallel.split_over_cores``), the ops that look across the batch handed their
+    ``Share``. Each share's loss is the mean over its samples; its backward starts from its
+    part of the batch (count / n), so every gradient comes out at the whole batch's scale,
+    and the batch's gradients are the shares' sums: the step of the whole batch, up to the
+    rounding of those sums."""
+    n = len(x)
+
+    def share_step(rows: slice, share: Share | None) -> tuple[int, float, Any, dict]:
+        count = rows.stop - rows.start
+        tape = tapes[count]
+        out, ctxs, shapes, _ = tape.forward(x.data[rows], share)
+        outputs = Tensor(out, requires_grad=True)
+        loss = model.loss(y[rows], outputs)
+        loss.backward(np.full(loss.shape, count / n, dtype=loss.dtype))
+        grads: dict[int, tuple[Tensor, Any]] = {}
+        tape.backward(outputs.grad, ctxs, shapes, into=grads)
+        return count, float(loss.item()), out, grads
+
+    shares = split_over_cores(share_step, n, linked=True)
+    value = sum(count * loss for count, loss, _, _ in shares) / n
+    outputs = Tensor(np.concatenate([out for _, _, out, _ in shares]))
+    grads: dict[int, tuple[Tensor, Any]] = {}
+    for *_, part in shares:
+        for key, (leaf, g) in part.items():
+            grads[key] = (leaf, g if key not in grads else grads[key][1] + g)
+    shares = part = None
+
+    def backward() -> None:
+        for key in list(grads):
+            leaf, g = grads.pop(key)
+            deposit_grad(leaf, g)
+
+    return value, outputs, backward
 
 
 def _verified(

@@ -31,6 +31,8 @@ class Sequential(Model):
         >>> model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     """
 
+    trains_in_shares = True  # its call applies only its layers (Layer.trains_in_shares)
+
     def __init__(
         self, layers: Iterable[Layer] | None = None, name: str | None = None, trainable: bool = True
     ) -> None:

@@ -19,7 +19,7 @@ from glassnet.callbacks import PredictProgress
 from glassnet.layers.observers import observing_calls
 from glassnet.models import replay
 from glassnet.parallel import blas_threads, split_over_cores
-from glassnet.tensor import Tensor, gradients_into, no_grad
+from glassnet.tensor import Tensor, no_grad
 
 
 class NonFiniteLossWarning(UserWarning):
@@ -235,65 +235,6 @@ def _rows_for_threads(model: Any, x: Tensor, rows: int, workers: int) -> int:
     if pieces > 1:
         pieces = -(-pieces // workers) * workers
     return -(-n // max(pieces, 1))
-
-
-# A training step runs half a batch per core only when each half has at least this much
-# activation to compute: below it, handing work to a thread and waiting costs more than the
-# second core saves (a CNN's halves gain, LeNet-5's and an MLP's lose; benchmarks/NOTES.md).
-_THREAD_TRAIN_BYTES = 2 << 20
-
-
-def _trains_on_threads(model: Any) -> bool:
-    """Whether shares of a batch may be trained on several threads at once: a model safe on
-    threads (``_safe_on_threads``: not a layer of the user's) whose layers all say they can
-    (``Layer.trains_in_shares``), and one of glassnet's losses, which are means over the
-    batch, so the shares combine exactly."""
-    if not type(getattr(model, "loss", None)).__module__.startswith("glassnet."):
-        return False
-    layers = (layer for _, layer in model.named_layers() if layer is not model)
-    return all(layer.trains_in_shares for layer in layers) and _safe_on_threads(model)
-
-
-def train_on_cores(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, dict[int, Any]] | None:
-    """One training step's forward and backward with the batch cut into one share per core,
-    side by side (``parallel.split_over_cores``); None where that would not pay or is not
-    safe (``_trains_on_threads``), and the caller runs the whole batch.
-
-    Each share's loss is the mean over its samples; its backward starts from its share of the
-    batch (count / n) instead of 1, so every gradient comes out at the whole batch's scale —
-    also through batch normalization, whose backward adds up the shares' sums — and the
-    batch's gradients are the shares' sums. Returns the loss, the outputs (for metrics) and
-    the gradients by ``id`` of each weight; a non-finite loss comes back as it is, gradients
-    and all, for the caller to stop on before any update.
-    """
-    n, workers = len(x), _cores_for(x)
-    if workers < 2 or len(y) != n:  # mismatched targets: the loss says so, about the batch
-        return None
-    largest = model.largest_activation(tuple(x.shape[1:]))
-    if not largest or (n // workers) * largest * x.dtype.itemsize < _THREAD_TRAIN_BYTES:
-        return None
-    if not _trains_on_threads(model):
-        return None
-
-    def share(part: slice) -> tuple[int, float, np.ndarray, dict[int, Any]]:
-        count = part.stop - part.start
-        with gradients_into({}) as sink:  # this thread's gradients, not the weights' .grad
-            outputs = model(Tensor(x.data[part]), training=True)
-            loss = model.loss(y[part], outputs)
-            loss.backward(np.full(loss.shape, count / n, dtype=loss.dtype))
-        return count, float(loss.item()), outputs.data, sink
-
-    shares = split_over_cores(share, n, linked=True)
-    if len(shares) == 1:  # run in order after all (another thread holds the cores)
-        _, value, out, sink = shares[0]
-        return value, Tensor(out), sink
-    value = sum(count * loss for count, loss, _, _ in shares) / n
-    outputs = Tensor(np.concatenate([out for _, _, out, _ in shares]))
-    grads: dict[int, Any] = {}
-    for _, _, _, sink in shares:
-        for key, g in sink.items():
-            grads[key] = g if key not in grads else grads[key] + g
-    return value, outputs, grads
 
 
 def predict_batches(model: Any, batches: Batches, verbose: int = 0) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 
 from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module, get_rng, is_float
-from glassnet.parallel import current_share
+from glassnet.parallel import Share
 from glassnet.tensor import Tensor
 
 __all__ = ["dropout"]
@@ -25,15 +25,20 @@ class DropoutOp(Function):
     """y = x · m / (1 − rate), each m_i = 1 with probability 1 − rate, else 0, drawn from ``rng``.
 
     Backward uses the same mask: dx = g · m / (1 − rate). The mask is kept already scaled, in
-    x's dtype, so forward and backward are one multiplication each. x: any shape; y: x's shape.
+    x's dtype, so forward and backward are one multiplication each. For a ``share`` of a
+    batch, the draws are the whole batch's rows (``_uniform``). x: any shape; y: x's shape.
     """
 
+    across_batch = True
+
     @staticmethod
-    def forward(ctx: Context, x: Any, *, rate: float, rng: np.random.Generator) -> Any:
+    def forward(
+        ctx: Context, x: Any, *, rate: float, rng: np.random.Generator, share: Share | None = None
+    ) -> Any:
         xp = get_array_module(x)
         # Generator.random draws float32 or float64 only; float32 is half the work of float64.
         draw = np.float64 if x.dtype == np.float64 else np.float32
-        keep = xp.asarray(_uniform(rng, x.shape, draw) >= rate)
+        keep = xp.asarray(_uniform(rng, x.shape, draw, share) >= rate)
         mask = keep.astype(x.dtype)
         mask *= x.dtype.type(1 / (1 - rate))
         ctx.mask = mask
@@ -44,11 +49,12 @@ class DropoutOp(Function):
         return grad * ctx.mask
 
 
-def _uniform(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """Uniform numbers in [0, 1) of ``shape``. When ``fit`` trains a share of the batch on each
-    core (``parallel.current_share``), the first share draws them for the whole batch and each
-    takes its rows: the very numbers the whole batch in order would draw, in the same order."""
-    share = current_share()
+def _uniform(
+    rng: np.random.Generator, shape: tuple[int, ...], dtype: Any, share: Share | None
+) -> np.ndarray:
+    """Uniform numbers in [0, 1) of ``shape``. For a ``share`` of a batch, the first share
+    draws them for the whole batch and each takes its rows: the very numbers the whole batch
+    in order would draw, in the same order."""
     if share is None:
         return rng.random(shape, dtype=dtype)
     rows = share.rows.stop - share.rows.start

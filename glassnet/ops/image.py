@@ -40,7 +40,7 @@ from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module
 from glassnet.tensor import Tensor
 
-__all__ = ["PixelGatherOp", "affine_sample", "gather_pixels"]
+__all__ = ["AffineSampleOp", "PixelGatherOp", "affine_sample", "gather_pixels"]
 
 
 # ------------------------------------------------------------------ the shared sampler
@@ -97,6 +97,34 @@ def gather_pixels(x: Tensor, rows: Any, cols: Any) -> Tensor:
     return PixelGatherOp.apply(pixels, reads=[(index, None)], fill=None)
 
 
+class AffineSampleOp(PixelGatherOp):
+    """Each image of x resampled through its own inverse affine matrix (``affine_sample``):
+    the reads (which pixels, with which weights) are worked out from ``matrices`` in forward,
+    then gathered as ``PixelGatherOp`` does. Gradients flow to x, not to the matrices.
+
+    Shape: x (B, H, W, C), matrices (B, 2, 3) -> (B, *output_size, C).
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Context,
+        x: Any,
+        matrices: Any,
+        *,
+        output_size: tuple[int, int] | None,
+        interpolation: str,
+        fill_mode: str,
+        fill_value: float,
+    ) -> Any:
+        reads, fill = _affine_reads(x, matrices, output_size, interpolation, fill_mode, fill_value)
+        ctx.x_shape = x.shape
+        return PixelGatherOp.forward(ctx, x.reshape(-1, x.shape[-1]), reads=reads, fill=fill)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, None]:  # type: ignore[override]
+        return PixelGatherOp.backward(ctx, grad).reshape(ctx.x_shape), None
+
+
 def affine_sample(
     x: Tensor,
     matrices: Any,
@@ -122,8 +150,28 @@ def affine_sample(
     Shape:
         (B, H, W, C) -> (B, *output_size, C), same dtype.
     """
-    xp = get_array_module(x.data)
-    batch, height, width, channels = x.shape
+    return AffineSampleOp.apply(
+        x,
+        matrices,
+        output_size=output_size,
+        interpolation=interpolation,
+        fill_mode=fill_mode,
+        fill_value=fill_value,
+    )
+
+
+def _affine_reads(
+    x: Any,
+    matrices: Any,
+    output_size: tuple[int, int] | None,
+    interpolation: str,
+    fill_mode: str,
+    fill_value: float,
+) -> tuple[list[tuple[Any, Any]], Any]:
+    """``PixelGatherOp``'s reads and fill for resampling the array batch x (B, H, W, C)
+    through ``matrices`` (B, 2, 3)."""
+    xp = get_array_module(x)
+    batch, height, width, _ = x.shape
     out_h, out_w = (height, width) if output_size is None else output_size
     # float32 coordinates are exact to ~1e-4 pixel even across 2000-pixel images, and int32
     # indices suffice below 2³¹ pixels; both halve the memory traffic of float64/int64.
@@ -167,8 +215,7 @@ def affine_sample(
     fill = None
     if outside is not None and fill_value != 0.0:
         fill = (outside * fill_value).astype(x.dtype, copy=False)
-    pixels = x.reshape(batch * height * width, channels)
-    return PixelGatherOp.apply(pixels, reads=reads, fill=fill)
+    return reads, fill
 
 
 def _fold(xp: Any, index: Any, size: int, mode: str) -> tuple[Any, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module, is_float
-from glassnet.parallel import current_share
+from glassnet.parallel import Share
 from glassnet.tensor import Tensor, rows_with, sum_rows
 
 __all__ = ["batch_norm"]
@@ -31,8 +31,14 @@ class BatchNormOp(Function):
     With ``training=False`` (inference) μ and σ² are the running statistics, constants, and
     dx = γ · g / √(σ² + ε).
 
+    Trained a share of the batch per core (``share``), μ, σ² and backward's means are the
+    whole batch's, exchanged with the other shares, and only the first share updates the
+    running statistics: the step is the whole batch's.
+
     Shape: x (..., C); gamma, beta (C,) or None; running_mean, running_var (C,); output like x.
     """
+
+    across_batch = True
 
     @staticmethod
     def forward(
@@ -46,11 +52,11 @@ class BatchNormOp(Function):
         epsilon: float,
         momentum: float,
         training: bool,
+        share: Share | None = None,
     ) -> Any:
         xp = get_array_module(x)
         if training:
-            mean, var = _batch_moments(x)
-            share = current_share()
+            mean, var = _batch_moments(x, share)
             if share is None or share.index == 0:  # one update per step, not one per share
                 running_mean[...] = running_mean * momentum + mean * (1.0 - momentum)
                 running_var[...] = running_var * momentum + var * (1.0 - momentum)
@@ -68,10 +74,7 @@ class BatchNormOp(Function):
         if beta is not None:  # a new array where out is x_hat, which backward needs
             out = rows_with(xp.add, out, beta, out=None if gamma is None else out)
         x_hat, out = x_hat.reshape(x.shape), out.reshape(x.shape)
-        ctx.batch_stats = batch_stats
-        # Trained on several cores, the statistics were the whole batch's, so backward's means
-        # must be too: they are exchanged with the other shares (batch_norm's docstring).
-        ctx.share = current_share() if batch_stats else None
+        ctx.batch_stats, ctx.share = batch_stats, share
         ctx.save_for_backward(x_hat, inv_std, gamma)
         return out
 
@@ -129,19 +132,17 @@ def _buffer(value: Any, name: str, channels: int, x_shape: tuple[int, ...]) -> A
     return _channel_param(data, name, channels, x_shape)
 
 
-def _batch_moments(x: Any) -> tuple[Any, Any]:
+def _batch_moments(x: Any, share: Share | None) -> tuple[Any, Any]:
     """Each channel's mean and biased variance (divided by the count, as Keras) over every axis
-    but the last. When ``fit`` trains a share of the batch on each core
-    (``parallel.current_share``), the shares' counts, means and variances are exchanged and
-    combined into the whole batch's (Chan et al.'s pairwise formula), so every share
-    normalises exactly as the whole batch in order would. Shape: x (..., C) -> (C,), (C,)."""
+    but the last. For a ``share`` of the batch, the shares' counts, means and variances are
+    exchanged and combined into the whole batch's (Chan et al.'s pairwise formula), so every
+    share normalises as the whole batch in order would. Shape: x (..., C) -> (C,), (C,)."""
     xp = get_array_module(x)
     rows = x.reshape(-1, x.shape[-1])  # (P, C): sums over long rows (sum_rows)
     count = x.dtype.type(len(rows))
     mean = sum_rows(rows) / count
     deviations = rows_with(xp.subtract, rows, mean)
     var = sum_rows(xp.square(deviations, out=deviations)) / count
-    share = current_share()
     if share is None:
         return mean, var
     parts = share.gather((len(rows), mean, var))
@@ -166,8 +167,7 @@ def batch_norm(
     ``training=True`` normalises with this batch's mean and biased variance (over every axis
     but the last) and updates the running statistics in place, as Keras does:
     ``running = running · momentum + batch_stat · (1 − momentum)``. ``training=False`` uses
-    the running statistics and leaves them alone. A batch trained a share per core is
-    normalised with the whole batch's statistics all the same (``_batch_moments``).
+    the running statistics and leaves them alone.
 
     Args:
         x: activations, channels last.

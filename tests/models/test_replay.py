@@ -45,6 +45,15 @@ def _photo():  # P1: conv, batch norm, pooling, dropout
     return gn.applications.small_cnn((32, 32, 3), classes=3, classifier_activation=None)
 
 
+def _augmented():  # every random augmentation draws inside an op (ops.draws): it replays
+    return gn.Sequential(
+        [L.Input((12, 12, 3)), L.RandomFlip(seed=1), L.RandomTranslation(0.2, 0.2, seed=2),
+         L.RandomRotation(0.1), L.RandomZoom(0.2, seed=4), L.RandomCrop(10, 10, seed=5),
+         L.RandomBrightness(0.2, seed=6), L.RandomContrast(0.2),
+         L.Conv2D(4, 3, activation="relu"), L.Flatten(), L.Dense(3)]
+    )  # fmt: skip
+
+
 def _lstm():
     return gn.Sequential(
         [L.Input((7, 4)), L.LSTM(6, return_sequences=True), L.GRU(5), L.Dropout(0.2), L.Dense(3)]
@@ -78,6 +87,7 @@ NETWORKS = {
     "W2-lenet": (_lenet, (28, 28, 1), "adam"),
     "W3-cifar": (_cifar, (16, 16, 3), "sgd_momentum"),
     "P1-photo": (_photo, (32, 32, 3), "adam"),
+    "augmented": (_augmented, (12, 12, 3), "sgd_momentum"),
     "lstm-gru": (_lstm, (7, 4), "adam"),
     "subclassed-residual": (_residual, (8, 8, 2), "sgd_momentum"),
 }

@@ -1,10 +1,8 @@
-"""Training half a batch per core: the step's loss, gradients, metrics and weights must equal
-those of the whole batch in order, and models where that would not hold run in order."""
+"""Training half a batch per core (``models.replay`` replays a share of each batch on each
+core): the step's loss, gradients, metrics and weights must equal those of the whole batch in
+order, and models where that would not hold run in order."""
 
 from __future__ import annotations
-
-import importlib
-import threading
 
 import numpy as np
 import pytest
@@ -13,14 +11,16 @@ import threadpoolctl
 import glassnet as gn
 from glassnet import layers as L
 from glassnet import parallel
-from glassnet.models import training
+from glassnet.models import replay
+from glassnet.ops.dropout import DropoutOp
+from glassnet.ops.normalization import BatchNormOp
 
 
 @pytest.fixture
 def two_blas_threads(monkeypatch):
     if parallel._blas() is None:
         pytest.skip("no BLAS threadpoolctl can steer")
-    monkeypatch.setattr(training, "_THREAD_TRAIN_BYTES", 1024)  # small models qualify
+    monkeypatch.setattr(replay, "_SHARE_BYTES", 1024)  # small models qualify
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         yield
 
@@ -41,9 +41,10 @@ def data(n: int = 37, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def shares_seen(monkeypatch) -> list[int]:
-    """Spy on split_over_cores: how many shares each training step ran."""
+    """Spy on split_over_cores: how many shares each step that split its batch ran (the
+    first two batches of a shape go through the graph: one records the tape, one checks it)."""
     seen: list[int] = []
-    real = training.split_over_cores
+    real = replay.split_over_cores
 
     def spy(work, n, linked=False):
         assert linked  # training's shares exchange the whole batch's numbers
@@ -51,7 +52,7 @@ def shares_seen(monkeypatch) -> list[int]:
         seen.append(len(results))
         return results
 
-    monkeypatch.setattr(training, "split_over_cores", spy)
+    monkeypatch.setattr(replay, "split_over_cores", spy)
     return seen
 
 
@@ -76,7 +77,7 @@ def test_a_step_on_two_cores_equals_the_whole_batch_in_order(two_blas_threads, m
     x, y = data()
     threaded, in_order = cnn(), cnn()
     seen = shares_seen(monkeypatch)
-    train_both(threaded, in_order, x, y, 3, rel=1e-5)  # momentum carries the gradients on
+    train_both(threaded, in_order, x, y, 5, rel=1e-5)  # momentum carries the gradients on
     assert seen == [2, 2, 2]  # 37 samples: shares of 19 and 18, weighted by size
     for a, b in zip(threaded.get_weights(), in_order.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
@@ -111,7 +112,7 @@ def test_batch_norm_and_dropout_on_two_cores_equal_the_whole_batch_in_order(
     x = gn.Tensor(x.astype(np.float64))  # a Tensor keeps its dtype (an array becomes float32)
     threaded, in_order = model(), model()
     seen = shares_seen(monkeypatch)
-    train_both(threaded, in_order, x, y, 3, rel=1e-12)
+    train_both(threaded, in_order, x, y, 5, rel=1e-12)
     assert seen == [2, 2, 2]
     bn_threaded, bn_in_order = threaded.layers[2], in_order.layers[2]
     for stat in ("moving_mean", "moving_variance"):
@@ -120,12 +121,14 @@ def test_batch_norm_and_dropout_on_two_cores_equal_the_whole_batch_in_order(
     for a, b in zip(threaded.get_weights(), in_order.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
     # and not by chance: with each share's own statistics and masks the weights would differ
-    for module in ("glassnet.ops.normalization", "glassnet.ops.dropout"):
-        monkeypatch.setattr(importlib.import_module(module), "current_share", lambda: None)
+    for op in (BatchNormOp, DropoutOp):
+        monkeypatch.setattr(op, "across_batch", False)  # the shares are not handed to them
     apart, whole = model(), model()
-    apart.train_step(x, y)
+    for _ in range(3):
+        apart.train_step(x, y)
     with threadpoolctl.threadpool_limits(1, user_api="blas"):
-        whole.train_step(x, y)
+        for _ in range(3):
+            whole.train_step(x, y)
     assert not np.allclose(apart.get_weights()[0], whole.get_weights()[0], rtol=1e-6)
 
 
@@ -151,7 +154,7 @@ def test_augmentations_on_two_cores_draw_what_the_whole_batch_would(two_blas_thr
     y = rng.integers(0, 4, 37)
     threaded, in_order = model(), model()
     seen = shares_seen(monkeypatch)
-    train_both(threaded, in_order, x, y, 2, rel=1e-12)
+    train_both(threaded, in_order, x, y, 4, rel=1e-12)
     assert seen == [2, 2]
     for a, b in zip(threaded.get_weights(), in_order.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
@@ -161,8 +164,7 @@ def test_an_error_in_one_share_is_reported_not_the_other_shares_wait(two_blas_th
     """A share that fails before an exchange must not leave the other one waiting for its
     numbers forever: the other gives up, and the caller sees the failing share's own error."""
 
-    def work(rows: slice) -> int:
-        share = parallel.current_share()
+    def work(rows: slice, share: parallel.Share) -> int:
         if share.index == 1:
             raise ValueError("share 1 failed")
         share.gather(rows.start)  # would wait for share 1 forever
@@ -170,12 +172,10 @@ def test_an_error_in_one_share_is_reported_not_the_other_shares_wait(two_blas_th
 
     with pytest.raises(ValueError, match="share 1 failed"):
         parallel.split_over_cores(work, 8, linked=True)
-    assert parallel.current_share() is None
 
 
 def test_linked_shares_exchange_values_in_share_order(two_blas_threads):
-    def work(rows: slice) -> tuple:
-        share = parallel.current_share()
+    def work(rows: slice, share: parallel.Share) -> tuple:
         firsts = [share.gather(rows.start) for _ in range(3)]  # the slots are reused in turn
         drawn = share.from_first(lambda: np.arange(share.total) * 10)
         return share.index, share.rows, share.total, firsts, drawn[share.rows].tolist()
@@ -184,8 +184,11 @@ def test_linked_shares_exchange_values_in_share_order(two_blas_threads):
     assert [r[:3] for r in results] == [(0, slice(0, 3), 5), (1, slice(3, 5), 5)]
     assert all(r[3] == [[0, 3]] * 3 for r in results)
     assert [r[4] for r in results] == [[0, 10, 20], [30, 40]]
-    assert parallel.current_share() is None  # outside a linked split, ops see whole batches
-    assert parallel.split_over_cores(lambda rows: parallel.current_share(), 4) == [None, None]
+    # in order (one BLAS thread), the one share is the whole batch, and no Share is needed
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        assert parallel.split_over_cores(lambda *args: args, 5, linked=True) == [
+            (slice(0, 5), None)
+        ]
 
 
 @pytest.mark.parametrize(
@@ -208,9 +211,10 @@ def test_steps_that_would_change_run_in_order(two_blas_threads, monkeypatch, why
     )
     x, y = data(2 if why == "the batch is too small" else 37)
     if why == "the batch is too small":
-        monkeypatch.setattr(training, "_THREAD_TRAIN_BYTES", 10**9)
+        monkeypatch.setattr(replay, "_SHARE_BYTES", 10**9)
     seen = shares_seen(monkeypatch)
-    assert np.isfinite(model.train_step(x, y))
+    for _ in range(4):
+        assert np.isfinite(model.train_step(x, y))
     assert seen == []
 
 
@@ -219,11 +223,12 @@ def test_a_step_whose_cores_are_taken_runs_whole_and_right(two_blas_threads):
     whose gradients are the step's as they are."""
     x, y = data()
     held, in_order = cnn(), cnn()
-    with parallel.blas_on_one_thread():
-        loss_held = held.train_step(x, y)
-    with threadpoolctl.threadpool_limits(1, user_api="blas"):
-        loss_in_order = in_order.train_step(x, y)
-    assert loss_held == pytest.approx(loss_in_order, rel=1e-6)
+    for _ in range(3):
+        with parallel.blas_on_one_thread():
+            loss_held = held.train_step(x, y)
+        with threadpoolctl.threadpool_limits(1, user_api="blas"):
+            loss_in_order = in_order.train_step(x, y)
+        assert loss_held == pytest.approx(loss_in_order, rel=1e-6)
     for a, b in zip(held.get_weights(), in_order.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
@@ -231,6 +236,8 @@ def test_a_step_whose_cores_are_taken_runs_whole_and_right(two_blas_threads):
 def test_a_nan_loss_on_two_cores_stops_before_any_update(two_blas_threads, monkeypatch):
     model = cnn()
     x, y = data()
+    for _ in range(2):  # the graph records the tape, then checks it
+        model.train_step(x, y)
     x[30, 0, 0, 0] = np.nan  # in the second share
     before = [w.copy() for w in model.get_weights()]
     seen = shares_seen(monkeypatch)
@@ -245,6 +252,8 @@ def test_mismatched_targets_are_reported_for_the_whole_batch(two_blas_threads, m
     the step runs in order instead, so the error names the batch the user passed."""
     model = cnn()
     x, y = data()
+    for _ in range(3):  # shares from the third step on
+        model.train_step(x, y)
     seen = shares_seen(monkeypatch)
     with pytest.raises(ValueError) as threaded:
         model.train_step(x, y[:-5])
@@ -253,26 +262,3 @@ def test_mismatched_targets_are_reported_for_the_whole_batch(two_blas_threads, m
         model.train_step(x, y[:-5])
     assert str(threaded.value) == str(plain.value)
     assert "(37, 4)" in str(threaded.value)  # the whole batch's outputs, not a share's
-
-
-def test_gradients_into_keeps_each_threads_gradients_apart():
-    """Two threads differentiate through the same weight at once, each into its own dict;
-    .grad stays untouched, and a weight used twice gets both uses added."""
-    w = gn.Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
-    sinks: dict[int, dict] = {}
-
-    def work(k: int) -> None:
-        with gn.tensor.gradients_into({}) as sink:
-            ((w * float(k + 1)) + w).sum().backward()
-        sinks[k] = sink
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert w.grad is None
-    np.testing.assert_array_equal(sinks[0][id(w)], [2.0, 2.0])  # 1 + 1
-    np.testing.assert_array_equal(sinks[1][id(w)], [3.0, 3.0])  # 2 + 1
-    (w * 3.0).sum().backward()  # outside the block: .grad as always
-    np.testing.assert_array_equal(w.grad, [3.0, 3.0])

@@ -33,7 +33,8 @@ shape only, unless the layer sets ``replayable = False``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -408,18 +409,25 @@ def _shares_pay(model: Any, tape: Tape, x: Tensor, y: Any) -> bool:
 def _share_tape(model: Any, tape: Tape, x: Any, y: Any) -> Tape | None:
     """The tape of a share's size, recorded through the graph on ``x``, the share's rows; the
     weights and random generators are put back afterwards (only the ops are kept)."""
+    batch = Tensor(x)
+    with _put_back(model, tape), record_ops() as record:
+        outputs = model(batch, training=True)
+    return _tape(model, record, batch, outputs, model.loss(y, outputs))
+
+
+@contextlib.contextmanager
+def _put_back(model: Any, tape: Tape) -> Iterator[list[Tensor]]:
+    """Run the block (given the step's tensors, ``_tensors``), then put the tensors' values
+    and the random generators' states back as they were before it."""
     tensors, rngs = _tensors(model, tape), _generators(model, tape)
     before = [t.data.copy() for t in tensors]
-    rng_states = [g.bit_generator.state for g in rngs]
-    batch = Tensor(x)
+    states = [g.bit_generator.state for g in rngs]
     try:
-        with record_ops() as record:
-            outputs = model(batch, training=True)
-        return _tape(model, record, batch, outputs, model.loss(y, outputs))
+        yield tensors
     finally:
         for t, data in zip(tensors, before, strict=True):
             t.data[...] = data
-        for g, state in zip(rngs, rng_states, strict=True):
+        for g, state in zip(rngs, states, strict=True):
             g.bit_generator.state = state
 
 
@@ -469,28 +477,19 @@ def _verified(
     (weights, gradients and random generators put back): the tape is kept, and replayed from
     the next batch on, only if both agree exactly."""
     tape = entry.tape
-    tensors = _tensors(model, tape)
-    rngs = _generators(model, tape)
-    rng_states = [g.bit_generator.state for g in rngs]
-    before = [(t.data.copy(), t.grad) for t in tensors]
-    for t in tensors:
-        t.grad = None
-    try:
-        value, outputs, backward = _replayed(model, tape, x, y)
-        backward()
-        replayed = (
-            value,
-            outputs.data,
-            [t.grad for t in tensors],
-            [t.data.copy() for t in tensors],
-        )
-    except Exception:  # the graph below raises it again, in words, or it differs there
-        replayed = None
-    for t, (data, grad) in zip(tensors, before, strict=True):
-        t.data[...] = data
-        t.grad = grad
-    for g, state in zip(rngs, rng_states, strict=True):
-        g.bit_generator.state = state
+    with _put_back(model, tape) as tensors:
+        grads = [t.grad for t in tensors]
+        for t in tensors:
+            t.grad = None
+        try:
+            value, outputs, backward = _replayed(model, tape, x, y)
+            backward()
+            replayed = (value, outputs.data, [t.grad for t in tensors],
+                        [t.data.copy() for t in tensors])  # fmt: skip
+        except Exception:  # the graph below raises it again, in words, or it differs there
+            replayed = None
+        for t, grad in zip(tensors, grads, strict=True):
+            t.grad = grad
     value, outputs, graph_backward = _through_graph(model, x, y)
 
     def backward_then_compare() -> None:

@@ -33,6 +33,7 @@ from collections.abc import Callable
 import numpy as np
 
 from benchmarks.machine import describe_machine, limit_threads, write_results
+from glassnet.ops import _conv_kernels as conv_kernels
 from glassnet.ops import conv as conv_ops
 from glassnet.ops.activation import relu_
 from glassnet.tensor import add_to_rows
@@ -91,10 +92,16 @@ def numba_kernels() -> tuple[Callable, Callable]:
     return forward, weight_grad
 
 
+def _columns(xpad: np.ndarray) -> np.ndarray:
+    """The column matrix as glassnet's Conv2DOp builds it (one plane per tap for one channel)."""
+    windows = conv_ops.im2col_view(xpad, (KERNEL, KERNEL), (1, 1), (1, 1), (SIZE, SIZE))
+    return conv_kernels.columns(windows)
+
+
 def numpy_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     """glassnet's path for this layer: pad, im2col (one plane per tap), GEMM, bias, ReLU."""
     xpad = conv_ops.pad_images(x, PADS)
-    y = conv_ops.im2col(xpad, (KERNEL, KERNEL), (1, 1), (1, 1), (SIZE, SIZE)) @ w.reshape(-1, 6)
+    y = _columns(xpad) @ w.reshape(-1, 6)
     add_to_rows(y, b)
     relu_(y)
     return y.reshape(BATCH, SIZE, SIZE, FILTERS)
@@ -102,9 +109,7 @@ def numpy_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def numpy_weight_grad(x: np.ndarray, gy: np.ndarray) -> np.ndarray:
     """glassnet's dW for this layer: colsᵀ·dY."""
-    cols = conv_ops.im2col(
-        conv_ops.pad_images(x, PADS), (KERNEL, KERNEL), (1, 1), (1, 1), (SIZE, SIZE)
-    )
+    cols = _columns(conv_ops.pad_images(x, PADS))
     return (cols.T @ gy.reshape(-1, FILTERS)).reshape(KERNEL, KERNEL, 1, FILTERS)
 
 

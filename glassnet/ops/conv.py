@@ -14,21 +14,180 @@ Layout is channels-last: images (N, H, W, C), kernels (kh, kw, C_in, C_out), as 
 from __future__ import annotations
 
 import functools
-import threading
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from glassnet.autograd import Context, Function
-from glassnet.backend import copy_by_pixel, get_array_module, is_float
+from glassnet.backend import get_array_module, is_float
 from glassnet.checks import Pads, Pair, check_int_pair, check_padding
+from glassnet.ops._conv_kernels import conv_plan
 from glassnet.ops.activation import fused_relu, fused_relu_grad, relu_
 from glassnet.tensor import Tensor, add_to_rows, sum_rows
 
 __all__ = ["conv2d", "conv_output_shape", "resolve_padding"]
 
 PaddingArg = str | int | tuple[Any, Any]
+
+
+# ------------------------------------------------------------------ the algorithm
+def pad_images(x: Any, pads: Pads, value: float = 0.0) -> Any:
+    """``x`` (N, H, W, C) with rows/columns of ``value`` around it (``x`` itself if no padding)."""
+    (top, bottom), (left, right) = pads
+    if top == bottom == left == right == 0:
+        return x
+    xp = get_array_module(x)
+    n, h, w, c = x.shape
+    shape = (n, h + top + bottom, w + left + right, c)
+    out = xp.zeros(shape, x.dtype) if value == 0 else xp.full(shape, value, x.dtype)
+    out[:, top : top + h, left : left + w] = x
+    return out
+
+
+def crop_images(a: Any, pads: Pads, hw: Pair) -> Any:
+    """Undo ``pad_images`` (a view)."""
+    (top, _), (left, _) = pads
+    if top == left == 0 and a.shape[1:3] == tuple(hw):
+        return a
+    return a[:, top : top + hw[0], left : left + hw[1]]
+
+
+def im2col_view(xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Any:
+    """Every kh×kw window of a padded image (N, Hp, Wp, C) as a read-only strided view
+    (N, Ho, Wo, kh, kw, C): no copy. Stride and dilation are just bigger steps."""
+    xp = get_array_module(xpad)
+    n, _, _, c = xpad.shape
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
+    s_n, s_h, s_w, s_c = xpad.strides
+    shape, strides = (n, ho, wo, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
+    if xp is np and xpad.flags.c_contiguous:
+        # The same view built directly on the buffer, without as_strided's checks, which
+        # matter at batch 1, where a whole convolution is a few tens of NumPy calls.
+        view = np.ndarray(shape, xpad.dtype, xpad, 0, strides)
+        view.flags.writeable = False
+        return view
+    return xp.lib.stride_tricks.as_strided(xpad, shape, strides, writeable=False)
+
+
+def im2col(xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Any:
+    """Unfold every kh×kw window of a padded image into one row of a matrix.
+
+    Shape: xpad (N, Hp, Wp, C) -> (N·Ho·Wo, kh·kw·C), columns ordered (i, j, c) like a weight
+    (kh, kw, C, F) reshaped to (kh·kw·C, F). Only the reshape of ``im2col_view`` copies, and for
+    a 1×1 kernel with stride 1 on a contiguous image not even that. (``Conv2DOp`` copies the
+    same numbers faster for some shapes: ``ConvPlan.im2col``.)
+    """
+    windows = im2col_view(xpad, kernel, stride, dilation, out_hw)
+    n, ho, wo, kh, kw, c = windows.shape
+    return windows.reshape(n * ho * wo, kh * kw * c)
+
+
+def _offset(i: int, j: int, stride: Pair, out_hw: Pair) -> tuple[slice, slice, slice]:
+    """Index of the pixels that kernel tap (i, j) (already scaled by dilation) touches, one per
+    output position: a strided slice of the padded image."""
+    (sh, sw), (ho, wo) = stride, out_hw
+    return slice(None), slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw)
+
+
+def col2im(
+    dcols: Any,
+    padded_shape: tuple[int, ...],
+    kernel: Pair,
+    stride: Pair,
+    dilation: Pair,
+    out_hw: Pair,
+) -> Any:
+    """The adjoint of ``im2col``: add every row of ``dcols`` back onto the window it came from.
+
+    Shape: dcols (N·Ho·Wo, kh·kw·C), or already (N, Ho, Wo, kh, kw, C), -> (N, Hp, Wp, C).
+    Overlapping windows sum. One vectorised strided add per kernel tap (kh·kw of them), never
+    a loop over pixels and no ``add.at``.
+    """
+    xp = get_array_module(dcols)
+    n, hp, wp, c = padded_shape
+    (kh, kw), (dh, dw), (ho, wo) = kernel, dilation, out_hw
+    d6 = dcols.reshape(n, ho, wo, kh, kw, c)
+    if (kh, kw) == (1, 1) and (ho, wo) == (hp, wp):  # 1×1, stride 1: each pixel used once
+        return d6.reshape(padded_shape)
+    out = xp.zeros(padded_shape, dtype=dcols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out[_offset(i * dh, j * dw, stride, out_hw)] += d6[:, :, :, i, j]
+    return out
+
+
+class Conv2DOp(Function):
+    """2-D cross-correlation, channels-last: y = im2col(pad(x)) · W (+ b, ReLU).
+
+    Shape: x (N, H, W, C), w (kh, kw, C, F), b (F,) or None -> (N, Ho, Wo, F). ``pads`` is
+    ((top, bottom), (left, right)), already resolved by ``conv2d``. Backward: dW = colsᵀ·dY,
+    db = Σ dY, dx = col2im(dY·Wᵀ). How each step runs for the shape — tiles of output pixels,
+    chunks of columns, which input gradient — is the shape's ``ConvPlan``
+    (``ops._conv_kernels``). Only a weight that wants a gradient makes it keep anything of the
+    input; the weight is kept only if the input wants a gradient. With ``relu`` the output is
+    max(0, ·) of all that, applied in place on the fresh GEMM output (see ``fused_relu``).
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Context,
+        x: Any,
+        w: Any,
+        b: Any,
+        *,
+        stride: Pair,
+        pads: Pads,
+        dilation: Pair,
+        relu: bool = False,
+    ) -> Any:
+        f = w.shape[3]
+        plan = conv_plan(x, w, stride, pads, dilation)  # this shape's strategy, made once
+        windows = im2col_view(pad_images(x, pads), *plan.windows)  # no copy yet
+        wt = plan.weight(w)  # (kh·kw·C, F)
+
+        def finish(rows: Any) -> None:  # bias and ReLU on a block of rows, still in cache
+            if b is not None:
+                add_to_rows(rows.reshape(-1, f), b)
+            if relu:
+                relu_(rows)
+
+        if ctx.needs_input_grad[1] and plan.keep_cols:
+            # Training, small columns: keep the whole column matrix for dW = colsᵀ·dY.
+            cols = plan.im2col(windows)
+            y = (cols @ wt).reshape(-1, f)
+            if b is not None:
+                add_to_rows(y, b)
+            if relu:
+                fused_relu(ctx, y)  # keeps the mask y > 0 for backward
+        else:
+            # y = cols·W, bias, ReLU; big columns (kh·kw times the input) are unfolded a few
+            # images at a time, and training keeps the windows to unfold again for dW.
+            cols = windows if ctx.needs_input_grad[1] else None
+            y = plan.forward(windows, wt, finish)
+            if relu and any(ctx.needs_input_grad):  # backward's ReLU' = 1 where y > 0
+                ctx.relu_mask = y > 0
+        ctx.save_for_backward(cols, w.reshape(-1, f) if ctx.needs_input_grad[0] else None)
+        ctx.plan = plan
+        return y.reshape(x.shape[0], *plan.out_hw, f)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any]:
+        cols, w2 = ctx.saved
+        plan = ctx.plan
+        grad = fused_relu_grad(ctx, grad)
+        gy = grad.reshape(-1, plan.w_shape[3])  # (N·Ho·Wo, F); copies only if not contiguous
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0] and plan.dx_pads is None:  # dx = col2im(dY·Wᵀ), cropped
+            gx = col2im(plan.input_grad_cols(gy, w2), plan.padded_shape, *plan.geometry)
+            gx = crop_images(gx, plan.pads, plan.x_shape[1:3])
+        elif ctx.needs_input_grad[0]:  # stride 1: dx as one more convolution
+            windows = im2col_view(pad_images(grad, plan.dx_pads), *plan.dx_windows)
+            gx = plan.input_grad_as_conv(windows, w2)
+        if ctx.needs_input_grad[1]:
+            gw = plan.weight_grad(cols, gy)  # dW = colsᵀ·dY
+        if ctx.needs_input_grad[2]:
+            gb = sum_rows(gy)  # db = Σ dY
+        return gx, gw, gb
 
 
 # ------------------------------------------------------------------ padding arithmetic
@@ -119,468 +278,6 @@ def conv_output_shape(
     s = check_int_pair("conv2d", "stride", stride)
     d = check_int_pair("conv2d", "dilation", dilation)
     return output_hw("conv2d", tuple(input_hw), k, s, check_padding("conv2d", padding), d)
-
-
-# ------------------------------------------------------------------ im2col / col2im
-def pad_images(x: Any, pads: Pads, value: float = 0.0) -> Any:
-    """``x`` (N, H, W, C) with rows/columns of ``value`` around it (``x`` itself if no padding)."""
-    (top, bottom), (left, right) = pads
-    if top == bottom == left == right == 0:
-        return x
-    xp = get_array_module(x)
-    n, h, w, c = x.shape
-    shape = (n, h + top + bottom, w + left + right, c)
-    out = xp.zeros(shape, x.dtype) if value == 0 else xp.full(shape, value, x.dtype)
-    out[:, top : top + h, left : left + w] = x
-    return out
-
-
-def crop_images(a: Any, pads: Pads, hw: Pair) -> Any:
-    """Undo ``pad_images`` (a view)."""
-    (top, _), (left, _) = pads
-    if top == left == 0 and a.shape[1:3] == tuple(hw):
-        return a
-    return a[:, top : top + hw[0], left : left + hw[1]]
-
-
-def _offset(i: int, j: int, stride: Pair, out_hw: Pair) -> tuple[slice, slice, slice]:
-    """Index of the pixels that kernel tap (i, j) (already scaled by dilation) touches, one per
-    output position: a strided slice of the padded image."""
-    (sh, sw), (ho, wo) = stride, out_hw
-    return slice(None), slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw)
-
-
-def _windows_hw(padded_shape: tuple, kernel: Pair, stride: Pair, dilation: Pair) -> Pair:
-    """The output size (Ho, Wo) of a kernel sliding over a padded image (N, Hp, Wp, C)."""
-    (hp, wp), (kh, kw), (sh, sw), (dh, dw) = padded_shape[1:3], kernel, stride, dilation
-    return (hp - (kh - 1) * dh - 1) // sh + 1, (wp - (kw - 1) * dw - 1) // sw + 1
-
-
-def im2col(
-    xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair, tile: int = 1
-) -> Any:
-    """Unfold every kh×kw window of a padded image into one row of a matrix.
-
-    Shape: xpad (N, Hp, Wp, C) -> (N·Ho·Wo, kh·kw·C), columns ordered (i, j, c) like a weight
-    (kh, kw, C, F) reshaped to (kh·kw·C, F). The windows are a strided view of ``xpad`` (dilation
-    and stride are just bigger steps); only the reshape copies, and for a 1×1 kernel with stride
-    1 on a contiguous image not even that.
-
-    With ``tile`` > 1 each row holds the window of ``tile`` neighbouring output pixels of an
-    image row instead — kh rows of S = (tile − 1)·sw + (kw − 1)·dw + 1 pixels — for the GEMM
-    against ``tiled_weight``: (N·Ho·Wo / tile, kh·S·C). See ``output_tile``.
-    """
-    n, _, _, c = xpad.shape
-    (kh, kw), (ho, wo) = kernel, out_hw
-    if c == 1 and kh * kw > 1 and tile == 1:
-        # One channel (grayscale images): copying window by window would move one number at a
-        # time. Copy one kernel tap at a time instead — whole (Ho, Wo) planes — into a
-        # (kh·kw, N·Ho·Wo) matrix and return its transpose, a view with the same numbers.
-        xp = get_array_module(xpad)
-        planes = xp.empty((kh, kw, n, ho, wo), dtype=xpad.dtype)
-        (sh, sw), (dh, dw) = stride, dilation
-        for i in range(kh):
-            for j in range(kw):
-                _, rows, cols = _offset(i * dh, j * dw, (sh, sw), (ho, wo))
-                planes[i, j] = xpad[:, rows, cols, 0]
-        return planes.reshape(kh * kw, n * ho * wo).T
-    windows = im2col_view(xpad, kernel, stride, dilation, out_hw, tile)
-    rows, width = n * ho * wo // tile, kh * windows.shape[4] * c
-    if windows.shape[3] * windows.shape[4] > 1 and _short_window_rows(windows):
-        cols = np.empty((rows, width), dtype=xpad.dtype)  # (a 1×1 kernel's reshape is a view)
-        copy_windows(cols.reshape(windows.shape), windows)
-        return cols
-    return windows.reshape(rows, width)
-
-
-def im2col_view(
-    xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair, tile: int = 1
-) -> Any:
-    """The windows of ``im2col`` as a read-only strided view (N, Ho, Wo, kh, kw, C): no copy.
-    With ``tile`` > 1: (N, Ho, Wo / tile, kh, S, C), each row of a tile's window S pixels
-    wide, S = (tile − 1)·sw + (kw − 1)·dw + 1."""
-    xp = get_array_module(xpad)
-    n, _, _, c = xpad.shape
-    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
-    s_n, s_h, s_w, s_c = xpad.strides
-    shape, strides = (n, ho, wo, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
-    if tile > 1:  # tile pixels per window, its rows read whole
-        span = _row_span(kw, sw, dw, tile)
-        shape, strides = (
-            (n, ho, wo // tile, kh, span, c),
-            (*strides[:2], s_w * sw * tile, *strides[3:4], s_w, s_c),
-        )
-    if xp is np and xpad.flags.c_contiguous:
-        # The same view built directly on the buffer, without as_strided's checks, which
-        # matter at batch 1, where a whole convolution is a few tens of NumPy calls.
-        view = np.ndarray(shape, xpad.dtype, xpad, 0, strides)
-        view.flags.writeable = False
-        return view
-    return xp.lib.stride_tricks.as_strided(xpad, shape, strides, writeable=False)
-
-
-_SHORT_ROW_BYTES = 256  # window rows up to this long are copied as one element each
-
-
-def _short_window_rows(windows: Any) -> bool:
-    """Whether ``copy_windows`` moves each window row as one element: a NumPy view whose rows
-    of kw·C numbers lie contiguous in the image (no dilation along the width) and are short."""
-    *_, kw, c = windows.shape
-    return (
-        isinstance(windows, np.ndarray)
-        and windows.strides[5] == windows.itemsize
-        and windows.strides[4] == c * windows.itemsize
-        and kw * c * windows.itemsize <= _SHORT_ROW_BYTES
-    )
-
-
-def copy_windows(dst: Any, windows: Any) -> None:
-    """``dst[...] = windows`` for im2col's window view (N, Ho, Wo, kh, kw, C) into a contiguous
-    array of the same shape.
-
-    NumPy's strided copy loops over each window row, only kw·C numbers long: 9 for a 3×3
-    kernel over RGB. Where those numbers are contiguous in the image, each row moves as one
-    element (``backend.copy_by_pixel``). That pays for C ≤ 16 (a 3×3 kernel over RGB,
-    LeNet's 5×5 over 6 channels); rows of 32 channels or more gain nothing.
-    """
-    if not _short_window_rows(windows):
-        np.copyto(dst, windows)
-        return
-    n, ho, wo, kh, kw, c = windows.shape
-    rows = (n, ho, wo, kh, kw * c)
-    copy_by_pixel(dst.reshape(rows), windows.reshape(rows))  # a view: kw and C merge
-
-
-def col2im(
-    dcols: Any,
-    padded_shape: tuple[int, ...],
-    kernel: Pair,
-    stride: Pair,
-    dilation: Pair,
-    out_hw: Pair,
-) -> Any:
-    """The adjoint of ``im2col``: add every row of ``dcols`` back onto the window it came from.
-
-    Shape: dcols (N·Ho·Wo, kh·kw·C) -> (N, Hp, Wp, C). Overlapping windows sum. One vectorised
-    strided add per kernel tap (kh·kw of them), never a loop over pixels and no ``add.at``.
-    """
-    xp = get_array_module(dcols)
-    n, hp, wp, c = padded_shape
-    (kh, kw), (dh, dw), (ho, wo) = kernel, dilation, out_hw
-    d6 = dcols.reshape(n, ho, wo, kh, kw, c)
-    if (kh, kw) == (1, 1) and (ho, wo) == (hp, wp):  # 1×1, stride 1: each pixel used once
-        return d6.reshape(padded_shape)
-    out = xp.zeros(padded_shape, dtype=dcols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            out[_offset(i * dh, j * dw, stride, out_hw)] += d6[:, :, :, i, j]
-    return out
-
-
-# ------------------------------------------------------------------ output tiles
-_TILE_TAPS = 75  # kh·kw·C up to this (a 5×5 kernel over RGB, 3×3 over 8 channels) may tile
-
-
-def output_tile(c: int, f: int, kernel: Pair, out_w: int) -> int:
-    """How many neighbouring output pixels of an image row one row of the column matrix
-    serves: 1 (plain im2col) unless the layer has few taps (kh·kw·C ≤ 75) and few filters
-    (F ≤ 32), as first layers do.
-
-    There the GEMM is thin in both K and N (LeNet's first layer: 25 × 6) and runs far below
-    the BLAS's speed, and im2col copies rows only kw·C numbers long. A row for ``tile`` pixels
-    reads kh window rows of (tile − 1)·sw + (kw − 1)·dw + 1 pixels once, and the GEMM against
-    ``tiled_weight`` gives their tile·F outputs at once, a less thin product (what it gains
-    is in benchmarks/NOTES.md). The largest tile up to 8 that divides the
-    output width with tile·F ≤ max(48, 2F).
-    """
-    taps = kernel[0] * kernel[1]
-    if taps == 1 or taps * c > _TILE_TAPS or f > 32:  # (a 1×1 kernel's columns are the image)
-        return 1
-    widest = max(48, 2 * f)
-    return max(t for t in range(1, 9) if out_w % t == 0 and t * f <= widest)
-
-
-def _row_span(kw: int, sw: int, dw: int, tile: int) -> int:
-    """How many pixels a window row of ``im2col(..., tile)`` holds: the kernel's kw taps, or,
-    for a tile, the (tile − 1)·sw + (kw − 1)·dw + 1 pixels its windows cover together."""
-    return kw if tile == 1 else (tile - 1) * sw + (kw - 1) * dw + 1
-
-
-def tiled_weight(w: Any, tile: int, stride: Pair, dilation: Pair) -> Any:
-    """The weight for ``im2col(..., tile)``'s rows: output pixel t of a tile takes tap (i, j)
-    from pixel t·sw + j·dw of window row i, and zero from the others.
-
-    Shape: w (kh, kw, C, F) -> (kh·S·C, tile·F), S = (tile − 1)·sw + (kw − 1)·dw + 1. The
-    zeros cost multiplications, not accuracy; but an inf or NaN input then also makes NaN the
-    outputs of its tile neighbours whose windows do not reach it.
-    """
-    xp = get_array_module(w)
-    kh, kw, c, f = w.shape
-    sw, dw = stride[1], dilation[1]
-    span = _row_span(kw, sw, dw, tile)
-    big = xp.zeros((kh, span, c, tile, f), dtype=w.dtype)
-    for t in range(tile):
-        big[:, t * sw : t * sw + (kw - 1) * dw + 1 : dw, :, t] = w
-    return big.reshape(kh * span * c, tile * f)
-
-
-def untiled_weight_grad(
-    gw: Any, w_shape: tuple[int, ...], tile: int, stride: Pair, dilation: Pair
-) -> Any:
-    """The weight's gradient from that of ``tiled_weight``: each tap's entries summed over the
-    tile's pixels (the adjoint of the spread). Shape: (kh·S·C, tile·F) -> (kh, kw, C, F)."""
-    if tile == 1:
-        return gw.reshape(w_shape)
-    kh, kw, c, f = w_shape
-    sw, dw = stride[1], dilation[1]
-    g = gw.reshape(kh, -1, c, tile, f)
-    out = g[:, : (kw - 1) * dw + 1 : dw, :, 0].copy()
-    for t in range(1, tile):
-        out += g[:, t * sw : t * sw + (kw - 1) * dw + 1 : dw, :, t]
-    return out
-
-
-# ------------------------------------------------------------------ the op
-class Conv2DOp(Function):
-    """2-D cross-correlation, channels-last, as im2col + one GEMM.
-
-    Shape: x (N, H, W, C), w (kh, kw, C, F), b (F,) or None -> (N, Ho, Wo, F). ``pads`` is
-    ((top, bottom), (left, right)), already resolved by ``conv2d``. Backward: dW = colsᵀ·dY,
-    db = Σ dY, dx = col2im(dY·Wᵀ). Only a weight that wants a gradient makes it keep anything
-    of the input: ``cols`` when they are small, else the padded input, unfolded again chunk by
-    chunk (``_weight_grad_in_chunks``); the weight is kept only if the input wants a gradient.
-    With ``relu`` the output is max(0, ·) of all that, applied in place on the fresh GEMM
-    output (see ``fused_relu``). Thin layers (few taps and filters, as first layers are)
-    unfold one row per tile of neighbouring output pixels and multiply by the spread weight
-    (``output_tile``); dW then sums the spread back.
-    """
-
-    @staticmethod
-    def forward(
-        ctx: Context,
-        x: Any,
-        w: Any,
-        b: Any,
-        *,
-        stride: Pair,
-        pads: Pads,
-        dilation: Pair,
-        relu: bool = False,
-    ) -> Any:
-        n, h, wd, _ = x.shape
-        kh, kw, c, f = w.shape
-        numpy = get_array_module(x) is np
-        ho, wo, tile, cols_bytes = _layout(x.shape, x.dtype, w.shape, stride, pads, dilation, numpy)
-        xpad = pad_images(x, pads)
-        w2 = w.reshape(kh * kw * c, f)
-        wt = w2 if tile == 1 else tiled_weight(w, tile, stride, dilation)
-        small = cols_bytes <= _CHUNK_BYTES
-
-        def finish(rows: Any) -> None:  # bias and ReLU on a block of rows, still in cache
-            if b is not None:
-                add_to_rows(rows.reshape(-1, f), b)
-            if relu:
-                relu_(rows)
-
-        if not any(ctx.needs_input_grad) and small and numpy:
-            # Inference, columns that fit in cache: one unfold, one GEMM, bias and ReLU.
-            y = im2col(xpad, (kh, kw), stride, dilation, (ho, wo), tile) @ wt
-            finish(y)
-            return y.reshape(n, ho, wo, f)
-        keep_cols = c == 1 or small or not numpy
-        if ctx.needs_input_grad[1] and keep_cols:
-            # Training, small columns: keep the whole column matrix for dW = colsᵀ·dY.
-            cols = im2col(xpad, (kh, kw), stride, dilation, (ho, wo), tile)
-            y = (cols @ wt).reshape(-1, f)
-            if b is not None:
-                add_to_rows(y, b)
-            if relu:
-                fused_relu(ctx, y)  # keeps the mask y > 0 for backward
-        else:
-            # Inference, or columns too big to keep (kh·kw times the input): unfold a few
-            # images at a time into one reused buffer. Training keeps the padded input instead
-            # and unfolds it again, chunk by chunk, for dW in backward — in-cache copies
-            # rather than a column matrix written to memory and read back.
-            cols = xpad if ctx.needs_input_grad[1] else None
-            y = _conv_in_chunks(xpad, wt, (kh, kw), stride, dilation, (ho, wo), finish, tile)
-            if relu and any(ctx.needs_input_grad):  # backward's ReLU' = 1 where y > 0
-                ctx.relu_mask = y > 0
-        ctx.save_for_backward(cols, w2 if ctx.needs_input_grad[0] else None)
-        ctx.x_hw, ctx.padded_shape, ctx.w_shape, ctx.tile = (h, wd), xpad.shape, w.shape, tile
-        ctx.stride, ctx.pads, ctx.dilation, ctx.out_hw = stride, pads, dilation, (ho, wo)
-        return y.reshape(n, ho, wo, f)
-
-    @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any]:
-        cols, w2 = ctx.saved
-        f = ctx.w_shape[3]
-        grad = fused_relu_grad(ctx, grad)
-        gy = grad.reshape(-1, f)  # (N·Ho·Wo, F); copies only if grad is not contiguous
-        gx = gw = gb = None
-        if ctx.needs_input_grad[0]:
-            gx = _input_grad_as_conv(grad, w2, ctx)
-            if gx is None:
-                gx = crop_images(_input_grad_by_taps(gy, w2, ctx), ctx.pads, ctx.x_hw)
-        if ctx.needs_input_grad[1]:
-            gt = gy.reshape(-1, ctx.tile * f)  # a row per tile of output pixels
-            if cols.ndim == 4:  # the padded input was kept: unfold it again, a chunk at a time
-                gw = _weight_grad_in_chunks(cols, gt, ctx)
-            else:
-                gw = cols.T @ gt
-            gw = untiled_weight_grad(gw, ctx.w_shape, ctx.tile, ctx.stride, ctx.dilation)
-        if ctx.needs_input_grad[2]:
-            gb = sum_rows(gy)
-        return gx, gw, gb
-
-
-_CHUNK_BYTES = 4 << 20  # a column buffer of ~4 MiB stays in cache and is allocated once
-
-
-@functools.lru_cache(maxsize=512)
-def _layout(
-    x_shape: tuple,
-    dtype: Any,
-    w_shape: tuple,
-    stride: Pair,
-    pads: Pads,
-    dilation: Pair,
-    numpy: bool,
-) -> tuple[int, int, int, int]:
-    """The output size, the output tile (``output_tile``) and the column matrix's bytes of one
-    convolution's shapes: decided once per shape, since at batch 1 deciding costs about as
-    much as the arithmetic. Shape: x (N, H, W, C), w (kh, kw, C, F)."""
-    n, h, wd, _ = x_shape
-    kh, kw, c, f = w_shape
-    (top, bottom), (left, right) = pads
-    ho, wo = _windows_hw((n, h + top + bottom, wd + left + right), (kh, kw), stride, dilation)
-    tile = output_tile(c, f, (kh, kw), wo) if numpy else 1
-    k = kh * _row_span(kw, stride[1], dilation[1], tile) * c if tile > 1 else kh * kw * c
-    return ho, wo, tile, n * ho * (wo // tile) * k * np.dtype(dtype).itemsize
-
-
-_buffers = threading.local()  # per thread: a server may run several predictions at once
-
-
-def _column_chunks(
-    xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair, tile: int = 1
-) -> Iterator[tuple[slice, Any]]:
-    """The column matrix of ``xpad``, a few images at a time: yields (rows, cols), where
-    ``cols`` holds rows ``rows`` of ``im2col(xpad, ..., tile)``, unfolded into this thread's
-    reused buffer of ≈ ``_CHUNK_BYTES`` (valid until the next chunk)."""
-    n, c = xpad.shape[0], xpad.shape[3]
-    (kh, kw), (ho, wo) = kernel, out_hw
-    per_image, k = ho * (wo // tile), kh * _row_span(kw, stride[1], dilation[1], tile) * c
-    step = max(1, min(n, _CHUNK_BYTES // max(per_image * k * xpad.dtype.itemsize, 1)))
-    buffer = getattr(_buffers, "cols", None)
-    if buffer is None or buffer.shape != (step * per_image, k) or buffer.dtype != xpad.dtype:
-        buffer = np.empty((step * per_image, k), dtype=xpad.dtype)
-        _buffers.cols = buffer
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        windows = im2col_view(xpad[start:stop], kernel, stride, dilation, out_hw, tile)
-        cols = buffer[: (stop - start) * per_image]
-        copy_windows(cols.reshape(windows.shape), windows)
-        yield slice(start * per_image, stop * per_image), cols
-
-
-def _weight_grad_in_chunks(xpad: Any, gy: Any, ctx: Context) -> Any:
-    """dW = colsᵀ·dY with the columns unfolded again from the kept padded input, a few images
-    at a time into the reused buffer: Σ over chunks of colsᵢᵀ·dYᵢ. Shape: (kh·kw·C, F), or
-    (kh·S·C, tile·F) for tiled rows (``tiled_weight``)."""
-    kh, kw, c, _ = ctx.w_shape
-    span = _row_span(kw, ctx.stride[1], ctx.dilation[1], ctx.tile)
-    gw = np.zeros((kh * span * c, gy.shape[1]), dtype=np.result_type(xpad, gy))
-    part = np.empty_like(gw)
-    chunks = _column_chunks(xpad, (kh, kw), ctx.stride, ctx.dilation, ctx.out_hw, ctx.tile)
-    for rows, cols in chunks:
-        np.matmul(cols.T, gy[rows], out=part)
-        gw += part
-    return gw
-
-
-def _conv_in_chunks(
-    xpad: Any,
-    w2: Any,
-    kernel: Pair,
-    stride: Pair,
-    dilation: Pair,
-    out_hw: Pair,
-    finish: Callable[[Any], None] | None = None,
-    tile: int = 1,
-) -> Any:
-    """The forward GEMM of im2col, a few images at a time, for when the columns are not kept
-    (inference, a frozen layer, or training, which unfolds them again for dW in backward: see
-    ``_weight_grad_in_chunks``). One full column matrix can be hundreds of megabytes —
-    a fresh allocation every call costs page faults and evicts the caches; a small buffer
-    reused across chunks and calls does not. ``finish`` (bias, ReLU) runs on each chunk's
-    output rows while they are still in cache, instead of another pass over the whole output.
-    Same numbers as ``finish(im2col(xpad, ..., tile) @ w2)``."""
-    xp = get_array_module(xpad)
-    n = xpad.shape[0]
-    (ho, wo), k = out_hw, w2.shape[0]
-    per_image = ho * (wo // tile) * k * xpad.dtype.itemsize
-    if _CHUNK_BYTES // max(per_image, 1) >= n or xp is not np:
-        y = im2col(xpad, kernel, stride, dilation, out_hw, tile) @ w2
-        if finish is not None:
-            finish(y)
-        return y
-    y = np.empty((n * ho * (wo // tile), w2.shape[1]), dtype=np.result_type(xpad, w2))
-    for rows, cols in _column_chunks(xpad, kernel, stride, dilation, out_hw, tile):
-        block = y[rows]
-        np.matmul(cols, w2, out=block)
-        if finish is not None:
-            finish(block)
-    return y
-
-
-def _input_grad_by_taps(gy: Any, w2: Any, ctx: Context) -> Any:
-    """dx of the padded input, ``col2im(dY·Wᵀ)``, computed one kernel tap at a time.
-
-    One batched product dY·W[i, j]ᵀ gives, for each of the kh·kw taps, a contiguous
-    (N, Ho, Wo, C) block, added onto the pixels that tap read. The rows of dY·Wᵀ interleave the
-    taps C numbers at a time, so col2im's additions run over C numbers at once; here they run
-    over whole image rows (4× faster on LeNet-5's second convolution, C = 6).
-
-    Shape: gy (N·Ho·Wo, F), w2 (kh·kw·C, F) -> (N, Hp, Wp, C).
-    """
-    kh, kw, c, f = ctx.w_shape
-    if kh * kw == 1:  # col2im has a shortcut for 1×1 kernels
-        return col2im(gy @ w2.T, ctx.padded_shape, (kh, kw), ctx.stride, ctx.dilation, ctx.out_hw)
-    xp = get_array_module(gy)
-    (ho, wo), (dh, dw) = ctx.out_hw, ctx.dilation
-    per_tap = xp.matmul(gy, w2.reshape(kh * kw, c, f).transpose(0, 2, 1))  # (kh·kw, N·Ho·Wo, C)
-    out = xp.zeros(ctx.padded_shape, dtype=gy.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            block = per_tap[i * kw + j].reshape(-1, ho, wo, c)
-            out[_offset(i * dh, j * dw, ctx.stride, ctx.out_hw)] += block
-    return out
-
-
-def _input_grad_as_conv(grad: Any, w2: Any, ctx: Context) -> Any:
-    """dx for a stride-1 convolution as another convolution: the output gradient, padded,
-    correlated with the kernel flipped in space and with C and F swapped — one im2col copy and
-    one GEMM instead of col2im's kh·kw read-modify-write passes. Returns None where this does
-    not apply (strides > 1, or padding wider than the kernel), and col2im is used instead.
-
-    Why it works: x[p] feeds y[p − i·d] through tap i, so dx[p] = Σ_i dy[p − i·d]·w[i], a
-    correlation of dy with the flipped kernel.
-    """
-    kh, kw, c, f = ctx.w_shape
-    (dh, dw), (top, bottom), (left, right) = ctx.dilation, *ctx.pads
-    span_h, span_w = (kh - 1) * dh, (kw - 1) * dw
-    before_after = (span_h - top, span_h - bottom, span_w - left, span_w - right)
-    if ctx.stride != (1, 1) or min(before_after) < 0 or f > 2 * c:
-        # col2im moves N·Ho·Wo·kh·kw·C numbers, this path N·H·W·kh·kw·F: with many more
-        # filters than channels (LeNet's 6 -> 16) col2im is the cheaper one.
-        return None
-    flipped = w2.reshape(kh, kw, c, f)[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)
-    h, w = ctx.x_hw
-    gpad = pad_images(
-        grad, ((before_after[0], before_after[1]), (before_after[2], before_after[3]))
-    )
-    gx = _conv_in_chunks(gpad, flipped, (kh, kw), (1, 1), ctx.dilation, (h, w))
-    return gx.reshape(grad.shape[0], h, w, c)
 
 
 # ------------------------------------------------------------------ functional API

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from glassnet import Tensor, no_grad, ops
 from glassnet.ops import conv2d, conv_output_shape, resolve_padding
-from glassnet.ops.conv import _short_window_rows, col2im, copy_windows, im2col, im2col_view
+from glassnet.ops._conv_kernels import _short_window_rows, copy_windows
+from glassnet.ops.conv import col2im, im2col, im2col_view
 from tests import reference as ref
 from tests.helpers import FORWARD_TOL, GRAD_TOL, assert_gradcheck, run_float32, torch_run
 
@@ -487,6 +488,7 @@ def test_inference_in_chunks_equals_one_gemm(monkeypatch, rng):
     """Without gradients the forward unfolds a few images at a time into a reused buffer;
     the numbers must be those of the single im2col GEMM, whatever the chunk size."""
     from glassnet import no_grad
+    from glassnet.ops import _conv_kernels as kernels
     from glassnet.ops import conv as conv_module
 
     x = Tensor(rng.standard_normal((7, 9, 8, 3)).astype(np.float32))
@@ -494,7 +496,7 @@ def test_inference_in_chunks_equals_one_gemm(monkeypatch, rng):
     b = Tensor(rng.standard_normal(5).astype(np.float32))
     whole = conv_module.conv2d(x, w, b, stride=(2, 1), padding="same", dilation=1).numpy()
     for chunk_bytes in (1, 3000, 10_000):  # 1 image, a few images, uneven last chunk
-        monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(kernels, "_CHUNK_BYTES", chunk_bytes)
         with no_grad():
             chunked = conv_module.conv2d(x, w, b, stride=(2, 1), padding="same").numpy()
         np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)
@@ -541,6 +543,7 @@ def test_training_with_chunked_columns_matches_kept_columns(rng, monkeypatch, re
     again chunk by chunk. Forced here with tiny chunks (1 image, several, an uneven last one):
     output and all three gradients equal the kept-columns path, and float64 finite
     differences."""
+    import glassnet.ops._conv_kernels as kernels
     import glassnet.ops.conv as conv_module
 
     x, w, b = _data(rng, (5, 7, 6, 3), (3, 3, 3, 4))
@@ -553,7 +556,7 @@ def test_training_with_chunked_columns_matches_kept_columns(rng, monkeypatch, re
 
     kept_out, kept_grads = run_float32(fn, x, w, b)
     for chunk_bytes in (1, 2000, 5000):
-        monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(kernels, "_CHUNK_BYTES", chunk_bytes)
         out, grads = run_float32(fn, x, w, b)
         np.testing.assert_allclose(out, kept_out, rtol=1e-5, atol=1e-6)
         for got, want in zip(grads, kept_grads, strict=True):
@@ -564,7 +567,7 @@ def test_training_with_chunked_columns_matches_kept_columns(rng, monkeypatch, re
 # ------------------------------------------------------------------ output tiles
 def test_output_tile_is_chosen_for_thin_first_layers_only():
     """Tiles go to layers with few taps and filters, and divide the output width."""
-    from glassnet.ops.conv import output_tile
+    from glassnet.ops._conv_kernels import output_tile
 
     assert output_tile(1, 6, (5, 5), 28) == 7  # LeNet's first layer: 7·6 = 42 outputs a row
     assert output_tile(3, 32, (3, 3), 32) == 2  # the CIFAR CNN's first layer
@@ -593,13 +596,13 @@ def test_tiled_rows_give_the_plain_numbers(
     """A row per tile of output pixels against the spread weight: in float64 the output and
     all three gradients equal plain im2col's to rounding, for the kept columns and for the
     chunked ones (training and inference)."""
-    import glassnet.ops.conv as conv_module
+    import glassnet.ops._conv_kernels as kernels
 
     x, w, b = _data(rng, x_shape, w_shape)
     out_w = conv_output_shape(x_shape[1:3], w_shape[:2], stride, padding, dilation)[1]
-    assert conv_module.output_tile(w_shape[2], w_shape[3], w_shape[:2], out_w) > 1
+    assert kernels.output_tile(w_shape[2], w_shape[3], w_shape[:2], out_w) > 1
     if chunk_bytes is not None:
-        monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(kernels, "_CHUNK_BYTES", chunk_bytes)
 
     def run() -> list[np.ndarray]:
         xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
@@ -611,8 +614,10 @@ def test_tiled_rows_give_the_plain_numbers(
         return [y.numpy(), inferred.numpy(), xt.grad, wt.grad, bt.grad]
 
     tiled = run()
-    monkeypatch.setattr(conv_module, "output_tile", lambda *args: 1)
+    monkeypatch.setattr(kernels, "output_tile", lambda *args: 1)
+    kernels._make_plan.cache_clear()  # plans are made once per shape
     plain = run()
+    kernels._make_plan.cache_clear()
     for got, want in zip(tiled, plain, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     expected = ref.conv2d(x, w, b, stride, padding, dilation)
@@ -630,7 +635,7 @@ def test_inference_gives_the_training_paths_numbers(
     (the shape's layout decided once); the numbers are exactly those of the training path,
     and those of the chunked path a bigger batch takes up to the BLAS's rounding (products of
     other sizes may sum in another order)."""
-    import glassnet.ops.conv as conv_module
+    import glassnet.ops._conv_kernels as kernels
 
     x, w, b = _data(rng, x_shape, w_shape, dtype)
     b = b if bias else None
@@ -642,31 +647,31 @@ def test_inference_gives_the_training_paths_numbers(
         return out.numpy()
 
     chunks: list[int] = []
-    real = conv_module._conv_in_chunks
+    real = kernels._conv_in_chunks
 
     def spy(*args, **kwargs):
         chunks.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(conv_module, "_conv_in_chunks", spy)
+    monkeypatch.setattr(kernels, "_conv_in_chunks", spy)
     with no_grad():
         direct = conv(False)
     assert chunks == []  # one unfold, one GEMM
     np.testing.assert_array_equal(direct, conv(True))
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1)  # any columns are over the buffer
-    conv_module._layout.cache_clear()
+    monkeypatch.setattr(kernels, "_CHUNK_BYTES", 1)  # any columns are over the buffer
+    kernels._make_plan.cache_clear()
     with no_grad():
         chunked = conv(False)
     assert chunks == [1]
     tol = 1e-12 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(direct, chunked, rtol=tol, atol=tol)
-    conv_module._layout.cache_clear()
+    kernels._make_plan.cache_clear()
 
 
 def test_tiled_weight_grad_is_the_adjoint_of_the_spread(rng):
     """<tiled_weight(w), G> = <w, untiled_weight_grad(G)>: the weight gradient sums exactly
     the entries the spread wrote, for strides and dilations along the rows."""
-    from glassnet.ops.conv import tiled_weight, untiled_weight_grad
+    from glassnet.ops._conv_kernels import tiled_weight, untiled_weight_grad
 
     for tile, stride, dilation in ((2, (1, 1), (1, 1)), (3, (1, 2), (1, 1)), (4, (2, 1), (1, 3))):
         w = rng.standard_normal((3, 2, 2, 5))

@@ -68,7 +68,7 @@ class Callback:
 
 
 class CallbackList(Callback):
-    """Several callbacks called in order, as one."""
+    """Several callbacks called in order, as one: each ``on_*`` hook calls every callback's."""
 
     def __init__(self, callbacks: Iterable[Callback] = ()) -> None:
         super().__init__()
@@ -84,36 +84,18 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             cb.set_params(params)
 
-    def _call(self, hook: str, *args: Any) -> None:
+
+def _forward(hook: str) -> Callable[..., None]:
+    def method(self: CallbackList, *args: Any, **kwargs: Any) -> None:
         for cb in self.callbacks:
-            getattr(cb, hook)(*args)
+            getattr(cb, hook)(*args, **kwargs)
 
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._call("on_train_begin", logs)
+    method.__name__, method.__qualname__ = hook, f"CallbackList.{hook}"
+    return method
 
-    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        self._call("on_train_end", logs)
 
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self._call("on_epoch_begin", epoch, logs)
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self._call("on_epoch_end", epoch, logs)
-
-    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self._call("on_train_batch_begin", batch, logs)
-
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self._call("on_train_batch_end", batch, logs)
-
-    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._call("on_test_begin", logs)
-
-    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
-        self._call("on_test_end", logs)
-
-    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self._call("on_test_batch_end", batch, logs)
+for _hook in [name for name in vars(Callback) if name.startswith("on_")]:
+    setattr(CallbackList, _hook, _forward(_hook))
 
 
 class History(Callback):
@@ -293,6 +275,15 @@ def _monitor_mode(monitor: str, mode: str) -> str:
     return "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall")) else "min"
 
 
+def _monitored(owner: str, monitor: str, logs: dict[str, Any] | None, hint: str = "") -> Any:
+    """``logs[monitor]``, or a KeyError that lists the keys there are."""
+    value = (logs or {}).get(monitor)
+    if value is None:
+        known = ", ".join(logs or {})
+        raise KeyError(f"{owner}: monitor {monitor!r} is not in the logs ({known}).{hint}")
+    return value
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
@@ -341,13 +332,8 @@ class EarlyStopping(Callback):
         self.stopped_epoch = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        value = (logs or {}).get(self.monitor)
-        if value is None:
-            known = ", ".join(logs or {})
-            raise KeyError(
-                f"EarlyStopping: monitor {self.monitor!r} is not in the logs ({known}). "
-                "Pass validation data for val_* keys, or monitor one of these."
-            )
+        hint = " Pass validation data for val_* keys, or monitor one of these."
+        value = _monitored("EarlyStopping", self.monitor, logs, hint)
         if epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:
@@ -402,12 +388,7 @@ class StopAtThreshold(Callback):
         self.mode = _monitor_mode(monitor, mode)
 
     def _reached(self, logs: dict[str, Any] | None) -> bool:
-        value = (logs or {}).get(self.monitor)
-        if value is None:
-            known = ", ".join(logs or {})
-            raise KeyError(
-                f"StopAtThreshold: monitor {self.monitor!r} is not in the logs ({known})."
-            )
+        value = _monitored("StopAtThreshold", self.monitor, logs)
         return value <= self.threshold if self.mode == "min" else value >= self.threshold
 
     def _stop(self, where: str, logs: dict[str, Any] | None) -> None:
@@ -480,12 +461,8 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
         if self.save_best_only:
-            value = logs.get(self.monitor)
-            if value is None:
-                raise KeyError(
-                    f"ModelCheckpoint: monitor {self.monitor!r} is not in the logs "
-                    f"({', '.join(logs)}). Pass validation data or pick another monitor."
-                )
+            hint = " Pass validation data or pick another monitor."
+            value = _monitored("ModelCheckpoint", self.monitor, logs, hint)
             improved = value < self.best if self.mode == "min" else value > self.best
             if not improved:
                 return

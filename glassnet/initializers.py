@@ -68,10 +68,12 @@ def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 class Initializer:
-    """Base class: subclasses implement ``__call__(shape, dtype)`` and ``get_config()``."""
+    """Base class: subclasses implement ``__call__(shape, dtype)`` and ``get_config()`` (or name
+    their constructor arguments, kept in attributes of the same names, in ``_config_keys``)."""
 
     #: The Keras string name ("glorot_uniform"); ``get`` accepts it as well as the class name.
     name: ClassVar[str | None] = None
+    _config_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -82,7 +84,7 @@ class Initializer:
 
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments (JSON-safe), so ``type(self)(**config)`` rebuilds it."""
-        return {}
+        return {key: getattr(self, key) for key in self._config_keys}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Initializer:
@@ -96,6 +98,8 @@ class Initializer:
 
 class _Seeded(Initializer):
     """An initializer that draws random numbers, from its own seed or the engine's generator."""
+
+    _config_keys: ClassVar[tuple[str, ...]] = ("seed",)
 
     def __init__(self, seed: int | None = None) -> None:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
@@ -131,6 +135,7 @@ class Constant(Initializer):
     """Every element set to ``value``."""
 
     name = "constant"
+    _config_keys = ("value",)
 
     def __init__(self, value: float = 0.0) -> None:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -140,56 +145,41 @@ class Constant(Initializer):
     def __call__(self, shape: tuple[int, ...], dtype: Any = default_float) -> np.ndarray:
         return np.full(_check_shape(self, shape), self.value, dtype=dtype)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"value": self.value}
 
+class _Normal(_Seeded):
+    """What ``RandomNormal`` and ``TruncatedNormal`` share: their arguments."""
 
-class RandomNormal(_Seeded):
-    """Independent draws from a normal distribution N(mean, stddev²).
-
-    Args:
-        mean: the mean. stddev: the standard deviation (Keras default 0.05).
-        seed: an int for values that repeat on every call, or None for the engine's generator.
-    """
-
-    name = "random_normal"
+    _config_keys = ("mean", "stddev", "seed")
 
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
         super().__init__(seed)
         self.mean = _number(self, "mean", mean)
         self.stddev = _number(self, "stddev", stddev, positive=True)
+
+
+class RandomNormal(_Normal):
+    """Independent draws from a normal distribution N(mean, stddev²), stddev 0.05 by default
+    (Keras's); ``seed``: an int for values that repeat on every call, or None for the engine's
+    generator."""
+
+    name = "random_normal"
 
     def __call__(self, shape: tuple[int, ...], dtype: Any = default_float) -> np.ndarray:
         shape = _check_shape(self, shape, dtype)
         return np.asarray(self._rng().normal(self.mean, self.stddev, size=shape), dtype=dtype)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
-
-class TruncatedNormal(_Seeded):
+class TruncatedNormal(_Normal):
     """Like ``RandomNormal``, but values further than two standard deviations from the mean are
-    drawn again, so no weight starts out extreme.
-
-    Args:
-        mean: the mean. stddev: the standard deviation before truncation (Keras default 0.05).
-        seed: an int for values that repeat on every call, or None for the engine's generator.
-    """
+    drawn again, so no weight starts out extreme (same arguments; ``stddev`` is the one before
+    truncation)."""
 
     name = "truncated_normal"
-
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
-        super().__init__(seed)
-        self.mean = _number(self, "mean", mean)
-        self.stddev = _number(self, "stddev", stddev, positive=True)
 
     def __call__(self, shape: tuple[int, ...], dtype: Any = default_float) -> np.ndarray:
         shape = _check_shape(self, shape, dtype)
         z = _truncated_standard_normal(self._rng(), shape)
         return np.asarray(self.mean + self.stddev * z, dtype=dtype)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
 class RandomUniform(_Seeded):
@@ -201,6 +191,7 @@ class RandomUniform(_Seeded):
     """
 
     name = "random_uniform"
+    _config_keys = ("minval", "maxval", "seed")
 
     def __init__(
         self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None
@@ -217,9 +208,6 @@ class RandomUniform(_Seeded):
     def __call__(self, shape: tuple[int, ...], dtype: Any = default_float) -> np.ndarray:
         shape = _check_shape(self, shape, dtype)
         return np.asarray(self._rng().uniform(self.minval, self.maxval, size=shape), dtype=dtype)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
 class VarianceScaling(_Seeded):
@@ -240,6 +228,7 @@ class VarianceScaling(_Seeded):
     """
 
     name = "variance_scaling"
+    _config_keys = ("scale", "mode", "distribution", "seed")
     _MODES = ("fan_in", "fan_out", "fan_avg")
     _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 
@@ -287,26 +276,16 @@ class VarianceScaling(_Seeded):
             values = stddev * _truncated_standard_normal(rng, shape, draw)
         return np.asarray(values, dtype=dtype)
 
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "scale": self.scale,
-            "mode": self.mode,
-            "distribution": self.distribution,
-            "seed": self.seed,
-        }
-
 
 class _Preset(VarianceScaling):
     """A ``VarianceScaling`` with fixed arguments; only the seed can be chosen."""
 
+    _config_keys = ("seed",)
     _preset: ClassVar[tuple[float, str, str]] = (1.0, "fan_in", "truncated_normal")
 
     def __init__(self, seed: int | None = None) -> None:
         scale, mode, distribution = self._preset
         super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"seed": self.seed}
 
 
 class GlorotUniform(_Preset):
@@ -366,6 +345,7 @@ class Orthogonal(_Seeded):
     """
 
     name = "orthogonal"
+    _config_keys = ("gain", "seed")
 
     def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
         super().__init__(seed)
@@ -384,9 +364,6 @@ class Orthogonal(_Seeded):
         if rows < cols:
             q = q.T
         return (self.gain * q).reshape(shape).astype(dtype)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"gain": self.gain, "seed": self.seed}
 
 
 # ------------------------------------------------------------------ lookup and serialisation

@@ -7,6 +7,7 @@ take either an object or Keras's string (``"mse"``, ``"sparse_categorical_crosse
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from glassnet import ops
@@ -62,51 +63,44 @@ class MeanAbsoluteError(Loss):
 
 
 class _FromLogits(Loss):
+    """A cross-entropy: ``from_logits=True`` when ``y_pred`` are raw scores, False when they
+    are probabilities (sigmoid or softmax outputs); ``_function`` computes it."""
+
+    _function: Callable[..., Tensor]
+
     def __init__(self, from_logits: bool = False, name: str | None = None) -> None:
         super().__init__(name)
         self.from_logits = bool(from_logits)
+
+    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
+        return type(self)._function(y_true, y_pred, from_logits=self.from_logits)
 
     def get_config(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits, **super().get_config()}
 
 
 class BinaryCrossentropy(_FromLogits):
-    """−mean(y·log p + (1 − y)·log(1 − p)) for yes/no answers (cat or not cat).
-
-    Args:
-        from_logits: True when ``y_pred`` are raw scores, False when they are sigmoid outputs.
-    """
+    """−mean(y·log p + (1 − y)·log(1 − p)) for yes/no answers (cat or not cat); ``from_logits``
+    says whether ``y_pred`` are raw scores or sigmoid outputs."""
 
     name = "binary_crossentropy"
-
-    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
-        return ops.binary_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+    _function = ops.binary_crossentropy
 
 
 class CategoricalCrossentropy(_FromLogits):
-    """−mean over the batch of Σ_k y_k·log p_k, with one-hot (or soft) labels ``y``.
-
-    Args:
-        from_logits: True when ``y_pred`` are raw scores, False when they are softmax outputs.
-    """
+    """−mean over the batch of Σ_k y_k·log p_k, with one-hot (or soft) labels ``y``;
+    ``from_logits`` says whether ``y_pred`` are raw scores or softmax outputs."""
 
     name = "categorical_crossentropy"
-
-    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
-        return ops.categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+    _function = ops.categorical_crossentropy
 
 
 class SparseCategoricalCrossentropy(_FromLogits):
-    """−mean(log p[true class]) with integer class labels (0 … K−1) instead of one-hot rows.
-
-    Args:
-        from_logits: True when ``y_pred`` are raw scores, False when they are softmax outputs.
-    """
+    """−mean(log p[true class]) with integer class labels (0 … K−1) instead of one-hot rows;
+    ``from_logits`` says whether ``y_pred`` are raw scores or softmax outputs."""
 
     name = "sparse_categorical_crossentropy"
-
-    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
-        return ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+    _function = ops.sparse_categorical_crossentropy
 
 
 _ALIASES: dict[str, type[Loss]] = {

@@ -27,7 +27,7 @@ import inspect
 import math
 import numbers
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -71,6 +71,10 @@ def _positive(owner: str, name: str, value: Any, optional: bool = False) -> floa
 
 def _unit_open(owner: str, name: str, value: Any) -> float:
     return _check_range(owner, name, value, "in [0, 1)", lambda v: 0 <= v < 1)
+
+
+def _unit(owner: str, name: str, value: Any) -> float:
+    return _check_range(owner, name, value, "in [0, 1]", lambda v: 0 <= v <= 1)
 
 
 def _l2_norm(array: Any) -> float:
@@ -392,6 +396,9 @@ class Optimizer:
             target[...] = xp.asarray(value, dtype=target.dtype)
 
     # ------------------------------------------------------------------ configs
+    #: A subclass's own constructor arguments, kept in attributes of the same names.
+    _config_keys: ClassVar[tuple[str, ...]] = ()
+
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as a JSON-safe dict (parameters and state are not included)."""
         return {
@@ -401,7 +408,7 @@ class Optimizer:
             "clipnorm": self.clipnorm,
             "clipvalue": self.clipvalue,
             "global_clipnorm": self.global_clipnorm,
-        }
+        } | {key: getattr(self, key) for key in self._config_keys}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Optimizer:
@@ -452,6 +459,8 @@ class SGD(Optimizer):
     State per parameter: ``momentum`` (b), only when momentum > 0.
     """
 
+    _config_keys = ("momentum", "nesterov")
+
     def __init__(
         self,
         learning_rate: float = 0.01,
@@ -466,9 +475,7 @@ class SGD(Optimizer):
         name: str | None = None,
     ) -> None:
         owner = type(self).__name__
-        self.momentum = _check_range(
-            owner, "momentum", momentum, "in [0, 1]", lambda v: 0 <= v <= 1
-        )
+        self.momentum = _unit(owner, "momentum", momentum)
         self.nesterov = check_bool(owner, "nesterov", nesterov)
         if self.nesterov and self.momentum == 0:
             raise ValueError(
@@ -498,9 +505,6 @@ class SGD(Optimizer):
         buf += grad
         update = grad + self.momentum * buf if self.nesterov else buf
         param -= lr * update
-
-    def get_config(self) -> dict[str, Any]:
-        return super().get_config() | {"momentum": self.momentum, "nesterov": self.nesterov}
 
 
 # ----------------------------------------------------------------------------- Adam
@@ -540,6 +544,8 @@ class Adam(Optimizer):
 
     State per parameter: ``m``, ``v``, ``v_max`` (amsgrad only), ``step`` (t, an int64).
     """
+
+    _config_keys = ("beta_1", "beta_2", "epsilon", "amsgrad")
 
     def __init__(
         self,
@@ -600,14 +606,6 @@ class Adam(Optimizer):
         xp.divide(m, denom, out=denom)
         denom *= self._learning_rate / bias_correction1
         param -= denom
-
-    def get_config(self) -> dict[str, Any]:
-        return super().get_config() | {
-            "beta_1": self.beta_1,
-            "beta_2": self.beta_2,
-            "epsilon": self.epsilon,
-            "amsgrad": self.amsgrad,
-        }
 
 
 class AdamW(Adam):
@@ -693,6 +691,8 @@ class RMSprop(Optimizer):
     (ḡ, if centered).
     """
 
+    _config_keys = ("rho", "momentum", "epsilon", "centered")
+
     def __init__(
         self,
         learning_rate: float = 0.001,
@@ -710,9 +710,7 @@ class RMSprop(Optimizer):
     ) -> None:
         owner = type(self).__name__
         self.rho = _unit_open(owner, "rho", rho)
-        self.momentum = _check_range(
-            owner, "momentum", momentum, "in [0, 1]", lambda v: 0 <= v <= 1
-        )
+        self.momentum = _unit(owner, "momentum", momentum)
         self.epsilon = _positive(owner, "epsilon", epsilon)
         self.centered = check_bool(owner, "centered", centered)
         super().__init__(
@@ -757,14 +755,6 @@ class RMSprop(Optimizer):
         else:
             denom *= self._learning_rate
             param -= denom
-
-    def get_config(self) -> dict[str, Any]:
-        return super().get_config() | {
-            "rho": self.rho,
-            "momentum": self.momentum,
-            "epsilon": self.epsilon,
-            "centered": self.centered,
-        }
 
 
 # ----------------------------------------------------------------------------- lookup

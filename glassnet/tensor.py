@@ -66,10 +66,9 @@ def sum_rows(a: Any) -> Any:
     """Column sums of a 2-D array, ``a.sum(axis=0)``, computed over long rows.
 
     Shape: a (P, F) -> (F,). A bias gradient sums P = N·H·W rows of F numbers; NumPy adds such
-    rows one at a time, F numbers per step, which is slow for small F (18× slower for LeNet's
-    F = 6). Viewing k consecutive rows as one row of k·F numbers makes each step long, then the
-    k partial sums are added: the same sum up to rounding, and more accurate (shorter chains of
-    additions).
+    rows one at a time, F numbers per step, which is slow for small F. Viewing k consecutive
+    rows as one row of k·F numbers makes each step long, then the k partial sums are added: the
+    same sum up to rounding, and more accurate (shorter chains of additions).
     """
     p, f = a.shape
     k = max(1, 1024 // max(f, 1))
@@ -89,8 +88,8 @@ def add_to_rows(a: Any, v: Any) -> Any:
     """``a += v`` for every row of ``a``, in place, over long rows; returns ``a``.
 
     Shape: a (P, F), v (F,). Adding a bias to N·H·W rows of F numbers, NumPy steps F numbers at
-    a time (4× slower for F = 6); k consecutive rows viewed as one row of k·F numbers take a
-    bias repeated k times in long steps. Same numbers as ``a += v``.
+    a time; k consecutive rows viewed as one row of k·F numbers take a bias repeated k times in
+    long steps. Same numbers as ``a += v``.
     """
     return rows_with(get_array_module(a).add, a, v, out=a)
 

@@ -10,34 +10,52 @@ classes.
 
 from __future__ import annotations
 
-from typing import Any
-
-from glassnet.applications._common import (
-    check_classes,
-    check_fixed_size,
-    check_image_shape,
-    check_pooling,
-    classifier,
-    pooling_layers,
-    sequential,
-)
-from glassnet.checks import check_bool
-from glassnet.layers import Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D
+from glassnet.applications._common import ARGS, image_classifier
+from glassnet.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from glassnet.layers.layer import Layer
-from glassnet.models import Sequential
 
 __all__ = ["AlexNet"]
 
 
-def AlexNet(
-    input_shape: Any = (224, 224, 3),
-    classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = "avg",
-    classifier_activation: Any = "softmax",
-    name: str = "alexnet",
-) -> Sequential:
-    """AlexNet: five convolutions (11×11 stride 4, 5×5, then three 3×3) with three max-pools,
+def _conv(filters: int, size: int, index: int, strides: int = 1) -> Conv2D:
+    return Conv2D(
+        filters, size, strides=strides, padding="same", activation="relu", name=f"conv{index}"
+    )
+
+
+def _pool(index: int) -> MaxPooling2D:
+    return MaxPooling2D(3, strides=2, name=f"pool{index}")  # overlapping windows, as in 2012
+
+
+def _features() -> list[Layer]:
+    return [
+        _conv(64, 11, 1, strides=4),
+        _pool(1),
+        _conv(192, 5, 2),
+        _pool(2),
+        _conv(384, 3, 3),
+        _conv(256, 3, 4),
+        _conv(256, 3, 5),
+        _pool(5),
+    ]
+
+
+def _top() -> list[Layer]:
+    # torchvision's classifier: Dropout(0.5), Linear, ReLU, Dropout, Linear, ReLU, Linear.
+    return [
+        Flatten(name="flatten"),
+        Dropout(0.5, name="dropout1"),
+        Dense(4096, activation="relu", name="fc1"),
+        Dropout(0.5, name="dropout2"),
+        Dense(4096, activation="relu", name="fc2"),
+    ]
+
+
+AlexNet = image_classifier(
+    "AlexNet",
+    _features,
+    _top,
+    f"""AlexNet: five convolutions (11×11 stride 4, 5×5, then three 3×3) with three max-pools,
     and three Dense layers with dropout; 61,100,840 trainable parameters at 224×224×3 with 1000
     classes.
 
@@ -53,14 +71,7 @@ def AlexNet(
     Args:
         input_shape: ``(height, width, channels)`` of one image, at least 57×57 (height and
             width may be None, for any size, only with ``include_top=False``).
-        classes: the number of categories.
-        include_top: False drops the classifier (flatten, dropout, three Dense layers) and
-            ends with ``pooling``, to use the network as a feature extractor.
-        pooling: with ``include_top=False``, "avg" (global average pooling, the default),
-            "max", or None for the last 4-D feature map. Ignored with ``include_top=True``.
-        classifier_activation: the last layer's activation, "softmax" by default; None gives
-            logits.
-        name: the model's name.
+        {ARGS}
 
     Returns:
         A built ``Sequential``: ``conv1``, ``pool1``, ``conv2``, ``pool2``, ``conv3`` …
@@ -70,44 +81,7 @@ def AlexNet(
     Shape:
         Input: ``(batch, *input_shape)``. Output: ``(batch, classes)``; without the top,
         ``(batch, 256)``, or the ``(batch, 6, 6, 256)`` map (at 224×224) with pooling=None.
-    """
-    where = "AlexNet"
-    shape = check_image_shape(where, input_shape)
-    include_top = check_bool(where, "include_top", include_top)
-    pooling = check_pooling(where, pooling)
-    if include_top:
-        classes = check_classes(where, classes)
-        check_fixed_size(where, shape)
-
-    def conv(filters: int, size: int, index: int, strides: int = 1) -> Conv2D:
-        return Conv2D(
-            filters, size, strides=strides, padding="same", activation="relu", name=f"conv{index}"
-        )
-
-    def pool(index: int) -> MaxPooling2D:
-        return MaxPooling2D(3, strides=2, name=f"pool{index}")  # overlapping windows, as in 2012
-
-    stack: list[Layer] = [
-        Input(shape),
-        conv(64, 11, 1, strides=4),
-        pool(1),
-        conv(192, 5, 2),
-        pool(2),
-        conv(384, 3, 3),
-        conv(256, 3, 4),
-        conv(256, 3, 5),
-        pool(5),
-    ]
-    if include_top:
-        # torchvision's classifier: Dropout(0.5), Linear, ReLU, Dropout, Linear, ReLU, Linear.
-        stack += [
-            Flatten(name="flatten"),
-            Dropout(0.5, name="dropout1"),
-            Dense(4096, activation="relu", name="fc1"),
-            Dropout(0.5, name="dropout2"),
-            Dense(4096, activation="relu", name="fc2"),
-            classifier(classes, classifier_activation),
-        ]
-    else:
-        stack += pooling_layers(pooling)
-    return sequential(where, stack, name, min_size=57)
+    """,
+    min_size=57,
+    fixed=True,
+)

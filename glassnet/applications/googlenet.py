@@ -25,13 +25,12 @@ from typing import Any
 from glassnet.applications._common import (
     build_chain,
     chain_shape,
-    check_classes,
-    check_image_shape,
-    check_pooling,
+    check_top_args,
     classifier,
     pooling_layers,
+    sequential,
 )
-from glassnet.checks import check_bool, check_int_pair, check_positive_int
+from glassnet.checks import check_int_pair, check_positive_int
 from glassnet.layers import (
     BatchNormalization,
     Concatenate,
@@ -69,6 +68,7 @@ class BasicConv2D(Model):
     """
 
     trains_in_shares = True  # its call applies only its layers (Layer.trains_in_shares)
+    _config_keys = ("filters", "kernel_size", "strides")
 
     def __init__(
         self,
@@ -107,13 +107,6 @@ class BasicConv2D(Model):
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         return self.relu(self.bn(self.conv(x), training=training))
 
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            {"filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides}
-        )
-        return config
-
 
 class Inception(Model):
     """Four parallel branches whose outputs are stacked along the channels:
@@ -133,6 +126,7 @@ class Inception(Model):
     """
 
     trains_in_shares = True  # its call applies only its layers (Layer.trains_in_shares)
+    _config_keys = ("ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
 
     def __init__(
         self,
@@ -147,15 +141,8 @@ class Inception(Model):
         trainable: bool = True,
     ) -> None:
         super().__init__(name=name, trainable=trainable)
-        sizes = {
-            "ch1x1": ch1x1,
-            "ch3x3red": ch3x3red,
-            "ch3x3": ch3x3,
-            "ch5x5red": ch5x5red,
-            "ch5x5": ch5x5,
-            "pool_proj": pool_proj,
-        }
-        for arg, value in sizes.items():
+        sizes = (ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj)
+        for arg, value in zip(self._config_keys, sizes, strict=True):
             setattr(self, arg, check_positive_int("Inception", arg, value))
         prefix = self.name
         self.branch1 = [BasicConv2D(self.ch1x1, 1, name=f"{prefix}_branch1")]
@@ -196,12 +183,6 @@ class Inception(Model):
                 y = layer(y, training=training)
             outputs.append(y)
         return self.concat(outputs)
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        for arg in ("ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj"):
-            config[arg] = getattr(self, arg)
-        return config
 
 
 #: torchvision's Inception sizes: (ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj).
@@ -260,11 +241,9 @@ def GoogLeNet(
         ``(batch, 1024)``, or ``(batch, ceil(H / 32), ceil(W / 32), 1024)`` with pooling=None.
     """
     where = "GoogLeNet"
-    shape = check_image_shape(where, input_shape)
-    include_top = check_bool(where, "include_top", include_top)
-    pooling = check_pooling(where, pooling)
-    if include_top:
-        classes = check_classes(where, classes)
+    shape, classes, include_top, pooling = check_top_args(
+        where, input_shape, classes, include_top, pooling, fixed=False
+    )
 
     def pool(index: int, size: int = 3) -> MaxPooling2D:
         return MaxPooling2D(size, strides=2, padding="same", name=f"maxpool{index}")
@@ -295,4 +274,4 @@ def GoogLeNet(
         ]
     else:
         stack += pooling_layers(pooling)
-    return Sequential(stack, name=name)
+    return sequential(where, stack, name)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from glassnet.applications._common import check_classes, classifier
+from glassnet.applications._common import check_classes, classifier, is_size
+from glassnet.checks import is_int
 from glassnet.layers import Dense, Flatten, Input
 from glassnet.layers.layer import Layer
 from glassnet.models import Sequential
@@ -48,26 +47,18 @@ def mlp(
         Input: ``(batch, *input_shape)``. Output: ``(batch, classes)``.
     """
     where = "mlp"
-    if isinstance(input_shape, (int, np.integer)) and not isinstance(input_shape, bool):
+    if is_int(input_shape):
         input_shape = (input_shape,)
-    ok = (
-        isinstance(input_shape, (tuple, list))
-        and len(input_shape) > 0
-        and all(
-            isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
-            for d in input_shape
-        )
-    )
-    if not ok:
+    if not (
+        isinstance(input_shape, (tuple, list)) and input_shape and all(map(is_size, input_shape))
+    ):
         raise ValueError(
             f"{where}: 'input_shape' must be the shape of one sample, a tuple of positive "
             f"integers such as (784,) or (28, 28, 1). Received: input_shape={input_shape!r}"
         )
-    if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
+    if is_int(hidden):
         hidden = (hidden,)
-    if not isinstance(hidden, (tuple, list)) or not all(
-        isinstance(u, (int, np.integer)) and not isinstance(u, bool) and u > 0 for u in hidden
-    ):
+    if not isinstance(hidden, (tuple, list)) or not all(map(is_size, hidden)):
         raise ValueError(
             f"{where}: 'hidden' must be a tuple of positive integers, the sizes of the hidden "
             f"layers, e.g. hidden=(256, 128). Received: hidden={hidden!r}"

@@ -29,24 +29,16 @@ different numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
-from glassnet.applications._common import (
-    build_chain,
-    chain_shape,
-    check_classes,
-    check_image_shape,
-    check_pooling,
-    classifier,
-    pooling_layers,
-)
+from glassnet.applications._common import ARGS, build_chain, chain_shape, image_classifier
 from glassnet.checks import check_bool, check_positive_int
 from glassnet.layers import (
     Add,
     BatchNormalization,
     Conv2D,
     GlobalAveragePooling2D,
-    Input,
     MaxPooling2D,
     ReLU,
 )
@@ -81,13 +73,14 @@ def _conv(filters: int, kernel_size: int, strides: int, name: str) -> Conv2D:
 class _ResidualBlock(Model):
     """What both blocks share: arguments, the shortcut, the final addition, shape arithmetic.
 
-    Subclasses write ``_make_layers`` (create the layers of F), ``_main_path`` (list them in
-    order) and ``call``.
+    Subclasses write ``_make_layers`` (create the layers of F, and ``relu``) and ``_main_path``
+    (list them in the order ``call`` applies them).
     """
 
     trains_in_shares = True  # its call applies only its layers (Layer.trains_in_shares)
 
     expansion: ClassVar[int] = 1
+    _config_keys = ("filters", "strides")
 
     def __init__(
         self,
@@ -120,6 +113,15 @@ class _ResidualBlock(Model):
     def _main_path(self) -> list[Layer]:
         raise NotImplementedError
 
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        identity = x
+        for layer in self.downsample:
+            identity = layer(identity, training=training)
+        out = x
+        for layer in self._main_path():
+            out = layer(out, training=training)
+        return self.relu(self.add([out, identity]))
+
     def build(self, input_shape: Shape) -> None:
         channels, out = input_shape[-1], self.filters * self.expansion
         if not self.downsample and (self.strides != 1 or channels != out):
@@ -139,15 +141,7 @@ class _ResidualBlock(Model):
         return chain_shape(self._main_path(), shape)
 
     def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "strides": self.strides,
-                "downsample": bool(self.downsample),
-            }
-        )
-        return config
+        return super().get_config() | {"downsample": bool(self.downsample)}
 
 
 class BasicBlock(_ResidualBlock):
@@ -177,14 +171,6 @@ class BasicBlock(_ResidualBlock):
 
     def _main_path(self) -> list[Layer]:
         return [self.conv1, self.bn1, self.relu, self.conv2, self.bn2]
-
-    def call(self, x: Tensor, training: bool = False) -> Tensor:
-        identity = x
-        for layer in self.downsample:
-            identity = layer(identity, training=training)
-        out = self.relu(self.bn1(self.conv1(x), training=training))
-        out = self.bn2(self.conv2(out), training=training)
-        return self.relu(self.add([out, identity]))
 
 
 class Bottleneck(_ResidualBlock):
@@ -229,298 +215,100 @@ class Bottleneck(_ResidualBlock):
             self.bn3,
         ]
 
-    def call(self, x: Tensor, training: bool = False) -> Tensor:
-        identity = x
-        for layer in self.downsample:
-            identity = layer(identity, training=training)
-        out = self.relu(self.bn1(self.conv1(x), training=training))
-        out = self.relu(self.bn2(self.conv2(out), training=training))
-        out = self.bn3(self.conv3(out), training=training)
-        return self.relu(self.add([out, identity]))
+
+_DOC = """{summary}
+
+    Args:
+        input_shape: ``(height, width, channels)`` of one image. Any size works: every
+            downsampling step uses "same" padding, so 32×32 (CIFAR) images shrink to 1×1
+            rather than to nothing.
+        {args}
+
+    Returns:
+        A built ``Sequential``: the stem ``conv1``, ``bn1``, ``relu``, ``maxpool``; blocks
+        ``layer1_0``, ``layer1_1``, ... (torchvision's ``layer1.0``, ...); ``avg_pool`` and
+        ``predictions``.
+
+    Shape:
+        Input: ``(batch, *input_shape)``. Output: ``(batch, classes)``; without the top,
+        ``(batch, {c})``, or ``(batch, ceil(H / 32), ceil(W / 32), {c})`` with pooling=None.
+    """
 
 
 def _resnet(
-    where: str,
-    block: type[_ResidualBlock],
-    repeats: tuple[int, int, int, int],
-    input_shape: Any,
-    classes: int,
-    include_top: bool,
-    pooling: str | None,
-    classifier_activation: Any,
-    name: str,
-) -> Sequential:
-    shape = check_image_shape(where, input_shape)
-    include_top = check_bool(where, "include_top", include_top)
-    pooling = check_pooling(where, pooling)
-    if include_top:
-        classes = check_classes(where, classes)
-    # The stem: 7×7/2 convolution and 3×3/2 max-pool, a quarter of the size in each direction.
-    stack: list[Layer] = [
-        Input(shape),
-        _conv(64, 7, 2, "conv1"),
-        _bn("bn1"),
-        ReLU(name="relu"),
-        MaxPooling2D(3, strides=2, padding="same", name="maxpool"),
-    ]
-    channels = 64
-    for stage, (filters, count) in enumerate(zip((64, 128, 256, 512), repeats, strict=True), 1):
-        for index in range(count):
-            strides = 2 if stage > 1 and index == 0 else 1
-            downsample = strides != 1 or channels != filters * block.expansion
-            stack.append(block(filters, strides, downsample, name=f"layer{stage}_{index}"))
-            channels = filters * block.expansion
-    if include_top:
-        stack += [
-            GlobalAveragePooling2D(name="avg_pool"),
-            classifier(classes, classifier_activation),
+    where: str, block: type[_ResidualBlock], repeats: tuple[int, int, int, int], summary: str
+) -> Callable[..., Sequential]:
+    """The constructor of a ResNet of ``repeats`` ``block`` blocks in its four stages."""
+
+    def features() -> list[Layer]:
+        # The stem: 7×7/2 convolution and 3×3/2 max-pool, a quarter of the size each way.
+        stack: list[Layer] = [
+            _conv(64, 7, 2, "conv1"),
+            _bn("bn1"),
+            ReLU(name="relu"),
+            MaxPooling2D(3, strides=2, padding="same", name="maxpool"),
         ]
-    else:
-        stack += pooling_layers(pooling)
-    return Sequential(stack, name=name)
+        channels = 64
+        for stage, (filters, count) in enumerate(zip((64, 128, 256, 512), repeats, strict=True), 1):
+            for index in range(count):
+                strides = 2 if stage > 1 and index == 0 else 1
+                downsample = strides != 1 or channels != filters * block.expansion
+                stack.append(block(filters, strides, downsample, name=f"layer{stage}_{index}"))
+                channels = filters * block.expansion
+        return stack
+
+    doc = _DOC.format(summary=summary, args=ARGS, c=512 * block.expansion)
+    return image_classifier(where, features, lambda: [GlobalAveragePooling2D(name="avg_pool")], doc)
 
 
-def ResNet18(
-    input_shape: Any = (224, 224, 3),
-    classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = "avg",
-    classifier_activation: Any = "softmax",
-    name: str = "resnet18",
-) -> Sequential:
+ResNet18 = _resnet(
+    "ResNet18",
+    BasicBlock,
+    (2, 2, 2, 2),
     """ResNet-18: eight BasicBlocks of two 3×3 convolutions with skip connections (11,689,512
     trainable parameters at 224×224×3 with 1000 classes).
 
     He et al. (2015) won ImageNet by adding each block's input to its output, ``relu(F(x) + x)``:
     the gradient flows straight back through the additions, so depth stops hurting training.
-    ResNet-18 is the small member of the family, quick to train on CIFAR-sized images.
-
-    Args:
-        input_shape: ``(height, width, channels)`` of one image. Any size works: every
-            downsampling step uses "same" padding, so 32×32 (CIFAR) images shrink to 1×1
-            rather than to nothing.
-        classes: the number of categories (the size of the last layer).
-        include_top: False drops the classifier and ends with ``pooling``, to use the network
-            as a feature extractor (transfer learning).
-        pooling: with ``include_top=False``, "avg" (global average pooling, the default),
-            "max", or None for the last 4-D feature map. Ignored with ``include_top=True``.
-        classifier_activation: the last layer's activation, "softmax" by default; None gives
-            raw scores (logits).
-        name: the model's name.
-
-    Returns:
-        A built ``Sequential``: the stem ``conv1``, ``bn1``, ``relu``, ``maxpool``; blocks
-        ``layer1_0``, ``layer1_1``, ... (torchvision's ``layer1.0``, ...); ``avg_pool`` and
-        ``predictions``.
-
-    Shape:
-        Input: ``(batch, *input_shape)``. Output: ``(batch, classes)``; without the top,
-        ``(batch, 512)``, or ``(batch, ceil(H / 32), ceil(W / 32), 512)`` with pooling=None.
-    """
-    return _resnet(
-        "ResNet18",
-        BasicBlock,
-        (2, 2, 2, 2),
-        input_shape,
-        classes,
-        include_top,
-        pooling,
-        classifier_activation,
-        name,
-    )
-
-
-def ResNet34(
-    input_shape: Any = (224, 224, 3),
-    classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = "avg",
-    classifier_activation: Any = "softmax",
-    name: str = "resnet34",
-) -> Sequential:
+    ResNet-18 is the small member of the family, quick to train on CIFAR-sized images.""",
+)
+ResNet34 = _resnet(
+    "ResNet34",
+    BasicBlock,
+    (3, 4, 6, 3),
     """ResNet-34: 16 BasicBlocks with skip connections (21,797,672 trainable parameters at
     224×224×3 with 1000 classes).
 
     The 34-layer network of He et al. (2015), where the residual version beat its plain twin
-    that the extra depth had made worse.
-
-    Args:
-        input_shape: ``(height, width, channels)`` of one image. Any size works: every
-            downsampling step uses "same" padding, so 32×32 (CIFAR) images shrink to 1×1
-            rather than to nothing.
-        classes: the number of categories (the size of the last layer).
-        include_top: False drops the classifier and ends with ``pooling``, to use the network
-            as a feature extractor (transfer learning).
-        pooling: with ``include_top=False``, "avg" (global average pooling, the default),
-            "max", or None for the last 4-D feature map. Ignored with ``include_top=True``.
-        classifier_activation: the last layer's activation, "softmax" by default; None gives
-            raw scores (logits).
-        name: the model's name.
-
-    Returns:
-        A built ``Sequential``: the stem ``conv1``, ``bn1``, ``relu``, ``maxpool``; blocks
-        ``layer1_0``, ``layer1_1``, ... (torchvision's ``layer1.0``, ...); ``avg_pool`` and
-        ``predictions``.
-
-    Shape:
-        Input: ``(batch, *input_shape)``. Output: ``(batch, classes)``; without the top,
-        ``(batch, 512)``, or ``(batch, ceil(H / 32), ceil(W / 32), 512)`` with pooling=None.
-    """
-    return _resnet(
-        "ResNet34",
-        BasicBlock,
-        (3, 4, 6, 3),
-        input_shape,
-        classes,
-        include_top,
-        pooling,
-        classifier_activation,
-        name,
-    )
-
-
-def ResNet50(
-    input_shape: Any = (224, 224, 3),
-    classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = "avg",
-    classifier_activation: Any = "softmax",
-    name: str = "resnet50",
-) -> Sequential:
+    that the extra depth had made worse.""",
+)
+ResNet50 = _resnet(
+    "ResNet50",
+    Bottleneck,
+    (3, 4, 6, 3),
     """ResNet-50: 16 Bottleneck blocks (1×1, 3×3, 1×1 convolutions) with skip connections
     (25,557,032 trainable parameters at 224×224×3 with 1000 classes).
 
     The workhorse of He et al. (2015): bottlenecks make a 50-layer network cost about as much
-    as ResNet-34, and it remains the standard backbone for transfer learning.
-
-    Args:
-        input_shape: ``(height, width, channels)`` of one image. Any size works: every
-            downsampling step uses "same" padding, so 32×32 (CIFAR) images shrink to 1×1
-            rather than to nothing.
-        classes: the number of categories (the size of the last layer).
-        include_top: False drops the classifier and ends with ``pooling``, to use the network
-            as a feature extractor (transfer learning).
-        pooling: with ``include_top=False``, "avg" (global average pooling, the default),
-            "max", or None for the last 4-D feature map. Ignored with ``include_top=True``.
-        classifier_activation: the last layer's activation, "softmax" by default; None gives
-            raw scores (logits).
-        name: the model's name.
-
-    Returns:
-        A built ``Sequential``: the stem ``conv1``, ``bn1``, ``relu``, ``maxpool``; blocks
-        ``layer1_0``, ``layer1_1``, ... (torchvision's ``layer1.0``, ...); ``avg_pool`` and
-        ``predictions``.
-
-    Shape:
-        Input: ``(batch, *input_shape)``. Output: ``(batch, classes)``; without the top,
-        ``(batch, 2048)``, or ``(batch, ceil(H / 32), ceil(W / 32), 2048)`` with pooling=None.
-    """
-    return _resnet(
-        "ResNet50",
-        Bottleneck,
-        (3, 4, 6, 3),
-        input_shape,
-        classes,
-        include_top,
-        pooling,
-        classifier_activation,
-        name,
-    )
-
-
-def ResNet101(
-    input_shape: Any = (224, 224, 3),
-    classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = "avg",
-    classifier_activation: Any = "softmax",
-    name: str = "resnet101",
-) -> Sequential:
+    as ResNet-34, and it remains the standard backbone for transfer learning.""",
+)
+ResNet101 = _resnet(
+    "ResNet101",
+    Bottleneck,
+    (3, 4, 23, 3),
     """ResNet-101: 33 Bottleneck blocks with skip connections (44,549,160 trainable parameters
     at 224×224×3 with 1000 classes).
 
     He et al. (2015) showed accuracy kept improving with depth once the skip connections let
-    the gradient reach every layer; ResNet-101 adds 17 blocks to ResNet-50's third stage.
-
-    Args:
-        input_shape: ``(height, width, channels)`` of one image. Any size works: every
-            downsampling step uses "same" padding, so 32×32 (CIFAR) images shrink to 1×1
-            rather than to nothing.
-        classes: the number of categories (the size of the last layer).
-        include_top: False drops the classifier and ends with ``pooling``, to use the network
-            as a feature extractor (transfer learning).
-        pooling: with ``include_top=False``, "avg" (global average pooling, the default),
-            "max", or None for the last 4-D feature map. Ignored with ``include_top=True``.
-        classifier_activation: the last layer's activation, "softmax" by default; None gives
-            raw scores (logits).
-        name: the model's name.
-
-    Returns:
-        A built ``Sequential``: the stem ``conv1``, ``bn1``, ``relu``, ``maxpool``; blocks
-        ``layer1_0``, ``layer1_1``, ... (torchvision's ``layer1.0``, ...); ``avg_pool`` and
-        ``predictions``.
-
-    Shape:
-        Input: ``(batch, *input_shape)``. Output: ``(batch, classes)``; without the top,
-        ``(batch, 2048)``, or ``(batch, ceil(H / 32), ceil(W / 32), 2048)`` with pooling=None.
-    """
-    return _resnet(
-        "ResNet101",
-        Bottleneck,
-        (3, 4, 23, 3),
-        input_shape,
-        classes,
-        include_top,
-        pooling,
-        classifier_activation,
-        name,
-    )
-
-
-def ResNet152(
-    input_shape: Any = (224, 224, 3),
-    classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = "avg",
-    classifier_activation: Any = "softmax",
-    name: str = "resnet152",
-) -> Sequential:
+    the gradient reach every layer; ResNet-101 adds 17 blocks to ResNet-50's third stage.""",
+)
+ResNet152 = _resnet(
+    "ResNet152",
+    Bottleneck,
+    (3, 8, 36, 3),
     """ResNet-152: 50 Bottleneck blocks with skip connections (60,192,808 trainable parameters
     at 224×224×3 with 1000 classes).
 
     The deepest network of He et al.'s 2015 ImageNet win: the skip connections carry the
-    gradient back through all 152 layers, where a plain stack that deep barely trains.
-
-    Args:
-        input_shape: ``(height, width, channels)`` of one image. Any size works: every
-            downsampling step uses "same" padding, so 32×32 (CIFAR) images shrink to 1×1
-            rather than to nothing.
-        classes: the number of categories (the size of the last layer).
-        include_top: False drops the classifier and ends with ``pooling``, to use the network
-            as a feature extractor (transfer learning).
-        pooling: with ``include_top=False``, "avg" (global average pooling, the default),
-            "max", or None for the last 4-D feature map. Ignored with ``include_top=True``.
-        classifier_activation: the last layer's activation, "softmax" by default; None gives
-            raw scores (logits).
-        name: the model's name.
-
-    Returns:
-        A built ``Sequential``: the stem ``conv1``, ``bn1``, ``relu``, ``maxpool``; blocks
-        ``layer1_0``, ``layer1_1``, ... (torchvision's ``layer1.0``, ...); ``avg_pool`` and
-        ``predictions``.
-
-    Shape:
-        Input: ``(batch, *input_shape)``. Output: ``(batch, classes)``; without the top,
-        ``(batch, 2048)``, or ``(batch, ceil(H / 32), ceil(W / 32), 2048)`` with pooling=None.
-    """
-    return _resnet(
-        "ResNet152",
-        Bottleneck,
-        (3, 8, 36, 3),
-        input_shape,
-        classes,
-        include_top,
-        pooling,
-        classifier_activation,
-        name,
-    )
+    gradient back through all 152 layers, where a plain stack that deep barely trains.""",
+)

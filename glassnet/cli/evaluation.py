@@ -18,10 +18,10 @@ from glassnet.cli.files import (
     class_names,
     image_error,
     load_saved_model,
-    preprocessing,
     require_directory,
     side_file,
 )
+from glassnet.data.images import model_preprocessing
 
 if TYPE_CHECKING:
     from glassnet.models import Model
@@ -63,7 +63,7 @@ def _predict_folder(model: Model, data_dir: Path, batch_size: int) -> tuple[Any,
     image of the folder, labelled by the model's class names and loaded as in training."""
     from glassnet.data import DatasetWarning, image_dataset_from_directory
 
-    settings, resizes = preprocessing(model)
+    settings, resizes = model_preprocessing(model)
     image_size = _folder_image_size(model, settings, resizes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DatasetWarning)  # skipped files are printed instead
@@ -235,7 +235,7 @@ def _classify(net: Model, images: list[Path], top_k: int) -> list[dict[str, Any]
     from glassnet.data import load_image
 
     with user_errors():
-        settings, resizes = preprocessing(net)
+        settings, resizes = model_preprocessing(net)
     results: list[dict[str, Any]] = []
     loaded: list[tuple[int, np.ndarray]] = []
     for path in images:

@@ -21,15 +21,12 @@ __all__ = [
     "image_error",
     "load_saved_model",
     "plot_history",
-    "preprocessing",
     "require_directory",
     "side_file",
 ]
 
 #: The MODEL argument of the commands that use a saved model.
 ModelPath = Annotated[Path, typer.Argument(metavar="MODEL", help="A saved model.")]
-
-_COLOR_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
 
 
 def side_file(model_path: Path, suffix: str) -> Path:
@@ -65,28 +62,6 @@ def class_names(model: Model, classes: int) -> list[str]:
     if names and len(names) == classes:
         return [str(n) for n in names]
     return [str(i) for i in range(classes)]
-
-
-def preprocessing(model: Model) -> tuple[dict[str, Any], bool]:
-    """How to load images for ``model``: ``(keyword arguments of load_image, resizes)``.
-
-    A model trained by ``glassnet train`` stores them (``model.preprocessing``), so images are
-    loaded exactly as in training. Any other model gets its input shape's colour mode and no
-    resizing (``resizes`` False): images of another size are an error, not silently stretched.
-    """
-    stored = getattr(model, "preprocessing", None)
-    if stored:
-        settings = dict(stored)
-        if settings.get("image_size") is not None:
-            settings["image_size"] = tuple(settings["image_size"])
-        return settings, settings.get("image_size") is not None
-    shape = getattr(model, "input_shape", None)
-    if shape is None or len(shape) != 4 or shape[3] not in _COLOR_MODES:
-        raise UserError(
-            f"model '{model.name}' takes input shape {shape}, not images (height, width, 1, 3 "
-            "or 4 channels)."
-        )
-    return {"color_mode": _COLOR_MODES[shape[3]]}, False
 
 
 def check_image_size(image: np.ndarray, model: Model, path: Any) -> None:

@@ -14,9 +14,9 @@ from glassnet.cli.files import (
     ModelPath,
     check_image_size,
     load_saved_model,
-    preprocessing,
     side_file,
 )
+from glassnet.data.images import model_preprocessing
 
 __all__ = ["explain", "export", "serve", "summary"]
 
@@ -85,7 +85,7 @@ def explain(
 
     with user_errors():
         net = load_saved_model(model_path)
-        settings, resizes = preprocessing(net)
+        settings, resizes = model_preprocessing(net)
         pixels = load_image(image, **settings)
         if not resizes:
             check_image_size(pixels, net, image)

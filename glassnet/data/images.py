@@ -37,6 +37,8 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image, ImageOps
 
+from glassnet.checks import is_int
+
 __all__ = [
     "COLOR_MODES",
     "IMAGE_EXTENSIONS",
@@ -227,10 +229,7 @@ def check_preprocessing(
         valid = (
             isinstance(image_size, (tuple, list))
             and len(image_size) == 2
-            and all(
-                isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0
-                for n in image_size
-            )
+            and all(is_int(n) and n > 0 for n in image_size)
         )
         if not valid:
             raise ValueError(
@@ -250,6 +249,30 @@ def check_preprocessing(
             f"Received: interpolation={interpolation!r}"
         )
     return size, color_mode, INTERPOLATIONS[interpolation]
+
+
+def model_preprocessing(model: Any) -> tuple[dict[str, Any], bool]:
+    """How to load images for ``model``: ``(keyword arguments of load_image, resizes)``.
+
+    A model trained by ``glassnet train`` stores them (``model.preprocessing``), so images are
+    loaded exactly as in training. Any other model gets its input shape's colour mode and no
+    resizing (``resizes`` False): images of another size are an error, not silently stretched.
+    Raises ``ValueError`` for a model that does not take images.
+    """
+    stored = getattr(model, "preprocessing", None)
+    if stored:
+        settings = dict(stored)
+        if settings.get("image_size") is not None:
+            settings["image_size"] = tuple(settings["image_size"])
+        return settings, settings.get("image_size") is not None
+    shape = getattr(model, "input_shape", None)
+    modes = {channels: mode for mode, channels in COLOR_MODES.items()}
+    if shape is None or len(shape) != 4 or shape[3] not in modes:
+        raise ValueError(
+            f"model '{model.name}' takes input shape {shape}, not images (height, width, 1, 3 "
+            "or 4 channels)."
+        )
+    return {"color_mode": modes[shape[3]]}, False
 
 
 # ---------------------------------------------------------------------------- steps

@@ -56,6 +56,7 @@ CLASS_NAMES = (
 )
 TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 TEST_FILE = "test_batch.bin"
+_FILES = (*TRAIN_FILES, TEST_FILE)
 FOLDER = "cifar-10-batches-bin"
 ARCHIVE = "cifar-10-binary.tar.gz"
 
@@ -121,11 +122,15 @@ def read_batch(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+def _missing(folder: str) -> list[str]:
+    """The batch files that ``folder`` lacks."""
+    return [n for n in _FILES if not os.path.isfile(os.path.join(folder, n))]
+
+
 def _batches_folder(path: str) -> str:
     """``path`` itself if it holds the batch files, else its ``cifar-10-batches-bin`` folder."""
-    names = (*TRAIN_FILES, TEST_FILE)
     inner = os.path.join(path, FOLDER)
-    if not any(os.path.isfile(os.path.join(path, n)) for n in names) and os.path.isdir(inner):
+    if len(_missing(path)) == len(_FILES) and os.path.isdir(inner):
         return inner
     return path
 
@@ -171,8 +176,7 @@ def load_data(
             f"'{FOLDER}' folder or the folder that contains it.{hint}"
         )
     folder = _batches_folder(given)
-    names = (*TRAIN_FILES, TEST_FILE)
-    missing = [n for n in names if not os.path.isfile(os.path.join(folder, n))]
+    missing = _missing(folder)
     if missing:
         hint = "Download cifar-10-binary.tar.gz (the binary version) and unpack it there."
         if os.path.isfile(os.path.join(folder, "data_batch_1")) or os.path.isdir(
@@ -183,7 +187,7 @@ def load_data(
                 "because unpickling can run code. " + hint
             )
         what = ", ".join(missing)
-        if len(missing) == len(names):
+        if len(missing) == len(_FILES):
             what = "all batch files (data_batch_1.bin ... data_batch_5.bin, test_batch.bin)"
         raise FileNotFoundError(f"CIFAR-10: missing {what} in '{folder}'. {hint}")
     train = [read_batch(os.path.join(folder, n)) for n in TRAIN_FILES]
@@ -196,9 +200,8 @@ def load_data(
 def _cached() -> str:
     """The cifar10 folder under the data home, after downloading and unpacking if needed."""
     folder = dataset_folder("cifar10")
-    names = (*TRAIN_FILES, TEST_FILE)
     for where in (os.path.join(folder, FOLDER), folder):  # unpacked, or the files put loose
-        if all(os.path.isfile(os.path.join(where, n)) for n in names):
+        if not _missing(where):
             return folder
     archive = os.path.join(folder, ARCHIVE)
     downloaded = not os.path.isfile(archive)
@@ -247,8 +250,7 @@ def extract_archive(archive: str | os.PathLike[str], folder: str | os.PathLike[s
                 "probably cut short; delete it and download it again."
             ) from err
         unpacked = os.path.join(staging, FOLDER)
-        names = (*TRAIN_FILES, TEST_FILE)
-        missing = [n for n in names if not os.path.isfile(os.path.join(unpacked, n))]
+        missing = _missing(unpacked)
         if missing:
             raise ValueError(
                 f"CIFAR-10: the archive '{archive}' lacks {', '.join(missing)} in '{FOLDER}/'. "

@@ -70,24 +70,14 @@ def load_data(
 ) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """Load Fashion-MNIST from a folder holding its four IDX files, downloading them if needed.
 
-    Args:
-        path: the folder with ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
-            ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each may end in ``.gz``).
-            ``None`` (the default): ``~/.glassnet/datasets/fashion_mnist/``
-            (``$GLASSNET_DATA/fashion_mnist/`` if that variable is set), where missing files
-            are first downloaded from ``MIRRORS`` and checked against ``CHECKSUMS``.
+    As ``glassnet.datasets.mnist.load_data``: the same files, arguments and errors, with
+    ``~/.glassnet/datasets/fashion_mnist/`` (``$GLASSNET_DATA/fashion_mnist/`` if that variable
+    is set) as the folder for ``path=None``.
 
     Returns:
         ``((x_train, y_train), (x_test, y_test))``: images uint8 ``(60000, 28, 28)`` and
         ``(10000, 28, 28)`` with values 0–255, labels uint8 ``(N,)``, the index into
         ``CLASS_NAMES`` — as Keras returns them.
-
-    Raises:
-        FileNotFoundError: the folder, or one of the files, is missing.
-        ValueError: a file is corrupt, or images and labels do not fit together.
-        glassnet.datasets.DatasetDownloadError: ``path=None``, a file is missing and could not
-            be downloaded (the message says where to put it by hand); ``ChecksumError``, a
-            subclass, when the download does not match its published checksum.
 
     Example:
         >>> (x_train, y_train), (x_test, y_test) = load_data()
@@ -95,11 +85,5 @@ def load_data(
         ((60000, 28, 28), 'Ankle boot')
     """
     if path is None:
-        path = cached_folder(
-            "fashion_mnist",
-            "Fashion-MNIST",
-            MIRRORS,
-            CHECKSUMS,
-            "glassnet.datasets.fashion_mnist.load_data",
-        )
+        path = cached_folder("fashion_mnist", "Fashion-MNIST", MIRRORS, CHECKSUMS)
     return load_folder(path, "Fashion-MNIST", "the Fashion-MNIST page")

@@ -204,26 +204,24 @@ def load_data(
         ((60000, 28, 28), array([5, 0, 4, 1, 9], dtype=uint8))
     """
     if path is None:
-        path = cached_folder(
-            "mnist", "MNIST", MIRRORS, CHECKSUMS, "glassnet.datasets.mnist.load_data"
-        )
+        path = cached_folder("mnist", "MNIST", MIRRORS, CHECKSUMS)
     return load_folder(path, "MNIST", "the MNIST page")
 
 
-def cached_folder(key: str, title: str, mirrors, checksums, loader: str) -> str:
-    """The dataset's folder under the data home, after downloading the files it lacks."""
+def cached_folder(key: str, title: str, mirrors, checksums) -> str:
+    """The folder of dataset ``key`` (its module's name) under the data home, after
+    downloading the files it lacks."""
     folder = dataset_folder(key)
     missing = [n for n in FILES if not os.path.isdir(folder) or _find(folder, n) is None]
     if missing:
-        by_hand = [n + ".gz" for n in FILES]
         download(
             title,
             folder,
             [n + ".gz" for n in missing],
             mirrors,
             checksums,
-            by_hand=by_hand,
-            loader=loader,
+            by_hand=[n + ".gz" for n in FILES],
+            loader=f"glassnet.datasets.{key}.load_data",
         )
     return folder
 

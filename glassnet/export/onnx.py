@@ -210,15 +210,10 @@ def _activation(graph: Graph, fn: Any, value: Value, hint: str) -> Value:
 
 # --------------------------------------------------------------------------- layers
 @register_converter(InputLayer, Dropout)
-def _identity(graph: Graph, layer: Layer, value: Value) -> Value:
-    """Nothing to do at inference: Input, Dropout."""
-    return value
-
-
 @register_converter(RandomFlip, RandomRotation, RandomTranslation, RandomZoom)
 @register_converter(RandomBrightness, RandomContrast)
-def _augmentation(graph: Graph, layer: Layer, value: Value) -> Value:
-    """Augmentation layers return their input at inference."""
+def _identity(graph: Graph, layer: Layer, value: Value) -> Value:
+    """Nothing to do at inference: Input, Dropout and the augmentation layers."""
     return value
 
 
@@ -438,9 +433,7 @@ def _concatenate(graph: Graph, layer: Concatenate, values: list[Value]) -> Value
 @register_converter(Sequential)
 def _sequential(graph: Graph, model: Sequential, value: Value) -> Value:
     """Each layer on the output of the one before (nested Sequential models included)."""
-    for layer in model.layers:
-        value = convert_layer(graph, layer, value)
-    return value
+    return _chain(graph, model.layers, value)
 
 
 def _chain(graph: Graph, layers: list[Layer], value: Value) -> Value:
@@ -451,7 +444,7 @@ def _chain(graph: Graph, layers: list[Layer], value: Value) -> Value:
 
 @register_converter(BasicBlock, Bottleneck)
 def _residual(graph: Graph, block: Any, value: Value) -> Value:
-    """``relu(main_path(x) + shortcut(x))``, as ``BasicBlock.call``/``Bottleneck.call``."""
+    """``relu(main_path(x) + shortcut(x))``, as the blocks' ``call``."""
     identity = _chain(graph, block.downsample, value)
     out = _chain(graph, block._main_path(), value)
     return convert_layer(graph, block.relu, convert_layer(graph, block.add, [out, identity]))

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from glassnet import ops
@@ -32,6 +30,7 @@ class ReLU(Layer):
     """
 
     trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("max_value", "negative_slope", "threshold")
 
     def __init__(
         self,
@@ -60,17 +59,6 @@ class ReLU(Layer):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)
 
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            {
-                "max_value": self.max_value,
-                "negative_slope": self.negative_slope,
-                "threshold": self.threshold,
-            }
-        )
-        return config
-
 
 class LeakyReLU(Layer):
     """Like ReLU but lets a little through for negative inputs, ``negative_slope · x``, so a
@@ -84,6 +72,7 @@ class LeakyReLU(Layer):
     """
 
     trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("negative_slope",)
 
     def __init__(
         self, negative_slope: float = 0.3, *, name: str | None = None, trainable: bool = True
@@ -97,11 +86,6 @@ class LeakyReLU(Layer):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)
 
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config["negative_slope"] = self.negative_slope
-        return config
-
 
 class Softmax(Layer):
     """Turns scores into probabilities that sum to 1 along ``axis``: e^x_i / Σ_j e^x_j.
@@ -114,6 +98,7 @@ class Softmax(Layer):
     """
 
     trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("axis",)
 
     def __init__(self, axis: int = -1, *, name: str | None = None, trainable: bool = True):
         super().__init__(name=name, trainable=trainable)
@@ -127,8 +112,3 @@ class Softmax(Layer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config["axis"] = self.axis
-        return config

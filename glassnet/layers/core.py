@@ -9,7 +9,7 @@ import numpy as np
 
 from glassnet import activations, initializers, ops
 from glassnet.backend import get_rng
-from glassnet.checks import check_bool, check_number, check_positive_int
+from glassnet.checks import check_bool, check_number, check_positive_int, is_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.tensor import Tensor
 
@@ -43,11 +43,10 @@ class InputLayer(Layer):
     ) -> None:
         super().__init__(name=name, trainable=trainable)
         where = type(self).__name__
-        if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        if is_int(shape):
             shape = (shape,)
         if not isinstance(shape, (tuple, list)) or not all(
-            d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0)
-            for d in shape
+            d is None or (is_int(d) and d > 0) for d in shape
         ):
             raise ValueError(
                 f"{where}: 'shape' must be a tuple of positive integers (or None), the shape of "
@@ -231,6 +230,7 @@ class Dropout(Layer):
     """
 
     trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("rate", "seed")
 
     def __init__(
         self,
@@ -253,8 +253,3 @@ class Dropout(Layer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update({"rate": self.rate, "seed": self.seed})
-        return config

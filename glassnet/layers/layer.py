@@ -37,7 +37,7 @@ import numpy as np
 
 from glassnet import initializers
 from glassnet.backend import as_array, default_float, get_array_module
-from glassnet.checks import check_bool
+from glassnet.checks import check_bool, is_int
 from glassnet.layers.observers import call_observers
 from glassnet.layers.registry import register
 from glassnet.tensor import Tensor, no_grad
@@ -138,6 +138,9 @@ class Layer:
     #: Attributes that say how the layer is being run, not what it computes: setting them
     #: does not count as a change (``changes``).
     run_state: ClassVar[frozenset[str]] = frozenset({"training"})
+    #: Constructor arguments that ``get_config`` reads back from the attributes of the same
+    #: names (plain JSON values; a subclass's own ``get_config`` adds any others).
+    _config_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -581,8 +584,8 @@ class Layer:
         """The constructor arguments as a JSON-safe dict, so ``from_config`` can rebuild the
         layer (without its weights). Subclasses extend ``super().get_config()``."""
         config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
-        if type(self).get_config is not Layer.get_config:
-            return config
+        if self._config_keys or type(self).get_config is not Layer.get_config:
+            return config | {key: getattr(self, key) for key in self._config_keys}
         # A user subclass without its own get_config: use the remembered constructor arguments.
         arguments = self._init_arguments
         if arguments is None or not _is_json_safe(arguments):
@@ -746,11 +749,10 @@ def _holds_layers(value: Any) -> bool:
 
 def _as_shape(layer: Layer, shape: Any) -> Shape:
     """``shape`` as a tuple of non-negative ints or None, or a clear error."""
-    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+    if is_int(shape):
         shape = (shape,)
     if not isinstance(shape, (tuple, list)) or not all(
-        d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0)
-        for d in shape
+        d is None or (is_int(d) and d >= 0) for d in shape
     ):
         raise ValueError(
             f"{layer._where}: a shape must be a tuple of non-negative integers or None (for an "

@@ -76,6 +76,7 @@ class Concatenate(Layer):
     """
 
     _multi_input = True
+    _config_keys = ("axis",)
 
     def __init__(self, axis: int = -1, *, name: str | None = None, trainable: bool = True):
         super().__init__(name=name, trainable=trainable)
@@ -118,8 +119,3 @@ class Concatenate(Layer):
                     f"the same height and width (e.g. padding='same')."
                 )
         return shapes
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config["axis"] = self.axis
-        return config

@@ -39,6 +39,7 @@ class _Pooling2D(Layer):
     """Shared by MaxPooling2D and AveragePooling2D: arguments, shapes and config."""
 
     trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("pool_size", "strides", "padding")
 
     _op: ClassVar[Any] = None
     _function: ClassVar[Any] = None  # the op's Function, and its name in messages
@@ -86,13 +87,6 @@ class _Pooling2D(Layer):
                 f"images (or fewer pooling layers)."
             ) from None
 
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
-        )
-        return config
-
 
 class MaxPooling2D(_Pooling2D):
     """Keeps the largest value of each pool_size window: the strongest response of each filter
@@ -133,6 +127,7 @@ class _GlobalPooling2D(Layer):
     """Shared by the global pools: one number per channel for the whole image."""
 
     trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("keepdims",)
 
     _op: ClassVar[Any] = None
 
@@ -149,11 +144,6 @@ class _GlobalPooling2D(Layer):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)
         return (shape[0], 1, 1, shape[3]) if self.keepdims else (shape[0], shape[3])
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config["keepdims"] = self.keepdims
-        return config
 
 
 class GlobalAveragePooling2D(_GlobalPooling2D):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from glassnet.checks import check_number
 from glassnet.layers.layer import Layer, Shape
 from glassnet.tensor import Tensor
@@ -26,6 +24,7 @@ class Rescaling(Layer):
     """
 
     trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("scale", "offset")
 
     def __init__(
         self,
@@ -45,8 +44,3 @@ class Rescaling(Layer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update({"scale": self.scale, "offset": self.offset})
-        return config

@@ -253,6 +253,7 @@ class LSTM(_RNN):
 
     _gates = 4
     _num_states = 2
+    _config_keys = ("recurrent_activation", "unit_forget_bias")
 
     def __init__(
         self,
@@ -315,12 +316,6 @@ class LSTM(_RNN):
         finals = [ops.getitem(h_seq, last), ops.getitem(c_seq, last)] if self.return_state else []
         return h_seq, finals
 
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config["recurrent_activation"] = self.recurrent_activation
-        config["unit_forget_bias"] = self.unit_forget_bias
-        return config
-
 
 class GRU(_RNN):
     """Gated recurrent unit: an update gate mixes the old state with a candidate, a reset gate
@@ -344,6 +339,7 @@ class GRU(_RNN):
     """
 
     _gates = 3
+    _config_keys = ("recurrent_activation", "reset_after")
 
     def __init__(
         self,
@@ -401,12 +397,6 @@ class GRU(_RNN):
 
     def _bias_per_gate(self) -> str:
         return f"2·{self.units}" if self.reset_after else f"{self.units}"
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config["recurrent_activation"] = self.recurrent_activation
-        config["reset_after"] = self.reset_after
-        return config
 
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from glassnet import ops
+from glassnet.checks import is_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.tensor import Tensor
 
@@ -55,16 +54,16 @@ class Reshape(Layer):
     """
 
     trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("target_shape",)
 
     def __init__(
         self, target_shape: tuple[int, ...], *, name: str | None = None, trainable: bool = True
     ) -> None:
         super().__init__(name=name, trainable=trainable)
-        if isinstance(target_shape, (int, np.integer)) and not isinstance(target_shape, bool):
+        if is_int(target_shape):
             target_shape = (target_shape,)
         ok = isinstance(target_shape, (tuple, list)) and all(
-            isinstance(d, (int, np.integer)) and not isinstance(d, bool) and (d > 0 or d == -1)
-            for d in target_shape
+            is_int(d) and (d > 0 or d == -1) for d in target_shape
         )
         if not ok or list(target_shape).count(-1) > 1:
             raise ValueError(
@@ -101,8 +100,3 @@ class Reshape(Layer):
                 f"values per sample must stay the same."
             )
         return tuple(values // known if d == -1 else d for d in self.target_shape)
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config["target_shape"] = self.target_shape
-        return config

@@ -241,14 +241,13 @@ class Model(Layer):
             loss = self.train_step(x, y)
         finally:
             self.eval()
-        return self._batch_result(loss, return_dict)
+        return self._result(self._logs(loss), return_dict)
 
     def test_on_batch(self, x: Any, y: Any, return_dict: bool = False) -> Any:
         """The loss (and metrics) of one batch, without learning from it."""
         self._check_compiled("test_on_batch")
         self._reset_metrics()
-        loss = self._test_step(x, y)
-        return self._batch_result(loss, return_dict)
+        return self._result(self._logs(self._test_step(x, y)), return_dict)
 
     def _test_step(self, x: Any, y: Any) -> float:
         targets = training.as_target(y)
@@ -264,11 +263,16 @@ class Model(Layer):
         with no_grad():
             return self(training.as_input(x), training=False).numpy()
 
-    def _batch_result(self, loss: float, return_dict: bool) -> Any:
-        logs = {"loss": loss, **{m.name: m.result() for m in self.compiled_metrics}}
+    def _logs(self, loss: float) -> dict[str, float]:
+        return {"loss": loss, **{m.name: m.result() for m in self.compiled_metrics}}
+
+    @staticmethod
+    def _result(logs: dict[str, float], return_dict: bool) -> Any:
+        """Keras's answer: the loss alone when no metrics were compiled, else ``[loss,
+        *metrics]``, or the dict with ``return_dict=True``."""
         if return_dict:
             return logs
-        return loss if len(logs) == 1 else list(logs.values())
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
 
     # ------------------------------------------------------------------ whole datasets
     def fit(
@@ -447,10 +451,7 @@ class Model(Layer):
                     return None
                 n = len(xb)
                 loss_sum, seen = loss_sum + value * n, seen + n
-                logs = {
-                    "loss": loss_sum / seen,
-                    **{m.name: m.result() for m in self.compiled_metrics},
-                }
+                logs = self._logs(loss_sum / seen)
                 cbs.on_train_batch_end(batch, logs)
                 if self.stop_training:
                     break
@@ -489,7 +490,7 @@ class Model(Layer):
             seen += n
         if seen == 0:
             raise ValueError("evaluate: the data held no samples.")
-        return {"loss": loss_sum / seen, **{m.name: m.result() for m in self.compiled_metrics}}
+        return self._logs(loss_sum / seen)
 
     def evaluate(
         self,
@@ -508,9 +509,7 @@ class Model(Layer):
         logs = self._evaluate_batches(training.make_batches(x, y, batch_size, False, "evaluate"))
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-        if return_dict:
-            return logs
-        return logs["loss"] if len(logs) == 1 else list(logs.values())
+        return self._result(logs, return_dict)
 
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         """The model's outputs for every sample, computed in batches under ``no_grad``.

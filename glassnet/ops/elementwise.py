@@ -7,7 +7,7 @@ and ``a`` of shape (2, 3) simply returns ``grad`` for both.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module
@@ -171,41 +171,34 @@ class ClipOp(Function):
         return grad * ctx.inside
 
 
-class MaximumOp(Function):
-    """Element-wise max of two arrays; on ties the gradient is split half and half (as PyTorch)."""
+class _ExtremumOp(Function):
+    """Element-wise max or min (the array function ``pick``) of two arrays; on ties the gradient
+    is split half and half (as PyTorch)."""
 
-    @staticmethod
-    def forward(ctx: Context, a: Any, b: Any) -> Any:
-        xp = get_array_module(a, b)
-        out = xp.maximum(a, b)
-        ctx.save_for_backward(a, b)
-        return out
-
-    @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
-        a, b = ctx.saved
-        share_a = ((a > b) + 0.5 * (a == b)).astype(grad.dtype)
-        ga = grad * share_a if ctx.needs_input_grad[0] else None
-        gb = grad * (1 - share_a) if ctx.needs_input_grad[1] else None
-        return ga, gb
-
-
-class MinimumOp(Function):
-    """Element-wise min of two arrays; on ties the gradient is split half and half."""
+    pick: ClassVar[str]
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         xp = get_array_module(a, b)
         ctx.save_for_backward(a, b)
-        return xp.minimum(a, b)
+        return getattr(xp, ctx.fn.pick)(a, b)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
         a, b = ctx.saved
-        share_a = ((a < b) + 0.5 * (a == b)).astype(grad.dtype)
+        wins = a > b if ctx.fn.pick == "maximum" else a < b
+        share_a = (wins + 0.5 * (a == b)).astype(grad.dtype)
         ga = grad * share_a if ctx.needs_input_grad[0] else None
         gb = grad * (1 - share_a) if ctx.needs_input_grad[1] else None
         return ga, gb
+
+
+class MaximumOp(_ExtremumOp):
+    pick = "maximum"
+
+
+class MinimumOp(_ExtremumOp):
+    pick = "minimum"
 
 
 class WhereOp(Function):

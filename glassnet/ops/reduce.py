@@ -8,7 +8,7 @@ maximum (split equally between ties, like PyTorch's ``amax``).
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import Any, ClassVar
 
 from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module
@@ -72,7 +72,17 @@ class MeanOp(Function):
 
 
 class _ExtremumOp(Function):
-    """Shared backward for max and min: the gradient goes to the winners, split among ties."""
+    """Max and min (the ndarray method ``reduce``): the gradient goes to the winners, split
+    among ties."""
+
+    reduce: ClassVar[str]
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, *, axes: tuple[int, ...], keepdims: bool) -> Any:
+        out = getattr(a, ctx.fn.reduce)(axis=axes, keepdims=keepdims)
+        ctx.axes, ctx.keepdims = axes, keepdims
+        ctx.save_for_backward(a, out)
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
@@ -84,21 +94,11 @@ class _ExtremumOp(Function):
 
 
 class MaxOp(_ExtremumOp):
-    @staticmethod
-    def forward(ctx: Context, a: Any, *, axes: tuple[int, ...], keepdims: bool) -> Any:
-        out = a.max(axis=axes, keepdims=keepdims)
-        ctx.axes, ctx.keepdims = axes, keepdims
-        ctx.save_for_backward(a, out)
-        return out
+    reduce = "max"
 
 
 class MinOp(_ExtremumOp):
-    @staticmethod
-    def forward(ctx: Context, a: Any, *, axes: tuple[int, ...], keepdims: bool) -> Any:
-        out = a.min(axis=axes, keepdims=keepdims)
-        ctx.axes, ctx.keepdims = axes, keepdims
-        ctx.save_for_backward(a, out)
-        return out
+    reduce = "min"
 
 
 def _reduce(op: type[Function], name: str, a: Any, axis: Axis, keepdims: bool) -> Tensor:

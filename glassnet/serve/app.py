@@ -50,7 +50,7 @@ import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -61,7 +61,12 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from glassnet.data.images import ImageLoadError, ImageTooLargeError, load_image
+from glassnet.data.images import (
+    ImageLoadError,
+    ImageTooLargeError,
+    load_image,
+    model_preprocessing,
+)
 from glassnet.models import saving
 from glassnet.models.probabilities import probabilities
 from glassnet.models.saving import load_model
@@ -78,13 +83,13 @@ from glassnet.serve.schemas import (
 __all__ = ["ServedModel", "create_app", "create_app_from_env", "load_for_serving"]
 
 log = logging.getLogger("glassnet.serve")
+_TopK = Annotated[int, Query(ge=1, le=1000, description="How many classes in top_k.")]
 
 STATIC = Path(__file__).resolve().parent / "static"
 #: Room for the multipart framing (boundaries, part headers) on top of the upload limit.
 _FORM_OVERHEAD = 64 * 1024
 #: Most images one ``/predict/batch`` request may carry.
 MAX_BATCH = 64
-_COLOR_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
 _ENV = "GLASSNET_SERVE_"
 
 
@@ -138,20 +143,8 @@ def load_for_serving(path: str | os.PathLike[str]) -> ServedModel:
     if not os.path.exists(path):
         raise ValueError(f"model '{path}' does not exist. Check the path.")
     model = load_model(path, compile=False)
-    shape = getattr(model, "input_shape", None)
-    stored = getattr(model, "preprocessing", None)
-    if stored:
-        settings = dict(stored)
-        if settings.get("image_size") is not None:
-            settings["image_size"] = tuple(settings["image_size"])
-        resizes = settings.get("image_size") is not None
-    elif shape is not None and len(shape) == 4 and shape[3] in _COLOR_MODES:
-        settings, resizes = {"color_mode": _COLOR_MODES[shape[3]]}, False
-    else:
-        raise ValueError(
-            f"model '{model.name}' takes input shape {shape}, not images (height, width, 1, 3 "
-            "or 4 channels), so it cannot be served."
-        )
+    settings, resizes = model_preprocessing(model)
+    shape = model.input_shape
     probe = tuple(1 if n is None else n for n in shape[1:])
     outputs = np.asarray(model.predict(np.zeros((1, *probe), np.float32)))  # also warms up
     if outputs.ndim != 2:
@@ -582,6 +575,13 @@ def create_app(
         except ImageLoadError as err:
             raise _image_problem(err) from None
 
+    async def one_image(request: Request, served: ServedModel) -> np.ndarray:
+        """The image of a one-image request: JSON pixels, or the multipart field ``file``."""
+        if _kind(request) == "json":
+            return _pixels(served, await _json_body(request), batch=False)
+        ((data, filename),) = (await _form_files(request, ("file",)))[:1]
+        return await decode(served, data, filename)
+
     async def predict_one(served: ServedModel, image: np.ndarray) -> np.ndarray:
         batcher = app.state.batcher
         if batcher is not None:
@@ -623,17 +623,10 @@ def create_app(
         openapi_extra=bodies["one"],
         summary="Classify one image (a file, or JSON pixels)",
     )
-    async def predict(
-        request: Request,
-        top_k: int = Query(3, ge=1, le=1000, description="How many classes in top_k."),
-    ) -> Prediction:
+    async def predict(request: Request, top_k: _TopK = 3) -> Prediction:
         started = time.perf_counter()
         served = served_model()
-        if _kind(request) == "json":
-            image = _pixels(served, await _json_body(request), batch=False)
-        else:
-            ((data, filename),) = (await _form_files(request, ("file",)))[:1]
-            image = await decode(served, data, filename)
+        image = await one_image(request, served)
         row = await predict_one(served, image)
         return _prediction(served, row, top_k, started)
 
@@ -644,10 +637,7 @@ def create_app(
         openapi_extra=bodies["batch"],
         summary=f"Classify several images (up to {MAX_BATCH}) in one request",
     )
-    async def predict_batch(
-        request: Request,
-        top_k: int = Query(3, ge=1, le=1000, description="How many classes in top_k."),
-    ) -> BatchPrediction:
+    async def predict_batch(request: Request, top_k: _TopK = 3) -> BatchPrediction:
         started = time.perf_counter()
         served = served_model()
         if _kind(request) == "json":
@@ -681,17 +671,10 @@ def create_app(
         openapi_extra=bodies["file"],
         summary="Look inside: saliency and first-layer activations for one image",
     )
-    async def explain(
-        request: Request,
-        top_k: int = Query(3, ge=1, le=1000, description="How many classes in top_k."),
-    ) -> Explanation:
+    async def explain(request: Request, top_k: _TopK = 3) -> Explanation:
         started = time.perf_counter()
         served = served_model()
-        if _kind(request) == "json":
-            image = _pixels(served, await _json_body(request), batch=False)
-        else:
-            ((data, filename),) = (await _form_files(request, ("file",)))[:1]
-            image = await decode(served, data, filename)
+        image = await one_image(request, served)
         row = (await run_in_threadpool(served.predict, image[None]))[0]
         picture, panels = await run_in_threadpool(_explain, served, image, explain_layers)
         return Explanation(

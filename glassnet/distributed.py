@@ -58,11 +58,9 @@ class MPIDataParallel:
     """The MPI backend of ``fit(distributed=True)`` (see the module docstring)."""
 
     def __init__(self) -> None:
-        mpi = _comm()
-        self.mpi = mpi
-        self.comm = mpi.COMM_WORLD
-        self.rank = self.comm.Get_rank()
-        self.size = self.comm.Get_size()
+        self.mpi = _comm()
+        self.comm = self.mpi.COMM_WORLD
+        self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.fraction = 1.0 / self.size  # this rank's share of the current global batch
         self._buffer: np.ndarray | None = None
         self.bytes_per_step = 0

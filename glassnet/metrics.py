@@ -13,8 +13,7 @@ import numpy as np
 
 
 def _array(x: Any) -> np.ndarray:
-    data = getattr(x, "data", x)
-    return np.asarray(data)
+    return np.asarray(getattr(x, "data", x))
 
 
 class Metric:

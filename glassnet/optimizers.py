@@ -39,42 +39,30 @@ __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "get"]
 
 
 # ----------------------------------------------------------------------------- validation
-def _real(owner: str, name: str, value: Any) -> float:
+#: The ranges the arguments are checked against: (how a message states it, the test).
+_NONNEGATIVE = ("a number >= 0", lambda v: v >= 0)
+_POSITIVE = ("a number > 0", lambda v: v > 0)
+_UNIT_OPEN = ("in [0, 1)", lambda v: 0 <= v < 1)
+_UNIT = ("in [0, 1]", lambda v: 0 <= v <= 1)
+_CLIPS = ("clipnorm", "clipvalue", "global_clipnorm")
+
+
+def _check_range(
+    owner: str, name: str, value: Any, rule: tuple[str, Any], optional: bool = False
+) -> float | None:
+    """``value`` as a float if it passes ``rule`` (None passes where ``optional``); else a
+    TypeError (not a real number) or a ValueError stating the range."""
+    if value is None and optional:
+        return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         hint = " Learning-rate schedules are set from a callback: optimizer.learning_rate = x."
         raise TypeError(
             f"{owner}: '{name}' must be a real number. Received: {name}={value!r} "
             f"(type {type(value).__name__}).{hint if name == 'learning_rate' else ''}"
         )
+    if not (math.isfinite(value) and rule[1](value)):
+        raise ValueError(f"{owner}: '{name}' must be {rule[0]}. Received: {name}={value!r}")
     return float(value)
-
-
-def _check_range(
-    owner: str, name: str, value: Any, interval: str, ok: Any, *, optional: bool = False
-) -> float | None:
-    """``value`` as a float if ``ok(value)``; else a ValueError naming ``interval``."""
-    if value is None and optional:
-        return None
-    number = _real(owner, name, value)
-    if not (math.isfinite(number) and ok(number)):
-        raise ValueError(f"{owner}: '{name}' must be {interval}. Received: {name}={value!r}")
-    return number
-
-
-def _nonnegative(owner: str, name: str, value: Any, optional: bool = False) -> float | None:
-    return _check_range(owner, name, value, "a number >= 0", lambda v: v >= 0, optional=optional)
-
-
-def _positive(owner: str, name: str, value: Any, optional: bool = False) -> float | None:
-    return _check_range(owner, name, value, "a number > 0", lambda v: v > 0, optional=optional)
-
-
-def _unit_open(owner: str, name: str, value: Any) -> float:
-    return _check_range(owner, name, value, "in [0, 1)", lambda v: 0 <= v < 1)
-
-
-def _unit(owner: str, name: str, value: Any) -> float:
-    return _check_range(owner, name, value, "in [0, 1]", lambda v: 0 <= v <= 1)
 
 
 def _l2_norm(array: Any) -> float:
@@ -138,16 +126,13 @@ class Optimizer:
             raise TypeError(f"{owner}: 'name' must be a string. Received: name={name!r}")
         self.name = name if name is not None else owner.lower()
         self.learning_rate = learning_rate
-        self.weight_decay = _nonnegative(owner, "weight_decay", weight_decay, optional=True)
-        self.clipnorm = _positive(owner, "clipnorm", clipnorm, optional=True)
-        self.clipvalue = _positive(owner, "clipvalue", clipvalue, optional=True)
-        self.global_clipnorm = _positive(owner, "global_clipnorm", global_clipnorm, optional=True)
-        clips = {
-            "clipnorm": self.clipnorm,
-            "clipvalue": self.clipvalue,
-            "global_clipnorm": self.global_clipnorm,
-        }
-        chosen = [f"{k}={v!r}" for k, v in clips.items() if v is not None]
+        self.weight_decay = _check_range(owner, "weight_decay", weight_decay, _NONNEGATIVE, True)
+        self.clipnorm = _check_range(owner, "clipnorm", clipnorm, _POSITIVE, True)
+        self.clipvalue = _check_range(owner, "clipvalue", clipvalue, _POSITIVE, True)
+        self.global_clipnorm = _check_range(
+            owner, "global_clipnorm", global_clipnorm, _POSITIVE, True
+        )
+        chosen = [f"{k}={getattr(self, k)!r}" for k in _CLIPS if getattr(self, k) is not None]
         if len(chosen) > 1:
             # An option that would silently do nothing (Keras ignores clipvalue next to a norm
             # clip) is a trap, so every combination is refused.
@@ -170,7 +155,7 @@ class Optimizer:
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
         owner = type(self).__name__
-        self._learning_rate = _nonnegative(owner, "learning_rate", value)
+        self._learning_rate = _check_range(owner, "learning_rate", value, _NONNEGATIVE)
 
     @property
     def iterations(self) -> int:
@@ -401,14 +386,10 @@ class Optimizer:
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as a JSON-safe dict (parameters and state are not included)."""
-        return {
-            "name": self.name,
-            "learning_rate": self._learning_rate,
-            "weight_decay": self.weight_decay,
-            "clipnorm": self.clipnorm,
-            "clipvalue": self.clipvalue,
-            "global_clipnorm": self.global_clipnorm,
-        } | {key: getattr(self, key) for key in self._config_keys}
+        keys = ("weight_decay", *_CLIPS, *self._config_keys)
+        return {"name": self.name, "learning_rate": self._learning_rate} | {
+            key: getattr(self, key) for key in keys
+        }
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Optimizer:
@@ -475,7 +456,7 @@ class SGD(Optimizer):
         name: str | None = None,
     ) -> None:
         owner = type(self).__name__
-        self.momentum = _unit(owner, "momentum", momentum)
+        self.momentum = _check_range(owner, "momentum", momentum, _UNIT)
         self.nesterov = check_bool(owner, "nesterov", nesterov)
         if self.nesterov and self.momentum == 0:
             raise ValueError(
@@ -563,9 +544,9 @@ class Adam(Optimizer):
         name: str | None = None,
     ) -> None:
         owner = type(self).__name__
-        self.beta_1 = _unit_open(owner, "beta_1", beta_1)
-        self.beta_2 = _unit_open(owner, "beta_2", beta_2)
-        self.epsilon = _positive(owner, "epsilon", epsilon)
+        self.beta_1 = _check_range(owner, "beta_1", beta_1, _UNIT_OPEN)
+        self.beta_2 = _check_range(owner, "beta_2", beta_2, _UNIT_OPEN)
+        self.epsilon = _check_range(owner, "epsilon", epsilon, _POSITIVE)
         self.amsgrad = check_bool(owner, "amsgrad", amsgrad)
         super().__init__(
             learning_rate,
@@ -709,9 +690,9 @@ class RMSprop(Optimizer):
         name: str | None = None,
     ) -> None:
         owner = type(self).__name__
-        self.rho = _unit_open(owner, "rho", rho)
-        self.momentum = _unit(owner, "momentum", momentum)
-        self.epsilon = _positive(owner, "epsilon", epsilon)
+        self.rho = _check_range(owner, "rho", rho, _UNIT_OPEN)
+        self.momentum = _check_range(owner, "momentum", momentum, _UNIT)
+        self.epsilon = _check_range(owner, "epsilon", epsilon, _POSITIVE)
         self.centered = check_bool(owner, "centered", centered)
         super().__init__(
             learning_rate,

@@ -48,12 +48,8 @@ def _digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
     (x_train, y_train), (x_test, y_test) = digits()
     scale = np.float32(255 / 16)  # scikit-learn's ink levels 0..16 -> pixel values 0..255
-    return (
-        x_train.astype(np.float32) * scale,
-        y_train.astype(np.int64),
-        x_test.astype(np.float32) * scale,
-        y_test.astype(np.int64),
-    )
+    x_train, x_test = (x.astype(np.float32) * scale for x in (x_train, x_test))
+    return x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64)
 
 
 def _compiled_digits_cnn(seed: int) -> Sequential:

@@ -15,15 +15,9 @@ class UserError(Exception):
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
-    """The exceptions glassnet raises for bad files and values (not for bugs)."""
-    types: list[type[BaseException]] = [UserError, ValueError, OSError]
-    try:
-        from glassnet.data import DatasetError
-
-        types.append(DatasetError)
-    except ImportError:  # pragma: no cover - the data package ships with glassnet
-        pass
-    return tuple(types)
+    """The exceptions glassnet raises for bad files and values (not for bugs); ``DatasetError``
+    is a ``ValueError``."""
+    return (UserError, ValueError, OSError)
 
 
 @contextmanager

@@ -139,22 +139,12 @@ def _echo_confusion(matrix: np.ndarray, names: list[str]) -> None:
 
 def _echo_per_class(matrix: np.ndarray, names: list[str]) -> None:
     """Precision, recall, F1 and images of every class, and their macro average."""
-    precision, recall, f1, support = per_class_scores(matrix)
+    *scores, support = per_class_scores(matrix)
     typer.echo("\nPer class:")
     rows = [["class", "precision", "recall", "f1", "images"]]
     for k, name in enumerate(names):
-        rows.append(
-            [name, f"{precision[k]:.3f}", f"{recall[k]:.3f}", f"{f1[k]:.3f}", str(support[k])]
-        )
-    rows.append(
-        [
-            "macro avg",
-            f"{precision.mean():.3f}",
-            f"{recall.mean():.3f}",
-            f"{f1.mean():.3f}",
-            str(int(support.sum())),
-        ]
-    )
+        rows.append([name, *(f"{s[k]:.3f}" for s in scores), str(support[k])])
+    rows.append(["macro avg", *(f"{s.mean():.3f}" for s in scores), str(int(support.sum()))])
     _echo_table(rows, right={1, 2, 3, 4})
 
 
@@ -162,22 +152,17 @@ def _echo_most_confidently_wrong(
     probs: np.ndarray, labels: np.ndarray, paths: list[Any], names: list[str], worst: int
 ) -> None:
     """Up to ``worst`` misclassified images, surest first (or that none was misclassified)."""
+    from glassnet.inspect.plots import confident_mistakes
+
     predicted = probs.argmax(axis=1)
     wrong = np.flatnonzero(predicted != labels)
     if worst and len(wrong):
-        confidence = probs[wrong, predicted[wrong]]
-        order = wrong[np.argsort(-confidence, kind="stable")][:worst]
+        order = confident_mistakes(probs, labels, worst)
         typer.echo(f"\nMost confidently wrong ({len(order)} of {len(wrong)}):")
         rows = [["image", "true", "predicted", "probability"]]
         for i in order:
-            rows.append(
-                [
-                    str(paths[i]),
-                    names[labels[i]],
-                    names[predicted[i]],
-                    f"{probs[i, predicted[i]]:.3f}",
-                ]
-            )
+            p = predicted[i]
+            rows.append([str(paths[i]), names[labels[i]], names[p], f"{probs[i, p]:.3f}"])
         _echo_table(rows, right={3})
     elif not len(wrong):
         typer.echo("\nNo image was misclassified.")

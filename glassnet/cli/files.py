@@ -59,9 +59,7 @@ def load_saved_model(model_path: Path) -> Model:
 def class_names(model: Model, classes: int) -> list[str]:
     """The model's class names when it stores one per class, else the class indices."""
     names = getattr(model, "class_names", None)
-    if names and len(names) == classes:
-        return [str(n) for n in names]
-    return [str(i) for i in range(classes)]
+    return [str(n) for n in (names if names and len(names) == classes else range(classes))]
 
 
 def check_image_size(image: np.ndarray, model: Model, path: Any) -> None:

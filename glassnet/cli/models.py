@@ -10,12 +10,7 @@ from typing import Annotated
 import typer
 
 from glassnet.cli.errors import UserError, user_errors
-from glassnet.cli.files import (
-    ModelPath,
-    check_image_size,
-    load_saved_model,
-    side_file,
-)
+from glassnet.cli.files import ModelPath, check_image_size, load_saved_model, side_file
 from glassnet.data.images import model_preprocessing
 
 __all__ = ["explain", "export", "serve", "summary"]
@@ -105,13 +100,11 @@ def export(
     with user_errors():
         if fmt.lower() != "onnx":
             raise UserError(f"unknown --format {fmt!r}; supported formats: onnx.")
-        try:
-            from glassnet.export.onnx import export as export_onnx
-        except ImportError as err:
-            raise UserError(f"{err}") from None
         net = load_saved_model(model_path)
         target = out if out is not None else side_file(model_path, "onnx")
-        try:
+        try:  # the onnx package is imported when the export starts
+            from glassnet.export.onnx import export as export_onnx
+
             export_onnx(net, target)
         except ImportError as err:
             raise UserError(f"{err}") from None

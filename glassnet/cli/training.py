@@ -10,7 +10,7 @@ import shlex
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -151,24 +151,14 @@ def _keep_best_callback(path: Path, monitor: str) -> Any:
 # ---------------------------------------------------------------------------- the run
 #: The options that ``--resume`` repeats, in the order the printed command gives them.
 _RESUMED = (
-    "data_dir",
-    "model",
-    "image_size",
-    "color_mode",
-    "epochs",
-    "batch_size",
-    "lr",
-    "optimizer",
-    "val_split",
-    "augment",
-    "out",
-    "seed",
-)
+    "data_dir model image_size color_mode epochs batch_size lr optimizer val_split augment out seed"
+).split()
 
 
 @dataclass
 class _Run:
-    """One ``glassnet train`` run: its options and the files it writes next to the model."""
+    """One ``glassnet train`` run: its options (``train``'s arguments) and the files it writes
+    next to the model."""
 
     data_dir: Path
     model: str
@@ -245,24 +235,8 @@ def train(
         sys.stdout = open(os.devnull, "w")
     if out is None:
         out = Path(f"{data_dir.resolve().name or 'model'}.glassnet")
-    run = _Run(
-        data_dir=data_dir,
-        model=model,
-        image_size=image_size,
-        color_mode=color_mode,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        optimizer=optimizer,
-        val_split=val_split,
-        augment=augment,
-        out=out,
-        seed=seed,
-        resume=resume,
-        strict=strict,
-        verbose=verbose,
-        distributed=distributed,
-    )
+    arguments = locals()  # the options, named as _Run's fields
+    run = _Run(**{f.name: arguments[f.name] for f in fields(_Run)})
     try:
         with user_errors():
             net, train_ds, val_ds = _prepare(run)

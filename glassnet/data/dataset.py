@@ -176,11 +176,9 @@ class ImageDataset:
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """One epoch. The order is drawn now; decoding starts at the first ``next()``."""
         n = self.num_samples
-        if self.shuffle:
-            order = (self._rng or get_rng()).permutation(n)
-        else:
-            order = np.arange(n)
-        return self._epoch(order)
+        return self._epoch(
+            (self._rng or get_rng()).permutation(n) if self.shuffle else np.arange(n)
+        )
 
     def _epoch(self, order: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         cached = self._cache.load() if self._cache is not None else None
@@ -265,7 +263,7 @@ class ImageDataset:
             seed=self.seed,
             workers=self.workers,
             name=self.name,
-            **self._settings(),
+            **self.preprocessing,
         )
 
     def as_arrays(self) -> tuple[np.ndarray, np.ndarray | None]:
@@ -283,14 +281,6 @@ class ImageDataset:
             start += len(xb)
         return x, self._targets(np.arange(self.num_samples))
 
-    def _settings(self) -> dict[str, Any]:
-        return {
-            "image_size": self.image_size,
-            "color_mode": self.color_mode,
-            "interpolation": self.interpolation,
-            "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
-        }
-
     def _make_cache(self, cache: Any) -> DecodedCache | None:
         folder = cache_folder(cache, "ImageDataset")
         if folder is None:
@@ -301,13 +291,8 @@ class ImageDataset:
             "name": self.name,
             "seed": self.seed,
         }
-        return DecodedCache(
-            folder,
-            identity,
-            self.file_paths,
-            self.preprocessing,
-            (self.num_samples, h, w, self.channels),
-        )
+        shape = (self.num_samples, h, w, self.channels)
+        return DecodedCache(folder, identity, self.file_paths, self.preprocessing, shape)
 
 
 def _check_common(what: str, label_mode: Any, batch_size: Any, workers: Any) -> None:

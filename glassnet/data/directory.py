@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from glassnet.checks import is_int
 from glassnet.data.images import IMAGE_EXTENSIONS
 
 __all__ = [
@@ -246,9 +247,7 @@ def check_split_args(
             "that the training and validation subsets come from the same shuffle and never "
             "overlap. Pass the same seed whenever you load either subset."
         )
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-    ):
+    if seed is not None and not (is_int(seed) and seed >= 0):
         raise ValueError(f"{what}: 'seed' must be a non-negative integer. Received: seed={seed!r}")
 
 

@@ -132,14 +132,8 @@ class DatasetReport:
             + (f" ({skipped:,} skipped)" if skipped else "")
         )
         if self.min_size is not None:
-            sizes = ", ".join(
-                f"{label} {h}×{w}"
-                for label, (h, w) in (
-                    ("min", self.min_size),
-                    ("median", self.median_size),
-                    ("max", self.max_size),
-                )
-            )
+            (h0, w0), (h1, w1), (h2, w2) = self.min_size, self.median_size, self.max_size
+            sizes = f"min {h0}×{w0}, median {h1}×{w1}, max {h2}×{w2}"
             lines.append(f"Image sizes (height×width): {sizes}")
             lines.append(f"Modes: {_tally(self.modes)}; formats: {_tally(self.formats)}")
         if self.imbalance_ratio is not None:
@@ -156,10 +150,7 @@ class DatasetReport:
             ("Warnings", self.warnings),
         ):
             if items:
-                lines.append(f"{title}: {len(items)}")
-                lines += [f"  - {item}" for item in items[:_SHOW]]
-                if len(items) > _SHOW:
-                    lines.append(f"  ... and {len(items) - _SHOW} more")
+                lines += [f"{title}: {len(items)}", *_listed(items)]
         if not (self.errors or self.problems or self.warnings):
             lines.append("No problems found.")
         return "\n".join(lines)
@@ -219,10 +210,7 @@ def error_message(report: DatasetReport, what: str) -> str:
     lines = [f"{what}: the image folder '{report.directory}' cannot be used for training:"]
     lines += [f"  - {e}" for e in report.errors]
     if report.skipped_files:
-        lines.append("Unreadable files:")
-        lines += [f"  - {p}: {r}" for p, r in report.skipped_files[:_SHOW]]
-        if len(report.skipped_files) > _SHOW:
-            lines.append(f"  ... and {len(report.skipped_files) - _SHOW} more")
+        lines += ["Unreadable files:", *_listed([f"{p}: {r}" for p, r in report.skipped_files])]
     return "\n".join(lines)
 
 
@@ -404,16 +392,14 @@ def _check_split(report: DatasetReport, index: DirectoryIndex, label_of: dict) -
     duplicates with copies on both sides."""
     training, validation = split_indices(len(index.paths), report.validation_split, report.seed)
     usable = set(report.usable_files)
-    side = {}
-    for name, positions in (("training", training), ("validation", validation)):
-        for i in positions:
-            side[index.paths[i]] = name
+    subsets = (("training", training), ("validation", validation))
+    side = {index.paths[i]: name for name, positions in subsets for i in positions}
     report.num_training = sum(1 for i in training if index.paths[i] in usable)
     report.num_validation = sum(1 for i in validation if index.paths[i] in usable)
     report.duplicates_across_split = [g for g in report.duplicates if len({side[p] for p in g}) > 1]
     if report.class_names is None:
         return
-    for name, positions in (("training", training), ("validation", validation)):
+    for name, positions in subsets:
         present = {int(label_of[index.paths[i]]) for i in positions if index.paths[i] in usable}
         for label, class_name in enumerate(report.class_names):
             if report.counts[class_name] and label not in present:
@@ -511,6 +497,12 @@ def _grade(
             f"{len(report.ignored_files)} file(s) without an image extension ({extensions}) "
             f"ignored: {shown}{more}"
         )
+
+
+def _listed(items: list[str]) -> list[str]:
+    """The first ``_SHOW`` items as indented bullets, then how many more there are."""
+    more = [f"  ... and {len(items) - _SHOW} more"] if len(items) > _SHOW else []
+    return [f"  - {item}" for item in items[:_SHOW]] + more
 
 
 def _tally(counter: dict[str, int]) -> str:

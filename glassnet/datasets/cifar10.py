@@ -42,18 +42,7 @@ __all__ = [
     "read_batch",
 ]
 
-CLASS_NAMES = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-)
+CLASS_NAMES = tuple("airplane automobile bird cat deer dog frog horse ship truck".split())
 TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 TEST_FILE = "test_batch.bin"
 _FILES = (*TRAIN_FILES, TEST_FILE)

@@ -19,17 +19,8 @@ from glassnet.datasets.mnist import FILES, cached_folder, load_folder
 
 __all__ = ["CHECKSUMS", "CLASS_NAMES", "FILES", "MIRRORS", "load_data"]
 
-CLASS_NAMES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
+CLASS_NAMES = tuple(
+    "T-shirt/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot".split("|")
 )
 
 # The official S3 address (torchvision's mirror; it serves plain HTTP only, so the checksums

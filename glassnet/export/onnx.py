@@ -180,6 +180,14 @@ def _out_shape(layer: Layer, value: Value) -> tuple[int | None, ...]:
     return tuple(layer.compute_output_shape(value.shape))
 
 
+def _pads(value: Value, kernel: Any, strides: Any, padding: str, dilation: Any) -> list[int]:
+    """ONNX's [top, left, bottom, right] for a window over the (NCHW) image ``value``."""
+    (top, bottom), (left, right) = resolve_padding(
+        value.shape[1:3], kernel, strides, padding, dilation
+    )
+    return [top, left, bottom, right]
+
+
 # --------------------------------------------------------------------------- activations
 def _activation(graph: Graph, fn: Any, value: Value, hint: str) -> Value:
     """Apply an activation function (by its registered name) to ``value``."""
@@ -263,9 +271,7 @@ def _dense(graph: Graph, layer: Dense, value: Value) -> Value:
 def _conv2d(graph: Graph, layer: Conv2D, value: Value) -> Value:
     """Conv with the kernel as (out, in, kh, kw) and explicit (TensorFlow "same") pads."""
     value = graph.layout(value, NCHW)
-    (top, bottom), (left, right) = resolve_padding(
-        value.shape[1:3], layer.kernel_size, layer.strides, layer.padding, layer.dilation_rate
-    )
+    pads = _pads(value, layer.kernel_size, layer.strides, layer.padding, layer.dilation_rate)
     kernel = np.transpose(np.asarray(layer.kernel.data), (3, 2, 0, 1))
     inputs = [value.name, graph.weight(f"{layer.name}_kernel", kernel)]
     if layer.bias is not None:
@@ -277,7 +283,7 @@ def _conv2d(graph: Graph, layer: Conv2D, value: Value) -> Value:
         kernel_shape=list(layer.kernel_size),
         strides=list(layer.strides),
         dilations=list(layer.dilation_rate),
-        pads=[top, left, bottom, right],
+        pads=pads,
     )
     result = Value(out, _out_shape(layer, value), NCHW)
     return _activation(graph, layer.activation, result, f"{layer.name}_act")
@@ -288,20 +294,16 @@ def _pool2d(graph: Graph, layer: Any, value: Value) -> Value:
     """MaxPool (padding never wins: ONNX ignores padded cells) or AveragePool over the real
     cells only (``count_include_pad=0``, Keras's "same")."""
     value = graph.layout(value, NCHW)
-    (top, bottom), (left, right) = resolve_padding(
-        value.shape[1:3], layer.pool_size, layer.strides, layer.padding, 1
+    average = isinstance(layer, AveragePooling2D)
+    out = graph.node(
+        "AveragePool" if average else "MaxPool",
+        [value.name],
+        layer.name,
+        kernel_shape=list(layer.pool_size),
+        strides=list(layer.strides),
+        pads=_pads(value, layer.pool_size, layer.strides, layer.padding, 1),
+        **({"count_include_pad": 0} if average else {}),
     )
-    attrs: dict[str, Any] = {
-        "kernel_shape": list(layer.pool_size),
-        "strides": list(layer.strides),
-        "pads": [top, left, bottom, right],
-    }
-    if isinstance(layer, AveragePooling2D):
-        op = "AveragePool"
-        attrs["count_include_pad"] = 0
-    else:
-        op = "MaxPool"
-    out = graph.node(op, [value.name], layer.name, **attrs)
     return Value(out, _out_shape(layer, value), NCHW)
 
 
@@ -371,9 +373,8 @@ def _relu(graph: Graph, layer: ReLU, value: Value) -> Value:
         t = graph.weight(f"{layer.name}_threshold", np.float32(layer.threshold))
         slope = graph.weight(f"{layer.name}_slope", np.float32(layer.negative_slope))
         keep = graph.node("GreaterOrEqual", [value.name, t], layer.name)
-        below = graph.node(
-            "Mul", [graph.node("Sub", [value.name, t], layer.name), slope], layer.name
-        )
+        shifted = graph.node("Sub", [value.name, t], layer.name)
+        below = graph.node("Mul", [shifted, slope], layer.name)
         out = graph.node("Where", [keep, value.name, below], layer.name)
     if layer.max_value is not None:
         cap = graph.weight(f"{layer.name}_max", np.float32(layer.max_value))

@@ -19,6 +19,7 @@ image, small next to the convolutions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Any
@@ -160,8 +161,7 @@ class _Tensor:
 
 
 class _Builder:
-    def __init__(self, onnx: Any, proto: Any, where: str) -> None:
-        self.onnx, self.where = onnx, where
+    def __init__(self, onnx: Any, proto: Any) -> None:
         self.nodes: list[dict[str, Any]] = []
         self.parts: list[Layer] = []
         self.weights: list[dict[str, np.ndarray]] = []
@@ -233,6 +233,12 @@ def _padding_mode(pads: Any, hw: Any, k: Any, s: Any, d: Any) -> str | None:
     return None
 
 
+def _pad_hw(b: _Builder, x: _Tensor, pads: Any) -> _Tensor:
+    """The channels-last image ``x`` padded with ((top, bottom), (left, right)) zeros."""
+    padded = (x.shape[0], x.shape[1] + sum(pads[0]), x.shape[2] + sum(pads[1]), x.shape[3])
+    return b.emit("pad", [x], padded, True, pads=[[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
+
+
 def _conv(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
     x = b.channels_last(ins[0])
     w = b.const(node.input[1])
@@ -248,8 +254,7 @@ def _conv(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> 
     pads = _pads_hw(attrs)
     mode = _padding_mode(pads, x.shape[1:3], k, s, d)
     if mode is None:
-        padded = (x.shape[0], x.shape[1] + sum(pads[0]), x.shape[2] + sum(pads[1]), x.shape[3])
-        x = b.emit("pad", [x], padded, True, pads=[[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
+        x = _pad_hw(b, x, pads)
         mode = "valid"
     layer = Conv2D(
         int(w.shape[0]), k, strides=s, padding=mode, dilation_rate=d, use_bias=bias is not None
@@ -274,8 +279,7 @@ def _pool(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> 
         layer = (MaxPooling2D if is_max else AveragePooling2D)(k, strides=s, padding=mode)
         return b.layer(layer, [x], True)
     if include_pad:  # zeros count in the mean: pad first, then average valid windows
-        padded = (x.shape[0], x.shape[1] + sum(pads[0]), x.shape[2] + sum(pads[1]), x.shape[3])
-        x = b.emit("pad", [x], padded, True, pads=[[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
+        x = _pad_hw(b, x, pads)
         pads = ((0, 0), (0, 0))
     out_hw = tuple((x.shape[1 + i] + sum(pads[i]) - k[i]) // s[i] + 1 for i in range(2))
     op = "max_pool" if is_max else "avg_pool"
@@ -299,9 +303,8 @@ def _elementwise(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[Any]) 
     const = next(np.asarray(v, np.float32) for v in ins if not isinstance(v, _Tensor))
     if const.size == 1 and op in ("mul", "add", "sub", "div") and ins[0] is x:
         v = float(const.reshape(()))
-        scale, offset = {"mul": (v, 0.0), "add": (1.0, v), "sub": (1.0, -v), "div": (1 / v, 0.0)}[
-            op
-        ]
+        affine = {"mul": (v, 0.0), "add": (1.0, v), "sub": (1.0, -v), "div": (1 / v, 0.0)}
+        scale, offset = affine[op]
         return b.layer(Rescaling(scale, offset), [x], x.cl)
     if x.cl:
         const = np.transpose(const.reshape((1,) * (4 - const.ndim) + const.shape), _CL)
@@ -374,21 +377,20 @@ def _transpose(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]
     return b.emit("transpose", [x], shape, False, perm=perm)
 
 
+def _axis(axis: int, x: _Tensor) -> int:
+    """ONNX axis ``axis`` of ``x`` as the glassnet layer's ``axis`` argument (the last is -1)."""
+    axis = int(axis) % len(x.shape)
+    axis = _CF[axis] if x.cl else axis
+    return -1 if axis == len(x.shape) - 1 else axis
+
+
 def _softmax(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
-    x = ins[0]
-    axis = int(attrs.get("axis", -1)) % len(x.shape)
-    if x.cl:
-        axis = _CF[axis]
-    return b.layer(Softmax(axis=axis if axis != len(x.shape) - 1 else -1), [x], x.cl)
+    return b.layer(Softmax(axis=_axis(attrs.get("axis", -1), ins[0])), ins[:1], ins[0].cl)
 
 
 def _concat(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
-    cl = ins[0].cl
-    xs = [b.channels_last(t) if cl else b.plain(t) for t in ins]
-    axis = int(attrs["axis"]) % len(xs[0].shape)
-    if cl:
-        axis = _CF[axis]
-    return b.layer(Concatenate(axis=axis if axis != len(xs[0].shape) - 1 else -1), xs, cl)
+    xs = [b.channels_last(t) if ins[0].cl else b.plain(t) for t in ins]
+    return b.layer(Concatenate(axis=_axis(attrs["axis"], xs[0])), xs, xs[0].cl)
 
 
 def _pad(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
@@ -515,7 +517,7 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
     inputs = [i for i in graph.input if i.name not in inits]
     if len(inputs) != 1 or len(graph.output) != 1:
         raise ValueError(f"import_onnx: '{path}': only graphs with one input and one output.")
-    b = _Builder(onnx, proto, path)
+    b = _Builder(onnx, proto)
     source = inputs[0]
     dims = [
         d.dim_value if d.HasField("dim_value") else None for d in source.type.tensor_type.shape.dim
@@ -555,11 +557,8 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
     out = b.plain(b.values[graph.output[0].name])
     model = _assemble(b, start, out)
     for key in ("class_names", "preprocessing"):
-        if key in meta:
-            try:
-                setattr(model, key, json.loads(meta[key]))
-            except json.JSONDecodeError:
-                pass
+        with contextlib.suppress(KeyError, json.JSONDecodeError):
+            setattr(model, key, json.loads(meta[key]))
     return model
 
 

@@ -140,12 +140,8 @@ def _merge(graph: Graph, name: str, axis: int, units: int, merge_mode: str, hint
     if merge_mode == "concat":  # [forward, backward] side by side = the two rows flattened
         shape = np.array([0] * axis + [-1], np.int64)
         return graph.node("Reshape", [name, graph.weight(f"{hint}_shape", shape)], hint)
-    fwd, bwd = (
-        graph.node(
-            "Gather", [name, graph.weight(f"index_{k}", np.array(k, np.int64))], hint, axis=axis
-        )
-        for k in (0, 1)
-    )
+    index = [graph.weight(f"index_{k}", np.array(k, np.int64)) for k in (0, 1)]
+    fwd, bwd = (graph.node("Gather", [name, i], hint, axis=axis) for i in index)
     if merge_mode == "mul":
         return graph.node("Mul", [fwd, bwd], hint)
     out = graph.node("Add", [fwd, bwd], hint)

@@ -123,13 +123,8 @@ def gradient_report(model: Layer, x: Any, y: Any, loss: Any = None) -> GradientR
         weights = _own_trainable(call.layer)
         if not weights:
             continue
-        norm = math.sqrt(
-            sum(
-                float(np.sum(np.square(w.grad, dtype=np.float64)))
-                for w in weights
-                if w.grad is not None
-            )
-        )
+        squares = [np.square(w.grad, dtype=np.float64).sum() for w in weights if w.grad is not None]
+        norm = math.sqrt(sum(float(s) for s in squares))
         grad = call.output.grad
         out_norm = None if grad is None else float(np.linalg.norm(np.asarray(grad, np.float64)))
         dead = None
@@ -251,10 +246,5 @@ def _row(name: str, report: Any, layer: Layer | None = None) -> tuple:
         what = "input " + str(checks[0].shape)
     else:
         what = ", ".join(f"{c.name.split('/')[-1]} {c.shape}" for c in checks)
-    return (
-        name,
-        what,
-        max(c.max_abs_error for c in checks),
-        max(c.max_rel_error for c in checks),
-        report.passed,
-    )
+    worst = max(c.max_abs_error for c in checks), max(c.max_rel_error for c in checks)
+    return (name, what, *worst, report.passed)

@@ -87,9 +87,8 @@ def plot_history(history: Any, path: PathLike = "curves.png") -> Path:
             ax.plot(np.arange(1, len(val) + 1), val, marker="o", label=f"validation {name}")
         if note and "val_loss" in logs:  # where validation loss was best
             best = int(np.argmin(logs["val_loss"])) + 1
-            ax.axvline(
-                best, color="#a04000", ls="--", lw=0.8, label=f"best val_loss (epoch {best})"
-            )
+            label = f"best val_loss (epoch {best})"
+            ax.axvline(best, color="#a04000", ls="--", lw=0.8, label=label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_title(name)
@@ -168,12 +167,6 @@ def plot_confident_mistakes(
         ax.set_axis_off()
         p = probs[i].argmax()
         label = f"{class_names[labels[i]]} → {class_names[p]} ({probs[i, p]:.2f})"
-        fig.text(
-            (c + 0.5) * cell / width,
-            bottom + (cell + 10) / height,
-            label,
-            ha="center",
-            va="center",
-            fontsize=8,
-        )
+        centre, top = (c + 0.5) * cell / width, bottom + (cell + 10) / height
+        fig.text(centre, top, label, ha="center", va="center", fontsize=8)
     return save_figure(fig, path)

@@ -83,9 +83,7 @@ def explain(
     image = np.asarray(image, np.float32)
     probs = probabilities(np.asarray(model.predict(image[None])).reshape(1, -1), model)[0]
     names = class_names or getattr(model, "class_names", None) or []
-    names = (
-        [str(n) for n in names] if len(names) == len(probs) else [str(i) for i in range(len(probs))]
-    )
+    names = [str(n) for n in (names if len(names) == len(probs) else range(len(probs)))]
     order = np.argsort(-probs, kind="stable")[: max(1, top_k)]
     best = int(order[0])
 
@@ -116,21 +114,13 @@ def explain(
         _img(sal_path, out_dir, "saliency", f"class {names[best]}, score {sal.score:.4g}"),
         "<h2>Activations, layer by layer</h2>",
     ]
+    shown = {"feature maps": "one tile per filter", "bars": "one bar per unit"}
     for m in maps:
-        what = {"feature maps": "one tile per filter", "bars": "one bar per unit"}.get(
-            m.kind, m.kind
-        )
+        what = shown.get(m.kind, m.kind)
         parts.append(_img(m.path, out_dir, m.layer, f"{m.layer}: output {m.shape[1:]}, {what}"))
     if filters_path is not None:
-        parts += [
-            "<h2>First-layer filters</h2>",
-            _img(
-                filters_path,
-                out_dir,
-                "filters",
-                "what the first convolution looks for: one tile per filter, light = large weight",
-            ),
-        ]
+        caption = "what the first convolution looks for: one tile per filter, light = large weight"
+        parts += ["<h2>First-layer filters</h2>", _img(filters_path, out_dir, "filters", caption)]
     parts += [
         "<h2>The network</h2>",
         f"<pre>{html.escape(summary_text(model))}</pre>",

@@ -20,7 +20,7 @@ from glassnet.layers.layer import Layer
 from glassnet.ops.conv import resolve_padding
 from glassnet.tensor import Tensor, no_grad
 
-__all__ = ["LayerTrace", "ModelTrace", "NeuronTrace", "trace"]
+__all__ = ["LayerTrace", "ModelTrace", "NeuronTrace", "RecurrentStep", "RecurrentTrace", "trace"]
 
 
 def _num(value: float) -> str:
@@ -99,11 +99,7 @@ class NeuronTrace:
         return text
 
     def __str__(self) -> str:
-        where = f"unit {self.unit[0]}"
-        if self.kind == "Conv2D":
-            row, col, f = self.unit
-            where = f"filter {f} at output row {row}, column {col}"
-        lines = [f"{self.kind} '{self.layer}', {where}:"]
+        lines = [f"{self.kind} '{self.layer}', {_where(self)}"]
         if self.window is not None:
             (r0, r1), (c0, c1) = self.window
             kh, kw, cin = self.inputs.shape
@@ -212,10 +208,7 @@ def _conv_neuron(call: Call, unit: tuple[int, int, int], max_terms: int) -> Neur
     patch = padded[r0 : r0 + (kh - 1) * dh + 1 : dh, c0 : c0 + (kw - 1) * dw + 1 : dw, :]
     w = kernel[..., f]
     b = float(layer.bias.data[f]) if getattr(layer, "bias", None) is not None else 0.0
-    window = (
-        (r0 - top, r0 - top + (kh - 1) * dh),
-        (c0 - left, c0 - left + (kw - 1) * dw),
-    )
+    window = ((r0 - top, r0 - top + (kh - 1) * dh), (c0 - left, c0 - left + (kw - 1) * dw))
     return NeuronTrace(
         layer=layer.name,
         kind="Conv2D",
@@ -243,26 +236,27 @@ def is_conv(layer: Layer) -> bool:
     return isinstance(kernel, Tensor) and kernel.ndim == 4 and hasattr(layer, "strides")
 
 
+def _check_unit(layer: Layer, unit: Any, n: int, what: str = "units") -> None:
+    """Refuse ``unit`` unless it is an integer in [0, n)."""
+    if not isinstance(unit, (int, np.integer)) or not 0 <= unit < n:
+        raise ValueError(
+            f"trace: {type(layer).__name__} '{layer.name}' has {what} 0..{n - 1}. Received: "
+            f"unit={unit!r}"
+        )
+
+
 def _neuron(call: Call, unit: Any, max_terms: int) -> NeuronTrace:
     out = np.asarray(call.output.data)
     if is_dense(call.layer):
         units = call.layer.kernel.shape[1]
         j = int(np.argmax(out.reshape(-1, units)[0])) if unit is None else unit
-        if not isinstance(j, (int, np.integer)) or not 0 <= j < units:
-            raise ValueError(
-                f"trace: Dense '{call.layer.name}' has units 0..{units - 1}. Received: "
-                f"unit={unit!r}"
-            )
+        _check_unit(call.layer, j, units)
         return _dense_neuron(call, int(j), max_terms)
     filters = out.shape[-1]
     if unit is None:  # the most active position of the most active filter
         unit = tuple(int(i) for i in np.unravel_index(np.argmax(out[0]), out.shape[1:]))
     elif isinstance(unit, (int, np.integer)):  # a filter: where it responded most
-        if not 0 <= unit < filters:
-            raise ValueError(
-                f"trace: Conv2D '{call.layer.name}' has filters 0..{filters - 1}. Received: "
-                f"unit={unit!r}"
-            )
+        _check_unit(call.layer, unit, filters, "filters")
         r, c = np.unravel_index(np.argmax(out[0, ..., unit]), out.shape[1:3])
         unit = (int(r), int(c), int(unit))
     ok = isinstance(unit, tuple) and len(unit) == 3
@@ -373,9 +367,6 @@ class RecurrentTrace:
         return "\n".join(lines)
 
 
-__all__ += ["RecurrentStep", "RecurrentTrace"]
-
-
 def _is_recurrent(layer: Layer) -> bool:
     return type(layer).__name__ in ("SimpleRNN", "LSTM", "GRU") and hasattr(layer, "units")
 
@@ -387,15 +378,10 @@ def _recurrent_unit(call: Call, unit: Any) -> RecurrentTrace:
 
     layer = call.layer
     n = layer.units
-    if not isinstance(unit, (int, np.integer)) or not 0 <= unit < n:
-        raise ValueError(
-            f"trace: {type(layer).__name__} '{layer.name}' has units 0..{n - 1}. Received: "
-            f"unit={unit!r}"
-        )
+    _check_unit(layer, unit, n)
     k, kind = int(unit), type(layer).__name__
     x = np.asarray(call.input.data, np.float64)[0]  # (T, features)
-    steps_total = x.shape[0]
-    order = list(range(steps_total))[::-1] if layer.go_backwards else list(range(steps_total))
+    order = range(x.shape[0])[::-1] if layer.go_backwards else range(x.shape[0])
     W = np.asarray(layer.kernel.data, np.float64)
     U = np.asarray(layer.recurrent_kernel.data, np.float64)
     gates = W.shape[1] // n
@@ -433,15 +419,8 @@ def _recurrent_unit(call: Call, unit: Any) -> RecurrentTrace:
             values = {"i": i_g[k], "f": f_g[k], "c~": g_g[k], "o": o_g[k]}
             values = {key: float(v) for key, v in values.items()}
             parts = [
-                f"{name} = {_apply(fn, f'{_num(a[g])} + {_factor(r_[g])}')} = {_num(v)}"
-                for g, (name, fn, v) in enumerate(
-                    [
-                        ("i", ract, values["i"]),
-                        ("f", ract, values["f"]),
-                        ("c~", act, values["c~"]),
-                        ("o", ract, values["o"]),
-                    ]
-                )
+                f"{name} = {_apply(fn, f'{_num(a[g])} + {_factor(r_[g])}')} = {_num(values[name])}"
+                for g, (name, fn) in enumerate([("i", ract), ("f", ract), ("c~", act), ("o", ract)])
             ]
             cell = float(c_new[k])
             text = (

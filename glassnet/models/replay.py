@@ -44,6 +44,7 @@ from glassnet.autograd import Applied, Context, Function, record_ops
 from glassnet.backend import get_array_module, get_rng
 from glassnet.layers.layer import changes
 from glassnet.layers.observers import observing_calls
+from glassnet.memory import release_freed_memory
 from glassnet.ops.conv import Conv2DOp
 from glassnet.ops.fused import ConvMaxPoolOp
 from glassnet.ops.pooling import MaxPool2DOp
@@ -384,6 +385,8 @@ def _shares(model: Any, entry: _Entry, x: Tensor, y: Any) -> dict[int, Tape | No
                 size = rows.stop - rows.start
                 if size not in entry.shares:
                     entry.shares[size] = _share_tape(model, entry.tape, x.data[rows], y[rows])
+            # What this thread kept for whole-batch steps would now sit beside each share's.
+            release_freed_memory()
     if not entry.shares or None in entry.shares.values() or len(y) != len(x):
         return None  # mismatched targets: the loss says so, about the whole batch
     workers = min(blas_threads(), len(x))  # the BLAS may have been set since

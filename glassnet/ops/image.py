@@ -160,10 +160,11 @@ def affine_sample(
     )
 
 
-def _affine_reads(x: Any, matrices: Any, output_size: Any, *how: Any) -> tuple[list, Any]:
+def _affine_reads(
+    x: Any, matrices: Any, output_size: Any, interpolation: str, fill_mode: str, fill_value: float
+) -> tuple[list, Any]:
     """``PixelGatherOp``'s reads and fill for resampling the array batch x (B, H, W, C)
-    through ``matrices`` (B, 2, 3); ``how``: interpolation, fill mode and fill value."""
-    interpolation, fill_mode, fill_value = how
+    through ``matrices`` (B, 2, 3), as ``affine_sample`` describes."""
     xp = get_array_module(x)
     batch, height, width, _ = x.shape
     out_h, out_w = (height, width) if output_size is None else output_size

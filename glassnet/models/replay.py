@@ -313,7 +313,7 @@ def train_step(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, Callable[[
         return _verified(model, entry, x, y)
     shares = _shares(model, entry, x, y)
     if shares is not None:
-        return _replayed_in_shares(model, shares, x, y)
+        return _replayed_in_shares(model, {**shares, len(x): entry.tape}, x, y)
     return _replayed(model, entry.tape, x, y)
 
 
@@ -445,7 +445,8 @@ def _replayed_in_shares(
     ``Share``. Each share's loss is the mean over its samples; its backward starts from its
     part of the batch (count / n), so every gradient comes out at the whole batch's scale,
     and the batch's gradients are the shares' sums: the step of the whole batch, up to the
-    rounding of those sums."""
+    rounding of those sums. ``tapes`` has the whole batch's too: the shares run as one, in
+    order, where another thread holds the cores meanwhile (``split_over_cores``)."""
     n = len(x)
 
     def share_step(rows: slice, share: Share | None) -> tuple[int, float, Any, dict]:

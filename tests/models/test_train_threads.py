@@ -233,6 +233,25 @@ def test_a_step_whose_cores_are_taken_runs_whole_and_right(two_blas_threads):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+def test_a_replayed_step_whose_cores_are_taken_meanwhile_runs_whole(two_blas_threads, monkeypatch):
+    """Another thread holding the cores (a parallel predict) while the step has two BLAS
+    threads: the shares run as one, the whole batch in order, through the whole batch's tape."""
+    x, y = data()
+    held, in_order = cnn(), cnn()
+    for _ in range(3):  # the third step replays in shares
+        held.train_step(x, y)
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        for _ in range(3):
+            in_order.train_step(x, y)
+    seen = shares_seen(monkeypatch)
+    with parallel._one_thread_lock:  # as a predict on another thread would hold it
+        loss_held = held.train_step(x, y)
+    assert seen == [1]
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        loss_in_order = in_order.train_step(x, y)
+    assert loss_held == pytest.approx(loss_in_order, rel=1e-5)
+
+
 def test_a_nan_loss_on_two_cores_stops_before_any_update(two_blas_threads, monkeypatch):
     model = cnn()
     x, y = data()

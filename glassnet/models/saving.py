@@ -32,7 +32,6 @@ The format itself is unchanged: every file glassnet wrote before loads as it did
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -51,7 +50,7 @@ from glassnet import losses as losses_module
 from glassnet import metrics as metrics_module
 from glassnet import optimizers as optimizers_module
 from glassnet.checks import is_int
-from glassnet.layers.layer import Layer
+from glassnet.layers.layer import Layer, weight_checks
 
 CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
@@ -581,27 +580,17 @@ def _plain_shape(shape: Any) -> tuple[int, ...] | None:
 _loading = threading.local()
 
 
-def _check_weights_as_they_are_asked_for() -> None:
-    """Send every ``Layer.add_weight`` call through the budget of the model this thread is
-    loading (``_WeightBudget``), so that each weight is checked before its array exists,
-    whichever layer asks and however deeply nested. Outside ``load_model`` the check is one
-    attribute lookup. Installed once, when this module is imported."""
-    original = Layer.add_weight
-    if getattr(original, "_checks_loading", False):
-        return
-
-    @functools.wraps(original)
-    def add_weight(self: Layer, name: str, shape: Any, *args: Any, **kwargs: Any) -> Any:
-        budget = getattr(_loading, "budget", None)
-        if budget is not None:
-            budget.claim(self, name, shape)
-        return original(self, name, shape, *args, **kwargs)
-
-    add_weight._checks_loading = True  # type: ignore[attr-defined]
-    Layer.add_weight = add_weight  # type: ignore[method-assign]
+def _claim(layer: Layer, name: str, shape: Any) -> None:
+    """``Layer.add_weight``'s check (``layers.layer.weight_checks``): while this thread loads a
+    model, each weight is checked against the file's budget (``_WeightBudget``) before its
+    array exists, whichever layer asks and however deeply nested."""
+    budget = getattr(_loading, "budget", None)
+    if budget is not None:
+        budget.claim(layer, name, shape)
 
 
-_check_weights_as_they_are_asked_for()
+if _claim not in weight_checks:
+    weight_checks.append(_claim)
 
 
 def build_model(

@@ -412,13 +412,17 @@ def _shares_pay(model: Any, tape: Tape, x: Tensor, y: Any) -> bool:
 
 def _share_tape(model: Any, tape: Tape, x: Any, y: Any) -> Tape | None:
     """The tape of a share's size, recorded through the graph on ``x``, the share's rows; the
-    weights and random generators are put back afterwards (only the ops are kept)."""
+    weights and random generators are put back afterwards (only the ops are kept). None if
+    the share does not run (the whole batch, which did, then replays in order)."""
     batch = Tensor(x)
-    with _put_back(model, tape), record_ops() as record:
-        outputs = model(batch, training=True)
-    if not isinstance(outputs, Tensor) or not model.loss.averages_samples(outputs.ndim):
-        return None  # the shares' losses would not add up to the batch's
-    return _tape(model, record, batch, outputs, model.loss(y, outputs))
+    try:
+        with _put_back(model, tape), record_ops() as record:
+            outputs = model(batch, training=True)
+        if not isinstance(outputs, Tensor) or not model.loss.averages_samples(outputs.ndim):
+            return None  # the shares' losses would not add up to the batch's
+        return _tape(model, record, batch, outputs, model.loss(y, outputs))
+    except Exception:
+        return None
 
 
 @contextlib.contextmanager

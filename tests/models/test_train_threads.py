@@ -297,3 +297,23 @@ def test_a_loss_that_sums_over_the_batch_runs_in_order(two_blas_threads, monkeyp
     for _ in range(4):
         model.train_step(x, y)
     assert seen == [2, 2]  # along each sample's outputs it is a mean over samples: shares
+
+
+def test_a_share_that_cannot_be_recorded_leaves_the_batch_replaying_in_order(
+    two_blas_threads, monkeypatch
+):
+    """Recording a share's tape runs the graph on half the batch; if that fails, the whole
+    batch (which ran) keeps replaying in order instead of the step raising."""
+    model = cnn()
+    x, y = data()
+    for _ in range(2):  # the graph records the tape, then checks it
+        model.train_step(x, y)
+
+    def refuse():
+        raise RuntimeError("no recording of a share")
+
+    monkeypatch.setattr(replay, "record_ops", refuse)
+    seen = shares_seen(monkeypatch)
+    for _ in range(2):
+        assert np.isfinite(model.train_step(x, y))
+    assert seen == []

@@ -2,7 +2,7 @@
 
 Tensor level (PyTorch's names): ``Tensor``, ``no_grad``, ``ops`` (the functional API),
 ``gradcheck``. Model level (Keras's names): ``Sequential``, ``Model``, ``layers``,
-``optimizers``, ``losses``, ``metrics``, ``callbacks``, ``load_model``.
+``optimizers``, ``losses``, ``metrics``, ``callbacks``, ``utils``, ``load_model``.
 """
 
 from glassnet import (
@@ -21,6 +21,7 @@ from glassnet import (
     ops,
     optimizers,
     parallel,
+    utils,
 )
 from glassnet.autograd import Context, Function
 from glassnet.backend import manual_seed
@@ -70,4 +71,5 @@ __all__ = [
     "ops",
     "optimizers",
     "set_seed",
+    "utils",
 ]

@@ -11,6 +11,7 @@ improving" (EarlyStopping).
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 import os
 import sys
@@ -19,6 +20,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+
+from glassnet.optimizers.schedules import LearningRateSchedule
 
 
 class Callback:
@@ -526,17 +529,39 @@ class LearningRateScheduler(Callback):
 
     Args:
         schedule: ``schedule(epoch, lr) -> new_lr`` (epoch counts from 0), e.g. ``StepDecay``
-            or ``CosineDecay`` below, or any function.
+            below or any function; or, as in Keras, a one-argument ``schedule(epoch)``, such
+            as a ``glassnet.optimizers.schedules`` object, which is then stepped per epoch:
+            ``LearningRateScheduler(schedules.CosineDecay(0.1, decay_steps=epochs))`` decays
+            the rate along a cosine from 0.1 at the first epoch to 0 at epoch ``epochs``.
         verbose: print the new rate each epoch.
+
+    An optimizer whose ``learning_rate`` is itself a schedule sets its rate every step, so the
+    two would fight; training then stops at the first epoch with a TypeError (Keras refuses
+    this too). Keep one: the schedule per step, or a number and this callback per epoch.
     """
 
-    def __init__(self, schedule: Callable[[int, float], float], verbose: int = 0) -> None:
+    def __init__(
+        self, schedule: Callable[[int, float], float] | Callable[[int], float], verbose: int = 0
+    ) -> None:
         super().__init__()
         self.schedule, self.verbose = schedule, verbose
+        self._takes_lr = _takes_lr(schedule)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         optimizer = self.model.optimizer
-        lr = float(self.schedule(epoch, float(optimizer.learning_rate)))
+        scheduled = getattr(optimizer, "learning_rate_schedule", None)
+        if scheduled is not None:
+            raise TypeError(
+                f"LearningRateScheduler: the optimizer's learning_rate is already a schedule "
+                f"({type(scheduled).__name__}), which sets the rate before every step; this "
+                f"callback would fight it every epoch. Keep one: drop the callback, or compile "
+                f"with a number as learning_rate (and give the schedule to this callback to "
+                f"step it per epoch)."
+            )
+        if self._takes_lr:
+            lr = float(self.schedule(epoch, float(optimizer.learning_rate)))
+        else:
+            lr = float(self.schedule(epoch))
         if not math.isfinite(lr) or lr < 0:
             raise ValueError(
                 f"LearningRateScheduler: the schedule returned {lr} for epoch {epoch}; a "
@@ -549,6 +574,31 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if logs is not None:
             logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+def _takes_lr(schedule: Any) -> bool:
+    """Whether ``schedule`` is called as ``schedule(epoch, lr)`` (else ``schedule(epoch)``)."""
+    if isinstance(schedule, LearningRateSchedule):
+        return False
+    if not callable(schedule):
+        raise TypeError(
+            f"LearningRateScheduler: 'schedule' must be a function schedule(epoch, lr) -> "
+            f"new_lr, or schedule(epoch), or a LearningRateSchedule. Received: {schedule!r}."
+        )
+    try:
+        signature = inspect.signature(schedule)
+    except (TypeError, ValueError):  # no signature to read (some builtins): Keras's form
+        return True
+    for args in ((0, 0.1), (0,)):
+        try:
+            signature.bind(*args)
+        except TypeError:
+            continue
+        return len(args) == 2
+    raise TypeError(
+        f"LearningRateScheduler: 'schedule' must accept (epoch, lr) or (epoch). Received: "
+        f"{schedule!r} with signature {signature}."
+    )
 
 
 class StepDecay:
@@ -569,17 +619,16 @@ class StepDecay:
         return f"StepDecay({self.initial}, factor={self.factor}, every={self.every})"
 
 
-class CosineDecay:
-    """lr = min_lr + (initial − min_lr)·(1 + cos(π·epoch/epochs))/2: a smooth fall to ``min_lr``."""
-
-    def __init__(self, initial_learning_rate: float, epochs: int, min_learning_rate: float = 0.0):
-        if epochs < 1:
-            raise ValueError(f"CosineDecay: 'epochs' must be >= 1. Received: {epochs}")
-        self.initial, self.epochs, self.min_lr = initial_learning_rate, epochs, min_learning_rate
-
-    def __call__(self, epoch: int, lr: float | None = None) -> float:
-        progress = min(epoch, self.epochs) / self.epochs
-        return self.min_lr + (self.initial - self.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    def __repr__(self) -> str:
-        return f"CosineDecay({self.initial}, epochs={self.epochs}, min={self.min_lr})"
+def __getattr__(name: str) -> Any:
+    # The per-epoch CosineDecay that lived here had Keras's schedule's name but other
+    # arguments (epochs, min_learning_rate) and meaning (per epoch): an alias would silently
+    # change what old code does, so it is gone, with directions instead of a bare error.
+    if name == "CosineDecay":
+        raise AttributeError(
+            "glassnet.callbacks.CosineDecay was removed: CosineDecay is Keras's per-step "
+            "schedule, glassnet.optimizers.schedules.CosineDecay (pass it as the optimizer's "
+            "learning_rate). For the old per-epoch decay from `initial` to `min` over `epochs`, "
+            "use LearningRateScheduler(schedules.CosineDecay(initial, decay_steps=epochs, "
+            "alpha=min / initial))."
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,7 +2,8 @@
 
 Training lowers this number. Each class wraps the numerically stable function in
 ``glassnet/ops/loss.py`` and remembers its settings (``from_logits``) so that ``compile`` can
-take either an object or Keras's string (``"mse"``, ``"sparse_categorical_crossentropy"``).
+take either an object or Keras's string (``"mse"``, ``"sparse_categorical_crossentropy"``,
+``"huber"``, ``"kld"``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from glassnet import ops
+from glassnet.ops.loss import _huber_delta, _int_axis
 from glassnet.tensor import Tensor
 
 
@@ -29,6 +31,13 @@ class Loss:
     def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
         """Compute the mean loss for a batch. Subclasses write the formula here."""
         raise NotImplementedError
+
+    def averages_samples(self, ndim: int) -> bool:
+        """Whether, for predictions of rank ``ndim``, the loss is the mean over the batch of
+        one term per sample, so shares of a batch combine into the whole batch's loss
+        (``fit`` replaying a share per core relies on it). A loss that sums along an axis
+        says False where that axis would be the batch's."""
+        return True
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, JSON-safe (saved with the model)."""
@@ -103,6 +112,87 @@ class SparseCategoricalCrossentropy(_FromLogits):
     _function = ops.sparse_categorical_crossentropy
 
 
+class Huber(Loss):
+    """Huber loss: 0.5·d² for errors |d| ≤ ``delta``, delta·(|d| − 0.5·delta) beyond, mean over
+    every element. MSE near the target, MAE-like for outliers (their pull is capped at delta)."""
+
+    name = "huber_loss"
+
+    def __init__(self, delta: float = 1.0, name: str | None = None) -> None:
+        super().__init__(name)
+        self.delta = _huber_delta(delta, type(self).__name__)
+
+    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
+        return ops.huber(y_true, y_pred, delta=self.delta)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"delta": self.delta, **super().get_config()}
+
+
+class LogCosh(Loss):
+    """mean(log cosh(y_pred − y_true)): about d²/2 for small errors and |d| − log 2 for large
+    ones, a smooth cousin of Huber without a setting."""
+
+    name = "log_cosh"
+
+    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
+        return ops.log_cosh(y_true, y_pred)
+
+
+class Poisson(Loss):
+    """mean(y_pred − y_true·log(y_pred + 1e-7)) for counts: y_pred is a predicted rate (≥ 0,
+    e.g. from a last layer with ``activation=ops.exp``)."""
+
+    name = "poisson"
+
+    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
+        return ops.poisson(y_true, y_pred)
+
+
+class Hinge(Loss):
+    """mean(max(1 − y_true·y_pred, 0)), the SVM's loss, on raw scores; labels are −1/1, and
+    0/1 labels are converted to −1/1 first (as Keras does)."""
+
+    name = "hinge"
+
+    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
+        return ops.hinge(y_true, y_pred)
+
+
+class KLDivergence(Loss):
+    """Kullback-Leibler divergence Σ_k y_true·log(y_true / y_pred) along the last axis, both
+    clipped to [1e-7, 1], averaged over the batch: how far a predicted distribution is from
+    the target distribution."""
+
+    name = "kl_divergence"
+
+    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
+        return ops.kl_divergence(y_true, y_pred)
+
+    def averages_samples(self, ndim: int) -> bool:
+        return ndim >= 2  # it sums along the last axis
+
+
+class CosineSimilarity(Loss):
+    """−cos(y_true, y_pred) along ``axis``, averaged over the batch: Keras's sign, so the loss
+    lies in [−1, 1] and minimising it makes the predicted vectors point like the targets."""
+
+    name = "cosine_similarity"
+
+    def __init__(self, axis: int = -1, name: str | None = None) -> None:
+        super().__init__(name)
+        self.axis = _int_axis(axis, type(self).__name__)
+
+    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
+        return ops.cosine_similarity(y_true, y_pred, axis=self.axis)
+
+    def averages_samples(self, ndim: int) -> bool:
+        return ndim >= 2 and self.axis % ndim != 0
+
+    def get_config(self) -> dict[str, Any]:
+        return {"axis": self.axis, **super().get_config()}
+
+
 _ALIASES: dict[str, type[Loss]] = {
     "mse": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
@@ -111,13 +201,23 @@ _ALIASES: dict[str, type[Loss]] = {
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "huber": Huber,
+    "log_cosh": LogCosh,
+    "logcosh": LogCosh,
+    "poisson": Poisson,
+    "hinge": Hinge,
+    "kl_divergence": KLDivergence,
+    "kld": KLDivergence,
+    "kullback_leibler_divergence": KLDivergence,
+    "cosine_similarity": CosineSimilarity,
 }
 _CLASSES = {cls.__name__: cls for cls in set(_ALIASES.values())}
 
 
 def get(identifier: str | Loss) -> Loss:
-    """A loss object from Keras's string name (``"mse"``, ``"binary_crossentropy"``, ...),
-    a class name (``"MeanSquaredError"``), or an existing ``Loss`` (returned as is)."""
+    """A loss object from Keras's string name (``"mse"``, ``"binary_crossentropy"``,
+    ``"huber"``, ``"kld"``, ...; any case), a class name (``"MeanSquaredError"``), or an
+    existing ``Loss`` (returned as is)."""
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, str):

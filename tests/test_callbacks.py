@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from glassnet import callbacks as cb
+from glassnet.optimizers import SGD
+from glassnet.optimizers.schedules import CosineDecay, ExponentialDecay
 
 
 class StandInModel:
@@ -144,8 +146,6 @@ def test_csv_logger_writes_one_row_per_epoch(tmp_path):
 def test_learning_rate_scheduler_and_schedules():
     step = cb.StepDecay(1.0, factor=0.5, every=2)
     assert [step(e) for e in range(5)] == [1.0, 1.0, 0.5, 0.5, 0.25]
-    cos = cb.CosineDecay(1.0, epochs=4, min_learning_rate=0.0)
-    assert cos(0) == 1.0 and cos(2) == pytest.approx(0.5) and cos(4) == pytest.approx(0.0)
     sched = cb.LearningRateScheduler(step)
     model = StandInModel()
     sched.set_model(model)
@@ -160,6 +160,54 @@ def test_learning_rate_scheduler_and_schedules():
         bad.on_epoch_begin(0)
     with pytest.raises(ValueError, match="need every >= 1"):
         cb.StepDecay(1.0, every=0)
+
+
+def run_scheduler(scheduler, epochs):
+    model = StandInModel()
+    scheduler.set_model(model)
+    rates = []
+    for epoch in range(epochs):
+        scheduler.on_epoch_begin(epoch)
+        rates.append(model.optimizer.learning_rate)
+    return rates
+
+
+def test_learning_rate_scheduler_steps_a_keras_schedule_per_epoch():
+    # What callbacks.CosineDecay(0.1, epochs=4, min_learning_rate=0.01) used to do: the
+    # schedule is called with the epoch, as Keras's LearningRateScheduler does.
+    cosine = CosineDecay(0.1, decay_steps=4, alpha=0.01 / 0.1)
+    rates = run_scheduler(cb.LearningRateScheduler(cosine), 6)
+    want = [0.01 + 0.09 * 0.5 * (1 + math.cos(math.pi * min(e, 4) / 4)) for e in range(6)]
+    assert rates == pytest.approx(want, rel=1e-12)
+    assert rates[0] == pytest.approx(0.1) and rates[4] == rates[5] == pytest.approx(0.01)
+    # a one-argument function works too (Keras's older form), and a two-argument one gets lr
+    assert run_scheduler(cb.LearningRateScheduler(lambda epoch: 0.1 / (epoch + 1)), 2) == [
+        0.1,
+        0.05,
+    ]
+    assert run_scheduler(cb.LearningRateScheduler(lambda epoch, lr: lr * 0.5), 2) == [0.05, 0.025]
+    with pytest.raises(TypeError, match="must be a function schedule"):
+        cb.LearningRateScheduler(0.1)
+    with pytest.raises(TypeError, match=r"must accept \(epoch, lr\) or \(epoch\)"):
+        cb.LearningRateScheduler(lambda: 0.1)
+
+
+def test_learning_rate_scheduler_refuses_an_optimizer_with_a_schedule():
+    model = StandInModel()
+    model.optimizer = SGD(ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5))
+    sched = cb.LearningRateScheduler(cb.StepDecay(0.1))
+    sched.set_model(model)
+    with pytest.raises(TypeError, match=r"already a schedule \(ExponentialDecay\).*Keep one"):
+        sched.on_epoch_begin(0)
+
+
+def test_the_per_epoch_cosine_callback_is_gone_with_directions():
+    # callbacks.CosineDecay took (initial, epochs, min_learning_rate) per epoch; Keras's
+    # CosineDecay is a per-step schedule with other arguments, so no alias could be safe.
+    with pytest.raises(AttributeError, match=r"optimizers\.schedules\.CosineDecay.*alpha=min"):
+        cb.CosineDecay  # noqa: B018
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        cb.Nope  # noqa: B018
 
 
 def test_progress_bar_prints_one_line_per_epoch_off_a_terminal():

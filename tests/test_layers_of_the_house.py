@@ -23,6 +23,7 @@ RANKS = {
     "parallel": 0,
     "tensor": 1,
     "autograd": 1,
+    "utils": 1,
     "gradcheck": 2,
     "ops": 2,
     "initializers": 3,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
-from glassnet import Tensor, losses
+import glassnet as gn
+from glassnet import Tensor, losses, ops
+from glassnet import layers as L
 
 
 def test_strings_resolve_to_keras_classes():
@@ -19,8 +23,10 @@ def test_strings_resolve_to_keras_classes():
     assert isinstance(losses.get("MeanSquaredError"), losses.MeanSquaredError)
     obj = losses.BinaryCrossentropy(from_logits=True)
     assert losses.get(obj) is obj
-    with pytest.raises(ValueError, match="Unknown loss 'hinge'. Known names: binary_crossentropy"):
-        losses.get("hinge")
+    with pytest.raises(
+        ValueError, match="Unknown loss 'not_a_loss'. Known names: binary_crossentropy"
+    ):
+        losses.get("not_a_loss")
 
 
 def test_serialize_round_trip():
@@ -41,3 +47,154 @@ def test_values_match_the_formulas():
     loss = losses.SparseCategoricalCrossentropy(from_logits=True)(np.array([0]), logits)
     assert loss.item() == pytest.approx(-np.log(p[0]), rel=1e-5)
     assert "from_logits=True" in repr(losses.BinaryCrossentropy(from_logits=True))
+
+
+# ------------------------------------------------------------------ Keras's other losses
+KERAS_NAMES = [
+    ("huber", losses.Huber),
+    ("Huber", losses.Huber),
+    ("log_cosh", losses.LogCosh),
+    ("logcosh", losses.LogCosh),
+    ("LogCosh", losses.LogCosh),
+    ("poisson", losses.Poisson),
+    ("Poisson", losses.Poisson),
+    ("hinge", losses.Hinge),
+    ("Hinge", losses.Hinge),
+    ("kl_divergence", losses.KLDivergence),
+    ("kld", losses.KLDivergence),
+    ("KLD", losses.KLDivergence),
+    ("kullback_leibler_divergence", losses.KLDivergence),
+    ("KLDivergence", losses.KLDivergence),
+    ("cosine_similarity", losses.CosineSimilarity),
+    ("CosineSimilarity", losses.CosineSimilarity),
+]
+
+
+@pytest.mark.parametrize(("name", "cls"), KERAS_NAMES)
+def test_keras_strings_of_the_new_losses_resolve(name, cls):
+    assert type(losses.get(name)) is cls
+    model = gn.Sequential([L.Input((2,)), L.Dense(1)])
+    model.compile("sgd", name)
+    assert type(model.loss) is cls
+
+
+def test_new_losses_have_keras_default_names():
+    names = {
+        losses.Huber: "huber_loss",
+        losses.LogCosh: "log_cosh",
+        losses.Poisson: "poisson",
+        losses.Hinge: "hinge",
+        losses.KLDivergence: "kl_divergence",
+        losses.CosineSimilarity: "cosine_similarity",
+    }
+    for cls, name in names.items():
+        assert cls().name == name
+        assert cls(name="mine").name == "mine"
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        losses.Huber(delta=2.5, name="robust"),
+        losses.Huber(),
+        losses.LogCosh(),
+        losses.Poisson(),
+        losses.Hinge(name="svm"),
+        losses.KLDivergence(),
+        losses.CosineSimilarity(axis=1),
+    ],
+    ids=repr,
+)
+def test_new_losses_round_trip_through_config(loss):
+    config = loss.get_config()
+    assert json.loads(json.dumps(config)) == config  # JSON-safe
+    again = type(loss).from_config(config)
+    assert type(again) is type(loss) and again.get_config() == config
+    again = losses.deserialize(losses.serialize(loss))
+    assert type(again) is type(loss) and again.get_config() == config
+
+
+def test_new_losses_settings_reach_the_function(rng):
+    y, p = rng.normal(size=(4, 3)), Tensor(rng.normal(0, 3, (4, 3)))
+    assert losses.Huber(delta=0.3)(y, p).item() == ops.huber(y, p, delta=0.3).item()
+    assert losses.Huber()(y, p).item() == ops.huber(y, p, delta=1.0).item()
+    assert losses.get("huber")(y, p).item() == ops.huber(y, p).item()
+    cos = losses.CosineSimilarity(axis=0)(y, p).item()
+    assert cos == ops.cosine_similarity(y, p, axis=0).item()
+    assert cos != ops.cosine_similarity(y, p).item()
+    assert losses.get("log_cosh")(y, p).item() == ops.log_cosh(y, p).item()
+    assert losses.get("hinge")(y, p).item() == ops.hinge(y, p).item()
+    q = Tensor(rng.uniform(0.1, 1.0, (4, 3)))
+    assert losses.get("kld")(y**2, q).item() == ops.kl_divergence(y**2, q).item()
+    assert losses.get("poisson")(y**2, q).item() == ops.poisson(y**2, q).item()
+    assert repr(losses.Huber(delta=2)) == "Huber(delta=2.0, name='huber_loss')"
+
+
+def test_new_losses_argument_errors_name_the_culprit():
+    with pytest.raises(ValueError, match=r"Huber: delta must be positive.*received delta=-1"):
+        losses.Huber(delta=-1)
+    with pytest.raises(ValueError, match=r"Huber: delta must be positive.*received delta=0"):
+        losses.Huber(delta=0)
+    with pytest.raises(TypeError, match=r"Huber: delta must be a number.*delta='big'"):
+        losses.Huber(delta="big")
+    with pytest.raises(TypeError, match=r"CosineSimilarity: axis must be an integer.*axis=1.0"):
+        losses.CosineSimilarity(axis=1.0)
+    with pytest.raises(TypeError, match=r"CosineSimilarity: axis must be an integer.*bool"):
+        losses.CosineSimilarity(axis=True)
+    with pytest.raises(ValueError, match=r"cosine_similarity: axis is out of range.*axis=3"):
+        losses.CosineSimilarity(axis=3)(np.ones((2, 3)), Tensor(np.ones((2, 3))))
+    with pytest.raises(ValueError, match=r"huber: .*y_true \(4, 3\) and y_pred \(4, 2\)"):
+        losses.Huber()(np.zeros((4, 3)), Tensor(np.zeros((4, 2))))
+
+
+def _regression(rng, n=64):
+    x = rng.normal(size=(n, 3)).astype(np.float32)
+    return x, (x @ np.array([[1.5], [-2.0], [0.5]], np.float32) + 0.3).astype(np.float32)
+
+
+def _training_problem(name, rng):
+    """(model layers after the input, x, y) for a tiny problem the loss suits."""
+    if name in ("huber", "log_cosh"):
+        x, y = _regression(rng)
+        y[::16] += 25.0  # a few outliers: what these losses are for
+        return [L.Dense(1)], x, y
+    if name == "poisson":
+        x = rng.normal(size=(64, 3)).astype(np.float32)
+        counts = rng.poisson(np.exp(0.3 + x @ np.array([0.5, -0.4, 0.2])))
+        return [L.Dense(1, activation=ops.exp)], x, counts[:, None].astype(np.float32)
+    if name == "hinge":
+        x = rng.normal(size=(64, 3)).astype(np.float32)
+        return [L.Dense(1)], x, (x[:, :1] - x[:, 1:2] > 0).astype(np.float32)  # 0/1 labels
+    if name == "kl_divergence":
+        x = rng.normal(size=(64, 3)).astype(np.float32)
+        z = x @ rng.normal(size=(3, 4))
+        target = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        return [L.Dense(4, activation="softmax")], x, target.astype(np.float32)
+    x = rng.normal(size=(64, 3)).astype(np.float32)  # cosine_similarity
+    return [L.Dense(4)], x, (x @ rng.normal(size=(3, 4))).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "name", ["huber", "log_cosh", "poisson", "hinge", "kl_divergence", "cosine_similarity"]
+)
+def test_a_tiny_model_learns_with_each_new_loss(name, rng):
+    layers, x, y = _training_problem(name, rng)
+    gn.set_seed(0)
+    model = gn.Sequential([L.Input((3,)), *layers])
+    model.compile(gn.optimizers.Adam(0.05), name)
+    before = model.evaluate(x, y)
+    history = model.fit(x, y, epochs=20, batch_size=16, verbose=0)
+    after = model.evaluate(x, y)
+    assert np.isfinite(history.history["loss"]).all()
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert after < before - 0.05 * abs(before), (before, after)
+
+
+def test_a_model_saved_with_huber_keeps_its_delta(tmp_path, rng):
+    x, y = _regression(rng, 16)
+    model = gn.Sequential([L.Input((3,)), L.Dense(1)])
+    model.compile("sgd", losses.Huber(delta=0.25))
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m")
+    loaded = gn.load_model(tmp_path / "m")
+    assert isinstance(loaded.loss, losses.Huber) and loaded.loss.delta == 0.25

@@ -1,4 +1,5 @@
-"""Optimizers: N steps against torch.optim, by-hand updates, state round trips, errors."""
+"""Optimizers: N steps against torch.optim (Lion and Nadam also against NumPy transcriptions
+of their paper's and Keras's formulas), by-hand updates, state round trips, errors."""
 
 from __future__ import annotations
 
@@ -11,7 +12,19 @@ import numpy as np
 import pytest
 
 from glassnet import Tensor, ops
-from glassnet.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop, get
+from glassnet.optimizers import (
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    Lion,
+    Nadam,
+    Optimizer,
+    RMSprop,
+    get,
+)
 
 # Parameters after every one of 20 steps, ours vs torch.optim, float32. Both sides compute
 # their own gradients, so the tolerance covers gradient rounding as well as the update; the
@@ -142,6 +155,57 @@ PARITY_CASES: dict[str, Case] = {
         lambda t, p: t.optim.RMSprop(p, lr=0.005, alpha=0.8, eps=1e-7, momentum=0.9, centered=True),
         lr_change=(10, 0.001),
     ),
+    # Adagrad: torch's initial accumulator defaults to 0, Keras's (ours) to 0.1.
+    "adagrad": Case(
+        lambda p: Adagrad(0.05, params=p),
+        lambda t, p: t.optim.Adagrad(p, lr=0.05, initial_accumulator_value=0.1, eps=1e-7),
+        lr_change=(10, 0.01),
+    ),
+    "adagrad-zero-start-decoupled-wd": Case(
+        lambda p: Adagrad(0.05, initial_accumulator_value=0.0, weight_decay=0.1, params=p),
+        lambda t, p: t.optim.Adagrad(p, lr=0.05, eps=1e-7),
+        _decay(0.05, 0.1),
+    ),
+    # Adadelta at Keras's lr=0.001 barely moves in 20 steps; lr=1 is the paper's.
+    "adadelta": Case(
+        lambda p: Adadelta(1.0, params=p),
+        lambda t, p: t.optim.Adadelta(p, lr=1.0, rho=0.95, eps=1e-7),
+        lr_change=(10, 0.5),
+    ),
+    "adadelta-decoupled-wd": Case(
+        lambda p: Adadelta(1.0, rho=0.9, epsilon=1e-6, weight_decay=0.05, params=p),
+        lambda t, p: t.optim.Adadelta(p, lr=1.0, rho=0.9, eps=1e-6),
+        _decay(1.0, 0.05),
+    ),
+    "adamax": Case(
+        lambda p: Adamax(0.01, params=p),
+        lambda t, p: t.optim.Adamax(p, lr=0.01, eps=1e-7),
+        lr_change=(10, 0.003),
+    ),
+    "adamax-decoupled-wd": Case(
+        lambda p: Adamax(0.01, beta_1=0.8, beta_2=0.99, weight_decay=0.1, params=p),
+        lambda t, p: t.optim.Adamax(p, lr=0.01, betas=(0.8, 0.99), eps=1e-7),
+        _decay(0.01, 0.1),
+    ),
+    # Keras's Nadam warms its momentum up with 0.96^t: torch's NAdam with momentum_decay=1
+    # (its default 0.004 gives 0.96^(0.004·t)); test_nadam_matches_keras checks Keras's formula.
+    "nadam": Case(
+        lambda p: Nadam(0.01, params=p),
+        lambda t, p: t.optim.NAdam(p, lr=0.01, eps=1e-7, momentum_decay=1.0),
+        lr_change=(10, 0.003),
+    ),
+    "nadam-decoupled-wd": Case(
+        lambda p: Nadam(0.01, beta_2=0.99, weight_decay=0.1, params=p),
+        lambda t, p: t.optim.NAdam(
+            p,
+            lr=0.01,
+            betas=(0.9, 0.99),
+            eps=1e-7,
+            momentum_decay=1.0,
+            weight_decay=0.1,
+            decoupled_weight_decay=True,
+        ),
+    ),
     "clipnorm": Case(
         lambda p: SGD(0.1, momentum=0.9, clipnorm=0.05, params=p),
         lambda t, p: t.optim.SGD(p, lr=0.1, momentum=0.9),
@@ -189,6 +253,139 @@ def test_matches_torch_optim_every_step(case: str, torch: Any, rng: np.random.Ge
     assert opt.iterations == STEPS
     # The run must have moved the weights, or the comparison proves nothing.
     assert not np.allclose(ours[0].numpy(), init[0], atol=1e-3)
+
+
+# ----------------------------------------------------------------------------- by the formula
+def _against_reference(
+    opt: Optimizer,
+    ours: list[Tensor],
+    init: list[np.ndarray],
+    reference: Callable[[int, list[np.ndarray], list[np.ndarray]], None],
+    x: np.ndarray,
+    y: np.ndarray,
+) -> None:
+    """STEPS steps of ``opt`` beside ``reference(step, params, grads)``, a NumPy update in
+    place, each on its own trajectory (each side's gradients from its own weights)."""
+    theirs = [w.copy() for w in init]
+    for step in range(STEPS):
+        _train_step(opt, ours, x, y)
+        leaves = _leaves(theirs)
+        _loss(leaves, x, y).backward()
+        reference(step, theirs, [p.grad for p in leaves])
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            assert a.dtype == b.dtype == np.float32
+            np.testing.assert_allclose(a.numpy(), b, **PARITY_TOL, err_msg=f"step {step}, p{i}")
+    assert not np.allclose(ours[0].numpy(), init[0], atol=1e-3)
+
+
+def _keras_nadam(
+    init: list[np.ndarray], lr: float, b1: float, b2: float, eps: float, wd: float | None
+) -> Callable[[int, list[np.ndarray], list[np.ndarray]], None]:
+    """Keras 3's Nadam (keras/src/optimizers/nadam.py) in NumPy, float32 like Keras, with its
+    global step count (``iterations``) and its decoupled weight decay applied first."""
+    m = [np.zeros_like(w) for w in init]
+    v = [np.zeros_like(w) for w in init]
+    u_product = np.float32(1.0)
+
+    def update(iterations: int, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        nonlocal u_product
+        local_step, next_step = iterations + 1, iterations + 2
+        u_product = np.float32(u_product * b1 * (1.0 - 0.5 * 0.96**local_step))
+        u_t = b1 * (1.0 - 0.5 * 0.96**local_step)
+        u_t_1 = b1 * (1.0 - 0.5 * 0.96**next_step)
+        u_product_t_1 = u_product * u_t_1
+        for i, (w, g) in enumerate(zip(params, grads, strict=True)):
+            if wd:
+                w -= w * wd * lr
+            m[i] += (g - m[i]) * (1 - b1)
+            v[i] += (g * g - v[i]) * (1 - b2)
+            m_hat = u_t_1 * m[i] / (1 - u_product_t_1) + (1 - u_t) * g / (1 - u_product)
+            v_hat = v[i] / (1 - b2**local_step)
+            w -= m_hat * lr / (np.sqrt(v_hat) + eps)
+
+    return update
+
+
+@pytest.mark.parametrize("wd", [None, 0.1])
+def test_nadam_matches_keras_formula(wd: float | None, rng: np.random.Generator) -> None:
+    init = _init_weights(rng)
+    x, y = _data(rng)
+    ours = _leaves(init)
+    opt = Nadam(0.01, beta_2=0.99, weight_decay=wd, params=ours)
+    _against_reference(opt, ours, init, _keras_nadam(init, 0.01, 0.9, 0.99, 1e-7, wd), x, y)
+
+
+def test_nadam_momentum_warms_up_as_in_keras_not_torch_default() -> None:
+    # One step on a fresh state: m = (1 − β₁)·g, v = (1 − β₂)·g², √v̂ = |g|, so the step is
+    # η·sign(g)·[μ₂·(1 − β₁)/(1 − μ₁·μ₂) + (1 − μ₁)/(1 − μ₁)] with μₜ = β₁(1 − ½·0.96ᵗ).
+    b1 = 0.9
+    mu1, mu2 = b1 * (1 - 0.5 * 0.96), b1 * (1 - 0.5 * 0.96**2)
+    expected = 0.1 * (mu2 * (1 - b1) / (1 - mu1 * mu2) + 1.0)
+    p = Tensor(np.zeros(1, dtype=np.float64), requires_grad=True)
+    p.grad = np.array([-3.0])
+    Nadam(0.1, epsilon=1e-12, params=[p]).step()
+    np.testing.assert_allclose(p.numpy(), [expected], rtol=1e-9)
+
+
+def _lion_paper(
+    init: list[np.ndarray], lr: float, b1: float, b2: float, wd: float
+) -> Callable[[int, list[np.ndarray], list[np.ndarray]], None]:
+    """Algorithm 2 of Chen et al. (2023), "Symbolic Discovery of Optimization Algorithms"."""
+    momentum = [np.zeros_like(w) for w in init]
+
+    def update(step: int, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        for w, g, m in zip(params, grads, momentum, strict=True):
+            c = b1 * m + (1 - b1) * g  # interpolate
+            w -= lr * (np.sign(c) + wd * w)  # sign update with decoupled weight decay
+            m *= b2  # then the momentum
+            m += (1 - b2) * g
+
+    return update
+
+
+@pytest.mark.parametrize("wd", [0.0, 0.5])
+def test_lion_matches_the_paper(wd: float, rng: np.random.Generator) -> None:
+    init = _init_weights(rng)
+    x, y = _data(rng)
+    ours = _leaves(init)
+    opt = Lion(0.003, beta_1=0.9, beta_2=0.99, weight_decay=wd or None, params=ours)
+    _against_reference(opt, ours, init, _lion_paper(init, 0.003, 0.9, 0.99, wd), x, y)
+
+
+def test_lion_moves_every_weight_by_the_learning_rate() -> None:
+    p = Tensor(np.array([0.0, 1.0, -1.0], dtype=np.float32), requires_grad=True)
+    p.grad = np.array([1e-6, -50.0, 0.0], dtype=np.float32)
+    Lion(0.01, params=[p]).step()
+    np.testing.assert_allclose(p.numpy(), [-0.01, 1.01, -1.0], rtol=1e-6)  # sign(0) = 0
+
+
+def test_adagrad_two_steps_by_hand() -> None:
+    # s = 0.1 + g² then + g²; steps η·g/√s
+    p = Tensor(np.array([1.0], dtype=np.float64), requires_grad=True)
+    opt = Adagrad(0.1, epsilon=1e-12, params=[p])
+    for _ in range(2):
+        p.grad = np.array([0.3])
+        opt.step()
+    want = 1.0 - 0.1 * 0.3 / np.sqrt(0.19) - 0.1 * 0.3 / np.sqrt(0.28)
+    np.testing.assert_allclose(p.numpy(), [want], rtol=1e-9)
+    np.testing.assert_allclose(opt.state_dict()["0.accumulator"], [0.28], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("cls", "defaults"),
+    [
+        (Adagrad, {"learning_rate": 0.001, "initial_accumulator_value": 0.1, "epsilon": 1e-7}),
+        (Adadelta, {"learning_rate": 0.001, "rho": 0.95, "epsilon": 1e-7}),
+        (Adamax, {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}),
+        (Nadam, {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}),
+        (Lion, {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.99}),
+    ],
+)
+def test_keras_defaults_and_names(cls: type[Optimizer], defaults: dict[str, float]) -> None:
+    config = cls().get_config()
+    assert config["name"] == cls.__name__.lower()
+    assert config["weight_decay"] is None
+    assert {k: config[k] for k in defaults} == defaults
 
 
 # ----------------------------------------------------------------------------- by hand
@@ -286,8 +483,13 @@ ALL_KINDS = [
     lambda p: Adam(0.01, amsgrad=True, weight_decay=0.01, global_clipnorm=1.0, params=p),
     lambda p: AdamW(0.01, clipvalue=0.5, params=p),
     lambda p: RMSprop(0.01, momentum=0.5, centered=True, weight_decay=0.01, params=p),
+    lambda p: Adagrad(0.1, weight_decay=0.01, clipnorm=1.0, params=p),
+    lambda p: Adadelta(1.0, weight_decay=0.01, global_clipnorm=1.0, params=p),
+    lambda p: Adamax(0.01, weight_decay=0.01, clipvalue=0.5, params=p),
+    lambda p: Nadam(0.01, weight_decay=0.01, clipnorm=1.0, params=p),
+    lambda p: Lion(0.001, weight_decay=0.1, global_clipnorm=1.0, params=p),
 ]
-KIND_IDS = ["sgd", "adam", "adamw", "rmsprop"]
+KIND_IDS = ["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "lion"]
 
 
 @pytest.mark.parametrize("make", ALL_KINDS, ids=KIND_IDS)
@@ -308,7 +510,7 @@ def test_params_and_state_keep_their_dtype(make: Any, dtype: Any, rng: np.random
         if key.endswith(".step") or key == "iterations":
             assert value.dtype == np.int64
         elif key != "learning_rate":
-            assert value.dtype == dtype, key
+            assert value.dtype == dtype, key  # Nadam's scalar mu_product included
 
 
 def test_zero_grad_sets_grads_to_none(rng: np.random.Generator) -> None:
@@ -327,6 +529,7 @@ def test_params_without_grad_or_frozen_are_untouched(make: Any) -> None:
     no_grad = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
     frozen = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
     opt = make([active, no_grad, frozen])
+    initial = opt.state_dict()  # not all zeros: Adagrad starts at 0.1, Nadam's Π at 1
     frozen.requires_grad = False
     for _ in range(2):
         active.grad = np.full(3, 0.5, dtype=np.float32)
@@ -338,7 +541,7 @@ def test_params_without_grad_or_frozen_are_untouched(make: Any) -> None:
     state = opt.state_dict()
     for key, value in state.items():
         if key.startswith(("1.", "2.")):
-            assert not np.any(value), f"{key} changed for a skipped parameter"
+            np.testing.assert_array_equal(value, initial[key], f"{key}: a skipped parameter")
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -347,6 +550,11 @@ RESUMABLE = [
     lambda p: Adam(0.01, amsgrad=True, global_clipnorm=0.5, params=p),
     lambda p: AdamW(0.01, params=p),
     lambda p: RMSprop(0.01, momentum=0.9, centered=True, params=p),
+    lambda p: Adagrad(0.05, initial_accumulator_value=0.2, params=p),
+    lambda p: Adadelta(1.0, rho=0.9, params=p),
+    lambda p: Adamax(0.01, weight_decay=0.01, params=p),
+    lambda p: Nadam(0.01, clipvalue=0.5, params=p),
+    lambda p: Lion(0.001, beta_1=0.95, weight_decay=0.1, params=p),
 ]
 
 
@@ -426,13 +634,23 @@ def test_get_by_name_and_instance() -> None:
     assert type(get("SGD")) is SGD
     assert type(get("AdamW")) is AdamW
     assert get("sgd").learning_rate == 0.01  # Keras defaults
+    keras_names = {
+        "adagrad": Adagrad,
+        "adadelta": Adadelta,
+        "adamax": Adamax,
+        "nadam": Nadam,
+        "lion": Lion,
+        "Nadam": Nadam,
+    }
+    for name, cls in keras_names.items():
+        assert type(get(name)) is cls
     opt = Adam(0.5)
     assert get(opt) is opt
 
 
 def test_get_unknown_lists_known_names() -> None:
     with pytest.raises(
-        ValueError, match=r"unknown optimizer 'nope'\. Known names: 'adam', 'adamw'"
+        ValueError, match=r"unknown optimizer 'nope'\. Known names: 'adadelta', 'adagrad', 'adam'"
     ):
         get("nope")
     with pytest.raises(TypeError, match="expected a name"):
@@ -446,6 +664,11 @@ def test_get_unknown_lists_known_names() -> None:
         Adam(beta_1=0.8, amsgrad=True, weight_decay=0.01),
         AdamW(0.01, weight_decay=0.1, global_clipnorm=2.0),
         RMSprop(rho=0.95, momentum=0.1, centered=True, clipvalue=0.5),
+        Adagrad(0.01, initial_accumulator_value=0.0, epsilon=1e-6, weight_decay=0.1),
+        Adadelta(1.0, rho=0.9, epsilon=1e-6, clipnorm=2.0, name="ada"),
+        Adamax(beta_1=0.8, beta_2=0.99, epsilon=1e-8, global_clipnorm=1.0),
+        Nadam(0.002, beta_1=0.95, weight_decay=0.004),
+        Lion(3e-4, beta_1=0.95, beta_2=0.98, weight_decay=0.5),
     ],
     ids=KIND_IDS,
 )
@@ -491,6 +714,24 @@ def test_from_config_rejects_unknown_keys() -> None:
          "only one of 'clipnorm', 'clipvalue' and 'global_clipnorm'"),
         (lambda: Adam(clipvalue=1.0, clipnorm=1.0), ValueError, "Received: clipnorm=1.0, "),
         (lambda: SGD(name=3), TypeError, "'name' must be a string"),
+        (lambda: Adagrad(-0.1), ValueError, r"Adagrad: 'learning_rate' must be a number >= 0\. "
+         r"Received: learning_rate=-0.1"),
+        (lambda: Adagrad(initial_accumulator_value=-1), ValueError,
+         r"Adagrad: 'initial_accumulator_value' must be a number >= 0\. Received: "),
+        (lambda: Adagrad(epsilon=0), ValueError, r"Adagrad: 'epsilon' must be a number > 0"),
+        (lambda: Adadelta(rho=1.5), ValueError,
+         r"Adadelta: 'rho' must be in \[0, 1\)\. Received: rho=1.5"),
+        (lambda: Adadelta(rho=-0.1), ValueError, r"Adadelta: 'rho' must be in \[0, 1\)"),
+        (lambda: Adadelta(rho="0.9"), TypeError, "Adadelta: 'rho' must be a real number"),
+        (lambda: Adamax(beta_1=1.0), ValueError, r"Adamax: 'beta_1' must be in \[0, 1\)"),
+        (lambda: Adamax(beta_2=2), ValueError, r"Adamax: 'beta_2' must be in \[0, 1\)"),
+        (lambda: Nadam(beta_1=-0.1), ValueError, r"Nadam: 'beta_1' must be in \[0, 1\)"),
+        (lambda: Nadam(epsilon=-1e-7), ValueError, "Nadam: 'epsilon' must be a number > 0"),
+        (lambda: Lion(beta_1=0), ValueError,
+         r"Lion: 'beta_1' must be in \(0, 1\]\. Received: beta_1=0"),
+        (lambda: Lion(beta_2=1.0), ValueError, r"Lion: 'beta_2' must be in \[0, 1\)"),
+        (lambda: Lion(weight_decay=-0.1), ValueError, "Lion: 'weight_decay' must be a number"),
+        (lambda: Lion(clipnorm=1.0, clipvalue=1.0), ValueError, "only one of 'clipnorm'"),
     ],
 )  # fmt: skip
 def test_invalid_arguments(make: Any, error: type[Exception], match: str) -> None:
@@ -548,3 +789,31 @@ def test_step_rejects_read_only_parameters() -> None:
     w.grad = np.ones(3, dtype=np.float32)
     with pytest.raises(RuntimeError, match=r"params\[0\] holds a read-only array"):
         SGD(params=[w]).step()
+
+
+# ----------------------------------------------------------------------------- with a model
+@pytest.mark.parametrize("name", ["adagrad", "adadelta", "adamax", "nadam", "lion"])
+def test_model_save_keeps_the_state_of_the_keras_optimizers(name: str, tmp_path: Any) -> None:
+    import glassnet as gn
+
+    gn.set_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((24, 3)).astype(np.float32)
+    y = rng.standard_normal((24, 2)).astype(np.float32)
+    model = gn.Sequential([gn.Input((3,)), gn.layers.Dense(2, activation="tanh")])
+    model.compile(name, "mse")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    model.save(tmp_path / "with")
+    model.save(tmp_path / "without", include_optimizer=False)
+    loaded = gn.load_model(tmp_path / "with")
+    assert type(loaded.optimizer) is type(model.optimizer)
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+    saved = model.optimizer.state_dict()
+    assert saved["iterations"] == 6 and set(loaded.optimizer.state_dict()) == set(saved)
+    for key, value in loaded.optimizer.state_dict().items():
+        np.testing.assert_array_equal(value, saved[key], err_msg=key)
+    for m in (model, loaded):
+        m.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    np.testing.assert_allclose(loaded.predict(x), model.predict(x), rtol=1e-5, atol=1e-6)
+    fresh = gn.load_model(tmp_path / "without")
+    assert type(fresh.optimizer) is type(model.optimizer) and fresh.optimizer.iterations == 0

@@ -99,6 +99,12 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
+#: Checks ``Layer.add_weight`` runs before a weight's array exists, each given (layer, name,
+#: shape): ``load_model`` checks a stranger's file this way (``models.saving``), so a config
+#: asking for a huge weight is refused before anything is allocated.
+weight_checks: list[Callable[[Layer, str, Any], None]] = []
+
+
 class Layer:
     """Base class of every layer (and, later, of models): weights, a build step and maths.
 
@@ -256,6 +262,8 @@ class Layer:
         Returns:
             The new ``Tensor`` (``requires_grad`` when trainable and the layer is trainable).
         """
+        for check in weight_checks:  # before the array exists (models.saving's load)
+            check(self, name, shape)
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(
                 f"{self._where}: weight names must be Python identifiers. Received: name={name!r}"

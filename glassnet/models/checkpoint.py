@@ -70,15 +70,23 @@ def _write_json_atomically(path: str, document: dict[str, Any]) -> None:
 def restore_latest(model: Any, directory: str, data: Any = None) -> tuple[int, dict, list] | None:
     """Load the newest checkpoint in ``directory`` into ``model`` (weights, optimizer state,
     random generators). Returns ``(next_epoch, history, history_epochs)``, or None when the
-    directory holds no checkpoint yet (training then starts from the beginning)."""
+    directory holds no checkpoint yet (training then starts from the beginning).
+
+    The files are checked as ``load_model`` checks them, and the training record (epoch,
+    history, random states) for its types, so a damaged checkpoint raises ``ValueError``
+    (``saving.ModelFileError``) naming the file instead of failing deep inside.
+    """
     pointer = os.path.join(directory, LATEST)
     if not os.path.exists(pointer):
         return None
     try:
         with open(pointer) as f:
             latest = json.load(f)
-        path = os.path.join(directory, latest["checkpoint"])
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        name = latest["checkpoint"]
+        if not isinstance(name, str) or name in ("", ".", "..") or os.path.basename(name) != name:
+            raise ValueError(f"'checkpoint' must name a checkpoint in the folder, not {name!r}")
+        path = os.path.join(directory, name)
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as err:
         raise ValueError(
             f"resume: '{pointer}' is unreadable ({err}). Delete it to start from the beginning."
         ) from err
@@ -86,15 +94,56 @@ def restore_latest(model: Any, directory: str, data: Any = None) -> tuple[int, d
     config = saving.parse_config(files[saving.CONFIG], os.path.join(path, saving.CONFIG))
     record = config.get("checkpoint")
     if record is None:
-        raise ValueError(f"resume: '{path}' is a saved model but not a training checkpoint.")
+        raise saving.ModelFileError(
+            f"resume: '{path}' is a saved model but not a training checkpoint."
+        )
+    advice = f"Resume with the model that wrote it, or delete '{directory}' to start afresh."
+    _check_record(record, path, advice)
     if not model.built and config.get("input_shape") is not None:
         model.build(tuple(config["input_shape"]))
-    model.load_state_dict(saving.read_arrays(files[saving.WEIGHTS], path), strict=True)
+    weights = saving.read_arrays(files[saving.WEIGHTS], os.path.join(path, saving.WEIGHTS))
+    try:
+        model.load_state_dict(weights, strict=True)
+    except (KeyError, ValueError, TypeError, RuntimeError) as err:
+        raise saving.ModelFileError(
+            f"resume: the weights in '{path}' do not fit this model:\n{err}\n{advice}"
+        ) from err
     if saving.OPTIMIZER in files:
-        model._build_optimizer()
-        model.optimizer.load_state_dict(saving.read_arrays(files[saving.OPTIMIZER], path))
+        state = saving.read_arrays(files[saving.OPTIMIZER], os.path.join(path, saving.OPTIMIZER))
+        try:
+            model._build_optimizer()
+            model.optimizer.load_state_dict(state)
+        except (KeyError, ValueError, TypeError, RuntimeError) as err:
+            raise saving.ModelFileError(
+                f"resume: the optimizer state in '{path}' does not fit this model:\n{err}\n{advice}"
+            ) from err
     generators = _generators(model, data)
     for key, state in record["random_state"].items():
         if key in generators:
-            generators[key].bit_generator.state = state
+            try:
+                generators[key].bit_generator.state = state
+            except (ValueError, TypeError, KeyError, OverflowError) as err:
+                raise saving.ModelFileError(
+                    f"resume: '{path}' holds an unusable random state for '{key}' ({err}). {advice}"
+                ) from err
     return record["epoch"] + 1, record["history"], record["history_epochs"]
+
+
+def _check_record(record: Any, path: str, advice: str) -> None:
+    """The training record ``save`` writes: each field there and of its type."""
+    fields = {
+        "epoch": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "history": lambda v: isinstance(v, dict) and all(isinstance(x, list) for x in v.values()),
+        "history_epochs": lambda v: isinstance(v, list),
+        "random_state": lambda v: (
+            isinstance(v, dict) and all(isinstance(x, dict) for x in v.values())
+        ),
+    }
+    bad = [
+        key for key, ok in fields.items() if not (isinstance(record, dict) and ok(record.get(key)))
+    ]
+    if bad:
+        raise saving.ModelFileError(
+            f"resume: the training record in '{path}' is damaged (its {', '.join(bad)} "
+            f"{'is' if len(bad) == 1 else 'are'} missing or of the wrong type). {advice}"
+        )

@@ -264,7 +264,7 @@ class Model(Layer):
             return self(training.as_input(x), training=False).numpy()
 
     def _logs(self, loss: float) -> dict[str, float]:
-        return {"loss": loss, **{m.name: m.result() for m in self.compiled_metrics}}
+        return {"loss": loss, **metrics_module.results(self.compiled_metrics)}
 
     @staticmethod
     def _result(logs: dict[str, float], return_dict: bool) -> Any:
@@ -463,13 +463,10 @@ class Model(Layer):
 
     def _global_logs(self, loss_sum: float, seen: int) -> dict[str, float]:
         metrics = self.compiled_metrics
-        local = [loss_sum, seen, *(v for m in metrics for v in (m.total, m.count))]
-        total = self._parallel.sum(np.array(local))
-        logs = {"loss": float(total[0] / total[1])}
-        for i, m in enumerate(metrics):
-            m.total, m.count = float(total[2 + 2 * i]), int(total[3 + 2 * i])
-            logs[m.name] = m.result()
-        return logs
+        local = np.concatenate([[loss_sum, seen], metrics_module.state_vector(metrics)])
+        total = self._parallel.sum(local)
+        metrics_module.load_state_vector(metrics, total[2:])
+        return self._logs(float(total[0] / total[1]))
 
     def _stop_on_non_finite(
         self, value: float, epoch: int, batch: int, steps: Any, snapshot: list[np.ndarray]

@@ -374,7 +374,8 @@ _SHARE_BYTES = 2 << 20
 def _shares(model: Any, entry: _Entry, x: Tensor, y: Any) -> dict[int, Tape | None] | None:
     """The tapes for replaying the batch a share per core, by share size; None where the
     whole batch replays in order: one BLAS thread, shares too small to pay, nothing to train,
-    a loss of the user's (glassnet's are means over the batch, so shares combine exactly),
+    a loss of the user's or one that is not a mean over the samples (``Loss.averages_samples``:
+    glassnet's others are, so shares combine exactly),
     or a layer (or a subclassed model's own ``call``) that does not say it may
     (``Layer.trains_in_shares``)."""
     if entry.shares is None:
@@ -417,6 +418,8 @@ def _share_tape(model: Any, tape: Tape, x: Any, y: Any) -> Tape | None:
     try:
         with _put_back(model, tape), record_ops() as record:
             outputs = model(batch, training=True)
+        if not isinstance(outputs, Tensor) or not model.loss.averages_samples(outputs.ndim):
+            return None  # the shares' losses would not add up to the batch's
         return _tape(model, record, batch, outputs, model.loss(y, outputs))
     except Exception:
         return None

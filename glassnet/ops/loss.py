@@ -9,6 +9,11 @@ Cross-entropy on logits goes through fused ops that compute the loss straight fr
 the famous short backward (softmax − one-hot) / N, with no Jacobian; ``SigmoidCrossEntropyOp``
 is its two-class sibling. Both stay finite for logits of ±1e4, where softmax-then-log would
 take log(0). The probability versions follow Keras: clip to [1e-7, 1 − 1e-7], then take logs.
+
+Keras's other losses (Huber, KL divergence, cosine similarity, hinge, Poisson, log-cosh) are one
+op each too, with their derivative written out; each is reduced as Keras's default
+``"sum_over_batch_size"`` does: a per-element loss is averaged over every element, a loss that
+sums over an axis (KL divergence, cosine similarity) is averaged over the remaining positions.
 """
 
 from __future__ import annotations
@@ -26,8 +31,14 @@ from glassnet.tensor import Tensor
 __all__ = [
     "binary_crossentropy",
     "categorical_crossentropy",
+    "cosine_similarity",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "log_cosh",
     "mean_absolute_error",
     "mean_squared_error",
+    "poisson",
     "softmax_cross_entropy",
     "sparse_categorical_crossentropy",
 ]
@@ -131,6 +142,145 @@ class SoftmaxCrossEntropyOp(Function):
         return d * (grad * grad.dtype.type(1 / n)), None
 
 
+class HuberOp(Function):
+    """Huber loss, mean over every element, with d = ŷ − y and q = min(|d|, δ):
+
+        0.5·d² where |d| ≤ δ, else δ·(|d| − 0.5·δ)   which is   q·(|d| − 0.5·q),
+
+    the second form never squaring a large |d| (no overflow in the branch that is not taken).
+    Backward: dŷ = clip(d, −δ, δ)/n.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, y_true: Any, y_pred: Any, *, delta: float) -> Any:
+        xp = get_array_module(y_pred)
+        diff = y_pred - y_true
+        size = xp.abs(diff)
+        quadratic = xp.minimum(size, y_pred.dtype.type(delta))
+        ctx.save_for_backward(diff)
+        ctx.delta = delta
+        return (quadratic * (size - 0.5 * quadratic)).mean()
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
+        (diff,) = ctx.saved
+        xp = get_array_module(diff)
+        delta = diff.dtype.type(ctx.delta)
+        return None, xp.clip(diff, -delta, delta) * (grad * grad.dtype.type(1 / diff.size))
+
+
+class LogCoshOp(Function):
+    """mean(log cosh(ŷ − y)) over every element, in a form that is exact at both ends:
+
+        log cosh d = |d| + log(1 + e^−2|d|) − log 2 = |d| + log1p(expm1(−2|d|) / 2),
+
+    with e^x only for x ≤ 0 (no overflow for large |d|) and no cancellation near d = 0.
+    Backward: dŷ = tanh(d)/n.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, y_true: Any, y_pred: Any) -> Any:
+        xp = get_array_module(y_pred)
+        diff = y_pred - y_true
+        size = xp.abs(diff)
+        ctx.save_for_backward(diff)
+        return (size + xp.log1p(0.5 * xp.expm1(-2 * size))).mean()
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
+        (diff,) = ctx.saved
+        xp = get_array_module(diff)
+        return None, xp.tanh(diff) * (grad * grad.dtype.type(1 / diff.size))
+
+
+class PoissonOp(Function):
+    """mean(ŷ − y·log(ŷ + ε)) over every element (Keras's ε = 1e-7 keeps ŷ = 0 finite).
+    Backward: dŷ = (1 − y/(ŷ + ε))/n."""
+
+    @staticmethod
+    def forward(ctx: Context, y_true: Any, y_pred: Any) -> Any:
+        xp = get_array_module(y_pred)
+        shifted = y_pred + y_pred.dtype.type(EPSILON)
+        ctx.save_for_backward(y_true, shifted)
+        return (y_pred - y_true * xp.log(shifted)).mean()
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
+        y, shifted = ctx.saved
+        return None, (1 - y / shifted) * (grad * grad.dtype.type(1 / y.size))
+
+
+class HingeOp(Function):
+    """mean(max(1 − y·ŷ, 0)) over every element, labels y in {−1, 1}.
+    Backward: dŷ = −y/n where the margin 1 − y·ŷ is positive, else 0 (0 at the kink too)."""
+
+    @staticmethod
+    def forward(ctx: Context, y_true: Any, y_pred: Any) -> Any:
+        xp = get_array_module(y_pred)
+        margin = 1 - y_true * y_pred
+        ctx.save_for_backward(y_true, margin > 0)
+        return xp.maximum(margin, 0).mean()
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
+        y, active = ctx.saved
+        return None, (y * active) * (-grad * grad.dtype.type(1 / y.size))
+
+
+class KLDivergenceOp(Function):
+    """Kullback-Leibler divergence, Keras's way: with t = clip(y, ε, 1) and p = clip(ŷ, ε, 1),
+
+        loss = (1/M) Σ t·(log t − log p),
+
+    summed over the last axis (the distribution) and averaged over the M other positions.
+    Backward: dŷ = −t/(p·M) where ε ≤ ŷ ≤ 1, else 0 (the clip's gradient).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, y_true: Any, y_pred: Any) -> Any:
+        xp = get_array_module(y_pred)
+        low, high = y_pred.dtype.type(EPSILON), y_pred.dtype.type(1)
+        t = xp.clip(y_true, low, high)
+        p = xp.clip(y_pred, low, high)
+        rows = y_pred.dtype.type(y_pred.size // (y_pred.shape[-1] if y_pred.ndim else 1))
+        ctx.save_for_backward(t, p, (y_pred >= low) & (y_pred <= high))
+        ctx.rows = rows
+        return (t * (xp.log(t) - xp.log(p))).sum() / rows
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
+        t, p, inside = ctx.saved
+        return None, (t / p) * inside * (-grad / grad.dtype.type(ctx.rows))
+
+
+class CosineSimilarityOp(Function):
+    """The negated cosine similarity along ``axis``, averaged over the M other positions:
+
+        loss = −(1/M) Σ (y / max(‖y‖, ε)) · (ŷ / max(‖ŷ‖, ε))
+
+    (Keras's ``normalize``; a zero vector gives 0). With t, p the normalised vectors and
+    c = t·p, the backward is dŷ = −(t − c·p)/(‖ŷ‖·M), or −t/(ε·M) where ‖ŷ‖ ≤ ε.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, y_true: Any, y_pred: Any, *, axis: int) -> Any:
+        xp = get_array_module(y_pred)
+        eps = y_pred.dtype.type(EPSILON)
+        t = y_true / xp.maximum(xp.sqrt((y_true * y_true).sum(axis=axis, keepdims=True)), eps)
+        norm = xp.sqrt((y_pred * y_pred).sum(axis=axis, keepdims=True))
+        scale = xp.maximum(norm, eps)
+        p = y_pred / scale
+        cos = (t * p).sum(axis=axis, keepdims=True)
+        ctx.save_for_backward(t, p, cos * (norm > eps), scale)
+        ctx.rows = y_pred.dtype.type(cos.size)
+        return -(cos.sum() / ctx.rows)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
+        t, p, cos, scale = ctx.saved
+        return None, ((t - cos * p) / scale) * (-grad / grad.dtype.type(ctx.rows))
+
+
 # ------------------------------------------------------------------ argument checks
 def _prediction(y_pred: Any, where: str, name: str = "y_pred") -> Tensor:
     """``y_pred`` as a floating Tensor with at least one element."""
@@ -190,14 +340,40 @@ def _dense_target(y_true: Any, y_pred: Tensor, where: str) -> Any:
     return y
 
 
-def _class_axis(y_pred: Tensor, axis: int, where: str) -> int:
+def _class_axis(y_pred: Tensor, axis: int, where: str, holds: str = "the classes") -> int:
     if not -y_pred.ndim <= axis < y_pred.ndim:
         raise ValueError(
             f"{where}: axis is out of range. Expected an axis in [{-y_pred.ndim}, "
             f"{y_pred.ndim - 1}] for y_pred of shape {y_pred.shape}, received axis={axis}. "
-            "Pass the axis that holds the classes (usually -1)."
+            f"Pass the axis that holds {holds} (usually -1)."
         )
     return axis % y_pred.ndim
+
+
+def _int_axis(axis: Any, where: str) -> int:
+    """``axis`` itself, checked to be a plain integer (not a bool, a float or a tuple)."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(
+            f"{where}: axis must be an integer. Expected one axis such as -1, received "
+            f"axis={axis!r} of type {type(axis).__name__}."
+        )
+    return int(axis)
+
+
+def _huber_delta(delta: Any, where: str) -> float:
+    """Huber's ``delta`` as a float, checked to be a positive finite number."""
+    if isinstance(delta, bool) or not isinstance(delta, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            f"{where}: delta must be a number. Expected a positive float such as 1.0, received "
+            f"delta={delta!r} of type {type(delta).__name__}."
+        )
+    if not (np.isfinite(delta) and delta > 0):
+        raise ValueError(
+            f"{where}: delta must be positive. Expected 0 < delta < inf (the size of error "
+            f"where the loss turns from quadratic to linear; Keras's default is 1.0), received "
+            f"delta={delta}."
+        )
+    return float(delta)
 
 
 def _rows(y_pred: Tensor, axis: int) -> Tensor:
@@ -251,6 +427,136 @@ def mean_absolute_error(y_true: Any, y_pred: Tensor) -> Tensor:
     y_pred = _prediction(y_pred, "mean_absolute_error")
     y = _dense_target(y_true, y_pred, "mean_absolute_error")
     return MeanAbsoluteErrorOp.apply(y, y_pred)
+
+
+def huber(y_true: Any, y_pred: Tensor, delta: float = 1.0) -> Tensor:
+    """Huber loss, mean over every element: quadratic for small errors, linear for large ones,
+
+        loss = mean(0.5·d²  if |d| ≤ delta  else  delta·(|d| − 0.5·delta)),   d = y_pred − y_true,
+
+    so outliers pull with a force of at most delta (MSE's pull grows with the error).
+
+    Args:
+        y_true: targets, array or Tensor (not differentiated).
+        y_pred: predictions, a floating Tensor.
+        delta: the error size where the loss turns from quadratic to linear, > 0.
+
+    Shape: y_true and y_pred the same shape ((N,) with (N, 1) accepted); output ().
+    """
+    where = "huber"
+    delta = _huber_delta(delta, where)
+    y_pred = _prediction(y_pred, where)
+    y = _dense_target(y_true, y_pred, where)
+    return HuberOp.apply(y, y_pred, delta=delta)
+
+
+def log_cosh(y_true: Any, y_pred: Tensor) -> Tensor:
+    """Log-cosh loss, mean over every element: mean(log cosh(y_pred − y_true)).
+
+    About d²/2 for small errors d and |d| − log 2 for large ones: MSE near the target, MAE far
+    from it, and smooth everywhere. Computed stably for any |d|.
+
+    Args:
+        y_true: targets, array or Tensor (not differentiated).
+        y_pred: predictions, a floating Tensor.
+
+    Shape: y_true and y_pred the same shape ((N,) with (N, 1) accepted); output ().
+    """
+    where = "log_cosh"
+    y_pred = _prediction(y_pred, where)
+    y = _dense_target(y_true, y_pred, where)
+    return LogCoshOp.apply(y, y_pred)
+
+
+def poisson(y_true: Any, y_pred: Tensor) -> Tensor:
+    """Poisson loss for counts, mean over every element: mean(y_pred − y_true·log(y_pred + ε)),
+    ε = 1e-7 (Keras's): the negative log-likelihood of a Poisson rate y_pred, less a term
+    that does not depend on it.
+
+    Args:
+        y_true: observed counts (≥ 0), array or Tensor (not differentiated).
+        y_pred: predicted rates, a floating Tensor ≥ 0 (a last layer with
+            ``activation=ops.exp``, the usual log link, keeps them positive).
+
+    Shape: y_true and y_pred the same shape ((N,) with (N, 1) accepted); output ().
+    """
+    where = "poisson"
+    y_pred = _prediction(y_pred, where)
+    y = _dense_target(y_true, y_pred, where)
+    low = float(y_pred.data.min())
+    if low <= -EPSILON:  # log of a negative rate: nan (Keras would return nan silently)
+        raise ValueError(
+            f"{where}: y_pred must hold rates >= 0. Expected y_pred >= 0, received min={low} "
+            f"(y_pred {y_pred.shape}). End the model with an activation that keeps outputs "
+            "positive, such as Dense(1, activation=glassnet.ops.exp)."
+        )
+    return PoissonOp.apply(y, y_pred)
+
+
+def hinge(y_true: Any, y_pred: Tensor) -> Tensor:
+    """Hinge loss, the SVM's, mean over every element: mean(max(1 − y_true·y_pred, 0)).
+
+    Labels are −1 or 1; as in Keras, labels that are all 0 or 1 are first turned into −1/1
+    (2·y − 1). y_pred is a raw score (no sigmoid): its sign is the answer, and answers on the
+    right side by a margin of at least 1 cost nothing.
+
+    Args:
+        y_true: labels in {−1, 1} or {0, 1}, array or Tensor (not differentiated).
+        y_pred: scores, a floating Tensor.
+
+    Shape: y_true and y_pred the same shape ((N,) with (N, 1) accepted); output ().
+    """
+    where = "hinge"
+    y_pred = _prediction(y_pred, where)
+    y = _dense_target(y_true, y_pred, where)
+    xp = get_array_module(y)
+    if bool(xp.all((y == 0) | (y == 1))):
+        y = 2 * y - 1
+    return HingeOp.apply(y, y_pred)
+
+
+def kl_divergence(y_true: Any, y_pred: Tensor) -> Tensor:
+    """Kullback-Leibler divergence KL(y_true ‖ y_pred) of probability distributions along the
+    last axis, averaged over the other positions (the batch):
+
+        loss = mean over rows of Σ_k t_k·log(t_k / p_k),
+        t = clip(y_true, 1e-7, 1),   p = clip(y_pred, 1e-7, 1)
+
+    (Keras's clipping, so zeros in either give a finite loss).
+
+    Args:
+        y_true: target distributions, array or Tensor (not differentiated).
+        y_pred: predicted distributions (softmax outputs), a floating Tensor.
+
+    Shape: y_true and y_pred the same shape, e.g. (N, K); output ().
+    """
+    where = "kl_divergence"
+    y_pred = _prediction(y_pred, where)
+    y = _dense_target(y_true, y_pred, where)
+    return KLDivergenceOp.apply(y, y_pred)
+
+
+def cosine_similarity(y_true: Any, y_pred: Tensor, axis: int = -1) -> Tensor:
+    """Negated cosine similarity along ``axis``, averaged over the other positions:
+
+        loss = −mean over rows of Σ (y_true / ‖y_true‖) · (y_pred / ‖y_pred‖)
+
+    Keras's sign: the loss is −cos, in [−1, 1], so minimising it points y_pred the way y_true
+    points (−1 is the best); a zero vector gives 0 (norms are floored at 1e-7).
+
+    Args:
+        y_true: target vectors, array or Tensor (not differentiated).
+        y_pred: predicted vectors, a floating Tensor.
+        axis: the axis that holds each vector's components.
+
+    Shape: y_true and y_pred the same shape, e.g. (N, D); output ().
+    """
+    where = "cosine_similarity"
+    axis = _int_axis(axis, where)
+    y_pred = _prediction(y_pred, where)
+    axis = _class_axis(y_pred, axis, where, "the vectors' components")
+    y = _dense_target(y_true, y_pred, where)
+    return CosineSimilarityOp.apply(y, y_pred, axis=axis)
 
 
 def binary_crossentropy(y_true: Any, y_pred: Tensor, from_logits: bool = False) -> Tensor:

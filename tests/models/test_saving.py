@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 
 import glassnet as gn
 from glassnet import layers as L
+from glassnet.models.saving import ModelFileError
 
 
 def trained_cnn(dropout: bool = True) -> tuple[gn.Sequential, np.ndarray, np.ndarray]:
@@ -139,6 +142,202 @@ def test_corrupt_truncated_and_mismatched_files_name_the_culprit(tmp_path):
         gn.load_model(tmp_path / "nothing")
 
 
+def _edited(path, edit) -> None:
+    """Apply ``edit`` to the parsed config.json in the model folder ``path``."""
+    config = json.loads((path / "config.json").read_text())
+    edit(config)
+    (path / "config.json").write_text(json.dumps(config))
+
+
+def _dense_layer(config):
+    return config["model"]["config"]["layers"][-1]["config"]
+
+
+def test_a_config_asking_for_huge_weights_is_refused_before_allocating(tmp_path):
+    """A config edited to units=2e9 once asked NumPy for 30 GiB (a bare MemoryError); now the
+    weight is checked against the file before its array exists."""
+    model, _, _ = trained_cnn()
+    model.save(tmp_path / "m")
+    _edited(tmp_path / "m", lambda c: _dense_layer(c).update(units=2_000_000_000))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError) as caught:
+            gn.load_model(tmp_path / "m")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20
+    message = str(caught.value)
+    assert re.search(
+        r"asks Dense 'dense(_\d+)?' for a weight 'kernel' of shape \(27, 2000000000\)", message
+    )
+    assert "weights.safetensors' holds no weight of that shape" in message
+    assert "dense.kernel (27, 2)" in message  # what the file holds
+    assert "Refused before allocating it" in message and "glassnet.models.save_model" in message
+    assert isinstance(caught.value, ValueError)  # code that caught ValueError still does
+
+
+def test_huge_inputs_and_numbers_in_the_config_are_refused(tmp_path):
+    model, _, _ = trained_cnn()
+    model.save(tmp_path / "m")
+    original = (tmp_path / "m" / "config.json").read_text()
+
+    def refused(edit, match):
+        (tmp_path / "m" / "config.json").write_text(original)
+        _edited(tmp_path / "m", edit)
+        with pytest.raises(ModelFileError, match=match):
+            gn.load_model(tmp_path / "m")
+
+    refused(lambda c: _dense_layer(c).update(units=10**30), r"31 digits at model\.config\.layers")
+    refused(lambda c: c.update(input_shape=[None, 6, 6, "1"]), r"input_shape=\[None, 6, 6, '1'\]")
+    refused(lambda c: c.update(input_shape=[10**5, 10**5, 6, 1]), "at most 268,435,456 numbers")
+    first = lambda c: c["model"]["config"]["layers"][0]["config"]  # noqa: E731
+    refused(lambda c: first(c).update(shape=[10**5, 10**5, 1]), r"declares an Input of shape")
+    refused(lambda c: c.update(class_names=7), r"class_names=7; expected null or a list")
+    refused(lambda c: c.update(preprocessing={"image_size": [10**6, 10**6]}), "an image_size of")
+    refused(lambda c: c.update(model=[1, 2]), r'model=\[1, 2\]; expected an object \{"class_name"')
+    refused(lambda c: c.pop("model"), "has no 'model' entry")
+    refused(lambda c: c.update(format_version=True), "format version True")
+    refused(
+        lambda c: c.update(model={"class_name": "Dense", "config": {"units": 2}}),
+        "describes a Dense layer, not a model",
+    )
+    refused(
+        lambda c: _dense_layer(c).update(units="2"),
+        r"Dense: 'units' must be a positive integer. Received: units='2'",
+    )
+    refused(
+        lambda c: _dense_layer(c).update(colour="red"),
+        r"Dense cannot be built from its config \(TypeError: .*unexpected keyword.*'colour'",
+    )
+
+
+def test_deeply_nested_or_odd_json_gives_a_named_error(tmp_path):
+    model, _, _ = trained_cnn()
+    model.save(tmp_path / "m")
+    config = tmp_path / "m" / "config.json"
+    head = b'{"format": "glassnet", "format_version": 1, "model": '
+    config.write_bytes(head + b"[" * 100_000 + b"]" * 100_000 + b"}")  # RecursionError before
+    with pytest.raises(ModelFileError, match="nests lists or objects too deeply to read"):
+        gn.load_model(tmp_path / "m")
+    config.write_bytes(head + b"[" * 500 + b"]" * 500 + b"}")  # readable, but not a model
+    with pytest.raises(ModelFileError, match=r"more than 100 levels deep \(at model\[0\]"):
+        gn.load_model(tmp_path / "m")
+    for text in ("[1, 2]", '"glassnet"', "null", head.decode() + "1" * 5000 + "}"):
+        config.write_text(text)
+        with pytest.raises(ModelFileError, match="not a glassnet model configuration|not valid"):
+            gn.load_model(tmp_path / "m")
+
+
+def test_weights_of_another_shape_or_a_lying_header_are_refused(tmp_path):
+    model, _, _ = trained_cnn()
+    model.save(tmp_path / "m")
+    weights = tmp_path / "m" / "weights.safetensors"
+    data = weights.read_bytes()
+    # the weights of a model with one more class: every key there, one shape wrong
+    wider = gn.Sequential(
+        [
+            L.Input((6, 6, 1)),
+            L.Conv2D(3, 3, padding="same"),
+            L.BatchNormalization(),
+            L.MaxPooling2D(2),
+            L.Flatten(),
+            L.Dense(3),
+        ]
+    )
+    wider.save_weights(tmp_path / "wider.safetensors")
+    weights.write_bytes((tmp_path / "wider.safetensors").read_bytes())
+    with pytest.raises(ModelFileError, match=r"(?s)do not fit the architecture.*size mismatch"):
+        gn.load_model(tmp_path / "m")
+    # a header whose length runs past the end of the file
+    weights.write_bytes((10**9).to_bytes(8, "little") + data[8:])
+    with pytest.raises(ModelFileError, match="header claims to be 1,000,000,000 bytes long"):
+        gn.load_model(tmp_path / "m")
+    # a header placing a tensor past the end of the file
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    header["dense.kernel"]["data_offsets"] = [0, 10**12]
+    text = json.dumps(header).encode()
+    weights.write_bytes(len(text).to_bytes(8, "little") + text + data[8 + length :])
+    with pytest.raises(ModelFileError, match=r"places tensor 'dense.kernel' at bytes 0 to 1,0"):
+        gn.load_model(tmp_path / "m")
+
+
+def test_a_zip_entry_claiming_more_than_deflate_can_give_is_refused(tmp_path):
+    model, _, _ = trained_cnn()
+    model.save(tmp_path / "m.zip")
+    data = bytearray((tmp_path / "m.zip").read_bytes())
+    # the central directory's record of config.json: uncompressed size at offset 24
+    entry = data.index(b"PK\x01\x02")
+    while not data[entry + 46 :].startswith(b"config.json"):
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    data[entry + 24 : entry + 28] = (2**31).to_bytes(4, "little")
+    (tmp_path / "m.zip").write_bytes(bytes(data))
+    with pytest.raises(
+        ModelFileError, match=r"config.json' claims to unpack .* into 2,147,483,648"
+    ):
+        gn.load_model(tmp_path / "m.zip")
+
+
+def test_bad_compile_settings_are_named_and_compile_false_skips_them(tmp_path):
+    model, x, _ = trained_cnn()
+    model.save(tmp_path / "m")
+    _edited(tmp_path / "m", lambda c: c["compile"]["optimizer"]["config"].update(beta_1="x"))
+    with pytest.raises(ModelFileError, match=r"cannot compile the model from the 'compile'"):
+        gn.load_model(tmp_path / "m")
+    np.testing.assert_array_equal(
+        gn.load_model(tmp_path / "m", compile=False).predict(x), model.predict(x)
+    )
+    _edited(tmp_path / "m", lambda c: c["compile"].update(metrics="accuracy"))
+    with pytest.raises(ModelFileError, match="'metrics' must be a list of metric names"):
+        gn.load_model(tmp_path / "m")
+
+
+def test_a_file_written_by_glassnet_0_1_still_loads(tmp_path):
+    """The format is unchanged by the checks: a config.json as glassnet 0.1.0 wrote it."""
+    (tmp_path / "m").mkdir()
+    dense = {
+        "name": "dense",
+        "trainable": True,
+        "units": 2,
+        "activation": "softmax",
+        "use_bias": True,
+        "kernel_initializer": "glorot_uniform",
+        "bias_initializer": "zeros",
+    }
+    layers = [
+        {
+            "class_name": "InputLayer",
+            "config": {"name": "input_layer", "trainable": True, "shape": [3], "batch_size": None},
+        },
+        {"class_name": "Dense", "config": dense},
+    ]
+    config = {
+        "format": "glassnet",
+        "format_version": 1,
+        "glassnet_version": "0.1.0",
+        "model": {
+            "class_name": "Sequential",
+            "config": {"name": "sequential", "trainable": True, "layers": layers},
+        },
+        "input_shape": [None, 3],
+        "class_names": ["no", "yes"],
+        "preprocessing": None,
+    }
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config, indent=2))
+    from safetensors.numpy import save_file
+
+    kernel = np.arange(6, dtype=np.float32).reshape(3, 2) / 10
+    bias = np.array([0.5, -0.5], np.float32)
+    save_file({"dense.kernel": kernel, "dense.bias": bias}, tmp_path / "m" / "weights.safetensors")
+    loaded = gn.load_model(tmp_path / "m")
+    assert loaded.class_names == ["no", "yes"]
+    x = np.ones((1, 3), np.float32)
+    logits = x @ kernel + bias
+    expected = np.exp(logits) / np.exp(logits).sum()
+    np.testing.assert_allclose(loaded.predict(x), expected, rtol=1e-6)
+
+
 def test_loading_never_unpickles(tmp_path, monkeypatch):
     """safetensors holds only arrays and config.json names classes from a registry: loading a
     model must not reach pickle at all."""
@@ -214,6 +413,18 @@ def test_resume_without_checkpoints_starts_fresh_and_bad_pointer_is_named(tmp_pa
     (tmp_path / "new" / "latest.json").write_text("garbage")
     with pytest.raises(ValueError, match="latest.json' is unreadable"):
         model.fit(x, y, epochs=2, verbose=0, checkpoint_dir=tmp_path / "new", resume=True)
+
+
+def test_a_damaged_checkpoint_is_named_when_resuming(tmp_path):
+    model, x, y = trained_cnn()
+    model.fit(x, y, epochs=1, verbose=0, checkpoint_dir=tmp_path / "ck")
+    saved = tmp_path / "ck" / "epoch-0001.glassnet"
+    _edited(saved, lambda c: c["checkpoint"].update(random_state=5, epoch="1"))
+    with pytest.raises(ModelFileError, match=r"training record .*\(its epoch, random_state are"):
+        model.fit(x, y, epochs=2, verbose=0, checkpoint_dir=tmp_path / "ck", resume=True)
+    (tmp_path / "ck" / "latest.json").write_text(json.dumps({"checkpoint": "../elsewhere"}))
+    with pytest.raises(ValueError, match="latest.json' is unreadable .*must name a checkpoint"):
+        model.fit(x, y, epochs=2, verbose=0, checkpoint_dir=tmp_path / "ck", resume=True)
 
 
 class SeededStream:

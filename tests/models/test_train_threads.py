@@ -283,6 +283,22 @@ def test_mismatched_targets_are_reported_for_the_whole_batch(two_blas_threads, m
     assert "(37, 4)" in str(threaded.value)  # the whole batch's outputs, not a share's
 
 
+def test_a_loss_that_sums_over_the_batch_runs_in_order(two_blas_threads, monkeypatch):
+    """Cosine similarity along axis 0 compares each output column across the samples: the
+    shares' losses would not add up to the batch's, so the step keeps the whole batch."""
+    model = cnn(loss=gn.losses.CosineSimilarity(axis=0))
+    x, labels = data()
+    y = np.eye(4, dtype=np.float32)[labels]
+    seen = shares_seen(monkeypatch)
+    for _ in range(4):
+        assert np.isfinite(model.train_step(x, y))
+    assert seen == []
+    model.compile(gn.optimizers.SGD(0.1), gn.losses.CosineSimilarity(axis=-1))
+    for _ in range(4):
+        model.train_step(x, y)
+    assert seen == [2, 2]  # along each sample's outputs it is a mean over samples: shares
+
+
 def test_a_share_that_cannot_be_recorded_leaves_the_batch_replaying_in_order(
     two_blas_threads, monkeypatch
 ):

@@ -99,6 +99,12 @@ TABLE = {
         [_f(2, 3)],
     ),
     "softmax_cross_entropy": (lambda p: ops.softmax_cross_entropy(p, LABELS), [_f(2, 3)]),
+    "huber": (lambda p: ops.huber(ONEHOT, p, delta=0.5), [_f(2, 3)]),
+    "log_cosh": (lambda p: ops.log_cosh(ONEHOT, p), [_f(2, 3)]),
+    "poisson": (lambda p: ops.poisson(ONEHOT, p), [_f(2, 3, low=0.1, high=2)]),
+    "hinge": (lambda p: ops.hinge(ONEHOT, p), [_f(2, 3)]),
+    "kl_divergence": (lambda p: ops.kl_divergence(ONEHOT, p), [_f(2, 3, low=0.1, high=0.9)]),
+    "cosine_similarity": (lambda p: ops.cosine_similarity(ONEHOT, p), [_f(2, 3)]),
     "simple_rnn": (ops.simple_rnn, [_f(2, 3, 4), _f(4, 5), _f(5, 5), _f(5), _f(2, 5)]),
     "lstm": (
         lambda x, w, u, b, h, c: ops.lstm(x, w, u, b, h, c)[0],

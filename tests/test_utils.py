@@ -1,0 +1,104 @@
+"""glassnet.utils: Keras's set_random_seed and to_categorical."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import backend, utils
+
+
+def draws() -> tuple[float, float, np.ndarray, np.ndarray]:
+    """One number from every generator set_random_seed covers, and glassnet weights."""
+    layer = gn.layers.Dense(4)
+    layer.build((None, 3))
+    return (
+        random.random(),
+        np.random.random(),  # noqa: NPY002 - the legacy global generator is what is tested
+        backend.get_rng().random(3),
+        layer.kernel.numpy().copy(),
+    )
+
+
+def test_set_random_seed_repeats_every_generator():
+    state = random.getstate(), np.random.get_state()  # noqa: NPY002
+    try:
+        utils.set_random_seed(1234)
+        first = draws()
+        utils.set_random_seed(1234)
+        second = draws()
+        utils.set_random_seed(99)
+        other = draws()
+    finally:
+        random.setstate(state[0])
+        np.random.set_state(state[1])  # noqa: NPY002
+    assert first[:2] == second[:2] and first[:2] != other[:2]
+    for a, b, c in zip(first[2:], second[2:], other[2:], strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(a, c)
+    # the engine's generator is the one glassnet.set_seed seeds, re-seeded in place
+    rng = backend.get_rng()
+    utils.set_random_seed(7)
+    expected = np.random.default_rng(7).random(4)
+    np.testing.assert_array_equal(rng.random(4), expected)
+
+
+@pytest.mark.parametrize(
+    ("seed", "message"),
+    [
+        (1.5, r"seed must be an integer. Received seed=1.5 \(of type float\)"),
+        ("42", r"seed must be an integer. Received seed='42'"),
+        (True, r"seed must be an integer"),
+        (-1, r"seed must lie in \[0, 2\*\*32 - 1\].*seed=-1"),
+        (2**32, r"seed must lie in"),
+    ],
+)
+def test_set_random_seed_rejects_bad_seeds(seed, message):
+    with pytest.raises(ValueError, match=message):
+        utils.set_random_seed(seed)
+
+
+def test_to_categorical_matches_keras():
+    labels = np.array([0, 2, 1, 2])
+    out = utils.to_categorical(labels)
+    assert out.dtype == np.float32 and out.shape == (4, 3)
+    np.testing.assert_array_equal(out, np.eye(3, dtype=np.float32)[labels])
+    np.testing.assert_array_equal(utils.to_categorical(labels, num_classes=5)[:, 3:], 0)
+    # (N, 1) labels lose the trailing 1, as in Keras; other shapes keep theirs
+    assert utils.to_categorical(labels[:, None]).shape == (4, 3)
+    grid = np.array([[0, 1], [3, 2]])
+    cube = utils.to_categorical(grid)
+    assert cube.shape == (2, 2, 4)
+    np.testing.assert_array_equal(cube.argmax(-1), grid)
+    assert utils.to_categorical(2, num_classes=3).tolist() == [0.0, 0.0, 1.0]
+    assert utils.to_categorical([1.0, 0.0]).tolist() == [[0.0, 1.0], [1.0, 0.0]]
+    assert utils.to_categorical(gn.Tensor(np.array([1, 0]))).shape == (2, 2)
+    assert utils.to_categorical([], num_classes=3).shape == (0, 3)
+    assert utils.to_categorical([1, 0], dtype="int64").dtype == np.int64
+    assert gn.utils.to_categorical is utils.to_categorical
+
+
+@pytest.mark.parametrize(
+    ("y", "kwargs", "message"),
+    [
+        ([0, 2, -1], {}, r"label -1 at index 2 is negative"),
+        ([[0, 1], [-3, 0]], {}, r"label -3 at index \(1, 0\) is negative"),
+        (
+            [0, 4, 1],
+            {"num_classes": 3},
+            r"label 4 at index 1 does not fit num_classes=3 \(labels 0 to 2\). "
+            r"Pass num_classes=5 or more",
+        ),
+        ([0.5, 1], {}, r"label 0.5 at index 0 is not a whole number"),
+        ([0, 1], {"num_classes": 0}, r"num_classes must be a positive integer. Received 0"),
+        ([0, 1], {"num_classes": 2.0}, r"num_classes must be a positive integer"),
+        ([], {}, r"y is empty; pass num_classes"),
+        (["cat", "dog"], {}, r"integer class labels; received dtype <U3"),
+    ],
+)
+def test_to_categorical_names_the_bad_label(y, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        utils.to_categorical(y, **kwargs)

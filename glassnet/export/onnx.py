@@ -31,6 +31,7 @@ from glassnet.applications import BasicBlock, BasicConv2D, Bottleneck, Inception
 from glassnet.layers import (
     Activation,
     Add,
+    Average,
     AveragePooling2D,
     BatchNormalization,
     Concatenate,
@@ -42,7 +43,10 @@ from glassnet.layers import (
     GlobalMaxPooling2D,
     InputLayer,
     LeakyReLU,
+    Maximum,
     MaxPooling2D,
+    Minimum,
+    Multiply,
     RandomBrightness,
     RandomContrast,
     RandomCrop,
@@ -54,9 +58,10 @@ from glassnet.layers import (
     Rescaling,
     Reshape,
     Softmax,
+    Subtract,
 )
 from glassnet.layers.layer import Layer
-from glassnet.models import Model, Sequential
+from glassnet.models import Functional, Model, Sequential
 from glassnet.ops.conv import resolve_padding
 
 __all__ = ["DEFAULT_OPSET", "export", "register_converter", "supported_layers"]
@@ -404,14 +409,23 @@ def _rescaling(graph: Graph, layer: Rescaling, value: Value) -> Value:
     return Value(out, value.shape, value.layout)
 
 
-@register_converter(Add)
-def _add(graph: Graph, layer: Add, values: list[Value]) -> Value:
-    """A chain of binary Adds, every input brought to the first one's layout."""
+#: Each element-wise merge layer's ONNX op (Add and Sub are binary, the others variadic).
+_MERGE_OPS = {Add: "Add", Subtract: "Sub", Multiply: "Mul", Maximum: "Max", Minimum: "Min"}
+
+
+@register_converter(Add, Subtract, Multiply, Maximum, Minimum, Average)
+def _merge(graph: Graph, layer: Any, values: list[Value]) -> Value:
+    """A chain of binary ops in the layer's order (Average: their sum, times 1/n), every input
+    brought to the first one's layout."""
     layout = values[0].layout
     values = [graph.layout(v, layout) for v in values]
+    op = _MERGE_OPS.get(type(layer), "Add")
     out = values[0].name
     for v in values[1:]:
-        out = graph.node("Add", [out, v.name], layer.name)
+        out = graph.node(op, [out, v.name], layer.name)
+    if isinstance(layer, Average):
+        scale = graph.weight(f"{layer.name}_scale", np.float32(1 / len(values)))
+        out = graph.node("Mul", [out, scale], layer.name)
     shape = layer.compute_output_shape([v.shape for v in values])
     return Value(out, tuple(shape), layout)
 
@@ -431,6 +445,13 @@ def _concatenate(graph: Graph, layer: Concatenate, values: list[Value]) -> Value
 
 
 # --------------------------------------------------------------------------- containers
+@register_converter(Functional)
+def _functional(graph: Graph, model: Functional, value: Any) -> Any:
+    """Every call in the graph's order, wired as the model's ``call`` wires it."""
+    inputs = value if isinstance(value, list) else [value]
+    return model.run_graph(inputs, lambda layer, args: convert_layer(graph, layer, args))
+
+
 @register_converter(Sequential)
 def _sequential(graph: Graph, model: Sequential, value: Value) -> Value:
     """Each layer on the output of the one before (nested Sequential models included)."""
@@ -463,16 +484,23 @@ def _inception(graph: Graph, block: Inception, value: Value) -> Value:
 
 
 # --------------------------------------------------------------------------- the model
-def _input_shape(model: Layer, input_shape: Any) -> tuple[int | None, ...]:
+def _input_shapes(model: Layer, input_shape: Any) -> list[tuple[int | None, ...]]:
+    """The shape of each of the model's inputs, batch first (a list of one for one input)."""
     if input_shape is not None:
-        return (None, *tuple(input_shape))
+        several = bool(input_shape) and isinstance(input_shape[0], (tuple, list))
+        return [(None, *tuple(s)) for s in (input_shape if several else [input_shape])]
     shape = getattr(model, "input_shape", None)
     if shape is None:
         raise ValueError(
             f"ONNX export: model '{model.name}' is not built, so its input shape is unknown. "
             f"Start it with Input(shape), call it on data once, or pass input_shape=(H, W, C)."
         )
-    return (None, *tuple(shape)[1:])
+    return [(None, *tuple(s)[1:]) for s in (shape if isinstance(shape, list) else [shape])]
+
+
+def _names(model: Layer, kind: str, count: int) -> list[str]:
+    """ "input"/"output" for a model with one; the input layers' or outputs' names otherwise."""
+    return [kind] if count == 1 else list(getattr(model, f"{kind}_names"))
 
 
 def to_onnx(
@@ -487,25 +515,30 @@ def to_onnx(
     helper = onnx.helper
     if opset < DEFAULT_OPSET:
         raise ValueError(f"ONNX export: opset {opset} is too old; use {DEFAULT_OPSET} or newer.")
-    shape = _input_shape(model, input_shape)
-    if any(d is None for d in shape[1:]):
-        raise ValueError(
-            f"ONNX export: every axis but the batch must have a known size (convolution pads "
-            f"are computed from it). Received input shape {shape}."
-        )
+    shapes = _input_shapes(model, input_shape)
+    for shape in shapes:
+        if any(d is None for d in shape[1:]):
+            raise ValueError(
+                f"ONNX export: every axis but the batch must have a known size (convolution "
+                f"pads are computed from it). Received input shape {shape}."
+            )
     graph = Graph()
-    source = Value(graph.name("input"), shape, NHWC)
-    out = graph.layout(convert_layer(graph, model, source), NHWC)
-    graph.nodes.append(helper.make_node("Identity", [out.name], ["output"], name="output"))
+    names = _names(model, "input", len(shapes))
+    sources = [Value(graph.name(n), s, NHWC) for n, s in zip(names, shapes, strict=True)]
+    several = isinstance(model, Functional) and len(model.outputs) > 1
+    out_names = [graph.name(n) for n in _names(model, "output", 2 if several else 1)]
+    out = convert_layer(graph, model, sources[0] if len(sources) == 1 else sources)
+    outs = [graph.layout(v, NHWC) for v in (out if isinstance(out, list) else [out])]
     float32 = onnx.TensorProto.FLOAT
-    dims_in = [batch_name, *shape[1:]]
-    dims_out = [batch_name, *out.shape[1:]]
+    ends = []
+    for name, value in zip(out_names, outs, strict=True):
+        graph.nodes.append(helper.make_node("Identity", [value.name], [name], name=name))
+        ends.append(helper.make_tensor_value_info(name, float32, [batch_name, *value.shape[1:]]))
+    starts = [
+        helper.make_tensor_value_info(v.name, float32, [batch_name, *v.shape[1:]]) for v in sources
+    ]
     onnx_graph = helper.make_graph(
-        graph.nodes,
-        model.name,
-        [helper.make_tensor_value_info(source.name, float32, dims_in)],
-        [helper.make_tensor_value_info("output", float32, dims_out)],
-        initializer=graph.initializers,
+        graph.nodes, model.name, starts, ends, initializer=graph.initializers
     )
     from glassnet import __version__
 

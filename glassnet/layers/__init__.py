@@ -18,7 +18,23 @@ from glassnet.layers.augmentation import (
 from glassnet.layers.convolutional import Conv2D, Convolution2D
 from glassnet.layers.core import Activation, Dense, Dropout, Input, InputLayer
 from glassnet.layers.layer import IncompatibleKeys, InputSpec, Layer, clear_session
-from glassnet.layers.merging import Add, Concatenate
+from glassnet.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
+from glassnet.layers.node import KerasTensor
 from glassnet.layers.normalization import BatchNormalization
 from glassnet.layers.pooling import (
     AveragePooling2D,
@@ -47,6 +63,7 @@ __all__ = [
     "LSTM",
     "Activation",
     "Add",
+    "Average",
     "AveragePooling2D",
     "AvgPool2D",
     "BatchNormalization",
@@ -66,10 +83,14 @@ __all__ = [
     "Input",
     "InputLayer",
     "InputSpec",
+    "KerasTensor",
     "Layer",
     "LeakyReLU",
     "MaxPool2D",
     "MaxPooling2D",
+    "Maximum",
+    "Minimum",
+    "Multiply",
     "RandomBrightness",
     "RandomContrast",
     "RandomCrop",
@@ -82,9 +103,17 @@ __all__ = [
     "Reshape",
     "SimpleRNN",
     "Softmax",
+    "Subtract",
     "TimeDistributed",
+    "add",
+    "average",
     "clear_session",
+    "concatenate",
     "deserialize",
     "get",
+    "maximum",
+    "minimum",
+    "multiply",
     "serialize",
+    "subtract",
 ]

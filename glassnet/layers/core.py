@@ -11,6 +11,7 @@ from glassnet import activations, initializers, ops
 from glassnet.backend import get_rng
 from glassnet.checks import check_bool, check_number, check_positive_int, is_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
+from glassnet.layers.node import KerasTensor, Node
 from glassnet.tensor import Tensor
 
 __all__ = ["Activation", "Dense", "Dropout", "Input", "InputLayer"]
@@ -60,6 +61,9 @@ class InputLayer(Layer):
         self.input_spec = InputSpec(ndim=len(self.sample_shape) + 1)
         self.input_shape = (None, *self.sample_shape)
         self.built = True
+        # Its one "call": it makes the functional graph's starting tensor (``Input`` returns it).
+        tensor = KerasTensor(self.shape, "float32", self, 0, 0, name=self.name)
+        self.__dict__["_inbound_nodes"] = [Node(self, [], [tensor])]
 
     @property
     def shape(self) -> Shape:
@@ -91,13 +95,14 @@ class InputLayer(Layer):
 
 def Input(
     shape: tuple[int | None, ...], batch_size: int | None = None, name: str | None = None
-) -> InputLayer:
-    """Declare the input of a model, Keras style: ``Input((28, 28, 1))``.
+) -> KerasTensor:
+    """Declare the input of a model, Keras style: ``inputs = Input((28, 28, 1))``.
 
-    Returns an ``InputLayer`` whose ``.shape`` is ``(batch_size, *shape)``; put it first in a
-    ``Sequential`` model.
+    Returns a symbolic ``KerasTensor`` of shape ``(batch_size, *shape)``: call layers on it and
+    pass both ends to ``Model(inputs, outputs)`` (the functional API), or put it first in a
+    ``Sequential`` to fix the input shape. Its ``InputLayer`` is ``tensor.layer``.
     """
-    return InputLayer(shape, batch_size, name=name)
+    return InputLayer(shape, batch_size, name=name).output
 
 
 class Dense(Layer):

@@ -18,8 +18,9 @@ class names let a model be saved as JSON and rebuilt without executing anything 
 
 Beside this file, and below it (they never import it at run time): ``registry.py`` files every
 subclass under its names, ``observers.py`` holds the functions told of every call
-(``watch_calls``, ``observe_calls``). ``serialization.py`` (``serialize``, ``deserialize``,
-``get``) is above it.
+(``watch_calls``, ``observe_calls``), ``node.py`` the functional API's symbolic tensors: a
+layer called on one records the call instead of computing. ``serialization.py``
+(``serialize``, ``deserialize``, ``get``) is above it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import numpy as np
 from glassnet import initializers
 from glassnet.backend import as_array, default_float, get_array_module
 from glassnet.checks import check_bool, is_int
+from glassnet.layers.node import call_symbolic, is_symbolic
 from glassnet.layers.observers import call_observers
 from glassnet.layers.registry import register
 from glassnet.tensor import Tensor, no_grad
@@ -457,6 +459,8 @@ class Layer:
             training: True or False to force a mode (it then also applies to sub-layers called
                 inside); None uses the layer's own mode (``train()``/``eval()``, default False).
         """
+        if is_symbolic(inputs):  # Input(...) tensors: record the call (layers/node.py)
+            return call_symbolic(self, inputs)
         if self._multi_input:
             if not isinstance(inputs, (list, tuple)):
                 raise TypeError(
@@ -488,6 +492,28 @@ class Layer:
         for observer in call_observers:
             observer(self, x, out)
         return out
+
+    @property
+    def input(self) -> Any:
+        """The symbolic input of this layer's first call in a functional graph (a
+        ``KerasTensor``, or a list for layers such as ``Add``)."""
+        return self._first_node("input").inputs
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output of this layer's first call in a functional graph: the
+        feature-extractor idiom ``Model(model.input, model.get_layer("conv3").output)``."""
+        outputs = self._first_node("output").outputs
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def _first_node(self, what: str) -> Any:
+        nodes = self.__dict__.get("_inbound_nodes")
+        if not nodes:
+            raise AttributeError(
+                f"{self._where} has no {what} yet: it has not been called on a symbolic input. "
+                f"Call it on keras.Input(...) (or on another layer's output) first."
+            )
+        return nodes[0]
 
     def _run_call(self, x: Any, training: bool) -> Any:
         # User layers may write call(self, x) without a training argument.

@@ -1,40 +1,56 @@
-"""Layers that combine several inputs into one: ``Add`` (the skip connection of ResNet) and
-``Concatenate`` (the parallel branches of Inception)."""
+"""Layers that combine several inputs into one: ``Add`` (the skip connection of ResNet),
+``Concatenate`` (the parallel branches of Inception), ``Subtract``, ``Multiply``, ``Average``,
+``Maximum`` and ``Minimum``; and Keras's lowercase functions that make and call one,
+``add([a, b])``, for the functional API."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from glassnet import ops
-from glassnet.layers.layer import Layer, Shape
+from glassnet.layers.layer import Layer, Shape, snake_case
 from glassnet.tensor import Tensor
 
-__all__ = ["Add", "Concatenate"]
+__all__ = [
+    "Add",
+    "Average",
+    "Concatenate",
+    "Maximum",
+    "Minimum",
+    "Multiply",
+    "Subtract",
+    "add",
+    "average",
+    "concatenate",
+    "maximum",
+    "minimum",
+    "multiply",
+    "subtract",
+]
 
 
-class Add(Layer):
-    """Adds a list of tensors of the same shape element by element: ``Add()([x, y])``.
-
-    In a residual block the input skips past a few layers and is added back to their output,
-    ``y = F(x) + x``, so a very deep network can still pass signals and gradients through.
-
-    Shape:
-        Input: a list of tensors, all of shape ``(batch, ...)``. Output: that same shape.
-    """
+class _Merge(Layer):
+    """Combines a list of tensors of the same shape element by element, pair by pair
+    (``_combine``); the subclasses differ only in that operation."""
 
     trains_in_shares = True  # see Layer.trains_in_shares
 
     _multi_input = True
+    #: How many inputs the merge takes (None: any number, at least one).
+    _arity: ClassVar[int | None] = None
 
     def __init__(self, *, name: str | None = None, trainable: bool = True) -> None:
         super().__init__(name=name, trainable=trainable)
 
+    def _combine(self, a: Tensor, b: Tensor) -> Tensor:
+        raise NotImplementedError
+
     def call(self, inputs: list[Tensor], training: bool = False) -> Tensor:
         total = inputs[0]
         for x in inputs[1:]:
-            total = ops.add(total, x)
+            total = self._combine(total, x)
         return total
 
     def compute_output_shape(self, input_shape: list[Shape]) -> Shape:
@@ -48,6 +64,10 @@ class Add(Layer):
         shapes = super()._check_input_shape(input_shape)
         if not shapes:
             raise ValueError(f"{self._where}: needs at least one input. Received an empty list.")
+        if self._arity is not None and len(shapes) != self._arity:
+            raise ValueError(
+                f"{self._where}: takes exactly {self._arity} inputs, received {len(shapes)}."
+            )
         first = shapes[0]
         for shape in shapes[1:]:
             same = len(shape) == len(first) and all(
@@ -60,6 +80,82 @@ class Add(Layer):
                     f"(e.g. a 1×1 Conv2D with the same filters and strides)."
                 )
         return shapes
+
+
+class Add(_Merge):
+    """Adds a list of tensors of the same shape element by element: ``Add()([x, y])``.
+
+    In a residual block the input skips past a few layers and is added back to their output,
+    ``y = F(x) + x``, so a very deep network can still pass signals and gradients through.
+
+    Shape:
+        Input: a list of tensors, all of shape ``(batch, ...)``. Output: that same shape.
+    """
+
+    def _combine(self, a: Tensor, b: Tensor) -> Tensor:
+        return ops.add(a, b)
+
+
+class Subtract(_Merge):
+    """The first of two tensors minus the second, element by element: ``Subtract()([a, b])``.
+
+    Shape:
+        Input: two tensors of shape ``(batch, ...)``. Output: that same shape.
+    """
+
+    _arity = 2
+
+    def _combine(self, a: Tensor, b: Tensor) -> Tensor:
+        return ops.sub(a, b)
+
+
+class Multiply(_Merge):
+    """The element-wise product of a list of tensors of the same shape (a gate: one branch
+    scales the other).
+
+    Shape:
+        Input: a list of tensors of shape ``(batch, ...)``. Output: that same shape.
+    """
+
+    def _combine(self, a: Tensor, b: Tensor) -> Tensor:
+        return ops.mul(a, b)
+
+
+class Maximum(_Merge):
+    """The element-wise maximum of a list of tensors of the same shape.
+
+    Shape:
+        Input: a list of tensors of shape ``(batch, ...)``. Output: that same shape.
+    """
+
+    def _combine(self, a: Tensor, b: Tensor) -> Tensor:
+        return ops.maximum(a, b)
+
+
+class Minimum(_Merge):
+    """The element-wise minimum of a list of tensors of the same shape.
+
+    Shape:
+        Input: a list of tensors of shape ``(batch, ...)``. Output: that same shape.
+    """
+
+    def _combine(self, a: Tensor, b: Tensor) -> Tensor:
+        return ops.minimum(a, b)
+
+
+class Average(_Merge):
+    """The element-wise mean of a list of tensors of the same shape: their sum over their count
+    (averaging the predictions of an ensemble).
+
+    Shape:
+        Input: a list of tensors of shape ``(batch, ...)``. Output: that same shape.
+    """
+
+    def _combine(self, a: Tensor, b: Tensor) -> Tensor:
+        return ops.add(a, b)
+
+    def call(self, inputs: list[Tensor], training: bool = False) -> Tensor:
+        return ops.mul(super().call(inputs), np.float32(1 / len(inputs)))
 
 
 class Concatenate(Layer):
@@ -119,3 +215,24 @@ class Concatenate(Layer):
                     f"the same height and width (e.g. padding='same')."
                 )
         return shapes
+
+
+def _merge_function(cls: type[Layer]) -> Any:
+    def merge(inputs: list[Any], **kwargs: Any) -> Any:
+        return cls(**kwargs)(inputs)
+
+    merge.__name__ = merge.__qualname__ = snake_case(cls.__name__)
+    merge.__doc__ = (
+        f"``{cls.__name__}(**kwargs)(inputs)`` in one call, Keras's functional shorthand: "
+        f"``layers.{merge.__name__}([a, b])``."
+    )
+    return merge
+
+
+add = _merge_function(Add)
+subtract = _merge_function(Subtract)
+multiply = _merge_function(Multiply)
+average = _merge_function(Average)
+maximum = _merge_function(Maximum)
+minimum = _merge_function(Minimum)
+concatenate = _merge_function(Concatenate)

@@ -1,9 +1,11 @@
 """Model: layers joined into one network that can be compiled, trained, evaluated and saved.
 
-Two ways to make one, as in Keras:
+Three ways to make one, as in Keras:
 
 * ``Sequential([...])`` for a plain stack of layers (``glassnet/models/sequential.py``);
-* subclassing, for networks with branches such as residual blocks::
+* the functional API, ``Model(inputs, outputs)`` after calling layers on ``Input(...)``, for
+  any graph of layers (``glassnet/models/functional.py``);
+* subclassing, for networks whose ``call`` is Python of your own::
 
       class Residual(glassnet.Model):
           def __init__(self):
@@ -53,6 +55,14 @@ class Model(Layer):
         "history",
     }
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Model:
+        # Model(inputs, outputs) is the functional API (Keras): a Functional model.
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from glassnet.models.functional import Functional  # it subclasses this class
+
+            return Functional.__new__(Functional, *args, **kwargs)
+        return super().__new__(cls, *args, **kwargs)
+
     def __init__(self, name: str | None = None, trainable: bool = True) -> None:
         super().__init__(name=name, trainable=trainable)
         self.optimizer: optimizers_module.Optimizer | None = None
@@ -83,6 +93,17 @@ class Model(Layer):
         with no_grad():
             out = self(Tensor(np.zeros(shape, np.float32)), training=False)
         return (input_shape[0], *out.shape[1:])
+
+    @property
+    def output_shape(self) -> Any:
+        """The shape of the model's output for its input shape, batch first (None: any)."""
+        if self.input_shape is None:
+            raise AttributeError(
+                f"Model '{self.name}' does not know its output shape until it knows its input "
+                "shape: start it with Input(shape), call model.build((None, *shape)) or run it "
+                "on a batch."
+            )
+        return self.compute_output_shape(self.input_shape)
 
     def largest_activation(self, sample_shape: tuple[int, ...]) -> int | None:
         """Numbers in the largest layer output for one sample of shape ``sample_shape``, or
@@ -552,6 +573,11 @@ class Model(Layer):
         if self._parallel is not None and self._parallel.rank != 0:
             return  # in a distributed run only rank 0 writes the model
         saving.save_model(self, path, include_optimizer=include_optimizer)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as a JSON string (no weights); ``models.model_from_json`` rebuilds
+        it with fresh weights. ``kwargs`` go to ``json.dumps`` (e.g. ``indent=2``)."""
+        return saving.architecture_json(self, **kwargs)
 
     def save_weights(self, path: str) -> None:
         """Save only the weights, as a ``.safetensors`` file."""

@@ -74,7 +74,7 @@ def model_config(model: Any, extra: dict[str, Any] | None = None) -> dict[str, A
         "format_version": FORMAT_VERSION,
         "glassnet_version": __version__,
         "model": layers_module.serialize(model),
-        "input_shape": list(model.input_shape) if model.input_shape is not None else None,
+        "input_shape": _input_shape(model),
         "class_names": model.class_names,
         "preprocessing": getattr(model, "preprocessing", None),
     }
@@ -90,6 +90,33 @@ def model_config(model: Any, extra: dict[str, Any] | None = None) -> dict[str, A
     if extra:
         config.update(extra)
     return config
+
+
+def _input_shape(model: Any) -> list[int | None] | None:
+    """The one input's shape, batch first; None for several inputs (a functional model knows
+    them from its own graph) or an unknown one."""
+    shape = model.input_shape
+    if shape is None or (shape and isinstance(shape[0], (tuple, list))):
+        return None
+    return list(shape)
+
+
+def architecture_json(model: Any, **kwargs: Any) -> str:
+    """``model.to_json()``: config.json's document without the compile settings."""
+    config = model_config(model)
+    config.pop("compile", None)
+    return json.dumps(config, **kwargs)
+
+
+def model_from_json(json_string: str | bytes) -> Any:
+    """A new model with fresh weights from ``model.to_json()`` (Keras's name), checked as
+    ``load_model`` checks config.json: nothing in the string is executed.
+
+    Raises:
+        ModelFileError: the string is not an architecture glassnet wrote.
+    """
+    data = json_string.encode() if isinstance(json_string, str) else bytes(json_string)
+    return build_model(parse_config(data, "model_from_json"), "model_from_json")
 
 
 def _files(model: Any, include_optimizer: bool, extra: dict[str, Any] | None) -> dict[str, bytes]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from glassnet.layers import InputLayer, deserialize, serialize
 from glassnet.layers.layer import Layer, snake_case
+from glassnet.layers.node import KerasTensor
 from glassnet.models.model import Model
 from glassnet.tensor import Tensor
 
@@ -63,6 +64,8 @@ class Sequential(Model):
 
     def add(self, layer: Layer) -> None:
         """Append a layer; with a known input shape it is built (and checked) right away."""
+        if isinstance(layer, KerasTensor) and isinstance(layer.layer, InputLayer):
+            layer = layer.layer  # Input(shape) gives its layer's tensor, as in Keras
         if isinstance(layer, InputLayer):
             if self._stack or self._input_shape is not None:
                 raise ValueError(
@@ -170,6 +173,55 @@ class Sequential(Model):
         for layer in self._stack:
             x = layer(x, training=training)
         return x
+
+    # ------------------------------------------------------------------ as a graph
+    def _graph_ends(self) -> tuple[KerasTensor, Any]:
+        """The stack called on a symbolic input, so that ``model.input``, ``model.output`` and
+        each layer's ``output`` exist for the functional API (made once per stack)."""
+        key = tuple(map(id, self._stack))
+        cached = self.__dict__.get("_symbolic")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        if self._input_shape is None:
+            raise AttributeError(
+                f"Sequential '{self.name}' has no symbolic input: it does not know its input "
+                "shape. Start it with Input(shape) or call model.build((None, *shape))."
+            )
+        layer = self._input_layer or InputLayer(self._input_shape[1:])
+        x = layer.output
+        for inner in self._stack:
+            x = inner(x)
+        ends = (layer.output, x)
+        self.__dict__["_symbolic"] = (key, ends)
+        return ends
+
+    @property
+    def input(self) -> KerasTensor:
+        """The symbolic input: ``Model(model.input, model.get_layer("conv3").output)`` builds
+        a feature extractor from a trained stack, sharing its layers and weights."""
+        return self._graph_ends()[0]
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output of the stack called on ``input``."""
+        return self._graph_ends()[1]
+
+    @property
+    def inputs(self) -> list[KerasTensor]:
+        """``[input]``, as Keras gives it."""
+        return [self.input]
+
+    @property
+    def outputs(self) -> list[Any]:
+        """``[output]``, as Keras gives it."""
+        return [self.output]
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """A layer by name or position; its ``output`` is then ready for a functional model."""
+        layer = super().get_layer(name, index)
+        if self._input_shape is not None and layer in self._stack:
+            self._graph_ends()
+        return layer
 
     def extra_repr(self) -> str:
         shape = f"input_shape={self._input_shape}, " if self._input_shape is not None else ""

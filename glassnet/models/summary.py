@@ -30,6 +30,7 @@ class Row:
     params: int
     formula: str
     macs: int
+    connected: str = ""  # a functional model's: the outputs this call takes
 
 
 def _dims(shape: tuple[int, ...]) -> str:
@@ -109,6 +110,30 @@ def _rows_traced(model: Any, shape: tuple, depth: int, rows: list[Row]) -> None:
             _rows_traced(layer, (shape[0], *first[1:]), depth + 1, rows)
 
 
+def _rows_functional(model: Any, rows: list[Row]) -> None:
+    """One row per layer call, in graph order, saying which outputs it takes ("conv2d[0][0]":
+    the first output of that layer's first call), as Keras's summary does."""
+    calls = model.call_numbers()
+
+    def ref(tensor: Any) -> str:
+        return f"{tensor.layer.name}[{calls[id(tensor.node)]}][{tensor.tensor_index}]"
+
+    for tensor in model.inputs:
+        _add_row(tensor.layer, 0, tensor.shape, rows)
+    for node in model._nodes:
+        shapes = [t.shape for t in node.outputs]
+        _add_row(node.layer, 0, shapes[0] if len(shapes) == 1 else shapes, rows)
+        rows[-1].connected = ", ".join(ref(t) for t in node.input_tensors)
+        if calls[id(node)]:  # a shared layer: its weights are counted at its first call
+            rows[-1].params, rows[-1].formula = 0, f"shared with {node.layer.name}[0]"
+        if node.layer.children() and calls[id(node)] == 0:
+            first = node.input_tensors[0].shape
+            if hasattr(node.layer, "_stack"):
+                _rows_sequential(node.layer, first, 1, rows)
+            elif not hasattr(node.layer, "_nodes"):
+                _rows_traced(node.layer, first, 1, rows)
+
+
 def _add_row(layer: Layer, depth: int, output_shape: Any, rows: list[Row]) -> None:
     if layer.children():
         params = sum(int(w.size) for w in layer.weights)
@@ -130,6 +155,8 @@ def summary_rows(model: Any) -> list[Row]:
     rows: list[Row] = []
     if hasattr(model, "_stack"):
         _rows_sequential(model, tuple(model.input_shape), 0, rows)
+    elif hasattr(model, "_nodes"):
+        _rows_functional(model, rows)
     else:
         _rows_traced(model, tuple(model.input_shape), 0, rows)
     return rows
@@ -168,7 +195,10 @@ def summary_text(model: Any) -> str:
     """The whole summary as text (what ``model.summary()`` prints)."""
     rows = summary_rows(model)
     macs = _roll_up_macs(rows)
-    header = ("Layer (type)", "Output Shape", "Param #", "Formula", "MACs/sample")
+    header: tuple[str, ...] = ("Layer (type)", "Output Shape", "Param #", "Formula", "MACs/sample")
+    graph = hasattr(model, "_nodes")
+    if graph:
+        header += ("Connected to",)
     table = [header]
     for r in rows:
         name = (
@@ -176,7 +206,8 @@ def summary_text(model: Any) -> str:
             + ("└ " if r.depth else "")
             + f"{r.layer.name} ({type(r.layer).__name__})"
         )
-        table.append((name, str(r.output_shape), f"{r.params:,}", r.formula, f"{r.macs:,}"))
+        cells = (name, str(r.output_shape), f"{r.params:,}", r.formula, f"{r.macs:,}")
+        table.append(cells + ((r.connected,) if graph else ()))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     right = {2, 4}
 

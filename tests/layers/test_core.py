@@ -13,13 +13,22 @@ from tests.layers.layer_checks import run_layer_test
 
 
 # ------------------------------------------------------------------ Input
-def test_input_shape_and_identity():
+def test_input_is_a_symbolic_tensor_of_an_input_layer():
+    """Keras 3: Input returns a KerasTensor; its InputLayer holds the shape and checks data."""
     inp = layers.Input((28, 28, 1))
-    assert isinstance(inp, layers.InputLayer)
-    assert inp.shape == (None, 28, 28, 1)
-    assert inp.built and inp.weights == [] and inp.count_params() == 0
+    assert isinstance(inp, layers.KerasTensor)
+    assert inp.shape == (None, 28, 28, 1) and inp.ndim == 4 and inp.dtype == "float32"
+    assert isinstance(inp.layer, layers.InputLayer) and inp.layer.output is inp
     assert layers.Input((4,), batch_size=8).shape == (8, 4)
     assert layers.Input(5).shape == (None, 5)
+    with pytest.raises(TypeError, match="is symbolic: it holds no numbers"):
+        np.asarray(inp)
+
+
+def test_input_layer_shape_and_identity():
+    inp = layers.InputLayer((28, 28, 1))
+    assert inp.shape == (None, 28, 28, 1)
+    assert inp.built and inp.weights == [] and inp.count_params() == 0
     x = Tensor(np.ones((2, 28, 28, 1), np.float32))
     assert inp(x) is x
     assert inp.compute_output_shape((None, 28, 28, 1)) == (None, 28, 28, 1)
@@ -27,14 +36,14 @@ def test_input_shape_and_identity():
 
 
 def test_input_config_round_trip():
-    inp = layers.Input((None, 3), batch_size=2, name="pixels")
+    inp = layers.InputLayer((None, 3), batch_size=2, name="pixels")
     clone = layers.deserialize(layers.serialize(inp))
     assert isinstance(clone, layers.InputLayer)
     assert clone.shape == (2, None, 3) and clone.name == "pixels"
 
 
 def test_input_rejects_wrong_data():
-    inp = layers.Input((28, 28, 1), name="images")
+    inp = layers.InputLayer((28, 28, 1), name="images")
     with pytest.raises(ValueError, match=r"InputLayer 'images': expected input shape \(None, 28"):
         inp(np.zeros((2, 28, 28, 3)))
     with pytest.raises(ValueError, match="expected a 4-D input"):

@@ -177,6 +177,12 @@ LEFT_OUT = {
     "Embedding": "takes integer ids (tests/layers/test_embedding.py); its keys are structural",
     "TimeDistributed": "its only key is the layer it wraps (a new layer is a new model)",
     "Add": "takes several inputs: no config beyond its name",
+    "Subtract": "takes several inputs: no config beyond its name",
+    "Multiply": "takes several inputs: no config beyond its name",
+    "Average": "takes several inputs: no config beyond its name",
+    "Maximum": "takes several inputs: no config beyond its name",
+    "Minimum": "takes several inputs: no config beyond its name",
+    "Functional": "a model: its config is its graph, rebuilt as a new model",
     "Concatenate": "takes several inputs; covered by the subclassed row below",
     "Layer": "the base class",
 }

@@ -1,5 +1,6 @@
-"""Keras's ``keras.utils`` helpers: one call to seed every random generator a run uses, and
-integer class labels turned into one-hot rows."""
+"""Keras's ``keras.utils`` helpers: one call to seed every random generator a run uses,
+integer class labels turned into one-hot rows, and ``plot_model`` (from ``glassnet.inspect``),
+a picture of the layer graph."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from typing import Any
 import numpy as np
 
 from glassnet.backend import manual_seed
+from glassnet.inspect.graph import plot_model
+
+__all__ = ["plot_model", "set_random_seed", "to_categorical"]
 
 
 def set_random_seed(seed: int) -> None:
@@ -92,6 +96,3 @@ def _where(flat_index: int, shape: tuple[int, ...]) -> Any:
     if len(shape) <= 1:
         return int(flat_index)
     return tuple(int(i) for i in np.unravel_index(flat_index, shape))
-
-
-__all__ = ["set_random_seed", "to_categorical"]

@@ -23,7 +23,6 @@ RANKS = {
     "parallel": 0,
     "tensor": 1,
     "autograd": 1,
-    "utils": 1,
     "gradcheck": 2,
     "ops": 2,
     "initializers": 3,
@@ -38,6 +37,7 @@ RANKS = {
     "datasets": 7,
     "data": 7,
     "inspect": 8,
+    "utils": 8,  # keras.utils' home: plot_model draws models, so it sits with inspect
     "export": 9,
     "distributed": 10,
     "serve": 11,

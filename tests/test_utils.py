@@ -102,3 +102,65 @@ def test_to_categorical_matches_keras():
 def test_to_categorical_names_the_bad_label(y, kwargs, message):
     with pytest.raises(ValueError, match=message):
         utils.to_categorical(y, **kwargs)
+
+
+# ------------------------------------------------------------------ plot_model
+def _two_branch_model() -> gn.Model:
+    a, b = gn.Input((3,), name="a"), gn.Input((2,), name="b")
+    joined = gn.layers.concatenate([gn.layers.Dense(4, name="hidden")(a), b], name="join")
+    heads = [gn.layers.Dense(1, name="reg")(joined), gn.layers.Dense(3, name="cls")(joined)]
+    return gn.Model([a, b], heads)
+
+
+def test_layer_graph_follows_a_functional_models_wiring():
+    from glassnet.inspect.graph import layer_graph
+
+    boxes = layer_graph(_two_branch_model())
+    names = [box.layer.name for box in boxes]
+    assert names == ["a", "b", "hidden", "join", "reg", "cls"]
+    edges = {(names[p], names[i]) for i, box in enumerate(boxes) for p in box.parents}
+    assert edges == {
+        ("a", "hidden"),
+        ("hidden", "join"),
+        ("b", "join"),
+        ("join", "reg"),
+        ("join", "cls"),
+    }
+    assert [box.level for box in boxes] == [0, 0, 1, 2, 3, 3]
+    assert boxes[3].input_shape == [(None, 4), (None, 2)] and boxes[3].output_shape == (None, 6)
+
+
+def test_layer_graph_of_a_stack_and_of_a_subclassed_model_is_a_chain():
+    from glassnet.inspect.graph import layer_graph
+
+    stack = gn.Sequential([gn.Input((4,)), gn.layers.Dense(3), gn.layers.Dense(2)])
+
+    class Net(gn.Model):
+        def __init__(self):
+            super().__init__()
+            self.first, self.second = gn.layers.Dense(3), gn.layers.Dense(2)
+
+        def call(self, x):
+            return self.second(self.first(x))
+
+    net = Net()
+    net.build((None, 4))
+    for model in (stack, net):
+        boxes = layer_graph(model)
+        assert [box.parents for box in boxes] == [[], [0], [1]]
+        assert [box.output_shape for box in boxes] == [(None, 4), (None, 3), (None, 2)]
+
+
+def test_plot_model_writes_a_png_sized_by_the_graph_and_dpi(tmp_path):
+    from PIL import Image
+
+    model = _two_branch_model()
+    tall = gn.utils.plot_model(model, tmp_path / "tb.png", show_shapes=True)
+    wide = gn.utils.plot_model(model, tmp_path / "lr.png", show_shapes=True, rankdir="LR")
+    small = gn.utils.plot_model(model, tmp_path / "small.png", show_shapes=True, dpi=48)
+    with Image.open(tall) as a, Image.open(wide) as b, Image.open(small) as c:
+        # four levels, two boxes across: top to bottom is the taller picture
+        assert a.height / a.width > b.height / b.width
+        assert abs(c.width * 2 - a.width) <= 2 and abs(c.height * 2 - a.height) <= 2
+    with pytest.raises(ValueError, match="rankdir must be 'TB' or 'LR'"):
+        gn.utils.plot_model(model, tmp_path / "x.png", rankdir="BT")

@@ -44,11 +44,11 @@ def new_figure(width_px: int, height_px: int) -> Any:
     return Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
 
 
-def save_figure(fig: Any, path: PathLike) -> Path:
+def save_figure(fig: Any, path: PathLike, dpi: int = DPI) -> Path:
     """Write ``fig`` to ``path`` (creating its folder) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=dpi)
     return path
 
 

@@ -84,8 +84,8 @@ class Model(Layer):
         """Create every weight by running one zero sample through ``call`` (subclassed models
         have no shape arithmetic of their own). ``input_shape`` includes the batch axis."""
         shape = tuple(1 if n is None else n for n in input_shape)
-        with no_grad():
-            self.call(Tensor(np.zeros(shape, np.float32)), training=False)
+        with no_grad():  # call(self, x) without training works too, as in Keras 3
+            self._run_call(Tensor(np.zeros(shape, np.float32)), False)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> Any:
         """The output shape for ``input_shape`` (batch may be None), from one zero sample."""

@@ -1,6 +1,7 @@
 """Keras's ``keras.utils`` helpers: one call to seed every random generator a run uses,
-integer class labels turned into one-hot rows, and ``plot_model`` (from ``glassnet.inspect``),
-a picture of the layer graph."""
+integer class labels turned into one-hot rows, ``plot_model`` (from ``glassnet.inspect``), a
+picture of the layer graph, and ``image_dataset_from_directory`` (from ``glassnet.data``),
+where Keras users look for it."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import Any
 import numpy as np
 
 from glassnet.backend import manual_seed
+from glassnet.data import image_dataset_from_directory
 from glassnet.inspect.graph import plot_model
 
-__all__ = ["plot_model", "set_random_seed", "to_categorical"]
+__all__ = ["image_dataset_from_directory", "plot_model", "set_random_seed", "to_categorical"]
 
 
 def set_random_seed(seed: int) -> None:

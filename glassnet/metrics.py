@@ -886,6 +886,31 @@ def get(identifier: str | Metric, loss_name: str | None = None) -> Metric:
     )
 
 
+#: The classes ``deserialize`` rebuilds, by class name: a saved model names no others.
+_CLASSES: dict[str, type[Metric]] = {cls.__name__: cls for cls in (Mean, *_NAMED.values())}
+
+
+def serialize(metric: Metric) -> dict[str, Any]:
+    """``{"class_name": ..., "config": ...}`` (Keras's form) for saving with a model, so a
+    metric comes back with its arguments (``Precision(thresholds=0.7)``, ``AUC(curve="PR")``)."""
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+def deserialize(config: dict[str, Any]) -> Metric:
+    """Rebuild a built-in metric from ``serialize``'s output; no code is executed.
+
+    Raises:
+        ValueError: the class name is not a built-in metric's (it is named, with the known ones).
+    """
+    cls = _CLASSES.get(config.get("class_name", ""))
+    if cls is None:
+        raise ValueError(
+            f"unknown metric class {config.get('class_name')!r}. Known: "
+            f"{', '.join(sorted(_CLASSES))}."
+        )
+    return cls.from_config(config.get("config", {}))
+
+
 def results(metrics: Iterable[Metric]) -> dict[str, float]:
     """Each metric's result as ``fit``'s logs hold it, one float per key: a metric with one
     value per class or threshold (F1Score's ``average=None``, a list of thresholds) gives

@@ -107,7 +107,7 @@ class Model(Layer):
         """Choose how to learn: the optimizer, the loss to lower, and metrics to report.
 
         Args:
-            optimizer: an ``Optimizer`` or Keras's name (``"sgd"``, ``"adam"``, ``"rmsprop"``).
+            optimizer: an ``Optimizer`` or a Keras name from ``optimizers.NAMES`` ("nadam", ...).
             loss: a ``Loss`` or name (``"mse"``, ``"sparse_categorical_crossentropy"``, ...).
             metrics: names or ``Metric`` objects; ``"accuracy"`` picks the accuracy that fits
                 the loss, as in Keras.

@@ -2,10 +2,10 @@
 
 ``fit`` calls each callback at the start and end of training, of every epoch and of every batch,
 passing a ``logs`` dict (``{"loss": 0.31, "accuracy": 0.9, "val_loss": ...}``). Callbacks watch
-(History, the progress bar, CSVLogger), save (ModelCheckpoint), steer (LearningRateScheduler) or
-stop training by setting ``model.stop_training = True`` — the texts' two stopping rules are
-"the epochs are done" and "the error is small enough" (StopAtThreshold), plus "it stopped
-improving" (EarlyStopping).
+(History, the progress bar, CSVLogger), save (ModelCheckpoint), steer (LearningRateScheduler,
+ReduceLROnPlateau) or stop training by setting ``model.stop_training = True`` — the texts' two
+stopping rules are "the epochs are done" and "the error is small enough" (StopAtThreshold),
+plus "it stopped improving" (EarlyStopping).
 """
 
 from __future__ import annotations
@@ -279,6 +279,13 @@ def _monitor_mode(owner: str, monitor: str, mode: str) -> str:
     return monitor_mode(monitor) if mode == "auto" else mode
 
 
+def _beats(mode: str, value: float, reference: float, min_delta: float = 0.0) -> bool:
+    """Whether ``value`` is better than ``reference`` by more than ``min_delta`` in ``mode``."""
+    if mode == "min":
+        return value < reference - min_delta
+    return value > reference + min_delta
+
+
 def _monitored(owner: str, monitor: str, logs: dict[str, Any] | None, hint: str = "") -> Any:
     """``logs[monitor]``, or a KeyError that lists the keys there are."""
     value = (logs or {}).get(monitor)
@@ -323,11 +330,6 @@ class EarlyStopping(Callback):
         self.start_from_epoch = start_from_epoch
         self.stopped_epoch: int | None = None
 
-    def _better(self, value: float, reference: float) -> bool:
-        if self.mode == "min":
-            return value < reference - self.min_delta
-        return value > reference + self.min_delta
-
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.wait = 0
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -343,12 +345,12 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self.best_weights is None:
             self.best_weights = self.model.get_weights()
         self.wait += 1
-        if self._better(value, self.best):
+        if _beats(self.mode, value, self.best, self.min_delta):
             self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
             # The count restarts only when the value beats both the best so far and the baseline.
-            if self.baseline is None or self._better(value, self.baseline):
+            if self.baseline is None or _beats(self.mode, value, self.baseline, self.min_delta):
                 self.wait = 0
                 return
         if self.wait >= self.patience and epoch > 0:
@@ -467,8 +469,7 @@ class ModelCheckpoint(Callback):
         if self.save_best_only:
             hint = " Pass validation data or pick another monitor."
             value = _monitored("ModelCheckpoint", self.monitor, logs, hint)
-            improved = value < self.best if self.mode == "min" else value > self.best
-            if not improved:
+            if not _beats(self.mode, value, self.best):
                 return
             self.best = value
         try:
@@ -594,7 +595,8 @@ class ReduceLROnPlateau(Callback):
     the logs as ``learning_rate`` (so ``History`` records it). An epoch improves when the
     value beats the best so far by more than ``min_delta``; after ``patience`` epochs without
     one the rate becomes ``max(lr * factor, min_lr)`` (nothing happens once it is at
-    ``min_lr``), and the next ``cooldown`` epochs count no waiting.
+    ``min_lr``). Counting as Keras does, the ``cooldown - 1`` epochs after a drop count no
+    waiting (so ``cooldown=1`` changes nothing).
 
     Args:
         monitor: the log key to watch, e.g. ``"val_loss"`` or ``"val_accuracy"``.
@@ -638,11 +640,6 @@ class ReduceLROnPlateau(Callback):
         self.cooldown_counter = 0
         self.best = math.inf if self.mode == "min" else -math.inf
 
-    def _improved(self, value: float) -> bool:
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         _refuse_a_schedule(
             "ReduceLROnPlateau",
@@ -660,7 +657,7 @@ class ReduceLROnPlateau(Callback):
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0
-        if self._improved(value):
+        if _beats(self.mode, value, self.best, self.min_delta):
             self.best, self.wait = value, 0
             return
         if self.cooldown_counter > 0:

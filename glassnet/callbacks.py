@@ -2,10 +2,10 @@
 
 ``fit`` calls each callback at the start and end of training, of every epoch and of every batch,
 passing a ``logs`` dict (``{"loss": 0.31, "accuracy": 0.9, "val_loss": ...}``). Callbacks watch
-(History, the progress bar, CSVLogger), save (ModelCheckpoint), steer (LearningRateScheduler) or
-stop training by setting ``model.stop_training = True`` — the texts' two stopping rules are
-"the epochs are done" and "the error is small enough" (StopAtThreshold), plus "it stopped
-improving" (EarlyStopping).
+(History, the progress bar, CSVLogger), save (ModelCheckpoint), steer (LearningRateScheduler,
+ReduceLROnPlateau) or stop training by setting ``model.stop_training = True`` — the texts' two
+stopping rules are "the epochs are done" and "the error is small enough" (StopAtThreshold),
+plus "it stopped improving" (EarlyStopping).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from glassnet.checks import check_number, is_int
+from glassnet.metrics import monitor_mode
 from glassnet.optimizers.schedules import LearningRateSchedule
 
 
@@ -270,12 +272,18 @@ class PredictProgress:
             self._out.flush()
 
 
-def _monitor_mode(monitor: str, mode: str) -> str:
+def _monitor_mode(owner: str, monitor: str, mode: str) -> str:
+    """``mode`` ("min" or "max"), with "auto" decided by ``metrics.monitor_mode(monitor)``."""
     if mode not in ("auto", "min", "max"):
-        raise ValueError(f"mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
-    if mode != "auto":
-        return mode
-    return "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall")) else "min"
+        raise ValueError(f"{owner}: mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
+    return monitor_mode(monitor) if mode == "auto" else mode
+
+
+def _beats(mode: str, value: float, reference: float, min_delta: float = 0.0) -> bool:
+    """Whether ``value`` is better than ``reference`` by more than ``min_delta`` in ``mode``."""
+    if mode == "min":
+        return value < reference - min_delta
+    return value > reference + min_delta
 
 
 def _monitored(owner: str, monitor: str, logs: dict[str, Any] | None, hint: str = "") -> Any:
@@ -316,16 +324,11 @@ class EarlyStopping(Callback):
         self.monitor = monitor
         self.min_delta = abs(min_delta)
         self.patience = patience
-        self.mode = _monitor_mode(monitor, mode)
+        self.mode = _monitor_mode("EarlyStopping", monitor, mode)
         self.baseline = baseline
         self.restore_best_weights = restore_best_weights
         self.start_from_epoch = start_from_epoch
         self.stopped_epoch: int | None = None
-
-    def _better(self, value: float, reference: float) -> bool:
-        if self.mode == "min":
-            return value < reference - self.min_delta
-        return value > reference + self.min_delta
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.wait = 0
@@ -342,12 +345,12 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self.best_weights is None:
             self.best_weights = self.model.get_weights()
         self.wait += 1
-        if self._better(value, self.best):
+        if _beats(self.mode, value, self.best, self.min_delta):
             self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
             # The count restarts only when the value beats both the best so far and the baseline.
-            if self.baseline is None or self._better(value, self.baseline):
+            if self.baseline is None or _beats(self.mode, value, self.baseline, self.min_delta):
                 self.wait = 0
                 return
         if self.wait >= self.patience and epoch > 0:
@@ -388,7 +391,7 @@ class StopAtThreshold(Callback):
                 "StopAtThreshold: validation metrics exist only per epoch; use check='epoch'."
             )
         self.monitor, self.threshold, self.check = monitor, float(threshold), check
-        self.mode = _monitor_mode(monitor, mode)
+        self.mode = _monitor_mode("StopAtThreshold", monitor, mode)
 
     def _reached(self, logs: dict[str, Any] | None) -> bool:
         value = _monitored("StopAtThreshold", self.monitor, logs)
@@ -450,7 +453,7 @@ class ModelCheckpoint(Callback):
         self.monitor = monitor
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
-        self.mode = _monitor_mode(monitor, mode)
+        self.mode = _monitor_mode("ModelCheckpoint", monitor, mode)
         self.verbose = verbose
         self.best = math.inf if self.mode == "min" else -math.inf
 
@@ -466,8 +469,7 @@ class ModelCheckpoint(Callback):
         if self.save_best_only:
             hint = " Pass validation data or pick another monitor."
             value = _monitored("ModelCheckpoint", self.monitor, logs, hint)
-            improved = value < self.best if self.mode == "min" else value > self.best
-            if not improved:
+            if not _beats(self.mode, value, self.best):
                 return
             self.best = value
         try:
@@ -549,15 +551,12 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         optimizer = self.model.optimizer
-        scheduled = getattr(optimizer, "learning_rate_schedule", None)
-        if scheduled is not None:
-            raise TypeError(
-                f"LearningRateScheduler: the optimizer's learning_rate is already a schedule "
-                f"({type(scheduled).__name__}), which sets the rate before every step; this "
-                f"callback would fight it every epoch. Keep one: drop the callback, or compile "
-                f"with a number as learning_rate (and give the schedule to this callback to "
-                f"step it per epoch)."
-            )
+        _refuse_a_schedule(
+            "LearningRateScheduler",
+            optimizer,
+            "Keep one: drop the callback, or compile with a number as learning_rate (and give "
+            "the schedule to this callback to step it per epoch).",
+        )
         if self._takes_lr:
             lr = float(self.schedule(epoch, float(optimizer.learning_rate)))
         else:
@@ -574,6 +573,110 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if logs is not None:
             logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+def _refuse_a_schedule(owner: str, optimizer: Any, what_to_do: str) -> None:
+    """A TypeError naming the schedule when ``optimizer``'s learning rate comes from one: the
+    schedule sets the rate before every step, so a callback setting it would fight it."""
+    scheduled = getattr(optimizer, "learning_rate_schedule", None)
+    if scheduled is not None:
+        raise TypeError(
+            f"{owner}: the optimizer's learning_rate is already a schedule "
+            f"({type(scheduled).__name__}), which sets the rate before every step; this "
+            f"callback would fight it every epoch (Keras refuses this too). {what_to_do}"
+        )
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved for
+    ``patience`` epochs: a plateau often means the steps are too big to go further down.
+
+    Keras 3's callback, argument for argument. After each epoch the rate in use is written to
+    the logs as ``learning_rate`` (so ``History`` records it). An epoch improves when the
+    value beats the best so far by more than ``min_delta``; after ``patience`` epochs without
+    one the rate becomes ``max(lr * factor, min_lr)`` (nothing happens once it is at
+    ``min_lr``). Counting as Keras does, the ``cooldown - 1`` epochs after a drop count no
+    waiting (so ``cooldown=1`` changes nothing).
+
+    Args:
+        monitor: the log key to watch, e.g. ``"val_loss"`` or ``"val_accuracy"``.
+        factor: what the rate is multiplied by, in [0, 1).
+        patience: epochs without improvement before the rate drops.
+        verbose: 1 prints a line when the rate drops.
+        mode: "min", "max", or "auto" (``metrics.monitor_mode``: max for accuracy-like names).
+        min_delta: the smallest change that counts as an improvement.
+        cooldown: epochs after a drop during which no waiting is counted.
+        min_lr: the rate never goes below this.
+
+    The optimizer's ``learning_rate`` must be a number: a schedule object sets the rate
+    before every step, so training stops at its start with a TypeError naming the schedule.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
+        super().__init__()
+        owner = "ReduceLROnPlateau"
+        self.monitor = monitor
+        self.factor = check_number(owner, "factor", factor, 0.0, 1.0, high_open=True)
+        self.patience = _count(owner, "patience", patience)
+        self.verbose = verbose
+        self.mode = _monitor_mode(owner, monitor, mode)
+        self.min_delta = abs(check_number(owner, "min_delta", min_delta))
+        self.cooldown = _count(owner, "cooldown", cooldown)
+        self.min_lr = check_number(owner, "min_lr", min_lr, 0.0)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.wait = 0
+        self.cooldown_counter = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        _refuse_a_schedule(
+            "ReduceLROnPlateau",
+            self.model.optimizer,
+            "Keep one: drop the callback, or compile with a number as learning_rate.",
+        )
+        self._reset()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = float(optimizer.learning_rate)
+        hint = " Pass validation data for val_* keys, or monitor one of these."
+        value = _monitored("ReduceLROnPlateau", self.monitor, logs, hint)
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if _beats(self.mode, value, self.best, self.min_delta):
+            self.best, self.wait = value, 0
+            return
+        if self.cooldown_counter > 0:
+            return
+        self.wait += 1
+        old = float(optimizer.learning_rate)
+        if self.wait >= self.patience and old > self.min_lr:
+            new = max(old * self.factor, self.min_lr)
+            optimizer.learning_rate = new
+            self.cooldown_counter, self.wait = self.cooldown, 0
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new:.6g}.")
+
+
+def _count(owner: str, name: str, value: Any) -> int:
+    """``value`` as an int >= 0 (a number of epochs)."""
+    if not is_int(value) or value < 0:
+        raise ValueError(f"{owner}: '{name}' must be an integer >= 0. Received: {name}={value!r}")
+    return int(value)
 
 
 def _takes_lr(schedule: Any) -> bool:

@@ -11,20 +11,30 @@ part below it can use it.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "NONNEGATIVE",
+    "POSITIVE",
+    "UNIT",
+    "UNIT_LEFT_OPEN",
+    "UNIT_OPEN",
     "Pads",
     "Pair",
     "check_bool",
     "check_int_pair",
+    "check_name",
     "check_number",
     "check_padding",
     "check_positive_int",
+    "check_range",
+    "check_steps",
     "is_int",
+    "is_real",
 ]
 
 #: (height, width) sizes: a kernel, a stride, a dilation.
@@ -40,6 +50,11 @@ _PADDING_HELP = (
 def is_int(value: Any) -> bool:
     """Whether ``value`` is a Python or NumPy integer (a bool is not)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_real(value: Any) -> bool:
+    """Whether ``value`` is a real number (NumPy scalars included), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def check_bool(where: str, arg: str, value: Any) -> bool:
@@ -120,7 +135,7 @@ def check_number(
     high_open: bool = False,
 ) -> float:
     """``value`` as a float: a finite real number within [low, high] (open ends where asked)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+    if not is_real(value) or not math.isfinite(value):
         raise TypeError(f"{where}: '{arg}' must be a finite number. Received: {arg}={value!r}")
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
@@ -132,3 +147,46 @@ def check_number(
         interval = f"{left}{lo}, {hi}{right}"
         raise ValueError(f"{where}: '{arg}' must be in {interval}. Received: {arg}={value!r}")
     return float(value)
+
+
+# ------------------------------------------------------------------ named ranges
+# The optimizers and learning-rate schedules name their ranges ("a number > 0", "in [0, 1)")
+# and call NaN and inf out of range (a ValueError), where check_number calls them no number.
+
+#: The ranges ``check_range`` checks against: (how a message states it, the test).
+NONNEGATIVE = ("a number >= 0", lambda v: v >= 0)
+POSITIVE = ("a number > 0", lambda v: v > 0)
+UNIT_OPEN = ("in [0, 1)", lambda v: 0 <= v < 1)
+UNIT = ("in [0, 1]", lambda v: 0 <= v <= 1)
+UNIT_LEFT_OPEN = ("in (0, 1]", lambda v: 0 < v <= 1)
+
+
+def check_range(
+    where: str, arg: str, value: Any, rule: tuple[str, Any], optional: bool = False
+) -> float | None:
+    """``value`` as a float if it passes ``rule`` (None passes where ``optional``); else a
+    TypeError (not a real number) or a ValueError stating the range."""
+    if value is None and optional:
+        return None
+    if not is_real(value):
+        raise TypeError(
+            f"{where}: '{arg}' must be a real number. Received: {arg}={value!r} "
+            f"(type {type(value).__name__})."
+        )
+    if not (math.isfinite(value) and rule[1](value)):
+        raise ValueError(f"{where}: '{arg}' must be {rule[0]}. Received: {arg}={value!r}")
+    return float(value)
+
+
+def check_steps(where: str, arg: str, value: Any, rule: tuple[str, Any]) -> int | float:
+    """A count of optimizer steps that passes ``rule``: kept an int when given as an integer
+    (so configs read ``1000``, not ``1000.0``), a float otherwise (Keras accepts both)."""
+    number = check_range(where, arg, value, rule)
+    return int(value) if isinstance(value, numbers.Integral) else number
+
+
+def check_name(where: str, name: Any) -> Any:
+    """``name`` unchanged if it is a string or None; else a TypeError."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"{where}: 'name' must be a string. Received: name={name!r}")
+    return name

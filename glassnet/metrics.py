@@ -162,6 +162,10 @@ class Metric:
     define ``per_sample``; others keep their own state (named in ``state_names``)."""
 
     name = "metric"
+    #: Whether a higher value is better (Keras's ``_direction = "up"``): accuracies, AUC,
+    #: precision, recall and F-scores; errors and means are lower-is-better. Callbacks read it
+    #: through ``monitor_mode(monitor)`` to decide what "improved" means.
+    higher_is_better = False
     #: The attributes that hold the running state: sums, so ``fit(distributed=True)`` adds
     #: them up over the ranks (``state_vector``) and ``result`` reads the whole batch's value.
     state_names: tuple[str, ...] = ("total", "count")
@@ -236,6 +240,7 @@ class SparseCategoricalAccuracy(Metric):
     """
 
     name = "accuracy"
+    higher_is_better = True
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         if y_true.shape == y_pred.shape and y_pred.ndim >= 2 and y_pred.shape[-1] > 1:
@@ -247,6 +252,7 @@ class CategoricalAccuracy(Metric):
     """Share of samples whose highest-scoring class is the one-hot label's class."""
 
     name = "accuracy"
+    higher_is_better = True
 
     def per_sample(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         return y_pred.argmax(axis=-1) == y_true.argmax(axis=-1)
@@ -256,6 +262,7 @@ class BinaryAccuracy(Metric):
     """Share of yes/no answers right, a probability above ``threshold`` meaning yes."""
 
     name = "accuracy"
+    higher_is_better = True
 
     def __init__(self, name: str | None = None, threshold: float = 0.5) -> None:
         self.threshold = threshold
@@ -277,6 +284,7 @@ class SparseTopKCategoricalAccuracy(Metric):
     """
 
     name = "sparse_top_k_categorical_accuracy"
+    higher_is_better = True
 
     def __init__(self, k: int = 5, name: str | None = None, from_sorted_ids: bool = False) -> None:
         self.k = _check_positive_int(k, type(self).__name__, "k", "how many best guesses count")
@@ -358,6 +366,7 @@ class _AtThresholds(Metric):
     negatives at each threshold (T,)."""
 
     state_names = ("true_positives", "false_positives", "false_negatives")
+    higher_is_better = True
 
     def __init__(
         self,
@@ -499,6 +508,7 @@ class AUC(Metric):
     """
 
     name = "auc"
+    higher_is_better = True
     state_names = ("true_positives", "false_positives", "true_negatives", "false_negatives")
 
     def __init__(
@@ -679,6 +689,7 @@ class FBetaScore(Metric):
     """
 
     name = "fbeta_score"
+    higher_is_better = True
     state_names = ("true_positives", "false_positives", "false_negatives", "intermediate_weights")
 
     def __init__(
@@ -822,6 +833,31 @@ def _snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+#: Words that mark a log key as higher-is-better when it names no built-in metric (a metric
+#: given its own name, such as ``Precision(name="precision_at_70")``).
+_HIGHER_IS_BETTER_WORDS = ("acc", "auc", "precision", "recall", "f1", "fbeta", "iou")
+
+
+def monitor_mode(monitor: str) -> str:
+    """``"max"`` when a higher value of the log key ``monitor`` is better, else ``"min"``: what
+    EarlyStopping, ModelCheckpoint and ReduceLROnPlateau do with ``mode="auto"``, as in Keras.
+
+    The ``val_`` prefix and a numeric suffix (``f1_score_0``, one value per class; ``auc_1``,
+    a second AUC) are ignored; a built-in metric's name decides by its ``higher_is_better``,
+    any other name by whether it contains one of "acc", "auc", "precision", "recall", "f1",
+    "fbeta" or "iou". Losses and everything else are lower-is-better.
+    """
+    name = re.sub(r"_\d+$", "", monitor.removeprefix("val_"))
+    if name in ("accuracy", "acc"):
+        return "max"
+    known = _NAMED.get(name)
+    if known is not None:
+        higher = known.higher_is_better
+    else:
+        higher = "loss" not in name and any(w in name for w in _HIGHER_IS_BETTER_WORDS)
+    return "max" if higher else "min"
+
+
 def get(identifier: str | Metric, loss_name: str | None = None) -> Metric:
     """A metric from a Keras name or object. ``"accuracy"``/``"acc"`` picks the accuracy that
     fits the loss, as Keras does: sparse labels, one-hot labels, or yes/no. Class names work
@@ -848,6 +884,31 @@ def get(identifier: str | Metric, loss_name: str | None = None) -> Metric:
         f"Unknown metric {identifier!r}. Known names: accuracy, {', '.join(sorted(_NAMED))}, "
         "or pass a glassnet.metrics.Metric object."
     )
+
+
+#: The classes ``deserialize`` rebuilds, by class name: a saved model names no others.
+_CLASSES: dict[str, type[Metric]] = {cls.__name__: cls for cls in (Mean, *_NAMED.values())}
+
+
+def serialize(metric: Metric) -> dict[str, Any]:
+    """``{"class_name": ..., "config": ...}`` (Keras's form) for saving with a model, so a
+    metric comes back with its arguments (``Precision(thresholds=0.7)``, ``AUC(curve="PR")``)."""
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+def deserialize(config: dict[str, Any]) -> Metric:
+    """Rebuild a built-in metric from ``serialize``'s output; no code is executed.
+
+    Raises:
+        ValueError: the class name is not a built-in metric's (it is named, with the known ones).
+    """
+    cls = _CLASSES.get(config.get("class_name", ""))
+    if cls is None:
+        raise ValueError(
+            f"unknown metric class {config.get('class_name')!r}. Known: "
+            f"{', '.join(sorted(_CLASSES))}."
+        )
+    return cls.from_config(config.get("config", {}))
 
 
 def results(metrics: Iterable[Metric]) -> dict[str, float]:

@@ -9,7 +9,9 @@ import math
 import numpy as np
 import pytest
 
+import glassnet as gn
 from glassnet import callbacks as cb
+from glassnet import layers as L
 from glassnet.optimizers import SGD
 from glassnet.optimizers.schedules import CosineDecay, ExponentialDecay
 
@@ -236,3 +238,97 @@ def test_progress_bar_draws_a_live_bar_on_a_terminal():
     bar.on_epoch_end(0, {"loss": 0.33})
     text = out.getvalue()
     assert "Epoch 1/1" in text and "3/3" in text and "loss: 0.33" in text
+
+
+def plateau(callback, values, key="val_loss", lr=0.1):
+    """Drive ``callback`` through epochs whose ``logs[key]`` take ``values``: the rate each
+    epoch logged, and the rate after the last epoch."""
+    model = StandInModel()
+    model.optimizer.learning_rate = lr
+    callback.set_model(model)
+    callback.on_train_begin()
+    logged = []
+    for epoch, value in enumerate(values):
+        logs = {key: value}
+        callback.on_epoch_end(epoch, logs)
+        logged.append(logs["learning_rate"])
+    return logged, model.optimizer.learning_rate
+
+
+def test_reduce_lr_on_plateau_waits_cools_down_and_stops_at_min_lr():
+    reduce = cb.ReduceLROnPlateau(factor=0.5, patience=2, cooldown=2, min_lr=0.02)
+    values = [1.0, 0.9] + [0.95] * 11 + [0.5]
+    logged, final = plateau(reduce, values)
+    # e0, e1 improve; e2, e3 do not: the rate halves after e3 (logged from e4 on). Cooldown
+    # 2: e4 counts nothing, e5 and e6 wait, halve after e6. Again after e9, to
+    # max(0.0125, min_lr). At min_lr it stays (e12); e13 improves.
+    want = [0.1] * 4 + [0.05] * 3 + [0.025] * 3 + [0.02] * 4
+    assert logged == pytest.approx(want, rel=1e-12)
+    assert final == 0.02 and reduce.best == 0.5 and reduce.wait == 0
+
+
+def test_reduce_lr_on_plateau_without_cooldown_and_with_min_delta_in_max_mode():
+    reduce = cb.ReduceLROnPlateau(monitor="val_accuracy", patience=1, min_delta=0.01)
+    assert reduce.mode == "max"
+    # 0.505 beats 0.5 by less than min_delta: no improvement; nor does 0.51 beat it by more.
+    logged, final = plateau(reduce, [0.5, 0.505, 0.51, 0.6, 0.6], key="val_accuracy")
+    assert logged == pytest.approx([0.1, 0.1, 0.01, 0.001, 0.001], rel=1e-12)
+    assert final == pytest.approx(1e-4, rel=1e-12)
+    # cooldown 1 is Keras's too: the epoch after a drop already counts, as with cooldown 0
+    one, _ = plateau(cb.ReduceLROnPlateau(patience=1, cooldown=1), [1.0, 1.0, 1.0])
+    zero, _ = plateau(cb.ReduceLROnPlateau(patience=1, cooldown=0), [1.0, 1.0, 1.0])
+    assert one == zero == pytest.approx([0.1, 0.1, 0.01])
+
+
+def test_reduce_lr_on_plateau_checks_its_arguments_and_the_monitor():
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau: 'factor' must be in \[0.0, 1.0\)"):
+        cb.ReduceLROnPlateau(factor=1.0)
+    with pytest.raises(ValueError, match="'patience' must be an integer >= 0"):
+        cb.ReduceLROnPlateau(patience=-1)
+    with pytest.raises(ValueError, match="'cooldown' must be an integer >= 0"):
+        cb.ReduceLROnPlateau(cooldown=1.5)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: mode must be"):
+        cb.ReduceLROnPlateau(mode="up")
+    with pytest.raises(KeyError, match=r"monitor 'val_loss' is not in the logs \(loss"):
+        plateau(cb.ReduceLROnPlateau(), [1.0], key="loss")
+
+
+def test_reduce_lr_on_plateau_refuses_an_optimizer_with_a_schedule():
+    model = StandInModel()
+    model.optimizer = SGD(ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5))
+    reduce = cb.ReduceLROnPlateau()
+    reduce.set_model(model)
+    with pytest.raises(TypeError, match=r"ReduceLROnPlateau: .*schedule \(ExponentialDecay\)"):
+        reduce.on_train_begin()
+
+
+def test_reduce_lr_on_plateau_in_a_real_fit():
+    gn.set_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 4)).astype(np.float32)
+    y = (x.sum(axis=1) > 0).astype(np.int64)
+    model = gn.Sequential([L.Input((4,)), L.Dense(2, activation="softmax")])
+    model.compile(SGD(0.1), "sparse_categorical_crossentropy", ["accuracy"])
+    # min_delta larger than any change of the loss: every epoch after the first is a plateau
+    reduce = cb.ReduceLROnPlateau(monitor="loss", patience=1, min_delta=100.0)
+    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[reduce])
+    assert history.history["learning_rate"] == pytest.approx([0.1, 0.1, 0.01])
+    assert model.optimizer.learning_rate == pytest.approx(0.001)
+
+
+@pytest.mark.parametrize(
+    ("monitor", "mode"),
+    [
+        ("val_auc", "max"),
+        ("val_f1_score", "max"),
+        ("top_k_categorical_accuracy", "max"),
+        ("val_precision", "max"),
+        ("val_loss", "min"),
+        ("mae", "min"),
+    ],
+)
+def test_mode_auto_is_one_rule_for_every_monitoring_callback(tmp_path, monitor, mode):
+    assert cb.EarlyStopping(monitor=monitor).mode == mode
+    assert cb.ModelCheckpoint(tmp_path / "m", monitor=monitor).mode == mode
+    assert cb.ReduceLROnPlateau(monitor=monitor).mode == mode
+    assert cb.StopAtThreshold(monitor=monitor).mode == mode

@@ -260,7 +260,7 @@ def test_images_of_the_wrong_size_for_a_model_without_resizing(tmp_path, test_sh
         ["train"],  # DATA_DIR missing
         ["train", ".", "--epochs", "many"],
         ["train", ".", "--color-mode", "sepia"],
-        ["train", ".", "--optimizer", "adagrad"],
+        ["train", ".", "--optimizer", "adagradd"],
         ["predict", "m"],  # no image
         ["summary", "vgg16", "--classes", "0"],
         ["evaluate", "--no-such-option"],
@@ -268,6 +268,14 @@ def test_images_of_the_wrong_size_for_a_model_without_resizing(tmp_path, test_sh
 )
 def test_usage_errors_exit_2(args):
     assert runner.invoke(app, args).exit_code == 2
+
+
+def test_train_offers_every_optimizer_compile_takes():
+    shown = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "300"}).output
+    assert f"<{'|'.join(gn.optimizers.NAMES)}>" in shown
+    assert {"adagrad", "adadelta", "adamax", "nadam", "lion"} <= set(gn.optimizers.NAMES)
+    for name in gn.optimizers.NAMES:
+        assert type(gn.optimizers.get(name.upper())).__name__.lower() == name
 
 
 # ---------------------------------------------------------------------------- pieces

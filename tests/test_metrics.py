@@ -547,3 +547,44 @@ def test_bad_batches_name_the_culprit():
         metrics.Precision().update_state([0, 1], [0.2, 0.8], sample_weight=[1, 2, 3])
     with pytest.raises(ValueError, match=r"y_true's shape \(3,\) does not fit y_pred's \(2,\)"):
         metrics.AUC().update_state([0, 1, 1], [0.2, 0.8])
+
+
+@pytest.mark.parametrize(
+    "monitor",
+    [
+        "accuracy",
+        "val_accuracy",
+        "acc",
+        "val_acc",
+        "binary_accuracy",
+        "categorical_accuracy",
+        "sparse_categorical_accuracy",
+        "top_k_categorical_accuracy",
+        "val_sparse_top_k_categorical_accuracy",
+        "auc",
+        "val_auc_1",  # Keras names a second AUC auc_1
+        "precision",
+        "val_recall",
+        "f1_score",
+        "val_f1_score_2",  # one value per class: f1_score_0, f1_score_1, ...
+        "fbeta_score",
+        "precision_at_70",  # a metric given its own name
+    ],
+)
+def test_monitor_mode_is_max_where_higher_is_better(monitor):
+    assert metrics.monitor_mode(monitor) == "max"
+
+
+@pytest.mark.parametrize(
+    "monitor", ["loss", "val_loss", "mse", "val_mae", "mean_squared_error", "dense_1_loss", "x"]
+)
+def test_monitor_mode_is_min_for_losses_errors_and_unknown_names(monitor):
+    assert metrics.monitor_mode(monitor) == "min"
+
+
+def test_monitor_mode_follows_each_metric_class():
+    # every registered name agrees with its class, so a new metric only sets higher_is_better
+    for name in ("mse", "mae", "precision", "recall", "auc", "f1_score", "fbeta_score"):
+        want = "max" if type(metrics.get(name)).higher_is_better else "min"
+        assert metrics.monitor_mode(name) == want
+    assert not metrics.MeanSquaredError.higher_is_better and metrics.AUC.higher_is_better

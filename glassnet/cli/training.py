@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from glassnet import optimizers
 from glassnet.cli.errors import user_errors
 from glassnet.cli.files import plot_history, require_directory, side_file
 
@@ -56,7 +57,8 @@ _LearningRate = Annotated[
     typer.Option(min=0.0, help="Learning rate (default: the optimizer's, 0.001 for Adam)."),
 ]
 _Optimizer = Annotated[
-    Literal["adam", "adamw", "sgd", "rmsprop"], typer.Option(help="The optimizer.")
+    Literal[optimizers.NAMES],  # type: ignore[valid-type]  # the choices, from the one registry
+    typer.Option(case_sensitive=False, help="The optimizer, by its Keras name."),
 ]
 _ValSplit = Annotated[
     float,

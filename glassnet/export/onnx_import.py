@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from typing import Any
 
@@ -49,6 +50,7 @@ from glassnet.layers import (
     serialize,
 )
 from glassnet.models import Model, Sequential
+from glassnet.models.saving import MAX_INPUT_VALUES
 from glassnet.ops.conv import resolve_padding
 from glassnet.ops.pooling import AvgPool2DOp, MaxPool2DOp
 from glassnet.tensor import Tensor
@@ -57,6 +59,12 @@ __all__ = ["SUPPORTED_OPS", "OnnxGraph", "import_onnx"]
 
 _CL = [0, 2, 3, 1]  # stored (channels-last) axis j holds ONNX axis _CL[j]
 _CF = [0, 3, 1, 2]  # ONNX axis a is stored at axis _CF[a]
+
+#: Numbers the tensors of one sample may hold, each and all together (the cap ``load_model``
+#: puts on a model's input, ``saving.MAX_INPUT_VALUES``). Importing runs a zero sample through
+#: the graph and keeps every tensor of it, so a file of a few bytes with one Pad of 40,000
+#: would otherwise ask for tens of GiB; sizes are checked from the shapes, before allocating.
+MAX_IMPORT_VALUES = MAX_INPUT_VALUES
 
 SUPPORTED_OPS = (
     "Add AveragePool BatchNormalization Concat Constant Conv Div Dropout Flatten Gemm "
@@ -133,18 +141,43 @@ def _run(graph: OnnxGraph, node: dict[str, Any], args: list[Any], training: bool
     if op == "transpose":
         return ops.transpose(x, tuple(node["perm"]))
     if op == "pad":
-        return ops.pad(x, tuple(tuple(p) for p in node["pads"]), value=node.get("value", 0.0))
+        pads = tuple(tuple(p) for p in node["pads"])
+        if len(pads) == x.ndim:
+            padded = [n + sum(p) for n, p in zip(x.shape[1:], pads[1:], strict=True)]
+            _check_size(f"OnnxGraph '{graph.name}': pad node {node['output']!r}", padded)
+        return ops.pad(x, pads, value=node.get("value", 0.0))
     if op == "reshape":
         return ops.reshape(x, (x.shape[0], *node["shape"]))
     if op == "slice":
         return ops.getitem(x, tuple(slice(*s) for s in node["slices"]))
     if op in ("add", "sub", "mul", "div"):
+        shape = np.broadcast_shapes(args[0].shape, args[1].shape)
+        _check_size(f"OnnxGraph '{graph.name}': {op} node {node['output']!r}", shape[1:])
         return getattr(ops, op)(args[0], args[1])
     if op in ("max_pool", "avg_pool"):
         pads = tuple(tuple(p) for p in node["pads"])
         cls = MaxPool2DOp if op == "max_pool" else AvgPool2DOp
         return cls.apply(x, pool=tuple(node["pool"]), stride=tuple(node["stride"]), pads=pads)
     raise ValueError(f"OnnxGraph '{graph.name}': unknown node op {op!r}.")
+
+
+def _check_size(where: str, dims: Any, budget: int = MAX_IMPORT_VALUES) -> int:
+    """The number of values in ``dims`` (one sample's; None counts as 1), or a ValueError
+    naming ``where`` when it is beyond ``budget``."""
+    if any(d is not None and d < 0 for d in dims):
+        raise ValueError(
+            f"{where} makes a tensor of shape {tuple(dims)}, with a negative size: check the "
+            f"node's pads (negative pads crop, which glassnet does not import: use a Slice)."
+        )
+    count = math.prod(int(d) for d in dims if d is not None)
+    if count > budget:
+        raise ValueError(
+            f"{where} makes a tensor of shape {tuple(dims)}, {count:,} numbers per sample, "
+            f"taking the model past the {MAX_IMPORT_VALUES:,} numbers per sample glassnet "
+            f"imports. Refused before allocating it: check the node's sizes and pads; if the "
+            f"model is genuine, export it for a smaller input."
+        )
+    return count
 
 
 # --------------------------------------------------------------------------- conversion
@@ -169,8 +202,22 @@ class _Builder:
         self.used_consts: dict[str, np.ndarray] = {}  # those the graph needs at run time
         self.values: dict[str, _Tensor] = {}
         self._count = 0
+        self.node: Any = None  # the ONNX node being converted, for messages
+        self.values_left = MAX_IMPORT_VALUES  # what the zero sample run by build may hold
         for init in proto.graph.initializer:
-            self.consts[init.name] = onnx.numpy_helper.to_array(init)
+            self.consts[init.name] = self.array(onnx, init, f"initializer '{init.name}'")
+
+    def array(self, onnx: Any, tensor: Any, where: str) -> np.ndarray:
+        """An ONNX TensorProto as an array, its size checked from its dims first."""
+        _check_size(f"import_onnx: {where}", tensor.dims)
+        return onnx.numpy_helper.to_array(tensor)
+
+    def claim(self, t: _Tensor) -> None:
+        """Count the tensor ``t`` against the budget, or refuse it naming the ONNX node."""
+        where = "the graph's input"
+        if self.node is not None:
+            where = f"{self.node.op_type} '{self.node.name or self.node.output[0]}'"
+        self.values_left -= _check_size(f"import_onnx: {where}", t.onnx_shape, self.values_left)
 
     def fresh(self, hint: str) -> str:
         self._count += 1
@@ -178,6 +225,7 @@ class _Builder:
 
     def emit(self, op: str, inputs: list[_Tensor], shape: Any, cl: bool, **attrs: Any) -> _Tensor:
         out = _Tensor(self.fresh(op if op != "layer" else type(attrs["layer"]).__name__), shape, cl)
+        self.claim(out)
         node: dict[str, Any] = {"op": op, "inputs": [t.name for t in inputs], "output": out.name}
         if op == "layer":
             layer, weights = attrs.pop("layer"), attrs.pop("weights", {})
@@ -501,8 +549,10 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
     Class names and preprocessing stored by glassnet's exporter are restored.
 
     Raises:
-        ValueError: naming the file when it is not valid ONNX, or listing every operator of
-            the graph that is not supported (``SUPPORTED_OPS``).
+        ValueError: naming the file when it is not valid ONNX, listing every operator of
+            the graph that is not supported (``SUPPORTED_OPS``), or naming the node whose
+            tensor would take one sample past ``MAX_IMPORT_VALUES`` numbers (checked from the
+            shapes, before anything that large is allocated).
     """
     path = os.fspath(path)
     onnx, proto = _load(path)
@@ -517,7 +567,6 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
     inputs = [i for i in graph.input if i.name not in inits]
     if len(inputs) != 1 or len(graph.output) != 1:
         raise ValueError(f"import_onnx: '{path}': only graphs with one input and one output.")
-    b = _Builder(onnx, proto)
     source = inputs[0]
     dims = [
         d.dim_value if d.HasField("dim_value") else None for d in source.type.tensor_type.shape.dim
@@ -536,12 +585,15 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
         start = _Tensor("input", (None, dims[2], dims[3], dims[1]), cl=True)
     else:
         start = _Tensor("input", (None, *dims[1:]), cl=False)
-    b.values[source.name] = start
     try:
+        b = _Builder(onnx, proto)
+        b.values[source.name] = start
+        b.claim(start)
         for node in graph.node:
+            b.node = node
             attrs = _attrs(onnx, node)
             if node.op_type == "Constant":
-                b.consts[node.output[0]] = onnx.numpy_helper.to_array(attrs["value"])
+                b.consts[node.output[0]] = b.array(onnx, attrs["value"], f"Constant '{node.name}'")
                 continue
             ins: list[Any] = []
             for name in node.input:

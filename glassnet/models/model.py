@@ -128,7 +128,7 @@ class Model(Layer):
         """Choose how to learn: the optimizer, the loss to lower, and metrics to report.
 
         Args:
-            optimizer: an ``Optimizer`` or Keras's name (``"sgd"``, ``"adam"``, ``"rmsprop"``).
+            optimizer: an ``Optimizer`` or a Keras name from ``optimizers.NAMES`` ("nadam", ...).
             loss: a ``Loss`` or name (``"mse"``, ``"sparse_categorical_crossentropy"``, ...).
             metrics: names or ``Metric`` objects; ``"accuracy"`` picks the accuracy that fits
                 the loss, as in Keras.
@@ -387,8 +387,9 @@ class Model(Layer):
         """The history, the progress bar and the user's callbacks, told of the model and the
         run; on ranks other than the chief, without the callbacks that only it runs."""
         extra = [cb for cb in callbacks or [] if chief or not getattr(cb, "chief_only", False)]
+        # History last, as in Keras, so it records what callbacks add to the logs (learning_rate)
         cbs = callbacks_module.CallbackList(
-            [history, callbacks_module.ProgressBar(verbose), *extra]
+            [callbacks_module.ProgressBar(verbose), *extra, history]
         )
         cbs.set_model(self)
         cbs.set_params({"epochs": epochs, "steps": steps, "verbose": verbose})

@@ -25,7 +25,8 @@ file, the layer or weight, and the value:
   file holds, before its array exists (``_WeightBudget``): a config edited to
   ``"units": 2000000000`` is refused by name instead of asking for 30 GiB;
 * then, as before, the weights against the architecture key by key (``load_state_dict``) and
-  the compile settings and optimizer state.
+  the compile settings and optimizer state; metrics come back with their arguments from
+  ``{"class_name", "config"}`` (built-in classes only, at most ``MAX_METRIC_VALUES`` counts).
 
 The format itself is unchanged: every file glassnet wrote before loads as it did.
 """
@@ -85,7 +86,7 @@ def model_config(model: Any, extra: dict[str, Any] | None = None) -> dict[str, A
                 "config": model.optimizer.get_config(),
             },
             "loss": losses_module.serialize(model.loss),
-            "metrics": [m.name for m in model.compiled_metrics],
+            "metrics": [metrics_module.serialize(m) for m in model.compiled_metrics],
         }
     if extra:
         config.update(extra)
@@ -212,6 +213,8 @@ MAX_INPUT_VALUES = 2**28
 #: Numbers the architecture may ask for beyond the tensors in weights.safetensors (or the file's
 #: own size, if larger), so a small mismatch still reaches ``load_state_dict``'s full report.
 SPARE_WEIGHT_VALUES = 2**20
+#: Counts a saved metric may keep (AUC: thresholds × labels; Keras's default is 200 thresholds).
+MAX_METRIC_VALUES = 2**24
 #: Deflate never packs more than 1032 bytes into one; a zip entry that claims to unpack to
 #: more is damaged or a zip bomb.
 _DEFLATE_RATIO = 1032
@@ -724,17 +727,17 @@ def compile_model_from_config(model: Any, settings: dict[str, Any], where: str =
     opt, loss = settings.get("optimizer"), settings.get("loss")
     metrics = settings.get("metrics", [])
     for part, value in (("optimizer", opt), ("loss", loss)):
-        if not (
-            isinstance(value, dict)
-            and isinstance(value.get("class_name"), str)
-            and isinstance(value.get("config", {}), dict)
-        ):
+        if not _is_serialized(value):
             raise refuse(f"'{part}' must be an object with a class_name and a config")
     loss_name = loss.get("config", {}).get("name")
     if not isinstance(loss_name, (str, type(None))):
         raise refuse(f"the loss's name must be a string, found {loss_name!r}")
-    if not (isinstance(metrics, list) and all(isinstance(m, str) for m in metrics)):
-        raise refuse("'metrics' must be a list of metric names")
+    # older files hold only names ("accuracy"); now {"class_name", "config"}, as in Keras
+    if not (isinstance(metrics, list) and all(isinstance(m, (str, dict)) for m in metrics)):
+        raise refuse("'metrics' must be a list of metric names or {class_name, config} objects")
+    for metric in metrics:
+        if isinstance(metric, dict):
+            _check_metric(metric, refuse)
     cls = getattr(optimizers_module, opt["class_name"], None)
     if not (isinstance(cls, type) and issubclass(cls, optimizers_module.Optimizer)):
         raise refuse(f"unknown optimizer class {opt['class_name']!r}")
@@ -742,10 +745,38 @@ def compile_model_from_config(model: Any, settings: dict[str, Any], where: str =
         model.compile(
             optimizer=cls.from_config(opt.get("config", {})),
             loss=losses_module.deserialize(loss),
-            metrics=[metrics_module.get(m, loss_name) for m in metrics],
+            metrics=[
+                metrics_module.get(m, loss_name)
+                if isinstance(m, str)
+                else metrics_module.deserialize(m)
+                for m in metrics
+            ],
         )
     except _BAD_CONFIG_ERRORS as err:
         raise refuse(str(err)) from err
+
+
+def _is_serialized(value: Any) -> bool:
+    """Whether ``value`` has the form ``{"class_name": str, "config": {...}}``."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("class_name"), str)
+        and isinstance(value.get("config", {}), dict)
+    )
+
+
+def _check_metric(metric: dict[str, Any], refuse: Any) -> None:
+    """A saved metric's {"class_name", "config"} has the right types, and asks for at most
+    ``MAX_METRIC_VALUES`` counts (AUC keeps thresholds × labels of them, made at once)."""
+    if not _is_serialized(metric):
+        raise refuse(f"the metric {_shown(metric)} must be an object with a class_name and config")
+    sizes = [metric.get("config", {}).get(key) for key in ("num_thresholds", "num_labels")]
+    counts = math.prod(n for n in sizes if is_int(n) and n > 0)
+    if counts > MAX_METRIC_VALUES:
+        raise refuse(
+            f"the metric {metric['class_name']} asks for num_thresholds × num_labels = "
+            f"{counts:,} counts, more than the {MAX_METRIC_VALUES:,} glassnet loads"
+        )
 
 
 def save_weights(model: Any, path: str | os.PathLike[str]) -> None:

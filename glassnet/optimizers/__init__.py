@@ -40,6 +40,7 @@ from glassnet.optimizers.lion import Lion
 from glassnet.optimizers.sgd import SGD
 
 __all__ = [
+    "NAMES",
     "SGD",
     "Adadelta",
     "Adagrad",
@@ -68,6 +69,8 @@ _BY_NAME: dict[str, type[Optimizer]] = {
     "rmsprop": RMSprop,
     "sgd": SGD,
 }
+#: Every name ``get`` (and so ``model.compile``) accepts, for menus such as the CLI's --optimizer.
+NAMES: tuple[str, ...] = tuple(_BY_NAME)
 
 
 def get(identifier: str | Optimizer) -> Optimizer:

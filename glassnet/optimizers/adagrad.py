@@ -9,8 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from glassnet.backend import get_array_module
-from glassnet.checks import check_bool
-from glassnet.optimizers._checks import NONNEGATIVE, POSITIVE, UNIT, UNIT_OPEN, check_range
+from glassnet.checks import NONNEGATIVE, POSITIVE, UNIT, UNIT_OPEN, check_bool, check_range
 from glassnet.optimizers.base import Optimizer
 from glassnet.optimizers.schedules import LearningRateSchedule
 from glassnet.tensor import Tensor

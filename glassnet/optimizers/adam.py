@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.backend import get_array_module
-from glassnet.checks import check_bool
-from glassnet.optimizers._checks import POSITIVE, UNIT_OPEN, check_range
+from glassnet.checks import POSITIVE, UNIT_OPEN, check_bool, check_range
 from glassnet.optimizers.base import Optimizer
 from glassnet.optimizers.schedules import LearningRateSchedule
 from glassnet.tensor import Tensor

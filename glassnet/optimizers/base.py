@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from glassnet.backend import get_array_module, is_float
-from glassnet.optimizers._checks import NONNEGATIVE, POSITIVE, check_name, check_range, is_real
+from glassnet.checks import NONNEGATIVE, POSITIVE, check_name, check_range, is_real
 from glassnet.optimizers.schedules import LearningRateSchedule, deserialize, serialize
 from glassnet.tensor import Tensor, no_grad
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from glassnet.backend import get_array_module
-from glassnet.optimizers._checks import UNIT_LEFT_OPEN, UNIT_OPEN, check_range
+from glassnet.checks import UNIT_LEFT_OPEN, UNIT_OPEN, check_range
 from glassnet.optimizers.base import Optimizer
 from glassnet.optimizers.schedules import LearningRateSchedule
 from glassnet.tensor import Tensor

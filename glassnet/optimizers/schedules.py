@@ -28,7 +28,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from glassnet.optimizers._checks import (
+from glassnet.checks import (
     NONNEGATIVE,
     POSITIVE,
     UNIT,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from glassnet.checks import check_bool
-from glassnet.optimizers._checks import UNIT, check_range
+from glassnet.checks import UNIT, check_bool, check_range
 from glassnet.optimizers.base import Optimizer
 from glassnet.optimizers.schedules import LearningRateSchedule
 from glassnet.tensor import Tensor

@@ -129,3 +129,77 @@ def test_imported_dense_graph_without_images(tmp_path):
     model = Sequential([layers.Input((6,)), layers.Dense(4, activation="relu"), layers.Dense(2)])
     imported, _ = _round_trip(model, tmp_path)
     assert isinstance(imported, Sequential)
+
+
+def _saved_graph(tmp_path, nodes, inits, input_shape=(1, 1, 1, 1)):
+    """A tiny ONNX file: ``nodes`` from "x" to "y", ``inits`` name -> array."""
+    h = onnx.helper
+    graph = h.make_graph(
+        nodes,
+        "crafted",
+        [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, list(input_shape))],
+        [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [None] * len(input_shape))],
+        [onnx.numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()],
+    )
+    path = tmp_path / "crafted.onnx"
+    onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)]), str(path))
+    return path
+
+
+@pytest.fixture
+def never_built(monkeypatch):
+    """Building the imported model would allocate what the file asks for: fail instead."""
+
+    def refuse(self, input_shape):
+        raise AssertionError(f"the import went on to build {input_shape}")
+
+    monkeypatch.setattr(OnnxGraph, "build", refuse)
+
+
+def test_a_huge_pad_is_refused_before_allocating(tmp_path, never_built):
+    # 1 number padded by 40,000 on each side of H and W: 6.4e9 numbers, 24 GiB of float32
+    pads = np.array([0, 0, 40_000, 40_000, 0, 0, 40_000, 40_000], np.int64)
+    path = _saved_graph(
+        tmp_path, [onnx.helper.make_node("Pad", ["x", "pads"], ["y"], name="pad0")], {"pads": pads}
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"import_onnx: Pad 'pad0' makes a tensor of shape \(None, 1, 80001, 80001\), "
+        r"6,400,160,001 numbers per sample.*check the node's sizes and pads.*crafted.onnx",
+    ):
+        import_onnx(path)
+
+
+def test_huge_conv_pads_and_many_big_tensors_are_refused_too(tmp_path, never_built):
+    kernel = np.ones((1, 1, 1, 1), np.float32)
+    conv = onnx.helper.make_node("Conv", ["x", "w"], ["y"], name="conv0", pads=[30_000] * 4)
+    with pytest.raises(ValueError, match=r"Conv 'conv0' makes a tensor of shape"):
+        import_onnx(_saved_graph(tmp_path, [conv], {"w": kernel}))
+    # each tensor fits (1e8 numbers), the three together do not: the sample holds them all
+    pads = np.array([0, 0, 5_000, 5_000, 0, 0, 4_999, 5_000], np.int64)
+    h = onnx.helper
+    chain = [
+        h.make_node("Pad", ["x", "pads"], ["a"], name="pad"),
+        h.make_node("Relu", ["a"], ["b"], name="relu1"),
+        h.make_node("Relu", ["b"], ["y"], name="relu2"),
+    ]
+    with pytest.raises(
+        ValueError, match=r"Relu 'relu2' makes a tensor of shape \(None, 1, 10000, 10001\)"
+    ):
+        import_onnx(_saved_graph(tmp_path, chain, {"pads": pads}))
+
+
+def test_negative_pads_that_crop_past_nothing_are_named(tmp_path, never_built):
+    # a negative total would otherwise count as room in the budget for the next tensors
+    pads = np.array([0, 0, -9, 0, 0, 0, 0, 0], np.int64)
+    pad = onnx.helper.make_node("Pad", ["x", "pads"], ["y"], name="crop")
+    with pytest.raises(ValueError, match=r"Pad 'crop' makes a tensor of shape \(None, 1, -8, 1\)"):
+        import_onnx(_saved_graph(tmp_path, [pad], {"pads": pads}))
+
+
+def test_a_saved_graph_with_a_huge_pad_is_refused_when_built():
+    # the node list of an OnnxGraph is its config: load_model rebuilds it from a file too
+    node = {"op": "pad", "inputs": ["input"], "output": "p", "pads": [[0, 0], [9**9, 0], [0, 0]]}
+    graph = OnnxGraph([node], [], input_name="input", output_name="p")
+    with pytest.raises(ValueError, match=r"OnnxGraph .*pad node 'p' makes a tensor of shape"):
+        graph.build((None, 2, 3))

@@ -293,6 +293,73 @@ def test_bad_compile_settings_are_named_and_compile_false_skips_them(tmp_path):
         gn.load_model(tmp_path / "m")
 
 
+def compiled_with_metric_arguments() -> tuple[gn.Sequential, np.ndarray, np.ndarray]:
+    gn.set_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((24, 5)).astype(np.float32)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 24)]
+    model = gn.Sequential([L.Input((5,)), L.Dense(4, activation="softmax")])
+    metrics = [
+        "accuracy",
+        gn.metrics.Precision(thresholds=0.7),
+        gn.metrics.Recall(thresholds=[0.2, 0.4], name="recall_at"),
+        gn.metrics.F1Score(average="macro"),
+        gn.metrics.FBetaScore(average="weighted", beta=2.0, threshold=0.3),
+        gn.metrics.TopKCategoricalAccuracy(k=3),
+        gn.metrics.AUC(num_thresholds=7, curve="PR", summation_method="minoring"),
+    ]
+    model.compile("adam", "categorical_crossentropy", metrics)
+    return model, x, y
+
+
+def test_metrics_come_back_with_their_arguments(tmp_path):
+    model, x, y = compiled_with_metric_arguments()
+    model.save(tmp_path / "m")
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())["compile"]["metrics"]
+    assert saved[0] == {"class_name": "CategoricalAccuracy", "config": {"name": "accuracy"}}
+    assert saved[1] == {
+        "class_name": "Precision",
+        "config": {"thresholds": 0.7, "top_k": None, "class_id": None, "name": "precision"},
+    }
+    loaded = gn.load_model(tmp_path / "m")
+    assert [gn.metrics.serialize(m) for m in loaded.compiled_metrics] == saved
+    again = loaded.compiled_metrics
+    assert again[3].average == "macro" and again[4].beta == 2.0 and again[5].k == 3
+    assert (again[6].num_thresholds, again[6].curve, again[6].summation_method) == (
+        7,
+        "PR",
+        "minoring",
+    )
+    want = model.evaluate(x, y, return_dict=True)
+    assert "recall_at_1" in want and loaded.evaluate(x, y, return_dict=True) == want
+
+
+def test_saved_metrics_are_checked_and_old_names_still_load(tmp_path):
+    model, x, _ = compiled_with_metric_arguments()
+    model.save(tmp_path / "m")
+    _edited(tmp_path / "m", lambda c: c["compile"].update(metrics=["accuracy", "auc"]))
+    loaded = gn.load_model(tmp_path / "m")  # files written before metrics kept their configs
+    assert [type(m).__name__ for m in loaded.compiled_metrics] == ["CategoricalAccuracy", "AUC"]
+    unknown = [{"class_name": "os.system", "config": {"command": "rm -rf /"}}]
+    _edited(tmp_path / "m", lambda c: c["compile"].update(metrics=unknown))
+    with pytest.raises(ModelFileError, match=r"unknown metric class 'os.system'. Known: AUC"):
+        gn.load_model(tmp_path / "m")
+    huge = [{"class_name": "AUC", "config": {"num_thresholds": 2**20, "num_labels": 2**20}}]
+    _edited(tmp_path / "m", lambda c: c["compile"].update(metrics=huge))
+    with pytest.raises(ModelFileError, match=r"num_thresholds × num_labels = 1,099,511,627,776"):
+        gn.load_model(tmp_path / "m")
+    _edited(tmp_path / "m", lambda c: c["compile"].update(metrics=[{"config": {}}]))
+    with pytest.raises(ModelFileError, match="must be an object with a class_name and config"):
+        gn.load_model(tmp_path / "m")
+    bad = [{"class_name": "TopKCategoricalAccuracy", "config": {"k": 0}}]
+    _edited(tmp_path / "m", lambda c: c["compile"].update(metrics=bad))
+    with pytest.raises(ModelFileError, match="TopKCategoricalAccuracy.*k"):
+        gn.load_model(tmp_path / "m")
+    np.testing.assert_array_equal(
+        gn.load_model(tmp_path / "m", compile=False).predict(x), model.predict(x)
+    )
+
+
 def test_a_file_written_by_glassnet_0_1_still_loads(tmp_path):
     """The format is unchanged by the checks: a config.json as glassnet 0.1.0 wrote it."""
     (tmp_path / "m").mkdir()

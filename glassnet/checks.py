@@ -19,6 +19,7 @@ import numpy as np
 __all__ = [
     "Pads",
     "Pair",
+    "build_from_config",
     "check_bool",
     "check_int_pair",
     "check_number",
@@ -132,3 +133,33 @@ def check_number(
         interval = f"{left}{lo}, {hi}{right}"
         raise ValueError(f"{where}: '{arg}' must be in {interval}. Received: {arg}={value!r}")
     return float(value)
+
+
+def build_from_config(kind: str, known: dict[str, Any], config: Any) -> Any:
+    """The object a name or a ``{"class_name": ..., "config": {...}}`` dict describes, built
+    by ``known[class_name].from_config`` (a regularizer, a constraint): nothing from the
+    config is evaluated, and a bad one raises a ``ValueError`` naming it and the known names."""
+    if isinstance(config, str):
+        class_name, arguments = config, {}
+    elif isinstance(config, dict) and isinstance(config.get("class_name"), str):
+        class_name, arguments = config["class_name"], config.get("config") or {}
+    else:
+        raise ValueError(
+            f"{kind}s: expected a name or a {{'class_name': ..., 'config': ...}} dict. "
+            f"Received: {config!r}"
+        )
+    if class_name not in known:
+        raise ValueError(
+            f"Unknown {kind}: {class_name!r}. Known {kind}s: {', '.join(sorted(known))}."
+        )
+    if not isinstance(arguments, dict):
+        raise ValueError(
+            f"{kind}s: the 'config' of {class_name} must be a dict of its constructor "
+            f"arguments. Received: {arguments!r}"
+        )
+    try:
+        return known[class_name].from_config(dict(arguments))
+    except TypeError as err:
+        raise ValueError(
+            f"{kind}s: {class_name} cannot be built from {arguments!r} ({err})."
+        ) from err

@@ -258,3 +258,32 @@ def test_a_user_layer_without_the_argument_still_saves_its_activity_regularizer(
     assert again.activity_regularizer.l2 == 0.5
     again(np.ones((2, 3), np.float32))
     assert again.losses[0].item() == pytest.approx(0.5 * 4 * 6)
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, weights, x",
+    [
+        (L.Dense, {"units": 3}, ["kernel", "bias"], np.ones((2, 4))),
+        (L.Conv2D, {"filters": 2, "kernel_size": 3}, ["kernel", "bias"], np.ones((1, 5, 5, 2))),
+        (L.BatchNormalization, {}, ["gamma", "beta"], np.ones((2, 4))),
+        (L.Embedding, {"input_dim": 5, "output_dim": 3}, ["embeddings"], np.array([[1, 4]])),
+        (L.SimpleRNN, {"units": 3}, ["kernel", "recurrent", "bias"], np.ones((2, 4, 3))),
+        (L.LSTM, {"units": 3}, ["kernel", "recurrent", "bias"], np.ones((2, 4, 3))),
+        (L.GRU, {"units": 3}, ["kernel", "recurrent", "bias"], np.ones((2, 4, 3))),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else "",
+)
+def test_every_layer_with_weights_takes_the_keras_arguments(cls, kwargs, weights, x):
+    options = {f"{w}_regularizer": regularizers.L2(0.5) for w in weights}
+    options |= {f"{w}_constraint": constraints.NonNeg() for w in weights}
+    layer = cls(**kwargs, **options, activity_regularizer="l1")
+    layer(x)
+    assert len(layer.losses) == len(weights) + 1
+    for w in weights:
+        weight = getattr(layer, w if hasattr(layer, w) else f"{w}_kernel")
+        assert isinstance(weight.constraint, constraints.NonNeg)
+    config = layer.get_config()
+    assert config[f"{weights[0]}_regularizer"] == {"class_name": "L2", "config": {"l2": 0.5}}
+    assert config["activity_regularizer"] == {"class_name": "L1", "config": {"l1": 0.01}}
+    again = L.deserialize(L.serialize(layer))
+    assert again.get_config() == config

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
+
 from glassnet import ops
 from glassnet.checks import build_from_config, check_number
 from glassnet.tensor import Tensor
@@ -23,6 +25,7 @@ __all__ = [
     "L1",
     "L1L2",
     "L2",
+    "OrthogonalRegularizer",
     "Regularizer",
     "deserialize",
     "get",
@@ -31,6 +34,9 @@ __all__ = [
     "l2",
     "serialize",
 ]
+
+# Keras's backend.epsilon(): the smallest norm a vector is divided by.
+_EPSILON = 1e-7
 
 #: Class name -> class, filled in for every ``Regularizer`` subclass (user ones included).
 _REGISTRY: dict[str, type[Regularizer]] = {}
@@ -120,11 +126,54 @@ class L2(L1L2):
         super().__init__(l2=l2)
 
 
+class OrthogonalRegularizer(Regularizer):
+    """Pushes the rows (or columns) of a 2-D weight toward being orthogonal: the mean absolute
+    cosine between distinct pairs, ``factor · ½ · Σ_{i≠j} |r̂_i · r̂_j| / (n(n − 1)/2)``.
+
+    Args:
+        factor: the factor, ≥ 0 (Keras's default 0.01).
+        mode: "rows" (each row a vector) or "columns".
+
+    Shape:
+        Input: ``(rows, columns)``. Output: a scalar ``()``.
+    """
+
+    _config_keys = ("factor", "mode")
+
+    def __init__(self, factor: float = 0.01, mode: str = "rows") -> None:
+        self.factor = check_number("OrthogonalRegularizer", "factor", factor, 0.0)
+        if mode not in ("rows", "columns"):
+            raise ValueError(
+                f"OrthogonalRegularizer: 'mode' must be 'rows' or 'columns'. Received: "
+                f"mode={mode!r}"
+            )
+        self.mode = mode
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if x.ndim != 2:
+            raise ValueError(
+                f"OrthogonalRegularizer: the weight must be 2-D. Received shape {x.shape}. "
+                f"Use it on a Dense kernel."
+            )
+        vectors = x if self.mode == "rows" else ops.transpose(x)
+        norms = ops.sqrt(ops.sum(vectors * vectors, axis=1, keepdims=True))
+        unit = vectors / ops.maximum(norms, _EPSILON)  # Keras's normalize
+        product = ops.matmul(unit, ops.transpose(unit))
+        n = product.shape[0]
+        off_diagonal = product * (1.0 - np.eye(n, dtype=x.dtype))
+        return self.factor * 0.5 * ops.sum(ops.abs(off_diagonal)) / (n * (n - 1.0) / 2.0)
+
+
 # Keras's lowercase names for the same classes.
 l1 = L1
 l2 = L2
 l1_l2 = L1L2
-_ALIASES: dict[str, type[Regularizer]] = {"l1": L1, "l2": L2, "l1_l2": L1L2}
+_ALIASES: dict[str, type[Regularizer]] = {
+    "l1": L1,
+    "l2": L2,
+    "l1_l2": L1L2,
+    "orthogonal_regularizer": OrthogonalRegularizer,
+}
 
 
 def get(identifier: Any) -> Regularizer | None:

@@ -115,3 +115,22 @@ def test_user_regularizer_subclass_registers_and_round_trips():
     again = regularizers.get(regularizers.serialize(Sum(2.0)))
     assert isinstance(again, Sum) and again.factor == 2.0
     assert again(Tensor(np.ones(3, np.float32))).item() == 6.0
+
+
+@pytest.mark.parametrize("mode", ["rows", "columns"])
+def test_orthogonal_regularizer_is_the_mean_absolute_cosine_of_distinct_pairs(mode, w):
+    vectors = w.astype(np.float64) if mode == "rows" else w.T.astype(np.float64)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    cosines = unit @ unit.T
+    n = len(unit)
+    want = 0.3 * 0.5 * np.abs(cosines - np.diag(np.diag(cosines))).sum() / (n * (n - 1) / 2)
+    got = regularizers.OrthogonalRegularizer(0.3, mode=mode)(Tensor(w))
+    np.testing.assert_allclose(got.item(), want, rtol=1e-5)
+    orthogonal = Tensor(np.eye(4, dtype=np.float32) * 3)
+    assert regularizers.get("orthogonal_regularizer")(orthogonal).item() == 0.0
+    report = gn.gradcheck(lambda t: regularizers.OrthogonalRegularizer(mode=mode)(t), w * 1.0)
+    assert report.passed, report
+    with pytest.raises(ValueError, match="OrthogonalRegularizer: the weight must be 2-D"):
+        regularizers.OrthogonalRegularizer()(Tensor(np.ones(3, np.float32)))
+    with pytest.raises(ValueError, match="'mode' must be 'rows' or 'columns'"):
+        regularizers.OrthogonalRegularizer(mode="diagonal")

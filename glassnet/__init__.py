@@ -2,13 +2,15 @@
 
 Tensor level (PyTorch's names): ``Tensor``, ``no_grad``, ``ops`` (the functional API),
 ``gradcheck``. Model level (Keras's names): ``Sequential``, ``Model``, ``layers``,
-``optimizers``, ``losses``, ``metrics``, ``callbacks``, ``utils``, ``load_model``.
+``optimizers``, ``losses``, ``metrics``, ``callbacks``, ``regularizers``, ``constraints``,
+``utils``, ``load_model``.
 """
 
 from glassnet import (
     activations,
     applications,
     callbacks,
+    constraints,
     data,
     datasets,
     distributed,
@@ -21,6 +23,7 @@ from glassnet import (
     ops,
     optimizers,
     parallel,
+    regularizers,
     utils,
 )
 from glassnet.autograd import Context, Function
@@ -52,6 +55,7 @@ __all__ = [
     "applications",
     "callbacks",
     "clear_session",
+    "constraints",
     "data",
     "datasets",
     "distributed",
@@ -70,6 +74,7 @@ __all__ = [
     "no_grad",
     "ops",
     "optimizers",
+    "regularizers",
     "set_seed",
     "utils",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "UNIT_OPEN",
     "Pads",
     "Pair",
+    "build_from_config",
     "check_bool",
     "check_int_pair",
     "check_name",
@@ -190,3 +191,33 @@ def check_name(where: str, name: Any) -> Any:
     if name is not None and not isinstance(name, str):
         raise TypeError(f"{where}: 'name' must be a string. Received: name={name!r}")
     return name
+
+
+def build_from_config(kind: str, known: dict[str, Any], config: Any) -> Any:
+    """The object a name or a ``{"class_name": ..., "config": {...}}`` dict describes, built
+    by ``known[class_name].from_config`` (a regularizer, a constraint): nothing from the
+    config is evaluated, and a bad one raises a ``ValueError`` naming it and the known names."""
+    if isinstance(config, str):
+        class_name, arguments = config, {}
+    elif isinstance(config, dict) and isinstance(config.get("class_name"), str):
+        class_name, arguments = config["class_name"], config.get("config") or {}
+    else:
+        raise ValueError(
+            f"{kind}s: expected a name or a {{'class_name': ..., 'config': ...}} dict. "
+            f"Received: {config!r}"
+        )
+    if class_name not in known:
+        raise ValueError(
+            f"Unknown {kind}: {class_name!r}. Known {kind}s: {', '.join(sorted(known))}."
+        )
+    if not isinstance(arguments, dict):
+        raise ValueError(
+            f"{kind}s: the 'config' of {class_name} must be a dict of its constructor "
+            f"arguments. Received: {arguments!r}"
+        )
+    try:
+        return known[class_name].from_config(dict(arguments))
+    except TypeError as err:
+        raise ValueError(
+            f"{kind}s: {class_name} cannot be built from {arguments!r} ({err})."
+        ) from err

@@ -170,6 +170,7 @@ class Tensor:
         "_ctx",
         "_logits",
         "_retain_grad",
+        "constraint",
         "data",
         "grad",
         "name",
@@ -193,6 +194,8 @@ class Tensor:
         self.name = name
         self._ctx: Context | None = None
         self._retain_grad = False
+        # A weight's projection, applied by Optimizer.step after each update (glassnet.constraints).
+        self.constraint: Any = None
         # Set by softmax/sigmoid: (kind, input tensor, axis). Cross-entropy losses given these
         # probabilities use the logits instead, for a stable gradient (Keras does the same).
         self._logits: tuple[str, Tensor, int] | None = None

@@ -26,6 +26,8 @@ RANKS = {
     "gradcheck": 2,
     "ops": 2,
     "initializers": 3,
+    "regularizers": 3,
+    "constraints": 3,
     "activations": 3,
     "layers": 4,
     "losses": 5,

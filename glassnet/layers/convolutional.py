@@ -33,6 +33,10 @@ class Conv2D(Layer):
         activation: an activation name or function; None for none.
         use_bias: whether each filter adds a bias.
         kernel_initializer, bias_initializer: how the weights start (see ``initializers``).
+        kernel_regularizer, bias_regularizer: penalties on the weights added to the training
+            loss (see ``regularizers``); activity_regularizer: one on the outputs.
+        kernel_constraint, bias_constraint: projections applied after each update (see
+            ``constraints``).
 
     Shape:
         Input: ``(batch, height, width, in_channels)``.
@@ -60,11 +64,16 @@ class Conv2D(Layer):
         use_bias: bool = True,
         kernel_initializer: Any = "glorot_uniform",
         bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
         *,
         name: str | None = None,
         trainable: bool = True,
     ) -> None:
-        super().__init__(name=name, trainable=trainable)
+        super().__init__(name=name, trainable=trainable, activity_regularizer=activity_regularizer)
         self.filters = check_positive_int("Conv2D", "filters", filters)
         self.kernel_size = check_int_pair("Conv2D", "kernel_size", kernel_size)
         self.strides = check_int_pair("Conv2D", "strides", strides)
@@ -79,6 +88,12 @@ class Conv2D(Layer):
         self.use_bias = check_bool("Conv2D", "use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self._keep_weight_options(
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+        )
         self.input_spec = InputSpec(ndim=4, layout=_IMAGES)
 
     def build(self, input_shape: Shape) -> None:
@@ -89,10 +104,22 @@ class Conv2D(Layer):
                 f"kernel. Received input shape {input_shape}."
             )
         shape = (*self.kernel_size, channels, self.filters)
-        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer)
+        self.kernel = self.add_weight(
+            "kernel",
+            shape,
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+            self.bias = self.add_weight(
+                "bias",
+                (self.filters,),
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
         self.input_spec = InputSpec(ndim=4, axes={-1: channels}, layout=_IMAGES)
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:

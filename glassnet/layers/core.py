@@ -116,6 +116,10 @@ class Dense(Layer):
         activation: an activation name ("relu", "softmax", ...) or function; None for none.
         use_bias: whether each neuron adds a bias.
         kernel_initializer, bias_initializer: how the weights start (see ``initializers``).
+        kernel_regularizer, bias_regularizer: penalties on the weights added to the training
+            loss (see ``regularizers``); activity_regularizer: one on the outputs.
+        kernel_constraint, bias_constraint: projections applied after each update (see
+            ``constraints``).
 
     Shape:
         Input: ``(batch, ..., in_features)``. Output: ``(batch, ..., units)``.
@@ -138,16 +142,27 @@ class Dense(Layer):
         use_bias: bool = True,
         kernel_initializer: Any = "glorot_uniform",
         bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
         *,
         name: str | None = None,
         trainable: bool = True,
     ) -> None:
-        super().__init__(name=name, trainable=trainable)
+        super().__init__(name=name, trainable=trainable, activity_regularizer=activity_regularizer)
         self.units = check_positive_int("Dense", "units", units)
         self.activation = activations.get(activation)
         self.use_bias = check_bool("Dense", "use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self._keep_weight_options(
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+        )
         self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape: Shape) -> None:
@@ -157,10 +172,22 @@ class Dense(Layer):
                 f"{self._where}: the last axis of the input must be known to create the kernel. "
                 f"Received input shape {input_shape}."
             )
-        self.kernel = self.add_weight("kernel", (in_features, self.units), self.kernel_initializer)
+        self.kernel = self.add_weight(
+            "kernel",
+            (in_features, self.units),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+            self.bias = self.add_weight(
+                "bias",
+                (self.units,),
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
         self.input_spec = InputSpec(min_ndim=2, axes={-1: in_features})
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:

@@ -36,7 +36,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from glassnet import initializers
+from glassnet import constraints, initializers, regularizers
 from glassnet.backend import as_array, default_float, get_array_module
 from glassnet.checks import check_bool, is_int
 from glassnet.layers.node import call_symbolic, is_symbolic
@@ -49,6 +49,7 @@ __all__ = [
     "InputSpec",
     "Layer",
     "clear_session",
+    "regularization_loss",
 ]
 
 Shape = tuple[int | None, ...]
@@ -120,6 +121,8 @@ class Layer:
             "dense_1", ... (reset by ``clear_session()``).
         trainable: False freezes the layer: its weights get no gradients and optimizers skip
             them.
+        activity_regularizer: a penalty on the layer's outputs (``glassnet.regularizers``),
+            added to the training loss (``losses``); None for none.
 
     Example:
         >>> class Scale(Layer):
@@ -167,10 +170,15 @@ class Layer:
         object.__setattr__(self, "_init_arguments", _bind_arguments(cls, self, args, kwargs))
         return self
 
-    def __init__(self, name: str | None = None, trainable: bool = True) -> None:
+    def __init__(
+        self, name: str | None = None, trainable: bool = True, activity_regularizer: Any = None
+    ) -> None:
         object.__setattr__(self, "_tracked", {})  # first: __setattr__ relies on it
         self._weight_trainable: dict[str, bool] = {}  # weight name -> created trainable?
+        self._weight_regularizers: dict[str, regularizers.Regularizer] = {}
+        self._weight_options: tuple[str, ...] = ()  # see _keep_weight_options
         self.name = _auto_name(type(self)) if name is None else _check_name(self, name)
+        self.activity_regularizer = activity_regularizer
         self._trainable = check_bool(type(self).__name__, "trainable", trainable)
         self.built = False
         self.training = False
@@ -195,6 +203,8 @@ class Layer:
                 f"{type(value).__name__}. Use set_weights() or load_state_dict() to change "
                 f"its values."
             )
+        if name in self.__dict__.get("_weight_options", ()):
+            value = self._set_weight_option(name, value)
         # Layers, and containers that hold (or may later hold) layers, are sub-layers.
         if _holds_layers(value):
             tracked[name] = None
@@ -208,6 +218,7 @@ class Layer:
     def __delattr__(self, name: str) -> None:
         self.__dict__.get("_tracked", {}).pop(name, None)
         self.__dict__.get("_weight_trainable", {}).pop(name, None)
+        self.__dict__.get("_weight_regularizers", {}).pop(name, None)
         object.__delattr__(self, name)
         global _changes
         _changes += 1
@@ -250,6 +261,8 @@ class Layer:
         initializer: Any = "glorot_uniform",
         trainable: bool = True,
         dtype: Any = None,
+        regularizer: Any = None,
+        constraint: Any = None,
     ) -> Tensor:
         """Create a weight, store it as attribute ``name`` and register it (in creation order).
 
@@ -260,6 +273,10 @@ class Layer:
             initializer: an initializer or its name (see ``glassnet.initializers``).
             trainable: False for state that is updated but not trained (moving statistics).
             dtype: the dtype, float32 by default.
+            regularizer: a penalty on the weight added to the training loss (``losses``), as
+                a ``glassnet.regularizers`` object or name; None for none.
+            constraint: a projection applied after each optimizer update
+                (``glassnet.constraints``, kept as ``weight.constraint``); None for none.
 
         Returns:
             The new ``Tensor`` (``requires_grad`` when trainable and the layer is trainable).
@@ -292,9 +309,14 @@ class Layer:
                 f"{value.shape}. Expected {shape}."
             )
         trainable = check_bool(self._where, "trainable", trainable)
+        regularizer = self._option(f"regularizer of weight '{name}'", regularizers, regularizer)
+        constraint = self._option(f"constraint of weight '{name}'", constraints, constraint)
         weight = Tensor(
             value, requires_grad=trainable and self._trainable, name=f"{self.name}/{name}"
         )
+        weight.constraint = constraint
+        if regularizer is not None:
+            self._weight_regularizers[name] = regularizer
         self._weight_trainable[name] = trainable
         setattr(self, name, weight)
         return weight
@@ -310,6 +332,74 @@ class Layer:
                     continue
                 seen.add(id(weight))
                 yield (f"{path}.{name}" if path else name), weight
+
+    # ---------------------------------------------------------------- penalties
+    @property
+    def activity_regularizer(self) -> regularizers.Regularizer | None:
+        """The penalty on this layer's outputs, added to the training loss; None for none."""
+        return self.__dict__.get("_activity_regularizer")
+
+    @activity_regularizer.setter
+    def activity_regularizer(self, value: Any) -> None:
+        self._activity_regularizer = self._option("activity_regularizer", regularizers, value)
+        self.__dict__.pop("_activity_losses", None)  # the old regularizer's, now stale
+
+    @property
+    def losses(self) -> list[Tensor]:
+        """The scalar penalties of this layer and its sub-layers (Keras's ``losses``): each
+        regularized trainable weight's, from its current values, and each activity
+        regularizer's, from the latest call. ``fit`` adds their sum to the loss it lowers."""
+        return self._penalties(weights=True, activity=True)
+
+    def _penalties(self, weights: bool, activity: bool) -> list[Tensor]:
+        found: list[Tensor] = []
+        for _, layer in self.named_layers():
+            if activity:
+                found += layer.__dict__.get("_activity_losses", ())
+            if not weights:
+                continue
+            for name, regularizer in layer.__dict__.get("_weight_regularizers", {}).items():
+                weight = layer.__dict__.get(name)
+                if weight is not None and weight.requires_grad:
+                    found.append(regularizer(weight))
+        return found
+
+    def _option(self, what: str, module: Any, value: Any) -> Any:
+        """``module.get(value)`` (a regularizer or constraint), its error naming this layer."""
+        try:
+            return module.get(value)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{self._where}: bad {what}. {err}") from None
+
+    def _keep_weight_options(self, **options: Any) -> None:
+        """Store ``kernel_regularizer=``, ``bias_constraint=``... (Keras's arguments, named
+        ``<weight>_regularizer`` or ``<weight>_constraint``) as checked attributes of the same
+        names, which ``get_config`` saves; ``build`` hands them to ``add_weight``."""
+        self._weight_options = (*self._weight_options, *options)
+        for key, value in options.items():
+            setattr(self, key, value)  # checked by _set_weight_option
+
+    def _set_weight_option(self, key: str, value: Any) -> Any:
+        """``value`` as the regularizer or constraint ``key``, handed on to its weight
+        (``kernel_regularizer`` to ``kernel``, ``recurrent_constraint`` to
+        ``recurrent_kernel``) where that exists already: a change after build counts from the
+        next step, as any other change to a layer does."""
+        kind = "regularizer" if key.endswith("_regularizer") else "constraint"
+        value = self._option(key, regularizers if kind == "regularizer" else constraints, value)
+        prefix = key.removesuffix(f"_{kind}")
+        names = [
+            n
+            for n in (prefix, f"{prefix}_kernel")
+            if n in self._weight_trainable and self.__dict__.get(n) is not None
+        ]
+        for name in names[:1]:
+            if kind == "constraint":
+                self.__dict__[name].constraint = value
+            elif value is None:
+                self._weight_regularizers.pop(name, None)
+            else:
+                self._weight_regularizers[name] = value
+        return value
 
     @property
     def weights(self) -> list[Tensor]:
@@ -489,6 +579,10 @@ class Layer:
             out = self._run_call(x, mode)
         finally:
             _call_state.training = outer
+        regularizer = self.__dict__.get("_activity_regularizer")
+        if regularizer is not None:  # Keras: a penalty on each output, kept until the next call
+            outs = out if isinstance(out, (list, tuple)) else [out]
+            self.__dict__["_activity_losses"] = [regularizer(o) for o in outs]
         for observer in call_observers:
             observer(self, x, out)
         return out
@@ -618,32 +712,43 @@ class Layer:
         """The constructor arguments as a JSON-safe dict, so ``from_config`` can rebuild the
         layer (without its weights). Subclasses extend ``super().get_config()``."""
         config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
+        for key in self._weight_options:
+            module = regularizers if key.endswith("_regularizer") else constraints
+            config[key] = module.serialize(getattr(self, key))
+        if self.activity_regularizer is not None or "activity_regularizer" in self._signature():
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self._config_keys or type(self).get_config is not Layer.get_config:
             return config | {key: getattr(self, key) for key in self._config_keys}
         # A user subclass without its own get_config: use the remembered constructor arguments.
         arguments = self._init_arguments
+        if arguments is not None:
+            arguments = {k: v for k, v in arguments.items() if k not in config}
         if arguments is None or not _is_json_safe(arguments):
             raise NotImplementedError(
                 f"{self._where}: cannot save the constructor arguments of "
                 f"{type(self).__name__} automatically (they are not plain JSON values). "
                 f"Implement get_config() returning them."
             )
-        config.update({k: v for k, v in arguments.items() if k not in ("name", "trainable")})
+        config.update(arguments)
         return config
+
+    @classmethod
+    def _signature(cls) -> Any:
+        return inspect.signature(cls.__init__).parameters
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
         """A new, unbuilt layer from ``get_config()``'s output.
 
-        ``name`` and ``trainable`` are set after construction when ``__init__`` does not take
-        them, so a user layer with a short signature still loads.
+        ``name``, ``trainable`` and ``activity_regularizer`` are set after construction when
+        ``__init__`` does not take them, so a user layer with a short signature still loads.
         """
         config = dict(config)
-        params = inspect.signature(cls.__init__).parameters
+        params = cls._signature()
         open_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
         later = {
             key: config.pop(key)
-            for key in ("name", "trainable")
+            for key in ("name", "trainable", "activity_regularizer")
             if key in config and key not in params and not open_kwargs
         }
         layer = cls(**config)
@@ -651,6 +756,8 @@ class Layer:
             layer.name = _check_name(layer, later["name"])
         if "trainable" in later:
             layer.trainable = later["trainable"]
+        if "activity_regularizer" in later:
+            layer.activity_regularizer = later["activity_regularizer"]
         return layer
 
     def extra_repr(self) -> str:
@@ -681,6 +788,19 @@ class Layer:
         lines = [line for line in self.extra_repr().split("\n") if line]
         lines += [f"({key}): " + repr(child).replace("\n", "\n  ") for key, child in children]
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def regularization_loss(layer: Layer, weights: bool = True, activity: bool = True) -> Tensor | None:
+    """The sum of ``layer.losses`` as one scalar Tensor, or None where there are none: what
+    ``fit`` adds to the loss of each batch, once for the whole batch. ``weights`` and
+    ``activity`` choose the weights' penalties and the outputs' (from the latest call)."""
+    penalties = layer._penalties(weights, activity)
+    if not penalties:
+        return None
+    total = penalties[0]
+    for penalty in penalties[1:]:
+        total = total + penalty
+    return total
 
 
 # ------------------------------------------------------------------ helpers

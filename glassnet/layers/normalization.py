@@ -32,6 +32,10 @@ class BatchNormalization(Layer):
         center: learn a shift ``beta``. scale: learn a scale ``gamma``.
         beta_initializer, gamma_initializer, moving_mean_initializer,
         moving_variance_initializer: how those weights start (zeros, ones, zeros, ones).
+        beta_regularizer, gamma_regularizer: penalties on ``beta`` and ``gamma`` added to the
+            training loss (see ``regularizers``); activity_regularizer: one on the outputs.
+        beta_constraint, gamma_constraint: projections applied after each update (see
+            ``constraints``).
 
     Shape:
         Input: ``(batch, ..., channels)``, at least 2-D. Output: the same.
@@ -52,11 +56,16 @@ class BatchNormalization(Layer):
         gamma_initializer: Any = "ones",
         moving_mean_initializer: Any = "zeros",
         moving_variance_initializer: Any = "ones",
+        beta_regularizer: Any = None,
+        gamma_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        beta_constraint: Any = None,
+        gamma_constraint: Any = None,
         *,
         name: str | None = None,
         trainable: bool = True,
     ) -> None:
-        super().__init__(name=name, trainable=trainable)
+        super().__init__(name=name, trainable=trainable, activity_regularizer=activity_regularizer)
         where = "BatchNormalization"
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError(f"{where}: 'axis' must be an integer. Received: axis={axis!r}")
@@ -69,6 +78,12 @@ class BatchNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self._keep_weight_options(
+            beta_regularizer=beta_regularizer,
+            gamma_regularizer=gamma_regularizer,
+            beta_constraint=beta_constraint,
+            gamma_constraint=gamma_constraint,
+        )
         self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape: Shape) -> None:
@@ -88,10 +103,22 @@ class BatchNormalization(Layer):
         shape = (channels,)
         self.gamma = None
         if self.scale:
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer)
+            self.gamma = self.add_weight(
+                "gamma",
+                shape,
+                self.gamma_initializer,
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
+            )
         self.beta = None
         if self.center:
-            self.beta = self.add_weight("beta", shape, self.beta_initializer)
+            self.beta = self.add_weight(
+                "beta",
+                shape,
+                self.beta_initializer,
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
+            )
         self.moving_mean = self.add_weight(
             "moving_mean", shape, self.moving_mean_initializer, trainable=False
         )

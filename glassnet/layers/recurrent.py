@@ -69,6 +69,13 @@ class _RNN(Layer):
         kernel_initializer: Any = "glorot_uniform",
         recurrent_initializer: Any = "orthogonal",
         bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
         return_sequences: bool = False,
         return_state: bool = False,
         go_backwards: bool = False,
@@ -76,7 +83,7 @@ class _RNN(Layer):
         name: str | None = None,
         trainable: bool = True,
     ) -> None:
-        super().__init__(name=name, trainable=trainable)
+        super().__init__(name=name, trainable=trainable, activity_regularizer=activity_regularizer)
         where = type(self).__name__
         self.units = check_positive_int(where, "units", units)
         self.activation = _check_activation(where, "activation", activation)
@@ -84,6 +91,14 @@ class _RNN(Layer):
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self._keep_weight_options(
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+        )
         self.return_sequences = check_bool(where, "return_sequences", return_sequences)
         self.return_state = check_bool(where, "return_state", return_state)
         self.go_backwards = check_bool(where, "go_backwards", go_backwards)
@@ -99,11 +114,29 @@ class _RNN(Layer):
                 f"kernel. Received input shape {input_shape}."
             )
         k = self._gates * self.units
-        self.kernel = self.add_weight("kernel", (features, k), self.kernel_initializer)
-        self.recurrent_kernel = self.add_weight(
-            "recurrent_kernel", (self.units, k), self.recurrent_initializer
+        self.kernel = self.add_weight(
+            "kernel",
+            (features, k),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
-        self.bias = self.add_weight("bias", bias_shape, bias_init) if self.use_bias else None
+        self.recurrent_kernel = self.add_weight(
+            "recurrent_kernel",
+            (self.units, k),
+            self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                "bias",
+                bias_shape,
+                bias_init,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
         self.input_spec = InputSpec(ndim=3, axes={-1: features}, layout="(batch, time, features)")
 
     def build(self, input_shape: Shape) -> None:
@@ -206,6 +239,11 @@ class SimpleRNN(_RNN):
         units: size of the state (and of the output).
         activation: "tanh" (default), "sigmoid", "relu" or None.
         use_bias, kernel_initializer, recurrent_initializer, bias_initializer: as Keras.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: penalties on the weights
+            added to the training loss (see ``regularizers``); activity_regularizer: one on the
+            outputs.
+        kernel_constraint, recurrent_constraint, bias_constraint: projections applied after
+            each update (see ``constraints``).
         return_sequences: output every step's state (batch, time, units), not only the last.
         return_state: also return the final state: ``[output, h]``.
         go_backwards: read the sequence from its end (outputs come in reversed order).
@@ -231,8 +269,8 @@ class LSTM(_RNN):
     The gate maths is written out in ``glassnet.ops.recurrent.lstm_step``.
 
     Args:
-        units, activation, use_bias, initializers, return_sequences, return_state,
-            go_backwards: as ``SimpleRNN``.
+        units, activation, use_bias, initializers, regularizers, constraints,
+            return_sequences, return_state, go_backwards: as ``SimpleRNN``.
         recurrent_activation: the gates' activation, "sigmoid" by default.
         unit_forget_bias: start the forget gate's bias at 1, so the cell remembers at first
             (Jozefowicz et al., 2015; Keras's default).
@@ -265,6 +303,13 @@ class LSTM(_RNN):
         recurrent_initializer: Any = "orthogonal",
         bias_initializer: Any = "zeros",
         unit_forget_bias: bool = True,
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
         return_sequences: bool = False,
         return_state: bool = False,
         go_backwards: bool = False,
@@ -279,6 +324,13 @@ class LSTM(_RNN):
             kernel_initializer,
             recurrent_initializer,
             bias_initializer,
+            kernel_regularizer,
+            recurrent_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            kernel_constraint,
+            recurrent_constraint,
+            bias_constraint,
             return_sequences,
             return_state,
             go_backwards,
@@ -350,6 +402,13 @@ class GRU(_RNN):
         kernel_initializer: Any = "glorot_uniform",
         recurrent_initializer: Any = "orthogonal",
         bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
         return_sequences: bool = False,
         return_state: bool = False,
         go_backwards: bool = False,
@@ -365,6 +424,13 @@ class GRU(_RNN):
             kernel_initializer,
             recurrent_initializer,
             bias_initializer,
+            kernel_regularizer,
+            recurrent_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            kernel_constraint,
+            recurrent_constraint,
+            bias_constraint,
             return_sequences,
             return_state,
             go_backwards,
@@ -582,6 +648,9 @@ class Embedding(Layer):
         input_dim: vocabulary size; tokens are 0 … input_dim − 1.
         output_dim: length of each vector.
         embeddings_initializer: how the table starts (Keras: uniform in [−0.05, 0.05]).
+        embeddings_regularizer: a penalty on the table added to the training loss (see
+            ``regularizers``); activity_regularizer: one on the outputs.
+        embeddings_constraint: a projection applied after each update (see ``constraints``).
 
     Shape:
         Input ``(batch, ...)`` of token ids. Output ``(batch, ..., output_dim)``.
@@ -595,14 +664,21 @@ class Embedding(Layer):
         input_dim: int,
         output_dim: int,
         embeddings_initializer: Any = "random_uniform",
+        embeddings_regularizer: Any = None,
+        embeddings_constraint: Any = None,
+        activity_regularizer: Any = None,
         *,
         name: str | None = None,
         trainable: bool = True,
     ) -> None:
-        super().__init__(name=name, trainable=trainable)
+        super().__init__(name=name, trainable=trainable, activity_regularizer=activity_regularizer)
         self.input_dim = check_positive_int("Embedding", "input_dim", input_dim)
         self.output_dim = check_positive_int("Embedding", "output_dim", output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self._keep_weight_options(
+            embeddings_regularizer=embeddings_regularizer,
+            embeddings_constraint=embeddings_constraint,
+        )
         self.input_spec = InputSpec(min_ndim=1)
 
     def __call__(self, inputs: Any, training: bool | None = None) -> Any:
@@ -614,7 +690,11 @@ class Embedding(Layer):
 
     def build(self, input_shape: Shape) -> None:
         self.embeddings = self.add_weight(
-            "embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer
+            "embeddings",
+            (self.input_dim, self.output_dim),
+            self.embeddings_initializer,
+            regularizer=self.embeddings_regularizer,
+            constraint=self.embeddings_constraint,
         )
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:

@@ -31,7 +31,7 @@ from glassnet import callbacks as callbacks_module
 from glassnet import losses as losses_module
 from glassnet import metrics as metrics_module
 from glassnet import optimizers as optimizers_module
-from glassnet.layers.layer import Layer
+from glassnet.layers.layer import Layer, regularization_loss
 from glassnet.models import checkpoint, replay, saving, training
 from glassnet.models import summary as summary_module
 from glassnet.tensor import Tensor, no_grad
@@ -230,6 +230,8 @@ class Model(Layer):
             else:
                 outputs = self(inputs, training=True)
                 loss = self.loss(targets, outputs)
+                penalty = regularization_loss(self)  # the same on every rank: counted once
+                loss = loss if penalty is None else loss + penalty
                 value = float(loss.item())
                 # decide on NaN together, or the ranks would part ways
                 value = float(parallel.sum(np.array([value * parallel.fraction]))[0])
@@ -275,7 +277,10 @@ class Model(Layer):
         with no_grad():  # the outputs as predict computes them: in slices, on every core
             pieces = training.predict_slices(self, training.as_input(x))
             outputs = Tensor(pieces[0] if len(pieces) == 1 else np.concatenate(pieces))
-            loss = float(self.loss(targets, outputs).item())
+            loss = self.loss(targets, outputs)
+            # The weights' penalties, as fit reports them (outputs' penalties: training only).
+            penalty = regularization_loss(self, activity=False)
+            loss = float((loss if penalty is None else loss + penalty).item())
         self._update_metrics(targets, outputs)
         return loss
 

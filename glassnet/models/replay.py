@@ -21,7 +21,10 @@ What keeps it honest:
 * Any attribute set on any layer or model (``layers.layer.changes``) makes a new record, and
   so does a new shape or dtype.
 * The loss runs through its own small graph on every batch, from the outputs, so its checks
-  of the targets run each time.
+  of the targets run each time. So do the weights' penalties (``Layer.losses``, from
+  ``kernel_regularizer=`` and the like), from the weights, once for the whole batch (never
+  once per share); a layer with an ``activity_regularizer``, whose penalty comes from its
+  outputs, keeps the graph on every batch.
 * ``compile(jit_compile=False)``, an open ``observe_calls``/``watch_calls`` block, a layer
   whose Python must run on every call (``Layer.replayable = False``), or a model returning
   several outputs keeps the graph on every batch.
@@ -42,7 +45,7 @@ import numpy as np
 
 from glassnet.autograd import Applied, Context, Function, record_ops
 from glassnet.backend import get_array_module, get_rng
-from glassnet.layers.layer import changes
+from glassnet.layers.layer import changes, regularization_loss
 from glassnet.layers.observers import observing_calls
 from glassnet.memory import release_freed_memory
 from glassnet.ops.conv import Conv2DOp
@@ -319,8 +322,35 @@ def train_step(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, Callable[[
 
 def _through_graph(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, Callable[[], None]]:
     outputs = model(x, training=True)
-    loss = model.loss(y, outputs)
-    return float(loss.item()), outputs, loss.backward
+    loss, penalty = _penalized(model, model.loss(y, outputs))
+    return _value(loss, penalty), outputs, _then(loss.backward, penalty)
+
+
+def _penalized(model: Any, loss: Tensor) -> tuple[Tensor, Tensor | None]:
+    """The model's penalties (``regularization_loss``) for the step's ``loss``: the outputs'
+    added to it (they share its graph), and the weights' apart. The weights' penalty runs its
+    backward after the rest of the step's, on the graph as on the tape, so each weight's
+    gradient is summed in the same order both ways (``_verified`` compares them bit for bit)."""
+    activity = regularization_loss(model, weights=False)
+    loss = loss if activity is None else loss + activity
+    return loss, regularization_loss(model, activity=False)
+
+
+def _value(loss: Tensor, penalty: Tensor | None) -> float:
+    """The loss fit reports: the step's with every penalty."""
+    return float((loss if penalty is None else loss + penalty).item())
+
+
+def _then(backward: Callable[[], None], penalty: Tensor | None) -> Callable[[], None]:
+    """``backward``, then the weights' penalty's backward (see ``_penalized``)."""
+    if penalty is None:
+        return backward
+
+    def both() -> None:
+        backward()
+        penalty.backward()
+
+    return both
 
 
 def _recorded(
@@ -328,21 +358,23 @@ def _recorded(
 ) -> tuple[float, Tensor, Callable[[], None]]:
     with record_ops() as record:
         outputs = model(x, training=True)
-    loss = model.loss(y, outputs)
+    loss, penalty = _penalized(model, model.loss(y, outputs))  # not on the tape: off the record
     tape = _tape(model, record, x, outputs, loss)
     if len(replays) >= 8:  # a handful of shapes at a time (the last batch is often smaller)
         replays.clear()
     replays[_key(x)] = _Entry(tape)  # the key after the call: building changes the layers
-    return float(loss.item()), outputs, loss.backward
+    return _value(loss, penalty), outputs, _then(loss.backward, penalty)
 
 
 def _tape(
     model: Any, record: list[Applied], x: Tensor, outputs: Any, loss: Tensor | None = None
 ) -> Tape | None:
     """The tape of a recorded pass, or None where the model keeps the graph: a layer that
-    asked to (``Layer.replayable``), or a pass the tape cannot hold (``NotReplayable``)."""
-    if not all(layer.replayable for _, layer in model.named_layers()):
-        return None
+    asked to (``Layer.replayable``), training with an ``activity_regularizer``, or a pass the
+    tape cannot hold (``NotReplayable``)."""
+    for _, layer in model.named_layers():
+        if not layer.replayable or (loss is not None and layer.activity_regularizer is not None):
+            return None  # (an activity penalty is made from outputs the tape does not hand back)
     try:
         return Tape.from_record(record, x, outputs, loss)
     except NotReplayable:
@@ -356,14 +388,14 @@ def _replayed(
     if not wants[tape.output]:  # nothing to train: the graph says so, in words
         return _through_graph(model, x, y)
     outputs = Tensor(out, requires_grad=True)
-    loss = model.loss(y, outputs)
+    loss, penalty = _penalized(model, model.loss(y, outputs))
 
     def backward() -> None:
         loss.backward()
         grad, outputs.grad = outputs.grad, None
         tape.backward(grad, ctxs, shapes)
 
-    return float(loss.item()), Tensor(out), backward
+    return _value(loss, penalty), Tensor(out), _then(backward, penalty)
 
 
 # Shares pay only when each has at least this much activation to compute: below it, handing
@@ -466,6 +498,9 @@ def _replayed_in_shares(
 
     shares = split_over_cores(share_step, n, linked=True)
     value = sum(count * loss for count, loss, _, _ in shares) / n
+    penalty = regularization_loss(model)  # the whole batch's, once: not one per share
+    if penalty is not None:
+        value += float(penalty.item())  # (no outputs' penalties: they keep the graph, _tape)
     outputs = Tensor(np.concatenate([out for _, _, out, _ in shares]))
     grads: dict[int, tuple[Tensor, Any]] = {}
     for *_, part in shares:
@@ -478,7 +513,7 @@ def _replayed_in_shares(
             leaf, g = grads.pop(key)
             deposit_grad(leaf, g)
 
-    return value, outputs, backward
+    return value, outputs, _then(backward, penalty)
 
 
 def _verified(

@@ -238,7 +238,8 @@ class Optimizer:
         """Update every trainable parameter that has a gradient, in place, under ``no_grad``.
 
         Parameters with ``requires_grad=False`` or ``grad is None`` are left untouched (and
-        their state, such as Adam's step count, does not advance).
+        their state, such as Adam's step count, does not advance). A parameter with a
+        ``constraint`` (``glassnet.constraints``) is projected by it after its update.
         """
         owner = type(self).__name__
         if self._params is None:
@@ -272,6 +273,8 @@ class Optimizer:
                 if self.weight_decay:
                     p.data *= 1.0 - lr * self.weight_decay
                 self.update_step(g, p.data, state, lr)
+                if p.constraint is not None:  # Keras: the weight's projection, after the update
+                    p.data[...] = p.constraint(p.data)
         self._iterations += 1
 
     def _clip(self, grads: list[Any]) -> list[Any]:

@@ -509,6 +509,11 @@ def test_registry_get_serialize_deserialize():
             "use_bias": True,
             "kernel_initializer": "glorot_uniform",
             "bias_initializer": "zeros",
+            "kernel_regularizer": None,  # Keras's Dense config names these even when unset
+            "bias_regularizer": None,
+            "activity_regularizer": None,
+            "kernel_constraint": None,
+            "bias_constraint": None,
         },
     }
 

@@ -18,6 +18,20 @@ import pytest
 
 import glassnet as gn
 from glassnet import layers as L
+from glassnet.layers.layer import regularization_loss
+
+# A penalty and a projection for each weight, and one on the outputs (Keras's arguments).
+PENALTIES = {
+    "kernel_regularizer": "l2",
+    "bias_regularizer": "l1",
+    "activity_regularizer": "l2",
+    "kernel_constraint": "non_neg",
+    "bias_constraint": "max_norm",
+}
+RECURRENT_PENALTIES = PENALTIES | {
+    "recurrent_regularizer": "l1",
+    "recurrent_constraint": "unit_norm",
+}
 
 # Layer class -> (sample shape, constructor arguments, {config key: another valid value}).
 # Every config key of every class must have a row here or a reason in STRUCTURAL, so a new
@@ -26,7 +40,12 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
     "Dense": (
         (6,),
         {"units": 4, "activation": "relu"},
-        {"activation": "tanh", "kernel_initializer": "zeros", "bias_initializer": "ones"},
+        {
+            "activation": "tanh",
+            "kernel_initializer": "zeros",
+            "bias_initializer": "ones",
+            **PENALTIES,
+        },
     ),
     "Activation": ((6,), {"activation": "relu"}, {"activation": "tanh"}),
     "Conv2D": (
@@ -39,6 +58,7 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
             "activation": "tanh",
             "kernel_initializer": "zeros",
             "bias_initializer": "ones",
+            **PENALTIES,
         },
     ),
     "MaxPooling2D": ((8, 8, 2), {}, {"pool_size": 3, "strides": 1, "padding": "same"}),
@@ -55,6 +75,11 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
             "gamma_initializer": "zeros",
             "moving_mean_initializer": "ones",
             "moving_variance_initializer": "zeros",
+            "beta_regularizer": "l2",
+            "gamma_regularizer": "l1",
+            "activity_regularizer": "l1",
+            "beta_constraint": "non_neg",
+            "gamma_constraint": "unit_norm",
         },
     ),
     "Dropout": ((6,), {"rate": 0.25, "seed": 1}, {"rate": 0.5, "seed": 2}),
@@ -74,6 +99,7 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
             "kernel_initializer": "ones",
             "recurrent_initializer": "zeros",
             "bias_initializer": "ones",
+            **RECURRENT_PENALTIES,
         },
     ),
     "GRU": (
@@ -87,6 +113,7 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
             "kernel_initializer": "ones",
             "recurrent_initializer": "zeros",
             "bias_initializer": "ones",
+            **RECURRENT_PENALTIES,
         },
     ),
     "LSTM": (
@@ -101,6 +128,7 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
             "kernel_initializer": "ones",
             "recurrent_initializer": "zeros",
             "bias_initializer": "ones",
+            **RECURRENT_PENALTIES,
         },
     ),
     "RandomFlip": ((6, 6, 2), {"seed": 1}, {"mode": "vertical", "seed": 2}),
@@ -267,7 +295,9 @@ def _check_against_the_graph(model, x, y, *, fit: bool) -> None:
     (recorded, checked, replayed), against three with the graph on every batch from the same
     weights."""
     want = _graph_outputs(model, x)
-    want_loss = float(model.loss(y, gn.Tensor(want)).item())
+    want_loss = model.loss(y, gn.Tensor(want))
+    penalty = regularization_loss(model, activity=False)  # evaluate adds the weights'
+    want_loss = float((want_loss if penalty is None else want_loss + penalty).item())
     for _ in range(2):
         np.testing.assert_array_equal(model.predict(x), want)
         assert model.evaluate(x, y) == want_loss

@@ -134,3 +134,20 @@ def test_orthogonal_regularizer_is_the_mean_absolute_cosine_of_distinct_pairs(mo
         regularizers.OrthogonalRegularizer()(Tensor(np.ones(3, np.float32)))
     with pytest.raises(ValueError, match="'mode' must be 'rows' or 'columns'"):
         regularizers.OrthogonalRegularizer(mode="diagonal")
+
+
+def test_activity_regularization_layer_passes_through_and_penalizes_its_input(tmp_path):
+    inputs = gn.Input((4,))
+    hidden = gn.layers.ActivityRegularization(l1=0.1, l2=0.5)(inputs)
+    model = gn.Model(inputs, gn.layers.Dense(1)(hidden))
+    x = np.arange(8.0, dtype=np.float32).reshape(2, 4)
+    layer = model.layers[1]
+    np.testing.assert_array_equal(layer(x).numpy(), x)
+    model(x)
+    (penalty,) = model.losses
+    np.testing.assert_allclose(penalty.item(), 0.1 * np.abs(x).sum() + 0.5 * (x**2).sum())
+    model.save(tmp_path / "m")
+    clone = gn.load_model(tmp_path / "m").layers[1]
+    assert (clone.l1, clone.l2) == (0.1, 0.5)
+    with pytest.raises(ValueError, match="ActivityRegularization: 'l2'"):
+        gn.layers.ActivityRegularization(l2=-1.0)

@@ -30,6 +30,7 @@ from glassnet import activations
 from glassnet.applications import BasicBlock, BasicConv2D, Bottleneck, Inception
 from glassnet.layers import (
     Activation,
+    ActivityRegularization,
     Add,
     Average,
     AveragePooling2D,
@@ -222,7 +223,7 @@ def _activation(graph: Graph, fn: Any, value: Value, hint: str) -> Value:
 
 
 # --------------------------------------------------------------------------- layers
-@register_converter(InputLayer, Dropout)
+@register_converter(InputLayer, Dropout, ActivityRegularization)
 @register_converter(RandomFlip, RandomRotation, RandomTranslation, RandomZoom)
 @register_converter(RandomBrightness, RandomContrast)
 def _identity(graph: Graph, layer: Layer, value: Value) -> Value:

@@ -16,7 +16,14 @@ from glassnet.layers.augmentation import (
     RandomZoom,
 )
 from glassnet.layers.convolutional import Conv2D, Convolution2D
-from glassnet.layers.core import Activation, Dense, Dropout, Input, InputLayer
+from glassnet.layers.core import (
+    Activation,
+    ActivityRegularization,
+    Dense,
+    Dropout,
+    Input,
+    InputLayer,
+)
 from glassnet.layers.layer import IncompatibleKeys, InputSpec, Layer, clear_session
 from glassnet.layers.merging import (
     Add,
@@ -62,6 +69,7 @@ __all__ = [
     "GRU",
     "LSTM",
     "Activation",
+    "ActivityRegularization",
     "Add",
     "Average",
     "AveragePooling2D",

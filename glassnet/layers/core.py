@@ -1,5 +1,5 @@
-"""The core layers: ``Input``, ``Dense`` (a fully connected layer of neurons), ``Activation``
-and ``Dropout``."""
+"""The core layers: ``Input``, ``Dense`` (a fully connected layer of neurons), ``Activation``,
+``Dropout`` and ``ActivityRegularization``."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from glassnet import activations, initializers, ops
+from glassnet import activations, initializers, ops, regularizers
 from glassnet.backend import get_rng
 from glassnet.checks import check_bool, check_number, check_positive_int, is_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.layers.node import KerasTensor, Node
 from glassnet.tensor import Tensor
 
-__all__ = ["Activation", "Dense", "Dropout", "Input", "InputLayer"]
+__all__ = ["Activation", "ActivityRegularization", "Dense", "Dropout", "Input", "InputLayer"]
 
 
 class InputLayer(Layer):
@@ -282,6 +282,35 @@ class Dropout(Layer):
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         rng = self._rng if self._rng is not None else get_rng()
         return ops.dropout(x, self.rate, training=training, rng=rng)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return self._check_input_shape(input_shape)
+
+
+class ActivityRegularization(Layer):
+    """Passes its input through unchanged and adds ``l1·Σ|x| + l2·Σx²`` of it to the loss
+    (``model.losses``): Keras's layer form of ``activity_regularizer``, a push towards small
+    or sparse activations at one point of the network.
+
+    Args:
+        l1, l2: the penalties' factors, >= 0.
+
+    Shape:
+        Output like the input.
+    """
+
+    _config_keys = ("l1", "l2")
+
+    def __init__(
+        self, l1: float = 0.0, l2: float = 0.0, *, name: str | None = None, trainable: bool = True
+    ) -> None:
+        self.l1 = check_number("ActivityRegularization", "l1", l1, 0.0)
+        self.l2 = check_number("ActivityRegularization", "l2", l2, 0.0)
+        penalty = regularizers.L1L2(l1=self.l1, l2=self.l2)
+        super().__init__(name=name, trainable=trainable, activity_regularizer=penalty)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        return x
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)

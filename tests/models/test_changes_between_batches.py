@@ -211,6 +211,7 @@ LEFT_OUT = {
     "Maximum": "takes several inputs: no config beyond its name",
     "Minimum": "takes several inputs: no config beyond its name",
     "Functional": "a model: its config is its graph, rebuilt as a new model",
+    "ActivityRegularization": "a penalty on activations keeps the graph on every training step",
     "Concatenate": "takes several inputs; covered by the subclassed row below",
     "Layer": "the base class",
 }

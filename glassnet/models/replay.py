@@ -293,42 +293,56 @@ def _key(x: Any) -> tuple[Any, ...]:
     return (x.shape, x.dtype, changes())
 
 
-def train_step(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, Callable[[], None]]:
+def train_step(
+    model: Any, x: Tensor, y: Any, w: Any = None
+) -> tuple[float, Tensor, Callable[[], None]]:
     """One training step's forward pass and loss, and the backward pass to run once the loss
-    is known to be finite (it fills the weights' ``.grad``).
+    is known to be finite (it fills the weights' ``.grad``). ``w``: the batch's sample
+    weights (or None), data like the targets, given to ``model.compute_loss`` with them.
 
     The first batch of a shape goes through the graph and is recorded; the second runs the
     tape and the graph and keeps the tape only if they agree exactly; later ones replay it.
     """
-    usable = model.jit_compile and not observing_calls() and get_array_module(x.data) is np
+    usable = (
+        model.jit_compile
+        and not observing_calls()
+        and isinstance(x, Tensor)
+        and get_array_module(x.data) is np
+    )
     if not usable:
-        return _through_graph(model, x, y)
+        return _through_graph(model, x, y, w)
     replays = model.__dict__.setdefault("_replays", {})
     entry = replays.get(_key(x))
     if entry is None:
-        return _recorded(model, replays, x, y)
+        return _recorded(model, replays, x, y, w)
     if entry.tape is None:
-        return _through_graph(model, x, y)
+        return _through_graph(model, x, y, w)
     if not entry.verified:
-        return _verified(model, entry, x, y)
-    shares = _shares(model, entry, x, y)
+        return _verified(model, entry, x, y, w)
+    shares = _shares(model, entry, x, y, w)
     if shares is not None:
-        return _replayed_in_shares(model, {**shares, len(x): entry.tape}, x, y)
-    return _replayed(model, entry.tape, x, y)
+        return _replayed_in_shares(model, {**shares, len(x): entry.tape}, x, y, w)
+    return _replayed(model, entry.tape, x, y, w)
 
 
-def _through_graph(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, Callable[[], None]]:
+def _loss(model: Any, x: Any, y: Any, outputs: Any, w: Any) -> Tensor:
+    """The step's loss from the outputs: the model's ``compute_loss`` (compiled losses,
+    sample weights, the model's ``losses``), run as a small graph of its own every batch."""
+    return model.compute_loss(x, y, outputs, w)
+
+
+def _through_graph(model: Any, x: Any, y: Any, w: Any) -> tuple[float, Any, Callable[[], None]]:
     outputs = model(x, training=True)
-    loss = model.loss(y, outputs)
+    loss = _loss(model, x, y, outputs, w)
     return float(loss.item()), outputs, loss.backward
 
 
 def _recorded(
-    model: Any, replays: dict, x: Tensor, y: Any
+    model: Any, replays: dict, x: Tensor, y: Any, w: Any
 ) -> tuple[float, Tensor, Callable[[], None]]:
     with record_ops() as record:
         outputs = model(x, training=True)
-    loss = model.loss(y, outputs)
+    loss = _loss(model, x, y, outputs, w)
     tape = _tape(model, record, x, outputs, loss)
     if len(replays) >= 8:  # a handful of shapes at a time (the last batch is often smaller)
         replays.clear()
@@ -350,13 +364,13 @@ def _tape(
 
 
 def _replayed(
-    model: Any, tape: Tape, x: Tensor, y: Any
+    model: Any, tape: Tape, x: Tensor, y: Any, w: Any
 ) -> tuple[float, Tensor, Callable[[], None]]:
     out, ctxs, shapes, wants = tape.forward(x.data)
     if not wants[tape.output]:  # nothing to train: the graph says so, in words
-        return _through_graph(model, x, y)
+        return _through_graph(model, x, y, w)
     outputs = Tensor(out, requires_grad=True)
-    loss = model.loss(y, outputs)
+    loss = _loss(model, x, y, outputs, w)
 
     def backward() -> None:
         loss.backward()
@@ -371,7 +385,7 @@ def _replayed(
 _SHARE_BYTES = 2 << 20
 
 
-def _shares(model: Any, entry: _Entry, x: Tensor, y: Any) -> dict[int, Tape | None] | None:
+def _shares(model: Any, entry: _Entry, x: Tensor, y: Any, w: Any) -> dict[int, Tape | None] | None:
     """The tapes for replaying the batch a share per core, by share size; None where the
     whole batch replays in order: one BLAS thread, shares too small to pay, nothing to train,
     a loss of the user's or one that is not a mean over the samples (``Loss.averages_samples``:
@@ -385,10 +399,12 @@ def _shares(model: Any, entry: _Entry, x: Tensor, y: Any) -> dict[int, Tape | No
             for rows in share_rows(len(x), workers):
                 size = rows.stop - rows.start
                 if size not in entry.shares:
-                    entry.shares[size] = _share_tape(model, entry.tape, x.data[rows], y[rows])
+                    part = None if w is None else w[rows]
+                    entry.shares[size] = _share_tape(model, entry.tape, x.data[rows], y[rows], part)
             # What this thread kept for whole-batch steps would now sit beside each share's.
             release_freed_memory()
-    if not entry.shares or None in entry.shares.values() or len(y) != len(x):
+    mismatched = len(y) != len(x) or (w is not None and len(w) != len(x))
+    if not entry.shares or None in entry.shares.values() or mismatched:
         return None  # mismatched targets: the loss says so, about the whole batch
     workers = min(blas_threads(), len(x))  # the BLAS may have been set since
     sizes = {rows.stop - rows.start for rows in share_rows(len(x), workers)}
@@ -398,19 +414,25 @@ def _shares(model: Any, entry: _Entry, x: Tensor, y: Any) -> dict[int, Tape | No
 def _shares_pay(model: Any, tape: Tape, x: Tensor, y: Any) -> bool:
     n = len(x)
     workers = min(blas_threads(), n)
-    if workers < 2 or len(y) != n:
+    if workers < 2 or not isinstance(y, np.ndarray) or len(y) != n:
         return False
     largest = model.largest_activation(tuple(x.shape[1:]))
     if not largest or (n // workers) * largest * x.dtype.itemsize < _SHARE_BYTES:
         return False
-    if not type(model.loss).__module__.startswith("glassnet."):
+    # glassnet's own losses, summed by glassnet's own compute_loss, without penalties from
+    # the model's ``losses`` (each share would add them again).
+    if not type(model.loss).__module__.startswith("glassnet.losses"):
+        return False
+    if not type(model).compute_loss.__module__.startswith("glassnet."):
+        return False
+    if getattr(model, "losses", None):
         return False
     if not any(t.requires_grad for t in _tensors(model, tape)):
         return False
     return all(layer.trains_in_shares for _, layer in model.named_layers())
 
 
-def _share_tape(model: Any, tape: Tape, x: Any, y: Any) -> Tape | None:
+def _share_tape(model: Any, tape: Tape, x: Any, y: Any, w: Any) -> Tape | None:
     """The tape of a share's size, recorded through the graph on ``x``, the share's rows; the
     weights and random generators are put back afterwards (only the ops are kept). None if
     the share does not run (the whole batch, which did, then replays in order)."""
@@ -420,7 +442,7 @@ def _share_tape(model: Any, tape: Tape, x: Any, y: Any) -> Tape | None:
             outputs = model(batch, training=True)
         if not isinstance(outputs, Tensor) or not model.loss.averages_samples(outputs.ndim):
             return None  # the shares' losses would not add up to the batch's
-        return _tape(model, record, batch, outputs, model.loss(y, outputs))
+        return _tape(model, record, batch, outputs, _loss(model, batch, y, outputs, w))
     except Exception:
         return None
 
@@ -442,14 +464,16 @@ def _put_back(model: Any, tape: Tape) -> Iterator[list[Tensor]]:
 
 
 def _replayed_in_shares(
-    model: Any, tapes: dict[int, Tape | None], x: Tensor, y: Any
+    model: Any, tapes: dict[int, Tape | None], x: Tensor, y: Any, w: Any
 ) -> tuple[float, Tensor, Callable[[], None]]:
     """The step with the batch cut into one share per core, each replaying its tape side by
     side (``parallel.split_over_cores``), the ops that look across the batch handed their
     ``Share``. Each share's loss is the mean over its samples; its backward starts from its
     part of the batch (count / n), so every gradient comes out at the whole batch's scale,
     and the batch's gradients are the shares' sums: the step of the whole batch, up to the
-    rounding of those sums. ``tapes`` has the whole batch's too: the shares run as one, in
+    rounding of those sums. Sample weights come with their rows: each share's loss is
+    sum(w·loss) over its rows / count, so the same count / n gives the batch's
+    sum(w·loss) / n. ``tapes`` has the whole batch's too: the shares run as one, in
     order, where another thread holds the cores meanwhile (``split_over_cores``)."""
     n = len(x)
 
@@ -458,7 +482,7 @@ def _replayed_in_shares(
         tape = tapes[count]
         out, ctxs, shapes, _ = tape.forward(x.data[rows], share)
         outputs = Tensor(out, requires_grad=True)
-        loss = model.loss(y[rows], outputs)
+        loss = _loss(model, None, y[rows], outputs, None if w is None else w[rows])
         loss.backward(np.full(loss.shape, count / n, dtype=loss.dtype))
         grads: dict[int, tuple[Tensor, Any]] = {}
         tape.backward(outputs.grad, ctxs, shapes, into=grads)
@@ -482,7 +506,7 @@ def _replayed_in_shares(
 
 
 def _verified(
-    model: Any, entry: _Entry, x: Tensor, y: Any
+    model: Any, entry: _Entry, x: Tensor, y: Any, w: Any
 ) -> tuple[float, Tensor, Callable[[], None]]:
     """The step through the graph, after the tape ran on the same batch from the same state
     (weights, gradients and random generators put back): the tape is kept, and replayed from
@@ -493,7 +517,7 @@ def _verified(
         for t in tensors:
             t.grad = None
         try:
-            value, outputs, backward = _replayed(model, tape, x, y)
+            value, outputs, backward = _replayed(model, tape, x, y, w)
             backward()
             replayed = (value, outputs.data, [t.grad for t in tensors],
                         [t.data.copy() for t in tensors])  # fmt: skip
@@ -501,7 +525,7 @@ def _verified(
             replayed = None
         for t, grad in zip(tensors, grads, strict=True):
             t.grad = grad
-    value, outputs, graph_backward = _through_graph(model, x, y)
+    value, outputs, graph_backward = _through_graph(model, x, y, w)
 
     def backward_then_compare() -> None:
         held = [t.grad for t in tensors]
@@ -581,9 +605,9 @@ def predict(model: Any, x: Any) -> Any:
         if len(replays) >= 8:
             replays.clear()
         replays[_key(x)] = _Entry(tape)  # after the call, which may build the model
-        return outputs.numpy() if isinstance(outputs, Tensor) else outputs
+        return _numpy(outputs)
     if entry.tape is None:
-        return model(batch, training=False).numpy()
+        return _numpy(model(batch, training=False))
     try:
         replayed = entry.tape.infer(x)
     except Exception:  # call raises it again below, in words, or differs
@@ -593,3 +617,10 @@ def predict(model: Any, x: Any) -> Any:
     if not entry.verified:
         entry.tape = None
     return out
+
+
+def _numpy(outputs: Any) -> Any:
+    """A model's outputs as arrays: one, or a list for several."""
+    if isinstance(outputs, (list, tuple)):
+        return [o.numpy() for o in outputs]
+    return outputs.numpy() if isinstance(outputs, Tensor) else outputs

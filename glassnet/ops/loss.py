@@ -333,7 +333,7 @@ def _row_weights(weight: Any, shape: tuple[int, ...], axis: int) -> Any:
     if weight is None:
         return None
     xp = get_array_module(weight)
-    full = xp.broadcast_to(weight, shape[:axis] + (1,) + shape[axis + 1 :])
+    full = xp.broadcast_to(weight, (*shape[:axis], 1, *shape[axis + 1 :]))
     return xp.ascontiguousarray(xp.moveaxis(full, axis, -1).reshape(-1))
 
 
@@ -467,7 +467,9 @@ def mean_squared_error(y_true: Any, y_pred: Tensor, sample_weight: Any = None) -
     """
     y_pred = _prediction(y_pred, "mean_squared_error")
     y = _dense_target(y_true, y_pred, "mean_squared_error")
-    return MeanSquaredErrorOp.apply(y, y_pred, _sample_weight(sample_weight, y_pred, "mean_squared_error"))
+    return MeanSquaredErrorOp.apply(
+        y, y_pred, _sample_weight(sample_weight, y_pred, "mean_squared_error")
+    )
 
 
 def mean_absolute_error(y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
@@ -481,12 +483,12 @@ def mean_absolute_error(y_true: Any, y_pred: Tensor, sample_weight: Any = None) 
     """
     y_pred = _prediction(y_pred, "mean_absolute_error")
     y = _dense_target(y_true, y_pred, "mean_absolute_error")
-    return MeanAbsoluteErrorOp.apply(y, y_pred, _sample_weight(sample_weight, y_pred, "mean_absolute_error"))
+    return MeanAbsoluteErrorOp.apply(
+        y, y_pred, _sample_weight(sample_weight, y_pred, "mean_absolute_error")
+    )
 
 
-def huber(
-    y_true: Any, y_pred: Tensor, delta: float = 1.0, sample_weight: Any = None
-) -> Tensor:
+def huber(y_true: Any, y_pred: Tensor, delta: float = 1.0, sample_weight: Any = None) -> Tensor:
     """Huber loss, mean over every element: quadratic for small errors, linear for large ones,
 
         loss = mean(0.5·d²  if |d| ≤ delta  else  delta·(|d| − 0.5·delta)),   d = y_pred − y_true,

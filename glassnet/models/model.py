@@ -92,6 +92,11 @@ class Model(Layer):
             self.__dict__["_multi_input"] = True
         return super().__call__(inputs, training)
 
+    def _check_input_shape(self, input_shape: Any) -> Any:
+        if not _is_shape(input_shape) and not self.__dict__.get("_multi_input"):
+            self.__dict__["_multi_input"] = True  # a list of shapes: several inputs
+        return super()._check_input_shape(input_shape)
+
     def build(self, input_shape: Any) -> None:
         """Create every weight by running one zero sample through ``call`` (subclassed models
         have no shape arithmetic of their own). ``input_shape`` includes the batch axis; a list
@@ -169,16 +174,13 @@ class Model(Layer):
             loss = losses_module.get(loss)
         self.loss, self.loss_weights, self._metrics_spec = loss, loss_weights, metrics
         self._plan = None
-        self._output_plan(self._expected_outputs())
-        self._optimizer_built = False
-
-    def _expected_outputs(self) -> int:
-        """How many outputs compile's arguments describe, before any data has flowed."""
-        for spec in (self.loss, self.loss_weights):
-            if isinstance(spec, (list, tuple)):
-                return len(spec)
         names = getattr(self, "output_names", None)
-        return len(names) if names else 1
+        structured = [spec for spec in (loss, loss_weights, metrics) if isinstance(spec, dict)]
+        structured += [spec for spec in (loss, loss_weights) if isinstance(spec, (list, tuple))]
+        if names or not structured:
+            # Otherwise the outputs are counted, and named, when the first batch comes out.
+            self._output_plan(len(names) if names else 1)
+        self._optimizer_built = False
 
     def _output_plan(self, count: int) -> outputs.OutputPlan:
         """compile's loss, loss weights and metrics laid out over ``count`` outputs
@@ -525,7 +527,7 @@ class Model(Layer):
         sample_weight = self._with_class_weight(y, sample_weight, class_weight)
         if class_weight is not None and y is None:
             streamed = training.make_batches(x, None, 1, False, "fit")
-            x = training.ClassWeighted(streamed, class_weight)
+            x = training.class_weighted(streamed, class_weight)
         train_batches, val_batches, verbose = self._fit_batches(
             x,
             (y, sample_weight),
@@ -810,6 +812,8 @@ def _scalar(value: Any) -> Any:
 
 
 def _is_shape(shape: Any) -> bool:
+    if not isinstance(shape, (list, tuple)):
+        return True  # not a list of shapes (the layer names what is wrong with it)
     return all(n is None or isinstance(n, (int, np.integer)) for n in shape)
 
 

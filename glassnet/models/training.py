@@ -200,13 +200,21 @@ class ClassWeighted:
     def __init__(self, batches: Batches, class_weight: dict[Any, float]) -> None:
         self.batches, self.class_weight = batches, class_weight
 
-    def __len__(self) -> int:
-        return len(self.batches)  # type: ignore[arg-type]
-
     def __iter__(self) -> Iterator[tuple[Any, Any, Any]]:
         for data in self.batches:
             x, y, _ = unpack(data)
             yield x, y, class_weights(y, self.class_weight)
+
+
+class _SizedClassWeighted(ClassWeighted):
+    def __len__(self) -> int:
+        return len(self.batches)  # type: ignore[arg-type]
+
+
+def class_weighted(batches: Batches, class_weight: dict[Any, float]) -> ClassWeighted:
+    """``ClassWeighted`` batches, with a length where ``batches`` has one (for progress)."""
+    sized = hasattr(batches, "__len__")
+    return (_SizedClassWeighted if sized else ClassWeighted)(batches, class_weight)
 
 
 def make_batches(

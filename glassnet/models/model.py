@@ -417,9 +417,9 @@ class Model(Layer):
             if isinstance(inputs, Tensor):
                 pieces = training.predict_slices(self, inputs)
                 joined = pieces[0] if len(pieces) == 1 else training.concatenate(pieces)
-                out: Any = training.map_arrays(joined, Tensor)
             else:
-                out = self(inputs, training=False)
+                joined = training.predict_batches(self, [(inputs, None)])
+            out: Any = training.map_arrays(joined, Tensor)
             loss = float(self.compute_loss(inputs, targets, out, weights, False).item())
         self._loss_tracker.update_state(loss, sample_weight=training.num_samples(inputs))
         self._update_metrics(targets, out, weights)

@@ -22,9 +22,13 @@ What keeps it honest:
   so does a new shape or dtype.
 * The loss runs through its own small graph on every batch, from the outputs, so its checks
   of the targets run each time.
-* ``compile(jit_compile=False)``, an open ``observe_calls``/``watch_calls`` block, a layer
-  whose Python must run on every call (``Layer.replayable = False``), or a model returning
-  several outputs keeps the graph on every batch.
+* ``compile(jit_compile=False)``, an open ``observe_calls``/``watch_calls`` block, or a layer
+  whose Python must run on every call (``Layer.replayable = False``) keeps the graph on every
+  batch.
+
+A model with several inputs and outputs replays the same way: the tape reads each input by
+its position in the list, and its backward starts from each output's gradient; its loss
+(one per output, weighted) is computed from the outputs like any other.
 
 Like a traced function in Keras or PyTorch, a replayed step runs the layers' ops, not their
 Python: a ``print`` or a check of the data inside ``call`` runs on the first two batches of a
@@ -53,7 +57,8 @@ from glassnet.tensor import Tensor, _topological_order, deposit_grad, unbroadcas
 
 __all__ = ["Tape", "predict", "train_step"]
 
-# Where an op's input comes from: the batch, an earlier op's output (by index), a tensor held
+# Where an op's input comes from: the batch (one of its inputs, by position), an earlier op's
+# output (by index), a tensor held
 # by the model (a weight, a moving statistic: read at every replay, so updates are seen), a
 # constant array, or nothing (an absent optional input).
 BATCH, NODE, TENSOR, CONSTANT, ABSENT = range(5)
@@ -78,33 +83,36 @@ class _Op:
 @dataclass
 class Tape:
     """One training forward pass as recorded: ops in order, where their inputs come from, the
-    op whose output is the model's, and the order the graph's backward visited them."""
+    ops whose outputs are the model's (``several``: a list of them, else one), and the order
+    the graph's backward visited them."""
 
     ops: list[_Op]
-    output: int
+    outputs: list[int]
+    several: bool
     backward_order: list[int]
     # After each op's forward, the earlier outputs no longer needed (memory back early).
     frees: list[list[int]] = field(default_factory=list)
 
     @classmethod
     def from_record(
-        cls, record: list[Applied], batch: Tensor, outputs: Any, loss: Tensor | None = None
+        cls, record: list[Applied], batch: Any, outputs: Any, loss: Tensor | None = None
     ) -> Tape:
-        """The tape of a recorded forward pass; for training, ``loss`` still holds its graph
-        (the backward order is read off it)."""
-        if not isinstance(outputs, Tensor):
-            raise NotReplayable("the model returns several outputs")
+        """The tape of a recorded forward pass on ``batch`` (a Tensor, or a list: several
+        inputs) giving ``outputs`` (a Tensor, or a list); for training, ``loss`` still holds
+        its graph (the backward order is read off it)."""
+        several = isinstance(outputs, (list, tuple))
         produced = {id(applied.output): i for i, applied in enumerate(record)}
-        if id(outputs) not in produced:
-            raise NotReplayable("the outputs are not an op's result")
-        ops = [_Op(a.fn, _sources(a, batch, produced), a.attrs, a.grad_enabled) for a in record]
+        if not all(isinstance(o, Tensor) and id(o) in produced for o in _listed(outputs)):
+            raise NotReplayable("the outputs are not ops' results")
+        inputs = {id(t): i for i, t in reversed(list(enumerate(_listed(batch))))}
+        ops = [_Op(a.fn, _sources(a, inputs, produced), a.attrs, a.grad_enabled) for a in record]
         order = []
         if loss is not None:
             graph = reversed(_topological_order(loss))
             order = [produced[id(t)] for t in graph if id(t) in produced]
-        output = produced[id(outputs)]
+        ends = [produced[id(o)] for o in _listed(outputs)]
         if loss is None:  # inference: fuse what can be fused (training keeps every op)
-            ops, output = _fused(ops, output)
+            ops, ends = _fused(ops, ends)
         last_use = {}
         for i, op in enumerate(ops):
             for kind, where in op.sources:
@@ -112,17 +120,23 @@ class Tape:
                     last_use[where] = i
         frees: list[list[int]] = [[] for _ in ops]
         for node, i in last_use.items():
-            if node != output:
+            if node not in ends:
                 frees[i].append(node)
-        return cls(ops, output, order, frees)
+        return cls(ops, ends, several, order, frees)
+
+    def _out(self, values: list[Any]) -> Any:
+        """The model's output arrays among ``values``: one, or a list for several."""
+        return [values[i] for i in self.outputs] if self.several else values[self.outputs[0]]
 
     def forward(
         self, x: Any, share: Share | None = None
     ) -> tuple[Any, list[Context | None], list[tuple], list[bool]]:
-        """Run every op's forward on the batch ``x``: the output array, and what ``backward``
-        needs (each op's Context, the shapes of its inputs, whether its output wants a
-        gradient). For a ``share`` of a batch, the ops that look across the batch are given
-        it (``Function.across_batch``)."""
+        """Run every op's forward on the batch ``x`` (an array, or a list: several inputs):
+        the output array (a list for several), and what ``backward`` needs (each op's
+        Context, the shapes of its inputs, whether its output wants a gradient). For a
+        ``share`` of a batch, the ops that look across the batch are given it
+        (``Function.across_batch``)."""
+        xs = x if isinstance(x, list) else [x]
         values: list[Any] = [None] * len(self.ops)
         shapes: list[tuple] = []
         wants: list[bool] = []
@@ -135,7 +149,7 @@ class Tape:
                 elif kind == TENSOR:
                     a, need = where.data, where.requires_grad
                 elif kind == BATCH:
-                    a, need = x, False
+                    a, need = xs[where], False
                 elif kind == CONSTANT:
                     a, need = where, False
                 else:
@@ -154,10 +168,12 @@ class Tape:
             shapes.append(tuple(in_shapes))
             for node in self.frees[i]:
                 values[node] = None
-        return values[self.output], ctxs, shapes, wants
+        return self._out(values), ctxs, shapes, wants
 
     def infer(self, x: Any) -> Any:
-        """Every op's forward on the batch ``x``, keeping nothing for a backward: the output."""
+        """Every op's forward on the batch ``x`` (an array, or a list: several inputs), keeping
+        nothing for a backward: the output (a list for several)."""
+        xs = x if isinstance(x, list) else [x]
         values: list[Any] = [None] * len(self.ops)
         for i, op in enumerate(self.ops):
             arrays = [
@@ -165,7 +181,7 @@ class Tape:
                 if kind == NODE
                 else where.data
                 if kind == TENSOR
-                else x
+                else xs[where]
                 if kind == BATCH
                 else where
                 for kind, where in op.sources
@@ -177,7 +193,7 @@ class Tape:
             values[i] = out
             for node in self.frees[i]:
                 values[node] = None
-        return values[self.output]
+        return self._out(values)
 
     def backward(
         self,
@@ -186,11 +202,15 @@ class Tape:
         shapes: list[tuple],
         into: dict[int, tuple[Tensor, Any]] | None = None,
     ) -> None:
-        """Each op's backward from ``grad``, the gradient for the outputs, in the graph's
-        order, summing gradients as ``Tensor.backward`` does; the tensors' (weights')
-        gradients end in their ``.grad``, or, given ``into``, are added there by ``id``
-        (a share of a batch on its own thread must not race the others on ``.grad``)."""
-        grads: dict[int, Any] = {self.output: grad}
+        """Each op's backward from ``grad``, the gradient for the outputs (a list for several;
+        None for an output the loss does not read), in the graph's order, summing gradients
+        as ``Tensor.backward`` does; the tensors' (weights') gradients end in their ``.grad``,
+        or, given ``into``, are added there by ``id`` (a share of a batch on its own thread
+        must not race the others on ``.grad``)."""
+        grads: dict[int, Any] = {}
+        for i, g in zip(self.outputs, grad if self.several else [grad], strict=True):
+            if g is not None:
+                grads[i] = g if i not in grads else grads[i] + g
         leaves: dict[int, tuple[Tensor, Any]] = {}
         for i in self.backward_order:
             g = grads.pop(i, None)
@@ -224,10 +244,10 @@ class Tape:
             deposit_grad(leaf, g)
 
 
-def _fused(ops: list[_Op], output: int) -> tuple[list[_Op], int]:
+def _fused(ops: list[_Op], ends: list[int]) -> tuple[list[_Op], list[int]]:
     """An inference tape's ops with each convolution (ReLU or none) whose only reader is a
     max pooling replaced, with that pooling, by their fused op (``ops.fused.ConvMaxPoolOp``).
-    Returns the new ops and the index of the output op."""
+    Returns the new ops and the indices of the output ops."""
     readers: dict[int, int] = {}
     for op in ops:
         for kind, where in op.sources:
@@ -246,7 +266,7 @@ def _fused(ops: list[_Op], output: int) -> tuple[list[_Op], int]:
             and after.fn is MaxPool2DOp
             and after.sources == ((NODE, i),)
             and readers.get(i) == 1
-            and i != output
+            and i not in ends
         ):
             attrs = {"conv": op.attrs, "pool": after.attrs}
             op = _Op(ConvMaxPoolOp, op.sources, attrs, op.grad_enabled)
@@ -255,10 +275,12 @@ def _fused(ops: list[_Op], output: int) -> tuple[list[_Op], int]:
         index[i] = len(new)
         sources = tuple((k, index[w]) if k == NODE else (k, w) for k, w in op.sources)
         new.append(_Op(op.fn, sources, op.attrs, op.grad_enabled))
-    return new, index[output]
+    return new, [index[i] for i in ends]
 
 
-def _sources(applied: Applied, batch: Tensor, produced: dict[int, int]) -> tuple:
+def _sources(applied: Applied, inputs: dict[int, int], produced: dict[int, int]) -> tuple:
+    """Where each input of ``applied`` comes from; ``inputs``: the batch's tensors' ids and
+    their positions among the model's inputs."""
     sources = []
     for given, array in zip(applied.inputs, applied.arrays, strict=True):
         if given is None:
@@ -267,8 +289,8 @@ def _sources(applied: Applied, batch: Tensor, produced: dict[int, int]) -> tuple
             sources.append((CONSTANT, array))
         elif id(given) in produced:
             sources.append((NODE, produced[id(given)]))
-        elif given is batch:
-            sources.append((BATCH, None))
+        elif id(given) in inputs:
+            sources.append((BATCH, inputs[id(given)]))
         elif given._ctx is not None:
             raise NotReplayable("an op reads a tensor computed before the step began")
         else:
@@ -287,9 +309,11 @@ class _Entry:
 
 
 def _key(x: Any) -> tuple[Any, ...]:
-    """What a tape is for: the batch's (array or Tensor) whole shape (ops' attributes may
-    hold its size, as a reshape's does) and dtype, and the layers as they were
-    (``layers.layer.changes``)."""
+    """What a tape is for: the batch's (array or Tensor; a list of them for several inputs)
+    whole shape (ops' attributes may hold its size, as a reshape's does) and dtype, and the
+    layers as they were (``layers.layer.changes``)."""
+    if isinstance(x, list):
+        return (tuple(a.shape for a in x), tuple(a.dtype for a in x), changes())
     return (x.shape, x.dtype, changes())
 
 
@@ -306,8 +330,7 @@ def train_step(
     usable = (
         model.jit_compile
         and not observing_calls()
-        and isinstance(x, Tensor)
-        and get_array_module(x.data) is np
+        and all(isinstance(t, Tensor) and get_array_module(t.data) is np for t in _listed(x))
     )
     if not usable:
         return _through_graph(model, x, y, w)
@@ -319,7 +342,7 @@ def train_step(
         return _through_graph(model, x, y, w)
     if not entry.verified:
         return _verified(model, entry, x, y, w)
-    shares = _shares(model, entry, x, y, w)
+    shares = _shares(model, entry, x, y, w) if isinstance(x, Tensor) else None
     if shares is not None:
         return _replayed_in_shares(model, {**shares, len(x): entry.tape}, x, y, w)
     return _replayed(model, entry.tape, x, y, w)
@@ -364,20 +387,23 @@ def _tape(
 
 
 def _replayed(
-    model: Any, tape: Tape, x: Tensor, y: Any, w: Any
-) -> tuple[float, Tensor, Callable[[], None]]:
-    out, ctxs, shapes, wants = tape.forward(x.data)
-    if not wants[tape.output]:  # nothing to train: the graph says so, in words
+    model: Any, tape: Tape, x: Any, y: Any, w: Any
+) -> tuple[float, Any, Callable[[], None]]:
+    out, ctxs, shapes, wants = tape.forward(_arrays(x))
+    if not any(wants[i] for i in tape.outputs):  # nothing to train: the graph says so
         return _through_graph(model, x, y, w)
-    outputs = Tensor(out, requires_grad=True)
-    loss = _loss(model, x, y, outputs, w)
+    ends = [Tensor(o, requires_grad=True) for o in _listed(out)]
+    loss = _loss(model, x, y, ends if tape.several else ends[0], w)
 
     def backward() -> None:
         loss.backward()
-        grad, outputs.grad = outputs.grad, None
-        tape.backward(grad, ctxs, shapes)
+        grads = [end.grad for end in ends]
+        for end in ends:
+            end.grad = None
+        tape.backward(grads if tape.several else grads[0], ctxs, shapes)
 
-    return float(loss.item()), Tensor(out), backward
+    outputs = [Tensor(o) for o in out] if tape.several else Tensor(out)
+    return float(loss.item()), outputs, backward
 
 
 # Shares pay only when each has at least this much activation to compute: below it, handing
@@ -519,7 +545,7 @@ def _verified(
         try:
             value, outputs, backward = _replayed(model, tape, x, y, w)
             backward()
-            replayed = (value, outputs.data, [t.grad for t in tensors],
+            replayed = (value, _arrays(_listed(outputs)), [t.grad for t in tensors],
                         [t.data.copy() for t in tensors])  # fmt: skip
         except Exception:  # the graph below raises it again, in words, or it differs there
             replayed = None
@@ -532,7 +558,8 @@ def _verified(
         for t in tensors:
             t.grad = None
         graph_backward()
-        graph = (value, outputs.data, [t.grad for t in tensors], [t.data for t in tensors])
+        ends = _arrays(_listed(outputs))
+        graph = (value, ends, [t.grad for t in tensors], [t.data for t in tensors])
         same = replayed is not None and _same(replayed, graph)
         for t, grad in zip(tensors, held, strict=True):
             if grad is not None:
@@ -549,7 +576,9 @@ def _same(a: tuple, b: tuple) -> bool:
     value_b, out_b, grads_b, data_b = b
     if not (value_a == value_b or (value_a != value_a and value_b != value_b)):
         return False
-    if not np.array_equal(out_a, out_b, equal_nan=True):
+    if len(out_a) != len(out_b) or not all(
+        np.array_equal(a, b, equal_nan=True) for a, b in zip(out_a, out_b, strict=True)
+    ):
         return False
     for ga, gb in zip(grads_a, grads_b, strict=True):
         if (ga is None) != (gb is None) or (ga is not None and not np.array_equal(ga, gb, True)):
@@ -586,18 +615,19 @@ def _generators(model: Any, tape: Tape) -> list[np.random.Generator]:
 
 
 def predict(model: Any, x: Any) -> Any:
-    """The model's inference outputs for the array batch ``x``, under ``no_grad``.
+    """The model's inference outputs for the array batch ``x`` (a list of arrays for several
+    inputs; a list of outputs for several), under ``no_grad``.
 
     As for training: the first batch of a shape goes through ``call`` and is recorded, the
     second runs the tape and ``call`` and keeps the tape only if both give the same outputs
-    exactly, later ones replay it (``Tape.infer``). Models returning several outputs, or not
-    a NumPy array, keep their ``call``.
+    exactly, later ones replay it (``Tape.infer``). Models whose outputs are not Tensors keep
+    their ``call``.
     """
     replays = model.__dict__.setdefault("_inference_replays", {})
     entry = replays.get(_key(x))
     if entry is not None and entry.verified:
         return entry.tape.infer(x)
-    batch = Tensor(x)
+    batch = [Tensor(a) for a in x] if isinstance(x, list) else Tensor(x)
     if entry is None:
         with record_ops() as record:
             outputs = model(batch, training=False)
@@ -612,11 +642,23 @@ def predict(model: Any, x: Any) -> Any:
         replayed = entry.tape.infer(x)
     except Exception:  # call raises it again below, in words, or differs
         replayed = None
-    out = model(batch, training=False).numpy()
-    entry.verified = replayed is not None and np.array_equal(replayed, out, equal_nan=True)
+    out = _numpy(model(batch, training=False))
+    entry.verified = replayed is not None and all(
+        np.array_equal(a, b, equal_nan=True)
+        for a, b in zip(_listed(replayed), _listed(out), strict=True)
+    )
     if not entry.verified:
         entry.tape = None
     return out
+
+
+def _listed(data: Any) -> list[Any]:
+    return list(data) if isinstance(data, (list, tuple)) else [data]
+
+
+def _arrays(x: Any) -> Any:
+    """The batch's arrays: one, or a list for several inputs."""
+    return [t.data for t in x] if isinstance(x, list) else x.data
 
 
 def _numpy(outputs: Any) -> Any:

@@ -360,12 +360,14 @@ def predict_slices(model: Any, x: Tensor) -> list[np.ndarray]:
     return [out for outs in split_over_cores(share, len(pieces)) for out in outs]
 
 
-def _infer(model: Any, x: Any) -> np.ndarray:
-    """The model's inference outputs for the array batch ``x``: replayed from the ops recorded
+def _infer(model: Any, x: Any) -> Any:
+    """The model's inference outputs for the array batch ``x`` (a list for several inputs;
+    a list of outputs for several): replayed from the ops recorded
     on an earlier batch of its shape (``replay.predict``), except with ``jit_compile=False``,
     while a watcher sees every call (``observing_calls``) or off NumPy."""
-    if not model.jit_compile or observing_calls() or get_array_module(x) is not np:
-        out = model(Tensor(x), training=False)
+    arrays = x if isinstance(x, list) else [x]
+    if not model.jit_compile or observing_calls() or get_array_module(*arrays) is not np:
+        out = model([Tensor(a) for a in x] if isinstance(x, list) else Tensor(x), training=False)
         return [o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy()
     return replay.predict(model, x)
 
@@ -395,10 +397,8 @@ def predict_batches(model: Any, batches: Batches, verbose: int = 0) -> np.ndarra
             xb = as_input(xb)
             if isinstance(xb, Tensor):
                 outputs += predict_slices(model, xb)
-            else:  # several inputs: the batch through call, whole
-                out = model(xb, training=False)
-                several_out = isinstance(out, (list, tuple))
-                outputs.append([o.numpy() for o in out] if several_out else out.numpy())
+            else:  # several inputs: the batch whole
+                outputs.append(_infer(model, [t.data for t in xb]))
             progress.advance(num_samples(xb))
     if len(outputs) == 1 and isinstance(outputs[0], np.ndarray) and outputs[0].flags.owndata:
         return outputs[0]  # one fresh array (never a view of the input): no copy needed

@@ -524,13 +524,10 @@ class Model(Layer):
         self._check_compiled("fit", needs_loss=not self._own("train_step"))
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"fit: 'epochs' must be a non-negative integer. Received: {epochs}")
-        sample_weight = self._with_class_weight(y, sample_weight, class_weight)
-        if class_weight is not None and y is None:
-            streamed = training.make_batches(x, None, 1, False, "fit")
-            x = training.class_weighted(streamed, class_weight)
         train_batches, val_batches, verbose = self._fit_batches(
             x,
-            (y, sample_weight),
+            y,
+            (sample_weight, class_weight),
             batch_size,
             shuffle,
             validation_split,
@@ -540,13 +537,7 @@ class Model(Layer):
         )
         history = callbacks_module.History()
         if resume:
-            if checkpoint_dir is None:
-                raise ValueError(
-                    "fit: resume=True needs checkpoint_dir, where the checkpoints are."
-                )
-            restored = checkpoint.restore_latest(self, checkpoint_dir, train_batches)
-            if restored is not None:
-                initial_epoch, history.history, history.epoch = restored
+            initial_epoch = self._resume(history, checkpoint_dir, train_batches, initial_epoch)
         steps = len(train_batches) if hasattr(train_batches, "__len__") else None
         parallel = self._parallel
         chief = parallel is None or parallel.rank == 0
@@ -569,6 +560,23 @@ class Model(Layer):
                 parallel.abort(err)
             raise
         return history
+
+    def _resume(
+        self,
+        history: callbacks_module.History,
+        checkpoint_dir: str | None,
+        batches: training.Batches,
+        initial_epoch: int,
+    ) -> int:
+        """Load the latest checkpoint in ``checkpoint_dir`` (model, optimizer, random state)
+        into the model and ``history``; the epoch to go on from."""
+        if checkpoint_dir is None:
+            raise ValueError("fit: resume=True needs checkpoint_dir, where the checkpoints are.")
+        restored = checkpoint.restore_latest(self, checkpoint_dir, batches)
+        if restored is None:
+            return initial_epoch
+        initial_epoch, history.history, history.epoch = restored
+        return initial_epoch
 
     def _callback_list(
         self,
@@ -613,6 +621,7 @@ class Model(Layer):
         self,
         x: Any,
         y: Any,
+        weights: tuple[Any, dict[Any, float] | None],
         batch_size: int,
         shuffle: bool,
         validation_split: float,
@@ -621,9 +630,11 @@ class Model(Layer):
         verbose: int,
     ) -> tuple[training.Batches, training.Batches | None, int]:
         """fit's training and validation batches, this rank's share of them when
-        ``distributed``, and the verbosity (only rank 0 shows progress). ``y`` comes with
-        its sample weights: ``(y, sample_weight)``."""
-        y, sample_weight = y
+        ``distributed``, and the verbosity (only rank 0 shows progress). ``weights``: fit's
+        ``(sample_weight, class_weight)``; class weights become sample weights here."""
+        sample_weight = self._with_class_weight(y, *weights)
+        if weights[1] is not None and y is None:  # batches that stream: weighed as they come
+            x = training.class_weighted(training.make_batches(x, None, 1, False, "fit"), weights[1])
         if validation_split and validation_data is None:
             if y is None:
                 raise ValueError(

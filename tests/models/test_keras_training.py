@@ -321,6 +321,10 @@ def test_two_inputs_two_outputs_train_and_log_each_output():
     shifted = scores - scores.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     cross_entropy = -np.mean(log_probs[np.arange(120), y[1]])
+    lines: list[str] = []
+    model.summary(print_fn=lines.append)  # traced through both inputs
+    assert "concatenate (Concatenate)  (None, 16)" in lines[0]
+    assert model.compute_output_shape([(None, 4), (None, 2)]) == [(None, 1), (None, 3)]
     result = model.evaluate(x, y, batch_size=120, return_dict=True)
     assert result["output_1_loss"] == pytest.approx(mse, rel=1e-5)
     assert result["output_2_loss"] == pytest.approx(0.5 * cross_entropy, rel=1e-5)

@@ -65,6 +65,9 @@ class Model(Layer):
         "history",
     }
 
+    #: Whether ``call`` may be given a list of inputs (a ``Sequential`` takes one).
+    takes_several_inputs: bool = True
+
     def __init__(self, name: str | None = None, trainable: bool = True) -> None:
         super().__init__(name=name, trainable=trainable)
         self.optimizer: optimizers_module.Optimizer | None = None
@@ -88,12 +91,14 @@ class Model(Layer):
     def __call__(self, inputs: Any, training: bool | None = None) -> Any:
         # A model whose call takes a list of inputs (Keras's several inputs) is called with
         # the list, as a multi-input layer such as Add is; one input stays one Tensor.
-        if _several(inputs) and not self.__dict__.get("_multi_input"):
+        several = self.takes_several_inputs and _several(inputs)
+        if several and not self.__dict__.get("_multi_input"):
             self.__dict__["_multi_input"] = True
         return super().__call__(inputs, training)
 
     def _check_input_shape(self, input_shape: Any) -> Any:
-        if not _is_shape(input_shape) and not self.__dict__.get("_multi_input"):
+        several = self.takes_several_inputs and not _is_shape(input_shape)
+        if several and not self.__dict__.get("_multi_input"):
             self.__dict__["_multi_input"] = True  # a list of shapes: several inputs
         return super()._check_input_shape(input_shape)
 
@@ -444,9 +449,8 @@ class Model(Layer):
     def _step(self, step: str, data: Any) -> dict[str, float]:
         """Run ``train_step`` or ``test_step`` (the built-in or a subclass's) on ``data`` and
         return its logs as plain floats."""
-        if step == "train_step" and self._own(step) and self.optimizer is not None:
-            if self.built:
-                self._build_optimizer()  # so optimizer.apply knows every weight
+        if step == "train_step" and self._own(step) and self.built:
+            self._build_optimizer()  # a step of one's own: optimizer.apply knows every weight
         x, y, sample_weight = data
         batch = (x, y) if sample_weight is None else (x, y, sample_weight)
         logs = getattr(self, step)(batch)

@@ -14,6 +14,10 @@ Keras's other losses (Huber, KL divergence, cosine similarity, hinge, Poisson, l
 op each too, with their derivative written out; each is reduced as Keras's default
 ``"sum_over_batch_size"`` does: a per-element loss is averaged over every element, a loss that
 sums over an axis (KL divergence, cosine similarity) is averaged over the remaining positions.
+
+Every loss takes ``sample_weight``: one weight per sample (N,), or per position ((N, T) for
+(N, T, D) predictions). Each op scales its own terms and their gradient by it and keeps the
+divisor, Keras's "sum_over_batch_size": sum(w·loss) / N, so a weight of 2 counts a sample twice.
 """
 
 from __future__ import annotations

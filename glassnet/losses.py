@@ -8,6 +8,7 @@ take either an object or Keras's string (``"mse"``, ``"sparse_categorical_crosse
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -25,11 +26,23 @@ class Loss:
         if name is not None:
             self.name = name
 
-    def __call__(self, y_true: Any, y_pred: Tensor) -> Tensor:
-        return self.call(y_true, y_pred)
+    def __call__(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
+        """The loss of a batch, a scalar Tensor. ``sample_weight`` (N,) scales each sample's
+        term, Keras's "sum_over_batch_size": sum(w·loss) / N, so a weight of 0 drops a sample
+        and 2 counts it twice, without changing the divisor."""
+        if sample_weight is None:
+            return self.call(y_true, y_pred)
+        if "sample_weight" not in inspect.signature(self.call).parameters:
+            raise TypeError(
+                f"{type(self).__name__}: this loss takes no sample_weight. Write its "
+                "call(self, y_true, y_pred, sample_weight=None) to weigh samples, or train "
+                "without sample_weight/class_weight."
+            )
+        return self.call(y_true, y_pred, sample_weight=sample_weight)
 
     def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
-        """Compute the mean loss for a batch. Subclasses write the formula here."""
+        """Compute the mean loss for a batch. Subclasses write the formula here (with a
+        ``sample_weight=None`` argument if they can weigh samples)."""
         raise NotImplementedError
 
     def averages_samples(self, ndim: int) -> bool:
@@ -58,8 +71,8 @@ class MeanSquaredError(Loss):
 
     name = "mean_squared_error"
 
-    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
-        return ops.mean_squared_error(y_true, y_pred)
+    def call(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
+        return ops.mean_squared_error(y_true, y_pred, sample_weight=sample_weight)
 
 
 class MeanAbsoluteError(Loss):
@@ -67,8 +80,8 @@ class MeanAbsoluteError(Loss):
 
     name = "mean_absolute_error"
 
-    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
-        return ops.mean_absolute_error(y_true, y_pred)
+    def call(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
+        return ops.mean_absolute_error(y_true, y_pred, sample_weight=sample_weight)
 
 
 class _FromLogits(Loss):
@@ -81,8 +94,9 @@ class _FromLogits(Loss):
         super().__init__(name)
         self.from_logits = bool(from_logits)
 
-    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
-        return type(self)._function(y_true, y_pred, from_logits=self.from_logits)
+    def call(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
+        function = type(self)._function
+        return function(y_true, y_pred, from_logits=self.from_logits, sample_weight=sample_weight)
 
     def get_config(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits, **super().get_config()}
@@ -122,8 +136,8 @@ class Huber(Loss):
         super().__init__(name)
         self.delta = _huber_delta(delta, type(self).__name__)
 
-    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
-        return ops.huber(y_true, y_pred, delta=self.delta)
+    def call(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
+        return ops.huber(y_true, y_pred, delta=self.delta, sample_weight=sample_weight)
 
     def get_config(self) -> dict[str, Any]:
         return {"delta": self.delta, **super().get_config()}
@@ -135,8 +149,8 @@ class LogCosh(Loss):
 
     name = "log_cosh"
 
-    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
-        return ops.log_cosh(y_true, y_pred)
+    def call(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
+        return ops.log_cosh(y_true, y_pred, sample_weight=sample_weight)
 
 
 class Poisson(Loss):
@@ -145,8 +159,8 @@ class Poisson(Loss):
 
     name = "poisson"
 
-    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
-        return ops.poisson(y_true, y_pred)
+    def call(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
+        return ops.poisson(y_true, y_pred, sample_weight=sample_weight)
 
 
 class Hinge(Loss):
@@ -155,8 +169,8 @@ class Hinge(Loss):
 
     name = "hinge"
 
-    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
-        return ops.hinge(y_true, y_pred)
+    def call(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
+        return ops.hinge(y_true, y_pred, sample_weight=sample_weight)
 
 
 class KLDivergence(Loss):
@@ -166,8 +180,8 @@ class KLDivergence(Loss):
 
     name = "kl_divergence"
 
-    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
-        return ops.kl_divergence(y_true, y_pred)
+    def call(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
+        return ops.kl_divergence(y_true, y_pred, sample_weight=sample_weight)
 
     def averages_samples(self, ndim: int) -> bool:
         return ndim >= 2  # it sums along the last axis
@@ -183,8 +197,8 @@ class CosineSimilarity(Loss):
         super().__init__(name)
         self.axis = _int_axis(axis, type(self).__name__)
 
-    def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
-        return ops.cosine_similarity(y_true, y_pred, axis=self.axis)
+    def call(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
+        return ops.cosine_similarity(y_true, y_pred, axis=self.axis, sample_weight=sample_weight)
 
     def averages_samples(self, ndim: int) -> bool:
         return ndim >= 2 and self.axis % ndim != 0

@@ -198,3 +198,84 @@ def test_a_model_saved_with_huber_keeps_its_delta(tmp_path, rng):
     model.save(tmp_path / "m")
     loaded = gn.load_model(tmp_path / "m")
     assert isinstance(loaded.loss, losses.Huber) and loaded.loss.delta == 0.25
+
+
+# ------------------------------------------------------------------ sample weights
+def _weighted_cases(rng):
+    """(loss, y_true, y_pred) for every loss, predictions (6, 4) away from kinks."""
+    p = rng.uniform(0.1, 0.9, (6, 4))
+    probs = p / p.sum(axis=1, keepdims=True)
+    onehot = np.eye(4)[rng.integers(0, 4, 6)]
+    z = rng.normal(size=(6, 4))
+    return [
+        (losses.MeanSquaredError(), rng.normal(size=(6, 4)), z),
+        (losses.MeanAbsoluteError(), z + rng.choice([-1, 1], (6, 4)), z),
+        (losses.Huber(delta=0.5), rng.normal(size=(6, 4)), z),
+        (losses.LogCosh(), rng.normal(size=(6, 4)), z),
+        (losses.Poisson(), rng.poisson(2, (6, 4)).astype(float), p),
+        (losses.Hinge(), rng.choice([-1.0, 1.0], (6, 4)), z),
+        (losses.KLDivergence(), probs[::-1].copy(), probs),
+        (losses.CosineSimilarity(), rng.normal(size=(6, 4)), z),
+        (losses.BinaryCrossentropy(), (p > 0.5).astype(float), p),
+        (losses.BinaryCrossentropy(from_logits=True), (p > 0.5).astype(float), z),
+        (losses.CategoricalCrossentropy(), onehot, probs),
+        (losses.CategoricalCrossentropy(from_logits=True), onehot, z),
+        (losses.SparseCategoricalCrossentropy(), onehot.argmax(1), probs),
+        (losses.SparseCategoricalCrossentropy(from_logits=True), onehot.argmax(1), z),
+    ]
+
+
+@pytest.mark.parametrize("case", range(14))
+def test_sample_weight_gives_keras_sum_over_batch_size(case, rng):
+    """sum(w_i * loss_i) / N, loss_i the loss of sample i alone; its gradient is w_i times
+    the gradient of the unweighted per-sample term (finite differences, float64)."""
+    loss, y, p = _weighted_cases(rng)[case]
+    w = rng.uniform(0, 3, 6)
+    per_sample = np.array(
+        [float(loss(y[i : i + 1], Tensor(p[i : i + 1])).item()) for i in range(6)]
+    )
+    want = np.sum(w * per_sample) / 6
+    pred = Tensor(p, requires_grad=True)
+    got = loss(y, pred, sample_weight=w)
+    assert got.shape == () and got.dtype == np.float64
+    assert float(got.item()) == pytest.approx(want, rel=1e-10)
+    got.backward()
+    eps, grad = 1e-6, np.zeros_like(p)
+    for index in np.ndindex(p.shape):
+        up, down = p.copy(), p.copy()
+        up[index] += eps
+        down[index] -= eps
+        value = (
+            float(loss(y, Tensor(up), sample_weight=w).item())
+            - float(loss(y, Tensor(down), sample_weight=w).item())
+        ) / (2 * eps)
+        grad[index] = value
+    np.testing.assert_allclose(pred.grad, grad, rtol=1e-4, atol=1e-7)
+    unweighted = float(loss(y, Tensor(p)).item())
+    assert float(loss(y, Tensor(p), sample_weight=np.ones(6)).item()) == pytest.approx(unweighted)
+
+
+def test_sample_weight_per_position_and_float32(rng):
+    """Weights (N, T) for predictions (N, T, D): each position weighed, float32 kept."""
+    y = rng.normal(size=(3, 5, 2)).astype(np.float32)
+    p = rng.normal(size=(3, 5, 2)).astype(np.float32)
+    w = rng.uniform(0, 2, (3, 5)).astype(np.float32)
+    got = losses.MeanSquaredError()(y, Tensor(p), sample_weight=w)
+    assert got.dtype == np.float32
+    want = np.sum(w * ((p - y) ** 2).mean(axis=-1)) / 15
+    assert float(got.item()) == pytest.approx(float(want), rel=1e-5)
+
+
+def test_sample_weight_errors_name_the_culprit(rng):
+    p = Tensor(rng.normal(size=(4, 3)))
+    with pytest.raises(ValueError, match=r"sample_weight of shape \(5,\) does not fit y_pred"):
+        losses.MeanSquaredError()(np.zeros((4, 3)), p, sample_weight=np.ones(5))
+    with pytest.raises(ValueError, match=r"sample_weight of shape \(4, 3\) does not fit"):
+        losses.CategoricalCrossentropy()(np.eye(3)[[0, 1, 2, 0]], p, sample_weight=np.ones((4, 3)))
+
+    class Mine(losses.Loss):
+        def call(self, y_true, y_pred):
+            return ops.mean_squared_error(y_true, y_pred)
+
+    with pytest.raises(TypeError, match="Mine: this loss takes no sample_weight"):
+        Mine()(np.zeros((4, 3)), p, sample_weight=np.ones(4))

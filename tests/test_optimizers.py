@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pytest
 
-from glassnet import Tensor, ops
+from glassnet import Tensor, ops, optimizers
 from glassnet.optimizers import (
     SGD,
     Adadelta,
@@ -817,3 +817,45 @@ def test_model_save_keeps_the_state_of_the_keras_optimizers(name: str, tmp_path:
     np.testing.assert_allclose(loaded.predict(x), model.predict(x), rtol=1e-5, atol=1e-6)
     fresh = gn.load_model(tmp_path / "without")
     assert type(fresh.optimizer) is type(model.optimizer) and fresh.optimizer.iterations == 0
+
+
+# ------------------------------------------------------------------ Keras 3's apply
+@pytest.mark.parametrize("make", [
+    lambda: optimizers.Adam(optimizers.schedules.ExponentialDecay(0.1, 2, 0.5), clipnorm=0.3),
+    lambda: optimizers.SGD(0.1, momentum=0.9, weight_decay=0.01, global_clipnorm=0.5),
+])  # fmt: skip
+def test_apply_moves_the_weights_as_step_does(make, rng):
+    start = [rng.normal(size=(3, 2)).astype(np.float32), rng.normal(size=2).astype(np.float32)]
+    grads = [[rng.normal(size=w.shape).astype(np.float32) for w in start] for _ in range(4)]
+    by_step = [Tensor(w.copy(), requires_grad=True) for w in start]
+    by_apply = [Tensor(w.copy(), requires_grad=True) for w in start]
+    by_pairs = [Tensor(w.copy(), requires_grad=True) for w in start]
+    stepper, applier, pairer = make(), make(), make()
+    stepper.build(by_step)
+    for g in grads:
+        for p, gi in zip(by_step, g, strict=True):
+            p.grad = gi
+        stepper.step()
+        applier.apply([Tensor(gi) for gi in g], by_apply)  # Tensors or arrays
+        pairer.apply_gradients(zip(g, by_pairs, strict=True))
+    for a, b, c in zip(by_step, by_apply, by_pairs, strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.data, c.data)
+    assert applier.iterations == stepper.iterations == 4
+
+
+def test_apply_to_some_variables_skips_none_and_names_mistakes(rng):
+    a, b = Tensor(np.ones(2), requires_grad=True), Tensor(np.ones(3), requires_grad=True)
+    opt = optimizers.SGD(0.5)
+    opt.build([a, b])
+    opt.apply([np.ones(3)], [b])
+    opt.apply([None, np.ones(3)], [a, b])
+    np.testing.assert_array_equal(a.data, [1.0, 1.0])
+    np.testing.assert_array_equal(b.data, [0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="1 gradients for 2 variables"):
+        opt.apply([np.ones(2)], [a, b])
+    stranger = Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(ValueError, match=r"variables\[0\] is not one of the 2 parameters"):
+        opt.apply([np.ones(2)], [stranger])
+    with pytest.raises(RuntimeError, match="no variables given and none attached"):
+        optimizers.SGD().apply([np.ones(2)])

@@ -45,7 +45,9 @@ def observe_calls() -> Iterator[list[tuple[Layer, Any, tuple[int, ...]]]]:
 
     def record(layer: Layer, inputs: Any, out: Any) -> None:
         shape = [tuple(t.shape) for t in inputs] if isinstance(inputs, list) else inputs.shape
-        calls.append((layer, shape if isinstance(shape, list) else tuple(shape), tuple(out.shape)))
+        several = isinstance(out, (list, tuple))  # a model with several outputs
+        out_shape = [tuple(o.shape) for o in out] if several else tuple(out.shape)
+        calls.append((layer, shape if isinstance(shape, list) else tuple(shape), out_shape))
 
     with watch_calls(record):
         yield calls

@@ -25,9 +25,13 @@ What keeps it honest:
   ``kernel_regularizer=`` and the like), from the weights, once for the whole batch (never
   once per share); a layer with an ``activity_regularizer``, whose penalty comes from its
   outputs, keeps the graph on every batch.
-* ``compile(jit_compile=False)``, an open ``observe_calls``/``watch_calls`` block, a layer
-  whose Python must run on every call (``Layer.replayable = False``), or a model returning
-  several outputs keeps the graph on every batch.
+* ``compile(jit_compile=False)``, an open ``observe_calls``/``watch_calls`` block, or a layer
+  whose Python must run on every call (``Layer.replayable = False``) keeps the graph on every
+  batch.
+
+A model with several inputs and outputs replays the same way: the tape reads each input by
+its position in the list, and its backward starts from each output's gradient; its loss
+(one per output, weighted) is computed from the outputs like any other.
 
 Like a traced function in Keras or PyTorch, a replayed step runs the layers' ops, not their
 Python: a ``print`` or a check of the data inside ``call`` runs on the first two batches of a
@@ -56,7 +60,8 @@ from glassnet.tensor import Tensor, _topological_order, deposit_grad, unbroadcas
 
 __all__ = ["Tape", "predict", "train_step"]
 
-# Where an op's input comes from: the batch, an earlier op's output (by index), a tensor held
+# Where an op's input comes from: the batch (one of its inputs, by position), an earlier op's
+# output (by index), a tensor held
 # by the model (a weight, a moving statistic: read at every replay, so updates are seen), a
 # constant array, or nothing (an absent optional input).
 BATCH, NODE, TENSOR, CONSTANT, ABSENT = range(5)
@@ -81,33 +86,36 @@ class _Op:
 @dataclass
 class Tape:
     """One training forward pass as recorded: ops in order, where their inputs come from, the
-    op whose output is the model's, and the order the graph's backward visited them."""
+    ops whose outputs are the model's (``several``: a list of them, else one), and the order
+    the graph's backward visited them."""
 
     ops: list[_Op]
-    output: int
+    outputs: list[int]
+    several: bool
     backward_order: list[int]
     # After each op's forward, the earlier outputs no longer needed (memory back early).
     frees: list[list[int]] = field(default_factory=list)
 
     @classmethod
     def from_record(
-        cls, record: list[Applied], batch: Tensor, outputs: Any, loss: Tensor | None = None
+        cls, record: list[Applied], batch: Any, outputs: Any, loss: Tensor | None = None
     ) -> Tape:
-        """The tape of a recorded forward pass; for training, ``loss`` still holds its graph
-        (the backward order is read off it)."""
-        if not isinstance(outputs, Tensor):
-            raise NotReplayable("the model returns several outputs")
+        """The tape of a recorded forward pass on ``batch`` (a Tensor, or a list: several
+        inputs) giving ``outputs`` (a Tensor, or a list); for training, ``loss`` still holds
+        its graph (the backward order is read off it)."""
+        several = isinstance(outputs, (list, tuple))
         produced = {id(applied.output): i for i, applied in enumerate(record)}
-        if id(outputs) not in produced:
-            raise NotReplayable("the outputs are not an op's result")
-        ops = [_Op(a.fn, _sources(a, batch, produced), a.attrs, a.grad_enabled) for a in record]
+        if not all(isinstance(o, Tensor) and id(o) in produced for o in _listed(outputs)):
+            raise NotReplayable("the outputs are not ops' results")
+        inputs = {id(t): i for i, t in reversed(list(enumerate(_listed(batch))))}
+        ops = [_Op(a.fn, _sources(a, inputs, produced), a.attrs, a.grad_enabled) for a in record]
         order = []
         if loss is not None:
             graph = reversed(_topological_order(loss))
             order = [produced[id(t)] for t in graph if id(t) in produced]
-        output = produced[id(outputs)]
+        ends = [produced[id(o)] for o in _listed(outputs)]
         if loss is None:  # inference: fuse what can be fused (training keeps every op)
-            ops, output = _fused(ops, output)
+            ops, ends = _fused(ops, ends)
         last_use = {}
         for i, op in enumerate(ops):
             for kind, where in op.sources:
@@ -115,17 +123,23 @@ class Tape:
                     last_use[where] = i
         frees: list[list[int]] = [[] for _ in ops]
         for node, i in last_use.items():
-            if node != output:
+            if node not in ends:
                 frees[i].append(node)
-        return cls(ops, output, order, frees)
+        return cls(ops, ends, several, order, frees)
+
+    def _out(self, values: list[Any]) -> Any:
+        """The model's output arrays among ``values``: one, or a list for several."""
+        return [values[i] for i in self.outputs] if self.several else values[self.outputs[0]]
 
     def forward(
         self, x: Any, share: Share | None = None
     ) -> tuple[Any, list[Context | None], list[tuple], list[bool]]:
-        """Run every op's forward on the batch ``x``: the output array, and what ``backward``
-        needs (each op's Context, the shapes of its inputs, whether its output wants a
-        gradient). For a ``share`` of a batch, the ops that look across the batch are given
-        it (``Function.across_batch``)."""
+        """Run every op's forward on the batch ``x`` (an array, or a list: several inputs):
+        the output array (a list for several), and what ``backward`` needs (each op's
+        Context, the shapes of its inputs, whether its output wants a gradient). For a
+        ``share`` of a batch, the ops that look across the batch are given it
+        (``Function.across_batch``)."""
+        xs = x if isinstance(x, list) else [x]
         values: list[Any] = [None] * len(self.ops)
         shapes: list[tuple] = []
         wants: list[bool] = []
@@ -138,7 +152,7 @@ class Tape:
                 elif kind == TENSOR:
                     a, need = where.data, where.requires_grad
                 elif kind == BATCH:
-                    a, need = x, False
+                    a, need = xs[where], False
                 elif kind == CONSTANT:
                     a, need = where, False
                 else:
@@ -157,10 +171,12 @@ class Tape:
             shapes.append(tuple(in_shapes))
             for node in self.frees[i]:
                 values[node] = None
-        return values[self.output], ctxs, shapes, wants
+        return self._out(values), ctxs, shapes, wants
 
     def infer(self, x: Any) -> Any:
-        """Every op's forward on the batch ``x``, keeping nothing for a backward: the output."""
+        """Every op's forward on the batch ``x`` (an array, or a list: several inputs), keeping
+        nothing for a backward: the output (a list for several)."""
+        xs = x if isinstance(x, list) else [x]
         values: list[Any] = [None] * len(self.ops)
         for i, op in enumerate(self.ops):
             arrays = [
@@ -168,7 +184,7 @@ class Tape:
                 if kind == NODE
                 else where.data
                 if kind == TENSOR
-                else x
+                else xs[where]
                 if kind == BATCH
                 else where
                 for kind, where in op.sources
@@ -180,7 +196,7 @@ class Tape:
             values[i] = out
             for node in self.frees[i]:
                 values[node] = None
-        return values[self.output]
+        return self._out(values)
 
     def backward(
         self,
@@ -189,11 +205,15 @@ class Tape:
         shapes: list[tuple],
         into: dict[int, tuple[Tensor, Any]] | None = None,
     ) -> None:
-        """Each op's backward from ``grad``, the gradient for the outputs, in the graph's
-        order, summing gradients as ``Tensor.backward`` does; the tensors' (weights')
-        gradients end in their ``.grad``, or, given ``into``, are added there by ``id``
-        (a share of a batch on its own thread must not race the others on ``.grad``)."""
-        grads: dict[int, Any] = {self.output: grad}
+        """Each op's backward from ``grad``, the gradient for the outputs (a list for several;
+        None for an output the loss does not read), in the graph's order, summing gradients
+        as ``Tensor.backward`` does; the tensors' (weights') gradients end in their ``.grad``,
+        or, given ``into``, are added there by ``id`` (a share of a batch on its own thread
+        must not race the others on ``.grad``)."""
+        grads: dict[int, Any] = {}
+        for i, g in zip(self.outputs, grad if self.several else [grad], strict=True):
+            if g is not None:
+                grads[i] = g if i not in grads else grads[i] + g
         leaves: dict[int, tuple[Tensor, Any]] = {}
         for i in self.backward_order:
             g = grads.pop(i, None)
@@ -227,10 +247,10 @@ class Tape:
             deposit_grad(leaf, g)
 
 
-def _fused(ops: list[_Op], output: int) -> tuple[list[_Op], int]:
+def _fused(ops: list[_Op], ends: list[int]) -> tuple[list[_Op], list[int]]:
     """An inference tape's ops with each convolution (ReLU or none) whose only reader is a
     max pooling replaced, with that pooling, by their fused op (``ops.fused.ConvMaxPoolOp``).
-    Returns the new ops and the index of the output op."""
+    Returns the new ops and the indices of the output ops."""
     readers: dict[int, int] = {}
     for op in ops:
         for kind, where in op.sources:
@@ -249,7 +269,7 @@ def _fused(ops: list[_Op], output: int) -> tuple[list[_Op], int]:
             and after.fn is MaxPool2DOp
             and after.sources == ((NODE, i),)
             and readers.get(i) == 1
-            and i != output
+            and i not in ends
         ):
             attrs = {"conv": op.attrs, "pool": after.attrs}
             op = _Op(ConvMaxPoolOp, op.sources, attrs, op.grad_enabled)
@@ -258,10 +278,12 @@ def _fused(ops: list[_Op], output: int) -> tuple[list[_Op], int]:
         index[i] = len(new)
         sources = tuple((k, index[w]) if k == NODE else (k, w) for k, w in op.sources)
         new.append(_Op(op.fn, sources, op.attrs, op.grad_enabled))
-    return new, index[output]
+    return new, [index[i] for i in ends]
 
 
-def _sources(applied: Applied, batch: Tensor, produced: dict[int, int]) -> tuple:
+def _sources(applied: Applied, inputs: dict[int, int], produced: dict[int, int]) -> tuple:
+    """Where each input of ``applied`` comes from; ``inputs``: the batch's tensors' ids and
+    their positions among the model's inputs."""
     sources = []
     for given, array in zip(applied.inputs, applied.arrays, strict=True):
         if given is None:
@@ -270,8 +292,8 @@ def _sources(applied: Applied, batch: Tensor, produced: dict[int, int]) -> tuple
             sources.append((CONSTANT, array))
         elif id(given) in produced:
             sources.append((NODE, produced[id(given)]))
-        elif given is batch:
-            sources.append((BATCH, None))
+        elif id(given) in inputs:
+            sources.append((BATCH, inputs[id(given)]))
         elif given._ctx is not None:
             raise NotReplayable("an op reads a tensor computed before the step began")
         else:
@@ -290,47 +312,61 @@ class _Entry:
 
 
 def _key(x: Any) -> tuple[Any, ...]:
-    """What a tape is for: the batch's (array or Tensor) whole shape (ops' attributes may
-    hold its size, as a reshape's does) and dtype, and the layers as they were
-    (``layers.layer.changes``)."""
+    """What a tape is for: the batch's (array or Tensor; a list of them for several inputs)
+    whole shape (ops' attributes may hold its size, as a reshape's does) and dtype, and the
+    layers as they were (``layers.layer.changes``)."""
+    if isinstance(x, list):
+        return (tuple(a.shape for a in x), tuple(a.dtype for a in x), changes())
     return (x.shape, x.dtype, changes())
 
 
-def train_step(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, Callable[[], None]]:
+def train_step(
+    model: Any, x: Tensor, y: Any, w: Any = None
+) -> tuple[float, Tensor, Callable[[], None]]:
     """One training step's forward pass and loss, and the backward pass to run once the loss
-    is known to be finite (it fills the weights' ``.grad``).
+    is known to be finite (it fills the weights' ``.grad``). ``w``: the batch's sample
+    weights (or None), data like the targets, given to ``model.compute_loss`` with them.
 
     The first batch of a shape goes through the graph and is recorded; the second runs the
     tape and the graph and keeps the tape only if they agree exactly; later ones replay it.
     """
-    usable = model.jit_compile and not observing_calls() and get_array_module(x.data) is np
+    usable = (
+        model.jit_compile
+        and not observing_calls()
+        and all(isinstance(t, Tensor) and get_array_module(t.data) is np for t in _listed(x))
+    )
     if not usable:
-        return _through_graph(model, x, y)
+        return _through_graph(model, x, y, w)
     replays = model.__dict__.setdefault("_replays", {})
     entry = replays.get(_key(x))
     if entry is None:
-        return _recorded(model, replays, x, y)
+        return _recorded(model, replays, x, y, w)
     if entry.tape is None:
-        return _through_graph(model, x, y)
+        return _through_graph(model, x, y, w)
     if not entry.verified:
-        return _verified(model, entry, x, y)
-    shares = _shares(model, entry, x, y)
+        return _verified(model, entry, x, y, w)
+    shares = _shares(model, entry, x, y, w) if isinstance(x, Tensor) else None
     if shares is not None:
-        return _replayed_in_shares(model, {**shares, len(x): entry.tape}, x, y)
-    return _replayed(model, entry.tape, x, y)
+        return _replayed_in_shares(model, {**shares, len(x): entry.tape}, x, y, w)
+    return _replayed(model, entry.tape, x, y, w)
 
 
-def _through_graph(model: Any, x: Tensor, y: Any) -> tuple[float, Tensor, Callable[[], None]]:
+def _through_graph(model: Any, x: Any, y: Any, w: Any) -> tuple[float, Any, Callable[[], None]]:
     outputs = model(x, training=True)
-    loss, penalty = _penalized(model, model.loss(y, outputs))
+    loss, penalty = _loss(model, x, y, outputs, w)
     return _value(loss, penalty), outputs, _then(loss.backward, penalty)
 
 
-def _penalized(model: Any, loss: Tensor) -> tuple[Tensor, Tensor | None]:
-    """The model's penalties (``regularization_loss``) for the step's ``loss``: the outputs'
-    added to it (they share its graph), and the weights' apart. The weights' penalty runs its
-    backward after the rest of the step's, on the graph as on the tape, so each weight's
-    gradient is summed in the same order both ways (``_verified`` compares them bit for bit)."""
+def _loss(model: Any, x: Any, y: Any, outputs: Any, w: Any) -> tuple[Tensor, Tensor | None]:
+    """The step's loss from the outputs, run as a small graph of its own every batch: the
+    compiled losses (sample weights, loss weights) with the outputs' penalties, and apart
+    the weights' penalty (``regularization_loss``). That one runs its backward after the rest
+    of the step's, on the graph as on the tape, so each weight's gradient is summed in the
+    same order both ways (``_verified`` compares them bit for bit). A model's own
+    ``compute_loss`` gives the whole loss at once."""
+    loss = None if model._own("compute_loss") else model._compiled_loss(y, outputs, w)
+    if loss is None:
+        return model.compute_loss(x, y, outputs, w), None
     activity = regularization_loss(model, weights=False)
     loss = loss if activity is None else loss + activity
     return loss, regularization_loss(model, activity=False)
@@ -342,7 +378,7 @@ def _value(loss: Tensor, penalty: Tensor | None) -> float:
 
 
 def _then(backward: Callable[[], None], penalty: Tensor | None) -> Callable[[], None]:
-    """``backward``, then the weights' penalty's backward (see ``_penalized``)."""
+    """``backward``, then the weights' penalty's backward (see ``_loss``)."""
     if penalty is None:
         return backward
 
@@ -354,11 +390,11 @@ def _then(backward: Callable[[], None], penalty: Tensor | None) -> Callable[[], 
 
 
 def _recorded(
-    model: Any, replays: dict, x: Tensor, y: Any
+    model: Any, replays: dict, x: Tensor, y: Any, w: Any
 ) -> tuple[float, Tensor, Callable[[], None]]:
     with record_ops() as record:
         outputs = model(x, training=True)
-    loss, penalty = _penalized(model, model.loss(y, outputs))  # not on the tape: off the record
+    loss, penalty = _loss(model, x, y, outputs, w)  # not on the tape: off the record
     tape = _tape(model, record, x, outputs, loss)
     if len(replays) >= 8:  # a handful of shapes at a time (the last batch is often smaller)
         replays.clear()
@@ -382,20 +418,23 @@ def _tape(
 
 
 def _replayed(
-    model: Any, tape: Tape, x: Tensor, y: Any
-) -> tuple[float, Tensor, Callable[[], None]]:
-    out, ctxs, shapes, wants = tape.forward(x.data)
-    if not wants[tape.output]:  # nothing to train: the graph says so, in words
-        return _through_graph(model, x, y)
-    outputs = Tensor(out, requires_grad=True)
-    loss, penalty = _penalized(model, model.loss(y, outputs))
+    model: Any, tape: Tape, x: Any, y: Any, w: Any
+) -> tuple[float, Any, Callable[[], None]]:
+    out, ctxs, shapes, wants = tape.forward(_arrays(x))
+    if not any(wants[i] for i in tape.outputs):  # nothing to train: the graph says so
+        return _through_graph(model, x, y, w)
+    ends = [Tensor(o, requires_grad=True) for o in _listed(out)]
+    loss, penalty = _loss(model, x, y, ends if tape.several else ends[0], w)
 
     def backward() -> None:
         loss.backward()
-        grad, outputs.grad = outputs.grad, None
-        tape.backward(grad, ctxs, shapes)
+        grads = [end.grad for end in ends]
+        for end in ends:
+            end.grad = None
+        tape.backward(grads if tape.several else grads[0], ctxs, shapes)
 
-    return _value(loss, penalty), Tensor(out), _then(backward, penalty)
+    outputs = [Tensor(o) for o in out] if tape.several else Tensor(out)
+    return _value(loss, penalty), outputs, _then(backward, penalty)
 
 
 # Shares pay only when each has at least this much activation to compute: below it, handing
@@ -403,7 +442,7 @@ def _replayed(
 _SHARE_BYTES = 2 << 20
 
 
-def _shares(model: Any, entry: _Entry, x: Tensor, y: Any) -> dict[int, Tape | None] | None:
+def _shares(model: Any, entry: _Entry, x: Tensor, y: Any, w: Any) -> dict[int, Tape | None] | None:
     """The tapes for replaying the batch a share per core, by share size; None where the
     whole batch replays in order: one BLAS thread, shares too small to pay, nothing to train,
     a loss of the user's or one that is not a mean over the samples (``Loss.averages_samples``:
@@ -417,10 +456,12 @@ def _shares(model: Any, entry: _Entry, x: Tensor, y: Any) -> dict[int, Tape | No
             for rows in share_rows(len(x), workers):
                 size = rows.stop - rows.start
                 if size not in entry.shares:
-                    entry.shares[size] = _share_tape(model, entry.tape, x.data[rows], y[rows])
+                    part = None if w is None else w[rows]
+                    entry.shares[size] = _share_tape(model, entry.tape, x.data[rows], y[rows], part)
             # What this thread kept for whole-batch steps would now sit beside each share's.
             release_freed_memory()
-    if not entry.shares or None in entry.shares.values() or len(y) != len(x):
+    mismatched = len(y) != len(x) or (w is not None and len(w) != len(x))
+    if not entry.shares or None in entry.shares.values() or mismatched:
         return None  # mismatched targets: the loss says so, about the whole batch
     workers = min(blas_threads(), len(x))  # the BLAS may have been set since
     sizes = {rows.stop - rows.start for rows in share_rows(len(x), workers)}
@@ -430,19 +471,23 @@ def _shares(model: Any, entry: _Entry, x: Tensor, y: Any) -> dict[int, Tape | No
 def _shares_pay(model: Any, tape: Tape, x: Tensor, y: Any) -> bool:
     n = len(x)
     workers = min(blas_threads(), n)
-    if workers < 2 or len(y) != n:
+    if workers < 2 or not isinstance(y, np.ndarray) or len(y) != n:
         return False
     largest = model.largest_activation(tuple(x.shape[1:]))
     if not largest or (n // workers) * largest * x.dtype.itemsize < _SHARE_BYTES:
         return False
-    if not type(model.loss).__module__.startswith("glassnet."):
+    # glassnet's own losses, summed by glassnet's own compute_loss (the weights' penalty is
+    # added once for the whole batch, _replayed_in_shares; outputs' penalties keep the graph).
+    if not type(model.loss).__module__.startswith("glassnet.losses"):
+        return False
+    if not type(model).compute_loss.__module__.startswith("glassnet."):
         return False
     if not any(t.requires_grad for t in _tensors(model, tape)):
         return False
     return all(layer.trains_in_shares for _, layer in model.named_layers())
 
 
-def _share_tape(model: Any, tape: Tape, x: Any, y: Any) -> Tape | None:
+def _share_tape(model: Any, tape: Tape, x: Any, y: Any, w: Any) -> Tape | None:
     """The tape of a share's size, recorded through the graph on ``x``, the share's rows; the
     weights and random generators are put back afterwards (only the ops are kept). None if
     the share does not run (the whole batch, which did, then replays in order)."""
@@ -452,7 +497,7 @@ def _share_tape(model: Any, tape: Tape, x: Any, y: Any) -> Tape | None:
             outputs = model(batch, training=True)
         if not isinstance(outputs, Tensor) or not model.loss.averages_samples(outputs.ndim):
             return None  # the shares' losses would not add up to the batch's
-        return _tape(model, record, batch, outputs, model.loss(y, outputs))
+        return _tape(model, record, batch, outputs, _loss(model, batch, y, outputs, w)[0])
     except Exception:
         return None
 
@@ -474,14 +519,16 @@ def _put_back(model: Any, tape: Tape) -> Iterator[list[Tensor]]:
 
 
 def _replayed_in_shares(
-    model: Any, tapes: dict[int, Tape | None], x: Tensor, y: Any
+    model: Any, tapes: dict[int, Tape | None], x: Tensor, y: Any, w: Any
 ) -> tuple[float, Tensor, Callable[[], None]]:
     """The step with the batch cut into one share per core, each replaying its tape side by
     side (``parallel.split_over_cores``), the ops that look across the batch handed their
     ``Share``. Each share's loss is the mean over its samples; its backward starts from its
     part of the batch (count / n), so every gradient comes out at the whole batch's scale,
     and the batch's gradients are the shares' sums: the step of the whole batch, up to the
-    rounding of those sums. ``tapes`` has the whole batch's too: the shares run as one, in
+    rounding of those sums. Sample weights come with their rows: each share's loss is
+    sum(w·loss) over its rows / count, so the same count / n gives the batch's
+    sum(w·loss) / n. ``tapes`` has the whole batch's too: the shares run as one, in
     order, where another thread holds the cores meanwhile (``split_over_cores``)."""
     n = len(x)
 
@@ -490,7 +537,7 @@ def _replayed_in_shares(
         tape = tapes[count]
         out, ctxs, shapes, _ = tape.forward(x.data[rows], share)
         outputs = Tensor(out, requires_grad=True)
-        loss = model.loss(y[rows], outputs)
+        loss, _ = _loss(model, None, y[rows], outputs, None if w is None else w[rows])
         loss.backward(np.full(loss.shape, count / n, dtype=loss.dtype))
         grads: dict[int, tuple[Tensor, Any]] = {}
         tape.backward(outputs.grad, ctxs, shapes, into=grads)
@@ -517,7 +564,7 @@ def _replayed_in_shares(
 
 
 def _verified(
-    model: Any, entry: _Entry, x: Tensor, y: Any
+    model: Any, entry: _Entry, x: Tensor, y: Any, w: Any
 ) -> tuple[float, Tensor, Callable[[], None]]:
     """The step through the graph, after the tape ran on the same batch from the same state
     (weights, gradients and random generators put back): the tape is kept, and replayed from
@@ -528,22 +575,23 @@ def _verified(
         for t in tensors:
             t.grad = None
         try:
-            value, outputs, backward = _replayed(model, tape, x, y)
+            value, outputs, backward = _replayed(model, tape, x, y, w)
             backward()
-            replayed = (value, outputs.data, [t.grad for t in tensors],
+            replayed = (value, _arrays(_listed(outputs)), [t.grad for t in tensors],
                         [t.data.copy() for t in tensors])  # fmt: skip
         except Exception:  # the graph below raises it again, in words, or it differs there
             replayed = None
         for t, grad in zip(tensors, grads, strict=True):
             t.grad = grad
-    value, outputs, graph_backward = _through_graph(model, x, y)
+    value, outputs, graph_backward = _through_graph(model, x, y, w)
 
     def backward_then_compare() -> None:
         held = [t.grad for t in tensors]
         for t in tensors:
             t.grad = None
         graph_backward()
-        graph = (value, outputs.data, [t.grad for t in tensors], [t.data for t in tensors])
+        ends = _arrays(_listed(outputs))
+        graph = (value, ends, [t.grad for t in tensors], [t.data for t in tensors])
         same = replayed is not None and _same(replayed, graph)
         for t, grad in zip(tensors, held, strict=True):
             if grad is not None:
@@ -560,7 +608,9 @@ def _same(a: tuple, b: tuple) -> bool:
     value_b, out_b, grads_b, data_b = b
     if not (value_a == value_b or (value_a != value_a and value_b != value_b)):
         return False
-    if not np.array_equal(out_a, out_b, equal_nan=True):
+    if len(out_a) != len(out_b) or not all(
+        np.array_equal(a, b, equal_nan=True) for a, b in zip(out_a, out_b, strict=True)
+    ):
         return False
     for ga, gb in zip(grads_a, grads_b, strict=True):
         if (ga is None) != (gb is None) or (ga is not None and not np.array_equal(ga, gb, True)):
@@ -597,18 +647,19 @@ def _generators(model: Any, tape: Tape) -> list[np.random.Generator]:
 
 
 def predict(model: Any, x: Any) -> Any:
-    """The model's inference outputs for the array batch ``x``, under ``no_grad``.
+    """The model's inference outputs for the array batch ``x`` (a list of arrays for several
+    inputs; a list of outputs for several), under ``no_grad``.
 
     As for training: the first batch of a shape goes through ``call`` and is recorded, the
     second runs the tape and ``call`` and keeps the tape only if both give the same outputs
-    exactly, later ones replay it (``Tape.infer``). Models returning several outputs, or not
-    a NumPy array, keep their ``call``.
+    exactly, later ones replay it (``Tape.infer``). Models whose outputs are not Tensors keep
+    their ``call``.
     """
     replays = model.__dict__.setdefault("_inference_replays", {})
     entry = replays.get(_key(x))
     if entry is not None and entry.verified:
         return entry.tape.infer(x)
-    batch = Tensor(x)
+    batch = [Tensor(a) for a in x] if isinstance(x, list) else Tensor(x)
     if entry is None:
         with record_ops() as record:
             outputs = model(batch, training=False)
@@ -616,15 +667,34 @@ def predict(model: Any, x: Any) -> Any:
         if len(replays) >= 8:
             replays.clear()
         replays[_key(x)] = _Entry(tape)  # after the call, which may build the model
-        return outputs.numpy() if isinstance(outputs, Tensor) else outputs
+        return _numpy(outputs)
     if entry.tape is None:
-        return model(batch, training=False).numpy()
+        return _numpy(model(batch, training=False))
     try:
         replayed = entry.tape.infer(x)
     except Exception:  # call raises it again below, in words, or differs
         replayed = None
-    out = model(batch, training=False).numpy()
-    entry.verified = replayed is not None and np.array_equal(replayed, out, equal_nan=True)
+    out = _numpy(model(batch, training=False))
+    entry.verified = replayed is not None and all(
+        np.array_equal(a, b, equal_nan=True)
+        for a, b in zip(_listed(replayed), _listed(out), strict=True)
+    )
     if not entry.verified:
         entry.tape = None
     return out
+
+
+def _listed(data: Any) -> list[Any]:
+    return list(data) if isinstance(data, (list, tuple)) else [data]
+
+
+def _arrays(x: Any) -> Any:
+    """The batch's arrays: one, or a list for several inputs."""
+    return [t.data for t in x] if isinstance(x, list) else x.data
+
+
+def _numpy(outputs: Any) -> Any:
+    """A model's outputs as arrays: one, or a list for several."""
+    if isinstance(outputs, (list, tuple)):
+        return [o.numpy() for o in outputs]
+    return outputs.numpy() if isinstance(outputs, Tensor) else outputs

@@ -79,7 +79,7 @@ def model_config(model: Any, extra: dict[str, Any] | None = None) -> dict[str, A
         "class_names": model.class_names,
         "preprocessing": getattr(model, "preprocessing", None),
     }
-    if model.optimizer is not None and model.loss is not None:
+    if model.optimizer is not None and isinstance(model.loss, losses_module.Loss):
         config["compile"] = {
             "optimizer": {
                 "class_name": type(model.optimizer).__name__,

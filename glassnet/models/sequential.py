@@ -33,6 +33,7 @@ class Sequential(Model):
     """
 
     trains_in_shares = True  # its call applies only its layers (Layer.trains_in_shares)
+    takes_several_inputs = False  # one input, passed from layer to layer
 
     def __init__(
         self, layers: Iterable[Layer] | None = None, name: str | None = None, trainable: bool = True

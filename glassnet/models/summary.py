@@ -94,20 +94,27 @@ def _rows_sequential(model: Any, shape: tuple, depth: int, rows: list[Row]) -> t
 
 
 def _rows_traced(model: Any, shape: tuple, depth: int, rows: list[Row]) -> None:
-    """Run one zero sample through a subclassed model and record each direct sub-layer call."""
-    zeros = Tensor(np.zeros(tuple(1 if n is None else n for n in shape), np.float32))
+    """Run one zero sample through a subclassed model and record each direct sub-layer call.
+    ``shape``: the input's, or one per input for a model with several."""
+    several = len(shape) > 0 and isinstance(shape[0], (list, tuple))
+    zeros = [_zeros(s) for s in shape] if several else _zeros(shape)
+    batch = shape[0][0] if several else shape[0]
     with no_grad(), observe_calls() as calls:
         model(zeros, training=False)
     children = {id(child) for child in model.children()}
     nested = {}
     for layer, input_shapes, output_shape in calls:
         if id(layer) in children and id(layer) not in nested:
-            nested[id(layer)] = (layer, input_shapes, (shape[0], *output_shape[1:]))
+            nested[id(layer)] = (layer, input_shapes, (batch, *output_shape[1:]))
     for layer, input_shapes, output_shape in nested.values():
         _add_row(layer, depth, output_shape, rows)
         if layer.children():
             first = input_shapes[0] if isinstance(input_shapes, list) else input_shapes
-            _rows_traced(layer, (shape[0], *first[1:]), depth + 1, rows)
+            _rows_traced(layer, (batch, *first[1:]), depth + 1, rows)
+
+
+def _zeros(shape: tuple) -> Tensor:
+    return Tensor(np.zeros(tuple(1 if n is None else n for n in shape), np.float32))
 
 
 def _rows_functional(model: Any, rows: list[Row]) -> None:

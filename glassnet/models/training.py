@@ -42,8 +42,33 @@ def _as_array(data: Any, what: str) -> np.ndarray:
     )
 
 
-def as_input(x: Any) -> Tensor:
-    """A batch of inputs as a float32 Tensor (images arrive as uint8, tables as float64)."""
+def several(data: Any) -> bool:
+    """Whether ``data`` holds several arrays (a model's several inputs, targets or sample
+    weights): a list or tuple of arrays or Tensors, or a dict of them. A nested list of
+    numbers is one array."""
+    if isinstance(data, dict):
+        return True
+    return (
+        isinstance(data, (list, tuple))
+        and len(data) > 0
+        and all(isinstance(item, (np.ndarray, Tensor)) for item in data)
+    )
+
+
+def map_arrays(data: Any, fn: Callable[[Any], Any]) -> Any:
+    """``fn`` applied to each array of ``data`` (one array, or several: a list or a dict)."""
+    if isinstance(data, dict):
+        return {key: fn(value) for key, value in data.items()}
+    if several(data):
+        return [fn(item) for item in data]
+    return fn(data)
+
+
+def as_input(x: Any) -> Any:
+    """A batch of inputs as a float32 Tensor (images arrive as uint8, tables as float64);
+    several inputs as a list of them."""
+    if several(x):
+        return map_arrays(x, as_input)
     if isinstance(x, Tensor):
         return x
     x = np.asarray(x)
@@ -51,74 +76,195 @@ def as_input(x: Any) -> Tensor:
 
 
 def as_target(y: Any) -> Any:
-    """Targets as an array: float64 becomes float32, integer class ids stay integers."""
+    """Targets as an array: float64 becomes float32, integer class ids stay integers;
+    several targets as a list (or dict) of them."""
+    if several(y):
+        return map_arrays(y, as_target)
     y = y.numpy() if isinstance(y, Tensor) else np.asarray(y)
     return y.astype(default_float) if y.dtype == np.float64 else y
 
 
+def num_samples(x: Any) -> int:
+    """How many samples a batch holds (the first input's rows, for several inputs)."""
+    if isinstance(x, dict):
+        return len(next(iter(x.values())))
+    return len(x[0]) if several(x) else len(x)
+
+
+def unpack(data: Any) -> tuple[Any, Any, Any]:
+    """A batch as Keras's ``(x, y, sample_weight)``, from ``(x, y)``, ``(x, y, w)`` or ``x``."""
+    if isinstance(data, tuple) and len(data) in (2, 3):
+        return (*data, None) if len(data) == 2 else data
+    return data, None, None
+
+
+def class_weights(y: Any, class_weight: dict[Any, float], what: str = "fit") -> np.ndarray:
+    """Keras's ``class_weight``: one weight per sample, the weight of its class, from integer
+    labels (N,) or (N, 1) or one-hot rows (N, classes).
+
+    Shape: y (N,), (N, 1) or (N, K) -> (N,) float32.
+    """
+    if several(y):
+        raise ValueError(
+            f"{what}: class_weight needs a model with one output. For several outputs pass "
+            "sample_weight, one array per output."
+        )
+    labels = np.asarray(y.numpy() if isinstance(y, Tensor) else y)
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        labels = labels.argmax(axis=1)  # one-hot rows
+    labels = labels.reshape(len(labels), -1)[:, 0] if labels.ndim > 1 else labels
+    table = {int(k): float(v) for k, v in class_weight.items()}
+    classes = np.unique(labels)
+    missing = [c for c in classes.tolist() if int(c) != c or int(c) not in table]
+    if missing:
+        raise ValueError(
+            f"{what}: class {missing[0]!r} appears in y but not in class_weight (which has "
+            f"classes {sorted(table)}). Give every class a weight."
+        )
+    lookup = np.vectorize(table.__getitem__, otypes=[np.float32])
+    return lookup(labels.astype(np.int64)) if labels.size else np.zeros(0, np.float32)
+
+
+def _arrays(data: Any, what: str) -> Any:
+    return None if data is None else map_arrays(data, lambda a: _as_array(a, what))
+
+
+def _check_lengths(what: str, **named: Any) -> int:
+    """The number of samples every array of ``named`` (x, y, sample_weight; each one array
+    or several) holds; an error naming the first array whose length differs."""
+    found: list[tuple[str, int]] = []
+    for name, data in named.items():
+        if isinstance(data, dict):
+            found += [(f"{name}[{key!r}]", len(a)) for key, a in data.items()]
+        elif isinstance(data, list):
+            found += [(f"{name}[{i}]", len(a)) for i, a in enumerate(data)]
+        elif data is not None:
+            found.append((name, len(data)))
+    first, n = found[0]
+    for label, length in found[1:]:
+        if length != n:
+            raise ValueError(
+                f"{what}: {first} has {n} samples but {label} has {length}. Every input, "
+                "target and sample weight needs one row per sample."
+            )
+    return n
+
+
 class ArrayBatches:
-    """Batches of (x, y) from in-memory arrays, reshuffled every epoch when ``shuffle``.
+    """Batches of (x, y) — (x, y, sample_weight) when weights are given — from in-memory
+    arrays, reshuffled every epoch when ``shuffle``. x, y and the weights may each be several
+    arrays (a list or a dict: a model's several inputs or outputs), cut alike.
 
     Iterating gives one epoch. ``len()`` is the number of batches.
     """
 
-    def __init__(self, x: Any, y: Any, batch_size: int, shuffle: bool, what: str = "fit"):
+    def __init__(
+        self,
+        x: Any,
+        y: Any,
+        batch_size: int,
+        shuffle: bool,
+        what: str = "fit",
+        sample_weight: Any = None,
+    ):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(
                 f"{what}: 'batch_size' must be a positive integer. Received: {batch_size}"
             )
-        self.x = _as_array(x, what)
-        self.y = None if y is None else _as_array(y, what)
-        if self.y is not None and len(self.x) != len(self.y):
-            raise ValueError(
-                f"{what}: x has {len(self.x)} samples but y has {len(self.y)}. Give one label per "
-                "sample."
-            )
-        if len(self.x) == 0:
+        self.x, self.y = _arrays(x, what), _arrays(y, what)
+        self.sample_weight = _arrays(sample_weight, what)
+        self.n = _check_lengths(what, x=self.x, y=self.y, sample_weight=self.sample_weight)
+        if self.n == 0:
             raise ValueError(f"{what}: x holds no samples. Pass at least one sample.")
         self.batch_size, self.shuffle = batch_size, shuffle
 
     def __len__(self) -> int:
-        return math.ceil(len(self.x) / self.batch_size)
+        return math.ceil(self.n / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-        n = len(self.x)
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        n = self.n
         order = get_rng().permutation(n) if self.shuffle else None
         for start in range(0, n, self.batch_size):
             if order is None:
                 idx: Any = slice(start, start + self.batch_size)  # a view, no copy
             else:
                 idx = np.sort(order[start : start + self.batch_size])
-            yield self.x[idx], (None if self.y is None else self.y[idx])
+            batch = _rows(idx, self.x, self.y, self.sample_weight)
+            yield batch if self.sample_weight is not None else batch[:2]
 
 
-def make_batches(x: Any, y: Any, batch_size: int, shuffle: bool, what: str) -> Batches:
-    """Arrays become ``ArrayBatches``; an iterable of (x, y) batches is used as it is."""
-    if y is None and x is not None and not isinstance(x, (np.ndarray, Tensor, list, tuple)):
+class ClassWeighted:
+    """Batches of (x, y) from an iterable, each given the sample weights of ``class_weight``
+    (``class_weights``): Keras's class weights for data that streams."""
+
+    def __init__(self, batches: Batches, class_weight: dict[Any, float]) -> None:
+        self.batches, self.class_weight = batches, class_weight
+
+    def __iter__(self) -> Iterator[tuple[Any, Any, Any]]:
+        for data in self.batches:
+            x, y, _ = unpack(data)
+            yield x, y, class_weights(y, self.class_weight)
+
+
+class _SizedClassWeighted(ClassWeighted):
+    def __len__(self) -> int:
+        return len(self.batches)  # type: ignore[arg-type]
+
+
+def class_weighted(batches: Batches, class_weight: dict[Any, float]) -> ClassWeighted:
+    """``ClassWeighted`` batches, with a length where ``batches`` has one (for progress)."""
+    sized = hasattr(batches, "__len__")
+    return (_SizedClassWeighted if sized else ClassWeighted)(batches, class_weight)
+
+
+def make_batches(
+    x: Any, y: Any, batch_size: int, shuffle: bool, what: str, sample_weight: Any = None
+) -> Batches:
+    """Arrays become ``ArrayBatches``; an iterable of (x, y) or (x, y, sample_weight) batches
+    is used as it is."""
+    is_arrays = isinstance(x, (np.ndarray, Tensor, list, tuple, dict))
+    if y is None and x is not None and not is_arrays:
         if not hasattr(x, "__iter__"):
             raise TypeError(f"{what}: x must be an array or an iterable of (x, y) batches.")
+        if sample_weight is not None:
+            raise ValueError(
+                f"{what}: sample_weight goes with arrays x and y; for batches that stream, "
+                "yield (x, y, sample_weight) from the iterable."
+            )
         return x
     if y is None and what != "predict":
         raise ValueError(f"{what}: y is missing. Pass the targets (labels) for x.")
-    return ArrayBatches(x, y, batch_size, shuffle, what)
+    return ArrayBatches(x, y, batch_size, shuffle, what, sample_weight)
 
 
-def split_validation(x: Any, y: Any, validation_split: float) -> tuple[Any, Any, Any, Any]:
-    """Keras's rule: the LAST ``validation_split`` share of the samples, before shuffling."""
+def split_validation(
+    x: Any, y: Any, validation_split: float, sample_weight: Any = None
+) -> tuple[tuple[Any, Any, Any], tuple[Any, Any, Any]]:
+    """Keras's rule: the LAST ``validation_split`` share of the samples, before shuffling.
+    Returns ``(x, y, sample_weight)`` to train on and to validate on (weights may be None)."""
     if not 0.0 <= validation_split < 1.0:
         raise ValueError(
             "fit: 'validation_split' must be in [0, 1). "
             f"Received: validation_split={validation_split}"
         )
-    x, y = _as_array(x, "fit"), _as_array(y, "fit")
-    n_val = int(len(x) * validation_split)
+    x, y, sample_weight = _arrays(x, "fit"), _arrays(y, "fit"), _arrays(sample_weight, "fit")
+    n = _check_lengths("fit", x=x, y=y, sample_weight=sample_weight)
+    n_val = int(n * validation_split)
     if n_val == 0:
         raise ValueError(
-            f"fit: validation_split={validation_split} of {len(x)} samples leaves no validation "
+            f"fit: validation_split={validation_split} of {n} samples leaves no validation "
             "samples. Use a larger split or more data."
         )
-    cut = len(x) - n_val
-    return x[:cut], y[:cut], x[cut:], y[cut:]
+    cut = n - n_val
+
+    return _rows(slice(None, cut), x, y, sample_weight), _rows(
+        slice(cut, None), x, y, sample_weight
+    )
+
+
+def _rows(rows: Any, *data: Any) -> tuple[Any, ...]:
+    """The samples ``rows`` of each of ``data`` (one array, several, or None)."""
+    return tuple(None if d is None else map_arrays(d, lambda a: a[rows]) for d in data)
 
 
 def non_finite_message(loss: float, epoch: int, batch: int, steps: Any, lr: float) -> str:
@@ -214,12 +360,15 @@ def predict_slices(model: Any, x: Tensor) -> list[np.ndarray]:
     return [out for outs in split_over_cores(share, len(pieces)) for out in outs]
 
 
-def _infer(model: Any, x: Any) -> np.ndarray:
-    """The model's inference outputs for the array batch ``x``: replayed from the ops recorded
+def _infer(model: Any, x: Any) -> Any:
+    """The model's inference outputs for the array batch ``x`` (a list for several inputs;
+    a list of outputs for several): replayed from the ops recorded
     on an earlier batch of its shape (``replay.predict``), except with ``jit_compile=False``,
     while a watcher sees every call (``observing_calls``) or off NumPy."""
-    if not model.jit_compile or observing_calls() or get_array_module(x) is not np:
-        return model(Tensor(x), training=False).numpy()
+    arrays = x if isinstance(x, list) else [x]
+    if not model.jit_compile or observing_calls() or get_array_module(*arrays) is not np:
+        out = model([Tensor(a) for a in x] if isinstance(x, list) else Tensor(x), training=False)
+        return [o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy()
     return replay.predict(model, x)
 
 
@@ -241,16 +390,27 @@ def predict_batches(model: Any, batches: Batches, verbose: int = 0) -> np.ndarra
     """Run the model on every batch in inference mode and concatenate the outputs; a large
     batch goes through the network in cache-sized slices, on every core
     (``predict_slices``). ``verbose`` shows progress (``callbacks.PredictProgress``)."""
-    outputs = []
+    outputs: list[Any] = []
     total = len(batches) if hasattr(batches, "__len__") else None
     with PredictProgress(verbose, total) as progress, no_grad():
-        for xb, _ in batches:
+        for xb, *_ in batches:
             xb = as_input(xb)
-            outputs += predict_slices(model, xb)
-            progress.advance(len(xb))
-    if len(outputs) == 1 and outputs[0].flags.owndata:
+            if isinstance(xb, Tensor):
+                outputs += predict_slices(model, xb)
+            else:  # several inputs: the batch whole
+                outputs.append(_infer(model, [t.data for t in xb]))
+            progress.advance(num_samples(xb))
+    if len(outputs) == 1 and isinstance(outputs[0], np.ndarray) and outputs[0].flags.owndata:
         return outputs[0]  # one fresh array (never a view of the input): no copy needed
-    return np.concatenate(outputs, axis=0)
+    return concatenate(outputs)
+
+
+def concatenate(pieces: list[Any]) -> Any:
+    """Batches of outputs joined along the samples: arrays into one, lists (several outputs)
+    output by output."""
+    if pieces and isinstance(pieces[0], list):
+        return [np.concatenate(parts, axis=0) for parts in zip(*pieces, strict=True)]
+    return np.concatenate(pieces, axis=0)
 
 
 class DataParallel(Protocol):

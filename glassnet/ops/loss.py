@@ -14,6 +14,10 @@ Keras's other losses (Huber, KL divergence, cosine similarity, hinge, Poisson, l
 op each too, with their derivative written out; each is reduced as Keras's default
 ``"sum_over_batch_size"`` does: a per-element loss is averaged over every element, a loss that
 sums over an axis (KL divergence, cosine similarity) is averaged over the remaining positions.
+
+Every loss takes ``sample_weight``: one weight per sample (N,), or per position ((N, T) for
+(N, T, D) predictions). Each op scales its own terms and their gradient by it and keeps the
+divisor, Keras's "sum_over_batch_size": sum(w·loss) / N, so a weight of 2 counts a sample twice.
 """
 
 from __future__ import annotations
@@ -52,31 +56,31 @@ class MeanSquaredErrorOp(Function):
     """mean((ŷ − y)²) over every element. Backward: dŷ = 2(ŷ − y)/n."""
 
     @staticmethod
-    def forward(ctx: Context, y_true: Any, y_pred: Any) -> Any:
+    def forward(ctx: Context, y_true: Any, y_pred: Any, weight: Any) -> Any:
         diff = y_pred - y_true
-        ctx.save_for_backward(diff)
-        return (diff * diff).mean()
+        ctx.save_for_backward(diff, weight)
+        return _weighted_mean(diff * diff, weight)
 
     @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
-        (diff,) = ctx.saved
-        return None, diff * (grad * grad.dtype.type(2 / diff.size))
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any, None]:
+        diff, weight = ctx.saved
+        return None, _times(diff * (grad * grad.dtype.type(2 / diff.size)), weight), None
 
 
 class MeanAbsoluteErrorOp(Function):
     """mean(|ŷ − y|) over every element. Backward: dŷ = sign(ŷ − y)/n (subgradient 0 at ŷ = y)."""
 
     @staticmethod
-    def forward(ctx: Context, y_true: Any, y_pred: Any) -> Any:
+    def forward(ctx: Context, y_true: Any, y_pred: Any, weight: Any) -> Any:
         xp = get_array_module(y_pred)
         diff = y_pred - y_true
-        ctx.save_for_backward(xp.sign(diff))
-        return xp.abs(diff).mean()
+        ctx.save_for_backward(xp.sign(diff), weight)
+        return _weighted_mean(xp.abs(diff), weight)
 
     @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
-        (sign,) = ctx.saved
-        return None, sign * (grad * grad.dtype.type(1 / sign.size))
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any, None]:
+        sign, weight = ctx.saved
+        return None, _times(sign * (grad * grad.dtype.type(1 / sign.size)), weight), None
 
 
 class SigmoidCrossEntropyOp(Function):
@@ -88,18 +92,18 @@ class SigmoidCrossEntropyOp(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, y_true: Any, logits: Any) -> Any:
+    def forward(ctx: Context, y_true: Any, logits: Any, weight: Any) -> Any:
         xp = get_array_module(logits)
         e = xp.exp(-xp.abs(logits))
-        ctx.save_for_backward(y_true, logits, e)
-        return (xp.maximum(logits, 0) - logits * y_true + xp.log1p(e)).mean()
+        ctx.save_for_backward(y_true, logits, e, weight)
+        return _weighted_mean(xp.maximum(logits, 0) - logits * y_true + xp.log1p(e), weight)
 
     @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
-        y, z, e = ctx.saved
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any, None]:
+        y, z, e, weight = ctx.saved
         xp = get_array_module(z)
         sigmoid = xp.where(z >= 0, 1 / (1 + e), e / (1 + e))  # σ(z) from the saved e^−|z|
-        return None, (sigmoid - y) * (grad * grad.dtype.type(1 / z.size))
+        return None, _times((sigmoid - y) * (grad * grad.dtype.type(1 / z.size)), weight), None
 
 
 class SoftmaxCrossEntropyOp(Function):
@@ -113,7 +117,7 @@ class SoftmaxCrossEntropyOp(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, logits: Any, labels: Any) -> Any:
+    def forward(ctx: Context, logits: Any, labels: Any, weight: Any) -> Any:
         xp = get_array_module(logits)
         n = logits.shape[0]
         shifted = logits - logits.max(axis=1, keepdims=True)
@@ -121,17 +125,21 @@ class SoftmaxCrossEntropyOp(Function):
         total = e.sum(axis=1, keepdims=True)
         log_probs = shifted
         log_probs -= xp.log(total)  # in place: shifted is ours, and not needed any more
-        if labels.ndim == 1:  # sum / n: mean's own numbers (the same float32 sum over n)
+        if weight is not None:  # one weight per row: the rows' losses, weighted, over n
+            rows = -(log_probs[xp.arange(n), labels] if labels.ndim == 1 else
+                     (labels * log_probs).sum(axis=1))  # fmt: skip
+            loss = (rows * weight).sum() / logits.dtype.type(n)
+        elif labels.ndim == 1:  # sum / n: mean's own numbers (the same float32 sum over n)
             loss = -(log_probs[xp.arange(n), labels].sum() / n)
         else:
             loss = -(labels * log_probs).sum() / logits.dtype.type(n)
         e /= total  # now softmax(z), kept for the backward
-        ctx.save_for_backward(e, labels)
+        ctx.save_for_backward(e, labels, weight)
         return loss
 
     @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple[Any, None]:
-        probs, labels = ctx.saved
+    def backward(ctx: Context, grad: Any) -> tuple[Any, None, None]:
+        probs, labels, weight = ctx.saved
         xp = get_array_module(probs)
         n = probs.shape[0]
         if labels.ndim == 1:
@@ -139,7 +147,8 @@ class SoftmaxCrossEntropyOp(Function):
             d[xp.arange(n), labels] -= 1
         else:
             d = probs * labels.sum(axis=1, keepdims=True) - labels
-        return d * (grad * grad.dtype.type(1 / n)), None
+        d = d * (grad * grad.dtype.type(1 / n))
+        return (d if weight is None else d * weight[:, None]), None, None
 
 
 class HuberOp(Function):
@@ -152,21 +161,22 @@ class HuberOp(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, y_true: Any, y_pred: Any, *, delta: float) -> Any:
+    def forward(ctx: Context, y_true: Any, y_pred: Any, weight: Any, *, delta: float) -> Any:
         xp = get_array_module(y_pred)
         diff = y_pred - y_true
         size = xp.abs(diff)
         quadratic = xp.minimum(size, y_pred.dtype.type(delta))
-        ctx.save_for_backward(diff)
+        ctx.save_for_backward(diff, weight)
         ctx.delta = delta
-        return (quadratic * (size - 0.5 * quadratic)).mean()
+        return _weighted_mean(quadratic * (size - 0.5 * quadratic), weight)
 
     @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
-        (diff,) = ctx.saved
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any, None]:
+        diff, weight = ctx.saved
         xp = get_array_module(diff)
         delta = diff.dtype.type(ctx.delta)
-        return None, xp.clip(diff, -delta, delta) * (grad * grad.dtype.type(1 / diff.size))
+        d = xp.clip(diff, -delta, delta) * (grad * grad.dtype.type(1 / diff.size))
+        return None, _times(d, weight), None
 
 
 class LogCoshOp(Function):
@@ -179,18 +189,18 @@ class LogCoshOp(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, y_true: Any, y_pred: Any) -> Any:
+    def forward(ctx: Context, y_true: Any, y_pred: Any, weight: Any) -> Any:
         xp = get_array_module(y_pred)
         diff = y_pred - y_true
         size = xp.abs(diff)
-        ctx.save_for_backward(diff)
-        return (size + xp.log1p(0.5 * xp.expm1(-2 * size))).mean()
+        ctx.save_for_backward(diff, weight)
+        return _weighted_mean(size + xp.log1p(0.5 * xp.expm1(-2 * size)), weight)
 
     @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
-        (diff,) = ctx.saved
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any, None]:
+        diff, weight = ctx.saved
         xp = get_array_module(diff)
-        return None, xp.tanh(diff) * (grad * grad.dtype.type(1 / diff.size))
+        return None, _times(xp.tanh(diff) * (grad * grad.dtype.type(1 / diff.size)), weight), None
 
 
 class PoissonOp(Function):
@@ -198,16 +208,16 @@ class PoissonOp(Function):
     Backward: dŷ = (1 − y/(ŷ + ε))/n."""
 
     @staticmethod
-    def forward(ctx: Context, y_true: Any, y_pred: Any) -> Any:
+    def forward(ctx: Context, y_true: Any, y_pred: Any, weight: Any) -> Any:
         xp = get_array_module(y_pred)
         shifted = y_pred + y_pred.dtype.type(EPSILON)
-        ctx.save_for_backward(y_true, shifted)
-        return (y_pred - y_true * xp.log(shifted)).mean()
+        ctx.save_for_backward(y_true, shifted, weight)
+        return _weighted_mean(y_pred - y_true * xp.log(shifted), weight)
 
     @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
-        y, shifted = ctx.saved
-        return None, (1 - y / shifted) * (grad * grad.dtype.type(1 / y.size))
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any, None]:
+        y, shifted, weight = ctx.saved
+        return None, _times((1 - y / shifted) * (grad * grad.dtype.type(1 / y.size)), weight), None
 
 
 class HingeOp(Function):
@@ -215,16 +225,16 @@ class HingeOp(Function):
     Backward: dŷ = −y/n where the margin 1 − y·ŷ is positive, else 0 (0 at the kink too)."""
 
     @staticmethod
-    def forward(ctx: Context, y_true: Any, y_pred: Any) -> Any:
+    def forward(ctx: Context, y_true: Any, y_pred: Any, weight: Any) -> Any:
         xp = get_array_module(y_pred)
         margin = 1 - y_true * y_pred
-        ctx.save_for_backward(y_true, margin > 0)
-        return xp.maximum(margin, 0).mean()
+        ctx.save_for_backward(y_true, margin > 0, weight)
+        return _weighted_mean(xp.maximum(margin, 0), weight)
 
     @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
-        y, active = ctx.saved
-        return None, (y * active) * (-grad * grad.dtype.type(1 / y.size))
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any, None]:
+        y, active, weight = ctx.saved
+        return None, _times((y * active) * (-grad * grad.dtype.type(1 / y.size)), weight), None
 
 
 class KLDivergenceOp(Function):
@@ -237,20 +247,20 @@ class KLDivergenceOp(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, y_true: Any, y_pred: Any) -> Any:
+    def forward(ctx: Context, y_true: Any, y_pred: Any, weight: Any) -> Any:
         xp = get_array_module(y_pred)
         low, high = y_pred.dtype.type(EPSILON), y_pred.dtype.type(1)
         t = xp.clip(y_true, low, high)
         p = xp.clip(y_pred, low, high)
         rows = y_pred.dtype.type(y_pred.size // (y_pred.shape[-1] if y_pred.ndim else 1))
-        ctx.save_for_backward(t, p, (y_pred >= low) & (y_pred <= high))
+        ctx.save_for_backward(t, p, (y_pred >= low) & (y_pred <= high), weight)
         ctx.rows = rows
-        return (t * (xp.log(t) - xp.log(p))).sum() / rows
+        return _times(t * (xp.log(t) - xp.log(p)), weight).sum() / rows
 
     @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
-        t, p, inside = ctx.saved
-        return None, (t / p) * inside * (-grad / grad.dtype.type(ctx.rows))
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any, None]:
+        t, p, inside, weight = ctx.saved
+        return None, _times((t / p) * inside * (-grad / grad.dtype.type(ctx.rows)), weight), None
 
 
 class CosineSimilarityOp(Function):
@@ -263,7 +273,7 @@ class CosineSimilarityOp(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, y_true: Any, y_pred: Any, *, axis: int) -> Any:
+    def forward(ctx: Context, y_true: Any, y_pred: Any, weight: Any, *, axis: int) -> Any:
         xp = get_array_module(y_pred)
         eps = y_pred.dtype.type(EPSILON)
         t = y_true / xp.maximum(xp.sqrt((y_true * y_true).sum(axis=axis, keepdims=True)), eps)
@@ -271,17 +281,66 @@ class CosineSimilarityOp(Function):
         scale = xp.maximum(norm, eps)
         p = y_pred / scale
         cos = (t * p).sum(axis=axis, keepdims=True)
-        ctx.save_for_backward(t, p, cos * (norm > eps), scale)
+        ctx.save_for_backward(t, p, cos * (norm > eps), scale, weight)
         ctx.rows = y_pred.dtype.type(cos.size)
-        return -(cos.sum() / ctx.rows)
+        return -(_times(cos, weight).sum() / ctx.rows)
 
     @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple[None, Any]:
-        t, p, cos, scale = ctx.saved
-        return None, ((t - cos * p) / scale) * (-grad / grad.dtype.type(ctx.rows))
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any, None]:
+        t, p, cos, scale, weight = ctx.saved
+        d = ((t - cos * p) / scale) * (-grad / grad.dtype.type(ctx.rows))
+        return None, _times(d, weight), None
+
+
+def _weighted_mean(values: Any, weight: Any) -> Any:
+    """mean(values), or with ``weight`` (broadcasting to ``values``) mean(weight·values):
+    Keras's "sum_over_batch_size", the weighted terms summed over the number of terms (not
+    over the sum of the weights)."""
+    return values.mean() if weight is None else (values * weight).mean()
+
+
+def _times(grad: Any, weight: Any) -> Any:
+    return grad if weight is None else grad * weight
 
 
 # ------------------------------------------------------------------ argument checks
+def _sample_weight(sample_weight: Any, y_pred: Tensor, where: str, axis: int | None = None) -> Any:
+    """``sample_weight`` as an array of y_pred's dtype that broadcasts against y_pred: one
+    weight per sample (N,), or per position ((N, T) for (N, T, D) predictions); None stays
+    None. ``axis``, the axis a loss sums over (the classes), must not be weighted."""
+    if sample_weight is None:
+        return None
+    w = _raw(sample_weight, y_pred)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{where}: sample_weight must hold numbers. Received dtype {w.dtype}. Pass one "
+            "float weight per sample."
+        )
+    w = w.astype(y_pred.dtype, copy=False)
+    while w.ndim > y_pred.ndim and w.shape[-1] == 1:
+        w = w[..., 0]
+    w = w.reshape(w.shape + (1,) * (y_pred.ndim - w.ndim)) if w.ndim <= y_pred.ndim else w
+    fits = w.ndim == y_pred.ndim and all(
+        a in (1, b) for a, b in zip(w.shape, y_pred.shape, strict=True)
+    )
+    if not fits or (axis is not None and w.shape[axis] != 1):
+        raise ValueError(
+            f"{where}: sample_weight of shape {np.shape(_raw(sample_weight, y_pred))} does not "
+            f"fit y_pred {y_pred.shape}. Expected one weight per sample, ({y_pred.shape[0]},), "
+            "or one per position before the last axis."
+        )
+    return w
+
+
+def _row_weights(weight: Any, shape: tuple[int, ...], axis: int) -> Any:
+    """Per-position weights (class axis of size 1) as one weight per row of ``_rows``."""
+    if weight is None:
+        return None
+    xp = get_array_module(weight)
+    full = xp.broadcast_to(weight, (*shape[:axis], 1, *shape[axis + 1 :]))
+    return xp.ascontiguousarray(xp.moveaxis(full, axis, -1).reshape(-1))
+
+
 def _prediction(y_pred: Any, where: str, name: str = "y_pred") -> Tensor:
     """``y_pred`` as a floating Tensor with at least one element."""
     if not isinstance(y_pred, Tensor):
@@ -400,7 +459,7 @@ def _class_ids(ids: Any, num_classes: int, where: str, names: tuple[str, str], o
 
 
 # ------------------------------------------------------------------ functional API
-def mean_squared_error(y_true: Any, y_pred: Tensor) -> Tensor:
+def mean_squared_error(y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
     """Mean squared error, the regression loss: mean((y_pred − y_true)²) over every element.
 
     Args:
@@ -412,10 +471,12 @@ def mean_squared_error(y_true: Any, y_pred: Tensor) -> Tensor:
     """
     y_pred = _prediction(y_pred, "mean_squared_error")
     y = _dense_target(y_true, y_pred, "mean_squared_error")
-    return MeanSquaredErrorOp.apply(y, y_pred)
+    return MeanSquaredErrorOp.apply(
+        y, y_pred, _sample_weight(sample_weight, y_pred, "mean_squared_error")
+    )
 
 
-def mean_absolute_error(y_true: Any, y_pred: Tensor) -> Tensor:
+def mean_absolute_error(y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
     """Mean absolute error, robust to outliers: mean(|y_pred − y_true|) over every element.
 
     Args:
@@ -426,10 +487,12 @@ def mean_absolute_error(y_true: Any, y_pred: Tensor) -> Tensor:
     """
     y_pred = _prediction(y_pred, "mean_absolute_error")
     y = _dense_target(y_true, y_pred, "mean_absolute_error")
-    return MeanAbsoluteErrorOp.apply(y, y_pred)
+    return MeanAbsoluteErrorOp.apply(
+        y, y_pred, _sample_weight(sample_weight, y_pred, "mean_absolute_error")
+    )
 
 
-def huber(y_true: Any, y_pred: Tensor, delta: float = 1.0) -> Tensor:
+def huber(y_true: Any, y_pred: Tensor, delta: float = 1.0, sample_weight: Any = None) -> Tensor:
     """Huber loss, mean over every element: quadratic for small errors, linear for large ones,
 
         loss = mean(0.5·d²  if |d| ≤ delta  else  delta·(|d| − 0.5·delta)),   d = y_pred − y_true,
@@ -447,10 +510,10 @@ def huber(y_true: Any, y_pred: Tensor, delta: float = 1.0) -> Tensor:
     delta = _huber_delta(delta, where)
     y_pred = _prediction(y_pred, where)
     y = _dense_target(y_true, y_pred, where)
-    return HuberOp.apply(y, y_pred, delta=delta)
+    return HuberOp.apply(y, y_pred, _sample_weight(sample_weight, y_pred, where), delta=delta)
 
 
-def log_cosh(y_true: Any, y_pred: Tensor) -> Tensor:
+def log_cosh(y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
     """Log-cosh loss, mean over every element: mean(log cosh(y_pred − y_true)).
 
     About d²/2 for small errors d and |d| − log 2 for large ones: MSE near the target, MAE far
@@ -465,10 +528,10 @@ def log_cosh(y_true: Any, y_pred: Tensor) -> Tensor:
     where = "log_cosh"
     y_pred = _prediction(y_pred, where)
     y = _dense_target(y_true, y_pred, where)
-    return LogCoshOp.apply(y, y_pred)
+    return LogCoshOp.apply(y, y_pred, _sample_weight(sample_weight, y_pred, where))
 
 
-def poisson(y_true: Any, y_pred: Tensor) -> Tensor:
+def poisson(y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
     """Poisson loss for counts, mean over every element: mean(y_pred − y_true·log(y_pred + ε)),
     ε = 1e-7 (Keras's): the negative log-likelihood of a Poisson rate y_pred, less a term
     that does not depend on it.
@@ -490,10 +553,10 @@ def poisson(y_true: Any, y_pred: Tensor) -> Tensor:
             f"(y_pred {y_pred.shape}). End the model with an activation that keeps outputs "
             "positive, such as Dense(1, activation=glassnet.ops.exp)."
         )
-    return PoissonOp.apply(y, y_pred)
+    return PoissonOp.apply(y, y_pred, _sample_weight(sample_weight, y_pred, where))
 
 
-def hinge(y_true: Any, y_pred: Tensor) -> Tensor:
+def hinge(y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
     """Hinge loss, the SVM's, mean over every element: mean(max(1 − y_true·y_pred, 0)).
 
     Labels are −1 or 1; as in Keras, labels that are all 0 or 1 are first turned into −1/1
@@ -512,10 +575,10 @@ def hinge(y_true: Any, y_pred: Tensor) -> Tensor:
     xp = get_array_module(y)
     if bool(xp.all((y == 0) | (y == 1))):
         y = 2 * y - 1
-    return HingeOp.apply(y, y_pred)
+    return HingeOp.apply(y, y_pred, _sample_weight(sample_weight, y_pred, where))
 
 
-def kl_divergence(y_true: Any, y_pred: Tensor) -> Tensor:
+def kl_divergence(y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
     """Kullback-Leibler divergence KL(y_true ‖ y_pred) of probability distributions along the
     last axis, averaged over the other positions (the batch):
 
@@ -533,10 +596,13 @@ def kl_divergence(y_true: Any, y_pred: Tensor) -> Tensor:
     where = "kl_divergence"
     y_pred = _prediction(y_pred, where)
     y = _dense_target(y_true, y_pred, where)
-    return KLDivergenceOp.apply(y, y_pred)
+    w = _sample_weight(sample_weight, y_pred, where, axis=-1 if y_pred.ndim else None)
+    return KLDivergenceOp.apply(y, y_pred, w)
 
 
-def cosine_similarity(y_true: Any, y_pred: Tensor, axis: int = -1) -> Tensor:
+def cosine_similarity(
+    y_true: Any, y_pred: Tensor, axis: int = -1, sample_weight: Any = None
+) -> Tensor:
     """Negated cosine similarity along ``axis``, averaged over the other positions:
 
         loss = −mean over rows of Σ (y_true / ‖y_true‖) · (y_pred / ‖y_pred‖)
@@ -556,10 +622,13 @@ def cosine_similarity(y_true: Any, y_pred: Tensor, axis: int = -1) -> Tensor:
     y_pred = _prediction(y_pred, where)
     axis = _class_axis(y_pred, axis, where, "the vectors' components")
     y = _dense_target(y_true, y_pred, where)
-    return CosineSimilarityOp.apply(y, y_pred, axis=axis)
+    w = _sample_weight(sample_weight, y_pred, where, axis)
+    return CosineSimilarityOp.apply(y, y_pred, w, axis=axis)
 
 
-def binary_crossentropy(y_true: Any, y_pred: Tensor, from_logits: bool = False) -> Tensor:
+def binary_crossentropy(
+    y_true: Any, y_pred: Tensor, from_logits: bool = False, sample_weight: Any = None
+) -> Tensor:
     """Binary cross-entropy for yes/no (or multi-label) outputs, mean over every element:
 
         loss = −mean(y·log p + (1 − y)·log(1 − p)),   p = clip(y_pred, 1e-7, 1 − 1e-7).
@@ -576,16 +645,22 @@ def binary_crossentropy(y_true: Any, y_pred: Tensor, from_logits: bool = False) 
     where = "binary_crossentropy"
     y_pred = _prediction(y_pred, where)
     y = _dense_target(y_true, y_pred, where)
+    w = _sample_weight(sample_weight, y_pred, where)
     logits = y_pred if from_logits else _logits_of(y_pred, "sigmoid", -1)
     if logits is not None:
-        return SigmoidCrossEntropyOp.apply(y, logits)
+        return SigmoidCrossEntropyOp.apply(y, logits, w)
     p = clip(y_pred, EPSILON, 1.0 - EPSILON)
     y = Tensor(y)
-    return -(y * log(p) + (1 - y) * log(1 - p)).mean()
+    terms = y * log(p) + (1 - y) * log(1 - p)
+    return -(terms.mean() if w is None else (terms * w).mean())
 
 
 def categorical_crossentropy(
-    y_true: Any, y_pred: Tensor, from_logits: bool = False, axis: int = -1
+    y_true: Any,
+    y_pred: Tensor,
+    from_logits: bool = False,
+    axis: int = -1,
+    sample_weight: Any = None,
 ) -> Tensor:
     """Cross-entropy for one-of-K classification with one-hot (or soft) labels, mean over rows:
 
@@ -613,20 +688,30 @@ def categorical_crossentropy(
             "Use sparse_categorical_crossentropy for class ids, or one-hot encode y_true."
         )
     y = _dense_target(raw, y_pred, where)
+    w = _row_weights(_sample_weight(sample_weight, y_pred, where, axis), y_pred.shape, axis)
     logits = y_pred if from_logits else _logits_of(y_pred, "softmax", axis)
     if logits is not None:
         labels = get_array_module(y).moveaxis(y, axis, -1).reshape(-1, y.shape[axis])
-        return SoftmaxCrossEntropyOp.apply(_rows(logits, axis), labels)
-    return _categorical_from_probs(y, y_pred, axis)
+        return SoftmaxCrossEntropyOp.apply(_rows(logits, axis), labels, w)
+    return _categorical_from_probs(y, y_pred, axis, w)
 
 
-def _categorical_from_probs(y: Any, y_pred: Tensor, axis: int) -> Tensor:
+def _categorical_from_probs(y: Any, y_pred: Tensor, axis: int, weight: Any = None) -> Tensor:
+    """The cross-entropy of probabilities, mean over rows; ``weight`` one per row, in the
+    order of ``_rows`` (None: all 1)."""
     p = clip(y_pred / y_pred.sum(axis=axis, keepdims=True), EPSILON, 1.0 - EPSILON)
-    return -(Tensor(y) * log(p)).sum(axis=axis).mean()
+    rows = (Tensor(y) * log(p)).sum(axis=axis)
+    if weight is not None:
+        rows = rows * weight.reshape(rows.shape)
+    return -rows.mean()
 
 
 def sparse_categorical_crossentropy(
-    y_true: Any, y_pred: Tensor, from_logits: bool = False, axis: int = -1
+    y_true: Any,
+    y_pred: Tensor,
+    from_logits: bool = False,
+    axis: int = -1,
+    sample_weight: Any = None,
 ) -> Tensor:
     """Cross-entropy for one-of-K classification with integer class ids, mean over samples:
 
@@ -648,11 +733,12 @@ def sparse_categorical_crossentropy(
     axis = _class_axis(y_pred, axis, where)
     xp = get_array_module(y_pred.data)
     ids = _sparse_ids(y_true, y_pred, axis, where)
+    w = _row_weights(_sample_weight(sample_weight, y_pred, where, axis), y_pred.shape, axis)
     logits = y_pred if from_logits else _logits_of(y_pred, "softmax", axis)
     if logits is not None:
-        return SoftmaxCrossEntropyOp.apply(_rows(logits, axis), ids)
+        return SoftmaxCrossEntropyOp.apply(_rows(logits, axis), ids, w)
     onehot = (ids[:, None] == xp.arange(y_pred.shape[axis])).astype(y_pred.dtype)
-    return _categorical_from_probs(onehot, _rows(y_pred, axis), 1)
+    return _categorical_from_probs(onehot, _rows(y_pred, axis), 1, w)
 
 
 def _sparse_ids(y_true: Any, y_pred: Any, axis: int, where: str) -> Any:
@@ -708,11 +794,11 @@ def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
                 "(labels.astype('float32'))."
             )
         ids = _class_ids(y, k, where, ("labels", "logits"), logits)
-        return SoftmaxCrossEntropyOp.apply(logits, ids)
+        return SoftmaxCrossEntropyOp.apply(logits, ids, None)
     if not is_float(y.dtype) or y.shape != (n, k):
         raise ValueError(
             f"{where}: labels are neither class ids nor probability rows. Expected integer ids "
             f"of shape ({n},) or float rows of shape ({n}, {k}), received {y.dtype} {shapes}. "
             "Convert class ids with labels.astype('int64')."
         )
-    return SoftmaxCrossEntropyOp.apply(logits, y.astype(logits.dtype, copy=False))
+    return SoftmaxCrossEntropyOp.apply(logits, y.astype(logits.dtype, copy=False), None)

@@ -241,18 +241,62 @@ class Optimizer:
         their state, such as Adam's step count, does not advance). A parameter with a
         ``constraint`` (``glassnet.constraints``) is projected by it after its update.
         """
-        owner = type(self).__name__
         if self._params is None:
             raise RuntimeError(
-                f"{owner}: no parameters to update. Pass params=model.parameters() to the "
-                f"constructor or call build(params) (model.compile does this) before step()."
+                f"{type(self).__name__}: no parameters to update. Pass "
+                "params=model.parameters() to the constructor or call build(params) "
+                "(model.compile does this) before step()."
             )
+        self._update(list(range(len(self._params))), [p.grad for p in self._params])
+
+    def apply(self, grads: Iterable[Any], variables: Iterable[Tensor] | None = None) -> None:
+        """Keras 3's update: move each of ``variables`` (default: every attached parameter)
+        by its gradient in ``grads`` (Tensors or arrays; None skips one), exactly as
+        ``step()`` moves them by their ``.grad``: clipping, weight decay and the learning-rate
+        schedule included. An optimizer not yet attached is attached to ``variables``.
+        """
+        grads = list(grads)
+        if variables is None:
+            if self._params is None:
+                raise RuntimeError(
+                    f"{type(self).__name__}.apply: no variables given and none attached. "
+                    "Call apply(grads, model.trainable_weights)."
+                )
+            variables = self._params
+        variables = list(variables)
+        if len(grads) != len(variables):
+            raise ValueError(
+                f"{type(self).__name__}.apply: {len(grads)} gradients for {len(variables)} "
+                "variables. Give one gradient (or None) per variable, in the same order."
+            )
+        if self._params is None:
+            self.build(variables)
+        index = {id(p): i for i, p in enumerate(self._params)}
+        missing = [i for i, v in enumerate(variables) if id(v) not in index]
+        if missing:
+            raise ValueError(
+                f"{type(self).__name__}.apply: variables[{missing[0]}] is not one of the "
+                f"{len(self._params)} parameters this optimizer was built for. Build a new "
+                "optimizer for a new set of parameters."
+            )
+        self._update([index[id(v)] for v in variables], grads)
+
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, Tensor]]) -> None:
+        """``apply`` for ``(gradient, variable)`` pairs: Keras's
+        ``apply_gradients(zip(grads, model.trainable_weights))``."""
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def _update(self, which: list[int], grads: list[Any]) -> None:
+        """Update the parameters numbered ``which`` by ``grads`` (one each; None skips)."""
+        owner = type(self).__name__
         work: list[tuple[Tensor, dict[str, Any]]] = []
-        grads: list[Any] = []
-        for i, (p, state) in enumerate(zip(self._params, self._state, strict=True)):
-            if not p.requires_grad or p.grad is None:
+        arrays: list[Any] = []
+        for i, grad in zip(which, grads, strict=True):
+            p, state = self._params[i], self._state[i]
+            if not p.requires_grad or grad is None:
                 continue
-            grad = p.grad.data if isinstance(p.grad, Tensor) else p.grad
+            grad = grad.data if isinstance(grad, Tensor) else grad
             if grad.shape != p.shape:
                 raise ValueError(
                     f"{owner}: the gradient of {_label(i, p)} has shape {grad.shape} but the "
@@ -265,11 +309,11 @@ class Optimizer:
                     f"p.data = p.data.copy()."
                 )
             work.append((p, state))
-            grads.append(grad.astype(p.dtype, copy=False))
-        grads = self._clip(grads)
+            arrays.append(grad.astype(p.dtype, copy=False))
+        arrays = self._clip(arrays)
         lr = self.learning_rate  # a schedule's value at this step, for decay and update alike
         with no_grad():
-            for (p, state), g in zip(work, grads, strict=True):
+            for (p, state), g in zip(work, arrays, strict=True):
                 if self.weight_decay:
                     p.data *= 1.0 - lr * self.weight_decay
                 self.update_step(g, p.data, state, lr)

@@ -87,7 +87,9 @@ class _Op:
 class Tape:
     """One training forward pass as recorded: ops in order, where their inputs come from, the
     ops whose outputs are the model's (``several``: a list of them, else one), and the order
-    the graph's backward visited them."""
+    the graph's backward visited them. ``links``: for each output that a softmax or sigmoid
+    made, ``(kind, op, axis)`` with the op that made its logits, else None (a cross-entropy
+    reads those logits, ``ops.loss._logits_of``; the tape hands them to the loss too)."""
 
     ops: list[_Op]
     outputs: list[int]
@@ -95,6 +97,7 @@ class Tape:
     backward_order: list[int]
     # After each op's forward, the earlier outputs no longer needed (memory back early).
     frees: list[list[int]] = field(default_factory=list)
+    links: list[tuple[str, int, int] | None] = field(default_factory=list)
 
     @classmethod
     def from_record(
@@ -114,8 +117,11 @@ class Tape:
             graph = reversed(_topological_order(loss))
             order = [produced[id(t)] for t in graph if id(t) in produced]
         ends = [produced[id(o)] for o in _listed(outputs)]
+        links = [_link(o, produced) for o in _listed(outputs)]
         if loss is None:  # inference: fuse what can be fused (training keeps every op)
             ops, ends = _fused(ops, ends)
+            links = [None for _ in ends]
+        kept = set(ends) | {link[1] for link in links if link is not None}
         last_use = {}
         for i, op in enumerate(ops):
             for kind, where in op.sources:
@@ -123,9 +129,9 @@ class Tape:
                     last_use[where] = i
         frees: list[list[int]] = [[] for _ in ops]
         for node, i in last_use.items():
-            if node not in ends:
+            if node not in kept:
                 frees[i].append(node)
-        return cls(ops, ends, several, order, frees)
+        return cls(ops, ends, several, order, frees, links)
 
     def _out(self, values: list[Any]) -> Any:
         """The model's output arrays among ``values``: one, or a list for several."""
@@ -133,12 +139,12 @@ class Tape:
 
     def forward(
         self, x: Any, share: Share | None = None
-    ) -> tuple[Any, list[Context | None], list[tuple], list[bool]]:
+    ) -> tuple[Any, list[Context | None], list[tuple], list[bool], list[Any]]:
         """Run every op's forward on the batch ``x`` (an array, or a list: several inputs):
-        the output array (a list for several), and what ``backward`` needs (each op's
-        Context, the shapes of its inputs, whether its output wants a gradient). For a
-        ``share`` of a batch, the ops that look across the batch are given it
-        (``Function.across_batch``)."""
+        the output array (a list for several), what ``backward`` needs (each op's Context,
+        the shapes of its inputs, whether its output wants a gradient) and each output's
+        logits (None where it has no ``links`` entry). For a ``share`` of a batch, the ops
+        that look across the batch are given it (``Function.across_batch``)."""
         xs = x if isinstance(x, list) else [x]
         values: list[Any] = [None] * len(self.ops)
         shapes: list[tuple] = []
@@ -171,7 +177,8 @@ class Tape:
             shapes.append(tuple(in_shapes))
             for node in self.frees[i]:
                 values[node] = None
-        return self._out(values), ctxs, shapes, wants
+        behind = [None if link is None else values[link[1]] for link in self.links]
+        return self._out(values), ctxs, shapes, wants, behind
 
     def infer(self, x: Any) -> Any:
         """Every op's forward on the batch ``x`` (an array, or a list: several inputs), keeping
@@ -204,14 +211,19 @@ class Tape:
         ctxs: list[Context | None],
         shapes: list[tuple],
         into: dict[int, tuple[Tensor, Any]] | None = None,
+        behind: list[Any] | None = None,
     ) -> None:
         """Each op's backward from ``grad``, the gradient for the outputs (a list for several;
-        None for an output the loss does not read), in the graph's order, summing gradients
-        as ``Tensor.backward`` does; the tensors' (weights') gradients end in their ``.grad``,
-        or, given ``into``, are added there by ``id`` (a share of a batch on its own thread
-        must not race the others on ``.grad``)."""
+        None for an output the loss does not read), and ``behind``, those for the outputs'
+        logits (``links``), in the graph's order, summing gradients as ``Tensor.backward``
+        does; the tensors' (weights') gradients end in their ``.grad``, or, given ``into``,
+        are added there by ``id`` (a share of a batch on its own thread must not race the
+        others on ``.grad``)."""
         grads: dict[int, Any] = {}
-        for i, g in zip(self.outputs, grad if self.several else [grad], strict=True):
+        starts = zip(self.outputs, grad if self.several else [grad], strict=True)
+        links = zip(self.links, behind or [None] * len(self.links), strict=True)
+        starts = [*starts, *((link[1], g) for link, g in links if link is not None)]
+        for i, g in starts:
             if g is not None:
                 grads[i] = g if i not in grads else grads[i] + g
         leaves: dict[int, tuple[Tensor, Any]] = {}
@@ -279,6 +291,42 @@ def _fused(ops: list[_Op], ends: list[int]) -> tuple[list[_Op], list[int]]:
         sources = tuple((k, index[w]) if k == NODE else (k, w) for k, w in op.sources)
         new.append(_Op(op.fn, sources, op.attrs, op.grad_enabled))
     return new, [index[i] for i in ends]
+
+
+def _link(output: Tensor, produced: dict[int, int]) -> tuple[str, int, int] | None:
+    """``(kind, op, axis)`` where ``output`` came from a softmax or sigmoid whose input (the
+    logits) an op of the record made; else None."""
+    link = output._logits
+    if link is None or id(link[1]) not in produced:
+        return None
+    return link[0], produced[id(link[1])], link[2]
+
+
+def _ends(tape: Tape, out: Any, behind: list[Any]) -> list[Tensor]:
+    """The tape's outputs as Tensors for the loss to differentiate, each linked to the logits
+    behind it where a softmax or sigmoid made it, as on the graph: the cross-entropies then
+    read the logits, exactly as they do there (``ops.loss._logits_of``)."""
+    ends = []
+    for o, link, logits in zip(_listed(out), tape.links, behind, strict=True):
+        end = Tensor(o, requires_grad=True)
+        if link is not None:
+            end._logits = (link[0], Tensor(logits, requires_grad=True), link[2])
+        ends.append(end)
+    return ends
+
+
+def _taken_grads(ends: list[Tensor]) -> tuple[list[Any], list[Any]]:
+    """The gradients the loss's backward left on the outputs and on their logits, taken off
+    the Tensors (for ``Tape.backward``)."""
+    grads, behind = [], []
+    for end in ends:
+        logits = end._logits[1] if end._logits is not None else None
+        grads.append(end.grad)
+        behind.append(None if logits is None else logits.grad)
+        end.grad = None
+        if logits is not None:
+            logits.grad = None
+    return grads, behind
 
 
 def _sources(applied: Applied, inputs: dict[int, int], produced: dict[int, int]) -> tuple:
@@ -420,18 +468,16 @@ def _tape(
 def _replayed(
     model: Any, tape: Tape, x: Any, y: Any, w: Any
 ) -> tuple[float, Any, Callable[[], None]]:
-    out, ctxs, shapes, wants = tape.forward(_arrays(x))
+    out, ctxs, shapes, wants, behind = tape.forward(_arrays(x))
     if not any(wants[i] for i in tape.outputs):  # nothing to train: the graph says so
         return _through_graph(model, x, y, w)
-    ends = [Tensor(o, requires_grad=True) for o in _listed(out)]
+    ends = _ends(tape, out, behind)
     loss, penalty = _loss(model, x, y, ends if tape.several else ends[0], w)
 
     def backward() -> None:
         loss.backward()
-        grads = [end.grad for end in ends]
-        for end in ends:
-            end.grad = None
-        tape.backward(grads if tape.several else grads[0], ctxs, shapes)
+        grads, logit_grads = _taken_grads(ends)
+        tape.backward(grads if tape.several else grads[0], ctxs, shapes, behind=logit_grads)
 
     outputs = [Tensor(o) for o in out] if tape.several else Tensor(out)
     return _value(loss, penalty), outputs, _then(backward, penalty)
@@ -535,12 +581,13 @@ def _replayed_in_shares(
     def share_step(rows: slice, share: Share | None) -> tuple[int, float, Any, dict]:
         count = rows.stop - rows.start
         tape = tapes[count]
-        out, ctxs, shapes, _ = tape.forward(x.data[rows], share)
-        outputs = Tensor(out, requires_grad=True)
+        out, ctxs, shapes, _, behind = tape.forward(x.data[rows], share)
+        (outputs,) = _ends(tape, out, behind)
         loss, _ = _loss(model, None, y[rows], outputs, None if w is None else w[rows])
         loss.backward(np.full(loss.shape, count / n, dtype=loss.dtype))
         grads: dict[int, tuple[Tensor, Any]] = {}
-        tape.backward(outputs.grad, ctxs, shapes, into=grads)
+        (grad,), logit_grads = _taken_grads([outputs])
+        tape.backward(grad, ctxs, shapes, into=grads, behind=logit_grads)
         return count, float(loss.item()), out, grads
 
     shares = split_over_cores(share_step, n, linked=True)

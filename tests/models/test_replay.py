@@ -82,6 +82,15 @@ def _residual():
     return model
 
 
+def _softmax_head():  # the default photo classifier: probabilities out, the loss reads logits
+    return gn.applications.small_cnn((16, 16, 3), classes=3)
+
+
+def _sigmoid_head():
+    inputs = gn.Input((6,))
+    return gn.Model(inputs, L.Dense(1, activation="sigmoid")(L.Dense(8, activation="relu")(inputs)))
+
+
 NETWORKS = {
     "W1-mlp": (_mlp, (20,), "sgd_momentum"),
     "W2-lenet": (_lenet, (28, 28, 1), "adam"),
@@ -90,7 +99,11 @@ NETWORKS = {
     "augmented": (_augmented, (12, 12, 3), "sgd_momentum"),
     "lstm-gru": (_lstm, (7, 4), "adam"),
     "subclassed-residual": (_residual, (8, 8, 2), "sgd_momentum"),
+    "softmax-head": (_softmax_head, (16, 16, 3), "adam"),
+    "sigmoid-head": (_sigmoid_head, (6,), "sgd_momentum"),
 }
+#: Heads that end in a softmax or sigmoid: the cross-entropy reads the logits behind them.
+LOSSES = {"softmax-head": SPARSE(), "sigmoid-head": gn.losses.BinaryCrossentropy()}
 
 
 def _optimizer(name):
@@ -101,11 +114,12 @@ def _train(name, jit, epochs=3):
     make, shape, optimizer = NETWORKS[name]
     gn.set_seed(0)
     model = make()
-    model.compile(_optimizer(optimizer), SPARSE(from_logits=True), metrics=["accuracy"])
+    loss = LOSSES.get(name, SPARSE(from_logits=True))
+    model.compile(_optimizer(optimizer), loss, metrics=["accuracy"])
     model.jit_compile = jit
     rng = np.random.default_rng(1)
     x = rng.random((20, *shape), dtype=np.float32)
-    y = rng.integers(0, 3, 20)
+    y = rng.integers(0, 2 if name == "sigmoid-head" else 3, 20)
     history = model.fit(x, y, batch_size=8, epochs=epochs, verbose=0)  # batches of 8, 8 and 4
     return model, history.history, x
 

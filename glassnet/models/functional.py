@@ -199,20 +199,22 @@ class Functional(Model):
 
     # ------------------------------------------------------------------ running it
     def __call__(self, inputs: Any, training: bool | None = None) -> Any:
-        if isinstance(inputs, dict):  # by input name, as Keras accepts
-            inputs = self._inputs_from_dict(inputs)
-        return super().__call__(inputs, training=training)
+        return super().__call__(self._ordered(inputs), training=training)
 
-    def _inputs_from_dict(self, inputs: dict[str, Any]) -> Any:
+    def _ordered(self, x: Any) -> Any:
+        """Inputs given as a dict by input name (Keras accepts one), as the list in this
+        model's input order (one array for one input); anything else unchanged."""
+        if not isinstance(x, dict):
+            return x
         keys = self._graph[0] if isinstance(self._graph[0], list) and self._graph[0] else None
         names = keys or self.input_names
-        missing = [n for n in names if n not in inputs]
+        missing = [n for n in names if n not in x]
         if missing:
             raise ValueError(
                 f"Model '{self.name}': the inputs dict has no {missing}; it needs the keys "
-                f"{names}. Received keys {sorted(inputs)}."
+                f"{names}. Received keys {sorted(x)}."
             )
-        values = [inputs[n] for n in names]
+        values = [x[n] for n in names]
         return values if len(values) > 1 else values[0]
 
     def call(self, inputs: Any, training: bool = False) -> Any:

@@ -668,6 +668,7 @@ class Model(Layer):
         """fit's training and validation batches, this rank's share of them when
         ``distributed``, and the verbosity (only rank 0 shows progress). ``weights``: fit's
         ``(sample_weight, class_weight)``; class weights become sample weights here."""
+        x = self._ordered(x)
         sample_weight = self._with_class_weight(y, *weights)
         if weights[1] is not None and y is None:  # batches that stream: weighed as they come
             x = training.class_weighted(training.make_batches(x, None, 1, False, "fit"), weights[1])
@@ -702,6 +703,7 @@ class Model(Layer):
         if validation_data is not None:
             if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
                 xv, yv, wv = training.unpack(validation_data)
+                xv = self._ordered(xv)
                 val_batches = training.make_batches(xv, yv, batch_size, False, "fit", wv)
             else:
                 val_batches = training.make_batches(validation_data, None, batch_size, False, "fit")
@@ -771,11 +773,18 @@ class Model(Layer):
         convention), or a dict with ``return_dict=True``.
         """
         self._check_compiled("evaluate", needs_loss=not self._own("test_step"))
-        batches = training.make_batches(x, y, batch_size, False, "evaluate", sample_weight)
+        batches = training.make_batches(
+            self._ordered(x), y, batch_size, False, "evaluate", sample_weight
+        )
         logs = self._evaluate_batches(batches)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         return self._result(logs, return_dict)
+
+    def _ordered(self, x: Any) -> Any:
+        """The inputs as ``call`` takes them: a functional model also takes a dict by input
+        name and gives the list in its input order here."""
+        return x
 
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> Any:
         """The model's outputs for every sample, computed in batches under ``no_grad``.
@@ -788,7 +797,7 @@ class Model(Layer):
 
         Shape: x (N, ...) -> (N, ...output).
         """
-        batches = training.make_batches(x, None, batch_size, False, "predict")
+        batches = training.make_batches(self._ordered(x), None, batch_size, False, "predict")
         if self._own("predict_step"):
             return training.concatenate([self.predict_step(xb) for xb, _ in batches])
         return training.predict_batches(self, batches, verbose)

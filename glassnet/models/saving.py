@@ -50,7 +50,7 @@ from glassnet import layers as layers_module
 from glassnet import losses as losses_module
 from glassnet import metrics as metrics_module
 from glassnet import optimizers as optimizers_module
-from glassnet.checks import is_int
+from glassnet.checks import is_int, is_real
 from glassnet.layers.layer import Layer, weight_checks
 
 CONFIG = "config.json"
@@ -79,18 +79,45 @@ def model_config(model: Any, extra: dict[str, Any] | None = None) -> dict[str, A
         "class_names": model.class_names,
         "preprocessing": getattr(model, "preprocessing", None),
     }
-    if model.optimizer is not None and isinstance(model.loss, losses_module.Loss):
+    if model.optimizer is not None and model.loss is not None:
+        # Several outputs keep compile's structure: a list, or a dict by output name.
         config["compile"] = {
             "optimizer": {
                 "class_name": type(model.optimizer).__name__,
                 "config": model.optimizer.get_config(),
             },
-            "loss": losses_module.serialize(model.loss),
-            "metrics": [metrics_module.serialize(m) for m in model.compiled_metrics],
+            "loss": _each(model.loss, losses_module.serialize),
+            "loss_weights": _each(model.loss_weights, float),
+            "metrics": _saved_metrics(model),
         }
     if extra:
         config.update(extra)
     return config
+
+
+def _each(spec: Any, convert: Any, top: bool = True) -> Any:
+    """``spec`` (one entry, or a list of them, or at the top a dict by output name; nested
+    lists for metrics per output) with ``convert`` applied to every entry that is not None."""
+    if top and isinstance(spec, dict) and not _is_serialized(spec):
+        return {str(key): _each(value, convert, False) for key, value in spec.items()}
+    if isinstance(spec, (list, tuple)):
+        return [_each(item, convert, False) for item in spec]
+    return None if spec is None else convert(spec)
+
+
+def _saved_metrics(model: Any) -> Any:
+    """The compiled metrics: for one output each as resolved ("accuracy" saved as the
+    accuracy that fits the loss), for several as compile was given them."""
+    plan = model._plan
+    if plan is not None and len(plan.names) == 1:
+        return [metrics_module.serialize(m) for m in model.compiled_metrics]
+    return _each(model._metrics_spec or [], _metric_entry)
+
+
+def _metric_entry(metric: Any) -> Any:
+    """A metric as saved: its name as given ("accuracy", resolved by the loss again on
+    load), or a Metric object's {"class_name", "config"}."""
+    return metric if isinstance(metric, str) else metrics_module.serialize(metric)
 
 
 def _input_shape(model: Any) -> list[int | None] | None:
@@ -724,33 +751,41 @@ def compile_model_from_config(model: Any, settings: dict[str, Any], where: str =
 
     if not isinstance(settings, dict):
         raise refuse(f"expected an object, found {type(settings).__name__}")
-    opt, loss = settings.get("optimizer"), settings.get("loss")
-    metrics = settings.get("metrics", [])
-    for part, value in (("optimizer", opt), ("loss", loss)):
-        if not _is_serialized(value):
-            raise refuse(f"'{part}' must be an object with a class_name and a config")
-    loss_name = loss.get("config", {}).get("name")
-    if not isinstance(loss_name, (str, type(None))):
-        raise refuse(f"the loss's name must be a string, found {loss_name!r}")
-    # older files hold only names ("accuracy"); now {"class_name", "config"}, as in Keras
-    if not (isinstance(metrics, list) and all(isinstance(m, (str, dict)) for m in metrics)):
-        raise refuse("'metrics' must be a list of metric names or {class_name, config} objects")
-    for metric in metrics:
-        if isinstance(metric, dict):
-            _check_metric(metric, refuse)
+    opt = settings.get("optimizer")
+    if not _is_serialized(opt):
+        raise refuse("'optimizer' must be an object with a class_name and a config")
+
+    def loss_entry(entry: Any) -> Any:
+        if not _is_serialized(entry):
+            raise refuse(f"the loss {_shown(entry)} must be an object with a class_name and config")
+        return losses_module.deserialize(entry)
+
+    def weight_entry(entry: Any) -> float:
+        if not is_real(entry):
+            raise refuse(f"a loss weight must be a number, found {_shown(entry)}")
+        return float(entry)
+
+    def metric_entry(entry: Any) -> Any:
+        # older files hold only names ("accuracy"); now {"class_name", "config"}, as in Keras
+        if isinstance(entry, str):
+            return entry
+        _check_metric(entry, refuse)
+        return metrics_module.deserialize(entry)
+
     cls = getattr(optimizers_module, opt["class_name"], None)
     if not (isinstance(cls, type) and issubclass(cls, optimizers_module.Optimizer)):
         raise refuse(f"unknown optimizer class {opt['class_name']!r}")
+    if settings.get("loss") is None:
+        raise refuse("it names no loss")
     try:
+        loss = _each(settings.get("loss"), loss_entry)
+        loss_weights = _each(settings.get("loss_weights"), weight_entry)
+        metrics = _each(settings.get("metrics", []), metric_entry)
         model.compile(
             optimizer=cls.from_config(opt.get("config", {})),
-            loss=losses_module.deserialize(loss),
-            metrics=[
-                metrics_module.get(m, loss_name)
-                if isinstance(m, str)
-                else metrics_module.deserialize(m)
-                for m in metrics
-            ],
+            loss=loss,
+            loss_weights=loss_weights,
+            metrics=metrics,
         )
     except _BAD_CONFIG_ERRORS as err:
         raise refuse(str(err)) from err

@@ -306,3 +306,57 @@ def test_a_tampered_graph_in_a_file_is_refused(tmp_path):
     path.write_text(json.dumps(config))
     with pytest.raises(ModelFileError, match="take outputs no call makes"):
         keras.load_model(tmp_path / "m")
+
+
+def two_output_data(n: int = 48) -> tuple[dict, dict]:
+    rng = np.random.default_rng(5)
+    xa, xb = rng.random((n, 3), dtype=np.float32), rng.random((n, 2), dtype=np.float32)
+    y = {"reg": xa.sum(axis=1, keepdims=True) - xb[:, :1], "cls": rng.integers(0, 3, n)}
+    return {"a": xa, "b": xb}, y
+
+
+def compiled_two(jit: bool = True) -> keras.Model:
+    model = two_in_two_out(seed=7)
+    model.compile(
+        keras.optimizers.Adam(0.01),
+        loss={"reg": "mse", "cls": "sparse_categorical_crossentropy"},
+        loss_weights={"reg": 1.0, "cls": 0.5},
+        metrics={"cls": ["accuracy"]},
+        jit_compile=jit,
+    )
+    return model
+
+
+def test_two_inputs_two_outputs_train_by_name_and_resume_after_loading(tmp_path):
+    x, y = two_output_data()
+    model = compiled_two()
+    history = model.fit(x, y, batch_size=16, epochs=5, verbose=0, shuffle=False)
+    logs = history.history
+    assert {"loss", "reg_loss", "cls_loss", "cls_accuracy"} <= set(logs)
+    assert logs["loss"][-1] < logs["loss"][0]
+    # the total is the weighted sum of the outputs' losses, as evaluate reports them
+    scores = model.evaluate(x, y, return_dict=True)
+    reg, cls = model.predict(x)
+    mse = float(np.mean((reg - y["reg"]) ** 2))
+    ce = float(-np.mean(np.log(cls[np.arange(len(cls)), y["cls"]])))
+    np.testing.assert_allclose([scores["reg_loss"], scores["cls_loss"]], [mse, 0.5 * ce], rtol=1e-5)
+    np.testing.assert_allclose(scores["loss"], mse + 0.5 * ce, rtol=1e-5)
+    model.save(tmp_path / "two")
+    loaded = keras.load_model(tmp_path / "two")
+    assert loaded.loss_weights == {"reg": 1.0, "cls": 0.5}
+    assert loaded.evaluate(x, y, return_dict=True) == pytest.approx(scores, rel=1e-6)
+    for m in (model, loaded):
+        m.fit(x, y, batch_size=48, epochs=1, verbose=0, shuffle=False)
+    for got, want in zip(loaded.predict(x), model.predict(x), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_two_outputs_replay_as_the_graph_does():
+    x, y = two_output_data()
+    weights = []
+    for jit in (True, False):
+        model = compiled_two(jit)
+        model.fit(x, y, batch_size=16, epochs=3, verbose=0, shuffle=False)
+        weights.append(model.get_weights())
+    for replayed, graph in zip(*weights, strict=True):
+        np.testing.assert_array_equal(replayed, graph)

@@ -288,8 +288,15 @@ def test_bad_compile_settings_are_named_and_compile_false_skips_them(tmp_path):
     np.testing.assert_array_equal(
         gn.load_model(tmp_path / "m", compile=False).predict(x), model.predict(x)
     )
-    _edited(tmp_path / "m", lambda c: c["compile"].update(metrics="accuracy"))
-    with pytest.raises(ModelFileError, match="'metrics' must be a list of metric names"):
+    _edited(tmp_path / "m", lambda c: c["compile"]["optimizer"]["config"].update(beta_1=0.9))
+    _edited(tmp_path / "m", lambda c: c["compile"].update(metrics=[5]))
+    with pytest.raises(ModelFileError, match="the metric 5 must be an object with a class_name"):
+        gn.load_model(tmp_path / "m")
+    _edited(tmp_path / "m", lambda c: c["compile"].update(metrics=[], loss_weights=["x"]))
+    with pytest.raises(ModelFileError, match="a loss weight must be a number, found 'x'"):
+        gn.load_model(tmp_path / "m")
+    _edited(tmp_path / "m", lambda c: c["compile"].update(loss_weights=None, loss=None))
+    with pytest.raises(ModelFileError, match="it names no loss"):
         gn.load_model(tmp_path / "m")
 
 

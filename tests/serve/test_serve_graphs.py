@@ -176,19 +176,36 @@ def test_a_functional_image_classifier_goes_through_the_image_endpoints(saved):
 
 
 @pytest.mark.parametrize(
-    ("last", "kind"),
+    ("shape", "last", "kind"),
     [
-        (layers.Dense(1), "tensors"),  # one plain number: a regression, not a class
-        (layers.Dense(1, activation="sigmoid"), "image_classifier"),  # a yes/no probability
-        (layers.Dense(2), "image_classifier"),
+        ((8, 8, 1), layers.Dense(1), "tensors"),  # one plain number: a regression, not a class
+        ((8, 8, 1), layers.Dense(1, activation="sigmoid"), "image_classifier"),  # yes/no
+        ((8, 8, 1), layers.Dense(2), "image_classifier"),
+        ((4,), layers.Dense(3, activation="softmax"), "tensors"),  # class scores, not of images
     ],
 )
-def test_one_image_in_is_a_classifier_only_when_class_scores_come_out(tmp_path, last, kind):
-    model = gn.Sequential([layers.Input((8, 8, 1)), layers.Flatten(), last])
+def test_one_image_in_is_a_classifier_only_when_class_scores_come_out(tmp_path, shape, last, kind):
+    model = gn.Sequential([layers.Input(shape), layers.Flatten(), last])
     model.save(tmp_path / "m.glassnet")
     served = load_for_serving(tmp_path / "m.glassnet")
     assert served.image_classifier == (kind == "image_classifier")
-    assert served.inputs == [("input", (8, 8, 1))]
+    assert served.inputs == [("input", shape)]
+    assert served.outputs == [("output", (last.units,))]
+
+
+def test_glassnet_serve_says_how_to_send_named_inputs(saved, monkeypatch):
+    from typer.testing import CliRunner
+
+    import glassnet.serve
+    from glassnet.cli import app as cli
+
+    started = []
+    monkeypatch.setattr(glassnet.serve, "run", lambda path, **options: started.append(path))
+    folder, _ = saved
+    result = CliRunner().invoke(cli, ["serve", str(folder / "two_heads.glassnet")])
+    assert result.exit_code == 0, result.output
+    assert "'two_heads' (inputs a, b: POST /predict {\"inputs\": ...})" in result.output
+    assert started == [folder / "two_heads.glassnet"]
 
 
 # ---------------------------------------------------------------------------- the schema
@@ -355,3 +372,35 @@ def test_outputs_json_cannot_carry_are_a_422_naming_the_output(client, saved):
     assert response.status_code == 422, response.text
     assert "output 'reg' of model 'two_heads' is NaN or infinite" in response.json()["detail"]
     assert_serving(client)
+
+
+# ---------------------------------------------------------------------------- the page
+def test_the_page_says_a_named_inputs_model_takes_json_not_photos(saved):
+    """In headless chromium (skipped without it): the model line names the inputs and points at
+    the JSON form, and the photo picker is disabled."""
+    import os
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.serve.test_browser import CHROMIUM, FLAGS
+    from tests.serve.test_live import live_server
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed")
+    folder, _ = saved
+    with live_server(folder / "two_heads.glassnet") as url, sync_api.sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, timeout=60_000)
+        except Exception as err:  # a chromium the driver cannot talk to: nothing to test with
+            pytest.skip(f"chromium could not be started by playwright: {err}")
+        try:
+            page = browser.new_page()
+            page.goto(url, timeout=30_000)
+            page.wait_for_selector("#model-line:has-text('named inputs')", timeout=30_000)
+            line = page.inner_text("#model-line")
+            disabled = page.is_disabled("#file")
+            drop_shown = page.is_visible("#drop")
+        finally:
+            browser.close()
+    assert 'Model "two_heads" takes named inputs, not photos: a (3), b (2).' in line
+    assert '{"inputs": {...}}' in line
+    assert disabled and not drop_shown

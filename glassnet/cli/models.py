@@ -132,7 +132,9 @@ def serve(
 ) -> None:
     """Serve a saved model: a web page at http://HOST:PORT/ to upload or photograph an image
     and see the top classes and what the network saw, and a JSON API (POST /predict,
-    POST /predict/batch, GET /model, GET /health; documentation at /docs). Ctrl-C stops it."""
+    POST /predict/batch, GET /model, GET /health; documentation at /docs). A model that is not
+    a one-image classifier (several inputs or outputs, say) takes POST /predict with JSON
+    {"inputs": {name: batch}} and answers {"outputs": {name: batch}}. Ctrl-C stops it."""
     with user_errors():
         try:
             from glassnet.serve import load_for_serving, run
@@ -142,8 +144,13 @@ def serve(
                 "them with: pip install 'glassnet[serve]'"
             ) from None
         served = load_for_serving(model_path)  # report a bad model as one line, before binding
+    if served.image_classifier:
+        what = f"{len(served.class_names)} classes"
+    else:
+        names = ", ".join(name for name, _ in served.inputs)
+        what = f'inputs {names}: POST /predict {{"inputs": ...}}'
     typer.echo(
-        f"Serving '{served.name}' ({len(served.class_names)} classes) at http://{host}:{port}/ "
+        f"Serving '{served.name}' ({what}) at http://{host}:{port}/ "
         f"(API docs at /docs). Ctrl-C stops it."
     )
     del served

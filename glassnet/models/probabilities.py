@@ -19,6 +19,7 @@ import numpy as np
 from glassnet import activations
 from glassnet.layers import Activation, Conv2D, Dense, Dropout, LeakyReLU, ReLU, Softmax
 from glassnet.layers.layer import Layer
+from glassnet.models.functional import Functional
 from glassnet.models.sequential import Sequential
 
 __all__ = ["output_activation", "probabilities"]
@@ -32,9 +33,16 @@ _PASS_THROUGH = (Dropout,)
 
 def _last_layer(model: Layer) -> Layer | None:
     """The layer that computes ``model``'s output, looking inside nested ``Sequential`` stacks
-    and past layers that pass values through at inference; None for an empty stack."""
+    and one-output functional graphs, and past layers that pass values through at inference
+    (in a stack); None for an empty stack."""
     layer: Layer | None = model
-    while isinstance(layer, Sequential):
+    while isinstance(layer, (Sequential, Functional)):
+        if isinstance(layer, Functional):
+            outputs = layer.outputs
+            if len(outputs) != 1:
+                break  # several outputs: no one activation says what the model outputs
+            layer = outputs[0].layer
+            continue
         steps = [step for step in layer.layers if not isinstance(step, _PASS_THROUGH)]
         layer = steps[-1] if steps else None
     return layer

@@ -4,10 +4,12 @@
 
     GET  /               the page: upload or photograph an image, see the top classes and
                          "look inside" panels (saliency, first-layer activations)
-    POST /predict        one image: a multipart file field ``file``, or JSON {"pixels": [...]}
+    POST /predict        one image: a multipart file field ``file``, or JSON {"pixels": [...]};
+                         for any other model, JSON {"inputs": {name: batch}} -> {"outputs": ...}
     POST /predict/batch  several images: multipart fields ``files``, or JSON {"pixels": [img, ...]}
     POST /explain        one image file: the prediction, a saliency PNG and activation PNGs
-    GET  /model          name, classes, input shape, preprocessing, parameters, summary
+    GET  /model          name, kind, classes, inputs and outputs (names, shapes),
+                         preprocessing, parameters, summary
     GET  /health         liveness and whether the model is loaded
     GET  /docs           the OpenAPI documentation
 
@@ -31,6 +33,20 @@ How it stays correct under load:
   decompression bomb (refused from the header by ``load_image``, nothing allocated), 422 JSON of
   the wrong shape (stating the expected one), 413 too large. Anything unexpected is a 500 with
   a one-line message, logged, and the server goes on.
+
+Two kinds of model. A **one-image classifier** (one input of shape (height, width, channels),
+one output of class scores) is served through the image endpoints and the page. **Any other
+model** (several inputs or outputs, outputs that are not class scores, inputs that are not
+images) takes JSON in TF-Serving's columnar form, a batch per input by name, and answers a batch
+per output by name::
+
+    POST /predict  {"inputs": {"a": [[...], ...], "b": [[...], ...]}}   (or a list in input order)
+    ->             {"outputs": {"reg": [[...], ...], "cls": [[...], ...]}, "model": ..., ...}
+
+The published schema states the loaded model's input names and shapes; a missing or unknown
+input, a wrong shape, values that are not numbers, batches of different sizes, more than
+``max_batch`` samples or ``MAX_VALUES`` numbers are each a 4xx naming the input at fault, and
+the image endpoints answer such a model with a 4xx pointing at this form.
 
 Serving loads images with ``load_image`` and the preprocessing stored with the model, exactly as
 ``glassnet predict`` does, so both give the same answer for the same file.
@@ -63,17 +79,21 @@ from starlette.datastructures import UploadFile
 
 from glassnet.data.images import ImageLoadError, load_image, model_preprocessing
 from glassnet.models import saving
-from glassnet.models.probabilities import probabilities
+from glassnet.models.probabilities import output_activation, probabilities
 from glassnet.models.saving import load_model
 from glassnet.serve.schemas import (
     BatchPrediction,
     Explanation,
     Health,
+    InputsRequest,
     ModelInfo,
     PixelsRequest,
     Prediction,
     Problem,
+    TensorSpec,
+    TensorsPrediction,
 )
+from glassnet.tensor import no_grad
 
 __all__ = ["ServedModel", "create_app", "create_app_from_env", "load_for_serving"]
 
@@ -85,19 +105,35 @@ STATIC = Path(__file__).resolve().parent / "static"
 _FORM_OVERHEAD = 64 * 1024
 #: Most images one ``/predict/batch`` request may carry.
 MAX_BATCH = 64
+#: Most numbers one ``{"inputs": ...}`` request may carry over all its inputs (413 beyond): the
+#: body's byte limit bounds the JSON, this bounds the arrays and the model's work on them.
+MAX_VALUES = 2**22
+#: The largest float32; JSON numbers beyond it would become infinity.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _ENV = "GLASSNET_SERVE_"
 
 
 # ---------------------------------------------------------------------------- the model
+Shape = tuple[int | None, ...]
+
+
 @dataclass
 class ServedModel:
-    """The model and what serving it needs: how to load images, a lock, the class names."""
+    """The model and what serving it needs: how to load images, a lock, the class names, and
+    the names and one sample's shape of each input and output.
+
+    ``image_classifier`` says which form ``/predict`` takes: images (a file or pixels) for a
+    model with one image input and one output of class scores, ``{"inputs": ...}`` otherwise.
+    """
 
     model: Any
     path: str
     settings: dict[str, Any]
     resizes: bool
     class_names: list[str]
+    inputs: list[tuple[str, Shape]] = field(default_factory=list)
+    outputs: list[tuple[str, Shape]] = field(default_factory=list)
+    image_classifier: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -105,8 +141,17 @@ class ServedModel:
         return str(self.model.name)
 
     @property
-    def input_shape(self) -> tuple[int | None, ...]:
-        return tuple(self.model.input_shape[1:])
+    def input_shape(self) -> Shape:
+        """The one input's sample shape (an image classifier's (height, width, channels))."""
+        return self.inputs[0][1] if self.inputs else tuple(self.model.input_shape[1:])
+
+    def run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """The model's outputs for one batch per input, in output order; one caller at a time.
+
+        Shape: one array (N, *input shape) per input -> one (N, *output shape) per output.
+        """
+        with self.lock:
+            return _run_model(self.model, arrays)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Class probabilities ``(N, classes)`` for a batch; one caller at a time."""
@@ -131,26 +176,75 @@ class ServedModel:
         return image
 
 
+def _run_model(model: Any, arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """The model called on one batch per input, in inference mode: its outputs as a list."""
+    # model.predict takes one array today; once it accepts a list of arrays (the functional
+    # API's predict, #24), it can replace this direct call. Overflow is not warned about here:
+    # the request's answer says which output is not finite (_tensor_outputs).
+    with no_grad(), np.errstate(over="ignore", invalid="ignore"):
+        out = model(arrays if len(arrays) > 1 else arrays[0], training=False)
+    if isinstance(out, dict):
+        out = list(out.values())
+    elif not isinstance(out, (list, tuple)):
+        out = [out]
+    return [np.asarray(o.numpy() if hasattr(o, "numpy") else o) for o in out]
+
+
+def _shapes(shape: Any) -> list[Shape]:
+    """One shape, or a list of them (several inputs or outputs), as a list of sample shapes."""
+    several = bool(shape) and isinstance(shape[0], (tuple, list))
+    return [tuple(s[1:]) for s in (shape if several else [shape])]
+
+
+def _class_scores(model: Any, outputs: list[np.ndarray]) -> bool:
+    """Whether one image's outputs are class scores (N, classes): two or more classes, or one
+    unit that stored class names or a sigmoid make a yes/no probability (one plain unit is a
+    regression, not a class)."""
+    if len(outputs) != 1 or outputs[0].ndim != 2:
+        return False
+    return (
+        outputs[0].shape[1] > 1
+        or bool(getattr(model, "class_names", None))
+        or output_activation(model) == "sigmoid"
+    )
+
+
 def load_for_serving(path: str | os.PathLike[str]) -> ServedModel:
-    """Load a saved model and check it can be served: it takes images and outputs one score
-    per class. Raises ``ValueError`` (or ``OSError``) naming the problem."""
+    """Load a saved model and find how to serve it: a one-image classifier (one input of shape
+    (height, width, channels), one output of class scores) through the image endpoints, any
+    other model through JSON ``{"inputs": ...}``. Raises ``ValueError`` (or ``OSError``) naming
+    the problem."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ValueError(f"model '{path}' does not exist. Check the path.")
     model = load_model(path, compile=False)
-    settings, resizes = model_preprocessing(model)
-    shape = model.input_shape
-    probe = tuple(1 if n is None else n for n in shape[1:])
-    outputs = np.asarray(model.predict(np.zeros((1, *probe), np.float32)))  # also warms up
-    if outputs.ndim != 2:
+    if model.input_shape is None:
         raise ValueError(
-            f"model '{model.name}' outputs shape {outputs.shape[1:]} per image, not one score "
-            "per class; glassnet serve needs a classifier."
+            f"model '{model.name}' does not know its input shape, so the server cannot check "
+            "requests against it. Build it (model.build((None, *shape))) before saving."
         )
-    classes = outputs.shape[1]
+    in_shapes = _shapes(model.input_shape)
+    in_names = getattr(model, "input_names", None) or ["input"]
+    inputs = list(zip(in_names, in_shapes, strict=True))
+    probe = [np.zeros((1, *(1 if n is None else n for n in s)), np.float32) for s in in_shapes]
+    outputs = _run_model(model, probe)  # also warms up
+    try:  # the graph's own shapes keep a size that depends on the input's as None
+        out_shapes = _shapes(model.output_shape)
+    except (AttributeError, ValueError, TypeError):
+        out_shapes = [tuple(o.shape[1:]) for o in outputs]
+    out_names = getattr(model, "output_names", None) or ["output"]
+    described = list(zip(out_names, out_shapes, strict=True))
+    try:  # images: one input of (height, width, 1, 3 or 4 channels), or stored preprocessing
+        settings, resizes = model_preprocessing(model) if len(inputs) == 1 else ({}, False)
+        images = len(inputs) == 1
+    except ValueError:
+        settings, resizes, images = {}, False, False
+    if not (images and _class_scores(model, outputs)):
+        return ServedModel(model, path, settings, resizes, [], inputs, described, False)
+    classes = outputs[0].shape[1]
     names = getattr(model, "class_names", None)
     class_names = [str(n) for n in (names if names and len(names) == classes else range(classes))]
-    return ServedModel(model, path, settings, resizes, class_names)
+    return ServedModel(model, path, settings, resizes, class_names, inputs, described)
 
 
 class _Batcher:
@@ -361,6 +455,134 @@ async def _json_body(request: Request) -> Any:
         ) from None
 
 
+def _batch_shape(shape: Shape) -> str:
+    return "(" + ", ".join(["batch", *("any" if n is None else str(n) for n in shape)]) + ")"
+
+
+def _inputs_form(served: ServedModel) -> str:
+    """How to send this model's inputs, in words: the JSON with each input's shape."""
+    keys = ", ".join(f'"{name}": [...]' for name, _ in served.inputs)
+    shapes = ", ".join(f"'{name}' {_batch_shape(shape)}" for name, shape in served.inputs)
+    return (
+        f'JSON {{"inputs": {{{keys}}}}} to POST /predict, one batch per input '
+        f"(model '{served.name}' takes {shapes})"
+    )
+
+
+def _not_images(served: ServedModel, what: str) -> str:
+    return (
+        f"model '{served.name}' is not a one-image classifier, so it takes no {what}: send "
+        f"{_inputs_form(served)}."
+    )
+
+
+async def _inputs_body(request: Request, served: ServedModel) -> dict[str, Any] | list[Any]:
+    """The ``inputs`` of a ``{"inputs": ...}`` request, or a 415/422 saying how to send them."""
+    if not _is_json(request):
+        raise _problem(415, _not_images(served, "files or forms"))
+    try:
+        return InputsRequest.model_validate_json(await request.body()).inputs
+    except ValidationError as err:
+        first = err.errors()[0]
+        # The loc names the union's branch too ("inputs.dict[str,list[any]].a"): left out.
+        where = ".".join(str(p) for p in first.get("loc", ()) if "[" not in str(p)) or "body"
+        raise _problem(
+            422, f"send {_inputs_form(served)}; {where}: {first.get('msg', 'invalid')}."
+        ) from None
+
+
+def _tensor_inputs(
+    served: ServedModel, given: dict[str, Any] | list[Any], max_batch: int
+) -> list[np.ndarray]:
+    """The batches of a ``{"inputs": ...}`` request as float32 arrays in input order, checked
+    against the model's inputs (names, one sample's shape, numbers, equal batch sizes, limits);
+    a 422 (413 past ``MAX_VALUES``) naming the input at fault otherwise."""
+    names = [name for name, _ in served.inputs]
+    if isinstance(given, dict):
+        missing = [n for n in names if n not in given]
+        unknown = [n for n in given if n not in names]
+        if missing or unknown:
+            problems = [f"missing input {n!r}" for n in missing]
+            problems += [f"unknown input {n!r}" for n in unknown]
+            raise _problem(422, f"{'; '.join(problems)}. Send {_inputs_form(served)}.")
+        batches = [given[n] for n in names]
+    elif len(given) != len(names):
+        raise _problem(
+            422,
+            f"'inputs' is a list of {len(given)} batches but the model has {len(names)} inputs "
+            f"({', '.join(names)}); send one batch per input in that order, or by name: "
+            f"{_inputs_form(served)}.",
+        )
+    else:
+        batches = given
+    sizes = [len(batch) for batch in batches]
+    for name, size in zip(names, sizes, strict=True):
+        if size == 0 or size > max_batch:
+            raise _problem(
+                422,
+                f"input '{name}' holds {size} samples; send from 1 to {max_batch} per request "
+                "(the same number for every input).",
+            )
+    if len(set(sizes)) > 1:
+        counts = ", ".join(f"'{n}' {size}" for n, size in zip(names, sizes, strict=True))
+        raise _problem(
+            422,
+            f"the inputs hold different numbers of samples ({counts}); sample i of every "
+            "input belongs together, so send the same number for each.",
+        )
+    arrays, total = [], 0
+    for (name, shape), batch in zip(served.inputs, batches, strict=True):
+        expected = _batch_shape(shape)
+        try:
+            if not _only_numbers(batch):
+                raise TypeError("not all numbers")  # NumPy would read "7" or true as a number
+            array = np.asarray(batch, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise _problem(
+                422,
+                f"input '{name}' must be nested lists of numbers of shape {expected}; received "
+                "lists of uneven lengths or values that are not numbers.",
+            ) from None
+        fits = array.ndim == len(shape) + 1 and all(
+            want is None or want == got for want, got in zip(shape, array.shape[1:], strict=True)
+        )
+        if not fits:
+            raise _problem(
+                422,
+                f"input '{name}' must have shape {expected}; received shape {array.shape}.",
+            )
+        total += array.size
+        if total > MAX_VALUES:
+            raise _problem(
+                413,
+                f"the inputs hold more than {MAX_VALUES:,} numbers, the most one request may "
+                "carry; send fewer samples per request.",
+            )
+        if not (np.abs(array) <= _FLOAT32_MAX).all():
+            raise _problem(
+                422,
+                f"input '{name}' holds numbers beyond ±{_FLOAT32_MAX:.4g}, which float32 cannot "
+                "hold; scale the inputs as the model was trained.",
+            )
+        arrays.append(array.astype(np.float32))
+    return arrays
+
+
+def _tensor_outputs(served: ServedModel, outputs: list[np.ndarray]) -> dict[str, list[Any]]:
+    """The outputs by name as nested lists; a 422 for one that is not finite (JSON has no NaN
+    or infinity, and the inputs made it)."""
+    named = {}
+    for (name, _), value in zip(served.outputs, outputs, strict=True):
+        if not np.isfinite(value).all():
+            raise _problem(
+                422,
+                f"output '{name}' of model '{served.name}' is NaN or infinite for these inputs, "
+                "which JSON cannot carry; check that the inputs are scaled as in training.",
+            )
+        named[name] = value.tolist()
+    return named
+
+
 async def _form_files(request: Request, names: tuple[str, ...]) -> list[tuple[bytes, str]]:
     form = await request.form(max_files=MAX_BATCH + 1, max_fields=MAX_BATCH + 1)
     files = [item for name in names for item in form.getlist(name) if isinstance(item, UploadFile)]
@@ -374,11 +596,20 @@ async def _form_files(request: Request, names: tuple[str, ...]) -> list[tuple[by
     return out
 
 
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _is_json(request: Request) -> bool:
+    content_type = _content_type(request)
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
 def _kind(request: Request) -> str:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = _content_type(request)
     if content_type == "multipart/form-data":
         return "form"
-    if content_type == "application/json" or content_type.endswith("+json"):
+    if _is_json(request):
         return "json"
     raise _problem(
         415,
@@ -427,9 +658,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "description": text}
     for code, text in (
         (400, "A corrupt image, or one declaring too many pixels (decompression bomb)."),
-        (413, "The upload is larger than --max-upload-mb."),
+        (413, "The body is over --max-upload-mb, or holds more numbers than one request may."),
         (415, "Not an image, or an unsupported Content-Type."),
-        (422, "JSON or a form of the wrong shape; the message states the expected shape."),
+        (
+            422,
+            "JSON or a form of the wrong shape; the message states the expected shape. An "
+            'image sent to a model that takes named inputs (the message states its {"inputs": '
+            "...} form).",
+        ),
     )
 }
 
@@ -440,10 +676,65 @@ def _pixels_schema(shape: tuple[int, ...] | None) -> dict[str, Any]:
     the server enforces (schemathesis checks the two agree)."""
     if shape is None or any(n is None for n in shape):
         return PixelsRequest.model_json_schema()["properties"]["pixels"]
-    schema: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 255}
+    return _nested(shape, {"type": "number", "minimum": 0, "maximum": 255})
+
+
+def _nested(shape: Shape, leaf: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema of nested lists of ``shape`` (None: any length) holding ``leaf``."""
+    schema = leaf
     for n in reversed(shape):
-        schema = {"type": "array", "items": schema, "minItems": n, "maxItems": n}
+        schema = {"type": "array", "items": schema}
+        if n is not None:
+            schema.update(minItems=n, maxItems=n)
     return schema
+
+
+def _document_inputs(schema: dict[str, Any], served: ServedModel, max_batch: int) -> None:
+    """Rewrite the OpenAPI ``schema`` for a model that takes named inputs: /predict takes the
+    loaded model's ``{"inputs": ...}`` (each input's exact sample shape, by name or in order)
+    and answers ``TensorsPrediction``; the image-only endpoints are left out."""
+    number = {"type": "number", "minimum": -_FLOAT32_MAX, "maximum": _FLOAT32_MAX}
+    batches = {
+        name: {
+            "type": "array",
+            "items": _nested(shape, number),
+            "minItems": 1,
+            "maxItems": max_batch,
+        }
+        for name, shape in served.inputs
+    }
+    by_name = {
+        "type": "object",
+        "required": list(batches),
+        "properties": batches,
+        "additionalProperties": False,
+    }
+    in_order = {
+        "type": "array",
+        "prefixItems": list(batches.values()),
+        "items": False,
+        "minItems": len(batches),
+        "maxItems": len(batches),
+    }
+    body = {
+        "type": "object",
+        "required": ["inputs"],
+        "properties": {"inputs": {"anyOf": [by_name, in_order]}},
+    }
+    paths = schema["paths"]
+    for path in ("/predict/batch", "/explain"):
+        paths.pop(path, None)
+    predict = paths["/predict"]["post"]
+    predict.pop("parameters", None)  # top_k ranks classes; this model answers its outputs
+    predict["summary"] = "Run the model on a batch per input; a batch per output comes back"
+    predict["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    answer = {"schema": {"$ref": "#/components/schemas/TensorsPrediction"}}
+    predict["responses"]["200"]["content"] = {"application/json": answer}
+    schema["components"]["schemas"]["TensorsPrediction"] = TensorsPrediction.model_json_schema()
+    schema["info"]["description"] = (
+        f"Run glassnet model '{served.name}': POST /predict with {_inputs_form(served)}; "
+        "GET /model lists its inputs and outputs."
+    )
 
 
 def _request_bodies(shape: tuple[int, ...] | None, max_batch: int) -> dict[str, Any]:
@@ -523,6 +814,21 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.served = None
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's schema of the routes; for a model that takes named inputs, rewritten
+        for the loaded model (``_document_inputs``). Not kept before the model is loaded."""
+        if app.openapi_schema is None:
+            served = app.state.served
+            schema = FastAPI.openapi(app)
+            if served is None:
+                app.openapi_schema = None
+            elif not served.image_classifier:
+                _document_inputs(schema, served, max_batch)
+            return schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(_BodyLimit, max_bytes=int(max_upload_mb * 2**20) + _FORM_OVERHEAD)
 
     @app.exception_handler(UploadTooLarge)
@@ -543,10 +849,14 @@ def create_app(
             {"detail": f"internal error: {type(err).__name__}: {err}"}, status_code=500
         )
 
-    def served_model() -> ServedModel:
+    def served_model(images: str | None = None) -> ServedModel:
+        """The loaded model (503 before); with ``images`` (what the endpoint takes), a 422
+        unless it is an image classifier."""
         served = app.state.served
         if served is None:
             raise _problem(503, "the model is not loaded yet.")
+        if images is not None and not served.image_classifier:
+            raise _problem(422, _not_images(served, images))
         return served
 
     async def decode(served: ServedModel, data: bytes, filename: str) -> np.ndarray:
@@ -586,8 +896,11 @@ def create_app(
             served.model.summary(print_fn=lines.append)
         return ModelInfo(
             name=served.name,
+            kind="image_classifier" if served.image_classifier else "tensors",
             class_names=served.class_names,
-            input_shape=list(served.input_shape),
+            input_shape=list(served.input_shape) if len(served.inputs) == 1 else None,
+            inputs=[TensorSpec(name=n, shape=list(s)) for n, s in served.inputs],
+            outputs=[TensorSpec(name=n, shape=list(s)) for n, s in served.outputs],
             preprocessing=served.model.preprocessing,
             parameters=int(served.model.count_params()),
             summary="\n".join(lines),
@@ -600,9 +913,20 @@ def create_app(
         openapi_extra=bodies["one"],
         summary="Classify one image (a file, or JSON pixels)",
     )
-    async def predict(request: Request, top_k: _TopK = 3) -> Prediction:
+    async def predict(request: Request, top_k: _TopK = 3) -> Prediction | JSONResponse:
         started = time.perf_counter()
         served = served_model()
+        if not served.image_classifier:
+            given = await _inputs_body(request, served)
+            arrays = await run_in_threadpool(_tensor_inputs, served, given, max_batch)
+            outputs = await run_in_threadpool(lambda: _tensor_outputs(served, served.run(arrays)))
+            answer = TensorsPrediction(
+                outputs=outputs,
+                model=served.name,
+                elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+            # Returned as it is: the route's response_model is the classifier's Prediction.
+            return JSONResponse(answer.model_dump())
         image = await one_image(request, served)
         row = await predict_one(served, image)
         return _prediction(served, row, top_k, started)
@@ -616,7 +940,7 @@ def create_app(
     )
     async def predict_batch(request: Request, top_k: _TopK = 3) -> BatchPrediction:
         started = time.perf_counter()
-        served = served_model()
+        served = served_model("image batches (its /predict takes a batch per input)")
         if _kind(request) == "json":
             images = _pixels(served, await _json_body(request), batch=True)
         else:
@@ -650,7 +974,7 @@ def create_app(
     )
     async def explain(request: Request, top_k: _TopK = 3) -> Explanation:
         started = time.perf_counter()
-        served = served_model()
+        served = served_model("image to explain")
         image = await one_image(request, served)
         row = (await run_in_threadpool(served.predict, image[None]))[0]
         picture, panels = await run_in_threadpool(_explain, served, image, explain_layers)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -12,10 +12,13 @@ __all__ = [
     "BatchPrediction",
     "Explanation",
     "Health",
+    "InputsRequest",
     "ModelInfo",
     "PixelsRequest",
     "Prediction",
     "Problem",
+    "TensorSpec",
+    "TensorsPrediction",
     "TopClass",
 ]
 
@@ -27,6 +30,37 @@ class PixelsRequest(BaseModel):
     pixels: list[Any] = Field(
         description="Nested lists of numbers of the model's input shape, e.g. 8×8×1 for the "
         "digits model: [[[0], [255], ...], ...]. Values 0–255, as load_image returns them."
+    )
+
+
+class InputsRequest(BaseModel):
+    """A batch for each input of a model that is not a one-image classifier (several inputs or
+    outputs, or outputs that are not class scores), in TF-Serving's "columnar" form."""
+
+    inputs: dict[str, list[Any]] | list[list[Any]] = Field(
+        description='One batch per input, by input name: {"a": [[...], ...], "b": [[...], ...]}, '
+        "or a list of batches in input order. Each batch holds the same number of samples, each "
+        "sample nested lists of numbers of that input's shape (GET /model lists them)."
+    )
+
+
+class TensorsPrediction(BaseModel):
+    """What a model that takes named inputs computed: one batch per output, by output name,
+    row ``i`` of each for sample ``i`` of the inputs."""
+
+    outputs: dict[str, list[Any]] = Field(
+        description="Each output's batch as nested lists, shape (samples, *that output's shape)."
+    )
+    model: str = Field(description="The model's name.")
+    elapsed_ms: float = Field(description="Time spent in the server on this request.")
+
+
+class TensorSpec(BaseModel):
+    """One input or output of the model: its name and the shape of one sample."""
+
+    name: str
+    shape: list[int | None] = Field(
+        description="One sample's shape, batch axis left out; null where any size is taken."
     )
 
 
@@ -77,11 +111,20 @@ class Explanation(BaseModel):
 
 
 class ModelInfo(BaseModel):
-    """What is being served."""
+    """What is being served, and in which form ``POST /predict`` takes it."""
 
     name: str
-    class_names: list[str]
-    input_shape: list[int | None]
+    kind: Literal["image_classifier", "tensors"] = Field(
+        description='"image_classifier": one image in, class scores out; /predict takes a file '
+        'or {"pixels": ...} and answers classes. "tensors": any other model; /predict takes '
+        '{"inputs": ...} and answers {"outputs": ...} by name.'
+    )
+    class_names: list[str] = Field(description="Empty unless an image classifier.")
+    input_shape: list[int | None] | None = Field(
+        description="The one input's sample shape; null for a model with several inputs."
+    )
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
     preprocessing: dict[str, Any] | None
     parameters: int
     summary: str = Field(description="The summary table, as `glassnet summary` prints it.")

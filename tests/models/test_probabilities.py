@@ -19,6 +19,19 @@ def head(*last):
     return gn.Sequential([layers.Input((4,)), *last])
 
 
+def graph(*heads):
+    """A functional model: a hidden Dense, then one output per head (a list of layers)."""
+    inputs = gn.Input((4,))
+    hidden = layers.Dense(5)(inputs)
+    outputs = []
+    for steps in heads:
+        x = hidden
+        for step in steps:
+            x = step(x)
+        outputs.append(x)
+    return gn.Model(inputs, outputs[0] if len(outputs) == 1 else outputs)
+
+
 @pytest.mark.parametrize(
     ("model", "expected"),
     [
@@ -32,6 +45,13 @@ def head(*last):
         (gn.Sequential([layers.Input((4,)), head(layers.Dense(3, "softmax"))]), "softmax"),
         (head(layers.Dense(3), layers.BatchNormalization()), None),  # not an activation
         (head(layers.Dense(3, activation=lambda x: x)), None),  # a custom function
+        (graph([layers.Dense(3, activation="softmax")]), "softmax"),  # the graph's output layer
+        (graph([layers.Dense(3)]), "linear"),
+        (
+            graph([gn.Sequential([layers.Input((5,)), layers.Dense(3), layers.Softmax()])]),
+            "softmax",
+        ),
+        (graph([layers.Dense(3, "softmax")], [layers.Dense(1)]), None),  # two outputs
     ],
 )
 def test_output_activation_reads_the_last_layer(model, expected):

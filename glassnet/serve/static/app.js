@@ -152,6 +152,16 @@ window.addEventListener("drop", (event) => event.preventDefault());
 fetch("/model")
   .then((r) => (r.ok ? r.json() : Promise.reject(r.statusText)))
   .then((info) => {
+    if (info.kind === "tensors") { // not a photo classifier: the JSON API is the way in
+      const shape = (s) => s.map((n) => n ?? "any").join("×") || "one number";
+      const inputs = info.inputs.map((i) => `${i.name} (${shape(i.shape)})`);
+      $("model-line").textContent =
+        `Model "${info.name}" takes named inputs, not photos: ${inputs.join(", ")}. ` +
+        'POST them to /predict as JSON {"inputs": {...}}; the API documentation shows how.';
+      fileInput.disabled = true;
+      drop.style.display = "none"; // .drop sets display, which would beat the hidden attribute
+      return;
+    }
     const [h, w, c] = info.input_shape;
     $("model-line").textContent =
       `Model "${info.name}": ${info.class_names.length} classes (${info.class_names.slice(0, 6).join(", ")}` +

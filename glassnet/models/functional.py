@@ -217,6 +217,12 @@ class Functional(Model):
         values = [x[n] for n in names]
         return values if len(values) > 1 else values[0]
 
+    def _named(self, outputs: Any) -> Any:
+        keys = self._graph[2]
+        if keys and isinstance(outputs, list):  # outputs given as a dict: by name again
+            return dict(zip(keys, outputs, strict=True))
+        return outputs
+
     def call(self, inputs: Any, training: bool = False) -> Any:
         """Run every node in graph order: each layer on the outputs of the layers it takes."""
         given = inputs if isinstance(inputs, (list, tuple)) else [inputs]

@@ -467,7 +467,7 @@ class Model(Layer):
         x, _, _ = training.unpack(data)
         with no_grad():
             out = self(training.as_input(x), training=False)
-        return [o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy()
+        return self._named(replay._numpy(out))
 
     def predict_on_batch(self, x: Any) -> Any:
         """The model's outputs for one batch, in inference mode."""
@@ -800,7 +800,12 @@ class Model(Layer):
         batches = training.make_batches(self._ordered(x), None, batch_size, False, "predict")
         if self._own("predict_step"):
             return training.concatenate([self.predict_step(xb) for xb, _ in batches])
-        return training.predict_batches(self, batches, verbose)
+        return self._named(training.predict_batches(self, batches, verbose))
+
+    def _named(self, outputs: Any) -> Any:
+        """Output arrays as ``call`` structures them: a functional model whose outputs were
+        given as a dict gives them back by name."""
+        return outputs
 
     def _with_class_weight(
         self, y: Any, sample_weight: Any, class_weight: dict[Any, float] | None

@@ -20,7 +20,10 @@ from glassnet.tensor import Tensor
 
 
 def as_list(outputs: Any) -> list[Any]:
-    """A model's outputs (or targets, or weights) as a list: one entry per output."""
+    """A model's outputs (or targets, or weights) as a list: one entry per output (a dict's
+    values in order: a functional model's outputs by name)."""
+    if isinstance(outputs, dict):
+        return list(outputs.values())
     if isinstance(outputs, (list, tuple)):
         return list(outputs)
     return [outputs]

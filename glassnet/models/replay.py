@@ -106,7 +106,7 @@ class Tape:
         """The tape of a recorded forward pass on ``batch`` (a Tensor, or a list: several
         inputs) giving ``outputs`` (a Tensor, or a list); for training, ``loss`` still holds
         its graph (the backward order is read off it)."""
-        several = isinstance(outputs, (list, tuple))
+        several = isinstance(outputs, (list, tuple, dict))
         produced = {id(applied.output): i for i, applied in enumerate(record)}
         if not all(isinstance(o, Tensor) and id(o) in produced for o in _listed(outputs)):
             raise NotReplayable("the outputs are not ops' results")
@@ -732,6 +732,9 @@ def predict(model: Any, x: Any) -> Any:
 
 
 def _listed(data: Any) -> list[Any]:
+    """One value, several (a list or tuple), or outputs by name (a dict), as a list."""
+    if isinstance(data, dict):
+        return list(data.values())
     return list(data) if isinstance(data, (list, tuple)) else [data]
 
 
@@ -742,6 +745,6 @@ def _arrays(x: Any) -> Any:
 
 def _numpy(outputs: Any) -> Any:
     """A model's outputs as arrays: one, or a list for several."""
-    if isinstance(outputs, (list, tuple)):
-        return [o.numpy() for o in outputs]
+    if isinstance(outputs, (list, tuple, dict)):
+        return [o.numpy() for o in _listed(outputs)]
     return outputs.numpy() if isinstance(outputs, Tensor) else outputs

@@ -368,7 +368,7 @@ def _infer(model: Any, x: Any) -> Any:
     arrays = x if isinstance(x, list) else [x]
     if not model.jit_compile or observing_calls() or get_array_module(*arrays) is not np:
         out = model([Tensor(a) for a in x] if isinstance(x, list) else Tensor(x), training=False)
-        return [o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy()
+        return replay._numpy(out)
     return replay.predict(model, x)
 
 
@@ -407,7 +407,9 @@ def predict_batches(model: Any, batches: Batches, verbose: int = 0) -> np.ndarra
 
 def concatenate(pieces: list[Any]) -> Any:
     """Batches of outputs joined along the samples: arrays into one, lists (several outputs)
-    output by output."""
+    output by output, dicts (outputs by name) name by name."""
+    if pieces and isinstance(pieces[0], dict):
+        return {key: np.concatenate([p[key] for p in pieces], axis=0) for key in pieces[0]}
     if pieces and isinstance(pieces[0], list):
         return [np.concatenate(parts, axis=0) for parts in zip(*pieces, strict=True)]
     return np.concatenate(pieces, axis=0)

@@ -93,7 +93,6 @@ from glassnet.serve.schemas import (
     TensorSpec,
     TensorsPrediction,
 )
-from glassnet.tensor import no_grad
 
 __all__ = ["ServedModel", "create_app", "create_app_from_env", "load_for_serving"]
 
@@ -177,17 +176,14 @@ class ServedModel:
 
 
 def _run_model(model: Any, arrays: list[np.ndarray]) -> list[np.ndarray]:
-    """The model called on one batch per input, in inference mode: its outputs as a list."""
-    # model.predict takes one array today; once it accepts a list of arrays (the functional
-    # API's predict, #24), it can replace this direct call. Overflow is not warned about here:
-    # the request's answer says which output is not finite (_tensor_outputs).
-    with no_grad(), np.errstate(over="ignore", invalid="ignore"):
-        out = model(arrays if len(arrays) > 1 else arrays[0], training=False)
+    """``model.predict`` on one batch per input: its outputs as a list. Overflow is not
+    warned about here: the request's answer says which output is not finite
+    (_tensor_outputs)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = model.predict(arrays if len(arrays) > 1 else arrays[0], batch_size=len(arrays[0]))
     if isinstance(out, dict):
         out = list(out.values())
-    elif not isinstance(out, (list, tuple)):
-        out = [out]
-    return [np.asarray(o.numpy() if hasattr(o, "numpy") else o) for o in out]
+    return [np.asarray(o) for o in (out if isinstance(out, list) else [out])]
 
 
 def _shapes(shape: Any) -> list[Shape]:

@@ -360,3 +360,25 @@ def test_two_outputs_replay_as_the_graph_does():
         weights.append(model.get_weights())
     for replayed, graph in zip(*weights, strict=True):
         np.testing.assert_array_equal(replayed, graph)
+
+
+def test_dict_outputs_train_replay_predict_and_save_by_name(tmp_path):
+    inputs = keras.Input((3,), name="x")
+    hidden = layers.Dense(8, activation="relu")(inputs)
+    heads = {
+        "double": layers.Dense(2)(hidden),
+        "yes": layers.Dense(1, activation="sigmoid")(hidden),
+    }
+    model = keras.Model(inputs, heads)
+    model.compile("adam", {"double": "mse", "yes": "binary_crossentropy"})
+    x = np.random.default_rng(4).random((40, 3), dtype=np.float32)
+    y = {"double": 2 * x[:, :2], "yes": (x[:, :1] > 0.5).astype(np.float32)}
+    history = model.fit(x, y, batch_size=8, epochs=3, verbose=0)
+    assert {"double_loss", "yes_loss"} <= set(history.history)
+    assert all(entry.verified for entry in model._replays.values())
+    predicted = model.predict(x)
+    assert list(predicted) == ["double", "yes"] and predicted["yes"].shape == (40, 1)
+    assert list(model.predict_on_batch(x[:2])) == ["double", "yes"]
+    model.save(tmp_path / "m")
+    again = keras.load_model(tmp_path / "m").predict(x)
+    np.testing.assert_array_equal(again["double"], predicted["double"])

@@ -302,6 +302,7 @@ class EarlyStopping(Callback):
         monitor: a log key, e.g. ``"val_loss"`` or ``"val_accuracy"``.
         min_delta: the smallest change that counts as an improvement.
         patience: epochs without improvement before stopping.
+        verbose: 1 prints a line when it stops (and when it restores the best weights).
         mode: "min", "max" or "auto" (max for accuracy-like names).
         baseline: stop unless the monitored value beats this.
         restore_best_weights: put back the weights of the best epoch when stopping.
@@ -313,12 +314,14 @@ class EarlyStopping(Callback):
         monitor: str = "val_loss",
         min_delta: float = 0.0,
         patience: int = 0,
+        verbose: int = 0,
         mode: str = "auto",
         baseline: float | None = None,
         restore_best_weights: bool = False,
         start_from_epoch: int = 0,
     ) -> None:
         super().__init__()
+        self.verbose = verbose
         if patience < 0:
             raise ValueError(f"EarlyStopping: 'patience' must be >= 0. Received: {patience}")
         self.monitor = monitor
@@ -360,8 +363,13 @@ class EarlyStopping(Callback):
                 f"EarlyStopping: {self.monitor} did not improve for {self.wait} epochs "
                 f"(best {self.best:.4g} at epoch {self.best_epoch + 1})."
             )
-            if self.restore_best_weights and self.best_weights is not None:
+            restore = self.restore_best_weights and self.best_weights is not None
+            if restore:
                 self.model.set_weights(self.best_weights)
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: early stopping. {self.model.stop_reason}")
+                if restore:
+                    print(f"Restoring model weights from the best epoch: {self.best_epoch + 1}.")
 
 
 class StopAtThreshold(Callback):

@@ -860,7 +860,8 @@ def monitor_mode(monitor: str) -> str:
 
 def get(identifier: str | Metric, loss_name: str | None = None) -> Metric:
     """A metric from a Keras name or object. ``"accuracy"``/``"acc"`` picks the accuracy that
-    fits the loss, as Keras does: sparse labels, one-hot labels, or yes/no. Class names work
+    fits the loss, as Keras does: sparse labels, one-hot labels, or yes/no (logged under the
+    name given). Class names work
     too (``"F1Score"`` is ``"f1_score"``)."""
     if isinstance(identifier, Metric):
         return identifier
@@ -868,10 +869,13 @@ def get(identifier: str | Metric, loss_name: str | None = None) -> Metric:
         key = identifier.lower()
         if key in ("accuracy", "acc"):
             if loss_name is not None and "binary" in loss_name:
-                return BinaryAccuracy()
-            if loss_name is not None and loss_name.startswith("categorical"):
-                return CategoricalAccuracy()
-            return SparseCategoricalAccuracy()
+                accuracy: Metric = BinaryAccuracy()
+            elif loss_name is not None and loss_name.startswith("categorical"):
+                accuracy = CategoricalAccuracy()
+            else:
+                accuracy = SparseCategoricalAccuracy()
+            accuracy.name = identifier  # logged as given: "acc" or "accuracy", as in Keras
+            return accuracy
         if key not in _NAMED:
             key = _snake_case(identifier)
         if key not in _NAMED:  # class names whose Keras name is not their snake case

@@ -205,6 +205,10 @@ class Layer:
             )
         if name in self.__dict__.get("_weight_options", ()):
             value = self._set_weight_option(name, value)
+        unnamed = self.__dict__.get("_unnamed_weights")
+        if unnamed and isinstance(value, Tensor) and id(value) in unnamed:
+            if name not in weight_names:  # self.w = self.add_weight(shape=...): now it is "w"
+                self._rename_weight(unnamed.pop(id(value)), name)
         # Layers, and containers that hold (or may later hold) layers, are sub-layers.
         if _holds_layers(value):
             tracked[name] = None
@@ -256,8 +260,8 @@ class Layer:
     # ---------------------------------------------------------------- weights
     def add_weight(
         self,
-        name: str,
-        shape: Sequence[int],
+        name: str | None = None,
+        shape: Sequence[int] | None = None,
         initializer: Any = "glorot_uniform",
         trainable: bool = True,
         dtype: Any = None,
@@ -266,9 +270,13 @@ class Layer:
     ) -> Tensor:
         """Create a weight, store it as attribute ``name`` and register it (in creation order).
 
+        Keras 3 writes ``self.w = self.add_weight(shape=(3, 4), initializer="zeros")``: without
+        a name, the weight takes the name of the attribute it is first assigned to ("w"), as a
+        PyTorch ``Parameter`` does (until then, or if never assigned, "variable").
+
         Args:
             name: attribute name, by Keras convention "kernel", "bias", "gamma", "beta",
-                "moving_mean", "moving_variance".
+                "moving_mean", "moving_variance"; None: named by its attribute.
             shape: the weight's shape.
             initializer: an initializer or its name (see ``glassnet.initializers``).
             trainable: False for state that is updated but not trained (moving statistics).
@@ -281,6 +289,19 @@ class Layer:
         Returns:
             The new ``Tensor`` (``requires_grad`` when trainable and the layer is trainable).
         """
+        if shape is None and not isinstance(name, (str, type(None))):
+            name, shape = None, name  # Keras 3's order: add_weight((3, 4), ...)
+        unnamed = name is None
+        if unnamed:
+            name = next(
+                n
+                for n in (
+                    f"variable_{i}" if i else "variable" for i in range(len(self.__dict__) + 1)
+                )
+                if n not in self.__dict__ and not hasattr(type(self), n)
+            )
+        if shape is None:
+            raise TypeError(f"{self._where}: add_weight needs a shape, e.g. shape=(3, 4).")
         for check in weight_checks:  # before the array exists (models.saving's load)
             check(self, name, shape)
         if not isinstance(name, str) or not name.isidentifier():
@@ -319,7 +340,21 @@ class Layer:
             self._weight_regularizers[name] = regularizer
         self._weight_trainable[name] = trainable
         setattr(self, name, weight)
+        if unnamed:
+            self.__dict__.setdefault("_unnamed_weights", {})[id(weight)] = name
         return weight
+
+    def _rename_weight(self, old: str, new: str) -> None:
+        """Register the weight ``old`` under ``new``, in its place in the creation order."""
+        weight = self.__dict__.pop(old)
+        trainable = self._weight_trainable
+        self.__dict__["_weight_trainable"] = {
+            (new if k == old else k): v for k, v in trainable.items()
+        }
+        regularizers_ = self.__dict__.get("_weight_regularizers", {})
+        if old in regularizers_:
+            regularizers_[new] = regularizers_.pop(old)
+        weight.name = f"{self.name}/{new}"
 
     def named_weights(self) -> Iterator[tuple[str, Tensor]]:
         """Every weight of this layer and its sub-layers with its state-dict key, each once:

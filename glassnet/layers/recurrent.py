@@ -29,6 +29,7 @@ from glassnet import initializers, ops
 from glassnet.backend import default_float, get_array_module
 from glassnet.checks import check_bool, check_positive_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
+from glassnet.layers.node import KerasTensor
 from glassnet.layers.serialization import deserialize, serialize
 from glassnet.ops.recurrent import RECURRENT_ACTIVATIONS
 from glassnet.tensor import Tensor
@@ -682,7 +683,7 @@ class Embedding(Layer):
         self.input_spec = InputSpec(min_ndim=1)
 
     def __call__(self, inputs: Any, training: bool | None = None) -> Any:
-        if not isinstance(inputs, Tensor):
+        if not isinstance(inputs, (Tensor, KerasTensor)):
             array = np.asarray(inputs)
             if array.dtype.kind in "iu":  # keep token ids exact; the base would make float32
                 inputs = Tensor(array)

@@ -244,6 +244,17 @@ class Model(Layer):
         """The names of ``metrics``, the order ``evaluate`` returns values in."""
         return [m.name for m in self.metrics]
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Model:
+        """A new model from ``get_config()``'s output; ``Model.from_config`` of a functional
+        model's config (its ``layers`` and ``input_layers``) rebuilds that graph, as Keras's
+        does."""
+        if cls is Model and "layers" in config and "input_layers" in config:
+            from glassnet.models.functional import Functional  # it subclasses this class
+
+            return Functional.from_config(config)
+        return super().from_config(config)  # type: ignore[return-value]
+
     def _check_compiled(self, what: str, needs_loss: bool = True) -> None:
         if self.optimizer is None or (needs_loss and self.loss is None):
             raise RuntimeError(

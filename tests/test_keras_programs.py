@@ -313,3 +313,49 @@ def test_to_json_and_model_from_json_and_weights():
     new_model.set_weights(model.get_weights())
     x = np.ones((2, 32), "float32")
     np.testing.assert_array_equal(new_model.predict(x), model.predict(x))
+
+
+def test_sequence_to_sequence_example_with_initial_state(tmp_path):
+    """keras.io/examples/nlp/lstm_seq2seq: the encoder's states start the decoder (a keyword
+    tensor, ``initial_state=``), and the inference models reuse the trained layers."""
+    num_encoder_tokens, num_decoder_tokens, latent_dim = 5, 6, 8
+    encoder_inputs = keras.Input(shape=(None, num_encoder_tokens))
+    encoder = keras.layers.LSTM(latent_dim, return_state=True)
+    _encoder_outputs, state_h, state_c = encoder(encoder_inputs)
+    encoder_states = [state_h, state_c]
+    decoder_inputs = keras.Input(shape=(None, num_decoder_tokens))
+    decoder_lstm = keras.layers.LSTM(latent_dim, return_sequences=True, return_state=True)
+    decoder_outputs, _, _ = decoder_lstm(decoder_inputs, initial_state=encoder_states)
+    decoder_dense = keras.layers.Dense(num_decoder_tokens, activation="softmax")
+    decoder_outputs = decoder_dense(decoder_outputs)
+    model = keras.Model([encoder_inputs, decoder_inputs], decoder_outputs)
+    model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    encoder_input_data = np.eye(5, dtype="float32")[rng.integers(0, 5, (32, 7))]
+    decoder_input_data = np.eye(6, dtype="float32")[rng.integers(0, 6, (32, 9))]
+    history = model.fit(
+        [encoder_input_data, decoder_input_data], decoder_input_data,
+        batch_size=8, epochs=3, validation_split=0.25, verbose=0,
+    )  # fmt: skip
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert all(entry.verified for entry in model._replays.values())  # it replays
+    model.save(tmp_path / "s2s")
+    loaded = keras.models.load_model(tmp_path / "s2s")
+    data = [encoder_input_data[:4], decoder_input_data[:4]]
+    np.testing.assert_array_equal(loaded.predict(data), model.predict(data))
+
+    encoder_model = keras.Model(encoder_inputs, encoder_states)
+    decoder_states_inputs = [keras.Input(shape=(latent_dim,)), keras.Input(shape=(latent_dim,))]
+    decoder_outputs, state_h_dec, state_c_dec = decoder_lstm(
+        decoder_inputs, initial_state=decoder_states_inputs
+    )
+    decoder_model = keras.Model(
+        [decoder_inputs, *decoder_states_inputs],
+        [decoder_dense(decoder_outputs), state_h_dec, state_c_dec],
+    )
+    states = encoder_model.predict(encoder_input_data[:2])
+    output_tokens, h, c = decoder_model.predict([decoder_input_data[:2, :1], *states])
+    assert output_tokens.shape == (2, 1, 6) and h.shape == c.shape == (2, latent_dim)
+    # one step of the decoder model is the trained model's first step
+    full = model.predict([encoder_input_data[:2], decoder_input_data[:2, :1]])
+    np.testing.assert_allclose(output_tokens, full, rtol=1e-5, atol=1e-6)

@@ -450,7 +450,17 @@ def _concatenate(graph: Graph, layer: Concatenate, values: list[Value]) -> Value
 def _functional(graph: Graph, model: Functional, value: Any) -> Any:
     """Every call in the graph's order, wired as the model's ``call`` wires it."""
     inputs = value if isinstance(value, list) else [value]
-    return model.run_graph(inputs, lambda layer, args: convert_layer(graph, layer, args))
+
+    def convert(layer: Layer, args: Any, kwargs: dict[str, Any]) -> Any:
+        if kwargs:
+            raise ValueError(
+                f"ONNX export: layer '{layer.name}' is called with {', '.join(kwargs)} from "
+                "other layers (a recurrent layer's initial_state); the exporter writes layers "
+                "called on their inputs alone."
+            )
+        return convert_layer(graph, layer, args)
+
+    return model.run_graph(inputs, convert)
 
 
 @register_converter(Sequential)

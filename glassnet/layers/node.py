@@ -16,7 +16,7 @@ the same layers, in the same wiring, on real data (``glassnet.models.functional`
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -111,16 +111,18 @@ class KerasTensor:
 @dataclass(eq=False)
 class Node:
     """One call of a layer in a functional graph: the layer, the KerasTensors it was called on
-    (``inputs``: one, or a list for layers such as ``Add``) and those it gave (``outputs``)."""
+    (``inputs``: one, or a list for layers such as ``Add``), those it gave (``outputs``), and
+    symbolic keyword arguments (``kwargs``: an RNN's ``initial_state``)."""
 
     layer: Layer
     inputs: Any
     outputs: list[KerasTensor]
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def input_tensors(self) -> list[KerasTensor]:
-        """The inputs as a flat list."""
-        return flatten_tensors(self.inputs)
+        """Every tensor the call takes, as a flat list: the inputs, then the keyword ones."""
+        return flatten_tensors(self.inputs) + flatten_tensors(list(self.kwargs.values()))
 
     @property
     def parents(self) -> list[Node]:
@@ -154,12 +156,15 @@ def _output_shapes(shape: Any) -> list[Shape]:
     return [tuple(shape)]
 
 
-def call_symbolic(layer: Layer, inputs: Any) -> Any:
-    """``layer(inputs)`` on KerasTensors: build the layer for their shapes, record a ``Node``
-    and return its output KerasTensor(s) (a list when the layer has several outputs)."""
+def call_symbolic(layer: Layer, inputs: Any, kwargs: dict[str, Any] | None = None) -> Any:
+    """``layer(inputs, **kwargs)`` on KerasTensors: build the layer for the inputs' shapes,
+    record a ``Node`` and return its output KerasTensor(s) (a list when the layer has several
+    outputs). ``kwargs``: keyword arguments that are tensors too (an RNN's ``initial_state``)."""
+    kwargs = {k: v for k, v in (kwargs or {}).items() if v is not None}
     tensors = flatten_tensors(inputs)
-    if not all(isinstance(t, KerasTensor) for t in tensors):
-        kinds = sorted({type(t).__name__ for t in tensors})
+    given = tensors + flatten_tensors(list(kwargs.values()))
+    if not all(isinstance(t, KerasTensor) for t in given):
+        kinds = sorted({type(t).__name__ for t in given})
         raise TypeError(
             f"{layer._where}: called on a mix of symbolic inputs (KerasTensor, from "
             f"Input(...)) and data ({', '.join(kinds)}). In a functional model every input "
@@ -188,7 +193,8 @@ def call_symbolic(layer: Layer, inputs: Any) -> Any:
         KerasTensor(s, dtype, layer, index, i, name=layer.name) for i, s in enumerate(shapes)
     ]
     stored = list(inputs) if isinstance(inputs, (list, tuple)) else inputs
-    nodes.append(Node(layer, stored, outputs))
+    stored_kwargs = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
+    nodes.append(Node(layer, stored, outputs, stored_kwargs))
     return outputs[0] if len(outputs) == 1 else outputs
 
 

@@ -29,7 +29,7 @@ from glassnet import initializers, ops
 from glassnet.backend import default_float, get_array_module
 from glassnet.checks import check_bool, check_positive_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
-from glassnet.layers.node import KerasTensor
+from glassnet.layers.node import KerasTensor, call_symbolic, is_symbolic
 from glassnet.layers.serialization import deserialize, serialize
 from glassnet.ops.recurrent import RECURRENT_ACTIVATIONS
 from glassnet.tensor import Tensor
@@ -150,6 +150,8 @@ class _RNN(Layer):
         """Run the layer on ``inputs`` (batch, time, features), starting from ``initial_state``
         (a list of ``(batch, units)`` states: ``[h]``, or ``[h, c]`` for LSTM; zeros if None).
         """
+        if is_symbolic([inputs, initial_state]):  # a functional graph: record the call
+            return call_symbolic(self, inputs, {"initial_state": initial_state})
         self._initial_state = self._states_from(initial_state)
         try:
             return super().__call__(inputs, training=training)
@@ -531,6 +533,8 @@ class Bidirectional(Layer):
     ) -> Any:
         """Run both directions on ``inputs``; ``initial_state`` is the forward layer's states
         followed by the backward layer's (zeros if None)."""
+        if is_symbolic([inputs, initial_state]):  # a functional graph: record the call
+            return call_symbolic(self, inputs, {"initial_state": initial_state})
         if initial_state is not None:
             if isinstance(initial_state, (Tensor, np.ndarray)):
                 initial_state = [initial_state]

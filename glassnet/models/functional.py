@@ -234,16 +234,25 @@ class Functional(Model):
             )
         # Each Input checks its array's shape first.
         given = [tensor.layer(value) for tensor, value in zip(tensors, given, strict=True)]
-        return self.run_graph(given, lambda layer, args: layer(args, training=training))
+        return self.run_graph(
+            given, lambda layer, args, kwargs: layer(args, training=training, **kwargs)
+        )
 
-    def run_graph(self, inputs: list[Any], apply: Callable[[Layer, Any], Any]) -> Any:
-        """Walk the graph: ``apply(layer, args)`` for every node in order, ``args`` being what
-        earlier calls gave for the node's inputs (a list for layers such as ``Add``). ``call``
+    def run_graph(self, inputs: list[Any], apply: Callable[[Layer, Any, dict], Any]) -> Any:
+        """Walk the graph: ``apply(layer, args, kwargs)`` for every node in order, ``args``
+        being what earlier calls gave for the node's inputs (a list for layers such as
+        ``Add``), ``kwargs`` for its keyword tensors (an RNN's ``initial_state``). ``call``
         applies the layers; the ONNX exporter writes each one's nodes the same way."""
         values = {id(t): v for t, v in zip(self._graph[1], inputs, strict=True)}
+
+        def taken(tensors: Any) -> Any:
+            if isinstance(tensors, list):
+                return [values[id(t)] for t in tensors]
+            return values[id(tensors)]
+
         for node in self._nodes:
-            args = [values[id(t)] for t in node.input_tensors]
-            out = apply(node.layer, args if isinstance(node.inputs, list) else args[0])
+            kwargs = {key: taken(tensors) for key, tensors in node.kwargs.items()}
+            out = apply(node.layer, taken(node.inputs), kwargs)
             outs = out if len(node.outputs) > 1 else [out]
             for tensor, value in zip(node.outputs, outs, strict=True):
                 values[id(tensor)] = value
@@ -289,16 +298,24 @@ class Functional(Model):
 
     # ------------------------------------------------------------------ as data
     def get_config(self) -> dict[str, Any]:
-        """The layers with, for each call, the outputs it took (``[layer, call, output]``),
-        and which of them are the model's inputs and outputs (Keras's layout)."""
+        """The layers with, for each call, the outputs it took (``[layer, call, output]``; a
+        call with keyword tensors is ``{"args": [...], "kwargs": {name: [...]}}``), and which
+        of them are the model's inputs and outputs (Keras's layout)."""
         numbers = self.call_numbers()
         calls: dict[int, list[list[list[Any]]]] = {id(layer): [] for layer in self._layers}
 
         def ref(tensor: KerasTensor) -> list[Any]:
             return [tensor.layer.name, numbers[id(tensor.node)], tensor.tensor_index]
 
+        def refs_of(tensors: Any) -> list[Any]:
+            return [ref(t) for t in tensors] if isinstance(tensors, list) else [ref(tensors)]
+
         for node in self._nodes:
-            calls[id(node.layer)].append([ref(t) for t in node.input_tensors])
+            spec: Any = refs_of(node.inputs)
+            if node.kwargs:  # keyword tensors too: {"args": [...], "kwargs": {...}}
+                kwargs = {key: refs_of(tensors) for key, tensors in node.kwargs.items()}
+                spec = {"args": spec, "kwargs": kwargs}
+            calls[id(node.layer)].append(spec)
         layers = [
             {**serialize(layer), "name": layer.name, "inbound_nodes": calls[id(layer)]}
             for layer in self._layers
@@ -346,12 +363,16 @@ class Functional(Model):
 
         while pending:
             waiting = []
-            for layer, refs in pending:
+            for layer, spec in pending:
+                refs = spec["args"] if isinstance(spec, dict) else spec
+                named = spec.get("kwargs", {}) if isinstance(spec, dict) else {}
                 taken = [find(ref) for ref in refs]
-                if any(t is None for t in taken) or any(p[0] is layer for p in waiting):
-                    waiting.append((layer, refs))
+                kwargs = {key: [find(ref) for ref in given] for key, given in named.items()}
+                missing = taken + [t for given in kwargs.values() for t in given]
+                if any(t is None for t in missing) or any(p[0] is layer for p in waiting):
+                    waiting.append((layer, spec))
                     continue
-                out = layer(taken if layer._multi_input else taken[0])
+                out = layer(taken if layer._multi_input else taken[0], **kwargs)
                 made[layer.name].append(out if isinstance(out, list) else [out])
             if len(waiting) == len(pending):
                 names = ", ".join(sorted({layer.name for layer, _ in waiting}))

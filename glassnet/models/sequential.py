@@ -183,12 +183,13 @@ class Sequential(Model):
         cached = self.__dict__.get("_symbolic")
         if cached is not None and cached[0] == key:
             return cached[1]
-        if self._input_shape is None:
+        shape = self._input_shape if self._input_shape is not None else self.input_shape
+        if shape is None:
             raise AttributeError(
                 f"Sequential '{self.name}' has no symbolic input: it does not know its input "
                 "shape. Start it with Input(shape) or call model.build((None, *shape))."
             )
-        layer = self._input_layer or InputLayer(self._input_shape[1:])
+        layer = self._input_layer or InputLayer(shape[1:])
         x = layer.output
         for inner in self._stack:
             x = inner(x)
@@ -220,7 +221,7 @@ class Sequential(Model):
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """A layer by name or position; its ``output`` is then ready for a functional model."""
         layer = super().get_layer(name, index)
-        if self._input_shape is not None and layer in self._stack:
+        if self.built and layer in self._stack:
             self._graph_ends()
         return layer
 

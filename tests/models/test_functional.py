@@ -382,3 +382,12 @@ def test_dict_outputs_train_replay_predict_and_save_by_name(tmp_path):
     model.save(tmp_path / "m")
     again = keras.load_model(tmp_path / "m").predict(x)
     np.testing.assert_array_equal(again["double"], predicted["double"])
+
+
+def test_a_stack_built_without_an_input_still_gives_its_symbolic_ends():
+    stack = keras.Sequential([layers.Dense(5, name="inner"), layers.Dense(2)])
+    with pytest.raises(AttributeError, match="has no symbolic input.*build"):
+        _ = stack.input
+    stack.build((None, 4))
+    features = keras.Model(stack.input, stack.get_layer("inner").output)
+    assert features.predict(np.ones((2, 4), np.float32)).shape == (2, 5)

@@ -312,6 +312,21 @@ def _check_common(what: str, label_mode: Any, batch_size: Any, workers: Any) -> 
         )
 
 
+def _refuse_empty_classes(index: Any) -> None:
+    """Raise naming every class folder that holds no image, if any does."""
+    names = index.class_names or []
+    counts = np.bincount(index.labels, minlength=len(names)) if names else []
+    pairs = zip(names, counts, strict=True)
+    empty = [index.class_folders[name] for name, count in pairs if count == 0]
+    if empty:
+        raise DatasetError(
+            f"{_WHAT}: class folder(s) with no images: "
+            + ", ".join(f"'{folder}'" for folder in empty)
+            + ". Add images to each, or remove the folder (run `glassnet check` on "
+            f"'{index.directory}' for a full report)."
+        )
+
+
 def image_dataset_from_directory(
     directory: Any,
     labels: Any = "inferred",
@@ -399,6 +414,7 @@ def image_dataset_from_directory(
     if validation_split:
         parts["training"], parts["validation"] = split_indices(n, validation_split, seed)
         if n and len(parts["validation"]) == 0:
+            _refuse_empty_classes(index)  # the likelier culprit, named first (as the doctor does)
             raise DatasetError(
                 f"{_WHAT}: validation_split={validation_split} of {n} images in "
                 f"'{index.directory}' leaves no validation images. Use a larger split or add "

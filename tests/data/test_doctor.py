@@ -325,3 +325,17 @@ def test_cache_remembers_results_and_rechecks_only_changed_files(clean, tmp_path
     with pytest.warns(DatasetWarning, match="cats/003.png"):
         image_dataset_from_directory(clean, image_size=(6, 5), cache=tmp_path / "cache")
     assert opened == []  # the loader's doctor shares the memo
+
+
+def test_an_empty_class_folder_is_named_before_the_split_is_blamed(tmp_path):
+    """The photo-classifier issue's report: one image in 'cats', none in 'dogs', and a split
+    that leaves no validation image. The empty folder is the culprit, so it is named."""
+    root = tmp_path / "photos"
+    (root / "dogs").mkdir(parents=True)
+    make_folder(root, {"cats": 1})
+    with pytest.raises(DatasetError, match=r"class folder\(s\) with no images: '.*dogs'") as info:
+        image_dataset_from_directory(root, validation_split=0.2, subset="both", seed=1)
+    assert "leaves no validation" not in str(info.value) and "glassnet check" in str(info.value)
+    make_folder(root, {"cats": 1, "dogs": 1})  # both have one: now the split is the problem
+    with pytest.raises(DatasetError, match="leaves no validation images"):
+        image_dataset_from_directory(root, validation_split=0.2, subset="both", seed=1)

@@ -8,8 +8,10 @@ counts), so a metric fed the data in several batches ends where one batch of it 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -856,6 +858,32 @@ def monitor_mode(monitor: str) -> str:
     else:
         higher = "loss" not in name and any(w in name for w in _HIGHER_IS_BETTER_WORDS)
     return "max" if higher else "min"
+
+
+def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval for an accuracy of ``correct`` out of ``total``: where the
+    true accuracy lies with probability ``confidence``, given only this many test images.
+
+    Unlike p ± z·√(p(1 − p)/n) it stays inside [0, 1] and is honest for small test sets and
+    for accuracies near 0 or 1 (z is the normal quantile for ``confidence``).
+    """
+    if total <= 0:
+        raise ValueError(f"accuracy_interval: 'total' must be positive. Received {total}.")
+    if not 0 <= correct <= total:
+        raise ValueError(
+            f"accuracy_interval: 'correct' must lie in [0, total={total}]. Received {correct}."
+        )
+    if not 0 < confidence < 1:
+        raise ValueError(
+            f"accuracy_interval: 'confidence' must lie in (0, 1). Received {confidence}."
+        )
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p, z2n = correct / total, z * z / total
+    centre = (p + z2n / 2) / (1 + z2n)
+    half = z * math.sqrt(p * (1 - p) / total + z2n / (4 * total)) / (1 + z2n)
+    low = 0.0 if correct == 0 else max(0.0, centre - half)  # exact ends: no rounding residue
+    high = 1.0 if correct == total else min(1.0, centre + half)
+    return low, high
 
 
 def get(identifier: str | Metric, loss_name: str | None = None) -> Metric:

@@ -102,6 +102,24 @@ def test_train_reports_the_corrupt_file_and_saves_a_loadable_model(trained):
     assert (out.parent / "shapes.glassnet.checkpoints" / "latest.json").exists()
 
 
+def test_train_ends_with_the_saved_model_scored_on_the_held_out_images(trained):
+    """How good the model is, honestly: the best model, on the 20 % it never trained on, with
+    the interval, per-class scores, the confusion matrix and the worst mistakes."""
+    out, result = trained
+    held_out = result.output.split("held-out images (never trained on):")[1]
+    found = re.search(r"Accuracy: (\d+\.\d+)% \((\d+)/(\d+)\); 95% confidence interval "
+                      r"(\d+\.\d)% to (\d+\.\d)%", held_out)  # fmt: skip
+    assert found, held_out
+    accuracy, correct, total, low, high = (float(g) for g in found.groups())
+    # 20 % of the 241 image files held out, less the corrupt one if it fell there
+    assert total in (47, 48) and low <= accuracy <= high
+    assert (low, high) == tuple(
+        round(100 * v, 1) for v in gn.metrics.accuracy_interval(int(correct), int(total))
+    )
+    assert "Per class:" in held_out and "Confusion matrix (row = true class" in held_out
+    assert (out.parent / "shapes.confusion.png").stat().st_size > 0
+
+
 def test_evaluate_reaches_95_percent_on_new_images(trained, test_shapes, tmp_path):
     out, _ = trained
     (test_shapes / "squares" / "bad.png").write_text("this is text, not a PNG")
@@ -110,6 +128,7 @@ def test_evaluate_reaches_95_percent_on_new_images(trained, test_shapes, tmp_pat
     assert result.exit_code == 0, result.output
     accuracy = float(re.search(r"Accuracy: (\d+\.\d+)% \((\d+)/80\)", result.output)[1])
     assert accuracy >= 95.0, result.output
+    assert "95% confidence interval" in result.output
     assert "Skipped 1 unreadable file(s)" in result.output and "bad.png" in result.output
     assert re.search(r"circles\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+40", result.output)
     assert "Confusion matrix (row = true class" in result.output

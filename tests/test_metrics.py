@@ -588,3 +588,32 @@ def test_monitor_mode_follows_each_metric_class():
         want = "max" if type(metrics.get(name)).higher_is_better else "min"
         assert metrics.monitor_mode(name) == want
     assert not metrics.MeanSquaredError.higher_is_better and metrics.AUC.higher_is_better
+
+
+def test_accuracy_interval_is_wilsons():
+    """Wilson's 95 % interval: 8/10 gives 0.490 to 0.943, 0/10 gives 0 to 0.278 (the normal
+    approximation would say 0.55 to 1.05 and 0 to 0)."""
+    low, high = gn.metrics.accuracy_interval(8, 10)
+    assert (round(low, 3), round(high, 3)) == (0.49, 0.943)
+    low, high = gn.metrics.accuracy_interval(0, 10)
+    assert low == 0.0 and round(high, 3) == 0.278
+    assert gn.metrics.accuracy_interval(50, 100, confidence=0.99)[0] < 0.5 - 0.12
+
+
+def test_accuracy_interval_covers_the_true_accuracy_95_percent_of_the_time():
+    rng = np.random.default_rng(0)
+    n, p, trials = 60, 0.8, 4000
+    correct = rng.binomial(n, p, trials)
+    covered = [
+        low <= p <= high for low, high in (gn.metrics.accuracy_interval(int(c), n) for c in correct)
+    ]
+    assert 0.93 <= np.mean(covered) <= 0.97
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [((1, 0), "'total' must be positive"), ((5, 4), r"'correct' must lie in \[0, total=4\]")],
+)
+def test_accuracy_interval_refuses_impossible_counts(args, match):
+    with pytest.raises(ValueError, match=match):
+        gn.metrics.accuracy_interval(*args)

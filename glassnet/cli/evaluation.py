@@ -26,7 +26,7 @@ from glassnet.data.images import model_preprocessing
 if TYPE_CHECKING:
     from glassnet.models import Model
 
-__all__ = ["evaluate", "per_class_scores", "predict"]
+__all__ = ["echo_scores", "evaluate", "per_class_scores", "predict", "predict_dataset"]
 
 
 def _probabilities(outputs: np.ndarray, model: Model) -> np.ndarray:
@@ -87,17 +87,24 @@ def _predict_folder(model: Model, data_dir: Path, batch_size: int) -> tuple[Any,
                 "preprocessing to resize with. Resize the images, or train the model with "
                 "glassnet train (which stores it)."
             )
-    outputs, labels = [], []
-    for xb, yb in ds:
-        outputs.append(model.predict_on_batch(xb))
-        labels.append(np.asarray(yb))
-    probs = _probabilities(np.concatenate(outputs), model)
+    probs, labels, paths = predict_dataset(model, ds)
     if len(ds.class_names) != probs.shape[1]:
         raise UserError(
             f"'{data_dir}' has {len(ds.class_names)} class folders {ds.class_names} but model "
             f"'{model.name}' scores {probs.shape[1]} classes."
         )
-    return probs, np.concatenate(labels).astype(np.int64), list(ds.file_paths), report
+    return probs, labels, paths, report
+
+
+def predict_dataset(model: Model, ds: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(probabilities (N, K), labels (N,), file paths) for every image of a labelled
+    dataset, in its file order."""
+    outputs, labels = [], []
+    for xb, yb in ds.in_order():
+        outputs.append(model.predict_on_batch(xb))
+        labels.append(np.asarray(yb))
+    probs = _probabilities(np.concatenate(outputs), model)
+    return probs, np.concatenate(labels).astype(np.int64), list(ds.file_paths)
 
 
 def per_class_scores(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -185,27 +192,47 @@ def evaluate(
         typer.Option(help="Confusion matrix PNG (default: <model name>.confusion.png)."),
     ] = None,
 ) -> None:
-    """Score a saved model on labelled images: accuracy, per-class precision, recall and F1,
-    the confusion matrix (text and PNG) and the most confidently wrong images."""
-    import glassnet as gn
-
+    """Score a saved model on labelled images: accuracy with its 95 % confidence interval,
+    per-class precision, recall and F1, the confusion matrix (text and PNG) and the most
+    confidently wrong images."""
     with user_errors():
         require_directory(data_dir)
         net = load_saved_model(model_path)
         probs, labels, paths, report = _predict_folder(net, data_dir, batch_size)
-        names = class_names(net, probs.shape[1])
-        predicted = probs.argmax(axis=1)
-        matrix = gn.metrics.confusion_matrix(labels, predicted, num_classes=len(names))
-        accuracy = float(np.mean(predicted == labels))
+        if report is not None and report.skipped_files:
+            typer.echo(f"Skipped {len(report.skipped_files)} unreadable file(s):")
+            for path, reason in report.skipped_files:
+                typer.echo(f"  {path}: {reason}")
         plot = plot or side_file(model_path, "confusion.png")
-        from glassnet.inspect.plots import plot_confusion  # matplotlib only when drawing
+        echo_scores(net, probs, labels, paths, worst, plot, model_path.name)
 
-        plot_confusion(matrix, names, plot, f"{model_path.name}\naccuracy {accuracy:.2%}")
-    if report is not None and report.skipped_files:
-        typer.echo(f"Skipped {len(report.skipped_files)} unreadable file(s):")
-        for path, reason in report.skipped_files:
-            typer.echo(f"  {path}: {reason}")
-    typer.echo(f"Accuracy: {accuracy:.2%} ({int(np.sum(predicted == labels))}/{len(labels)})")
+
+def echo_scores(
+    net: Model,
+    probs: np.ndarray,
+    labels: np.ndarray,
+    paths: list[Any],
+    worst: int,
+    plot: Path,
+    title: str,
+) -> None:
+    """How good the classifier is on labelled images, honestly: accuracy with its 95 %
+    confidence interval (small test sets have wide ones), per-class precision, recall and
+    F1, the confusion matrix (text, and a PNG at ``plot``) and the most confidently wrong
+    images. ``glassnet evaluate`` and the end of ``glassnet train`` print it."""
+    import glassnet as gn
+    from glassnet.inspect.plots import plot_confusion  # matplotlib only when drawing
+
+    names = class_names(net, probs.shape[1])
+    predicted = probs.argmax(axis=1)
+    matrix = gn.metrics.confusion_matrix(labels, predicted, num_classes=len(names))
+    correct, total = int(np.sum(predicted == labels)), len(labels)
+    low, high = gn.metrics.accuracy_interval(correct, total)
+    plot_confusion(matrix, names, plot, f"{title}\naccuracy {correct / total:.2%}")
+    typer.echo(
+        f"Accuracy: {correct / total:.2%} ({correct}/{total}); 95% confidence interval "
+        f"{low:.1%} to {high:.1%} (Wilson: more images narrow it)"
+    )
     _echo_per_class(matrix, names)
     typer.echo("\nConfusion matrix (row = true class, column = predicted class):")
     _echo_confusion(matrix, names)

@@ -247,6 +247,22 @@ def train(
         _interrupted(run)
         raise typer.Exit(130) from None
     _report_training(run, history, monitor, seconds)
+    chief = not distributed or gn.distributed.rank() == 0
+    if val_ds is not None and run.out.exists() and history.epoch and chief:
+        with user_errors():
+            _report_held_out(run, val_ds)
+
+
+def _report_held_out(run: _Run, val_ds: Any) -> None:
+    """The saved (best) model scored on the held-out images, as ``glassnet evaluate`` scores
+    a test folder: how good it is, where it errs and on which photos."""
+    from glassnet.cli.evaluation import echo_scores, predict_dataset
+    from glassnet.models import load_model
+
+    best = load_model(run.out, compile=False)
+    probs, labels, paths = predict_dataset(best, val_ds)
+    typer.echo(f"\nThe saved model on the {len(labels)} held-out images (never trained on):")
+    echo_scores(best, probs, labels, paths, 5, side_file(run.out, "confusion.png"), run.out.name)
 
 
 def _prepare(run: _Run) -> tuple[Model, Any, Any]:

@@ -180,6 +180,11 @@ class ImageDataset:
             (self._rng or get_rng()).permutation(n) if self.shuffle else np.arange(n)
         )
 
+    def in_order(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """One pass in ``file_paths`` order, never shuffled: batch ``i`` holds files
+        ``i·batch_size`` onwards, so predictions line up with the paths (for evaluating)."""
+        return self._epoch(np.arange(self.num_samples))
+
     def _epoch(self, order: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         cached = self._cache.load() if self._cache is not None else None
         writer = self._cache.start() if self._cache is not None and cached is None else None
@@ -276,7 +281,7 @@ class ImageDataset:
         h, w = self.image_size
         x = np.empty((self.num_samples, h, w, self.channels), dtype=np.float32)
         start = 0
-        for xb, _ in self._epoch(np.arange(self.num_samples)):
+        for xb, _ in self.in_order():
             x[start : start + len(xb)] = xb
             start += len(xb)
         return x, self._targets(np.arange(self.num_samples))

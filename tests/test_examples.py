@@ -59,6 +59,13 @@ def test_digits_mlp_reaches_97_percent(capsys):
     assert "Test accuracy" in capsys.readouterr().out
 
 
+def test_functional_digits_answers_both_questions(capsys):
+    result = load_example("functional_digits").main()
+    assert result["digit_accuracy"] >= 0.95 and result["even_accuracy"] >= 0.95
+    out = capsys.readouterr().out
+    assert "Connected to" in out and "Test accuracy, even or odd" in out
+
+
 def test_transfer_learning_freezes_the_base_and_learns_a_new_head(capsys, tmp_path):
     module = load_example("transfer_learning")
     result = module.main(base_epochs=10, finetune_epochs=30, save_dir=str(tmp_path / "base"))

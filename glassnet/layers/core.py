@@ -27,6 +27,8 @@ class InputLayer(Layer):
         shape: the shape of one sample, without the batch axis, e.g. ``(28, 28, 1)``; None for
             a size that may vary.
         batch_size: a fixed batch size, or None (any).
+        dtype: the data's type, "float32" by default; an integer type ("int32") for token
+            ids, which the layer then passes on as integers.
 
     Shape:
         Input: ``(batch_size, *shape)``. Output: the same.
@@ -38,12 +40,20 @@ class InputLayer(Layer):
         self,
         shape: tuple[int | None, ...],
         batch_size: int | None = None,
+        dtype: str | None = None,
         *,
         name: str | None = None,
         trainable: bool = True,
     ) -> None:
         super().__init__(name=name, trainable=trainable)
         where = type(self).__name__
+        try:
+            self.dtype = np.dtype(dtype or "float32").name
+        except TypeError:
+            raise TypeError(
+                f"{where}: 'dtype' must name a NumPy type such as 'float32' or 'int32'. "
+                f"Received: dtype={dtype!r}"
+            ) from None
         if is_int(shape):
             shape = (shape,)
         if not isinstance(shape, (tuple, list)) or not all(
@@ -62,7 +72,7 @@ class InputLayer(Layer):
         self.input_shape = (None, *self.sample_shape)
         self.built = True
         # Its one "call": it makes the functional graph's starting tensor (``Input`` returns it).
-        tensor = KerasTensor(self.shape, "float32", self, 0, 0, name=self.name)
+        tensor = KerasTensor(self.shape, self.dtype, self, 0, 0, name=self.name)
         self.__dict__["_inbound_nodes"] = [Node(self, [], [tensor])]
 
     @property
@@ -80,6 +90,11 @@ class InputLayer(Layer):
             )
         return shape
 
+    def __call__(self, inputs: Any, training: bool | None = None) -> Any:
+        if not isinstance(inputs, Tensor) and np.dtype(self.dtype).kind in "iu":
+            inputs = Tensor(np.asarray(inputs, self.dtype))  # ids stay exact, not float32
+        return super().__call__(inputs, training=training)
+
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         return x
 
@@ -90,19 +105,32 @@ class InputLayer(Layer):
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"shape": self.sample_shape, "batch_size": self.batch_size})
+        if self.dtype != "float32":
+            config["dtype"] = self.dtype
         return config
 
 
 def Input(
-    shape: tuple[int | None, ...], batch_size: int | None = None, name: str | None = None
+    shape: tuple[int | None, ...] | None = None,
+    batch_size: int | None = None,
+    dtype: str | None = None,
+    name: str | None = None,
+    batch_shape: tuple[int | None, ...] | None = None,
 ) -> KerasTensor:
     """Declare the input of a model, Keras style: ``inputs = Input((28, 28, 1))``.
 
     Returns a symbolic ``KerasTensor`` of shape ``(batch_size, *shape)``: call layers on it and
     pass both ends to ``Model(inputs, outputs)`` (the functional API), or put it first in a
     ``Sequential`` to fix the input shape. Its ``InputLayer`` is ``tensor.layer``.
+    ``batch_shape`` gives the batch size and the sample shape at once, ``(8, 28, 28, 1)``.
     """
-    return InputLayer(shape, batch_size, name=name).output
+    if batch_shape is not None:
+        if shape is not None or batch_size is not None:
+            raise ValueError("Input: give either shape (and batch_size) or batch_shape, not both.")
+        batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
+    if shape is None:
+        raise ValueError("Input: 'shape' is required, e.g. Input(shape=(28, 28, 1)).")
+    return InputLayer(shape, batch_size, dtype, name=name).output
 
 
 class Dense(Layer):

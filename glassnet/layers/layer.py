@@ -451,6 +451,11 @@ class Layer:
         """The weights training leaves alone: moving statistics and frozen weights."""
         return [w for w in self.weights if not w.requires_grad]
 
+    # Keras 3 calls weights "variables": the same lists under its other names.
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
     def parameters(self) -> list[Tensor]:
         """The trainable weights (PyTorch's name): what an optimizer should update."""
         return self.trainable_weights

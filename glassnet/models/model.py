@@ -130,6 +130,17 @@ class Model(Layer):
         return (batch, *out.shape[1:])
 
     @property
+    def layers(self) -> list[Layer]:
+        """Keras's ``model.layers``: for a subclassed model the layers its attributes hold, in
+        the order they were set, unless it sets a ``layers`` attribute of its own."""
+        own = self.__dict__.get("layers")
+        return self.children() if own is None else own
+
+    @layers.setter
+    def layers(self, value: Any) -> None:  # Layer.__setattr__ has tracked it as sub-layers
+        self.__dict__["layers"] = value
+
+    @property
     def output_shape(self) -> Any:
         """The shape of the model's output for its input shape, batch first (None: any)."""
         if self.input_shape is None:

@@ -391,3 +391,45 @@ def test_a_stack_built_without_an_input_still_gives_its_symbolic_ends():
     stack.build((None, 4))
     features = keras.Model(stack.input, stack.get_layer("inner").output)
     assert features.predict(np.ones((2, 4), np.float32)).shape == (2, 5)
+
+
+def test_integer_inputs_keep_token_ids_exact_and_save_their_dtype(tmp_path):
+    ids = keras.Input(shape=(None,), dtype="int32", name="ids")
+    assert ids.dtype == "int32" and keras.Input(batch_shape=(8, 3)).shape == (8, 3)
+    model = keras.Model(ids, layers.Embedding(50, 2)(ids))
+    assert model.layers[0](np.array([[7, 9]])).dtype == np.int32  # ids stay integers
+    np.testing.assert_array_equal(
+        model.predict(np.array([[7, 9]]))[0], model.layers[1].embeddings.numpy()[[7, 9]]
+    )
+    model.save(tmp_path / "ids")
+    assert keras.load_model(tmp_path / "ids").layers[0].dtype == "int32"
+    with pytest.raises(TypeError, match="'dtype' must name a NumPy type"):
+        keras.Input((3,), dtype="floaty")
+    with pytest.raises(ValueError, match="either shape .* or batch_shape"):
+        keras.Input((3,), batch_shape=(2, 3))
+
+
+def test_a_subclassed_models_layers_and_keras_variable_names():
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.first, self.second = layers.Dense(3), layers.Dense(2)
+
+        def call(self, x):
+            return self.second(self.first(x))
+
+    net = Net()
+    net.build((None, 4))
+    assert net.layers == [net.first, net.second]
+    assert net.trainable_variables == net.trainable_weights and len(net.variables) == 4
+    assert net.non_trainable_variables == []
+
+    class OwnList(keras.Model):  # an attribute called layers is the subclass's own
+        def __init__(self):
+            super().__init__()
+            self.layers = [layers.Dense(2)]
+
+        def call(self, x):
+            return self.layers[0](x)
+
+    assert len(OwnList().layers) == 1

@@ -12,7 +12,7 @@ import numpy as np
 
 from glassnet.backend import get_array_module
 from glassnet.checks import POSITIVE, UNIT_OPEN, check_bool, check_range
-from glassnet.optimizers.base import Optimizer
+from glassnet.optimizers.base import Optimizer, passed_on
 from glassnet.optimizers.schedules import LearningRateSchedule
 from glassnet.tensor import Tensor
 
@@ -47,15 +47,7 @@ class _AdamFamily(Optimizer):
         self.beta_1 = check_range(owner, "beta_1", beta_1, UNIT_OPEN)
         self.beta_2 = check_range(owner, "beta_2", beta_2, UNIT_OPEN)
         self.epsilon = check_range(owner, "epsilon", epsilon, POSITIVE)
-        super().__init__(
-            learning_rate,
-            params=params,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            name=name,
-        )
+        super().__init__(learning_rate, **passed_on(locals()))
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         state = super()._init_state(param)
@@ -125,18 +117,7 @@ class Adam(_AdamFamily):
         name: str | None = None,
     ) -> None:
         self.amsgrad = check_bool(type(self).__name__, "amsgrad", amsgrad)
-        super().__init__(
-            learning_rate,
-            beta_1,
-            beta_2,
-            epsilon,
-            params=params,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            name=name,
-        )
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **passed_on(locals()))
 
     def _slot_names(self) -> tuple[str, ...]:
         return ("m", "v", "v_max") if self.amsgrad else ("m", "v")
@@ -199,19 +180,7 @@ class AdamW(Adam):
                 "AdamW: 'weight_decay' must be a number >= 0. Received: weight_decay=None. "
                 "Use Adam for no weight decay."
             )
-        super().__init__(
-            learning_rate,
-            beta_1,
-            beta_2,
-            epsilon,
-            amsgrad,
-            params=params,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            name=name,
-        )
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, **passed_on(locals()))
 
 
 class Adamax(_AdamFamily):

@@ -34,8 +34,10 @@ __all__ = [
     "check_positive_int",
     "check_range",
     "check_steps",
+    "get_from",
     "is_int",
     "is_real",
+    "serialize_as",
 ]
 
 #: (height, width) sizes: a kernel, a stride, a dilation.
@@ -221,3 +223,28 @@ def build_from_config(kind: str, known: dict[str, Any], config: Any) -> Any:
         raise ValueError(
             f"{kind}s: {class_name} cannot be built from {arguments!r} ({err})."
         ) from err
+
+
+def get_from(kind: str, base: type, example: str, identifier: Any, deserialize: Any) -> Any:
+    """Keras's ``get`` for a family of saved objects (a constraint, a regularizer): an instance
+    of ``base`` or None as is, a name or a config dict through ``deserialize``; anything else
+    (a plain function) raises a ``TypeError`` saying to subclass ``base``."""
+    if identifier is None or isinstance(identifier, base):
+        return identifier
+    if isinstance(identifier, (str, dict)):
+        return deserialize(identifier)
+    raise TypeError(
+        f"{kind}s.get: expected a {base.__name__}, a name such as {example!r} or a config "
+        f"dict. Received: {identifier!r} of type {type(identifier).__name__}. Wrap a function "
+        f"in a {base.__name__} subclass, so that it can be saved."
+    )
+
+
+def serialize_as(kind: str, base: type, obj: Any) -> dict[str, Any] | None:
+    """``{"class_name": ..., "config": obj.get_config()}`` (Keras's form) for an instance of
+    ``base`` (a constraint, a regularizer), None for None; anything else raises a TypeError."""
+    if obj is None:
+        return None
+    if not isinstance(obj, base):
+        raise TypeError(f"{kind}s.serialize: expected a {base.__name__}. Received: {obj!r}")
+    return {"class_name": type(obj).__name__, "config": obj.get_config()}

@@ -26,6 +26,7 @@ __all__ = [
     "Pads",
     "Pair",
     "build_from_config",
+    "build_known",
     "check_bool",
     "check_int_pair",
     "check_name",
@@ -248,3 +249,16 @@ def serialize_as(kind: str, base: type, obj: Any) -> dict[str, Any] | None:
     if not isinstance(obj, base):
         raise TypeError(f"{kind}s.serialize: expected a {base.__name__}. Received: {obj!r}")
     return {"class_name": type(obj).__name__, "config": obj.get_config()}
+
+
+def build_known(unknown: str, classes: dict[str, Any], config: dict[str, Any]) -> Any:
+    """The object a saved ``{"class_name": ..., "config": {...}}`` describes, built by
+    ``classes[class_name].from_config`` (a loss, a metric): only those classes, so nothing
+    from the file is evaluated. Another class name raises a ``ValueError`` that starts with
+    ``unknown`` ("Unknown loss class") and lists the known ones."""
+    cls = classes.get(config.get("class_name", ""))
+    if cls is None:
+        raise ValueError(
+            f"{unknown} {config.get('class_name')!r}. Known: {', '.join(sorted(classes))}."
+        )
+    return cls.from_config(config.get("config", {}))

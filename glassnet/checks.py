@@ -26,6 +26,7 @@ __all__ = [
     "Pads",
     "Pair",
     "build_from_config",
+    "build_known",
     "check_bool",
     "check_int_pair",
     "check_name",
@@ -34,8 +35,10 @@ __all__ = [
     "check_positive_int",
     "check_range",
     "check_steps",
+    "get_from",
     "is_int",
     "is_real",
+    "serialize_as",
 ]
 
 #: (height, width) sizes: a kernel, a stride, a dilation.
@@ -221,3 +224,41 @@ def build_from_config(kind: str, known: dict[str, Any], config: Any) -> Any:
         raise ValueError(
             f"{kind}s: {class_name} cannot be built from {arguments!r} ({err})."
         ) from err
+
+
+def get_from(kind: str, base: type, example: str, identifier: Any, deserialize: Any) -> Any:
+    """Keras's ``get`` for a family of saved objects (a constraint, a regularizer): an instance
+    of ``base`` or None as is, a name or a config dict through ``deserialize``; anything else
+    (a plain function) raises a ``TypeError`` saying to subclass ``base``."""
+    if identifier is None or isinstance(identifier, base):
+        return identifier
+    if isinstance(identifier, (str, dict)):
+        return deserialize(identifier)
+    raise TypeError(
+        f"{kind}s.get: expected a {base.__name__}, a name such as {example!r} or a config "
+        f"dict. Received: {identifier!r} of type {type(identifier).__name__}. Wrap a function "
+        f"in a {base.__name__} subclass, so that it can be saved."
+    )
+
+
+def serialize_as(kind: str, base: type, obj: Any) -> dict[str, Any] | None:
+    """``{"class_name": ..., "config": obj.get_config()}`` (Keras's form) for an instance of
+    ``base`` (a constraint, a regularizer), None for None; anything else raises a TypeError."""
+    if obj is None:
+        return None
+    if not isinstance(obj, base):
+        raise TypeError(f"{kind}s.serialize: expected a {base.__name__}. Received: {obj!r}")
+    return {"class_name": type(obj).__name__, "config": obj.get_config()}
+
+
+def build_known(unknown: str, classes: dict[str, Any], config: dict[str, Any]) -> Any:
+    """The object a saved ``{"class_name": ..., "config": {...}}`` describes, built by
+    ``classes[class_name].from_config`` (a loss, a metric): only those classes, so nothing
+    from the file is evaluated. Another class name raises a ``ValueError`` that starts with
+    ``unknown`` ("Unknown loss class") and lists the known ones."""
+    cls = classes.get(config.get("class_name", ""))
+    if cls is None:
+        raise ValueError(
+            f"{unknown} {config.get('class_name')!r}. Known: {', '.join(sorted(classes))}."
+        )
+    return cls.from_config(config.get("config", {}))

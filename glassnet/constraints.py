@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from glassnet.backend import get_array_module
-from glassnet.checks import build_from_config, check_number, is_int
+from glassnet.checks import build_from_config, check_number, get_from, is_int, serialize_as
 
 __all__ = [
     "Constraint",
@@ -192,24 +192,12 @@ def get(identifier: Any) -> Constraint | None:
     (returned as is), a name (``"max_norm"``, ``"non_neg"``, ``"unit_norm"``,
     ``"min_max_norm"`` or a class name), a ``{"class_name": ..., "config": ...}`` dict, or None
     (none)."""
-    if identifier is None or isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    raise TypeError(
-        f"constraints.get: expected a Constraint, a name such as 'max_norm' or a config dict. "
-        f"Received: {identifier!r} of type {type(identifier).__name__}. Wrap a function in a "
-        f"Constraint subclass, so that it can be saved."
-    )
+    return get_from("constraint", Constraint, "max_norm", identifier, deserialize)
 
 
 def serialize(constraint: Constraint | None) -> dict[str, Any] | None:
     """``{"class_name": "MaxNorm", "config": {...}}`` (Keras's form), or None for none."""
-    if constraint is None:
-        return None
-    if not isinstance(constraint, Constraint):
-        raise TypeError(f"constraints.serialize: expected a Constraint. Received: {constraint!r}")
-    return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+    return serialize_as("constraint", Constraint, constraint)
 
 
 def deserialize(config: str | dict[str, Any]) -> Constraint:

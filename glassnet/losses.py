@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from glassnet import ops
+from glassnet.checks import build_known
 from glassnet.ops.loss import _huber_delta, _int_axis
 from glassnet.tensor import Tensor
 
@@ -251,10 +252,4 @@ def serialize(loss: Loss) -> dict[str, Any]:
 
 def deserialize(config: dict[str, Any]) -> Loss:
     """Rebuild a built-in loss from ``serialize``'s output (no code is executed)."""
-    cls = _CLASSES.get(config.get("class_name", ""))
-    if cls is None:
-        raise ValueError(
-            f"Unknown loss class {config.get('class_name')!r}. "
-            f"Known: {', '.join(sorted(_CLASSES))}."
-        )
-    return cls.from_config(config.get("config", {}))
+    return build_known("Unknown loss class", _CLASSES, config)

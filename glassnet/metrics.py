@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from glassnet.checks import build_known
+
 #: Keras's ``backend.epsilon()``: AUC's end thresholds sit this far outside [0, 1], so that
 #: scores of exactly 0 or 1 fall inside the curve.
 EPSILON = 1e-7
@@ -934,13 +936,7 @@ def deserialize(config: dict[str, Any]) -> Metric:
     Raises:
         ValueError: the class name is not a built-in metric's (it is named, with the known ones).
     """
-    cls = _CLASSES.get(config.get("class_name", ""))
-    if cls is None:
-        raise ValueError(
-            f"unknown metric class {config.get('class_name')!r}. Known: "
-            f"{', '.join(sorted(_CLASSES))}."
-        )
-    return cls.from_config(config.get("config", {}))
+    return build_known("unknown metric class", _CLASSES, config)
 
 
 def results(metrics: Iterable[Metric]) -> dict[str, float]:

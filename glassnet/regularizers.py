@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from glassnet import ops
-from glassnet.checks import build_from_config, check_number
+from glassnet.checks import build_from_config, check_number, get_from, serialize_as
 from glassnet.tensor import Tensor
 
 __all__ = [
@@ -180,26 +180,12 @@ def get(identifier: Any) -> Regularizer | None:
     """The regularizer named by ``identifier`` (Keras's ``regularizers.get``): a
     ``Regularizer`` (returned as is), a name (``"l1"``, ``"l2"``, ``"l1_l2"``, or a class name
     such as ``"L2"``), a ``{"class_name": ..., "config": ...}`` dict, or None (none)."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    raise TypeError(
-        f"regularizers.get: expected a Regularizer, a name such as 'l2' or a config dict. "
-        f"Received: {identifier!r} of type {type(identifier).__name__}. Wrap a function in a "
-        f"Regularizer subclass, so that it can be saved."
-    )
+    return get_from("regularizer", Regularizer, "l2", identifier, deserialize)
 
 
 def serialize(regularizer: Regularizer | None) -> dict[str, Any] | None:
     """``{"class_name": "L2", "config": {"l2": 0.01}}`` (Keras's form), or None for none."""
-    if regularizer is None:
-        return None
-    if not isinstance(regularizer, Regularizer):
-        raise TypeError(
-            f"regularizers.serialize: expected a Regularizer. Received: {regularizer!r}"
-        )
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    return serialize_as("regularizer", Regularizer, regularizer)
 
 
 def deserialize(config: str | dict[str, Any]) -> Regularizer:

@@ -10,7 +10,7 @@ from typing import Any
 
 from glassnet.backend import get_array_module
 from glassnet.checks import NONNEGATIVE, POSITIVE, UNIT, UNIT_OPEN, check_bool, check_range
-from glassnet.optimizers.base import Optimizer
+from glassnet.optimizers.base import Optimizer, passed_on
 from glassnet.optimizers.schedules import LearningRateSchedule
 from glassnet.tensor import Tensor
 
@@ -66,15 +66,7 @@ class Adagrad(Optimizer):
             owner, "initial_accumulator_value", initial_accumulator_value, NONNEGATIVE
         )
         self.epsilon = check_range(owner, "epsilon", epsilon, POSITIVE)
-        super().__init__(
-            learning_rate,
-            params=params,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            name=name,
-        )
+        super().__init__(learning_rate, **passed_on(locals()))
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         xp = get_array_module(param.data)
@@ -138,15 +130,7 @@ class Adadelta(Optimizer):
         owner = type(self).__name__
         self.rho = check_range(owner, "rho", rho, UNIT_OPEN)
         self.epsilon = check_range(owner, "epsilon", epsilon, POSITIVE)
-        super().__init__(
-            learning_rate,
-            params=params,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            name=name,
-        )
+        super().__init__(learning_rate, **passed_on(locals()))
 
     def _slot_names(self) -> tuple[str, ...]:
         return ("accumulated_grad", "accumulated_delta_var")
@@ -225,15 +209,7 @@ class RMSprop(Optimizer):
         self.momentum = check_range(owner, "momentum", momentum, UNIT)
         self.epsilon = check_range(owner, "epsilon", epsilon, POSITIVE)
         self.centered = check_bool(owner, "centered", centered)
-        super().__init__(
-            learning_rate,
-            params=params,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            name=name,
-        )
+        super().__init__(learning_rate, **passed_on(locals()))
 
     def _slot_names(self) -> tuple[str, ...]:
         names = ("square_avg",)

@@ -12,14 +12,57 @@ import numpy as np
 
 from glassnet.backend import get_array_module
 from glassnet.checks import POSITIVE, UNIT_OPEN, check_bool, check_range
-from glassnet.optimizers.base import Optimizer
+from glassnet.optimizers.base import Optimizer, passed_on
 from glassnet.optimizers.schedules import LearningRateSchedule
 from glassnet.tensor import Tensor
 
 __all__ = ["Adam", "AdamW", "Adamax", "Nadam"]
 
 
-class Adam(Optimizer):
+class _AdamFamily(Optimizer):
+    """What ``Adam``, ``Adamax`` and ``Nadam`` share: β₁, β₂ and ε (checked, kept under their
+    names), a step count t per parameter, and the gradient average m ← β₁·m + (1 − β₁)·g.
+
+    Its constructor is Adamax's and Nadam's, whose arguments are the same; ``Adam`` adds
+    ``amsgrad``. Each subclass names its slots (``m`` first) and writes ``update_step``.
+    """
+
+    _config_keys = ("beta_1", "beta_2", "epsilon")
+
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        *,
+        params: Iterable[Tensor] | None = None,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str | None = None,
+    ) -> None:
+        owner = type(self).__name__
+        self.beta_1 = check_range(owner, "beta_1", beta_1, UNIT_OPEN)
+        self.beta_2 = check_range(owner, "beta_2", beta_2, UNIT_OPEN)
+        self.epsilon = check_range(owner, "epsilon", epsilon, POSITIVE)
+        super().__init__(learning_rate, **passed_on(locals()))
+
+    def _init_state(self, param: Tensor) -> dict[str, Any]:
+        state = super()._init_state(param)
+        state["step"] = np.zeros((), dtype=np.int64)  # a host counter, also under CuPy
+        return state
+
+    def _count_and_average(self, grad: Any, state: dict[str, Any]) -> int:
+        """Count this update of the parameter and move its ``m`` towards ``grad``; returns t."""
+        state["step"] += 1
+        m = state["m"]
+        m += (1 - self.beta_1) * (grad - m)  # = β₁·m + (1 − β₁)·g, written as torch's lerp
+        return int(state["step"])
+
+
+class Adam(_AdamFamily):
     """Adam: momentum on the gradient, divided by a running estimate of its size.
 
     Each parameter gets its own step size: the average gradient m divided by the root of the
@@ -56,7 +99,7 @@ class Adam(Optimizer):
     State per parameter: ``m``, ``v``, ``v_max`` (amsgrad only), ``step`` (t, an int64).
     """
 
-    _config_keys = ("beta_1", "beta_2", "epsilon", "amsgrad")
+    _config_keys = (*_AdamFamily._config_keys, "amsgrad")
 
     def __init__(
         self,
@@ -73,38 +116,19 @@ class Adam(Optimizer):
         global_clipnorm: float | None = None,
         name: str | None = None,
     ) -> None:
-        owner = type(self).__name__
-        self.beta_1 = check_range(owner, "beta_1", beta_1, UNIT_OPEN)
-        self.beta_2 = check_range(owner, "beta_2", beta_2, UNIT_OPEN)
-        self.epsilon = check_range(owner, "epsilon", epsilon, POSITIVE)
-        self.amsgrad = check_bool(owner, "amsgrad", amsgrad)
-        super().__init__(
-            learning_rate,
-            params=params,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            name=name,
-        )
+        self.amsgrad = check_bool(type(self).__name__, "amsgrad", amsgrad)
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **passed_on(locals()))
 
     def _slot_names(self) -> tuple[str, ...]:
         return ("m", "v", "v_max") if self.amsgrad else ("m", "v")
-
-    def _init_state(self, param: Tensor) -> dict[str, Any]:
-        state = super()._init_state(param)
-        state["step"] = np.zeros((), dtype=np.int64)  # a host counter, also under CuPy
-        return state
 
     def update_step(
         self, grad: Any, param: Any, state: dict[str, Any], learning_rate: float
     ) -> None:
         xp = get_array_module(param)
+        t = self._count_and_average(grad, state)
         m, v = state["m"], state["v"]
-        state["step"] += 1
-        t = int(state["step"])
         b1, b2 = self.beta_1, self.beta_2
-        m += (1 - b1) * (grad - m)  # = β₁·m + (1 − β₁)·g, written as torch's lerp
         v *= b2
         v += (1 - b2) * grad * grad
         if self.amsgrad:
@@ -156,22 +180,10 @@ class AdamW(Adam):
                 "AdamW: 'weight_decay' must be a number >= 0. Received: weight_decay=None. "
                 "Use Adam for no weight decay."
             )
-        super().__init__(
-            learning_rate,
-            beta_1,
-            beta_2,
-            epsilon,
-            amsgrad,
-            params=params,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            name=name,
-        )
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, **passed_on(locals()))
 
 
-class Adamax(Optimizer):
+class Adamax(_AdamFamily):
     """Adamax: Adam with the infinity norm, dividing by a decaying maximum of |g|.
 
     Adam divides the gradient average by the root of the average squared gradient; Adamax
@@ -200,52 +212,15 @@ class Adamax(Optimizer):
     State per parameter: ``m``, ``u``, ``step`` (t, an int64).
     """
 
-    _config_keys = ("beta_1", "beta_2", "epsilon")
-
-    def __init__(
-        self,
-        learning_rate: float | LearningRateSchedule = 0.001,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-7,
-        *,
-        params: Iterable[Tensor] | None = None,
-        weight_decay: float | None = None,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        global_clipnorm: float | None = None,
-        name: str | None = None,
-    ) -> None:
-        owner = type(self).__name__
-        self.beta_1 = check_range(owner, "beta_1", beta_1, UNIT_OPEN)
-        self.beta_2 = check_range(owner, "beta_2", beta_2, UNIT_OPEN)
-        self.epsilon = check_range(owner, "epsilon", epsilon, POSITIVE)
-        super().__init__(
-            learning_rate,
-            params=params,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            name=name,
-        )
-
     def _slot_names(self) -> tuple[str, ...]:
         return ("m", "u")
-
-    def _init_state(self, param: Tensor) -> dict[str, Any]:
-        state = super()._init_state(param)
-        state["step"] = np.zeros((), dtype=np.int64)  # a host counter, also under CuPy
-        return state
 
     def update_step(
         self, grad: Any, param: Any, state: dict[str, Any], learning_rate: float
     ) -> None:
         xp = get_array_module(param)
+        t = self._count_and_average(grad, state)
         m, u = state["m"], state["u"]
-        state["step"] += 1
-        t = int(state["step"])
-        m += (1 - self.beta_1) * (grad - m)
         u *= self.beta_2
         bound = xp.abs(grad)
         bound += self.epsilon
@@ -255,7 +230,7 @@ class Adamax(Optimizer):
         param -= bound
 
 
-class Nadam(Optimizer):
+class Nadam(_AdamFamily):
     """Nadam: Adam with Nesterov momentum (Dozat, 2016).
 
     Nesterov momentum looks ahead: the step uses the momentum as it will be after this update
@@ -289,58 +264,25 @@ class Nadam(Optimizer):
     scalar in the parameter's dtype, as Keras and PyTorch keep it).
     """
 
-    _config_keys = ("beta_1", "beta_2", "epsilon")
-
-    def __init__(
-        self,
-        learning_rate: float | LearningRateSchedule = 0.001,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-7,
-        *,
-        params: Iterable[Tensor] | None = None,
-        weight_decay: float | None = None,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        global_clipnorm: float | None = None,
-        name: str | None = None,
-    ) -> None:
-        owner = type(self).__name__
-        self.beta_1 = check_range(owner, "beta_1", beta_1, UNIT_OPEN)
-        self.beta_2 = check_range(owner, "beta_2", beta_2, UNIT_OPEN)
-        self.epsilon = check_range(owner, "epsilon", epsilon, POSITIVE)
-        super().__init__(
-            learning_rate,
-            params=params,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            name=name,
-        )
-
     def _slot_names(self) -> tuple[str, ...]:
         return ("m", "v")
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         state = super()._init_state(param)
-        state["step"] = np.zeros((), dtype=np.int64)  # host scalars, also under CuPy
-        state["mu_product"] = np.ones((), dtype=param.dtype)
+        state["mu_product"] = np.ones((), dtype=param.dtype)  # a host scalar, also under CuPy
         return state
 
     def update_step(
         self, grad: Any, param: Any, state: dict[str, Any], learning_rate: float
     ) -> None:
         xp = get_array_module(param)
+        t = self._count_and_average(grad, state)
         m, v = state["m"], state["v"]
-        state["step"] += 1
-        t = int(state["step"])
         b1, b2 = self.beta_1, self.beta_2
         mu = b1 * (1 - 0.5 * 0.96**t)
         mu_next = b1 * (1 - 0.5 * 0.96 ** (t + 1))
         state["mu_product"] *= mu
         mu_product = float(state["mu_product"])
-        m += (1 - b1) * (grad - m)
         v *= b2
         v += (1 - b2) * grad * grad
         denom = v / (1 - b2**t)

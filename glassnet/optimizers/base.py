@@ -18,6 +18,15 @@ from glassnet.optimizers.schedules import LearningRateSchedule, deserialize, ser
 from glassnet.tensor import Tensor, no_grad
 
 _CLIPS = ("clipnorm", "clipvalue", "global_clipnorm")
+#: ``Optimizer.__init__``'s keyword-only arguments, which every optimizer's constructor spells
+#: out again (Keras's explicit signatures, which ``from_config`` reads) to hand them on.
+_OPTIONS = ("params", "weight_decay", *_CLIPS, "name")
+
+
+def passed_on(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments an optimizer's constructor hands on to ``Optimizer.__init__``, picked out
+    of its ``locals()``: ``super().__init__(learning_rate, **passed_on(locals()))``."""
+    return {key: arguments[key] for key in _OPTIONS}
 
 
 def _l2_norm(array: Any) -> float:

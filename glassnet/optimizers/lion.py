@@ -7,7 +7,7 @@ from typing import Any
 
 from glassnet.backend import get_array_module
 from glassnet.checks import UNIT_LEFT_OPEN, UNIT_OPEN, check_range
-from glassnet.optimizers.base import Optimizer
+from glassnet.optimizers.base import Optimizer, passed_on
 from glassnet.optimizers.schedules import LearningRateSchedule
 from glassnet.tensor import Tensor
 
@@ -61,15 +61,7 @@ class Lion(Optimizer):
         owner = type(self).__name__
         self.beta_1 = check_range(owner, "beta_1", beta_1, UNIT_LEFT_OPEN)
         self.beta_2 = check_range(owner, "beta_2", beta_2, UNIT_OPEN)
-        super().__init__(
-            learning_rate,
-            params=params,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            name=name,
-        )
+        super().__init__(learning_rate, **passed_on(locals()))
 
     def _slot_names(self) -> tuple[str, ...]:
         return ("momentum",)

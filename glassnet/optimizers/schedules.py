@@ -126,8 +126,38 @@ def _init(owner: str, value: Any) -> float:
     return check_range(owner, "initial_learning_rate", value, NONNEGATIVE)
 
 
+class _StepwiseDecay:
+    """What ``ExponentialDecay`` and ``InverseTimeDecay`` share: the same arguments, checked
+    alike, and the step counted in periods of ``decay_steps`` (whole ones with ``staircase``).
+
+    A mixin, not a ``LearningRateSchedule``, so ``deserialize`` never offers it as a schedule.
+    """
+
+    _config_keys = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name")
+
+    def _set_arguments(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        decay_rate: float,
+        decay_rate_rule: tuple[str, Any],
+        staircase: bool,
+        name: str,
+    ) -> None:
+        owner = type(self).__name__
+        self.initial_learning_rate = _init(owner, initial_learning_rate)
+        self.decay_steps = check_steps(owner, "decay_steps", decay_steps, POSITIVE)
+        self.decay_rate = check_range(owner, "decay_rate", decay_rate, decay_rate_rule)
+        self.staircase = _bool(owner, "staircase", staircase)
+        self.name = check_name(owner, name)
+
+    def _periods(self, step: int) -> float:
+        p = _step(type(self).__name__, step) / self.decay_steps
+        return math.floor(p) if self.staircase else p
+
+
 # ----------------------------------------------------------------------------- decays
-class ExponentialDecay(LearningRateSchedule):
+class ExponentialDecay(_StepwiseDecay, LearningRateSchedule):
     """Multiply the rate by ``decay_rate`` every ``decay_steps`` updates, smoothly or in stairs.
 
     ::
@@ -143,8 +173,6 @@ class ExponentialDecay(LearningRateSchedule):
         name: a name for configs (Keras's, default ``"ExponentialDecay"``).
     """
 
-    _config_keys = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name")
-
     def __init__(
         self,
         initial_learning_rate: float,
@@ -153,24 +181,19 @@ class ExponentialDecay(LearningRateSchedule):
         staircase: bool = False,
         name: str = "ExponentialDecay",
     ) -> None:
-        owner = type(self).__name__
-        self.initial_learning_rate = _init(owner, initial_learning_rate)
-        self.decay_steps = check_steps(owner, "decay_steps", decay_steps, POSITIVE)
-        self.decay_rate = check_range(owner, "decay_rate", decay_rate, POSITIVE)
-        self.staircase = _bool(owner, "staircase", staircase)
-        self.name = check_name(owner, name)
+        self._set_arguments(
+            initial_learning_rate, decay_steps, decay_rate, POSITIVE, staircase, name
+        )
 
     def __call__(self, step: int) -> float:
-        p = _step(type(self).__name__, step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
+        p = self._periods(step)
         try:
             return self.initial_learning_rate * self.decay_rate**p
         except OverflowError:  # a growing rate (decay_rate > 1) far along: the optimizer says so
             return math.inf
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepwiseDecay, LearningRateSchedule):
     """Divide the initial rate by a denominator that grows linearly with the step (1/t decay).
 
     ::
@@ -186,8 +209,6 @@ class InverseTimeDecay(LearningRateSchedule):
         name: a name for configs (default ``"InverseTimeDecay"``).
     """
 
-    _config_keys = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name")
-
     def __init__(
         self,
         initial_learning_rate: float,
@@ -196,18 +217,12 @@ class InverseTimeDecay(LearningRateSchedule):
         staircase: bool = False,
         name: str = "InverseTimeDecay",
     ) -> None:
-        owner = type(self).__name__
-        self.initial_learning_rate = _init(owner, initial_learning_rate)
-        self.decay_steps = check_steps(owner, "decay_steps", decay_steps, POSITIVE)
-        self.decay_rate = check_range(owner, "decay_rate", decay_rate, NONNEGATIVE)
-        self.staircase = _bool(owner, "staircase", staircase)
-        self.name = check_name(owner, name)
+        self._set_arguments(
+            initial_learning_rate, decay_steps, decay_rate, NONNEGATIVE, staircase, name
+        )
 
     def __call__(self, step: int) -> float:
-        p = _step(type(self).__name__, step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate / (1 + self.decay_rate * p)
+        return self.initial_learning_rate / (1 + self.decay_rate * self._periods(step))
 
 
 class PolynomialDecay(LearningRateSchedule):

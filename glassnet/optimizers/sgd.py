@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from glassnet.checks import UNIT, check_bool, check_range
-from glassnet.optimizers.base import Optimizer
+from glassnet.optimizers.base import Optimizer, passed_on
 from glassnet.optimizers.schedules import LearningRateSchedule
 from glassnet.tensor import Tensor
 
@@ -66,15 +66,7 @@ class SGD(Optimizer):
                 f"{owner}: nesterov=True needs momentum > 0. Received: momentum={momentum!r}. "
                 f"Set momentum (e.g. 0.9) or nesterov=False."
             )
-        super().__init__(
-            learning_rate,
-            params=params,
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            name=name,
-        )
+        super().__init__(learning_rate, **passed_on(locals()))
 
     def _slot_names(self) -> tuple[str, ...]:
         return ("momentum",) if self.momentum > 0 else ()

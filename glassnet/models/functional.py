@@ -111,8 +111,10 @@ class Functional(Model):
                 )
         nodes = _graph_nodes(output_tensors, input_tensors)
         layers = [t.layer for t in input_tensors]
+        seen = {id(layer) for layer in layers}
         for node in nodes:
-            if all(node.layer is not seen for seen in layers):
+            if id(node.layer) not in seen:  # a shared layer is listed once, at its first call
+                seen.add(id(node.layer))
                 layers.append(node.layer)
         names: dict[str, Layer] = {}
         for layer in layers:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.ticker import MaxNLocator
 
 from glassnet.inspect.visual import DPI, HEADER, grid_shape, new_figure, save_figure, unit_range
 
@@ -71,6 +70,8 @@ def plot_history(history: Any, path: PathLike = "curves.png") -> Path:
     Returns:
         The PNG's path: 480 px wide per panel, 400 px high.
     """
+    from matplotlib.ticker import MaxNLocator  # matplotlib loads when a plot is drawn
+
     logs = _as_history(history)
     names = [k for k in logs if not k.startswith("val_") and k != "learning_rate"]
     if not names:

@@ -388,7 +388,7 @@ class Layer:
 
     def _penalties(self, weights: bool, activity: bool) -> list[Tensor]:
         found: list[Tensor] = []
-        for _, layer in self.named_layers():
+        for layer in self._penalized_layers():
             if activity:
                 found += layer.__dict__.get("_activity_losses", ())
             if not weights:
@@ -398,6 +398,20 @@ class Layer:
                 if weight is not None and weight.requires_grad:
                     found.append(regularizer(weight))
         return found
+
+    def _penalized_layers(self) -> list[Layer]:
+        """The layers in this tree with a regularizer, found once per state of the layers
+        (``changes``): ``fit`` asks on every step, and most models have none."""
+        cached = self.__dict__.get("_penalized")
+        if cached is None or cached[0] != _changes:
+            layers = [
+                layer
+                for _, layer in self.named_layers()
+                if layer.__dict__.get("_weight_regularizers")
+                or layer.__dict__.get("_activity_regularizer") is not None
+            ]
+            cached = self.__dict__["_penalized"] = (_changes, layers)
+        return cached[1]
 
     def _option(self, what: str, module: Any, value: Any) -> Any:
         """``module.get(value)`` (a regularizer or constraint), its error naming this layer."""
@@ -862,6 +876,7 @@ def _recording_build(build: Callable[..., None]) -> Callable[..., None]:
 Layer.build = _recording_build(Layer.build)  # type: ignore[method-assign]
 
 
+@functools.lru_cache(maxsize=1024)
 def snake_case(name: str) -> str:
     """Keras's to_snake_case: "Conv2D" -> "conv2d", "BatchNormalization" ->
     "batch_normalization", "ReLU" -> "re_lu"."""

@@ -164,3 +164,14 @@ def test_plot_model_writes_a_png_sized_by_the_graph_and_dpi(tmp_path):
         assert abs(c.width * 2 - a.width) <= 2 and abs(c.height * 2 - a.height) <= 2
     with pytest.raises(ValueError, match="rankdir must be 'TB' or 'LR'"):
         gn.utils.plot_model(model, tmp_path / "x.png", rankdir="BT")
+
+
+def test_import_glassnet_leaves_matplotlib_for_when_a_plot_is_drawn():
+    """plot_model lives in utils, which every import of glassnet loads: matplotlib (a good
+    part of a second) must still wait for the first plot."""
+    import subprocess
+    import sys
+
+    code = "import sys, glassnet; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

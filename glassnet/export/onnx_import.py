@@ -29,6 +29,7 @@ import numpy as np
 
 from glassnet import ops
 from glassnet.layers import (
+    ELU,
     Activation,
     Add,
     AveragePooling2D,
@@ -43,6 +44,8 @@ from glassnet.layers import (
     Layer,
     LeakyReLU,
     MaxPooling2D,
+    PReLU,
+    ReLU,
     Rescaling,
     Reshape,
     Softmax,
@@ -51,6 +54,7 @@ from glassnet.layers import (
 )
 from glassnet.models import Model, Sequential
 from glassnet.models.saving import MAX_INPUT_VALUES
+from glassnet.ops.activation import SELU_ALPHA, SELU_SCALE
 from glassnet.ops.conv import resolve_padding
 from glassnet.ops.pooling import AvgPool2DOp, MaxPool2DOp
 from glassnet.tensor import Tensor
@@ -67,9 +71,10 @@ _CF = [0, 3, 1, 2]  # ONNX axis a is stored at axis _CF[a]
 MAX_IMPORT_VALUES = MAX_INPUT_VALUES
 
 SUPPORTED_OPS = (
-    "Add AveragePool BatchNormalization Concat Constant Conv Div Dropout Flatten Gemm "
-    "GlobalAveragePool GlobalMaxPool Identity LeakyRelu MatMul MaxPool Mul Pad Relu Reshape "
-    "Sigmoid Slice Softmax Sub Tanh Transpose"
+    "Add AveragePool BatchNormalization Clip Concat Constant Conv Div Dropout Elu Exp Flatten "
+    "Gemm GlobalAveragePool GlobalMaxPool HardSigmoid HardSwish Identity LeakyRelu MatMul "
+    "MaxPool Mish Mul Pad PRelu Relu Reshape Selu Sigmoid Slice Softmax Softplus Softsign Sub "
+    "Tanh Transpose"
 ).split()
 
 
@@ -345,7 +350,8 @@ def _elementwise(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[Any]) 
         c = b.channels_last(c) if a.cl else b.plain(c)
         if op == "add" and a.shape == c.shape:
             return b.layer(Add(), [a, c], a.cl)
-        shape = tuple(np.broadcast_shapes(tuple(d or 1 for d in a.shape), c.shape))
+        known = [tuple(d or 1 for d in t.shape) for t in (a, c)]  # the batch axis is None
+        shape = tuple(np.broadcast_shapes(*known))
         return b.emit(op, [a, c], (None, *shape[1:]), a.cl)
     (x,) = tensors
     const = next(np.asarray(v, np.float32) for v in ins if not isinstance(v, _Tensor))
@@ -485,6 +491,69 @@ def _simple(layer_factory: Any) -> Any:
     return convert
 
 
+def _fixed(name: str, **expected: tuple[float, float]) -> Any:
+    """A converter to ``Activation(name)`` for an op whose attributes must have the values
+    ``expected`` gives as ``key=(value, ONNX's default)`` (within float32 rounding) for the op
+    to be Keras's function."""
+
+    def convert(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+        for key, (want, default) in expected.items():
+            got = float(attrs.get(key, default))
+            if abs(got - want) > 1e-6 * max(1.0, abs(want)):
+                raise ValueError(
+                    f"import_onnx: {node.op_type} '{node.name}' with {key}={got:g} is not "
+                    f"glassnet's {name} ({key}={want:g}); only that one is imported."
+                )
+        return b.layer(Activation(name), [ins[0]], ins[0].cl)
+
+    return convert
+
+
+def _clip(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """Clip(x, 0, cap): ReLU capped at ``cap`` (``relu6`` for 6); other lower bounds are not
+    imported."""
+
+    def bound(i: int, key: str) -> float | None:
+        if len(node.input) > i and node.input[i]:
+            value = b.const(node.input[i])
+            if value is None:
+                raise ValueError(f"import_onnx: Clip '{node.name}' needs constant bounds.")
+            return float(np.asarray(value).reshape(()))
+        return None if key not in attrs else float(attrs[key])  # opset < 11: attributes
+
+    low, high = bound(1, "min"), bound(2, "max")
+    if low != 0.0 or high is None or high < 0:
+        raise ValueError(
+            f"import_onnx: Clip '{node.name}' from {low} to {high}: only Clip(x, 0, cap), a "
+            f"capped ReLU, is imported."
+        )
+    layer = Activation("relu6") if high == 6.0 else ReLU(max_value=high)
+    return b.layer(layer, [ins[0]], ins[0].cl)
+
+
+def _prelu(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """PRelu(x, slope) as a PReLU layer: the slope, broadcast to one sample's ONNX shape, held
+    channels-last like x, with the axes where it has size 1 shared."""
+    x = ins[0]
+    slope = b.const(node.input[1])
+    rank = len(x.shape)
+    if slope is None or slope.ndim > rank or (slope.ndim == rank and slope.shape[0] != 1):
+        raise ValueError(
+            f"import_onnx: PRelu '{node.name}' needs a constant slope that broadcasts over the "
+            f"batch (one per feature or channel)."
+        )
+    alpha = np.asarray(slope, np.float32).reshape((1,) * (rank - slope.ndim) + slope.shape)[0]
+    if x.cl:  # (C, H, W) -> (H, W, C), as the image is held
+        alpha = np.transpose(alpha, (1, 2, 0))
+    shared = [
+        axis + 1
+        for axis, (size, n) in enumerate(zip(alpha.shape, x.shape[1:], strict=True))
+        if size == 1 and n != 1
+    ]
+    layer = PReLU(shared_axes=shared or None)
+    return b.layer(layer, [x], x.cl, alpha=alpha)
+
+
 def _global_pool(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
     cls = GlobalAveragePooling2D if node.op_type == "GlobalAveragePool" else GlobalMaxPooling2D
     return b.layer(cls(keepdims=True), [b.channels_last(ins[0])], True)
@@ -510,6 +579,17 @@ _OPS = {
     "Sigmoid": _simple(lambda a: Activation("sigmoid")),
     "Tanh": _simple(lambda a: Activation("tanh")),
     "LeakyRelu": _simple(lambda a: LeakyReLU(float(a.get("alpha", 0.01)))),
+    "Elu": _simple(lambda a: ELU(float(a.get("alpha", 1.0)))),
+    # ONNX's Selu defaults are Keras's constants in float32; its HardSigmoid's are Keras 2's
+    "Selu": _fixed("selu", alpha=(SELU_ALPHA, SELU_ALPHA), gamma=(SELU_SCALE, SELU_SCALE)),
+    "HardSigmoid": _fixed("hard_sigmoid", alpha=(1 / 6, 0.2), beta=(0.5, 0.5)),
+    "HardSwish": _simple(lambda a: Activation("hard_silu")),
+    "Softplus": _simple(lambda a: Activation("softplus")),
+    "Softsign": _simple(lambda a: Activation("softsign")),
+    "Mish": _simple(lambda a: Activation("mish")),
+    "Exp": _simple(lambda a: Activation("exponential")),
+    "PRelu": _prelu,
+    "Clip": _clip,
     "Softmax": _softmax,
     "BatchNormalization": _batch_norm,
     "Flatten": _flatten,

@@ -637,7 +637,7 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
     path = os.fspath(path)
     onnx, proto = _load(path)
     graph = proto.graph
-    unsupported = sorted({n.op_type for n in graph.node if n.op_type not in _OPS})
+    unsupported = sorted({n.op_type for n in graph.node} - {*_OPS, "Constant"})
     if unsupported:
         raise ValueError(
             f"import_onnx: '{path}' uses operators glassnet cannot import: "

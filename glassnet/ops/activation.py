@@ -4,8 +4,8 @@ Without them a stack of layers would collapse into one linear map. Each backward
 the forward pass already computed where that is cheaper: sigmoid' = s·(1 − s),
 tanh' = 1 − t², ReLU' = 1 where the input was positive. Those with an exponential (sigmoid,
 softplus, SiLU, ELU, Mish) only ever exponentiate numbers ≤ 0, so they stay finite for any
-float input; the piecewise-linear ones (ReLU6, hard sigmoid, hard SiLU) give the gradient of
-the inner piece strictly inside it (PyTorch's and TensorFlow's conventions, noted at each op).
+float input; at the kinks of the piecewise-linear ones (ReLU6, hard sigmoid, hard SiLU) the
+gradient follows PyTorch, as noted at each op.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ import contextlib
 import json
 import math
 import os
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -209,6 +210,9 @@ class _Builder:
         self._count = 0
         self.node: Any = None  # the ONNX node being converted, for messages
         self.values_left = MAX_IMPORT_VALUES  # what the zero sample run by build may hold
+        # how many nodes (and graph outputs) read each ONNX tensor
+        self.uses = Counter(name for n in proto.graph.node for name in n.input)
+        self.uses.update(out.name for out in proto.graph.output)
         for init in proto.graph.initializer:
             self.consts[init.name] = self.array(onnx, init, f"initializer '{init.name}'")
 
@@ -223,6 +227,10 @@ class _Builder:
         if self.node is not None:
             where = f"{self.node.op_type} '{self.node.name or self.node.output[0]}'"
         self.values_left -= _check_size(f"import_onnx: {where}", t.onnx_shape, self.values_left)
+
+    def uses_of(self, name: str) -> int:
+        """How many ONNX nodes read the tensor held under the glassnet ``name``."""
+        return sum(self.uses[k] for k, t in self.values.items() if t.name == name)
 
     def fresh(self, hint: str) -> str:
         self._count += 1
@@ -345,6 +353,10 @@ def _elementwise(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[Any]) 
     tensor's layout); a scalar Mul/Add becomes a ``Rescaling`` layer."""
     op = node.op_type.lower()
     tensors = [t for t in ins if isinstance(t, _Tensor)]
+    if op == "mul" and len(tensors) == 2:
+        gated = _gated(b, node)
+        if gated is not None:
+            return gated
     if len(tensors) == 2:
         a, c = tensors
         c = b.channels_last(c) if a.cl else b.plain(c)
@@ -368,6 +380,40 @@ def _elementwise(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[Any]) 
     pair = [x, c] if ins[0] is x else [c, x]
     shape = tuple(np.broadcast_shapes(tuple(d or 1 for d in x.shape), const.shape))
     return b.emit(op, pair, (None, *shape[1:]), x.cl)
+
+
+#: x · gate(x) activations: the activations that make the gate from x, in the order applied.
+_GATES = {"silu": ("sigmoid",), "mish": ("softplus", "tanh")}
+
+
+def _gated(b: _Builder, node: Any) -> _Tensor | None:
+    """Mul(x, gate(x)) as one ``Activation``: swish (x · Sigmoid(x), how PyTorch and glassnet
+    write SiLU) or Mish (x · Tanh(Softplus(x)) before opset 18). The gate's layers are the
+    last ones emitted and read by nothing else, so they are taken back; None otherwise."""
+    for gate, x in (node.input, reversed(node.input)):
+        if gate not in b.values or x not in b.values:
+            continue
+        source, out = b.values[x], b.values[gate]
+        for name, chain in _GATES.items():
+            steps = len(chain)
+            emitted = b.nodes[-steps:] if len(b.nodes) >= steps else []
+            wanted = [source.name] + [n["output"] for n in emitted[:-1]]
+            fits = (
+                len(emitted) == steps
+                and emitted[-1]["output"] == out.name
+                and all(
+                    n["op"] == "layer"
+                    and n["inputs"] == [want]
+                    and isinstance(b.parts[n["index"]], Activation)
+                    and b.parts[n["index"]].get_config()["activation"] == kind
+                    and b.uses_of(n["output"]) == 1
+                    for n, want, kind in zip(emitted, wanted, chain, strict=True)
+                )
+            )
+            if fits:
+                del b.nodes[-steps:], b.parts[-steps:], b.weights[-steps:]
+                return b.layer(Activation(name), [source], source.cl)
+    return None
 
 
 def _flatten(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:

@@ -215,10 +215,11 @@ def test_activations_round_trip(tmp_path, opset):
         export(model, tmp_path / "m.onnx", opset=opset)
         imported = import_onnx(tmp_path / "m.onnx")
         np.testing.assert_allclose(imported.predict(x), model.predict(x), atol=1e-5, rtol=1e-6)
-        # a single ONNX op comes back as one layer; swish (and mish before opset 18) is
-        # x · gate(x) in ONNX, which imports as a graph
-        chain = name != "silu" and (name != "mish" or opset >= 18)
-        assert isinstance(imported, Sequential if chain else OnnxGraph), name
+        # swish (and mish before opset 18) is x · gate(x) in ONNX: one Activation again
+        assert isinstance(imported, Sequential), name
+        assert len(imported.layers) == 2, name  # Dense, then the activation as one layer
+        if name in ("silu", "mish"):
+            assert imported.layers[1].get_config()["activation"] == name
 
 
 def test_elu_and_prelu_round_trip_with_their_layout(tmp_path):
@@ -333,3 +334,23 @@ def test_clip_from_zero_imports_as_a_capped_relu(tmp_path):
     assert isinstance(layer, layers.ReLU) and layer.max_value == 2.5
     x = np.array([[-1.0, 1.0, 2.0, 4.0]], np.float32)
     np.testing.assert_array_equal(model.predict(x), [[0.0, 1.0, 2.0, 2.5]])
+
+
+def test_a_gate_read_elsewhere_stays_a_product(tmp_path):
+    """x · Sigmoid(x) is one silu only when nothing else reads the Sigmoid."""
+    h = onnx.helper
+    nodes = [
+        h.make_node("Sigmoid", ["x"], ["s"]),
+        h.make_node("Mul", ["x", "s"], ["p"]),
+        h.make_node("Add", ["p", "s"], ["y"]),
+    ]
+    path = _saved_graph(tmp_path, nodes, {}, (1, 5))
+    model = import_onnx(path)
+    assert isinstance(model, OnnxGraph)
+    x = np.linspace(-4, 4, 10, dtype=np.float32).reshape(2, 5)
+    s = 1 / (1 + np.exp(-x))
+    np.testing.assert_allclose(model.predict(x), x * s + s, rtol=1e-6)
+    fused = _saved_graph(tmp_path, [*nodes[:2], h.make_node("Relu", ["p"], ["y"])], {}, (1, 5))
+    model = import_onnx(fused)
+    assert [layer.get_config().get("activation") for layer in model.layers] == ["silu", "relu"]
+    np.testing.assert_allclose(model.predict(x), np.maximum(x * s, 0), rtol=1e-6)

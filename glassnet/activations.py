@@ -10,29 +10,56 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from glassnet.ops.activation import (
+    elu,
     gelu,
+    hard_sigmoid,
+    hard_silu,
     leaky_relu,
     log_softmax,
+    mish,
     relu,
+    relu6,
+    selu,
     sigmoid,
+    silu,
     softmax,
+    softplus,
+    softsign,
     tanh,
 )
+from glassnet.ops.elementwise import exp as exponential
 from glassnet.tensor import Tensor
 
 __all__ = [
     "deserialize",
+    "elu",
+    "exponential",
     "gelu",
     "get",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
     "leaky_relu",
     "linear",
     "log_softmax",
+    "mish",
     "relu",
+    "relu6",
+    "selu",
     "serialize",
     "sigmoid",
+    "silu",
     "softmax",
+    "softplus",
+    "softsign",
+    "swish",
     "tanh",
 ]
+
+#: Keras 3's second names: the same functions (a config saved with either name loads, and
+#: ``serialize`` writes the first name, "silu" / "hard_silu", as Keras does).
+swish = silu
+hard_swish = hard_silu
 
 
 def linear(x: Tensor) -> Tensor:
@@ -50,6 +77,18 @@ _ACTIVATIONS: dict[str, Callable[..., Tensor]] = {
     "leaky_relu": leaky_relu,
     "gelu": gelu,
     "linear": linear,
+    "silu": silu,
+    "swish": silu,
+    "elu": elu,
+    "selu": selu,
+    "softplus": softplus,
+    "softsign": softsign,
+    "mish": mish,
+    "relu6": relu6,
+    "hard_sigmoid": hard_sigmoid,
+    "hard_silu": hard_silu,
+    "hard_swish": hard_silu,
+    "exponential": exponential,
 }
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from glassnet import activations
 from glassnet.applications import BasicBlock, BasicConv2D, Bottleneck, Inception
 from glassnet.layers import (
+    ELU,
     Activation,
     ActivityRegularization,
     Add,
@@ -48,6 +49,7 @@ from glassnet.layers import (
     MaxPooling2D,
     Minimum,
     Multiply,
+    PReLU,
     RandomBrightness,
     RandomContrast,
     RandomCrop,
@@ -63,6 +65,7 @@ from glassnet.layers import (
 )
 from glassnet.layers.layer import Layer
 from glassnet.models import Functional, Model, Sequential
+from glassnet.ops.activation import SELU_ALPHA, SELU_SCALE
 from glassnet.ops.conv import resolve_padding
 
 __all__ = ["DEFAULT_OPSET", "export", "register_converter", "supported_layers"]
@@ -99,8 +102,9 @@ class Value:
 class Graph:
     """What the converters write into: nodes, initializers and fresh names."""
 
-    def __init__(self) -> None:
+    def __init__(self, opset: int = DEFAULT_OPSET) -> None:
         self.onnx = _onnx()
+        self.opset = opset  # the version written: newer ops (Mish, opset 18) where it has them
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self._names: dict[str, int] = {}
@@ -201,7 +205,16 @@ def _activation(graph: Graph, fn: Any, value: Value, hint: str) -> Value:
         name = activations.serialize(fn)
     except (TypeError, ValueError):
         name = getattr(fn, "__name__", repr(fn))
-    simple = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+    simple = {
+        "relu": "Relu",
+        "sigmoid": "Sigmoid",
+        "tanh": "Tanh",
+        "elu": "Elu",  # alpha 1.0 is ONNX's default too
+        "softplus": "Softplus",
+        "softsign": "Softsign",
+        "hard_silu": "HardSwish",  # x·max(0, min(1, x/6 + 1/2)): Keras 3's hard SiLU
+        "exponential": "Exp",
+    }
     if name == "linear":
         return value
     if name in simple:
@@ -219,6 +232,24 @@ def _activation(graph: Graph, fn: Any, value: Value, hint: str) -> Value:
         one = graph.node("Add", [erf, graph.weight("one", np.float32(1.0))], hint)
         half = graph.node("Mul", [one, graph.weight("half", np.float32(0.5))], hint)
         return Value(graph.node("Mul", [value.name, half], hint), value.shape, value.layout)
+    if name in ("silu", "mish"):  # x · Sigmoid(x); x · Tanh(Softplus(x)) before opset 18
+        if name == "mish" and graph.opset >= 18:
+            return Value(graph.node("Mish", [value.name], hint), value.shape, value.layout)
+        if name == "silu":
+            gate = graph.node("Sigmoid", [value.name], hint)
+        else:
+            gate = graph.node("Tanh", [graph.node("Softplus", [value.name], hint)], hint)
+        return Value(graph.node("Mul", [value.name, gate], hint), value.shape, value.layout)
+    if name == "selu":  # Keras's constants (ONNX's defaults are the same, rounded to float32)
+        out = graph.node("Selu", [value.name], hint, alpha=SELU_ALPHA, gamma=SELU_SCALE)
+        return Value(out, value.shape, value.layout)
+    if name == "hard_sigmoid":  # Keras 3's clip(x/6 + 1/2, 0, 1), not ONNX's default 0.2·x
+        out = graph.node("HardSigmoid", [value.name], hint, alpha=1 / 6, beta=0.5)
+        return Value(out, value.shape, value.layout)
+    if name == "relu6":
+        low, high = graph.weight("zero", np.float32(0.0)), graph.weight("six", np.float32(6.0))
+        out = graph.node("Clip", [value.name, low, high], hint)
+        return Value(out, value.shape, value.layout)
     raise ValueError(f"ONNX export: activation {name!r} is not supported.")
 
 
@@ -394,6 +425,23 @@ def _leaky_relu(graph: Graph, layer: LeakyReLU, value: Value) -> Value:
     return Value(out, value.shape, value.layout)
 
 
+@register_converter(ELU)
+def _elu(graph: Graph, layer: ELU, value: Value) -> Value:
+    out = graph.node("Elu", [value.name], layer.name, alpha=layer.alpha)
+    return Value(out, value.shape, value.layout)
+
+
+@register_converter(PReLU)
+def _prelu(graph: Graph, layer: PReLU, value: Value) -> Value:
+    """PRelu with alpha as its slope, (H, W, C) -> (C, H, W) when the image is channels-first
+    (broadcast against the batch axis, as the layer's own alpha is)."""
+    alpha = np.asarray(layer.alpha.data)
+    if value.layout == NCHW:
+        alpha = np.transpose(alpha, (2, 0, 1))
+    slope = graph.weight(f"{layer.name}_alpha", alpha)
+    return Value(graph.node("PRelu", [value.name, slope], layer.name), value.shape, value.layout)
+
+
 @register_converter(Softmax)
 def _softmax(graph: Graph, layer: Softmax, value: Value) -> Value:
     value = graph.layout(value, NHWC)
@@ -533,7 +581,7 @@ def to_onnx(
                 f"ONNX export: every axis but the batch must have a known size (convolution "
                 f"pads are computed from it). Received input shape {shape}."
             )
-    graph = Graph()
+    graph = Graph(opset)
     names = _names(model, "input", len(shapes))
     sources = [Value(graph.name(n), s, NHWC) for n, s in zip(names, shapes, strict=True)]
     several = isinstance(model, Functional) and len(model.outputs) > 1

@@ -23,12 +23,14 @@ import contextlib
 import json
 import math
 import os
+from collections import Counter
 from typing import Any
 
 import numpy as np
 
 from glassnet import ops
 from glassnet.layers import (
+    ELU,
     Activation,
     Add,
     AveragePooling2D,
@@ -43,6 +45,8 @@ from glassnet.layers import (
     Layer,
     LeakyReLU,
     MaxPooling2D,
+    PReLU,
+    ReLU,
     Rescaling,
     Reshape,
     Softmax,
@@ -51,6 +55,7 @@ from glassnet.layers import (
 )
 from glassnet.models import Model, Sequential
 from glassnet.models.saving import MAX_INPUT_VALUES
+from glassnet.ops.activation import SELU_ALPHA, SELU_SCALE
 from glassnet.ops.conv import resolve_padding
 from glassnet.ops.pooling import AvgPool2DOp, MaxPool2DOp
 from glassnet.tensor import Tensor
@@ -67,9 +72,10 @@ _CF = [0, 3, 1, 2]  # ONNX axis a is stored at axis _CF[a]
 MAX_IMPORT_VALUES = MAX_INPUT_VALUES
 
 SUPPORTED_OPS = (
-    "Add AveragePool BatchNormalization Concat Constant Conv Div Dropout Flatten Gemm "
-    "GlobalAveragePool GlobalMaxPool Identity LeakyRelu MatMul MaxPool Mul Pad Relu Reshape "
-    "Sigmoid Slice Softmax Sub Tanh Transpose"
+    "Add AveragePool BatchNormalization Clip Concat Constant Conv Div Dropout Elu Exp Flatten "
+    "Gemm GlobalAveragePool GlobalMaxPool HardSigmoid HardSwish Identity LeakyRelu MatMul "
+    "MaxPool Mish Mul Pad PRelu Relu Reshape Selu Sigmoid Slice Softmax Softplus Softsign Sub "
+    "Tanh Transpose"
 ).split()
 
 
@@ -204,6 +210,9 @@ class _Builder:
         self._count = 0
         self.node: Any = None  # the ONNX node being converted, for messages
         self.values_left = MAX_IMPORT_VALUES  # what the zero sample run by build may hold
+        # how many nodes (and graph outputs) read each ONNX tensor
+        self.uses = Counter(name for n in proto.graph.node for name in n.input)
+        self.uses.update(out.name for out in proto.graph.output)
         for init in proto.graph.initializer:
             self.consts[init.name] = self.array(onnx, init, f"initializer '{init.name}'")
 
@@ -218,6 +227,10 @@ class _Builder:
         if self.node is not None:
             where = f"{self.node.op_type} '{self.node.name or self.node.output[0]}'"
         self.values_left -= _check_size(f"import_onnx: {where}", t.onnx_shape, self.values_left)
+
+    def uses_of(self, name: str) -> int:
+        """How many ONNX nodes read the tensor held under the glassnet ``name``."""
+        return sum(self.uses[k] for k, t in self.values.items() if t.name == name)
 
     def fresh(self, hint: str) -> str:
         self._count += 1
@@ -340,12 +353,17 @@ def _elementwise(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[Any]) 
     tensor's layout); a scalar Mul/Add becomes a ``Rescaling`` layer."""
     op = node.op_type.lower()
     tensors = [t for t in ins if isinstance(t, _Tensor)]
+    if op == "mul" and len(tensors) == 2:
+        gated = _gated(b, node)
+        if gated is not None:
+            return gated
     if len(tensors) == 2:
         a, c = tensors
         c = b.channels_last(c) if a.cl else b.plain(c)
         if op == "add" and a.shape == c.shape:
             return b.layer(Add(), [a, c], a.cl)
-        shape = tuple(np.broadcast_shapes(tuple(d or 1 for d in a.shape), c.shape))
+        known = [tuple(d or 1 for d in t.shape) for t in (a, c)]  # the batch axis is None
+        shape = tuple(np.broadcast_shapes(*known))
         return b.emit(op, [a, c], (None, *shape[1:]), a.cl)
     (x,) = tensors
     const = next(np.asarray(v, np.float32) for v in ins if not isinstance(v, _Tensor))
@@ -362,6 +380,40 @@ def _elementwise(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[Any]) 
     pair = [x, c] if ins[0] is x else [c, x]
     shape = tuple(np.broadcast_shapes(tuple(d or 1 for d in x.shape), const.shape))
     return b.emit(op, pair, (None, *shape[1:]), x.cl)
+
+
+#: x · gate(x) activations: the activations that make the gate from x, in the order applied.
+_GATES = {"silu": ("sigmoid",), "mish": ("softplus", "tanh")}
+
+
+def _gated(b: _Builder, node: Any) -> _Tensor | None:
+    """Mul(x, gate(x)) as one ``Activation``: swish (x · Sigmoid(x), how PyTorch and glassnet
+    write SiLU) or Mish (x · Tanh(Softplus(x)) before opset 18). The gate's layers are the
+    last ones emitted and read by nothing else, so they are taken back; None otherwise."""
+    for gate, x in (node.input, reversed(node.input)):
+        if gate not in b.values or x not in b.values:
+            continue
+        source, out = b.values[x], b.values[gate]
+        for name, chain in _GATES.items():
+            steps = len(chain)
+            emitted = b.nodes[-steps:] if len(b.nodes) >= steps else []
+            wanted = [source.name] + [n["output"] for n in emitted[:-1]]
+            fits = (
+                len(emitted) == steps
+                and emitted[-1]["output"] == out.name
+                and all(
+                    n["op"] == "layer"
+                    and n["inputs"] == [want]
+                    and isinstance(b.parts[n["index"]], Activation)
+                    and b.parts[n["index"]].get_config()["activation"] == kind
+                    and b.uses_of(n["output"]) == 1
+                    for n, want, kind in zip(emitted, wanted, chain, strict=True)
+                )
+            )
+            if fits:
+                del b.nodes[-steps:], b.parts[-steps:], b.weights[-steps:]
+                return b.layer(Activation(name), [source], source.cl)
+    return None
 
 
 def _flatten(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
@@ -485,6 +537,69 @@ def _simple(layer_factory: Any) -> Any:
     return convert
 
 
+def _fixed(name: str, **expected: tuple[float, float]) -> Any:
+    """A converter to ``Activation(name)`` for an op whose attributes must have the values
+    ``expected`` gives as ``key=(value, ONNX's default)`` (within float32 rounding) for the op
+    to be Keras's function."""
+
+    def convert(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+        for key, (want, default) in expected.items():
+            got = float(attrs.get(key, default))
+            if abs(got - want) > 1e-6 * max(1.0, abs(want)):
+                raise ValueError(
+                    f"import_onnx: {node.op_type} '{node.name}' with {key}={got:g} is not "
+                    f"glassnet's {name} ({key}={want:g}); only that one is imported."
+                )
+        return b.layer(Activation(name), [ins[0]], ins[0].cl)
+
+    return convert
+
+
+def _clip(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """Clip(x, 0, cap): ReLU capped at ``cap`` (``relu6`` for 6); other lower bounds are not
+    imported."""
+
+    def bound(i: int, key: str) -> float | None:
+        if len(node.input) > i and node.input[i]:
+            value = b.const(node.input[i])
+            if value is None:
+                raise ValueError(f"import_onnx: Clip '{node.name}' needs constant bounds.")
+            return float(np.asarray(value).reshape(()))
+        return None if key not in attrs else float(attrs[key])  # opset < 11: attributes
+
+    low, high = bound(1, "min"), bound(2, "max")
+    if low != 0.0 or high is None or high < 0:
+        raise ValueError(
+            f"import_onnx: Clip '{node.name}' from {low} to {high}: only Clip(x, 0, cap), a "
+            f"capped ReLU, is imported."
+        )
+    layer = Activation("relu6") if high == 6.0 else ReLU(max_value=high)
+    return b.layer(layer, [ins[0]], ins[0].cl)
+
+
+def _prelu(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """PRelu(x, slope) as a PReLU layer: the slope, broadcast to one sample's ONNX shape, held
+    channels-last like x, with the axes where it has size 1 shared."""
+    x = ins[0]
+    slope = b.const(node.input[1])
+    rank = len(x.shape)
+    if slope is None or slope.ndim > rank or (slope.ndim == rank and slope.shape[0] != 1):
+        raise ValueError(
+            f"import_onnx: PRelu '{node.name}' needs a constant slope that broadcasts over the "
+            f"batch (one per feature or channel)."
+        )
+    alpha = np.asarray(slope, np.float32).reshape((1,) * (rank - slope.ndim) + slope.shape)[0]
+    if x.cl:  # (C, H, W) -> (H, W, C), as the image is held
+        alpha = np.transpose(alpha, (1, 2, 0))
+    shared = [
+        axis + 1
+        for axis, (size, n) in enumerate(zip(alpha.shape, x.shape[1:], strict=True))
+        if size == 1 and n != 1
+    ]
+    layer = PReLU(shared_axes=shared or None)
+    return b.layer(layer, [x], x.cl, alpha=alpha)
+
+
 def _global_pool(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
     cls = GlobalAveragePooling2D if node.op_type == "GlobalAveragePool" else GlobalMaxPooling2D
     return b.layer(cls(keepdims=True), [b.channels_last(ins[0])], True)
@@ -510,6 +625,17 @@ _OPS = {
     "Sigmoid": _simple(lambda a: Activation("sigmoid")),
     "Tanh": _simple(lambda a: Activation("tanh")),
     "LeakyRelu": _simple(lambda a: LeakyReLU(float(a.get("alpha", 0.01)))),
+    "Elu": _simple(lambda a: ELU(float(a.get("alpha", 1.0)))),
+    # ONNX's Selu defaults are Keras's constants in float32; its HardSigmoid's are Keras 2's
+    "Selu": _fixed("selu", alpha=(SELU_ALPHA, SELU_ALPHA), gamma=(SELU_SCALE, SELU_SCALE)),
+    "HardSigmoid": _fixed("hard_sigmoid", alpha=(1 / 6, 0.2), beta=(0.5, 0.5)),
+    "HardSwish": _simple(lambda a: Activation("hard_silu")),
+    "Softplus": _simple(lambda a: Activation("softplus")),
+    "Softsign": _simple(lambda a: Activation("softsign")),
+    "Mish": _simple(lambda a: Activation("mish")),
+    "Exp": _simple(lambda a: Activation("exponential")),
+    "PRelu": _prelu,
+    "Clip": _clip,
     "Softmax": _softmax,
     "BatchNormalization": _batch_norm,
     "Flatten": _flatten,
@@ -557,7 +683,7 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
     path = os.fspath(path)
     onnx, proto = _load(path)
     graph = proto.graph
-    unsupported = sorted({n.op_type for n in graph.node if n.op_type not in _OPS})
+    unsupported = sorted({n.op_type for n in graph.node} - {*_OPS, "Constant"})
     if unsupported:
         raise ValueError(
             f"import_onnx: '{path}' uses operators glassnet cannot import: "

@@ -5,7 +5,7 @@ creates its weights on the first call, and can be saved as a config (``serialize
 (``deserialize``) by class name (``glassnet/layers/serialization.py``).
 """
 
-from glassnet.layers.activations import LeakyReLU, ReLU, Softmax
+from glassnet.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from glassnet.layers.augmentation import (
     RandomBrightness,
     RandomContrast,
@@ -66,6 +66,7 @@ from glassnet.layers.reshaping import Flatten, Reshape
 from glassnet.layers.serialization import deserialize, get, serialize
 
 __all__ = [
+    "ELU",
     "GRU",
     "LSTM",
     "Activation",
@@ -99,6 +100,7 @@ __all__ = [
     "Maximum",
     "Minimum",
     "Multiply",
+    "PReLU",
     "RandomBrightness",
     "RandomContrast",
     "RandomCrop",

@@ -5,7 +5,25 @@ plain NumPy, plus a lowercase wrapper here that checks its arguments. Layers cal
 """
 
 from glassnet.ops import methods as _methods
-from glassnet.ops.activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from glassnet.ops.activation import (
+    elu,
+    gelu,
+    hard_sigmoid,
+    hard_silu,
+    leaky_relu,
+    log_softmax,
+    mish,
+    prelu,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    softsign,
+    tanh,
+)
 from glassnet.ops.conv import *
 from glassnet.ops.dropout import *
 from glassnet.ops.elementwise import (

@@ -180,3 +180,62 @@ def test_unsupported_layer_names_it_and_lists_supported():
 def test_unbuilt_model_is_a_clear_error():
     with pytest.raises(ValueError, match="not built"):
         to_onnx(Sequential([layers.Dense(2)]))
+
+
+NAMED = ["silu", "swish", "elu", "selu", "softplus", "softsign", "mish", "relu6"]
+NAMED += ["hard_sigmoid", "hard_silu", "hard_swish", "exponential"]
+
+
+@pytest.mark.parametrize("opset", [17, 18])  # 18: Mish is one ONNX op, before it three
+def test_named_activations_match_onnxruntime(opset):
+    """Each activation by name: a Dense's (on rows) and an Activation layer's after a Conv2D
+    (on channels-first images in the graph), over inputs wide enough to cross every kink."""
+    for name in NAMED:
+        dense = Sequential([layers.Input((7,)), layers.Dense(9, activation=name)])
+        conv = Sequential(
+            [
+                layers.Input((5, 4, 3)),
+                layers.Conv2D(4, 3, padding="same"),
+                layers.Activation(name),
+            ]
+        )
+        for model in (dense, conv):
+            for w in model.weights:
+                w.data[...] *= 4  # outputs over about [-8, 8]: past ±3 and 6
+            proto = to_onnx(model, opset=opset)
+            session = ort.InferenceSession(
+                proto.SerializeToString(), providers=["CPUExecutionProvider"]
+            )
+            x = np.random.default_rng(1).normal(size=(7, *model.input_shape[1:]))
+            x = x.astype(np.float32)
+            expected = model.predict(x)
+            got = session.run(None, {"input": x})[0]
+            # exponential's outputs reach e^20: compare relatively there
+            np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-5, err_msg=name)
+        ops = {n.op_type for n in to_onnx(dense, opset=opset).graph.node}
+        if name == "mish":
+            assert ("Mish" in ops) == (opset >= 18)
+
+
+def test_elu_and_prelu_layers_match_onnxruntime():
+    rng = np.random.default_rng(4)
+    model = Sequential(
+        [
+            layers.Input((6, 5, 3)),
+            layers.Conv2D(4, 3, padding="same"),  # channels-first from here in the graph
+            layers.PReLU(alpha_initializer="random_uniform", shared_axes=[1, 2]),
+            layers.ELU(0.4),
+            layers.PReLU(alpha_initializer="random_uniform"),  # one alpha per number
+            layers.Flatten(),
+            layers.PReLU(alpha_initializer="random_uniform"),
+            layers.Dense(6),
+            layers.Reshape((2, 3)),
+            layers.PReLU(alpha_initializer="random_uniform", shared_axes=1),
+            layers.ELU(),
+        ]
+    )
+    for w in model.weights:
+        w.data[...] = rng.normal(0, 0.5, w.shape)
+    _check(model)
+    ops = {n.op_type for n in to_onnx(model).graph.node}
+    assert {"PRelu", "Elu"} <= ops

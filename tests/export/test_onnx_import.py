@@ -203,3 +203,154 @@ def test_a_saved_graph_with_a_huge_pad_is_refused_when_built():
     graph = OnnxGraph([node], [], input_name="input", output_name="p")
     with pytest.raises(ValueError, match=r"OnnxGraph .*pad node 'p' makes a tensor of shape"):
         graph.build((None, 2, 3))
+
+
+@pytest.mark.parametrize("opset", [17, 18])
+def test_activations_round_trip(tmp_path, opset):
+    names = ["silu", "elu", "selu", "softplus", "softsign", "mish", "relu6"]
+    names += ["hard_sigmoid", "hard_silu", "exponential"]
+    x = np.random.default_rng(0).normal(0, 3, (7, 6)).astype(np.float32)
+    for name in names:
+        model = Sequential([layers.Input((6,)), layers.Dense(8, activation=name)])
+        export(model, tmp_path / "m.onnx", opset=opset)
+        imported = import_onnx(tmp_path / "m.onnx")
+        np.testing.assert_allclose(imported.predict(x), model.predict(x), atol=1e-5, rtol=1e-6)
+        # swish (and mish before opset 18) is x · gate(x) in ONNX: one Activation again
+        assert isinstance(imported, Sequential), name
+        assert len(imported.layers) == 2, name  # Dense, then the activation as one layer
+        if name in ("silu", "mish"):
+            assert imported.layers[1].get_config()["activation"] == name
+
+
+def test_elu_and_prelu_round_trip_with_their_layout(tmp_path):
+    model = Sequential(
+        [
+            layers.Input((6, 5, 3)),
+            layers.Conv2D(4, 3, padding="same"),
+            layers.PReLU(alpha_initializer="random_uniform", shared_axes=[1, 2]),
+            layers.ELU(0.4),
+            layers.PReLU(alpha_initializer="random_uniform"),
+            layers.Flatten(),
+            layers.Dense(5),
+            layers.PReLU(alpha_initializer="random_uniform"),
+        ]
+    )
+    imported, _ = _round_trip(model, tmp_path)
+    assert isinstance(imported, Sequential)
+    prelus = [layer for layer in imported.layers if isinstance(layer, layers.PReLU)]
+    assert [p.shared_axes for p in prelus] == [[1, 2], None, None]
+    assert [tuple(p.alpha.shape) for p in prelus] == [(1, 1, 4), (6, 5, 4), (5,)]
+    (elu,) = [layer for layer in imported.layers if isinstance(layer, layers.ELU)]
+    assert elu.alpha == pytest.approx(0.4)
+
+
+TORCH_ACTIVATIONS = {  # name -> (the module after a Conv2d, the one after a Linear)
+    "PReLU": lambda nn: (nn.PReLU(4), nn.PReLU()),  # one alpha per channel; one in all
+    "ELU": lambda nn: (nn.ELU(0.5), nn.ELU()),
+    "SELU": lambda nn: (nn.SELU(), nn.SELU()),
+    "Softplus": lambda nn: (nn.Softplus(), nn.Softplus()),
+    "Hardsigmoid": lambda nn: (nn.Hardsigmoid(), nn.Hardsigmoid()),  # HardSigmoid(1/6, 1/2)
+    "Hardswish": lambda nn: (nn.Hardswish(), nn.Hardswish()),
+    "ReLU6": lambda nn: (nn.ReLU6(), nn.ReLU6()),  # Clip(0, 6), its bounds Constant nodes
+    "Mish": lambda nn: (nn.Mish(), nn.Mish()),  # x · tanh(softplus(x)): three ops
+    "SiLU": lambda nn: (nn.SiLU(), nn.SiLU()),  # x · sigmoid(x)
+}
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("name", list(TORCH_ACTIVATIONS))
+def test_pytorch_activations_import(tmp_path, name):
+    """A PyTorch activation after a convolution (NCHW there, held NHWC here) and after a
+    Linear layer, exported by torch.onnx: the imported model gives PyTorch's numbers.
+    (PyTorch writes Softsign as Abs, Add and Div, which glassnet does not import.)"""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    after_conv, after_linear = TORCH_ACTIVATIONS[name](nn)
+    net = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), after_conv, nn.Flatten(), nn.Linear(4 * 5 * 6, 8)
+    )
+    net.append(after_linear)
+    with torch.no_grad():
+        for module in (after_conv, after_linear):
+            if isinstance(module, nn.PReLU):
+                module.weight.uniform_(0.05, 0.5)
+    net.eval()
+    x = torch.randn(7, 3, 5, 6) * 3
+    path = tmp_path / "act.onnx"
+    torch.onnx.export(
+        net,
+        (x[:1],),
+        str(path),
+        opset_version=17,
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+        dynamo=False,
+    )
+    model = import_onnx(path)
+    with torch.no_grad():
+        expected = net(x).numpy()
+    got = model.predict(x.numpy().transpose(0, 2, 3, 1))
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("node", "inits", "match"),
+    [
+        (
+            onnx.helper.make_node("HardSigmoid", ["x"], ["y"], name="hs"),  # ONNX's 0.2·x + 0.5
+            {},
+            r"HardSigmoid 'hs' with alpha=0.2 is not glassnet's hard_sigmoid \(alpha=0.166667\)",
+        ),
+        (
+            onnx.helper.make_node("Selu", ["x"], ["y"], name="s", gamma=2.0),
+            {},
+            r"Selu 's' with gamma=2 is not glassnet's selu",
+        ),
+        (
+            onnx.helper.make_node("Clip", ["x", "lo", "hi"], ["y"], name="c"),
+            {"lo": np.float32(-1.0), "hi": np.float32(1.0)},
+            r"Clip 'c' from -1.0 to 1.0: only Clip\(x, 0, cap\), a capped ReLU, is imported",
+        ),
+        (
+            onnx.helper.make_node("PRelu", ["x", "slope"], ["y"], name="p"),
+            {"slope": np.ones((2, 1, 1, 1), np.float32)},
+            r"PRelu 'p' needs a constant slope that broadcasts over the batch",
+        ),
+    ],
+)
+def test_activations_glassnet_does_not_have_are_named(tmp_path, node, inits, match):
+    path = _saved_graph(tmp_path, [node], inits, input_shape=(2, 1, 1, 1))
+    with pytest.raises(ValueError, match=match):
+        import_onnx(path)
+
+
+def test_clip_from_zero_imports_as_a_capped_relu(tmp_path):
+    node = onnx.helper.make_node("Clip", ["x", "lo", "hi"], ["y"])
+    path = _saved_graph(tmp_path, [node], {"lo": np.float32(0.0), "hi": np.float32(2.5)}, (1, 4))
+    model = import_onnx(path)
+    (layer,) = model.layers
+    assert isinstance(layer, layers.ReLU) and layer.max_value == 2.5
+    x = np.array([[-1.0, 1.0, 2.0, 4.0]], np.float32)
+    np.testing.assert_array_equal(model.predict(x), [[0.0, 1.0, 2.0, 2.5]])
+
+
+def test_a_gate_read_elsewhere_stays_a_product(tmp_path):
+    """x · Sigmoid(x) is one silu only when nothing else reads the Sigmoid."""
+    h = onnx.helper
+    nodes = [
+        h.make_node("Sigmoid", ["x"], ["s"]),
+        h.make_node("Mul", ["x", "s"], ["p"]),
+        h.make_node("Add", ["p", "s"], ["y"]),
+    ]
+    path = _saved_graph(tmp_path, nodes, {}, (1, 5))
+    model = import_onnx(path)
+    assert isinstance(model, OnnxGraph)
+    x = np.linspace(-4, 4, 10, dtype=np.float32).reshape(2, 5)
+    s = 1 / (1 + np.exp(-x))
+    np.testing.assert_allclose(model.predict(x), x * s + s, rtol=1e-6)
+    fused = _saved_graph(tmp_path, [*nodes[:2], h.make_node("Relu", ["p"], ["y"])], {}, (1, 5))
+    model = import_onnx(fused)
+    assert [layer.get_config().get("activation") for layer in model.layers] == ["silu", "relu"]
+    np.testing.assert_allclose(model.predict(x), np.maximum(x * s, 0), rtol=1e-6)

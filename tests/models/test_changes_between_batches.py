@@ -85,6 +85,16 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
     "Dropout": ((6,), {"rate": 0.25, "seed": 1}, {"rate": 0.5, "seed": 2}),
     "Flatten": ((3, 2), {}, {}),
     "LeakyReLU": ((6,), {"negative_slope": 0.3}, {"negative_slope": 0.05}),
+    "ELU": ((6,), {}, {"alpha": 0.5}),
+    "PReLU": (
+        (3, 2),
+        {"alpha_initializer": "ones", "shared_axes": [1]},
+        {
+            "alpha_initializer": "zeros",
+            "alpha_regularizer": "l2",
+            "alpha_constraint": "non_neg",
+        },
+    ),
     "ReLU": ((6,), {}, {"max_value": 0.5, "negative_slope": 0.1, "threshold": 0.2}),
     "Rescaling": ((6,), {"scale": 0.5}, {"scale": 2.0, "offset": 1.0}),
     "Reshape": ((6,), {"target_shape": (6,)}, {"target_shape": (3, 2)}),
@@ -198,6 +208,7 @@ STRUCTURAL = {
     "LSTM": {"units", "use_bias", "return_state"},
     "RandomCrop": {"height", "width"},
     "Bidirectional": {"layer"},
+    "PReLU": {"shared_axes"},
 }
 # Classes left out of the generic model, and why.
 LEFT_OUT = {

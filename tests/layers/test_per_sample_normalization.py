@@ -222,6 +222,19 @@ def _fit(jit):
     return model, history.history, x
 
 
+def test_summary_counts_kerass_parameters():
+    """Keras: 2·prod(normalised axes) for LayerNormalization (gamma only with rms_scaling),
+    2·channels for GroupNormalization, none for UnitNormalization."""
+    lines: list[str] = []
+    model = _model()
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "2·8 = 16" in text and "2·6·6·8 = 576" in text
+    # conv 296, group 16, layer 576, conv 292, rms 4, dense 195
+    assert model.count_params() == 296 + 16 + 576 + 292 + 4 + 195
+    assert "Total params: 1,379" in text
+
+
 def test_replayed_training_equals_the_graph_and_learns():
     model, history, x = _fit(True)
     graph, graph_history, _ = _fit(False)

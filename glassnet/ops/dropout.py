@@ -254,7 +254,8 @@ def _check_noise_shape(shape: tuple[int, ...], noise_shape: Any) -> tuple[int, .
     """``noise_shape`` with None filled in from ``shape``; every entry 1 or x's size."""
     given = tuple(noise_shape)
     if (
-        len(given) != len(shape)
+        not given
+        or len(given) != len(shape)
         or given[0] not in (None, shape[0])  # each sample its own draws (shares stay exact)
         or any(n is not None and n not in (1, s) for n, s in zip(given, shape, strict=True))
     ):

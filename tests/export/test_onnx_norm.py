@@ -107,3 +107,39 @@ def test_import_round_trip(name, opset, tmp_path):
         np.testing.assert_allclose(back.predict(x), model.predict(x), atol=1e-4)
     kinds = {type(layer).__name__ for _, layer in back.named_layers()}
     assert "LayerNormalization" in kinds
+
+
+@pytest.mark.parametrize("axis", [1, 2, -1])
+def test_import_of_a_channels_first_layer_norm(axis, tmp_path):
+    """An NCHW graph's LayerNormalization (PyTorch's nn.LayerNorm exports so): over (C, H, W)
+    the image stays channels-last and the weights are permuted; over fewer axes it is
+    normalised in ONNX's own axis order."""
+    helper, rng = onnx.helper, np.random.default_rng(3)
+    shape = (3, 4, 5)
+    normalized = shape[axis % 4 - 1 :]
+    scale = rng.normal(1, 0.5, normalized).astype(np.float32)
+    bias = rng.normal(0, 0.5, normalized).astype(np.float32)
+    node = helper.make_node(
+        "LayerNormalization", ["x", "scale", "bias"], ["y"], axis=axis, epsilon=1e-3
+    )
+    graph = helper.make_graph(
+        [node],
+        "ln",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", *shape])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", *shape])],
+        initializer=[
+            onnx.numpy_helper.from_array(scale, "scale"),
+            onnx.numpy_helper.from_array(bias, "bias"),
+        ],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "ln.onnx"
+    path.write_bytes(proto.SerializeToString())
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = rng.normal(size=(2, *shape)).astype(np.float32)
+    want = session.run(None, {"x": x})[0]
+    model = import_onnx(path)
+    got = model.predict(x.transpose(0, 2, 3, 1))  # NHWC in; the graph's own NCHW out
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    kinds = [type(layer).__name__ for _, layer in model.named_layers()]
+    assert "LayerNormalization" in kinds

@@ -41,9 +41,13 @@ from glassnet.layers import (
     Dense,
     Dropout,
     Flatten,
+    GaussianDropout,
+    GaussianNoise,
     GlobalAveragePooling2D,
     GlobalMaxPooling2D,
+    GroupNormalization,
     InputLayer,
+    LayerNormalization,
     LeakyReLU,
     Maximum,
     MaxPooling2D,
@@ -61,7 +65,9 @@ from glassnet.layers import (
     Rescaling,
     Reshape,
     Softmax,
+    SpatialDropout2D,
     Subtract,
+    UnitNormalization,
 )
 from glassnet.layers.layer import Layer
 from glassnet.models import Functional, Model, Sequential
@@ -104,17 +110,26 @@ class Graph:
 
     def __init__(self, opset: int = DEFAULT_OPSET) -> None:
         self.onnx = _onnx()
-        self.opset = opset  # the version written: newer ops (Mish, opset 18) where it has them
+        # The version written: newer ops where it has them (Mish, opset 18), and reductions
+        # take their axes as an input from opset 18.
+        self.opset = opset
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self._names: dict[str, int] = {}
+        self._used: set[str] = set()
         self._transposed: dict[tuple[str, str], Value] = {}
 
     def name(self, hint: str) -> str:
-        """A unique tensor/node name starting with ``hint``."""
+        """A unique tensor/node name starting with ``hint`` (unique also where a layer's own
+        name looks numbered: "norm_1" is never both the second "norm" and a layer "norm_1")."""
         n = self._names.get(hint, 0)
+        name = hint if n == 0 else f"{hint}_{n}"
+        while name in self._used:
+            n += 1
+            name = f"{hint}_{n}"
         self._names[hint] = n + 1
-        return hint if n == 0 else f"{hint}_{n}"
+        self._used.add(name)
+        return name
 
     def weight(self, hint: str, array: Any) -> str:
         """Add an initializer (float32 unless integer) and return its name."""
@@ -257,8 +272,9 @@ def _activation(graph: Graph, fn: Any, value: Value, hint: str) -> Value:
 @register_converter(InputLayer, Dropout, ActivityRegularization)
 @register_converter(RandomFlip, RandomRotation, RandomTranslation, RandomZoom)
 @register_converter(RandomBrightness, RandomContrast)
+@register_converter(SpatialDropout2D, GaussianNoise, GaussianDropout)
 def _identity(graph: Graph, layer: Layer, value: Value) -> Value:
-    """Nothing to do at inference: Input, Dropout and the augmentation layers."""
+    """Nothing to do at inference: Input, the dropouts, the noise and augmentation layers."""
     return value
 
 
@@ -376,6 +392,111 @@ def _batch_norm(graph: Graph, layer: BatchNormalization, value: Value) -> Value:
     out = graph.node("Mul", [value.name, graph.weight(f"{layer.name}_scale", scale)], layer.name)
     out = graph.node("Add", [out, graph.weight(f"{layer.name}_shift", shift)], layer.name)
     return Value(out, value.shape, value.layout)
+
+
+def _reduce(graph: Graph, op: str, x: str, axes: list[int], hint: str) -> str:
+    """``op`` (ReduceMean, ReduceL2, ...) over ``axes``, kept as axes of length 1: the axes
+    are an attribute up to opset 17 and an input from opset 18."""
+    if graph.opset < 18:
+        return graph.node(op, [x], hint, axes=axes, keepdims=1)
+    return graph.node(op, [x, graph.weight(f"{hint}_axes", np.array(axes, np.int64))], hint)
+
+
+def _standardize(
+    graph: Graph, x: str, axes: list[int], epsilon: float, hint: str, centre: bool = True
+) -> str:
+    """(x − mean)/√(variance + ε) over ``axes``, as ONNX nodes (``ops.normalization``'s
+    ``_standardize``); x/√(variance + ε) with ``centre=False`` (Keras's ``rms_scaling``)."""
+    centred = graph.node("Sub", [x, _reduce(graph, "ReduceMean", x, axes, f"{hint}_mean")], hint)
+    square = graph.node("Mul", [centred, centred], f"{hint}_square")
+    var = _reduce(graph, "ReduceMean", square, axes, f"{hint}_var")
+    eps = graph.weight(f"{hint}_epsilon", np.array(epsilon, np.float32))
+    std = graph.node("Sqrt", [graph.node("Add", [var, eps], f"{hint}_var_eps")], f"{hint}_std")
+    return graph.node("Div", [centred if centre else x, std], hint)
+
+
+def _scale_shift(graph: Graph, layer: Any, x: str, shape: tuple[int, ...]) -> str:
+    """x · γ + β with the layer's weights reshaped to ``shape`` (broadcast over the rest)."""
+    for name, op in (("gamma", "Mul"), ("beta", "Add")):
+        weight = getattr(layer, name)
+        if weight is not None:
+            array = np.asarray(weight.data).reshape(shape)
+            x = graph.node(
+                op, [x, graph.weight(f"{layer.name}_{name}", array)], f"{layer.name}_{op}"
+            )
+    return x
+
+
+@register_converter(LayerNormalization)
+def _layer_norm(graph: Graph, layer: LayerNormalization, value: Value) -> Value:
+    """ONNX's LayerNormalization (opset 17) when the normalised axes are the last ones, as
+    usual; otherwise (or with ``rms_scaling``) the same maths as ReduceMean, Sub, Div nodes.
+    In glassnet's axis order."""
+    value = graph.layout(value, NHWC)
+    ndim = len(value.shape)
+    items = layer.axis if isinstance(layer.axis, list) else [layer.axis]
+    axes = sorted(a % ndim for a in items)
+    param = tuple(value.shape[a] if a in axes else 1 for a in range(ndim))
+    if axes == list(range(axes[0], ndim)) and not layer.rms_scaling:
+        shape = value.shape[axes[0] :]
+        ones, zeros = np.ones(shape, np.float32), np.zeros(shape, np.float32)
+        gamma = ones if layer.gamma is None else np.asarray(layer.gamma.data).reshape(shape)
+        beta = zeros if layer.beta is None else np.asarray(layer.beta.data).reshape(shape)
+        inputs = [
+            value.name,
+            graph.weight(f"{layer.name}_gamma", gamma),
+            graph.weight(f"{layer.name}_beta", beta),
+        ]
+        attrs = {"axis": axes[0], "epsilon": layer.epsilon}
+        out = graph.node("LayerNormalization", inputs, layer.name, **attrs)
+        return Value(out, value.shape, NHWC)
+    out = _standardize(graph, value.name, axes, layer.epsilon, layer.name, not layer.rms_scaling)
+    return Value(_scale_shift(graph, layer, out, param), value.shape, NHWC)
+
+
+@register_converter(GroupNormalization)
+def _group_norm(graph: Graph, layer: GroupNormalization, value: Value) -> Value:
+    """Channels first (images stay NCHW, other ranks are transposed there and back), then
+    Reshape to (N, groups, rest), standardise over the last axis, Reshape back, and scale and
+    shift per channel: the ops any runtime has (ONNX's GroupNormalization op changed its
+    meaning between opsets 18 and 21)."""
+    ndim, channels = len(value.shape), value.shape[-1]
+    groups = layer._groups(channels)
+    to_first = [0, ndim - 1, *range(1, ndim - 1)]
+    if ndim == 4:
+        value = graph.layout(value, NCHW)
+        x = value.name
+    elif ndim == 2:
+        x = value.name
+    else:
+        x = graph.node("Transpose", [value.name], f"{layer.name}_cf", perm=to_first)
+    first_shape = [value.shape[a] for a in to_first][1:]  # (C, spatial...)
+    size = int(np.prod(first_shape)) // groups  # the batch axis is the one left to Reshape
+    grouped = graph.weight(f"{layer.name}_grouped", np.array([-1, groups, size], np.int64))
+    x = graph.node("Reshape", [x, grouped], f"{layer.name}_groups")
+    x = _standardize(graph, x, [2], layer.epsilon, f"{layer.name}_norm")
+    back = graph.weight(f"{layer.name}_shape", np.array([-1, *first_shape], np.int64))
+    x = graph.node("Reshape", [x, back], f"{layer.name}_ungrouped")
+    x = _scale_shift(graph, layer, x, (channels, *[1] * (ndim - 2)))
+    if ndim in (2, 4):
+        return Value(x, value.shape, NCHW if ndim == 4 else NHWC)
+    to_last = [0, *range(2, ndim), 1]
+    return Value(graph.node("Transpose", [x], layer.name, perm=to_last), value.shape, NHWC)
+
+
+@register_converter(UnitNormalization)
+def _unit_norm(graph: Graph, layer: UnitNormalization, value: Value) -> Value:
+    """x / max(‖x‖₂, 1e-6) over the layer's axes: ReduceL2, Max, Div (in the value's own
+    layout: glassnet's axes are renumbered for an NCHW image)."""
+    ndim = len(value.shape)
+    items = layer.axis if isinstance(layer.axis, list) else [layer.axis]
+    axes = [a % ndim for a in items]
+    if value.layout == NCHW:
+        axes = [_TO_NCHW.index(a) for a in axes]
+    norm = _reduce(graph, "ReduceL2", value.name, sorted(axes), f"{layer.name}_norm")
+    eps = graph.weight(f"{layer.name}_epsilon", np.array(1e-6, np.float32))
+    norm = graph.node("Max", [norm, eps], f"{layer.name}_norm_eps")
+    return Value(graph.node("Div", [value.name, norm], layer.name), value.shape, value.layout)
 
 
 @register_converter(Flatten)

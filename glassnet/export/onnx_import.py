@@ -43,6 +43,7 @@ from glassnet.layers import (
     GlobalMaxPooling2D,
     Input,
     Layer,
+    LayerNormalization,
     LeakyReLU,
     MaxPooling2D,
     PReLU,
@@ -72,10 +73,10 @@ _CF = [0, 3, 1, 2]  # ONNX axis a is stored at axis _CF[a]
 MAX_IMPORT_VALUES = MAX_INPUT_VALUES
 
 SUPPORTED_OPS = (
-    "Add AveragePool BatchNormalization Clip Concat Constant Conv Div Dropout Elu Exp Flatten "
-    "Gemm GlobalAveragePool GlobalMaxPool HardSigmoid HardSwish Identity LeakyRelu MatMul "
-    "MaxPool Mish Mul Pad PRelu Relu Reshape Selu Sigmoid Slice Softmax Softplus Softsign Sub "
-    "Tanh Transpose"
+    "Add AveragePool BatchNormalization Clip Concat Constant Conv Div Dropout Elu Exp "
+    "Flatten Gemm GlobalAveragePool GlobalMaxPool HardSigmoid HardSwish Identity "
+    "LayerNormalization LeakyRelu MatMul Max MaxPool Mish Mul PRelu Pad ReduceL2 ReduceMean "
+    "Relu Reshape Selu Sigmoid Slice Softmax Softplus Softsign Sqrt Sub Tanh Transpose"
 ).split()
 
 
@@ -156,10 +157,16 @@ def _run(graph: OnnxGraph, node: dict[str, Any], args: list[Any], training: bool
         return ops.reshape(x, (x.shape[0], *node["shape"]))
     if op == "slice":
         return ops.getitem(x, tuple(slice(*s) for s in node["slices"]))
-    if op in ("add", "sub", "mul", "div"):
+    if op in ("add", "sub", "mul", "div", "max"):
         shape = np.broadcast_shapes(args[0].shape, args[1].shape)
         _check_size(f"OnnxGraph '{graph.name}': {op} node {node['output']!r}", shape[1:])
-        return getattr(ops, op)(args[0], args[1])
+        return getattr(ops, "maximum" if op == "max" else op)(args[0], args[1])
+    if op == "sqrt":
+        return ops.sqrt(x)
+    if op == "reduce_mean":
+        return ops.mean(x, axis=tuple(node["axes"]), keepdims=bool(node["keepdims"]))
+    if op == "reduce_l2":
+        return ops.sqrt(ops.sum(x * x, axis=tuple(node["axes"]), keepdims=bool(node["keepdims"])))
     if op in ("max_pool", "avg_pool"):
         pads = tuple(tuple(p) for p in node["pads"])
         cls = MaxPool2DOp if op == "max_pool" else AvgPool2DOp
@@ -433,7 +440,9 @@ def _reshape(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) 
     if x.cl and not (x.shape[1] == 1 and x.shape[2] == 1):
         x = b.plain(x)
     onnx_shape = x.onnx_shape if not x.cl else (x.shape[0], x.shape[3], 1, 1)
-    target = [int(onnx_shape[i]) if v == 0 else int(v) for i, v in enumerate(target)]
+    # 0 copies the input's size there; the batch's (None) is then whatever the batch is: -1
+    copied = [-1 if d is None else int(d) for d in onnx_shape]
+    target = [copied[i] if v == 0 else int(v) for i, v in enumerate(target)]
     if target[0] not in (-1,) and target[0] != onnx_shape[0] and onnx_shape[0] is not None:
         raise ValueError(f"import_onnx: Reshape '{node.name}' must keep the batch axis.")
     if len(target) > 1 and target[0] == -1 and -1 not in target[1:]:
@@ -463,6 +472,63 @@ def _batch_norm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor
     layer = BatchNormalization(epsilon=float(attrs.get("epsilon", 1e-5)))
     weights = {"gamma": gamma, "beta": beta, "moving_mean": mean, "moving_variance": var}
     return b.layer(layer, [x], x.cl, **weights)
+
+
+def _reduce(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """ReduceMean / ReduceL2 over constant axes (an attribute before opset 18, an input from
+    it), never the batch axis; the axes renumbered where an image is held channels-last."""
+    x = ins[0]
+    axes = attrs.get("axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        axes = b.const(node.input[1])
+    n = len(x.shape)
+    axes = list(range(n)) if axes is None else sorted(int(a) % n for a in np.ravel(axes))
+    if 0 in axes or attrs.get("noop_with_empty_axes", 0):
+        raise ValueError(
+            f"import_onnx: {node.op_type} '{node.name}' must reduce constant axes other than "
+            "the batch axis."
+        )
+    keepdims = int(attrs.get("keepdims", 1))
+    if x.cl and not keepdims:  # the axes left keep ONNX's order
+        x = b.plain(x)
+    axes = sorted(_CF[a] for a in axes) if x.cl else axes
+    shape = [1 if a in axes else d for a, d in enumerate(x.shape)]
+    shape = shape if keepdims else [d for a, d in enumerate(shape) if a not in axes]
+    op = "reduce_mean" if node.op_type == "ReduceMean" else "reduce_l2"
+    return b.emit(op, [x], tuple(shape), x.cl, axes=axes, keepdims=keepdims)
+
+
+def _layer_norm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """ONNX LayerNormalization (over the axes from ``axis`` on) as a ``LayerNormalization``
+    layer; an image held channels-last keeps its layout when the axes are all but the batch."""
+    x = ins[0]
+    n = len(x.shape)
+    first = int(attrs.get("axis", -1)) % n
+    if first == 0 or (len(node.output) > 1 and any(node.output[1:])):
+        raise ValueError(
+            f"import_onnx: LayerNormalization '{node.name}' must normalise each sample (axis "
+            "> 0) and have one output."
+        )
+    if x.cl and first != 1:
+        x = b.plain(x)
+    onnx_shape = x.onnx_shape
+    shape = tuple(onnx_shape[first:])
+    scale = b.const(node.input[1])
+    bias = b.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    if scale is None or (len(node.input) > 2 and node.input[2] and bias is None):
+        raise ValueError(f"import_onnx: LayerNormalization '{node.name}' needs constant weights.")
+    weights = {"gamma": np.broadcast_to(scale, shape)}
+    if bias is not None:
+        weights["beta"] = np.broadcast_to(bias, shape)
+    if x.cl:  # (C, H, W) weights for the stored (H, W, C)
+        weights = {k: np.transpose(v, (1, 2, 0)) for k, v in weights.items()}
+    axes = list(range(first, n))
+    layer = LayerNormalization(
+        axis=-1 if axes == [n - 1] else axes,
+        epsilon=float(attrs.get("epsilon", 1e-5)),
+        center=bias is not None,
+    )
+    return b.layer(layer, [x], x.cl, **{k: np.ascontiguousarray(v) for k, v in weights.items()})
 
 
 def _transpose(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
@@ -641,6 +707,11 @@ _OPS = {
     "Flatten": _flatten,
     "Reshape": _reshape,
     "Transpose": _transpose,
+    "Max": _elementwise,
+    "Sqrt": lambda b, node, attrs, ins: b.emit("sqrt", ins[:1], ins[0].shape, ins[0].cl),
+    "ReduceMean": _reduce,
+    "ReduceL2": _reduce,
+    "LayerNormalization": _layer_norm,
     "Dropout": _identity,
     "Identity": _identity,
     "Concat": _concat,
@@ -727,7 +798,7 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
                     ins.append(b.values[name])
                 elif name in b.consts:
                     ins.append(b.consts[name])
-            if node.op_type not in ("Add", "Sub", "Mul", "Div"):
+            if node.op_type not in ("Add", "Sub", "Mul", "Div", "Max"):
                 ins = [t for t in ins if isinstance(t, _Tensor)]
             b.values[node.output[0]] = _OPS[node.op_type](b, node, attrs, ins)
     except ValueError as err:

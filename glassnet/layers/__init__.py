@@ -42,7 +42,12 @@ from glassnet.layers.merging import (
     subtract,
 )
 from glassnet.layers.node import KerasTensor
-from glassnet.layers.normalization import BatchNormalization
+from glassnet.layers.normalization import (
+    BatchNormalization,
+    GroupNormalization,
+    LayerNormalization,
+    UnitNormalization,
+)
 from glassnet.layers.pooling import (
     AveragePooling2D,
     AvgPool2D,
@@ -62,6 +67,7 @@ from glassnet.layers.recurrent import (
     SimpleRNN,
     TimeDistributed,
 )
+from glassnet.layers.regularization import GaussianDropout, GaussianNoise, SpatialDropout2D
 from glassnet.layers.reshaping import Flatten, Reshape
 from glassnet.layers.serialization import deserialize, get, serialize
 
@@ -84,16 +90,20 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten",
+    "GaussianDropout",
+    "GaussianNoise",
     "GlobalAveragePooling2D",
     "GlobalAvgPool2D",
     "GlobalMaxPool2D",
     "GlobalMaxPooling2D",
+    "GroupNormalization",
     "IncompatibleKeys",
     "Input",
     "InputLayer",
     "InputSpec",
     "KerasTensor",
     "Layer",
+    "LayerNormalization",
     "LeakyReLU",
     "MaxPool2D",
     "MaxPooling2D",
@@ -113,8 +123,10 @@ __all__ = [
     "Reshape",
     "SimpleRNN",
     "Softmax",
+    "SpatialDropout2D",
     "Subtract",
     "TimeDistributed",
+    "UnitNormalization",
     "add",
     "average",
     "clear_session",

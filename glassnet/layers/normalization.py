@@ -1,4 +1,9 @@
-"""``BatchNormalization``: keep every channel's activations near zero mean and unit variance."""
+"""Normalization layers: keep activations near zero mean and unit variance (or unit length).
+
+``BatchNormalization`` takes its statistics over the batch; ``LayerNormalization`` and
+``GroupNormalization`` over each sample on its own (the same in training and inference, at any
+batch size); ``UnitNormalization`` scales each sample's vectors to length 1.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,12 @@ from glassnet.checks import check_bool, check_number
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.tensor import Tensor
 
-__all__ = ["BatchNormalization"]
+__all__ = [
+    "BatchNormalization",
+    "GroupNormalization",
+    "LayerNormalization",
+    "UnitNormalization",
+]
 
 
 class BatchNormalization(Layer):
@@ -166,3 +176,318 @@ class BatchNormalization(Layer):
             }
         )
         return config
+
+
+def _check_axis(where: str, axis: Any) -> int | list[int]:
+    """Keras's ``axis``: an int, or a list of ints (a tuple becomes a list, as in Keras)."""
+    items = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    if not items or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in items):
+        raise TypeError(
+            f"{where}: 'axis' must be an int or a non-empty list of ints. Received: axis={axis!r}"
+        )
+    return [int(a) for a in items] if isinstance(axis, (list, tuple)) else int(axis)
+
+
+def _resolve_axes(where: str, axis: int | list[int], input_shape: Shape) -> list[int]:
+    """``axis`` as non-negative axes of ``input_shape``, in the given order; never the batch."""
+    ndim = len(input_shape)
+    items = axis if isinstance(axis, list) else [axis]
+    axes = [a % ndim for a in items if -ndim <= a < ndim]
+    if len(axes) != len(items) or len(set(axes)) != len(axes) or 0 in axes:
+        raise ValueError(
+            f"{where}: 'axis' must name distinct axes of the input other than the batch axis. "
+            f"Received axis={axis} for input shape {input_shape}."
+        )
+    return axes
+
+
+class _PerSampleNormalization(Layer):
+    """What LayerNormalization and GroupNormalization share: Keras's arguments for the
+    learned scale ``gamma`` and shift ``beta``, and their creation at build."""
+
+    trains_in_shares = True  # each sample is normalised on its own
+
+    def __init__(
+        self,
+        epsilon: float,
+        center: bool,
+        scale: bool,
+        beta_initializer: Any,
+        gamma_initializer: Any,
+        beta_regularizer: Any,
+        gamma_regularizer: Any,
+        activity_regularizer: Any,
+        beta_constraint: Any,
+        gamma_constraint: Any,
+        *,
+        name: str | None,
+        trainable: bool,
+    ) -> None:
+        super().__init__(name=name, trainable=trainable, activity_regularizer=activity_regularizer)
+        where = type(self).__name__
+        self.epsilon = check_number(where, "epsilon", epsilon, 0.0, low_open=True)
+        self.center = check_bool(where, "center", center)
+        self.scale = check_bool(where, "scale", scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self._keep_weight_options(
+            beta_regularizer=beta_regularizer,
+            gamma_regularizer=gamma_regularizer,
+            beta_constraint=beta_constraint,
+            gamma_constraint=gamma_constraint,
+        )
+
+    def _add_scale_and_shift(self, shape: tuple[int, ...], scale: bool, center: bool) -> None:
+        self.gamma = None
+        if scale:
+            self.gamma = self.add_weight(
+                "gamma",
+                shape,
+                self.gamma_initializer,
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
+            )
+        self.beta = None
+        if center:
+            self.beta = self.add_weight(
+                "beta",
+                shape,
+                self.beta_initializer,
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
+            )
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return self._check_input_shape(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "epsilon": self.epsilon,
+                "center": self.center,
+                "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            }
+        )
+        return config
+
+
+class LayerNormalization(_PerSampleNormalization):
+    """Normalises each sample over ``axis`` (its features) to zero mean and unit variance, then
+    scales by ``gamma`` and shifts by ``beta`` (Ba et al., 2016): the normalisation of
+    transformers and recurrent networks, where batch statistics are unusable or unwanted.
+    Training and inference compute the same thing.
+
+    Args:
+        axis: the axis or list of axes normalised (never the batch axis); -1, the last.
+        epsilon: added to the variance to avoid dividing by zero.
+        center: learn a shift ``beta``. scale: learn a scale ``gamma``.
+        rms_scaling: Keras's faster variant: y = γ · x/√(σ² + ε), no centring of the output
+            and no ``beta`` (``center`` is then ignored, ``gamma`` always made); σ² is the
+            variance about the mean, as Keras computes it.
+        beta_initializer, gamma_initializer: how the weights start (zeros, ones).
+        beta_regularizer, gamma_regularizer, activity_regularizer: penalties added to the
+            loss. beta_constraint, gamma_constraint: projections after each update.
+
+    Shape:
+        Input: ``(batch, ...)``; output the same. Weights ``gamma``, ``beta``: the sizes of
+        the normalised axes, in the order of ``axis`` (``(features,)`` by default).
+    """
+
+    _config_keys = ("axis", "rms_scaling")
+
+    def __init__(
+        self,
+        axis: int | list[int] = -1,
+        epsilon: float = 0.001,
+        center: bool = True,
+        scale: bool = True,
+        rms_scaling: bool = False,
+        beta_initializer: Any = "zeros",
+        gamma_initializer: Any = "ones",
+        beta_regularizer: Any = None,
+        gamma_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        beta_constraint: Any = None,
+        gamma_constraint: Any = None,
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(
+            epsilon,
+            center,
+            scale,
+            beta_initializer,
+            gamma_initializer,
+            beta_regularizer,
+            gamma_regularizer,
+            activity_regularizer,
+            beta_constraint,
+            gamma_constraint,
+            name=name,
+            trainable=trainable,
+        )
+        self.axis = _check_axis("LayerNormalization", axis)
+        self.rms_scaling = check_bool("LayerNormalization", "rms_scaling", rms_scaling)
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def build(self, input_shape: Shape) -> None:
+        axes = _resolve_axes(self._where, self.axis, input_shape)
+        shape = tuple(input_shape[a] for a in axes)
+        if None in shape:
+            raise ValueError(
+                f"{self._where}: the normalised axes {self.axis} must have known sizes to "
+                f"create the weights. Received input shape {input_shape}."
+            )
+        self._add_scale_and_shift(
+            shape, self.scale or self.rms_scaling, self.center and not self.rms_scaling
+        )
+        self.input_spec = InputSpec(ndim=len(input_shape), axes={a: input_shape[a] for a in axes})
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        return ops.layer_norm(
+            x,
+            self.gamma,
+            self.beta,
+            axis=_resolve_axes(self._where, self.axis, x.shape),
+            epsilon=self.epsilon,
+            rms_scaling=self.rms_scaling,
+        )
+
+
+class GroupNormalization(_PerSampleNormalization):
+    """Splits the channels into ``groups`` groups and normalises each sample's group over its
+    channels and every position, then scales and shifts per channel (Wu & He, 2018): batch
+    normalisation's benefits without its dependence on the batch, for small batches.
+    ``groups=1`` is layer normalisation over all but the batch; ``groups=-1`` (one channel a
+    group) is instance normalisation.
+
+    Args:
+        groups: how many groups; must divide the number of channels. -1: one per channel.
+        axis: the channel axis; only the last (-1, channels-last) is supported.
+        epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
+            gamma_regularizer, activity_regularizer, beta_constraint, gamma_constraint: as
+            for ``LayerNormalization``.
+
+    Shape:
+        Input: ``(batch, ..., channels)``; output the same. Weights ``gamma``, ``beta``:
+        ``(channels,)``.
+    """
+
+    _config_keys = ("groups", "axis")
+
+    def __init__(
+        self,
+        groups: int = 32,
+        axis: int = -1,
+        epsilon: float = 0.001,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: Any = "zeros",
+        gamma_initializer: Any = "ones",
+        beta_regularizer: Any = None,
+        gamma_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        beta_constraint: Any = None,
+        gamma_constraint: Any = None,
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(
+            epsilon,
+            center,
+            scale,
+            beta_initializer,
+            gamma_initializer,
+            beta_regularizer,
+            gamma_regularizer,
+            activity_regularizer,
+            beta_constraint,
+            gamma_constraint,
+            name=name,
+            trainable=trainable,
+        )
+        where = "GroupNormalization"
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
+            raise TypeError(f"{where}: 'groups' must be an integer. Received: groups={groups!r}")
+        if groups == 0 or groups < -1:
+            raise ValueError(
+                f"{where}: 'groups' must be a positive integer (or -1, one group per channel). "
+                f"Received: groups={groups}"
+            )
+        self.groups = int(groups)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{where}: 'axis' must be an integer. Received: axis={axis!r}")
+        self.axis = int(axis)
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def build(self, input_shape: Shape) -> None:
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim or self.axis % ndim != ndim - 1:
+            raise ValueError(
+                f"{self._where}: only the last axis can hold the channels (glassnet is "
+                f"channels-last). Received axis={self.axis} for input shape {input_shape}. "
+                f"Use axis=-1."
+            )
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(
+                f"{self._where}: the number of channels must be known to create the weights. "
+                f"Received input shape {input_shape}."
+            )
+        groups = self._groups(channels)
+        if groups > channels or channels % groups:
+            raise ValueError(
+                f"{self._where}: groups={groups} must divide the number of channels "
+                f"({channels}) into groups of equal size. Received input shape {input_shape}. "
+                f"Use a divisor of {channels}, such as {_largest_divisor(channels, groups)}."
+            )
+        self._add_scale_and_shift((channels,), self.scale, self.center)
+        self.input_spec = InputSpec(ndim=ndim, axes={-1: channels})
+
+    def _groups(self, channels: int) -> int:
+        return channels if self.groups == -1 else self.groups
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        groups = self._groups(x.shape[-1])
+        return ops.group_norm(x, groups, self.gamma, self.beta, epsilon=self.epsilon)
+
+
+def _largest_divisor(n: int, at_most: int) -> int:
+    return max(d for d in range(1, min(n, at_most) + 1) if n % d == 0)
+
+
+class UnitNormalization(Layer):
+    """Scales each sample's vector along ``axis`` to unit L2 length: x / ‖x‖₂ (as Keras, the
+    length is taken as at least 1e-6, so an all-zero vector stays zero). Used before cosine
+    similarities and on embeddings. No weights.
+
+    Args:
+        axis: the axis or list of axes that make one vector (never the batch axis).
+
+    Shape:
+        Input: ``(batch, ...)``; output the same.
+    """
+
+    trains_in_shares = True  # each sample on its own
+    _config_keys = ("axis",)
+
+    def __init__(
+        self, axis: int | list[int] = -1, *, name: str | None = None, trainable: bool = True
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self.axis = _check_axis("UnitNormalization", axis)
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        axes = _resolve_axes(self._where, self.axis, x.shape)
+        return ops.normalize(x, axis=tuple(axes), epsilon=1e-6)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        shape = self._check_input_shape(input_shape)
+        _resolve_axes(self._where, self.axis, shape)
+        return shape

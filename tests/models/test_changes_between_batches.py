@@ -33,6 +33,18 @@ RECURRENT_PENALTIES = PENALTIES | {
     "recurrent_constraint": "unit_norm",
 }
 
+# LayerNormalization's and GroupNormalization's scale and shift (BatchNormalization's, less
+# the moving statistics).
+NORM_WEIGHTS = {
+    "beta_initializer": "ones",
+    "gamma_initializer": "zeros",
+    "beta_regularizer": "l2",
+    "gamma_regularizer": "l1",
+    "activity_regularizer": "l1",
+    "beta_constraint": "non_neg",
+    "gamma_constraint": "unit_norm",
+}
+
 # Layer class -> (sample shape, constructor arguments, {config key: another valid value}).
 # Every config key of every class must have a row here or a reason in STRUCTURAL, so a new
 # argument cannot slip past this test.
@@ -83,6 +95,16 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
         },
     ),
     "Dropout": ((6,), {"rate": 0.25, "seed": 1}, {"rate": 0.5, "seed": 2}),
+    "LayerNormalization": ((3, 4), {"axis": [1, 2]}, {"epsilon": 0.25, **NORM_WEIGHTS}),
+    "GroupNormalization": (
+        (3, 3, 4),
+        {"groups": 2},
+        {"groups": 4, "epsilon": 0.25, **NORM_WEIGHTS},
+    ),
+    "UnitNormalization": ((3, 4), {}, {"axis": 1}),
+    "SpatialDropout2D": ((4, 4, 3), {"rate": 0.25, "seed": 1}, {"rate": 0.5, "seed": 2}),
+    "GaussianNoise": ((6,), {"stddev": 0.1, "seed": 1}, {"stddev": 0.3, "seed": 2}),
+    "GaussianDropout": ((6,), {"rate": 0.25, "seed": 1}, {"rate": 0.5, "seed": 2}),
     "Flatten": ((3, 2), {}, {}),
     "LeakyReLU": ((6,), {"negative_slope": 0.3}, {"negative_slope": 0.05}),
     "ELU": ((6,), {}, {"alpha": 0.5}),
@@ -203,6 +225,9 @@ STRUCTURAL = {
     "Dense": {"units", "use_bias"},
     "Conv2D": {"filters", "kernel_size", "use_bias"},
     "BatchNormalization": {"axis", "center", "scale"},
+    "LayerNormalization": {"axis", "center", "scale", "rms_scaling"},  # rms: no beta
+    "GroupNormalization": {"axis", "center", "scale"},
+    "SpatialDropout2D": {"data_format"},  # names the input's layout; one value in glassnet
     "SimpleRNN": {"units", "use_bias", "return_state"},
     "GRU": {"units", "use_bias", "return_state", "reset_after"},
     "LSTM": {"units", "use_bias", "return_state"},
@@ -228,7 +253,9 @@ LEFT_OUT = {
 }
 # Layers whose training pass draws random numbers: two runs of fit differ by their draws, so
 # only predict and evaluate are compared.
-RANDOM_IN_TRAINING = {"Dropout"} | {name for name in CASES if name.startswith("Random")}
+RANDOM_IN_TRAINING = {"Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout"} | {
+    name for name in CASES if name.startswith("Random")
+}
 
 
 def _rows() -> list[tuple[str, str]]:

@@ -94,6 +94,17 @@ TABLE = {
         [IMAGES],
     ),
     "dropout": (lambda x: ops.dropout(x, 0.5, rng=np.random.default_rng(0)), [_f(50)]),
+    "gaussian_noise": (
+        lambda x: ops.gaussian_noise(x, 0.5, rng=np.random.default_rng(0)),
+        [_f(50)],
+    ),
+    "gaussian_dropout": (
+        lambda x: ops.gaussian_dropout(x, 0.3, rng=np.random.default_rng(0)),
+        [_f(50)],
+    ),
+    "layer_norm": (lambda x, g, b: ops.layer_norm(x, g, b), [_f(2, 5), _f(5), _f(5)]),
+    "group_norm": (lambda x, g, b: ops.group_norm(x, 2, g, b), [_f(2, 3, 3, 4), _f(4), _f(4)]),
+    "normalize": (ops.normalize, [_f(2, 5)]),
     "mean_squared_error": (lambda p: ops.mean_squared_error(ONEHOT, p), [_f(2, 3)]),
     "mean_absolute_error": (lambda p: ops.mean_absolute_error(ONEHOT, p), [_f(2, 3)]),
     "binary_crossentropy": (

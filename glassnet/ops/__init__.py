@@ -7,6 +7,8 @@ plain NumPy, plus a lowercase wrapper here that checks its arguments. Layers cal
 from glassnet.ops import methods as _methods
 from glassnet.ops.activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from glassnet.ops.conv import *
+from glassnet.ops.conv_transpose import *
+from glassnet.ops.depthwise_conv import *
 from glassnet.ops.dropout import *
 from glassnet.ops.elementwise import (
     abs,

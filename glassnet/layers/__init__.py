@@ -15,7 +15,14 @@ from glassnet.layers.augmentation import (
     RandomTranslation,
     RandomZoom,
 )
-from glassnet.layers.convolutional import Conv2D, Convolution2D
+from glassnet.layers.convolutional import (
+    Conv1D,
+    Conv2D,
+    Conv2DTranspose,
+    Convolution2D,
+    DepthwiseConv2D,
+    SeparableConv2D,
+)
 from glassnet.layers.core import (
     Activation,
     ActivityRegularization,
@@ -77,9 +84,12 @@ __all__ = [
     "BatchNormalization",
     "Bidirectional",
     "Concatenate",
+    "Conv1D",
     "Conv2D",
+    "Conv2DTranspose",
     "Convolution2D",
     "Dense",
+    "DepthwiseConv2D",
     "Dropout",
     "Embedding",
     "Flatten",
@@ -109,6 +119,7 @@ __all__ = [
     "ReLU",
     "Rescaling",
     "Reshape",
+    "SeparableConv2D",
     "SimpleRNN",
     "Softmax",
     "Subtract",

@@ -560,7 +560,7 @@ class Conv2DTranspose(_Convolution):
     def summary_macs(self, input_shape: Any) -> int:
         """Every input pixel's channels times the whole kernel: H·W·kh·kw·filters·in."""
         _, h, w, _ = input_shape
-        return int(h * w * self.kernel.size)
+        return 0 if h is None or w is None else int(h * w * self.kernel.size)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -695,8 +695,10 @@ class DepthwiseConv2D(_Convolution):
 
     def summary_macs(self, input_shape: Any) -> int:
         """Each output number is a dot product of kh·kw pairs."""
-        out = self.compute_output_shape(tuple(input_shape))
-        return int(out[1] * out[2] * out[3] * self.kernel_size[0] * self.kernel_size[1])
+        _, h, w, c = self.compute_output_shape(tuple(input_shape))
+        if h is None or w is None:
+            return 0
+        return int(h * w * c * self.kernel_size[0] * self.kernel_size[1])
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -838,6 +840,8 @@ class SeparableConv2D(_Convolution):
     def summary_macs(self, input_shape: Any) -> int:
         """The depthwise step's kh·kw per number, then the pointwise step's C·m per output."""
         _, h, w, _ = self.compute_output_shape(tuple(input_shape))
+        if h is None or w is None:
+            return 0
         cm = self.pointwise_kernel.shape[2]
         return int(h * w * cm * (self.kernel_size[0] * self.kernel_size[1] + self.filters))
 

@@ -50,7 +50,8 @@ class ConvTranspose2DOp(Function):
         y = get_array_module(x).ascontiguousarray(full[:, top : top + ho, left : left + wo])
         if b is not None:
             add_to_rows(y.reshape(-1, f), b)
-        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, w2)
+        keep = ctx.needs_input_grad
+        ctx.save_for_backward(x if keep[1] else None, w2 if keep[0] else None)
         ctx.geometry = (x.shape, w.shape, stride, dilation, big, crop)
         return y
 

@@ -130,6 +130,9 @@ def depthwise_conv2d(
     s = check_int_pair("depthwise_conv2d", "stride", stride)
     d = check_int_pair("depthwise_conv2d", "dilation", dilation)
     mode = check_padding("depthwise_conv2d", padding)
-    output_hw("conv2d", xs[1:3], ws[:2], s, mode, d, input_shape=xs)
+    try:
+        output_hw("conv2d", xs[1:3], ws[:2], s, mode, d, input_shape=xs)
+    except ValueError as err:  # conv2d's message, named for this op
+        raise ValueError(f"depthwise_{err}") from None
     pads = resolve_padding(xs[1:3], ws[:2], s, mode, d)
     return DepthwiseConv2DOp.apply(x, weight, bias, stride=s, pads=pads, dilation=d)

@@ -10,7 +10,7 @@ import pytest
 import glassnet as gn
 from glassnet import Tensor, layers
 from glassnet.gradcheck import gradcheck
-from glassnet.models.summary import param_formula
+from glassnet.models.summary import layer_macs, param_formula
 from tests import reference as ref
 from tests.helpers import FORWARD_TOL, GRAD_TOL
 from tests.layers.layer_checks import run_layer_test
@@ -163,6 +163,12 @@ def test_summary_formulas_are_kerass():
     conv1d = L.Conv1D(4, 3)
     conv1d.build((None, 10, 2))
     assert param_formula(conv1d) == (28, "(3·2 + 1)·4 = 28")
+    # multiply-accumulates per sample: each input pixel times the whole transposed kernel; a
+    # depthwise output number is kh·kw products; separable adds C·m per pointwise output
+    assert layer_macs(up, (None, 17, 17, 6)) == 8 * 8 * 3 * 3 * 6 * 4
+    assert layer_macs(dw, (None, 15, 15, 12)) == 15 * 15 * 12 * 3 * 3
+    assert layer_macs(sep, (None, 13, 13, 5)) == 13 * 13 * 36 * (3 * 3 + 5)
+    assert layer_macs(conv1d, (None, 8, 4)) == 8 * 4 * 3 * 2
 
 
 @pytest.mark.parametrize(

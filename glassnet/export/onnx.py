@@ -37,9 +37,11 @@ from glassnet.layers import (
     BatchNormalization,
     Concatenate,
     Conv1D,
+    Conv1DTranspose,
     Conv2D,
     Conv2DTranspose,
     Dense,
+    DepthwiseConv1D,
     DepthwiseConv2D,
     Dropout,
     Flatten,
@@ -61,6 +63,7 @@ from glassnet.layers import (
     ReLU,
     Rescaling,
     Reshape,
+    SeparableConv1D,
     SeparableConv2D,
     Softmax,
     Subtract,
@@ -395,6 +398,86 @@ def _separable_conv2d(graph: Graph, layer: SeparableConv2D, value: Value) -> Val
     out = graph.node("Conv", inputs, layer.name, kernel_shape=[1, 1])
     result = Value(out, _out_shape(layer, value), NCHW)
     return _activation(graph, layer.activation, result, f"{layer.name}_act")
+
+
+def _in_sequence_order(
+    graph: Graph, layer: Any, value: Value, convs: Callable[[str], str]
+) -> Value:
+    """Apply ``convs`` (ONNX (N, C, L) in, out) to glassnet's (N, L, C) ``value`` between two
+    Transposes, then the layer's activation."""
+    ncl = graph.node("Transpose", [value.name], f"{layer.name}_ncl", perm=[0, 2, 1])
+    out = graph.node("Transpose", [convs(ncl)], f"{layer.name}_nlc", perm=[0, 2, 1])
+    result = Value(out, _out_shape(layer, value), NHWC)
+    return _activation(graph, layer.activation, result, f"{layer.name}_act")
+
+
+def _depthwise1d(graph: Graph, layer: Any, value: Value, kernel: Any, bias: Any, hint: str) -> Any:
+    """A 1-D Conv with group = channels: kernel (k, C, m) as (C·m, 1, k)."""
+    k, c, m = kernel.shape
+    s, d = layer.strides[0], layer.dilation_rate[0]
+    pads = list(conv1d_pads(value.shape[1], k, s, layer.padding, d))
+    weight = np.asarray(kernel).reshape(k, c * m).T[:, None]
+
+    def conv(ncl: str) -> str:
+        inputs = [ncl, graph.weight(f"{hint}_kernel", weight)]
+        if bias is not None:
+            inputs.append(graph.weight(f"{hint}_bias", bias))
+        return graph.node(
+            "Conv", inputs, hint, kernel_shape=[k], strides=[s], dilations=[d], pads=pads, group=c
+        )
+
+    return conv
+
+
+@register_converter(DepthwiseConv1D)
+def _depthwise_conv1d(graph: Graph, layer: DepthwiseConv1D, value: Value) -> Value:
+    bias = None if layer.bias is None else layer.bias.data
+    conv = _depthwise1d(graph, layer, value, layer.kernel.data, bias, layer.name)
+    return _in_sequence_order(graph, layer, value, conv)
+
+
+@register_converter(SeparableConv1D)
+def _separable_conv1d(graph: Graph, layer: SeparableConv1D, value: Value) -> Value:
+    """The depthwise 1-D Conv, then a 1-wide Conv with the bias."""
+    depthwise = _depthwise1d(
+        graph, layer, value, layer.depthwise_kernel.data, None, f"{layer.name}_depthwise"
+    )
+
+    def convs(ncl: str) -> str:
+        kernel = np.transpose(np.asarray(layer.pointwise_kernel.data), (2, 1, 0))
+        inputs = [depthwise(ncl), graph.weight(f"{layer.name}_pointwise_kernel", kernel)]
+        if layer.bias is not None:
+            inputs.append(graph.weight(f"{layer.name}_bias", layer.bias.data))
+        return graph.node("Conv", inputs, layer.name, kernel_shape=[1])
+
+    return _in_sequence_order(graph, layer, value, convs)
+
+
+@register_converter(Conv1DTranspose)
+def _conv1d_transpose(graph: Graph, layer: Conv1DTranspose, value: Value) -> Value:
+    """A 1-D ConvTranspose (kernel (in, out, k)), pads and output_padding as Conv2DTranspose's."""
+    size, k, s, d = value.shape[1], layer.kernel_size[0], layer.strides[0], layer.dilation_rate[0]
+    out = _out_shape(layer, value)[1]
+    canvas = (size - 1) * s + (k - 1) * d + 1
+    crop = conv_transpose_crop(size, out, k, s, layer.padding, d)
+
+    def conv(ncl: str) -> str:
+        kernel = np.transpose(np.asarray(layer.kernel.data), (2, 1, 0))
+        inputs = [ncl, graph.weight(f"{layer.name}_kernel", kernel)]
+        if layer.bias is not None:
+            inputs.append(graph.weight(f"{layer.name}_bias", layer.bias.data))
+        return graph.node(
+            "ConvTranspose",
+            inputs,
+            layer.name,
+            kernel_shape=[k],
+            strides=[s],
+            dilations=[d],
+            pads=[crop, max(0, canvas - crop - out)],
+            output_padding=[max(0, out + crop - canvas)],
+        )
+
+    return _in_sequence_order(graph, layer, value, conv)
 
 
 @register_converter(MaxPooling2D, AveragePooling2D)

@@ -35,9 +35,11 @@ from glassnet.layers import (
     BatchNormalization,
     Concatenate,
     Conv1D,
+    Conv1DTranspose,
     Conv2D,
     Conv2DTranspose,
     Dense,
+    DepthwiseConv1D,
     DepthwiseConv2D,
     Flatten,
     GlobalAveragePooling2D,
@@ -300,8 +302,8 @@ def _conv(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> 
     w = b.const(node.input[1])
     bias = b.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
     group = int(attrs.get("group", 1))
-    if w is not None and w.ndim == 3 and group == 1:
-        return _conv1d(b, node, attrs, ins[0], w, bias)
+    if w is not None and w.ndim == 3:
+        return _conv1d(b, node, attrs, ins[0], w, bias, group)
     x = b.channels_last(ins[0])
     depthwise = w is not None and w.ndim == 4 and group == x.shape[3] and w.shape[1] == 1
     if w is None or w.ndim != 4 or (group != 1 and not depthwise):
@@ -336,16 +338,30 @@ def _conv(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> 
     return b.layer(layer, [x], True, **weights)
 
 
-def _conv1d(
-    b: _Builder, node: Any, attrs: dict[str, Any], x: _Tensor, w: Any, bias: Any
-) -> _Tensor:
-    """A 1-D Conv on an ONNX (N, C, L) sequence: a ``Conv1D`` on it held as (N, L, C) (a
-    Transpose(0, 2, 1) before it is only a relabelling, so glassnet's own exports import
-    without transposes); pads that are not "valid", "same" or "causal" become a pad node."""
+def _held(b: _Builder, node: Any, x: _Tensor) -> _Tensor:
+    """The ONNX (N, C, L) sequence ``x`` held as (N, L, C), as the 1-D layers take it."""
     if len(x.shape) != 3:
-        raise ValueError(f"import_onnx: Conv '{node.name}' with a 1-D kernel needs a 3-D input.")
-    if not x.cl:
-        x = b.emit("transpose", [x], tuple(x.shape[a] for a in _CL3), True, perm=_CL3)
+        raise ValueError(f"import_onnx: {node.op_type} '{node.name}' (1-D) needs a 3-D input.")
+    if x.cl:
+        return x
+    return b.emit("transpose", [x], tuple(x.shape[a] for a in _CL3), True, perm=_CL3)
+
+
+def _conv1d(
+    b: _Builder, node: Any, attrs: dict[str, Any], x: _Tensor, w: Any, bias: Any, group: int
+) -> _Tensor:
+    """A 1-D Conv on an ONNX (N, C, L) sequence: a ``Conv1D`` (``DepthwiseConv1D`` for group =
+    channels) on it held as (N, L, C) (a Transpose(0, 2, 1) before it is only a relabelling, so
+    glassnet's own exports import without transposes); pads that are not "valid", "same" or
+    "causal" become a pad node."""
+    x = _held(b, node, x)
+    channels = int(x.shape[2])
+    depthwise = group != 1
+    if depthwise and (group != channels or w.shape[1] != 1):
+        raise ValueError(
+            f"import_onnx: Conv '{node.name}' has group={group}: only group=1 or group = "
+            f"channels ({channels}) with one input channel per group (depthwise) is supported."
+        )
     if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
         raise ValueError("import_onnx: auto_pad SAME_UPPER/SAME_LOWER is not supported.")
     k, s, d = (
@@ -355,15 +371,24 @@ def _conv1d(
     )
     pads = tuple(int(v) for v in attrs.get("pads", [0, 0]))
     modes = ("valid", "causal") if x.shape[1] is None else ("valid", "same", "causal")
+    modes = modes[:-1] if depthwise else modes  # DepthwiseConv1D has no "causal"
     mode = next((m for m in modes if conv1d_pads(x.shape[1], k, s, m, d) == pads), None)
     if mode is None:
         shape = (x.shape[0], x.shape[1] + sum(pads), x.shape[2])
         x = b.emit("pad", [x], shape, True, pads=[[0, 0], list(pads), [0, 0]])
         mode = "valid"
-    layer = Conv1D(
-        int(w.shape[0]), k, strides=s, padding=mode, dilation_rate=d, use_bias=bias is not None
-    )
-    weights = {"kernel": np.transpose(w, (2, 1, 0))}
+    use_bias = bias is not None
+    if depthwise:  # (C·m, 1, k) -> (k, C, m): output channel c·m + j in both
+        m = int(w.shape[0]) // channels
+        layer: Layer = DepthwiseConv1D(
+            k, strides=s, padding=mode, depth_multiplier=m, dilation_rate=d, use_bias=use_bias
+        )
+        weights = {"kernel": w[:, 0].T.reshape(k, channels, m)}
+    else:
+        layer = Conv1D(
+            int(w.shape[0]), k, strides=s, padding=mode, dilation_rate=d, use_bias=use_bias
+        )
+        weights = {"kernel": np.transpose(w, (2, 1, 0))}
     if bias is not None:
         weights["bias"] = bias
     return b.layer(layer, [x], True, **weights)
@@ -374,14 +399,16 @@ def _conv_transpose(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Te
     sizes and crop are one of those (glassnet's own exports), else as "valid" with the whole
     canvas (output_padding for rows past it) and a slice for the crop (PyTorch's symmetric
     ``padding``)."""
-    x = b.channels_last(ins[0])
     w = b.const(node.input[1])
     bias = b.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-    if w is None or w.ndim != 4 or attrs.get("group", 1) != 1 or "output_shape" in attrs:
+    if w is None or w.ndim not in (3, 4) or attrs.get("group", 1) != 1 or "output_shape" in attrs:
         raise ValueError(
-            f"import_onnx: ConvTranspose '{node.name}' needs a constant 4-D kernel, group=1 and "
-            f"no output_shape attribute."
+            f"import_onnx: ConvTranspose '{node.name}' needs a constant 3-D or 4-D kernel, "
+            f"group=1 and no output_shape attribute."
         )
+    if w.ndim == 3:
+        return _conv_transpose1d(b, node, attrs, _held(b, node, ins[0]), w, bias)
+    x = b.channels_last(ins[0])
     k = tuple(int(v) for v in w.shape[2:])
     s = tuple(int(v) for v in attrs.get("strides", [1, 1]))
     d = tuple(int(v) for v in attrs.get("dilations", [1, 1]))
@@ -429,6 +456,49 @@ def _conv_transpose(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Te
         [None, None, None],
     ]
     return b.emit("slice", [y], (y.shape[0], *out, y.shape[3]), True, slices=slices)
+
+
+def _keras_transpose(size: int, out: int, begin: int, k: int, s: int, d: int, extra: int) -> Any:
+    """The (padding, output_padding) of Keras whose output has ``out`` pixels from canvas
+    pixel ``begin`` on, or None."""
+    for padding in ("valid", "same"):
+        for op in (None, extra):
+            length = conv_transpose_output_length(size, k, s, padding, op, d)
+            if length == out and conv_transpose_crop(size, out, k, s, padding, d) == begin:
+                return padding, op
+    return None
+
+
+def _conv_transpose1d(
+    b: _Builder, node: Any, attrs: dict[str, Any], x: _Tensor, w: Any, bias: Any
+) -> _Tensor:
+    """A 1-D ConvTranspose as a ``Conv1DTranspose`` on the sequence held (N, L, C), chosen as
+    the 2-D one is (``_conv_transpose``)."""
+    k, size = int(w.shape[2]), int(x.shape[1])
+    s, d = int(attrs.get("strides", [1])[0]), int(attrs.get("dilations", [1])[0])
+    extra = int(attrs.get("output_padding", [0])[0])
+    begin, end = (int(v) for v in attrs.get("pads", [0, 0]))
+    canvas = (size - 1) * s + (k - 1) * d + 1
+    out = canvas + extra - begin - end
+    keras = _keras_transpose(size, out, begin, k, s, d, extra)
+    padding, output_padding = keras or ("valid", max(0, begin + out - canvas))
+    layer = Conv1DTranspose(
+        int(w.shape[1]),
+        k,
+        strides=s,
+        padding=padding,
+        output_padding=output_padding,
+        dilation_rate=d,
+        use_bias=bias is not None,
+    )
+    weights = {"kernel": np.transpose(w, (2, 1, 0))}
+    if bias is not None:
+        weights["bias"] = bias
+    y = b.layer(layer, [x], True, **weights)
+    if keras is not None:
+        return y
+    slices = [[None, None, None], [begin, begin + out, 1], [None, None, None]]
+    return b.emit("slice", [y], (y.shape[0], out, y.shape[2]), True, slices=slices)
 
 
 def _pool(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
@@ -724,7 +794,7 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
                     ins.append(b.consts[name])
             if node.op_type not in ("Add", "Sub", "Mul", "Div"):
                 ins = [t for t in ins if isinstance(t, _Tensor)]
-            if node.op_type not in ("Conv", "Transpose"):  # only these read held sequences
+            if node.op_type not in ("Conv", "ConvTranspose", "Transpose"):  # read held sequences
                 ins = [b.plain(t) if _held_sequence(t) else t for t in ins]
             b.values[node.output[0]] = _OPS[node.op_type](b, node, attrs, ins)
     except ValueError as err:

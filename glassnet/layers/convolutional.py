@@ -14,10 +14,13 @@ from glassnet.tensor import Tensor
 
 __all__ = [
     "Conv1D",
+    "Conv1DTranspose",
     "Conv2D",
     "Conv2DTranspose",
     "Convolution2D",
+    "DepthwiseConv1D",
     "DepthwiseConv2D",
+    "SeparableConv1D",
     "SeparableConv2D",
 ]
 
@@ -632,7 +635,7 @@ class DepthwiseConv2D(_Convolution):
         trainable: bool = True,
     ) -> None:
         super().__init__(name=name, trainable=trainable, activity_regularizer=activity_regularizer)
-        where = "DepthwiseConv2D"
+        where = type(self).__name__  # the 1-D twin runs this too
         self.kernel_size = check_int_pair(where, "kernel_size", kernel_size)
         self.strides = check_int_pair(where, "strides", strides)
         self.padding = check_padding(where, padding, allow_explicit=False)
@@ -773,7 +776,7 @@ class SeparableConv2D(_Convolution):
         trainable: bool = True,
     ) -> None:
         super().__init__(name=name, trainable=trainable, activity_regularizer=activity_regularizer)
-        where = "SeparableConv2D"
+        where = type(self).__name__  # the 1-D twin runs this too
         self.filters = check_positive_int(where, "filters", filters)
         self.kernel_size = check_int_pair(where, "kernel_size", kernel_size)
         self.strides = check_int_pair(where, "strides", strides)
@@ -863,3 +866,370 @@ class SeparableConv2D(_Convolution):
             }
         )
         return config
+
+
+# ------------------------------------------------------------------ the 1-D twins
+def _steps(layer: _Convolution, shape: Shape) -> tuple[int | None]:
+    """The steps a 1-D window layer outputs, or its "does not fit" error."""
+    try:
+        k, s, d = layer.kernel_size[0], layer.strides[0], layer.dilation_rate[0]
+        return (ops.conv1d_output_length(shape[1], k, s, layer.padding, d),)
+    except ValueError:
+        raise layer._does_not_fit(shape) from None
+
+
+class Conv1DTranspose(_Convolution):
+    """Transposed 1-D convolution: ``Conv2DTranspose`` on sequences, growing them by
+    ``strides`` (``ops.conv_transpose1d``: the same op on a one-row image).
+
+    Args:
+        filters, kernel_size, strides, padding ("valid" or "same"), output_padding (None or
+        an int < strides), dilation_rate, activation, use_bias, kernel_initializer,
+        bias_initializer, kernel_regularizer, bias_regularizer, activity_regularizer,
+        kernel_constraint, bias_constraint: as ``Conv2DTranspose``, ints for the one axis.
+
+    Shape:
+        Input: ``(batch, steps, in_channels)``. Output: ``(batch, new_steps, filters)``.
+        Weights: ``kernel (kernel_size, filters, in_channels)``, ``bias (filters,)``.
+
+    Example:
+        >>> up = Conv1DTranspose(4, 3, strides=2, padding="same")
+        >>> up(np.zeros((1, 10, 2))).shape
+        (1, 20, 4)
+        >>> up.count_params()  # 3·4·2 + 4
+        28
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int],
+        strides: int | tuple[int] = 1,
+        padding: str = "valid",
+        output_padding: int | tuple[int] | None = None,
+        dilation_rate: int | tuple[int] = 1,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, trainable=trainable, activity_regularizer=activity_regularizer)
+        where = "Conv1DTranspose"
+        self.filters = check_positive_int(where, "filters", filters)
+        self.kernel_size = _single(where, "kernel_size", kernel_size)
+        self.strides = _single(where, "strides", strides)
+        self.padding = check_padding(where, padding, allow_explicit=False)
+        self.dilation_rate = _single(where, "dilation_rate", dilation_rate)
+        self._check_strides_and_dilation(strides, dilation_rate)
+        self.output_padding = None
+        if output_padding is not None:
+            items = (
+                tuple(output_padding)
+                if isinstance(output_padding, (tuple, list))
+                else (output_padding,)
+            )
+            if len(items) != 1 or not is_int(items[0]) or not 0 <= items[0] < self.strides[0]:
+                raise ValueError(
+                    f"{where}: output_padding must be None or an int ≥ 0 smaller than strides. "
+                    f"Received: output_padding={output_padding!r}, strides={strides!r}"
+                )
+            self.output_padding = (int(items[0]),)
+        self.activation = activations.get(activation)
+        self.use_bias = check_bool(where, "use_bias", use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self._keep_weight_options(
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+        )
+        self.input_spec = InputSpec(ndim=3, layout=_SEQUENCES)
+
+    def build(self, input_shape: Shape) -> None:
+        channels = self._channels(input_shape)
+        self.kernel = self.add_weight(
+            "kernel",
+            (*self.kernel_size, self.filters, channels),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self._bias(self.filters)
+        self.input_spec = InputSpec(ndim=3, axes={-1: channels}, layout=_SEQUENCES)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        y = ops.conv_transpose1d(
+            x,
+            self.kernel,
+            self.bias,
+            stride=self.strides[0],
+            padding=self.padding,
+            output_padding=None if self.output_padding is None else self.output_padding[0],
+            dilation=self.dilation_rate[0],
+        )
+        return self.activation(y)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        shape = self._check_input_shape(input_shape)
+        return (shape[0], *self._spatial(shape), self.filters)
+
+    def _spatial(self, shape: Shape) -> tuple[int | None, ...]:
+        extra = None if self.output_padding is None else self.output_padding[0]
+        k, s, d = self.kernel_size[0], self.strides[0], self.dilation_rate[0]
+        steps = ops.conv_transpose_output_length(shape[1], k, s, self.padding, extra, d)
+        if steps is not None and steps <= 0:
+            raise ValueError(
+                f"{self._where}: the output would have {steps} steps. Received input shape "
+                f"{shape}, kernel_size={self.kernel_size}, padding={self.padding!r}, "
+                f"output_padding={self.output_padding}. Use padding='valid' or a larger "
+                f"output_padding."
+            )
+        return (steps,)
+
+    def summary_formula(self) -> str:
+        """Keras's count: k·filters·in_channels (+ filters)."""
+        k, f, c = self.kernel.shape
+        return f"{k}·{f}·{c}" + (f" + {f}" if self.use_bias else "")
+
+    def summary_macs(self, input_shape: Any) -> int:
+        """Every input step's channels times the whole kernel: L·k·filters·in."""
+        steps = input_shape[1]
+        return 0 if steps is None else int(steps * self.kernel.size)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "strides": self.strides,
+                "padding": self.padding,
+                "output_padding": self.output_padding,
+                "dilation_rate": self.dilation_rate,
+                "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config
+
+
+class DepthwiseConv1D(DepthwiseConv2D):
+    """Depthwise 1-D convolution: ``DepthwiseConv2D`` on sequences, each channel filtered on
+    its own by ``depth_multiplier`` filters (``ops.depthwise_conv1d``: the same op on a
+    one-row image).
+
+    Args:
+        kernel_size, strides, dilation_rate: ints (or tuples of one).
+        padding, depth_multiplier, activation, use_bias, depthwise_initializer,
+        bias_initializer, depthwise_regularizer, bias_regularizer, activity_regularizer,
+        depthwise_constraint, bias_constraint: as ``DepthwiseConv2D``.
+
+    Shape:
+        Input: ``(batch, steps, in_channels)``.
+        Output: ``(batch, new_steps, in_channels·depth_multiplier)``.
+        Weights: ``kernel (kernel_size, in_channels, depth_multiplier)``,
+        ``bias (in_channels·depth_multiplier,)``.
+
+    Example:
+        >>> dw = DepthwiseConv1D(3, padding="same", depth_multiplier=2)
+        >>> dw(np.zeros((1, 10, 4))).shape
+        (1, 10, 8)
+        >>> dw.count_params()  # 3·4·2 + 4·2
+        32
+    """
+
+    def __init__(
+        self,
+        kernel_size: int | tuple[int],
+        strides: int | tuple[int] = 1,
+        padding: str = "valid",
+        depth_multiplier: int = 1,
+        dilation_rate: int | tuple[int] = 1,
+        activation: Any = None,
+        use_bias: bool = True,
+        depthwise_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        depthwise_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        depthwise_constraint: Any = None,
+        bias_constraint: Any = None,
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        where = "DepthwiseConv1D"
+        size = _single(where, "kernel_size", kernel_size)
+        step = _single(where, "strides", strides)
+        rate = _single(where, "dilation_rate", dilation_rate)
+        # The 2-D layer's checks and options, on a one-row window; then the 1-D arguments.
+        super().__init__(
+            (1, size[0]), (1, step[0]), padding, depth_multiplier, (1, rate[0]), activation,
+            use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,
+            bias_regularizer, activity_regularizer, depthwise_constraint, bias_constraint,
+            name=name, trainable=trainable,
+        )  # fmt: skip
+        self.kernel_size, self.strides, self.dilation_rate = size, step, rate
+        self.input_spec = InputSpec(ndim=3, layout=_SEQUENCES)
+
+    def build(self, input_shape: Shape) -> None:
+        channels = self._channels(input_shape)
+        self.kernel = self.add_weight(
+            "kernel",
+            (*self.kernel_size, channels, self.depth_multiplier),
+            self.depthwise_initializer,
+            regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint,
+        )
+        self._bias(channels * self.depth_multiplier)
+        self.input_spec = InputSpec(ndim=3, axes={-1: channels}, layout=_SEQUENCES)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        y = ops.depthwise_conv1d(
+            x,
+            self.kernel,
+            self.bias,
+            stride=self.strides[0],
+            padding=self.padding,
+            dilation=self.dilation_rate[0],
+        )
+        return self.activation(y)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        shape = self._check_input_shape(input_shape)
+        channels = None if shape[2] is None else shape[2] * self.depth_multiplier
+        return (shape[0], *self._spatial(shape), channels)
+
+    def _spatial(self, shape: Shape) -> tuple[int | None, ...]:
+        return _steps(self, shape)
+
+    def summary_formula(self) -> str:
+        """Keras's count: k·in_channels·depth_multiplier (+ in_channels·depth_multiplier)."""
+        k, c, m = self.kernel.shape
+        return f"{k}·{c}·{m}" + (f" + {c}·{m}" if self.use_bias else "")
+
+    def summary_macs(self, input_shape: Any) -> int:
+        """Each output number is a dot product of kernel_size pairs."""
+        _, steps, c = self.compute_output_shape(tuple(input_shape))
+        return 0 if steps is None else int(steps * c * self.kernel_size[0])
+
+
+class SeparableConv1D(SeparableConv2D):
+    """Depthwise separable 1-D convolution: ``SeparableConv2D`` on sequences, a
+    ``depthwise_conv1d`` then a 1-wide ``conv1d`` mixing the channels into ``filters``.
+
+    Args:
+        filters, kernel_size, strides, padding ("valid" or "same"), dilation_rate,
+        depth_multiplier, activation, use_bias and the depthwise_/pointwise_/bias_
+        initializers, regularizers and constraints: as ``SeparableConv2D``, ints for the one
+        axis.
+
+    Shape:
+        Input: ``(batch, steps, in_channels)``. Output: ``(batch, new_steps, filters)``.
+        Weights: ``depthwise_kernel (kernel_size, in_channels, depth_multiplier)``,
+        ``pointwise_kernel (1, in_channels·depth_multiplier, filters)``, ``bias (filters,)``.
+
+    Example:
+        >>> sep = SeparableConv1D(8, 3, padding="same")
+        >>> sep(np.zeros((1, 10, 4))).shape
+        (1, 10, 8)
+        >>> sep.count_params()  # 3·4·1 + 4·1·8 + 8
+        52
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int],
+        strides: int | tuple[int] = 1,
+        padding: str = "valid",
+        dilation_rate: int | tuple[int] = 1,
+        depth_multiplier: int = 1,
+        activation: Any = None,
+        use_bias: bool = True,
+        depthwise_initializer: Any = "glorot_uniform",
+        pointwise_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        depthwise_regularizer: Any = None,
+        pointwise_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        depthwise_constraint: Any = None,
+        pointwise_constraint: Any = None,
+        bias_constraint: Any = None,
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        where = "SeparableConv1D"
+        size = _single(where, "kernel_size", kernel_size)
+        step = _single(where, "strides", strides)
+        rate = _single(where, "dilation_rate", dilation_rate)
+        super().__init__(
+            filters, (1, size[0]), (1, step[0]), padding, (1, rate[0]), depth_multiplier,
+            activation, use_bias, depthwise_initializer, pointwise_initializer,
+            bias_initializer, depthwise_regularizer, pointwise_regularizer, bias_regularizer,
+            activity_regularizer, depthwise_constraint, pointwise_constraint, bias_constraint,
+            name=name, trainable=trainable,
+        )  # fmt: skip
+        self.kernel_size, self.strides, self.dilation_rate = size, step, rate
+        self.input_spec = InputSpec(ndim=3, layout=_SEQUENCES)
+
+    def build(self, input_shape: Shape) -> None:
+        channels = self._channels(input_shape)
+        self.depthwise_kernel = self.add_weight(
+            "depthwise_kernel",
+            (*self.kernel_size, channels, self.depth_multiplier),
+            self.depthwise_initializer,
+            regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint,
+        )
+        self.pointwise_kernel = self.add_weight(
+            "pointwise_kernel",
+            (1, channels * self.depth_multiplier, self.filters),
+            self.pointwise_initializer,
+            regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint,
+        )
+        self._bias(self.filters)
+        self.input_spec = InputSpec(ndim=3, axes={-1: channels}, layout=_SEQUENCES)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        spatial = ops.depthwise_conv1d(
+            x,
+            self.depthwise_kernel,
+            stride=self.strides[0],
+            padding=self.padding,
+            dilation=self.dilation_rate[0],
+        )
+        fuse = self.activation is ops.relu
+        y = ops.conv1d(spatial, self.pointwise_kernel, self.bias, relu=fuse)
+        return y if fuse else self.activation(y)
+
+    def _spatial(self, shape: Shape) -> tuple[int | None, ...]:
+        return _steps(self, shape)
+
+    def summary_formula(self) -> str:
+        """Keras's count: k·C·m + C·m·filters (+ filters)."""
+        k, c, m = self.depthwise_kernel.shape
+        f = self.filters
+        return f"{k}·{c}·{m} + {c}·{m}·{f}" + (f" + {f}" if self.use_bias else "")
+
+    def summary_macs(self, input_shape: Any) -> int:
+        """The depthwise step's kernel_size per number, then the pointwise step's C·m."""
+        _, steps, _ = self.compute_output_shape(tuple(input_shape))
+        if steps is None:
+            return 0
+        cm = self.pointwise_kernel.shape[1]
+        return int(steps * cm * (self.kernel_size[0] + self.filters))

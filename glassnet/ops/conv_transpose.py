@@ -19,9 +19,10 @@ from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module
 from glassnet.checks import Pair, check_int_pair, check_padding, is_int
 from glassnet.ops.conv import check_image, col2im, im2col, pad_images
+from glassnet.ops.shape import reshape
 from glassnet.tensor import Tensor, add_to_rows, sum_rows
 
-__all__ = ["conv_transpose2d", "conv_transpose_output_length"]
+__all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose_output_length"]
 
 
 class ConvTranspose2DOp(Function):
@@ -183,3 +184,38 @@ def conv_transpose2d(
         )
     crop = tuple(conv_transpose_crop(xs[1 + a], out[a], ws[a], s[a], mode, d[a]) for a in (0, 1))
     return ConvTranspose2DOp.apply(x, weight, bias, stride=s, dilation=d, crop=crop, out_hw=out)
+
+
+def conv_transpose1d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int = 1,
+    padding: str = "valid",
+    output_padding: int | None = None,
+    dilation: int = 1,
+) -> Tensor:
+    """1-D transposed convolution: ``conv_transpose2d`` (the same op) on a one-row image.
+
+    Shape:
+        x (N, L, C), weight (k, F, C) (Keras's layout), bias (F,) -> (N, Lo, F), with
+        ``Lo = conv_transpose_output_length(L, k, stride, padding, output_padding, dilation)``.
+    """
+    xs, ws = tuple(x.shape), tuple(weight.shape)
+    if len(xs) != 3 or len(ws) != 3:
+        raise ValueError(
+            f"conv_transpose1d: expected a 3-D input (batch, steps, channels) and a 3-D weight "
+            f"(kernel_size, filters, in_channels), received input shape {xs} and weight shape "
+            f"{ws}."
+        )
+    extra = None if output_padding is None else (0, output_padding)
+    y = conv_transpose2d(
+        reshape(x, (xs[0], 1, xs[1], xs[2])),
+        reshape(weight, (1, *ws)),
+        bias,
+        stride=(1, stride),
+        padding=padding,
+        output_padding=extra,
+        dilation=(1, dilation),
+    )
+    return reshape(y, (xs[0], y.shape[2], ws[1]))

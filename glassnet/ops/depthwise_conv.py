@@ -28,9 +28,10 @@ from glassnet.ops.conv import (
     pad_images,
     resolve_padding,
 )
+from glassnet.ops.shape import reshape
 from glassnet.tensor import Tensor, add_to_rows, sum_rows
 
-__all__ = ["depthwise_conv2d"]
+__all__ = ["depthwise_conv1d", "depthwise_conv2d"]
 
 
 class DepthwiseConv2DOp(Function):
@@ -136,3 +137,35 @@ def depthwise_conv2d(
         raise ValueError(f"depthwise_{err}") from None
     pads = resolve_padding(xs[1:3], ws[:2], s, mode, d)
     return DepthwiseConv2DOp.apply(x, weight, bias, stride=s, pads=pads, dilation=d)
+
+
+def depthwise_conv1d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int = 1,
+    padding: str = "valid",
+    dilation: int = 1,
+) -> Tensor:
+    """Depthwise 1-D convolution: ``depthwise_conv2d`` (the same op) on a one-row image.
+
+    Shape:
+        x (N, L, C), weight (k, C, m) (Keras's layout), bias (C·m,) -> (N, Lo, C·m), Lo as
+        ``conv1d_output_length`` ("valid" or "same").
+    """
+    xs, ws = tuple(x.shape), tuple(weight.shape)
+    if len(xs) != 3 or len(ws) != 3:
+        raise ValueError(
+            f"depthwise_conv1d: expected a 3-D input (batch, steps, channels) and a 3-D weight "
+            f"(kernel_size, in_channels, depth_multiplier), received input shape {xs} and "
+            f"weight shape {ws}."
+        )
+    y = depthwise_conv2d(
+        reshape(x, (xs[0], 1, xs[1], xs[2])),
+        reshape(weight, (1, *ws)),
+        bias,
+        stride=(1, stride),
+        padding=padding,
+        dilation=(1, dilation),
+    )
+    return reshape(y, (xs[0], y.shape[2], y.shape[3]))

@@ -27,6 +27,17 @@ MODELS = {
             L.Dense(3),
         ],
     ),
+    "sequences": (
+        (9, 3),
+        lambda: [
+            L.Conv1DTranspose(4, 3, strides=2, padding="same", output_padding=1),
+            L.DepthwiseConv1D(3, depth_multiplier=2, padding="same", activation="relu"),
+            L.SeparableConv1D(3, 2, strides=2, depth_multiplier=2),
+            L.Conv1DTranspose(2, 2, strides=3, use_bias=False, activation="tanh"),
+            L.DepthwiseConv1D(2, use_bias=False),
+            L.SeparableConv1D(2, 3, dilation_rate=2, padding="same", use_bias=False),
+        ],
+    ),
     "transpose-same": ((4, 5, 3), lambda: [L.Conv2DTranspose(4, 3, strides=2, padding="same")]),
     "transpose-valid": ((4, 5, 3), lambda: [L.Conv2DTranspose(4, (3, 2), strides=2)]),
     "transpose-stride-beyond-kernel": ((3, 3, 2), lambda: [L.Conv2DTranspose(2, 2, strides=3)]),
@@ -93,8 +104,9 @@ def test_round_trip_imports_the_same_layers(tmp_path, name):
     np.testing.assert_allclose(imported.predict(x), model.predict(x), atol=1e-5, rtol=0)
     assert isinstance(imported, gn.Sequential)  # no transposes or pads left around the convs
     kinds = {type(layer).__name__ for layer in imported.layers}
-    # SeparableConv2D comes back as its two steps, DepthwiseConv2D and a 1×1 Conv2D
-    want = {type(layer).__name__ for layer in model.layers} - {"SeparableConv2D"}
+    # SeparableConv2D comes back as its two steps, DepthwiseConv2D and a 1×1 Conv2D (1-D alike)
+    want = {type(layer).__name__ for layer in model.layers}
+    want -= {"SeparableConv2D", "SeparableConv1D"}
     assert want <= kinds
 
 
@@ -125,10 +137,15 @@ def test_pytorch_conv1d_imports(tmp_path):
         nn.ReLU(),
         nn.Conv1d(5, 4, 3, padding=3, dilation=2),  # other pads: a pad node
         nn.Conv1d(4, 2, 2, stride=2),
+        nn.Conv1d(2, 4, 3, padding=1, groups=2),  # depthwise: DepthwiseConv1D
+        nn.ConvTranspose1d(4, 3, 3, stride=2, padding=1, output_padding=1),  # a crop: a slice
+        nn.ConvTranspose1d(3, 2, 2, stride=2),  # Keras's "valid"
     )
     x = torch.randn(7, 3, 12)
     model = _torch_import(tmp_path, torch, net, x)
-    assert sum(isinstance(p, L.Conv1D) for p in model.parts) == 3
+    kinds = [type(p).__name__ for p in model.parts]
+    assert kinds.count("Conv1D") == 3 and kinds.count("Conv1DTranspose") == 2
+    assert "DepthwiseConv1D" in kinds
     with torch.no_grad():
         expected = net(x).numpy()
     np.testing.assert_allclose(model.predict(x.numpy()), expected, atol=1e-4, rtol=0)

@@ -117,6 +117,46 @@ L = layers
             3,
             3 * 3 * 2 * 2 + 4 * 2 + 2,
         ),
+        (
+            L.Conv1DTranspose,
+            {"filters": 3, "kernel_size": 3},
+            (2, 5, 2),
+            (2, 7, 3),
+            2,
+            3 * 3 * 2 + 3,
+        ),
+        (
+            L.Conv1DTranspose,
+            {"filters": 2, "kernel_size": 2, "strides": 3, "output_padding": 2, "padding": "same"},
+            (1, 4, 1),
+            (1, 11, 2),  # (4 − 1)·3 + 2 − 2·(2 // 2) + 2
+            2,
+            6,
+        ),
+        (
+            L.DepthwiseConv1D,
+            {"kernel_size": 3, "depth_multiplier": 2},
+            (2, 6, 3),
+            (2, 4, 6),
+            2,
+            3 * 3 * 2 + 6,
+        ),
+        (
+            L.DepthwiseConv1D,
+            {"kernel_size": 2, "strides": 2, "padding": "same", "use_bias": False},
+            (1, 1, 2),
+            (1, 1, 2),
+            1,
+            4,
+        ),
+        (
+            L.SeparableConv1D,
+            {"filters": 4, "kernel_size": 3, "dilation_rate": 2},
+            (2, 8, 3),
+            (2, 4, 4),
+            3,
+            3 * 3 + 3 * 4 + 4,
+        ),
     ],
 )
 def test_layer_checks(cls, kwargs, input_shape, output_shape, weights, params):
@@ -180,6 +220,9 @@ def test_summary_formulas_are_kerass():
         (lambda: L.Conv2DTranspose(2, 2, strides=2, output_padding=1), (1, 2, 3, 1)),
         (lambda: L.DepthwiseConv2D(3, depth_multiplier=2, padding="same"), (1, 4, 3, 2)),
         (lambda: L.SeparableConv2D(3, 2, strides=2, depth_multiplier=2), (1, 5, 4, 2)),
+        (lambda: L.Conv1DTranspose(2, 3, strides=2, padding="same", output_padding=1), (1, 3, 2)),
+        (lambda: L.DepthwiseConv1D(2, depth_multiplier=2, dilation_rate=2), (2, 5, 2)),
+        (lambda: L.SeparableConv1D(3, 3, strides=2, padding="same", depth_multiplier=2), (1, 6, 2)),
     ],
 )
 def test_gradcheck_float64(rng, layer, shape):
@@ -330,6 +373,30 @@ def test_conv2d_transpose_layer_matches_torch_module(torch, rng):
             ValueError,
             "bad pointwise_constraint",
         ),
+        (
+            L.Conv1DTranspose,
+            {"filters": 2, "kernel_size": 3, "strides": 2, "output_padding": 2},
+            ValueError,
+            "Conv1DTranspose: output_padding must be None or an int ≥ 0 smaller than strides",
+        ),
+        (
+            L.DepthwiseConv1D,
+            {"kernel_size": 3, "padding": "causal"},
+            ValueError,
+            "DepthwiseConv1D: unknown padding 'causal'",
+        ),
+        (
+            L.DepthwiseConv1D,
+            {"kernel_size": (3, 3)},
+            TypeError,
+            "DepthwiseConv1D: kernel_size must be an int or a tuple of one",
+        ),
+        (
+            L.SeparableConv1D,
+            {"filters": 2, "kernel_size": 3, "strides": 2, "dilation_rate": 2},
+            ValueError,
+            "SeparableConv1D: 'strides' > 1 cannot be combined",
+        ),
     ],
 )
 def test_argument_errors(cls, kwargs, error, match):
@@ -344,6 +411,9 @@ def test_argument_errors(cls, kwargs, error, match):
         (lambda: L.Conv2DTranspose(2, 3, name="c"), (None, 4, 4, 3), (1, 4, 4, 1)),
         (lambda: L.DepthwiseConv2D(3, name="c"), (None, 6, 6, 3), (1, 6, 6, 2)),
         (lambda: L.SeparableConv2D(2, 3, name="c"), (None, 6, 6, 3), (1, 6, 6, 4)),
+        (lambda: L.Conv1DTranspose(2, 3, name="c"), (None, 4, 3), (1, 4, 1)),
+        (lambda: L.DepthwiseConv1D(3, name="c"), (None, 6, 3), (1, 6, 2)),
+        (lambda: L.SeparableConv1D(2, 3, name="c"), (None, 6, 3), (1, 6, 5)),
     ],
 )
 def test_channel_mismatch_names_the_layer(layer, built_for, bad):
@@ -426,6 +496,10 @@ def _model():
             L.Conv2DTranspose(3, 3, strides=2, padding="same", activation="tanh"),
             L.DepthwiseConv2D(3, depth_multiplier=2, padding="same"),
             L.SeparableConv2D(4, 2, activation="relu"),
+            L.Reshape((9, 4)),
+            L.Conv1DTranspose(3, 2, strides=2, padding="same", output_padding=1),
+            L.DepthwiseConv1D(3, depth_multiplier=2, padding="same", activation="tanh"),
+            L.SeparableConv1D(3, 3, strides=2),
             L.Flatten(),
             L.Dense(3),
         ]

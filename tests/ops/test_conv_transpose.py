@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from glassnet import Tensor
-from glassnet.ops import conv2d, conv_transpose2d, conv_transpose_output_length
+from glassnet.ops import conv2d, conv_transpose1d, conv_transpose2d, conv_transpose_output_length
 from tests.helpers import FORWARD_TOL, GRAD_TOL, assert_gradcheck, run_float32, torch_run
 
 
@@ -184,3 +184,47 @@ def test_frozen_weight_keeps_no_input(rng):
 def test_errors(x_shape, w_shape, kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         conv_transpose2d(np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32), **kwargs)
+
+
+# ------------------------------------------------------------------ 1-D: the same op, one row
+CASES_1D = {
+    "same": ((2, 5, 3), (3, 4, 3), 2, "same", None, 1),
+    "valid-output-padding": ((1, 4, 2), (2, 3, 2), 3, "valid", 2, 1),
+    "dilated": ((2, 6, 1), (3, 2, 1), 1, "same", None, 2),
+    "one-step": ((1, 1, 2), (4, 1, 2), 2, "same", 1, 1),
+}
+
+
+@pytest.mark.parametrize(NAMES, list(CASES_1D.values()), ids=CASES_1D)
+def test_conv_transpose1d(torch, rng, x_shape, w_shape, stride, padding, output_padding, dilation):
+    """The scatter reference on a one-row image, float64 finite differences, and PyTorch's
+    conv_transpose1d cropped as in ``test_matches_torch`` (FORWARD_TOL, GRAD_TOL)."""
+    x, w, b = _data(rng, x_shape, (1, *w_shape))  # a bias per filter: w_shape[1]
+    w = w[0]
+    op = None if output_padding is None else (0, output_padding)
+    want = ref_conv_transpose(x[:, None], w[None], b, (1, stride), padding, op, (1, dilation))
+
+    def fn(x, w, b):
+        return conv_transpose1d(x, w, b, stride, padding, output_padding, dilation)
+
+    np.testing.assert_allclose(fn(x, w, b).numpy(), want[:, 0], atol=1e-12)
+    assert_gradcheck(fn, x, w, b)
+
+    out = keras_length(x_shape[1], w_shape[0], stride, padding, output_padding, dilation)
+    p = keras_pad_before(x_shape[1], out, w_shape[0], stride, padding, dilation)
+    canvas = (x_shape[1] - 1) * stride + (w_shape[0] - 1) * dilation + 1
+    extra = max(0, out - canvas + 2 * p)
+
+    def theirs(x, w, b):
+        w_t = w.permute(2, 1, 0).contiguous()
+        y = torch.nn.functional.conv_transpose1d(
+            x.permute(0, 2, 1), w_t, None, stride, p, extra, 1, dilation
+        )
+        return y[:, :, :out].permute(0, 2, 1) + b
+
+    x, w, b = (a.astype(np.float32) for a in (x, w, b))
+    ours, our_grads = run_float32(fn, x, w, b)
+    want, their_grads = torch_run(torch, theirs, x, w, b)
+    np.testing.assert_allclose(ours, want, **FORWARD_TOL)
+    for g, t in zip(our_grads, their_grads, strict=True):
+        np.testing.assert_allclose(g, t, **GRAD_TOL)

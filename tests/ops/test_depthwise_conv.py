@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from glassnet import Tensor
-from glassnet.ops import depthwise_conv2d
+from glassnet.ops import depthwise_conv1d, depthwise_conv2d
 from tests import reference as ref
 from tests.helpers import FORWARD_TOL, GRAD_TOL, assert_gradcheck, run_float32, torch_run
 
@@ -110,3 +110,42 @@ def test_frozen_weight_keeps_no_input(rng):
 def test_errors(x_shape, w_shape, kwargs, match):
     with pytest.raises(ValueError, match=match):
         depthwise_conv2d(np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32), **kwargs)
+
+
+# ------------------------------------------------------------------ 1-D: the same op, one row
+CASES_1D = {
+    "same-m2": ((2, 7, 3), (3, 3, 2), 2, "same", 1),
+    "valid-dilated": ((1, 9, 2), (3, 2, 1), 1, "valid", 2),
+    "one-step": ((1, 1, 2), (1, 2, 3), 1, "valid", 1),
+}
+
+
+@pytest.mark.parametrize(NAMES, list(CASES_1D.values()), ids=CASES_1D)
+def test_depthwise_conv1d(torch, rng, x_shape, w_shape, stride, padding, dilation):
+    """The per-channel loop reference on a one-row image, float64 finite differences, and
+    PyTorch's conv1d(groups=C) (FORWARD_TOL, GRAD_TOL)."""
+    x, w, b = _data(rng, x_shape, (1, *w_shape))
+    w = w[0]
+    want = ref_depthwise(x[:, None], w[None], b, (1, stride), padding, (1, dilation))[:, 0]
+
+    def fn(x, w, b):
+        return depthwise_conv1d(x, w, b, stride, padding, dilation)
+
+    np.testing.assert_allclose(fn(x, w, b).numpy(), want, atol=1e-12)
+    assert_gradcheck(fn, x, w, b)
+    pads = (
+        ref.same_padding(x_shape[1], w_shape[0], stride, dilation) if padding == "same" else (0, 0)
+    )
+
+    def theirs(x, w, b):
+        k, c, m = w.shape
+        weight = w.reshape(k, c * m).permute(1, 0).unsqueeze(1).contiguous()
+        xin = torch.nn.functional.pad(x.permute(0, 2, 1), pads)
+        return torch.nn.functional.conv1d(xin, weight, b, stride, 0, dilation, c).permute(0, 2, 1)
+
+    x, w, b = (a.astype(np.float32) for a in (x, w, b))
+    ours, our_grads = run_float32(fn, x, w, b)
+    want, their_grads = torch_run(torch, theirs, x, w, b)
+    np.testing.assert_allclose(ours, want, **FORWARD_TOL)
+    for g, t in zip(our_grads, their_grads, strict=True):
+        np.testing.assert_allclose(g, t, **GRAD_TOL)

@@ -228,3 +228,14 @@ def test_conv_transpose1d(torch, rng, x_shape, w_shape, stride, padding, output_
     np.testing.assert_allclose(ours, want, **FORWARD_TOL)
     for g, t in zip(our_grads, their_grads, strict=True):
         np.testing.assert_allclose(g, t, **GRAD_TOL)
+
+
+def test_non_contiguous_input_and_gradient(rng):
+    """A transposed view gives the numbers of its contiguous copy, forward and backward."""
+    base = rng.standard_normal((2, 5, 4, 3))
+    view = base.transpose(0, 2, 1, 3)  # (2, 4, 5, 3), not contiguous
+    w = rng.standard_normal((3, 3, 2, 3))
+    y = conv_transpose2d(Tensor(view), Tensor(w), stride=2, padding="same")
+    want = ref_conv_transpose(np.ascontiguousarray(view), w, None, (2, 2), "same", None, (1, 1))
+    np.testing.assert_allclose(y.numpy(), want, atol=1e-12)
+    assert_gradcheck(lambda x: conv_transpose2d(x, Tensor(w), stride=2), view)

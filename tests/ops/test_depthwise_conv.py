@@ -149,3 +149,14 @@ def test_depthwise_conv1d(torch, rng, x_shape, w_shape, stride, padding, dilatio
     np.testing.assert_allclose(ours, want, **FORWARD_TOL)
     for g, t in zip(our_grads, their_grads, strict=True):
         np.testing.assert_allclose(g, t, **GRAD_TOL)
+
+
+def test_non_contiguous_input_and_gradient(rng):
+    """A transposed view gives the numbers of its contiguous copy, forward and backward."""
+    base = rng.standard_normal((2, 6, 5, 2))
+    view = base.transpose(0, 2, 1, 3)  # (2, 5, 6, 2), not contiguous
+    w = rng.standard_normal((3, 3, 2, 2))
+    y = depthwise_conv2d(Tensor(view), Tensor(w), padding="same")
+    want = ref_depthwise(np.ascontiguousarray(view), w, None, 1, "same", 1)
+    np.testing.assert_allclose(y.numpy(), want, atol=1e-12)
+    assert_gradcheck(lambda x: depthwise_conv2d(x, Tensor(w), stride=2), view)

@@ -37,8 +37,13 @@ from glassnet.layers import (
     AveragePooling2D,
     BatchNormalization,
     Concatenate,
+    Conv1D,
+    Conv1DTranspose,
     Conv2D,
+    Conv2DTranspose,
     Dense,
+    DepthwiseConv1D,
+    DepthwiseConv2D,
     Dropout,
     Flatten,
     GaussianDropout,
@@ -64,6 +69,8 @@ from glassnet.layers import (
     ReLU,
     Rescaling,
     Reshape,
+    SeparableConv1D,
+    SeparableConv2D,
     Softmax,
     SpatialDropout2D,
     Subtract,
@@ -72,7 +79,8 @@ from glassnet.layers import (
 from glassnet.layers.layer import Layer
 from glassnet.models import Functional, Model, Sequential
 from glassnet.ops.activation import SELU_ALPHA, SELU_SCALE
-from glassnet.ops.conv import resolve_padding
+from glassnet.ops.conv import conv1d_pads, resolve_padding
+from glassnet.ops.conv_transpose import conv_transpose_crop
 
 __all__ = ["DEFAULT_OPSET", "export", "register_converter", "supported_layers"]
 
@@ -340,6 +348,183 @@ def _conv2d(graph: Graph, layer: Conv2D, value: Value) -> Value:
     )
     result = Value(out, _out_shape(layer, value), NCHW)
     return _activation(graph, layer.activation, result, f"{layer.name}_act")
+
+
+@register_converter(Conv1D)
+def _conv1d(graph: Graph, layer: Conv1D, value: Value) -> Value:
+    """A 1-D Conv (kernel (out, in, k)) between two Transposes: ONNX's sequences are (N, C, L),
+    glassnet's (N, L, C); "same" and "causal" become explicit [left, right] pads."""
+    k, s, d = layer.kernel_size[0], layer.strides[0], layer.dilation_rate[0]
+    pads = list(conv1d_pads(value.shape[1], k, s, layer.padding, d))
+    ncl = graph.node("Transpose", [value.name], f"{layer.name}_ncl", perm=[0, 2, 1])
+    kernel = np.transpose(np.asarray(layer.kernel.data), (2, 1, 0))
+    inputs = [ncl, graph.weight(f"{layer.name}_kernel", kernel)]
+    if layer.bias is not None:
+        inputs.append(graph.weight(f"{layer.name}_bias", layer.bias.data))
+    out = graph.node(
+        "Conv", inputs, layer.name, kernel_shape=[k], strides=[s], dilations=[d], pads=pads
+    )
+    out = graph.node("Transpose", [out], f"{layer.name}_nlc", perm=[0, 2, 1])
+    result = Value(out, _out_shape(layer, value), NHWC)
+    return _activation(graph, layer.activation, result, f"{layer.name}_act")
+
+
+@register_converter(Conv2DTranspose)
+def _conv2d_transpose(graph: Graph, layer: Conv2DTranspose, value: Value) -> Value:
+    """ConvTranspose with the kernel as (in, out, kh, kw). ONNX's output is the canvas less
+    ``pads`` plus ``output_padding`` rows: Keras's crop at the start is the first pad, what
+    the canvas has beyond the output the second, and rows past the canvas output_padding."""
+    value = graph.layout(value, NCHW)
+    shape = _out_shape(layer, value)
+    begin, end, extra = [], [], []
+    for a in (0, 1):
+        size, k, s = value.shape[1 + a], layer.kernel_size[a], layer.strides[a]
+        d = layer.dilation_rate[a]
+        canvas = (size - 1) * s + (k - 1) * d + 1
+        crop = conv_transpose_crop(size, shape[1 + a], k, s, layer.padding, d)
+        begin.append(crop)
+        end.append(max(0, canvas - crop - shape[1 + a]))
+        extra.append(max(0, shape[1 + a] + crop - canvas))
+    kernel = np.transpose(np.asarray(layer.kernel.data), (3, 2, 0, 1))
+    inputs = [value.name, graph.weight(f"{layer.name}_kernel", kernel)]
+    if layer.bias is not None:
+        inputs.append(graph.weight(f"{layer.name}_bias", layer.bias.data))
+    out = graph.node(
+        "ConvTranspose",
+        inputs,
+        layer.name,
+        kernel_shape=list(layer.kernel_size),
+        strides=list(layer.strides),
+        dilations=list(layer.dilation_rate),
+        pads=begin + end,
+        output_padding=extra,
+    )
+    result = Value(out, shape, NCHW)
+    return _activation(graph, layer.activation, result, f"{layer.name}_act")
+
+
+def _depthwise(graph: Graph, layer: Any, value: Value, kernel: Any, bias: Any, hint: str) -> str:
+    """A Conv with group = channels: kernel (kh, kw, C, m) as (C·m, 1, kh, kw), output channel
+    c·m + j as in Keras. ``value`` is NCHW."""
+    kh, kw, c, m = kernel.shape
+    weight = np.asarray(kernel).reshape(kh, kw, c * m).transpose(2, 0, 1)[:, None]
+    inputs = [value.name, graph.weight(f"{hint}_kernel", weight)]
+    if bias is not None:
+        inputs.append(graph.weight(f"{hint}_bias", bias))
+    return graph.node(
+        "Conv",
+        inputs,
+        hint,
+        kernel_shape=list(layer.kernel_size),
+        strides=list(layer.strides),
+        dilations=list(layer.dilation_rate),
+        pads=_pads(value, layer.kernel_size, layer.strides, layer.padding, layer.dilation_rate),
+        group=c,
+    )
+
+
+@register_converter(DepthwiseConv2D)
+def _depthwise_conv2d(graph: Graph, layer: DepthwiseConv2D, value: Value) -> Value:
+    value = graph.layout(value, NCHW)
+    bias = None if layer.bias is None else layer.bias.data
+    out = _depthwise(graph, layer, value, layer.kernel.data, bias, layer.name)
+    result = Value(out, _out_shape(layer, value), NCHW)
+    return _activation(graph, layer.activation, result, f"{layer.name}_act")
+
+
+@register_converter(SeparableConv2D)
+def _separable_conv2d(graph: Graph, layer: SeparableConv2D, value: Value) -> Value:
+    """The depthwise Conv (group = channels), then a 1×1 Conv with the bias."""
+    value = graph.layout(value, NCHW)
+    hint = f"{layer.name}_depthwise"
+    spatial = _depthwise(graph, layer, value, layer.depthwise_kernel.data, None, hint)
+    kernel = np.transpose(np.asarray(layer.pointwise_kernel.data), (3, 2, 0, 1))
+    inputs = [spatial, graph.weight(f"{layer.name}_pointwise_kernel", kernel)]
+    if layer.bias is not None:
+        inputs.append(graph.weight(f"{layer.name}_bias", layer.bias.data))
+    out = graph.node("Conv", inputs, layer.name, kernel_shape=[1, 1])
+    result = Value(out, _out_shape(layer, value), NCHW)
+    return _activation(graph, layer.activation, result, f"{layer.name}_act")
+
+
+def _in_sequence_order(
+    graph: Graph, layer: Any, value: Value, convs: Callable[[str], str]
+) -> Value:
+    """Apply ``convs`` (ONNX (N, C, L) in, out) to glassnet's (N, L, C) ``value`` between two
+    Transposes, then the layer's activation."""
+    ncl = graph.node("Transpose", [value.name], f"{layer.name}_ncl", perm=[0, 2, 1])
+    out = graph.node("Transpose", [convs(ncl)], f"{layer.name}_nlc", perm=[0, 2, 1])
+    result = Value(out, _out_shape(layer, value), NHWC)
+    return _activation(graph, layer.activation, result, f"{layer.name}_act")
+
+
+def _depthwise1d(graph: Graph, layer: Any, value: Value, kernel: Any, bias: Any, hint: str) -> Any:
+    """A 1-D Conv with group = channels: kernel (k, C, m) as (C·m, 1, k)."""
+    k, c, m = kernel.shape
+    s, d = layer.strides[0], layer.dilation_rate[0]
+    pads = list(conv1d_pads(value.shape[1], k, s, layer.padding, d))
+    weight = np.asarray(kernel).reshape(k, c * m).T[:, None]
+
+    def conv(ncl: str) -> str:
+        inputs = [ncl, graph.weight(f"{hint}_kernel", weight)]
+        if bias is not None:
+            inputs.append(graph.weight(f"{hint}_bias", bias))
+        return graph.node(
+            "Conv", inputs, hint, kernel_shape=[k], strides=[s], dilations=[d], pads=pads, group=c
+        )
+
+    return conv
+
+
+@register_converter(DepthwiseConv1D)
+def _depthwise_conv1d(graph: Graph, layer: DepthwiseConv1D, value: Value) -> Value:
+    bias = None if layer.bias is None else layer.bias.data
+    conv = _depthwise1d(graph, layer, value, layer.kernel.data, bias, layer.name)
+    return _in_sequence_order(graph, layer, value, conv)
+
+
+@register_converter(SeparableConv1D)
+def _separable_conv1d(graph: Graph, layer: SeparableConv1D, value: Value) -> Value:
+    """The depthwise 1-D Conv, then a 1-wide Conv with the bias."""
+    depthwise = _depthwise1d(
+        graph, layer, value, layer.depthwise_kernel.data, None, f"{layer.name}_depthwise"
+    )
+
+    def convs(ncl: str) -> str:
+        kernel = np.transpose(np.asarray(layer.pointwise_kernel.data), (2, 1, 0))
+        inputs = [depthwise(ncl), graph.weight(f"{layer.name}_pointwise_kernel", kernel)]
+        if layer.bias is not None:
+            inputs.append(graph.weight(f"{layer.name}_bias", layer.bias.data))
+        return graph.node("Conv", inputs, layer.name, kernel_shape=[1])
+
+    return _in_sequence_order(graph, layer, value, convs)
+
+
+@register_converter(Conv1DTranspose)
+def _conv1d_transpose(graph: Graph, layer: Conv1DTranspose, value: Value) -> Value:
+    """A 1-D ConvTranspose (kernel (in, out, k)), pads and output_padding as Conv2DTranspose's."""
+    size, k, s, d = value.shape[1], layer.kernel_size[0], layer.strides[0], layer.dilation_rate[0]
+    out = _out_shape(layer, value)[1]
+    canvas = (size - 1) * s + (k - 1) * d + 1
+    crop = conv_transpose_crop(size, out, k, s, layer.padding, d)
+
+    def conv(ncl: str) -> str:
+        kernel = np.transpose(np.asarray(layer.kernel.data), (2, 1, 0))
+        inputs = [ncl, graph.weight(f"{layer.name}_kernel", kernel)]
+        if layer.bias is not None:
+            inputs.append(graph.weight(f"{layer.name}_bias", layer.bias.data))
+        return graph.node(
+            "ConvTranspose",
+            inputs,
+            layer.name,
+            kernel_shape=[k],
+            strides=[s],
+            dilations=[d],
+            pads=[crop, max(0, canvas - crop - out)],
+            output_padding=[max(0, out + crop - canvas)],
+        )
+
+    return _in_sequence_order(graph, layer, value, conv)
 
 
 @register_converter(MaxPooling2D, AveragePooling2D)

@@ -36,8 +36,13 @@ from glassnet.layers import (
     AveragePooling2D,
     BatchNormalization,
     Concatenate,
+    Conv1D,
+    Conv1DTranspose,
     Conv2D,
+    Conv2DTranspose,
     Dense,
+    DepthwiseConv1D,
+    DepthwiseConv2D,
     Flatten,
     GlobalAveragePooling2D,
     GlobalMaxPooling2D,
@@ -57,7 +62,8 @@ from glassnet.layers import (
 from glassnet.models import Model, Sequential
 from glassnet.models.saving import MAX_INPUT_VALUES
 from glassnet.ops.activation import SELU_ALPHA, SELU_SCALE
-from glassnet.ops.conv import resolve_padding
+from glassnet.ops.conv import conv1d_pads, resolve_padding
+from glassnet.ops.conv_transpose import conv_transpose_crop, conv_transpose_output_length
 from glassnet.ops.pooling import AvgPool2DOp, MaxPool2DOp
 from glassnet.tensor import Tensor
 
@@ -65,6 +71,7 @@ __all__ = ["SUPPORTED_OPS", "OnnxGraph", "import_onnx"]
 
 _CL = [0, 2, 3, 1]  # stored (channels-last) axis j holds ONNX axis _CL[j]
 _CF = [0, 3, 1, 2]  # ONNX axis a is stored at axis _CF[a]
+_CL3 = [0, 2, 1]  # a sequence: ONNX (N, C, L) held as glassnet's (N, L, C), and back
 
 #: Numbers the tensors of one sample may hold, each and all together (the cap ``load_model``
 #: puts on a model's input, ``saving.MAX_INPUT_VALUES``). Importing runs a zero sample through
@@ -73,8 +80,8 @@ _CF = [0, 3, 1, 2]  # ONNX axis a is stored at axis _CF[a]
 MAX_IMPORT_VALUES = MAX_INPUT_VALUES
 
 SUPPORTED_OPS = (
-    "Add AveragePool BatchNormalization Clip Concat Constant Conv Div Dropout Elu Exp "
-    "Flatten Gemm GlobalAveragePool GlobalMaxPool HardSigmoid HardSwish Identity "
+    "Add AveragePool BatchNormalization Clip Concat Constant Conv ConvTranspose Div Dropout "
+    "Elu Exp Flatten Gemm GlobalAveragePool GlobalMaxPool HardSigmoid HardSwish Identity "
     "LayerNormalization LeakyRelu MatMul Max MaxPool Mish Mul PRelu Pad ReduceL2 ReduceMean "
     "Relu Reshape Selu Sigmoid Slice Softmax Softplus Softsign Sqrt Sub Tanh Transpose"
 ).split()
@@ -203,7 +210,10 @@ class _Tensor:
 
     @property
     def onnx_shape(self) -> tuple[int | None, ...]:
-        return tuple(self.shape[_CF[a]] for a in range(4)) if self.cl else self.shape
+        if not self.cl:
+            return self.shape
+        perm = _CF if len(self.shape) == 4 else _CL3
+        return tuple(self.shape[perm[a]] for a in range(len(self.shape)))
 
 
 class _Builder:
@@ -266,7 +276,8 @@ class _Builder:
         """``t`` in ONNX's own axis order."""
         if not t.cl:
             return t
-        return self.emit("transpose", [t], t.onnx_shape, False, perm=_CF)
+        perm = _CF if len(t.shape) == 4 else _CL3
+        return self.emit("transpose", [t], t.onnx_shape, False, perm=perm)
 
     def channels_last(self, t: _Tensor) -> _Tensor:
         """A 4-D ONNX image ``t`` held channels-last."""
@@ -308,13 +319,18 @@ def _pad_hw(b: _Builder, x: _Tensor, pads: Any) -> _Tensor:
 
 
 def _conv(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
-    x = b.channels_last(ins[0])
     w = b.const(node.input[1])
     bias = b.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-    if w is None or w.ndim != 4 or attrs.get("group", 1) != 1:
+    group = int(attrs.get("group", 1))
+    if w is not None and w.ndim == 3:
+        return _conv1d(b, node, attrs, ins[0], w, bias, group)
+    x = b.channels_last(ins[0])
+    depthwise = w is not None and w.ndim == 4 and group == x.shape[3] and w.shape[1] == 1
+    if w is None or w.ndim != 4 or (group != 1 and not depthwise):
         raise ValueError(
-            f"import_onnx: Conv '{node.name}' needs a constant 4-D kernel and group=1 (grouped "
-            f"and depthwise convolutions are not supported)."
+            f"import_onnx: Conv '{node.name}' needs a constant 3-D or 4-D kernel and group=1, "
+            f"or group = channels with one input channel per group (depthwise); other grouped "
+            f"convolutions are not supported."
         )
     k = tuple(int(v) for v in w.shape[2:])
     s = tuple(int(v) for v in attrs.get("strides", [1, 1]))
@@ -324,13 +340,185 @@ def _conv(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> 
     if mode is None:
         x = _pad_hw(b, x, pads)
         mode = "valid"
-    layer = Conv2D(
-        int(w.shape[0]), k, strides=s, padding=mode, dilation_rate=d, use_bias=bias is not None
+    use_bias = bias is not None
+    if depthwise:  # (C·m, 1, kh, kw) -> (kh, kw, C, m): output channel c·m + j in both
+        c = int(x.shape[3])
+        m = int(w.shape[0]) // c
+        layer: Layer = DepthwiseConv2D(
+            k, strides=s, padding=mode, depth_multiplier=m, dilation_rate=d, use_bias=use_bias
+        )
+        weights = {"kernel": w[:, 0].transpose(1, 2, 0).reshape(*k, c, m)}
+    else:
+        layer = Conv2D(
+            int(w.shape[0]), k, strides=s, padding=mode, dilation_rate=d, use_bias=use_bias
+        )
+        weights = {"kernel": np.transpose(w, (2, 3, 1, 0))}
+    if bias is not None:
+        weights["bias"] = bias
+    return b.layer(layer, [x], True, **weights)
+
+
+def _held(b: _Builder, node: Any, x: _Tensor) -> _Tensor:
+    """The ONNX (N, C, L) sequence ``x`` held as (N, L, C), as the 1-D layers take it."""
+    if len(x.shape) != 3:
+        raise ValueError(f"import_onnx: {node.op_type} '{node.name}' (1-D) needs a 3-D input.")
+    if x.cl:
+        return x
+    return b.emit("transpose", [x], tuple(x.shape[a] for a in _CL3), True, perm=_CL3)
+
+
+def _conv1d(
+    b: _Builder, node: Any, attrs: dict[str, Any], x: _Tensor, w: Any, bias: Any, group: int
+) -> _Tensor:
+    """A 1-D Conv on an ONNX (N, C, L) sequence: a ``Conv1D`` (``DepthwiseConv1D`` for group =
+    channels) on it held as (N, L, C) (a Transpose(0, 2, 1) before it is only a relabelling, so
+    glassnet's own exports import without transposes); pads that are not "valid", "same" or
+    "causal" become a pad node."""
+    x = _held(b, node, x)
+    channels = int(x.shape[2])
+    depthwise = group != 1
+    if depthwise and (group != channels or w.shape[1] != 1):
+        raise ValueError(
+            f"import_onnx: Conv '{node.name}' has group={group}: only group=1 or group = "
+            f"channels ({channels}) with one input channel per group (depthwise) is supported."
+        )
+    if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
+        raise ValueError("import_onnx: auto_pad SAME_UPPER/SAME_LOWER is not supported.")
+    k, s, d = (
+        int(w.shape[2]),
+        int(attrs.get("strides", [1])[0]),
+        int(attrs.get("dilations", [1])[0]),
+    )
+    pads = tuple(int(v) for v in attrs.get("pads", [0, 0]))
+    modes = ("valid", "causal") if x.shape[1] is None else ("valid", "same", "causal")
+    modes = modes[:-1] if depthwise else modes  # DepthwiseConv1D has no "causal"
+    mode = next((m for m in modes if conv1d_pads(x.shape[1], k, s, m, d) == pads), None)
+    if mode is None:
+        shape = (x.shape[0], x.shape[1] + sum(pads), x.shape[2])
+        x = b.emit("pad", [x], shape, True, pads=[[0, 0], list(pads), [0, 0]])
+        mode = "valid"
+    use_bias = bias is not None
+    if depthwise:  # (C·m, 1, k) -> (k, C, m): output channel c·m + j in both
+        m = int(w.shape[0]) // channels
+        layer: Layer = DepthwiseConv1D(
+            k, strides=s, padding=mode, depth_multiplier=m, dilation_rate=d, use_bias=use_bias
+        )
+        weights = {"kernel": w[:, 0].T.reshape(k, channels, m)}
+    else:
+        layer = Conv1D(
+            int(w.shape[0]), k, strides=s, padding=mode, dilation_rate=d, use_bias=use_bias
+        )
+        weights = {"kernel": np.transpose(w, (2, 1, 0))}
+    if bias is not None:
+        weights["bias"] = bias
+    return b.layer(layer, [x], True, **weights)
+
+
+def _conv_transpose(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """ConvTranspose as a ``Conv2DTranspose``: with Keras's "valid" or "same" where the ONNX
+    sizes and crop are one of those (glassnet's own exports), else as "valid" with the whole
+    canvas (output_padding for rows past it) and a slice for the crop (PyTorch's symmetric
+    ``padding``)."""
+    w = b.const(node.input[1])
+    bias = b.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    if w is None or w.ndim not in (3, 4) or attrs.get("group", 1) != 1 or "output_shape" in attrs:
+        raise ValueError(
+            f"import_onnx: ConvTranspose '{node.name}' needs a constant 3-D or 4-D kernel, "
+            f"group=1 and no output_shape attribute."
+        )
+    if w.ndim == 3:
+        return _conv_transpose1d(b, node, attrs, _held(b, node, ins[0]), w, bias)
+    x = b.channels_last(ins[0])
+    k = tuple(int(v) for v in w.shape[2:])
+    s = tuple(int(v) for v in attrs.get("strides", [1, 1]))
+    d = tuple(int(v) for v in attrs.get("dilations", [1, 1]))
+    extra = tuple(int(v) for v in attrs.get("output_padding", [0, 0]))
+    (top, bottom), (left, right) = _pads_hw(attrs)
+    begin, end = (top, left), (bottom, right)
+    canvas = [(x.shape[1 + a] - 1) * s[a] + (k[a] - 1) * d[a] + 1 for a in (0, 1)]
+    out = [canvas[a] + extra[a] - begin[a] - end[a] for a in (0, 1)]
+
+    def keras_fits(padding: str, output_padding: Any) -> bool:
+        op = output_padding or (None, None)
+        return all(
+            conv_transpose_output_length(x.shape[1 + a], k[a], s[a], padding, op[a], d[a]) == out[a]
+            and conv_transpose_crop(x.shape[1 + a], out[a], k[a], s[a], padding, d[a]) == begin[a]
+            for a in (0, 1)
+        )
+
+    choices = [(p, op) for p in ("valid", "same") for op in (None, extra)]
+    padding, output_padding = next(
+        ((p, op) for p, op in choices if keras_fits(p, op)), (None, None)
+    )
+    crop = padding is None
+    if crop:  # the whole canvas, then the window ONNX keeps
+        padding = "valid"
+        output_padding = tuple(max(0, begin[a] + out[a] - canvas[a]) for a in (0, 1))
+    layer = Conv2DTranspose(
+        int(w.shape[1]),
+        k,
+        strides=s,
+        padding=padding,
+        output_padding=output_padding,
+        dilation_rate=d,
+        use_bias=bias is not None,
     )
     weights = {"kernel": np.transpose(w, (2, 3, 1, 0))}
     if bias is not None:
         weights["bias"] = bias
-    return b.layer(layer, [x], True, **weights)
+    y = b.layer(layer, [x], True, **weights)
+    if not crop:
+        return y
+    slices = [
+        [None, None, None],
+        [begin[0], begin[0] + out[0], 1],
+        [begin[1], begin[1] + out[1], 1],
+        [None, None, None],
+    ]
+    return b.emit("slice", [y], (y.shape[0], *out, y.shape[3]), True, slices=slices)
+
+
+def _keras_transpose(size: int, out: int, begin: int, k: int, s: int, d: int, extra: int) -> Any:
+    """The (padding, output_padding) of Keras whose output has ``out`` pixels from canvas
+    pixel ``begin`` on, or None."""
+    for padding in ("valid", "same"):
+        for op in (None, extra):
+            length = conv_transpose_output_length(size, k, s, padding, op, d)
+            if length == out and conv_transpose_crop(size, out, k, s, padding, d) == begin:
+                return padding, op
+    return None
+
+
+def _conv_transpose1d(
+    b: _Builder, node: Any, attrs: dict[str, Any], x: _Tensor, w: Any, bias: Any
+) -> _Tensor:
+    """A 1-D ConvTranspose as a ``Conv1DTranspose`` on the sequence held (N, L, C), chosen as
+    the 2-D one is (``_conv_transpose``)."""
+    k, size = int(w.shape[2]), int(x.shape[1])
+    s, d = int(attrs.get("strides", [1])[0]), int(attrs.get("dilations", [1])[0])
+    extra = int(attrs.get("output_padding", [0])[0])
+    begin, end = (int(v) for v in attrs.get("pads", [0, 0]))
+    canvas = (size - 1) * s + (k - 1) * d + 1
+    out = canvas + extra - begin - end
+    keras = _keras_transpose(size, out, begin, k, s, d, extra)
+    padding, output_padding = keras or ("valid", max(0, begin + out - canvas))
+    layer = Conv1DTranspose(
+        int(w.shape[1]),
+        k,
+        strides=s,
+        padding=padding,
+        output_padding=output_padding,
+        dilation_rate=d,
+        use_bias=bias is not None,
+    )
+    weights = {"kernel": np.transpose(w, (2, 1, 0))}
+    if bias is not None:
+        weights["bias"] = bias
+    y = b.layer(layer, [x], True, **weights)
+    if keras is not None:
+        return y
+    slices = [[None, None, None], [begin, begin + out, 1], [None, None, None]]
+    return b.emit("slice", [y], (y.shape[0], out, y.shape[2]), True, slices=slices)
 
 
 def _pool(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
@@ -534,6 +722,8 @@ def _layer_norm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor
 def _transpose(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
     x = ins[0]
     perm = list(attrs.get("perm", reversed(range(len(x.shape)))))
+    if len(x.shape) == 3 and perm == _CL3:  # (N, L, C) <-> (N, C, L): held as it is
+        return _Tensor(x.name, x.shape, not x.cl)
     if len(x.shape) == 4 and not x.cl and perm == _CF:  # NHWC -> NCHW: hold as is
         return _Tensor(x.name, x.shape, True)
     if x.cl and perm == _CL:  # NCHW -> NHWC: already stored so
@@ -677,6 +867,7 @@ def _identity(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor])
 
 _OPS = {
     "Conv": _conv,
+    "ConvTranspose": _conv_transpose,
     "MaxPool": _pool,
     "AveragePool": _pool,
     "GlobalAveragePool": _global_pool,
@@ -800,6 +991,8 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
                     ins.append(b.consts[name])
             if node.op_type not in ("Add", "Sub", "Mul", "Div", "Max"):
                 ins = [t for t in ins if isinstance(t, _Tensor)]
+            if node.op_type not in ("Conv", "ConvTranspose", "Transpose"):  # read held sequences
+                ins = [b.plain(t) if _held_sequence(t) else t for t in ins]
             b.values[node.output[0]] = _OPS[node.op_type](b, node, attrs, ins)
     except ValueError as err:
         raise ValueError(f"{err} (in '{path}')") from err
@@ -809,6 +1002,11 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
         with contextlib.suppress(KeyError, json.JSONDecodeError):
             setattr(model, key, json.loads(meta[key]))
     return model
+
+
+def _held_sequence(t: Any) -> bool:
+    """Whether ``t`` is a 3-D ONNX sequence held channels-last (after a 1-D Conv)."""
+    return isinstance(t, _Tensor) and t.cl and len(t.shape) == 3
 
 
 def _assemble(b: _Builder, start: _Tensor, out: _Tensor) -> Model:

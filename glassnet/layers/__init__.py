@@ -15,7 +15,17 @@ from glassnet.layers.augmentation import (
     RandomTranslation,
     RandomZoom,
 )
-from glassnet.layers.convolutional import Conv2D, Convolution2D
+from glassnet.layers.convolutional import (
+    Conv1D,
+    Conv1DTranspose,
+    Conv2D,
+    Conv2DTranspose,
+    Convolution2D,
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
 from glassnet.layers.core import (
     Activation,
     ActivityRegularization,
@@ -84,9 +94,14 @@ __all__ = [
     "BatchNormalization",
     "Bidirectional",
     "Concatenate",
+    "Conv1D",
+    "Conv1DTranspose",
     "Conv2D",
+    "Conv2DTranspose",
     "Convolution2D",
     "Dense",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
     "Dropout",
     "Embedding",
     "Flatten",
@@ -121,6 +136,8 @@ __all__ = [
     "ReLU",
     "Rescaling",
     "Reshape",
+    "SeparableConv1D",
+    "SeparableConv2D",
     "SimpleRNN",
     "Softmax",
     "SpatialDropout2D",

@@ -25,6 +25,8 @@ from glassnet.ops.activation import (
     tanh,
 )
 from glassnet.ops.conv import *
+from glassnet.ops.conv_transpose import *
+from glassnet.ops.depthwise_conv import *
 from glassnet.ops.dropout import *
 from glassnet.ops.elementwise import (
     abs,

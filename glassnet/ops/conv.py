@@ -20,12 +20,13 @@ import numpy as np
 
 from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module, is_float
-from glassnet.checks import Pads, Pair, check_int_pair, check_padding
+from glassnet.checks import Pads, Pair, check_int_pair, check_padding, is_int
 from glassnet.ops._conv_kernels import conv_plan
 from glassnet.ops.activation import fused_relu, fused_relu_grad, relu_
+from glassnet.ops.shape import reshape
 from glassnet.tensor import Tensor, add_to_rows, sum_rows
 
-__all__ = ["conv2d", "conv_output_shape", "resolve_padding"]
+__all__ = ["conv1d", "conv1d_output_length", "conv2d", "conv_output_shape", "resolve_padding"]
 
 PaddingArg = str | int | tuple[Any, Any]
 
@@ -385,3 +386,126 @@ def _plan(xs: tuple, khw: tuple, stride: Any, padding: Any, dilation: Any) -> tu
     mode = check_padding("conv2d", padding)
     output_hw("conv2d", xs[1:3], khw, s, mode, d, input_shape=xs)
     return s, resolve_padding(xs[1:3], khw, s, mode, d), d
+
+
+# ------------------------------------------------------------------ 1-D: the same op, one row
+def _check_single(where: str, arg: str, value: Any) -> int:
+    """An int ≥ 1, or a 1-tuple of one (Keras's 1-D ``standardize_tuple``)."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(items) != 1 or not is_int(items[0]):
+        raise TypeError(
+            f"{where}: {arg} must be an int (or a tuple of one int). Expected e.g. {arg}=3, "
+            f"received {arg}={value!r}."
+        )
+    if items[0] < 1:
+        raise ValueError(
+            f"{where}: {arg} must be positive. Expected an integer ≥ 1, received {arg}={value!r}."
+        )
+    return int(items[0])
+
+
+def conv1d_pads(
+    steps: int | None, kernel_size: int, stride: int, padding: Any, dilation: int
+) -> tuple[int, int] | str:
+    """(left, right) zero steps for a 1-D convolution: "valid" none, "causal" d·(k − 1) on the
+    left only (output t sees inputs ≤ t), "same" TensorFlow's split (the odd one on the right;
+    "same" is returned as is when ``steps`` is unknown), an int or (left, right) as given."""
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return 0, 0
+        if mode == "causal":
+            return dilation * (kernel_size - 1), 0
+        if mode == "same":
+            return "same" if steps is None else _same_pads(steps, kernel_size, stride, dilation)
+        raise ValueError(
+            f"conv1d: unknown padding {padding!r}. Expected 'valid', 'same', 'causal', an int "
+            f"or (left, right), received padding={padding!r}."
+        )
+    items = (padding, padding) if is_int(padding) else tuple(padding)
+    if len(items) != 2 or not all(is_int(v) and v >= 0 for v in items):
+        raise ValueError(
+            f"conv1d: bad padding. Expected 'valid', 'same', 'causal', an int or (left, right) "
+            f"of ints ≥ 0, received padding={padding!r}."
+        )
+    return int(items[0]), int(items[1])
+
+
+def conv1d_output_length(
+    steps: int | None, kernel_size: int, stride: int = 1, padding: Any = "valid", dilation: int = 1
+) -> int | None:
+    """The number of steps a 1-D convolution outputs (None stays None): ceil(steps / stride)
+    for "same" and "causal", floor((steps + pads − d·(k − 1) − 1) / stride) + 1 otherwise.
+    Raises ``ValueError`` if the kernel does not fit."""
+    if steps is None:
+        return None
+    left, right = conv1d_pads(steps, kernel_size, stride, padding, dilation)  # type: ignore[misc]
+    span = dilation * (kernel_size - 1) + 1
+    out = (steps + left + right - span) // stride + 1
+    if out <= 0:
+        raise ValueError(
+            f"conv1d: the kernel does not fit in the input, the output would have {out} steps. "
+            f"Expected a padded input of at least {span} steps, received {steps} steps with "
+            f"kernel_size={kernel_size}, stride={stride}, padding={padding!r}, "
+            f"dilation={dilation}. Use padding='same' or 'causal', a smaller kernel or longer "
+            f"sequences."
+        )
+    return out
+
+
+def conv1d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int = 1,
+    padding: Any = "valid",
+    dilation: int = 1,
+    relu: bool = False,
+) -> Tensor:
+    """1-D convolution of a batch of sequences: the 2-D op (``Conv2DOp``, its plan and kernels)
+    on a one-row image, so the maths, the tuned paths and the gradients are those of
+    ``conv2d``. x (N, steps, C) is viewed as (N, 1, steps, C), the weight (k, C, F) as
+    (1, k, C, F), and the output (N, 1, steps', F) as (N, steps', F).
+
+    Args:
+        x: sequences, channels-last. weight: (kernel_size, in_channels, filters), Keras's
+            layout. bias: (filters,) or None.
+        stride, dilation: ints. relu: ReLU in the same op, as ``conv2d``.
+        padding: "valid", "same" (TensorFlow's), "causal" (dilation·(k − 1) zeros on the left,
+            so step t depends on steps ≤ t only: WaveNet's), an int or (left, right).
+
+    Shape:
+        x (N, L, C), weight (k, C, F), bias (F,) -> (N, L', F),
+        ``L' = conv1d_output_length(L, k, stride, padding, dilation)``.
+    """
+    xs, ws = tuple(x.shape), tuple(weight.shape)
+    if len(xs) != 3:
+        raise ValueError(
+            f"conv1d: expected a 3-D input (batch, steps, channels), received shape {xs}. "
+            f"{'Add a batch axis, e.g. x[None].' if len(xs) == 2 else ''}".rstrip()
+        )
+    if not is_float(x.dtype):
+        raise TypeError(
+            f"conv1d: expected a floating-point input. Expected dtype float32, received dtype "
+            f"{x.dtype} (input shape {xs}). Convert it, e.g. x.astype('float32')."
+        )
+    if len(ws) != 3 or ws[1] != xs[2]:
+        raise ValueError(
+            f"conv1d: the weight must be (kernel_size, in_channels, filters) with in_channels "
+            f"== x.shape[2]. Expected ({ws[0] if ws else 'k'}, {xs[2]}, filters), received "
+            f"weight shape {ws} for input shape {xs}."
+        )
+    s = _check_single("conv1d", "stride", stride)
+    d = _check_single("conv1d", "dilation", dilation)
+    pads = conv1d_pads(xs[1], ws[0], s, padding, d)
+    steps = conv1d_output_length(xs[1], ws[0], s, pads, d)
+    y = conv2d(
+        reshape(x, (xs[0], 1, xs[1], xs[2])),
+        reshape(weight, (1, *ws)),
+        bias,
+        stride=(1, s),
+        padding=((0, 0), pads),
+        dilation=(1, d),
+        relu=relu,
+    )
+    return reshape(y, (xs[0], steps, ws[2]))

@@ -75,6 +75,17 @@ TABLE = {
     "softmax": (ops.softmax, [_f(2, 3)]),
     "log_softmax": (ops.log_softmax, [_f(2, 3)]),
     "conv2d": (lambda x, w, b: ops.conv2d(x, w, b, padding="same"), [IMAGES, KERNEL, _f(4)]),
+    "conv1d": (
+        lambda x, w, b: ops.conv1d(x, w, b, padding="causal"),
+        [_f(2, 7, 3), _f(3, 3, 4), _f(4)],
+    ),
+    "conv_transpose2d": (
+        lambda x, w, b: ops.conv_transpose2d(x, w, b, stride=2, padding="same"),
+        [IMAGES, _f(3, 3, 4, 3), _f(4)],
+    ),
+    "conv_transpose1d": (ops.conv_transpose1d, [_f(2, 7, 3), _f(3, 4, 3), _f(4)]),
+    "depthwise_conv2d": (ops.depthwise_conv2d, [IMAGES, _f(3, 3, 3, 2), _f(6)]),
+    "depthwise_conv1d": (ops.depthwise_conv1d, [_f(2, 7, 3), _f(3, 3, 2), _f(6)]),
     "max_pool2d": (ops.max_pool2d, [IMAGES]),
     "avg_pool2d": (lambda x: ops.avg_pool2d(x, 3, 2, "same"), [IMAGES]),
     "global_avg_pool2d": (ops.global_avg_pool2d, [IMAGES]),
@@ -133,7 +144,13 @@ TABLE = {
     ),
     "gru": (ops.gru, [_f(2, 3, 4), _f(4, 6), _f(2, 6), _f(2, 6), _f(2, 2)]),
 }
-SHAPE_ARITHMETIC = {"conv_output_shape", "pool_output_shape", "resolve_padding"}
+SHAPE_ARITHMETIC = {
+    "conv_output_shape",
+    "conv1d_output_length",
+    "conv_transpose_output_length",
+    "pool_output_shape",
+    "resolve_padding",
+}
 
 
 def test_every_op_is_in_the_table():

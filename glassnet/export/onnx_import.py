@@ -43,9 +43,11 @@ from glassnet.layers import (
     Layer,
     LeakyReLU,
     MaxPooling2D,
+    RepeatVector,
     Rescaling,
     Reshape,
     Softmax,
+    UpSampling2D,
     deserialize,
     serialize,
 )
@@ -69,7 +71,7 @@ MAX_IMPORT_VALUES = MAX_INPUT_VALUES
 SUPPORTED_OPS = (
     "Add AveragePool BatchNormalization Concat Constant Conv Div Dropout Flatten Gemm "
     "GlobalAveragePool GlobalMaxPool Identity LeakyRelu MatMul MaxPool Mul Pad Relu Reshape "
-    "Sigmoid Slice Softmax Sub Tanh Transpose"
+    "Resize Sigmoid Slice Softmax Sub Tanh Tile Transpose"
 ).split()
 
 
@@ -478,6 +480,67 @@ def _slice(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) ->
     return b.emit("slice", [x], tuple(shape), x.cl, slices=slices)
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _resize(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """An image enlarged by whole factors: ``UpSampling2D``, nearest (each pixel repeated:
+    "asymmetric" coordinates with floor, or "half_pixel", which picks the same pixels for
+    whole factors) or bilinear ("linear" with "half_pixel" coordinates)."""
+    x = b.channels_last(ins[0])
+    inputs = list(node.input) + [""] * (4 - len(node.input))
+    scales = b.const(inputs[2]) if inputs[2] else None
+    if scales is None or scales.size == 0:
+        sizes = b.const(inputs[3]) if inputs[3] else None
+        onnx_shape = x.onnx_shape
+        if sizes is not None and sizes.size == 4 and None not in onnx_shape[1:]:
+            scales = np.array([1, *(s / d for s, d in zip(sizes[1:], onnx_shape[1:], strict=True))])
+    mode = _text(attrs.get("mode", "nearest"))
+    coordinates = _text(attrs.get("coordinate_transformation_mode", "half_pixel"))
+    nearest = _text(attrs.get("nearest_mode", "round_prefer_floor"))
+    factors = None if scales is None or scales.size != 4 else [float(v) for v in scales]
+    whole = (
+        factors is not None
+        and factors[:2] == [1.0, 1.0]
+        and all(f >= 1 and f == int(f) for f in factors[2:])
+    )
+    if whole and mode == "nearest" and (coordinates, nearest) in (
+        ("asymmetric", "floor"), ("half_pixel", "round_prefer_floor"),
+        ("half_pixel", "round_prefer_ceil"), ("pytorch_half_pixel", "round_prefer_floor"),
+    ):  # fmt: skip
+        interpolation = "nearest"
+    elif whole and mode == "linear" and coordinates in ("half_pixel", "pytorch_half_pixel"):
+        interpolation = "bilinear"
+    else:
+        raise ValueError(
+            f"import_onnx: Resize '{node.name}' must enlarge height and width by whole factors "
+            f"(nearest, or linear with half-pixel coordinates), as UpSampling2D does. Received "
+            f"mode={mode!r}, coordinate_transformation_mode={coordinates!r}, scales {factors}."
+        )
+    size = (int(factors[2]), int(factors[3]))
+    return b.layer(UpSampling2D(size, interpolation=interpolation), [x], True)
+
+
+def _tile(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """(N, 1, F) tiled n times along axis 1: ``RepeatVector(n)`` on the (N, F) rows."""
+    x = b.plain(ins[0])
+    repeats = b.const(node.input[1])
+    if (
+        repeats is None
+        or len(x.shape) != 3
+        or x.shape[1] != 1
+        or [int(r) for r in repeats][::2] != [1, 1]
+    ):
+        raise ValueError(
+            f"import_onnx: Tile '{node.name}' is imported as RepeatVector: it must repeat a "
+            f"(batch, 1, features) tensor along axis 1 only. Received shape {x.shape}, repeats "
+            f"{None if repeats is None else repeats.tolist()}."
+        )
+    rows = b.layer(Reshape((x.shape[2],)), [x], False)
+    return b.layer(RepeatVector(int(repeats[1])), [rows], False)
+
+
 def _simple(layer_factory: Any) -> Any:
     def convert(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
         return b.layer(layer_factory(attrs), [ins[0]], ins[0].cl)
@@ -520,6 +583,8 @@ _OPS = {
     "Concat": _concat,
     "Pad": _pad,
     "Slice": _slice,
+    "Resize": _resize,
+    "Tile": _tile,
 }
 
 
@@ -557,7 +622,7 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
     path = os.fspath(path)
     onnx, proto = _load(path)
     graph = proto.graph
-    unsupported = sorted({n.op_type for n in graph.node if n.op_type not in _OPS})
+    unsupported = sorted({n.op_type for n in graph.node if n.op_type not in SUPPORTED_OPS})
     if unsupported:
         raise ValueError(
             f"import_onnx: '{path}' uses operators glassnet cannot import: "

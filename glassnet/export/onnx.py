@@ -497,7 +497,7 @@ def _global_pool1d(graph: Graph, layer: Any, value: Value) -> Value:
 @register_converter(Dot)
 def _dot(graph: Graph, layer: Dot, values: list[Value]) -> Value:
     """The layer's own plan: (L2-normalise,) move the summed axes into place, fold the other
-    axes, one batched MatMul, unfold. Normalising is x / sqrt(max(ReduceSum(x·x), 1e-12))."""
+    axes, one batched MatMul, unfold. Normalising is x / sqrt(max(ReduceSum(x·x), 1e-14))."""
     a, b = (graph.layout(v, NHWC) for v in values)
     ax, bx = layer._axes_for((len(a.shape), len(b.shape)))
     names = []
@@ -508,7 +508,7 @@ def _dot(graph: Graph, layer: Dot, values: list[Value]) -> Value:
             hint = f"{layer.name}_normalize"
             squares = graph.node("Mul", [name, name], hint)
             total = graph.node("ReduceSum", [squares, axes], hint, keepdims=1)
-            eps = graph.weight(f"{layer.name}_eps", np.float32(1e-12))
+            eps = graph.weight(f"{layer.name}_eps", np.float32(1e-14))
             norm = graph.node("Sqrt", [graph.node("Max", [total, eps], hint)], hint)
             name = graph.node("Div", [name, norm], hint)
         rest = [i for i in range(1, len(v.shape)) if i != axis]

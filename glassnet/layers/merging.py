@@ -236,7 +236,7 @@ class Dot(Layer):
         axes: the axis summed over, one int for both inputs or a pair (axis of a, axis of b);
             never 0, the batch. Negative axes count from the end.
         normalize: divide each input by its L2 norm along its axis first,
-            x / sqrt(max(sum(x²), 1e-12)), as TensorFlow's ``l2_normalize``.
+            x / max(‖x‖, 1e-7), as Keras 3's ``ops.normalize`` (zeros stay zeros).
 
     Shape:
         Input: two tensors, ``(batch, *a_dims)`` and ``(batch, *b_dims)``, the summed axes of
@@ -330,9 +330,10 @@ class Dot(Layer):
 
 
 def _l2_normalize(x: Tensor, axis: int) -> Tensor:
-    """x / sqrt(max(sum(x², axis), 1e-12)): unit length along ``axis`` (zeros stay zeros)."""
+    """x / max(‖x‖, 1e-7), computed as x / sqrt(max(sum(x², axis), 1e-14)): unit length along
+    ``axis``, Keras 3's ``ops.normalize`` (its epsilon is ``backend.epsilon()``, 1e-7)."""
     squares = ops.sum(ops.mul(x, x), axis=axis, keepdims=True)
-    return ops.div(x, ops.sqrt(ops.maximum(squares, np.float32(1e-12))))
+    return ops.div(x, ops.sqrt(ops.maximum(squares, np.float32(1e-14))))
 
 
 def _merge_function(cls: type[Layer]) -> Any:

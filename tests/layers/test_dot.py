@@ -38,12 +38,13 @@ def test_layer_checks(axes, shapes, output_shape):
 
 
 def _reference(a, b, axes, normalize):
-    """Per sample, ``np.tensordot`` over the two axes (then (N, 1) if nothing remains)."""
+    """Per sample, ``np.tensordot`` over the two axes (then (N, 1) if nothing remains);
+    normalize as Keras 3: x / max(‖x‖, 1e-7)."""
     ax, bx = (axes, axes) if isinstance(axes, int) else axes
     ax, bx = ax % a.ndim, bx % b.ndim
     if normalize:
-        a = a / np.sqrt(np.maximum((a * a).sum(axis=ax, keepdims=True), 1e-12))
-        b = b / np.sqrt(np.maximum((b * b).sum(axis=bx, keepdims=True), 1e-12))
+        a = a / np.maximum(np.linalg.norm(a, axis=ax, keepdims=True), 1e-7)
+        b = b / np.maximum(np.linalg.norm(b, axis=bx, keepdims=True), 1e-7)
     out = np.stack([np.tensordot(a[i], b[i], axes=(ax - 1, bx - 1)) for i in range(len(a))])
     return out.reshape(len(a), 1) if out.ndim == 1 else out
 
@@ -112,6 +113,15 @@ def test_dot_function_and_config():
     config = layer.get_config()
     assert (config["axes"], config["normalize"]) == ((2, 1), True)
     assert L.Dot(1).get_config()["normalize"] is False
+
+
+def test_normalize_keeps_tiny_and_zero_vectors_finite_as_keras():
+    """Keras 3 divides by max(‖x‖, 1e-7): a zero vector stays zero, a tiny one is not blown
+    up to unit length."""
+    tiny = np.array([[3e-8, 4e-8], [0.0, 0.0]], np.float32)  # ‖x‖ = 5e-8 and 0
+    unit = np.array([[1.0, 0.0], [1.0, 0.0]], np.float32)
+    got = L.Dot(1, normalize=True)([tiny, unit]).numpy()
+    np.testing.assert_allclose(got, [[0.3], [0.0]], rtol=1e-5)
 
 
 @pytest.mark.parametrize(

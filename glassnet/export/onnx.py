@@ -38,6 +38,7 @@ from glassnet.layers import (
     BatchNormalization,
     Concatenate,
     Conv2D,
+    Cropping1D,
     Cropping2D,
     Dense,
     Dot,
@@ -68,7 +69,9 @@ from glassnet.layers import (
     Reshape,
     Softmax,
     Subtract,
+    UpSampling1D,
     UpSampling2D,
+    ZeroPadding1D,
     ZeroPadding2D,
 )
 from glassnet.layers.layer import Layer
@@ -428,6 +431,42 @@ def _upsampling(graph: Graph, layer: UpSampling2D, value: Value) -> Value:
         attrs = {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
     out = graph.node("Resize", [value.name, "", scales], layer.name, **attrs)
     return Value(out, _out_shape(layer, value), NCHW)
+
+
+@register_converter(ZeroPadding1D)
+def _zero_padding1d(graph: Graph, layer: ZeroPadding1D, value: Value) -> Value:
+    start, end = layer.padding
+    pads = _int64(graph, f"{layer.name}_pads", [0, start, 0, 0, end, 0])
+    return Value(graph.node("Pad", [value.name, pads], layer.name), _out_shape(layer, value))
+
+
+@register_converter(Cropping1D)
+def _cropping1d(graph: Graph, layer: Cropping1D, value: Value) -> Value:
+    start, end = layer.cropping
+    inputs = [
+        value.name,
+        _int64(graph, f"{layer.name}_starts", [start]),
+        _int64(graph, f"{layer.name}_ends", [value.shape[1] - end]),
+        _int64(graph, f"{layer.name}_axes", [1]),
+    ]
+    return Value(graph.node("Slice", inputs, layer.name), _out_shape(layer, value))
+
+
+@register_converter(UpSampling1D)
+def _upsampling1d(graph: Graph, layer: UpSampling1D, value: Value) -> Value:
+    """A nearest Resize of the one-row image by (1, size), the view the layer repeats."""
+    image = graph.layout(_as_row_image(graph, layer, value), NCHW)
+    scales = graph.weight(f"{layer.name}_scales", np.array([1, 1, 1, layer.size], np.float32))
+    out = graph.node(
+        "Resize",
+        [image.name, "", scales],
+        f"{layer.name}_resize",
+        mode="nearest",
+        coordinate_transformation_mode="asymmetric",
+        nearest_mode="floor",
+    )
+    shape = _out_shape(layer, value)
+    return _as_sequence(graph, layer, Value(out, (None, 1, *shape[1:]), NCHW), shape)
 
 
 @register_converter(Permute)

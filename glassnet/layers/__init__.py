@@ -69,12 +69,15 @@ from glassnet.layers.recurrent import (
     TimeDistributed,
 )
 from glassnet.layers.reshaping import (
+    Cropping1D,
     Cropping2D,
     Flatten,
     Permute,
     RepeatVector,
     Reshape,
+    UpSampling1D,
     UpSampling2D,
+    ZeroPadding1D,
     ZeroPadding2D,
 )
 from glassnet.layers.serialization import deserialize, get, serialize
@@ -94,6 +97,7 @@ __all__ = [
     "Concatenate",
     "Conv2D",
     "Convolution2D",
+    "Cropping1D",
     "Cropping2D",
     "Dense",
     "Dot",
@@ -135,7 +139,9 @@ __all__ = [
     "Softmax",
     "Subtract",
     "TimeDistributed",
+    "UpSampling1D",
     "UpSampling2D",
+    "ZeroPadding1D",
     "ZeroPadding2D",
     "add",
     "average",

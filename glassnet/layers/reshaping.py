@@ -1,6 +1,7 @@
 """Layers that rearrange numbers without changing them: ``Flatten``, ``Reshape``, ``Permute``
-and ``RepeatVector``; and the image-border layers ``ZeroPadding2D``, ``Cropping2D`` and
-``UpSampling2D``, which add, cut or repeat pixels (bilinear upsampling also blends them)."""
+and ``RepeatVector``; the image-border layers ``ZeroPadding2D``, ``Cropping2D`` and
+``UpSampling2D``, which add, cut or repeat pixels (bilinear upsampling also blends them); and
+their 1-D versions for sequences, ``ZeroPadding1D``, ``Cropping1D`` and ``UpSampling1D``."""
 
 from __future__ import annotations
 
@@ -13,16 +14,20 @@ from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.tensor import Tensor
 
 __all__ = [
+    "Cropping1D",
     "Cropping2D",
     "Flatten",
     "Permute",
     "RepeatVector",
     "Reshape",
+    "UpSampling1D",
     "UpSampling2D",
+    "ZeroPadding1D",
     "ZeroPadding2D",
 ]
 
 _IMAGES = "(batch, height, width, channels)"
+_SEQUENCES = "(batch, steps, features)"
 
 
 class Flatten(Layer):
@@ -345,3 +350,120 @@ class UpSampling2D(Layer):
         n, h, w, c = self._check_input_shape(input_shape)
         sh, sw = self.size
         return (n, None if h is None else h * sh, None if w is None else w * sw, c)
+
+
+def _ends(where: str, arg: str, value: Any) -> tuple[int, int]:
+    """Keras's two spellings of a 1-D border as (start, end): an int (both ends) or a pair."""
+    pair = (value, value) if is_int(value) else value
+    ok = isinstance(pair, (tuple, list)) and len(pair) == 2 and all(is_int(v) for v in pair)
+    if not ok:
+        raise ValueError(
+            f"{where}: '{arg}' must be an int or a pair of ints (start, end). Received: "
+            f"{arg}={value!r}."
+        )
+    if min(pair) < 0:
+        raise ValueError(f"{where}: '{arg}' cannot be negative. Received: {arg}={value!r}.")
+    return int(pair[0]), int(pair[1])
+
+
+class ZeroPadding1D(Layer):
+    """Adds zero time steps at the start and end of each sequence (e.g. before a convolution
+    with padding="valid").
+
+    Args:
+        padding: an int (the same at both ends) or a pair (start, end).
+
+    Shape:
+        Input: ``(batch, steps, features)``. Output: ``(batch, start + steps + end, features)``.
+    """
+
+    trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("padding",)
+
+    def __init__(
+        self, padding: int | tuple[int, int] = 1, *, name: str | None = None, trainable: bool = True
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self.padding = _ends("ZeroPadding1D", "padding", padding)
+        self.input_spec = InputSpec(ndim=3, layout=_SEQUENCES)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        return ops.pad(x, ((0, 0), self.padding, (0, 0)))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        n, steps, f = self._check_input_shape(input_shape)
+        return (n, None if steps is None else steps + sum(self.padding), f)
+
+
+class Cropping1D(Layer):
+    """Cuts time steps off the start and end of each sequence.
+
+    Args:
+        cropping: an int (the same at both ends) or a pair (start, end); Keras's default
+            (1, 1).
+
+    Shape:
+        Input: ``(batch, steps, features)``. Output: ``(batch, steps - start - end, features)``.
+    """
+
+    trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("cropping",)
+
+    def __init__(
+        self,
+        cropping: int | tuple[int, int] = (1, 1),
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self.cropping = _ends("Cropping1D", "cropping", cropping)
+        self.input_spec = InputSpec(ndim=3, layout=_SEQUENCES)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        start, end = self.cropping
+        return ops.getitem(x, (slice(None), slice(start, x.shape[1] - end)))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        n, steps, f = self._check_input_shape(input_shape)
+        return (n, None if steps is None else steps - sum(self.cropping), f)
+
+    def _check_input_shape(self, input_shape: Any) -> Shape:
+        shape = super()._check_input_shape(input_shape)
+        if shape[1] is not None and sum(self.cropping) >= shape[1]:
+            raise ValueError(
+                f"{self._where}: cropping={self.cropping} removes {sum(self.cropping)} of the "
+                f"{shape[1]} steps (input shape {shape}); at least one must remain. Crop less "
+                f"or feed longer sequences."
+            )
+        return shape
+
+
+class UpSampling1D(Layer):
+    """Repeats each time step ``size`` times: (batch, steps, features) -> (batch, steps·size,
+    features). It runs ``upsample_nearest2d`` on the one-row image (batch, 1, steps, features),
+    the op behind ``UpSampling2D``.
+
+    Args:
+        size: how many times to repeat each step (default 2).
+
+    Shape:
+        Input: ``(batch, steps, features)``. Output: ``(batch, steps·size, features)``.
+    """
+
+    trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("size",)
+
+    def __init__(self, size: int = 2, *, name: str | None = None, trainable: bool = True) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self.size = check_positive_int("UpSampling1D", "size", size)
+        self.input_spec = InputSpec(ndim=3, layout=_SEQUENCES)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        n, steps, f = x.shape
+        image = ops.reshape(x, (n, 1, steps, f))
+        return ops.reshape(ops.upsample_nearest2d(image, (1, self.size)), (n, steps * self.size, f))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        n, steps, f = self._check_input_shape(input_shape)
+        return (n, None if steps is None else steps * self.size, f)

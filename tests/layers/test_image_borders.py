@@ -180,3 +180,79 @@ def test_cropping_more_than_the_image_names_the_layer_and_the_axis():
 def test_wrong_rank_names_the_layer(layer, shape, match):
     with pytest.raises(ValueError, match=match):
         layer(np.zeros(shape, np.float32))
+
+
+# ------------------------------------------------------------------ the 1-D versions
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "input_shape", "output_shape"),
+    [
+        (L.ZeroPadding1D, {}, (2, 3, 4), (2, 5, 4)),
+        (L.ZeroPadding1D, {"padding": (0, 3)}, (1, 1, 1), (1, 4, 1)),
+        (L.Cropping1D, {}, (2, 5, 3), (2, 3, 3)),
+        (L.Cropping1D, {"cropping": (0, 2)}, (1, 3, 1), (1, 1, 1)),
+        (L.UpSampling1D, {}, (2, 3, 4), (2, 6, 4)),
+        (L.UpSampling1D, {"size": 3}, (1, 1, 1), (1, 3, 1)),
+    ],
+)
+def test_1d_layer_checks(cls, kwargs, input_shape, output_shape):
+    run_layer_test(cls, kwargs, input_shape=input_shape, expected_output_shape=output_shape)
+
+
+def _reference_1d(layer, x):
+    if isinstance(layer, L.ZeroPadding1D):
+        return np.pad(x, ((0, 0), layer.padding, (0, 0)))
+    if isinstance(layer, L.Cropping1D):
+        return x[:, layer.cropping[0] : x.shape[1] - layer.cropping[1]]
+    return x.repeat(layer.size, axis=1)
+
+
+CASES_1D = [
+    (L.ZeroPadding1D((2, 1)), (2, 3, 2)),
+    (L.ZeroPadding1D(1), (1, 1, 1)),
+    (L.Cropping1D((1, 2)), (2, 5, 2)),
+    (L.Cropping1D(0), (1, 1, 1)),
+    (L.UpSampling1D(3), (2, 3, 2)),
+    (L.UpSampling1D(2), (1, 1, 1)),
+]
+
+
+@pytest.mark.parametrize(("layer", "shape"), CASES_1D)
+def test_1d_forward_gradcheck_and_torch(torch, rng, layer, shape):
+    x = rng.standard_normal(shape).astype(np.float32)
+    np.testing.assert_array_equal(layer(x).numpy(), _reference_1d(layer, x))
+    assert_gradcheck(lambda t: layer(t), rng.standard_normal(shape))
+
+    xt = Tensor(x, requires_grad=True)
+    y = layer(xt)
+    r = rng.standard_normal(y.shape).astype(np.float32)
+    (y * r).sum().backward()
+    F = torch.nn.functional
+    xr = torch.tensor(x, requires_grad=True)
+    if isinstance(layer, L.ZeroPadding1D):
+        out = F.pad(xr, (0, 0, *layer.padding))
+    elif isinstance(layer, L.Cropping1D):
+        out = xr[:, layer.cropping[0] : xr.shape[1] - layer.cropping[1]]
+    else:
+        out = F.interpolate(xr.transpose(1, 2), scale_factor=layer.size).transpose(1, 2)
+    (out * torch.tensor(r)).sum().backward()
+    np.testing.assert_allclose(y.numpy(), out.detach().numpy(), **FORWARD_TOL)
+    np.testing.assert_allclose(xt.grad, xr.grad.numpy(), **GRAD_TOL)
+
+
+def test_1d_defaults_and_errors():
+    assert L.ZeroPadding1D().padding == (1, 1) and L.ZeroPadding1D(2).padding == (2, 2)
+    assert L.Cropping1D().cropping == (1, 1) and L.Cropping1D([0, 3]).cropping == (0, 3)
+    assert L.UpSampling1D().size == 2
+    assert L.UpSampling1D(3).compute_output_shape((None, None, 4)) == (None, None, 4)
+    with pytest.raises(ValueError, match="ZeroPadding1D: 'padding' cannot be negative"):
+        L.ZeroPadding1D((1, -1))
+    with pytest.raises(ValueError, match="Cropping1D: 'cropping' must be an int or a pair"):
+        L.Cropping1D((1, 2, 3))
+    with pytest.raises(TypeError, match="UpSampling1D: 'size' must be a positive integer"):
+        L.UpSampling1D((2,))
+    with pytest.raises(
+        ValueError, match=r"Cropping1D 'c': cropping=\(2, 1\) removes 3 of the 3 steps"
+    ):
+        L.Cropping1D((2, 1), name="c")(np.zeros((1, 3, 2), np.float32))
+    with pytest.raises(ValueError, match=r"UpSampling1D 'u': expected a 3-D input"):
+        L.UpSampling1D(name="u")(np.zeros((1, 3, 2, 1), np.float32))

@@ -31,9 +31,11 @@ def _images():
 
 
 def _sequences():
-    """Sequences: 1-D pools, Permute, RepeatVector and a Dot similarity."""
+    """Sequences: 1-D padding, cropping, upsampling and pools, Permute, RepeatVector and a
+    Dot similarity."""
     x = gn.Input((9, 4))
-    h = L.MaxPooling1D(2, padding="same")(x)  # (5, 4)
+    h = L.UpSampling1D(2)(L.Cropping1D((3, 1))(L.ZeroPadding1D(2)(x)))  # (18, 4)
+    h = L.MaxPooling1D(4, padding="same")(h)  # (5, 4)
     h = L.AveragePooling1D(3, 1, "same")(h)  # (5, 4)
     p = L.Permute((2, 1))(h)  # (4, 5)
     summary = L.GlobalAveragePooling1D()(h)  # (4,)
@@ -99,6 +101,9 @@ def test_summary_shows_each_layers_output_shape_and_no_weights():
         ("Flatten7", (None, 96), 0),
     ]
     seq = {type(r.layer).__name__: r.output_shape for r in summary_rows(_sequences())}
+    assert seq["ZeroPadding1D"] == (None, 13, 4)
+    assert seq["Cropping1D"] == (None, 9, 4)
+    assert seq["UpSampling1D"] == (None, 18, 4)
     assert seq["MaxPooling1D"] == (None, 5, 4)
     assert seq["RepeatVector"] == (None, 5, 4)
     assert seq["GlobalMaxPooling1D"] == (None, 1, 5)

@@ -97,6 +97,9 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
     "ZeroPadding2D": ((4, 4, 2), {}, {"padding": ((2, 0), (0, 2))}),
     "Cropping2D": ((4, 4, 2), {"cropping": ((1, 0), (0, 1))}, {"cropping": ((0, 1), (1, 0))}),
     "UpSampling2D": ((4, 4, 2), {}, {"size": (1, 4), "interpolation": "bilinear"}),
+    "ZeroPadding1D": ((4, 2), {}, {"padding": (2, 0)}),
+    "Cropping1D": ((6, 2), {}, {"cropping": (2, 0)}),
+    "UpSampling1D": ((3, 2), {}, {"size": 3}),
     "Softmax": ((3, 4), {}, {"axis": 1}),
     "SimpleRNN": (
         (5, 3),

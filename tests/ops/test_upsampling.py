@@ -41,7 +41,13 @@ def test_nearest_repeats_each_pixel_into_a_block(rng, shape, size):
 
 @pytest.mark.parametrize(
     ("shape", "size"),
-    [((2, 3, 4, 2), (2, 2)), ((1, 1, 1, 1), (3, 2)), ((1, 4, 2, 3), (1, 3)), ((1, 5, 3, 1), 3)],
+    [
+        ((2, 3, 4, 2), (2, 2)),
+        ((1, 1, 1, 1), (3, 2)),
+        ((1, 4, 2, 3), (1, 3)),
+        ((1, 5, 3, 1), 3),
+        ((1, 2, 6, 2), (4, 5)),
+    ],
 )
 def test_bilinear_matches_the_pixel_by_pixel_reference(rng, shape, size):
     x = rng.standard_normal(shape)
@@ -51,7 +57,9 @@ def test_bilinear_matches_the_pixel_by_pixel_reference(rng, shape, size):
 
 
 @pytest.mark.parametrize("op", [ops.upsample_nearest2d, ops.upsample_bilinear2d])
-@pytest.mark.parametrize(("shape", "size"), [((2, 3, 2, 2), (2, 3)), ((1, 1, 1, 1), (2, 2))])
+@pytest.mark.parametrize(
+    ("shape", "size"), [((2, 3, 2, 2), (2, 3)), ((1, 1, 1, 1), (2, 2)), ((1, 2, 3, 1), (4, 1))]
+)
 def test_gradcheck(rng, op, shape, size):
     assert_gradcheck(lambda x: op(x, size), rng.standard_normal(shape))
 

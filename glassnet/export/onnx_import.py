@@ -383,7 +383,11 @@ def _reshape(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) 
     if x.cl and not (x.shape[1] == 1 and x.shape[2] == 1):
         x = b.plain(x)
     onnx_shape = x.onnx_shape if not x.cl else (x.shape[0], x.shape[3], 1, 1)
-    target = [int(onnx_shape[i]) if v == 0 else int(v) for i, v in enumerate(target)]
+    # 0 copies the input's size; on the batch axis (unknown here) that is "any batch", -1.
+    target = [
+        (-1 if onnx_shape[i] is None else int(onnx_shape[i])) if v == 0 else int(v)
+        for i, v in enumerate(target)
+    ]
     if target[0] not in (-1,) and target[0] != onnx_shape[0] and onnx_shape[0] is not None:
         raise ValueError(f"import_onnx: Reshape '{node.name}' must keep the batch axis.")
     if len(target) > 1 and target[0] == -1 and -1 not in target[1:]:

@@ -187,3 +187,12 @@ def test_a_plain_half_pixel_nearest_resize_imports(tmp_path):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     want = session.run(None, {"x": x})[0]
     np.testing.assert_allclose(model.predict(x.transpose(0, 2, 3, 1)), want, atol=1e-6)
+
+
+def test_reshape_files_import_back(tmp_path):
+    """glassnet writes Reshape's batch as 0 ("copy the input's"): that is any batch."""
+    model = gn.Sequential([L.Input((6,)), L.Reshape((2, 3)), L.Dense(2), L.Reshape((-1,))])
+    export(model, tmp_path / "m.onnx")
+    imported = import_onnx(tmp_path / "m.onnx")
+    x = np.random.default_rng(0).normal(size=(3, 6)).astype(np.float32)
+    np.testing.assert_allclose(imported.predict(x), model.predict(x), atol=1e-6, rtol=0)

@@ -36,6 +36,7 @@ from glassnet.layers import (
     Concatenate,
     Conv2D,
     Dense,
+    Dot,
     Flatten,
     GlobalAveragePooling2D,
     GlobalMaxPooling2D,
@@ -398,6 +399,8 @@ def _reshape(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) 
 
 
 def _gemm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    if node.op_type == "MatMul" and len(ins) == 2:
+        return _batched_matmul(b, node, ins)
     x = b.plain(ins[0])
     w = b.const(node.input[1])
     if w is None or attrs.get("transA", 0):
@@ -409,6 +412,19 @@ def _gemm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> 
     layer = Dense(int(kernel.shape[1]), use_bias=bias is not None)
     weights = {"kernel": kernel} if bias is None else {"kernel": kernel, "bias": bias}
     return b.layer(layer, [x], False, **weights)
+
+
+def _batched_matmul(b: _Builder, node: Any, ins: list[_Tensor]) -> _Tensor:
+    """MatMul of two (batch, p, k) and (batch, k, q) tensors: ``Dot(axes=(2, 1))``, the
+    layer glassnet's exporter writes it for."""
+    x, y = (b.plain(t) for t in ins)
+    if len(x.shape) != 3 or len(y.shape) != 3:
+        raise ValueError(
+            f"import_onnx: MatMul '{node.name}' of two tensors is imported as a batched product "
+            f"(Dot(axes=(2, 1))) of (batch, p, k) and (batch, k, q) tensors. Received shapes "
+            f"{x.shape} and {y.shape}."
+        )
+    return b.layer(Dot(axes=(2, 1)), [x, y], False)
 
 
 def _batch_norm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:

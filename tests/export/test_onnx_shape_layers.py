@@ -196,3 +196,28 @@ def test_reshape_files_import_back(tmp_path):
     imported = import_onnx(tmp_path / "m.onnx")
     x = np.random.default_rng(0).normal(size=(3, 6)).astype(np.float32)
     np.testing.assert_allclose(imported.predict(x), model.predict(x), atol=1e-6, rtol=0)
+
+
+def test_dot_products_import_back_as_dot_layers(tmp_path):
+    """Each exported Dot is one MatMul of two tensors: it comes back as Dot(axes=(2, 1))
+    between the same transposes and reshapes."""
+    x = gn.Input((5, 4))
+    h = L.Dense(4)(x)
+    products = [
+        L.Dot(axes=2)([x, h]),
+        L.Dot(axes=1)([x, h]),
+        L.Dot(axes=-1)([L.GlobalAveragePooling1D()(x), L.GlobalMaxPooling1D()(h)]),
+    ]
+    model = gn.Model(x, L.Concatenate()([L.Flatten()(p) for p in products]))
+    export(model, tmp_path / "m.onnx")
+    imported = import_onnx(tmp_path / "m.onnx")
+    xs = np.random.default_rng(0).normal(size=(3, 5, 4)).astype(np.float32)
+    np.testing.assert_allclose(imported.predict(xs), model.predict(xs), atol=1e-5, rtol=0)
+    dots = [p for p in imported.parts if isinstance(p, L.Dot)]
+    assert len(dots) == 3 and all(d.axes == (2, 1) for d in dots)
+
+
+def test_normalized_dot_is_not_imported_and_says_why(tmp_path):
+    export(_dots(), tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match=r"cannot import: .*ReduceSum"):
+        import_onnx(tmp_path / "m.onnx")

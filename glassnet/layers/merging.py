@@ -355,4 +355,9 @@ average = _merge_function(Average)
 maximum = _merge_function(Maximum)
 minimum = _merge_function(Minimum)
 concatenate = _merge_function(Concatenate)
-dot = _merge_function(Dot)
+
+
+def dot(inputs: list[Any], axes: int | tuple[int, int] = -1, **kwargs: Any) -> Any:
+    """``Dot(axes, **kwargs)(inputs)`` in one call, Keras's functional shorthand: unlike the
+    layer, it sums over the last axes unless told otherwise (``axes=-1``, as Keras)."""
+    return Dot(axes=axes, **kwargs)(inputs)

@@ -108,6 +108,10 @@ def test_normalize_is_torch_cosine_similarity(torch, rng):
 def test_dot_function_and_config():
     a, b = np.ones((2, 3), np.float32), np.full((2, 3), 2, np.float32)
     np.testing.assert_array_equal(L.dot([a, b], axes=1).numpy(), [[6.0], [6.0]])
+    c = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    np.testing.assert_array_equal(L.dot([c, c]).numpy(), np.einsum("nik,njk->nij", c, c))
+    with pytest.raises(TypeError, match="axes"):
+        L.Dot()  # the layer itself has no default, as Keras
     layer = L.Dot(axes=[2, 1], normalize=True)
     assert layer.axes == (2, 1)
     config = layer.get_config()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from glassnet import ops
-from glassnet.checks import check_bool, check_int_pair, check_padding
+from glassnet.checks import check_bool, check_int_pair, check_padding, check_positive_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.layers.registry import register_alias
 from glassnet.ops.pooling import (
@@ -252,7 +252,7 @@ def _check_one_int(where: str, arg: str, value: Any) -> int:
         raise TypeError(
             f"{where}: {arg} must be an int or a tuple of one int. Received {arg}={value!r}."
         )
-    return check_int_pair(where, arg, items[0])[0]
+    return check_positive_int(where, arg, items[0])
 
 
 class MaxPooling1D(_Pooling1D):

@@ -140,8 +140,10 @@ def test_errors_name_the_layer():
         L.GlobalMaxPooling1D(name="g")(np.zeros((2, 4), np.float32))
     with pytest.raises(TypeError, match="MaxPooling1D: pool_size must be an int or a tuple"):
         L.MaxPooling1D((2, 2))
-    with pytest.raises(ValueError, match="AveragePooling1D: strides must be positive"):
+    with pytest.raises(ValueError, match="AveragePooling1D: 'strides' must be a positive integer"):
         L.AveragePooling1D(2, 0)
+    with pytest.raises(TypeError, match=r"MaxPooling1D: 'pool_size' must be a positive integer"):
+        L.MaxPooling1D("2")
     with pytest.raises(ValueError, match="MaxPooling1D: unknown padding 'causal'"):
         L.MaxPooling1D(padding="causal")
     with pytest.raises(TypeError, match="'keepdims' must be True or False"):

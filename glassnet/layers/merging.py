@@ -6,6 +6,7 @@ for the functional API."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -292,6 +293,14 @@ class Dot(Layer):
         out = (a[0], *(d for i, d in enumerate(a) if i not in (0, ax)))
         out = (*out, *(d for i, d in enumerate(b) if i not in (0, bx)))
         return out if len(out) > 1 else (out[0], 1)
+
+    def summary_macs(self, input_shape: list[Shape]) -> int:
+        """Multiply-accumulates per sample for ``summary()``: each output number is a dot
+        product over the summed axis."""
+        a, b = self._check_input_shape(input_shape)
+        ax, _ = self._axes_for((len(a), len(b)))
+        out = self.compute_output_shape(input_shape)
+        return math.prod(d or 1 for d in out[1:]) * (a[ax] or 0)
 
     def _check_input_shape(self, input_shape: Any) -> list[Shape]:
         shapes = super()._check_input_shape(input_shape)

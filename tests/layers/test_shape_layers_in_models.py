@@ -100,7 +100,10 @@ def test_summary_shows_each_layers_output_shape_and_no_weights():
         ("Permute6", (None, 8, 4, 3), 0),
         ("Flatten7", (None, 96), 0),
     ]
-    seq = {type(r.layer).__name__: r.output_shape for r in summary_rows(_sequences())}
+    seq_rows = summary_rows(_sequences())
+    seq = {type(r.layer).__name__: r.output_shape for r in seq_rows}
+    dots = [(r.output_shape, r.macs) for r in seq_rows if isinstance(r.layer, L.Dot)]
+    assert dots == [((None, 5, 5), 5 * 5 * 4), ((None, 1), 1 * 5)]  # outputs · summed length
     assert seq["ZeroPadding1D"] == (None, 13, 4)
     assert seq["Cropping1D"] == (None, 9, 4)
     assert seq["UpSampling1D"] == (None, 18, 4)

@@ -149,10 +149,15 @@ def test_pytorch_upsample_imports_as_upsampling2d(tmp_path, mode):
     np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
 
 
-def _resize_file(tmp_path, attrs, scales):
+def _resize_file(tmp_path, attrs, scales=None, sizes=None):
+    """A one-node file resizing an NCHW (N, 2, 3, 3) input by ``scales`` or to ``sizes``."""
     h = onnx.helper
-    inits = [onnx.numpy_helper.from_array(np.array(scales, np.float32), "scales")]
-    node = h.make_node("Resize", ["x", "", "scales"], ["y"], **attrs)
+    if sizes is None:
+        inits = [onnx.numpy_helper.from_array(np.array(scales, np.float32), "scales")]
+        node = h.make_node("Resize", ["x", "", "scales"], ["y"], **attrs)
+    else:
+        inits = [onnx.numpy_helper.from_array(np.array(sizes, np.int64), "sizes")]
+        node = h.make_node("Resize", ["x", "", "", "sizes"], ["y"], **attrs)
     graph = h.make_graph(
         [node],
         "g",
@@ -180,8 +185,15 @@ def test_resizes_upsampling2d_cannot_do_are_refused(tmp_path, attrs, scales):
         import_onnx(path)
 
 
-def test_a_plain_half_pixel_nearest_resize_imports(tmp_path):
-    path = _resize_file(tmp_path, {"mode": "nearest"}, [1, 1, 2, 3])
+@pytest.mark.parametrize(
+    ("attrs", "scales", "sizes"),
+    [
+        ({"mode": "nearest"}, [1, 1, 2, 3], None),
+        ({"mode": "linear"}, None, [2, 2, 6, 9]),  # sizes instead of scales
+    ],
+)
+def test_plain_half_pixel_resizes_import(tmp_path, attrs, scales, sizes):
+    path = _resize_file(tmp_path, attrs, scales, sizes)
     model = import_onnx(path)
     x = np.random.default_rng(0).normal(size=(2, 2, 3, 3)).astype(np.float32)  # NCHW
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -34,6 +34,7 @@ from glassnet.layers import (
     ActivityRegularization,
     Add,
     Average,
+    AveragePooling1D,
     AveragePooling2D,
     BatchNormalization,
     Concatenate,
@@ -41,23 +42,30 @@ from glassnet.layers import (
     Conv1DTranspose,
     Conv2D,
     Conv2DTranspose,
+    Cropping1D,
+    Cropping2D,
     Dense,
     DepthwiseConv1D,
     DepthwiseConv2D,
+    Dot,
     Dropout,
     Flatten,
     GaussianDropout,
     GaussianNoise,
+    GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
     GlobalMaxPooling2D,
     GroupNormalization,
     InputLayer,
     LayerNormalization,
     LeakyReLU,
     Maximum,
+    MaxPooling1D,
     MaxPooling2D,
     Minimum,
     Multiply,
+    Permute,
     PReLU,
     RandomBrightness,
     RandomContrast,
@@ -67,6 +75,7 @@ from glassnet.layers import (
     RandomTranslation,
     RandomZoom,
     ReLU,
+    RepeatVector,
     Rescaling,
     Reshape,
     SeparableConv1D,
@@ -75,6 +84,10 @@ from glassnet.layers import (
     SpatialDropout2D,
     Subtract,
     UnitNormalization,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
 )
 from glassnet.layers.layer import Layer
 from glassnet.models import Functional, Model, Sequential
@@ -700,6 +713,195 @@ def _reshape(graph: Graph, layer: Reshape, value: Value) -> Value:
     value = graph.layout(value, NHWC)
     target = graph.weight(f"{layer.name}_shape", np.array([0, *layer.target_shape], np.int64))
     return Value(graph.node("Reshape", [value.name, target], layer.name), _out_shape(layer, value))
+
+
+def _int64(graph: Graph, hint: str, values: Any) -> str:
+    """An int64 initializer (the shapes, pads, axes and repeats ONNX takes as inputs)."""
+    return graph.weight(hint, np.array(values, np.int64))
+
+
+def _hw_axes(value: Value) -> list[int]:
+    """The ONNX axes of height and width in ``value``'s layout."""
+    return [2, 3] if value.layout == NCHW else [1, 2]
+
+
+@register_converter(ZeroPadding2D)
+def _zero_padding(graph: Graph, layer: ZeroPadding2D, value: Value) -> Value:
+    """Pad (constant 0) with the begins of every axis, then the ends, in the value's layout."""
+    begins, ends = [0, 0, 0, 0], [0, 0, 0, 0]
+    for axis, (lo, hi) in zip(_hw_axes(value), layer.padding, strict=True):
+        begins[axis], ends[axis] = lo, hi
+    pads = _int64(graph, f"{layer.name}_pads", begins + ends)
+    out = graph.node("Pad", [value.name, pads], layer.name)
+    return Value(out, _out_shape(layer, value), value.layout)
+
+
+@register_converter(Cropping2D)
+def _cropping(graph: Graph, layer: Cropping2D, value: Value) -> Value:
+    """A Slice of height and width."""
+    (top, bottom), (left, right) = layer.cropping
+    _, h, w, _ = value.shape
+    inputs = [
+        value.name,
+        _int64(graph, f"{layer.name}_starts", [top, left]),
+        _int64(graph, f"{layer.name}_ends", [h - bottom, w - right]),
+        _int64(graph, f"{layer.name}_axes", _hw_axes(value)),
+    ]
+    out = graph.node("Slice", inputs, layer.name)
+    return Value(out, _out_shape(layer, value), value.layout)
+
+
+@register_converter(UpSampling2D)
+def _upsampling(graph: Graph, layer: UpSampling2D, value: Value) -> Value:
+    """Resize by whole factors on the channels-first image: nearest with "asymmetric"
+    coordinates and floor (output pixel i reads input i // size: each pixel repeated), or
+    linear with "half_pixel" coordinates (glassnet's and TensorFlow's bilinear)."""
+    value = graph.layout(value, NCHW)
+    scales = graph.weight(f"{layer.name}_scales", np.array([1, 1, *layer.size], np.float32))
+    if layer.interpolation == "nearest":
+        attrs = {
+            "mode": "nearest",
+            "coordinate_transformation_mode": "asymmetric",
+            "nearest_mode": "floor",
+        }
+    else:
+        attrs = {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
+    out = graph.node("Resize", [value.name, "", scales], layer.name, **attrs)
+    return Value(out, _out_shape(layer, value), NCHW)
+
+
+@register_converter(ZeroPadding1D)
+def _zero_padding1d(graph: Graph, layer: ZeroPadding1D, value: Value) -> Value:
+    start, end = layer.padding
+    pads = _int64(graph, f"{layer.name}_pads", [0, start, 0, 0, end, 0])
+    return Value(graph.node("Pad", [value.name, pads], layer.name), _out_shape(layer, value))
+
+
+@register_converter(Cropping1D)
+def _cropping1d(graph: Graph, layer: Cropping1D, value: Value) -> Value:
+    start, end = layer.cropping
+    inputs = [
+        value.name,
+        _int64(graph, f"{layer.name}_starts", [start]),
+        _int64(graph, f"{layer.name}_ends", [value.shape[1] - end]),
+        _int64(graph, f"{layer.name}_axes", [1]),
+    ]
+    return Value(graph.node("Slice", inputs, layer.name), _out_shape(layer, value))
+
+
+@register_converter(UpSampling1D)
+def _upsampling1d(graph: Graph, layer: UpSampling1D, value: Value) -> Value:
+    """A nearest Resize of the one-row image by (1, size), the view the layer repeats."""
+    image = graph.layout(_as_row_image(graph, layer, value), NCHW)
+    scales = graph.weight(f"{layer.name}_scales", np.array([1, 1, 1, layer.size], np.float32))
+    out = graph.node(
+        "Resize",
+        [image.name, "", scales],
+        f"{layer.name}_resize",
+        mode="nearest",
+        coordinate_transformation_mode="asymmetric",
+        nearest_mode="floor",
+    )
+    shape = _out_shape(layer, value)
+    return _as_sequence(graph, layer, Value(out, (None, 1, *shape[1:]), NCHW), shape)
+
+
+@register_converter(Permute)
+def _permute(graph: Graph, layer: Permute, value: Value) -> Value:
+    value = graph.layout(value, NHWC)
+    out = graph.node("Transpose", [value.name], layer.name, perm=[0, *layer.dims])
+    return Value(out, _out_shape(layer, value), NHWC)
+
+
+@register_converter(RepeatVector)
+def _repeat_vector(graph: Graph, layer: RepeatVector, value: Value) -> Value:
+    """(N, F) -> (N, 1, F) by Reshape, then Tile n times along the new axis."""
+    rows = graph.node(
+        "Reshape", [value.name, _int64(graph, f"{layer.name}_rows", [-1, 1, value.shape[1]])],
+        layer.name,
+    )  # fmt: skip
+    repeats = _int64(graph, f"{layer.name}_repeats", [1, layer.n, 1])
+    return Value(graph.node("Tile", [rows, repeats], layer.name), _out_shape(layer, value))
+
+
+def _as_row_image(graph: Graph, layer: Layer, value: Value) -> Value:
+    """(N, steps, F) as the one-row image (N, 1, steps, F), as the 1-D layers pool it."""
+    _, steps, features = value.shape
+    shape = _int64(graph, f"{layer.name}_as_image", [-1, 1, steps, features])
+    out = graph.node("Reshape", [value.name, shape], f"{layer.name}_image")
+    return Value(out, (None, 1, steps, features), NHWC)
+
+
+def _as_sequence(graph: Graph, layer: Layer, value: Value, shape: tuple) -> Value:
+    """Back from a pooled image (any layout) to glassnet's ``shape``, by Reshape."""
+    value = graph.layout(value, NHWC)
+    target = _int64(graph, f"{layer.name}_shape", [-1, *shape[1:]])
+    return Value(graph.node("Reshape", [value.name, target], layer.name), shape)
+
+
+@register_converter(MaxPooling1D, AveragePooling1D)
+def _pool1d(graph: Graph, layer: Any, value: Value) -> Value:
+    """MaxPool or AveragePool (real steps only) with 1×pool_size windows on a one-row image,
+    the same view the layer pools."""
+    image = graph.layout(_as_row_image(graph, layer, value), NCHW)
+    window, step = [1, layer.pool_size[0]], [1, layer.strides[0]]
+    average = isinstance(layer, AveragePooling1D)
+    out = graph.node(
+        "AveragePool" if average else "MaxPool",
+        [image.name],
+        f"{layer.name}_pool",
+        kernel_shape=window,
+        strides=step,
+        pads=_pads(image, window, step, layer.padding, 1),
+        **({"count_include_pad": 0} if average else {}),
+    )
+    shape = _out_shape(layer, value)
+    return _as_sequence(graph, layer, Value(out, (None, 1, *shape[1:]), NCHW), shape)
+
+
+@register_converter(GlobalAveragePooling1D, GlobalMaxPooling1D)
+def _global_pool1d(graph: Graph, layer: Any, value: Value) -> Value:
+    """GlobalAveragePool or GlobalMaxPool of the one-row image, then (N, F) or (N, 1, F)."""
+    image = graph.layout(_as_row_image(graph, layer, value), NCHW)
+    average = isinstance(layer, GlobalAveragePooling1D)
+    op = "GlobalAveragePool" if average else "GlobalMaxPool"
+    out = graph.node(op, [image.name], f"{layer.name}_pool")  # (N, F, 1, 1)
+    shape = _out_shape(layer, value)
+    return _as_sequence(graph, layer, Value(out, (None, 1, 1, value.shape[2]), NCHW), shape)
+
+
+@register_converter(Dot)
+def _dot(graph: Graph, layer: Dot, values: list[Value]) -> Value:
+    """The layer's own plan: (L2-normalise,) move the summed axes into place, fold the other
+    axes, one batched MatMul, unfold. Normalising is x / sqrt(max(ReduceSum(x·x), 1e-14))."""
+    a, b = (graph.layout(v, NHWC) for v in values)
+    ax, bx = layer._axes_for((len(a.shape), len(b.shape)))
+    names = []
+    for v, axis, last in ((a, ax, True), (b, bx, False)):
+        name = v.name
+        if layer.normalize:
+            axes = _int64(graph, f"{layer.name}_axis", [axis])
+            hint = f"{layer.name}_normalize"
+            squares = graph.node("Mul", [name, name], hint)
+            total = graph.node("ReduceSum", [squares, axes], hint, keepdims=1)
+            eps = graph.weight(f"{layer.name}_eps", np.float32(1e-14))
+            norm = graph.node("Sqrt", [graph.node("Max", [total, eps], hint)], hint)
+            name = graph.node("Div", [name, norm], hint)
+        rest = [i for i in range(1, len(v.shape)) if i != axis]
+        perm = [0, *rest, axis] if last else [0, axis, *rest]
+        if perm != list(range(len(v.shape))):
+            name = graph.node("Transpose", [name], f"{layer.name}_move", perm=perm)
+        size = int(np.prod([v.shape[i] for i in rest]))
+        fold = [0, size, v.shape[axis]] if last else [0, v.shape[axis], size]
+        names.append(
+            graph.node(
+                "Reshape", [name, _int64(graph, f"{layer.name}_fold", fold)], f"{layer.name}_fold"
+            )
+        )
+    out = graph.node("MatMul", names, f"{layer.name}_matmul")
+    shape = tuple(layer.compute_output_shape([a.shape, b.shape]))
+    target = _int64(graph, f"{layer.name}_shape", [0, *shape[1:]])
+    return Value(graph.node("Reshape", [out, target], layer.name), shape)
 
 
 @register_converter(Activation)

@@ -43,6 +43,7 @@ from glassnet.layers import (
     Dense,
     DepthwiseConv1D,
     DepthwiseConv2D,
+    Dot,
     Flatten,
     GlobalAveragePooling2D,
     GlobalMaxPooling2D,
@@ -53,9 +54,11 @@ from glassnet.layers import (
     MaxPooling2D,
     PReLU,
     ReLU,
+    RepeatVector,
     Rescaling,
     Reshape,
     Softmax,
+    UpSampling2D,
     deserialize,
     serialize,
 )
@@ -83,7 +86,8 @@ SUPPORTED_OPS = (
     "Add AveragePool BatchNormalization Clip Concat Constant Conv ConvTranspose Div Dropout "
     "Elu Exp Flatten Gemm GlobalAveragePool GlobalMaxPool HardSigmoid HardSwish Identity "
     "LayerNormalization LeakyRelu MatMul Max MaxPool Mish Mul PRelu Pad ReduceL2 ReduceMean "
-    "Relu Reshape Selu Sigmoid Slice Softmax Softplus Softsign Sqrt Sub Tanh Transpose"
+    "Relu Reshape Resize Selu Sigmoid Slice Softmax Softplus Softsign Sqrt Sub Tanh Tile "
+    "Transpose"
 ).split()
 
 
@@ -641,6 +645,8 @@ def _reshape(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) 
 
 
 def _gemm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    if node.op_type == "MatMul" and len(ins) == 2:
+        return _batched_matmul(b, node, ins)
     x = b.plain(ins[0])
     w = b.const(node.input[1])
     if w is None or attrs.get("transA", 0):
@@ -652,6 +658,19 @@ def _gemm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> 
     layer = Dense(int(kernel.shape[1]), use_bias=bias is not None)
     weights = {"kernel": kernel} if bias is None else {"kernel": kernel, "bias": bias}
     return b.layer(layer, [x], False, **weights)
+
+
+def _batched_matmul(b: _Builder, node: Any, ins: list[_Tensor]) -> _Tensor:
+    """MatMul of two (batch, p, k) and (batch, k, q) tensors: ``Dot(axes=(2, 1))``, the
+    layer glassnet's exporter writes it for."""
+    x, y = (b.plain(t) for t in ins)
+    if len(x.shape) != 3 or len(y.shape) != 3:
+        raise ValueError(
+            f"import_onnx: MatMul '{node.name}' of two tensors is imported as a batched product "
+            f"(Dot(axes=(2, 1))) of (batch, p, k) and (batch, k, q) tensors. Received shapes "
+            f"{x.shape} and {y.shape}."
+        )
+    return b.layer(Dot(axes=(2, 1)), [x, y], False)
 
 
 def _batch_norm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
@@ -786,6 +805,67 @@ def _slice(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) ->
     return b.emit("slice", [x], tuple(shape), x.cl, slices=slices)
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _resize(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """An image enlarged by whole factors: ``UpSampling2D``, nearest (each pixel repeated:
+    "asymmetric" coordinates with floor, or "half_pixel", which picks the same pixels for
+    whole factors) or bilinear ("linear" with "half_pixel" coordinates)."""
+    x = b.channels_last(ins[0])
+    inputs = list(node.input) + [""] * (4 - len(node.input))
+    scales = b.const(inputs[2]) if inputs[2] else None
+    if scales is None or scales.size == 0:
+        sizes = b.const(inputs[3]) if inputs[3] else None
+        onnx_shape = x.onnx_shape
+        if sizes is not None and sizes.size == 4 and None not in onnx_shape[1:]:
+            scales = np.array([1, *(s / d for s, d in zip(sizes[1:], onnx_shape[1:], strict=True))])
+    mode = _text(attrs.get("mode", "nearest"))
+    coordinates = _text(attrs.get("coordinate_transformation_mode", "half_pixel"))
+    nearest = _text(attrs.get("nearest_mode", "round_prefer_floor"))
+    factors = None if scales is None or scales.size != 4 else [float(v) for v in scales]
+    whole = (
+        factors is not None
+        and factors[:2] == [1.0, 1.0]
+        and all(f >= 1 and f == int(f) for f in factors[2:])
+    )
+    if whole and mode == "nearest" and (coordinates, nearest) in (
+        ("asymmetric", "floor"), ("half_pixel", "round_prefer_floor"),
+        ("half_pixel", "round_prefer_ceil"), ("pytorch_half_pixel", "round_prefer_floor"),
+    ):  # fmt: skip
+        interpolation = "nearest"
+    elif whole and mode == "linear" and coordinates in ("half_pixel", "pytorch_half_pixel"):
+        interpolation = "bilinear"
+    else:
+        raise ValueError(
+            f"import_onnx: Resize '{node.name}' must enlarge height and width by whole factors "
+            f"(nearest, or linear with half-pixel coordinates), as UpSampling2D does. Received "
+            f"mode={mode!r}, coordinate_transformation_mode={coordinates!r}, scales {factors}."
+        )
+    size = (int(factors[2]), int(factors[3]))
+    return b.layer(UpSampling2D(size, interpolation=interpolation), [x], True)
+
+
+def _tile(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """(N, 1, F) tiled n times along axis 1: ``RepeatVector(n)`` on the (N, F) rows."""
+    x = b.plain(ins[0])
+    repeats = b.const(node.input[1])
+    if (
+        repeats is None
+        or len(x.shape) != 3
+        or x.shape[1] != 1
+        or [int(r) for r in repeats][::2] != [1, 1]
+    ):
+        raise ValueError(
+            f"import_onnx: Tile '{node.name}' is imported as RepeatVector: it must repeat a "
+            f"(batch, 1, features) tensor along axis 1 only. Received shape {x.shape}, repeats "
+            f"{None if repeats is None else repeats.tolist()}."
+        )
+    rows = b.layer(Reshape((x.shape[2],)), [x], False)
+    return b.layer(RepeatVector(int(repeats[1])), [rows], False)
+
+
 def _simple(layer_factory: Any) -> Any:
     def convert(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
         return b.layer(layer_factory(attrs), [ins[0]], ins[0].cl)
@@ -908,6 +988,8 @@ _OPS = {
     "Concat": _concat,
     "Pad": _pad,
     "Slice": _slice,
+    "Resize": _resize,
+    "Tile": _tile,
 }
 
 

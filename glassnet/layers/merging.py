@@ -1,15 +1,18 @@
 """Layers that combine several inputs into one: ``Add`` (the skip connection of ResNet),
 ``Concatenate`` (the parallel branches of Inception), ``Subtract``, ``Multiply``, ``Average``,
-``Maximum`` and ``Minimum``; and Keras's lowercase functions that make and call one,
-``add([a, b])``, for the functional API."""
+``Maximum`` and ``Minimum``; ``Dot`` (the batched dot product of two tensors, or their
+cosine similarity); and Keras's lowercase functions that make and call one, ``add([a, b])``,
+for the functional API."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
 
 from glassnet import ops
+from glassnet.checks import check_bool, is_int
 from glassnet.layers.layer import Layer, Shape, snake_case
 from glassnet.tensor import Tensor
 
@@ -17,6 +20,7 @@ __all__ = [
     "Add",
     "Average",
     "Concatenate",
+    "Dot",
     "Maximum",
     "Minimum",
     "Multiply",
@@ -24,6 +28,7 @@ __all__ = [
     "add",
     "average",
     "concatenate",
+    "dot",
     "maximum",
     "minimum",
     "multiply",
@@ -217,6 +222,129 @@ class Concatenate(Layer):
         return shapes
 
 
+class Dot(Layer):
+    """The dot product of two tensors, sample by sample, along one axis of each (Keras's
+    ``batch_dot``): ``Dot(axes=1)([a, b])`` on two (batch, features) tensors gives (batch, 1),
+    one number per sample; on (batch, steps, d) and (batch, d, k) with ``axes=(2, 1)`` it is a
+    batched matrix product. ``normalize=True`` first scales both inputs to unit length along
+    those axes, so the result is their cosine similarity (a similarity score between two
+    embeddings).
+
+    Each sample's ``a`` has its summed axis moved last and its other axes folded into rows,
+    ``b`` its summed axis moved first: one batched ``matmul``, reshaped to the axes that remain.
+
+    Args:
+        axes: the axis summed over, one int for both inputs or a pair (axis of a, axis of b);
+            never 0, the batch. Negative axes count from the end.
+        normalize: divide each input by its L2 norm along its axis first,
+            x / max(‖x‖, 1e-7), as Keras 3's ``ops.normalize`` (zeros stay zeros).
+
+    Shape:
+        Input: two tensors, ``(batch, *a_dims)`` and ``(batch, *b_dims)``, the summed axes of
+        equal size. Output: ``(batch, *a_dims without its axis, *b_dims without its axis)``;
+        ``(batch, 1)`` when nothing remains.
+    """
+
+    _multi_input = True
+    trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("axes", "normalize")
+
+    def __init__(
+        self,
+        axes: int | tuple[int, int],
+        normalize: bool = False,
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        pair = isinstance(axes, (tuple, list)) and len(axes) == 2 and all(is_int(a) for a in axes)
+        if not (is_int(axes) or pair):
+            raise TypeError(
+                f"Dot: 'axes' must be an int or a pair of ints (axis of the first input, axis "
+                f"of the second). Received: axes={axes!r}"
+            )
+        self.axes = int(axes) if is_int(axes) else (int(axes[0]), int(axes[1]))
+        self.normalize = check_bool("Dot", "normalize", normalize)
+
+    def _axes_for(self, ndims: tuple[int, int]) -> tuple[int, int]:
+        """The two axes as non-negative numbers for inputs of ``ndims`` axes."""
+        axes = (self.axes, self.axes) if isinstance(self.axes, int) else self.axes
+        return (axes[0] % ndims[0], axes[1] % ndims[1])
+
+    def call(self, inputs: list[Tensor], training: bool = False) -> Tensor:
+        a, b = inputs
+        ax, bx = self._axes_for((a.ndim, b.ndim))
+        if self.normalize:
+            a, b = _l2_normalize(a, ax), _l2_normalize(b, bx)
+        a_rest = [d for i, d in enumerate(a.shape) if i not in (0, ax)]
+        b_rest = [d for i, d in enumerate(b.shape) if i not in (0, bx)]
+        n, k = a.shape[0], a.shape[ax]
+        rows = ops.transpose(a, (0, *(i for i in range(1, a.ndim) if i != ax), ax))
+        cols = ops.transpose(b, (0, bx, *(i for i in range(1, b.ndim) if i != bx)))
+        rows = ops.reshape(rows, (n, int(np.prod(a_rest)), k))
+        cols = ops.reshape(cols, (n, k, int(np.prod(b_rest))))
+        out = ops.matmul(rows, cols)  # (N, P, Q)
+        return ops.reshape(out, (n, *a_rest, *b_rest) if a_rest or b_rest else (n, 1))
+
+    def compute_output_shape(self, input_shape: list[Shape]) -> Shape:
+        a, b = self._check_input_shape(input_shape)
+        ax, bx = self._axes_for((len(a), len(b)))
+        out = (a[0], *(d for i, d in enumerate(a) if i not in (0, ax)))
+        out = (*out, *(d for i, d in enumerate(b) if i not in (0, bx)))
+        return out if len(out) > 1 else (out[0], 1)
+
+    def summary_macs(self, input_shape: list[Shape]) -> int:
+        """Multiply-accumulates per sample for ``summary()``: each output number is a dot
+        product over the summed axis."""
+        a, b = self._check_input_shape(input_shape)
+        ax, _ = self._axes_for((len(a), len(b)))
+        out = self.compute_output_shape(input_shape)
+        return math.prod(d or 1 for d in out[1:]) * (a[ax] or 0)
+
+    def _check_input_shape(self, input_shape: Any) -> list[Shape]:
+        shapes = super()._check_input_shape(input_shape)
+        if len(shapes) != 2:
+            raise ValueError(
+                f"{self._where}: takes exactly 2 inputs, received {len(shapes)} (input shapes "
+                f"{shapes})."
+            )
+        a, b = shapes
+        if len(a) < 2 or len(b) < 2:
+            raise ValueError(
+                f"{self._where}: each input needs a batch axis and at least one more. Received "
+                f"input shapes {shapes}."
+            )
+        axes = (self.axes, self.axes) if isinstance(self.axes, int) else self.axes
+        for axis, shape in zip(axes, shapes, strict=True):
+            if not -len(shape) <= axis < len(shape) or axis % len(shape) == 0:
+                raise ValueError(
+                    f"{self._where}: axes={self.axes} names axis {axis} of an input of shape "
+                    f"{shape}; it must be one of its axes other than the batch (1 to "
+                    f"{len(shape) - 1}, or negative from the end)."
+                )
+        ax, bx = self._axes_for((len(a), len(b)))
+        if a[ax] is not None and b[bx] is not None and a[ax] != b[bx]:
+            raise ValueError(
+                f"{self._where}: the summed axes must have the same size: axis {ax} of the "
+                f"first input is {a[ax]}, axis {bx} of the second is {b[bx]} (input shapes "
+                f"{shapes}, axes={self.axes})."
+            )
+        if a[0] is not None and b[0] is not None and a[0] != b[0]:
+            raise ValueError(
+                f"{self._where}: both inputs must have the same batch size. Received input "
+                f"shapes {shapes}."
+            )
+        return shapes
+
+
+def _l2_normalize(x: Tensor, axis: int) -> Tensor:
+    """x / max(‖x‖, 1e-7), computed as x / sqrt(max(sum(x², axis), 1e-14)): unit length along
+    ``axis``, Keras 3's ``ops.normalize`` (its epsilon is ``backend.epsilon()``, 1e-7)."""
+    squares = ops.sum(ops.mul(x, x), axis=axis, keepdims=True)
+    return ops.div(x, ops.sqrt(ops.maximum(squares, np.float32(1e-14))))
+
+
 def _merge_function(cls: type[Layer]) -> Any:
     def merge(inputs: list[Any], **kwargs: Any) -> Any:
         return cls(**kwargs)(inputs)
@@ -236,3 +364,9 @@ average = _merge_function(Average)
 maximum = _merge_function(Maximum)
 minimum = _merge_function(Minimum)
 concatenate = _merge_function(Concatenate)
+
+
+def dot(inputs: list[Any], axes: int | tuple[int, int] = -1, **kwargs: Any) -> Any:
+    """``Dot(axes, **kwargs)(inputs)`` in one call, Keras's functional shorthand: unlike the
+    layer, it sums over the last axes unless told otherwise (``axes=-1``, as Keras)."""
+    return Dot(axes=axes, **kwargs)(inputs)

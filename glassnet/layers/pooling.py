@@ -3,6 +3,10 @@
 ``MaxPooling2D()`` with the defaults (2×2 windows, stride 2) halves height and width and keeps
 the depth: 256×256×64 becomes 128×128×64. The global pools summarise the whole image per
 channel, (batch, H, W, C) -> (batch, C).
+
+The 1-D pools (``MaxPooling1D``, ...) summarise windows of time steps in sequences (batch,
+steps, features). They run the 2-D ops on a (batch, 1, steps, features) view with 1×pool_size
+windows, so there is one pooling engine for both.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from glassnet import ops
-from glassnet.checks import check_bool, check_int_pair, check_padding
+from glassnet.checks import check_bool, check_int_pair, check_padding, check_positive_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.layers.registry import register_alias
 from glassnet.ops.pooling import (
@@ -22,17 +26,22 @@ from glassnet.ops.pooling import (
 from glassnet.tensor import Tensor
 
 __all__ = [
+    "AveragePooling1D",
     "AveragePooling2D",
     "AvgPool2D",
+    "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
     "GlobalAvgPool2D",
     "GlobalMaxPool2D",
+    "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
     "MaxPool2D",
+    "MaxPooling1D",
     "MaxPooling2D",
 ]
 
 _IMAGES = "(batch, height, width, channels)"
+_SEQUENCES = "(batch, steps, features)"
 
 
 class _Pooling2D(Layer):
@@ -175,6 +184,160 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
 
     _op = staticmethod(ops.global_max_pool2d)
     _function = GlobalMaxPool2DOp
+
+
+def _as_images(x: Tensor) -> Tensor:
+    """A batch of sequences (N, steps, F) as one-row images (N, 1, steps, F): a view."""
+    return ops.reshape(x, (x.shape[0], 1, x.shape[1], x.shape[2]))
+
+
+class _Pooling1D(Layer):
+    """Shared by MaxPooling1D and AveragePooling1D: the 2-D op over 1×pool_size windows."""
+
+    trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("pool_size", "strides", "padding")
+
+    _op: ClassVar[Any] = None
+
+    def __init__(
+        self,
+        pool_size: int | tuple[int] = 2,
+        strides: int | tuple[int] | None = None,
+        padding: str = "valid",
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        where = type(self).__name__
+        self.pool_size = (_check_one_int(where, "pool_size", pool_size),)
+        # Keras: strides=None means non-overlapping windows, strides = pool_size.
+        self.strides = (
+            self.pool_size if strides is None else (_check_one_int(where, "strides", strides),)
+        )
+        self.padding = check_padding(where, padding, allow_explicit=False)
+        self.input_spec = InputSpec(ndim=3, layout=_SEQUENCES)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        window, step = (1, self.pool_size[0]), (1, self.strides[0])
+        out = type(self)._op(_as_images(x), window, step, self.padding)
+        return ops.reshape(out, (x.shape[0], out.shape[2], x.shape[2]))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        shape = self._check_input_shape(input_shape)
+        return (shape[0], self._output_steps(shape), shape[2])
+
+    def _check_input_shape(self, input_shape: Any) -> Shape:
+        shape = super()._check_input_shape(input_shape)
+        self._output_steps(shape)  # the window must fit in the (padded) sequence
+        return shape
+
+    def _output_steps(self, shape: Shape) -> int | None:
+        window, step = (1, self.pool_size[0]), (1, self.strides[0])
+        try:
+            return ops.pool_output_shape((1, shape[1]), window, step, self.padding)[1]
+        except ValueError:
+            raise ValueError(
+                f"{self._where}: computed output size would be zero or negative. Received input "
+                f"shape {shape}, pool_size={self.pool_size[0]}, strides={self.strides[0]}, "
+                f"padding={self.padding!r}. Use padding='same', a smaller pool_size or longer "
+                f"sequences."
+            ) from None
+
+
+def _check_one_int(where: str, arg: str, value: Any) -> int:
+    """Keras's 1-D window arguments: an int or a 1-tuple of ints, ≥ 1."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(items) != 1:
+        raise TypeError(
+            f"{where}: {arg} must be an int or a tuple of one int. Received {arg}={value!r}."
+        )
+    return check_positive_int(where, arg, items[0])
+
+
+class MaxPooling1D(_Pooling1D):
+    """Keeps the largest value of each window of ``pool_size`` time steps, per feature.
+
+    Args:
+        pool_size: the window's length (default 2).
+        strides: the step between windows; None means pool_size.
+        padding: "valid" (windows inside the sequence) or "same" (output ceil(steps /
+            strides)).
+
+    Shape:
+        Input: ``(batch, steps, features)``. Output: ``(batch, new_steps, features)``.
+    """
+
+    _op = staticmethod(ops.max_pool2d)
+
+
+class AveragePooling1D(_Pooling1D):
+    """Averages each window of ``pool_size`` time steps, per feature (with "same" padding,
+    over the real steps only, as Keras).
+
+    Args:
+        pool_size: the window's length (default 2).
+        strides: the step between windows; None means pool_size.
+        padding: "valid" or "same".
+
+    Shape:
+        Input: ``(batch, steps, features)``. Output: ``(batch, new_steps, features)``.
+    """
+
+    _op = staticmethod(ops.avg_pool2d)
+
+
+class _GlobalPooling1D(Layer):
+    """Shared by the global 1-D pools: one number per feature for the whole sequence."""
+
+    trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("keepdims",)
+
+    _op: ClassVar[Any] = None
+
+    def __init__(
+        self, keepdims: bool = False, *, name: str | None = None, trainable: bool = True
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self.keepdims = check_bool(type(self).__name__, "keepdims", keepdims)
+        self.input_spec = InputSpec(ndim=3, layout=_SEQUENCES)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        out = type(self)._op(_as_images(x))  # (N, F)
+        return ops.reshape(out, (x.shape[0], 1, x.shape[2])) if self.keepdims else out
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        shape = self._check_input_shape(input_shape)
+        return (shape[0], 1, shape[2]) if self.keepdims else (shape[0], shape[2])
+
+
+class GlobalAveragePooling1D(_GlobalPooling1D):
+    """The mean of each feature over the time steps: a fixed-size summary of a sequence of any
+    length (after an Embedding, a simple text classifier).
+
+    Args:
+        keepdims: keep the steps axis, of size 1.
+
+    Shape:
+        Input: ``(batch, steps, features)``.
+        Output: ``(batch, features)``, or ``(batch, 1, features)`` with keepdims.
+    """
+
+    _op = staticmethod(ops.global_avg_pool2d)
+
+
+class GlobalMaxPooling1D(_GlobalPooling1D):
+    """The maximum of each feature over the time steps.
+
+    Args:
+        keepdims: keep the steps axis, of size 1.
+
+    Shape:
+        Input: ``(batch, steps, features)``.
+        Output: ``(batch, features)``, or ``(batch, 1, features)`` with keepdims.
+    """
+
+    _op = staticmethod(ops.global_max_pool2d)
 
 
 # Keras's short aliases: the same classes, so configs always say the long name.

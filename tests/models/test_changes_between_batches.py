@@ -192,6 +192,10 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
     "AveragePooling2D": ((8, 8, 2), {}, {"pool_size": 3, "strides": 1, "padding": "same"}),
     "GlobalAveragePooling2D": ((4, 4, 2), {}, {"keepdims": True}),
     "GlobalMaxPooling2D": ((4, 4, 2), {}, {"keepdims": True}),
+    "MaxPooling1D": ((8, 2), {}, {"pool_size": 3, "strides": 1, "padding": "same"}),
+    "AveragePooling1D": ((8, 2), {}, {"pool_size": 3, "strides": 1, "padding": "same"}),
+    "GlobalAveragePooling1D": ((4, 2), {}, {"keepdims": True}),
+    "GlobalMaxPooling1D": ((4, 2), {}, {"keepdims": True}),
     "BatchNormalization": (
         (6,),
         {},
@@ -235,6 +239,14 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
     "ReLU": ((6,), {}, {"max_value": 0.5, "negative_slope": 0.1, "threshold": 0.2}),
     "Rescaling": ((6,), {"scale": 0.5}, {"scale": 2.0, "offset": 1.0}),
     "Reshape": ((6,), {"target_shape": (6,)}, {"target_shape": (3, 2)}),
+    "Permute": ((3, 4), {"dims": (2, 1)}, {"dims": (1, 2)}),
+    "RepeatVector": ((4,), {"n": 2}, {"n": 3}),
+    "ZeroPadding2D": ((4, 4, 2), {}, {"padding": ((2, 0), (0, 2))}),
+    "Cropping2D": ((4, 4, 2), {"cropping": ((1, 0), (0, 1))}, {"cropping": ((0, 1), (1, 0))}),
+    "UpSampling2D": ((4, 4, 2), {}, {"size": (1, 4), "interpolation": "bilinear"}),
+    "ZeroPadding1D": ((4, 2), {}, {"padding": (2, 0)}),
+    "Cropping1D": ((6, 2), {}, {"cropping": (2, 0)}),
+    "UpSampling1D": ((3, 2), {}, {"size": 3}),
     "Softmax": ((3, 4), {}, {"axis": 1}),
     "SimpleRNN": (
         (5, 3),
@@ -371,6 +383,7 @@ LEFT_OUT = {
     "Functional": "a model: its config is its graph, rebuilt as a new model",
     "ActivityRegularization": "a penalty on activations keeps the graph on every training step",
     "Concatenate": "takes several inputs; covered by the subclassed row below",
+    "Dot": "takes two inputs; a change of axes or normalize is covered in tests/layers/test_dot.py",
     "Layer": "the base class",
 }
 # Layers whose training pass draws random numbers: two runs of fit differ by their draws, so

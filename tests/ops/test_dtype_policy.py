@@ -90,6 +90,8 @@ TABLE = {
     "avg_pool2d": (lambda x: ops.avg_pool2d(x, 3, 2, "same"), [IMAGES]),
     "global_avg_pool2d": (ops.global_avg_pool2d, [IMAGES]),
     "global_max_pool2d": (ops.global_max_pool2d, [IMAGES]),
+    "upsample_nearest2d": (lambda x: ops.upsample_nearest2d(x, (2, 3)), [IMAGES]),
+    "upsample_bilinear2d": (lambda x: ops.upsample_bilinear2d(x, (3, 2)), [IMAGES]),
     "batch_norm": (
         lambda x, g, b: ops.batch_norm(
             x, g, b, Tensor(np.zeros(3, np.float32)), Tensor(np.ones(3, np.float32)), True

@@ -16,24 +16,22 @@ H − 1) and blends them, (1 − t)·row[y0] + t·row[y1] with t = y − y0, and
 the columns. Bilinear interpolation is separable, so the op does exactly that: one 1-D linear
 interpolation along the height, then one along the width.
 
-Because the factor s is whole, the 1-D pass needs no gather. Output row i = k·s + r (phase r)
-reads the point k + o_r with o_r = (r + 0.5) / s − 0.5, between −½ and ½, the same offset for
-every k: phase r blends rows k − 1 and k with weight 1 + o_r on row k (o_r < 0), or rows k
-and k + 1 with weight o_r on row k + 1 (o_r ≥ 0). With the image extended by one copy of its
-first and last row (the clamping at the edges), each phase is two shifted slices of that
-extended image, (1 − w_r)·ext[k + a_r] + w_r·ext[k + a_r + 1] for all k at once: s multiplies
-and adds over whole rows. The backward pass adds ``grad · (1 − w_r)`` and ``grad · w_r`` of
-each phase into the same two slices of an extended gradient, then folds the two extra rows
-back onto the first and last row they copied.
+Each is a sum of two gathered rows weighted per output row (``linear_interpolate``); its
+backward sends ``grad · weight`` back to the rows that were read, added up since each input
+row feeds several output rows. The op runs each pass as a tuned kernel with the same numbers
+(``ops/_upsampling_kernels.py``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module
 from glassnet.checks import Pair, check_int_pair
+from glassnet.ops._upsampling_kernels import interpolate_phased, interpolate_phased_backward
 from glassnet.ops.conv import check_image
 from glassnet.tensor import Tensor
 
@@ -63,65 +61,59 @@ class UpsampleNearest2DOp(Function):
         return grad.reshape(n, h, sh, w, sw, c).sum(axis=(2, 4))
 
 
-def _phases(scale: int) -> list[tuple[int, float]]:
-    """For each phase r of a whole factor ``scale``: the first of the two rows it blends, as an
-    offset into the extended image (0: row k − 1, 1: row k), and the weight of the second."""
-    phases = []
-    for r in range(scale):
-        offset = (r + 0.5) / scale - 0.5
-        phases.append((0, 1.0 + offset) if offset < 0 else (1, offset))
-    return phases
+def _linear_taps(size: int, scale: int, dtype: Any) -> tuple[Any, Any, Any]:
+    """For each of the size·scale output positions along one axis: the two input positions it
+    blends (y0, y1) and the weight t of the second (half-pixel centres, clamped at the edges)."""
+    out = np.arange(size * scale, dtype=np.float64)
+    src = np.maximum((out + 0.5) / scale - 0.5, 0.0)
+    lo = np.minimum(np.floor(src).astype(np.intp), size - 1)
+    hi = np.minimum(lo + 1, size - 1)
+    return lo, hi, (src - lo).astype(dtype)
 
 
-def _along(axis: int, index: Any) -> tuple[Any, ...]:
-    """An index that applies ``index`` to ``axis`` and keeps the axes before it whole."""
-    return (slice(None),) * axis + (index,)
-
-
-def _interpolate(x: Any, axis: int, scale: int) -> Any:
-    """Linear interpolation with half-pixel centres along ``axis``, enlarged ``scale`` times."""
+def linear_interpolate(x: Any, axis: int, scale: int) -> Any:
+    """The textbook 1-D pass: each output row blends the two input rows it falls between,
+    ``(1 − t)·x[y0] + t·x[y1]``, gathered along ``axis``."""
     xp = get_array_module(x)
-    n = x.shape[axis]
-    ext = xp.concatenate([x[_along(axis, slice(0, 1))], x, x[_along(axis, slice(n - 1, n))]], axis)
-    out = xp.empty((*x.shape[: axis + 1], scale, *x.shape[axis + 1 :]), dtype=x.dtype)
-    for r, (a, w) in enumerate(_phases(scale)):
-        dst = out[_along(axis + 1, r)]
-        xp.multiply(ext[_along(axis, slice(a, a + n))], x.dtype.type(1 - w), out=dst)
-        dst += ext[_along(axis, slice(a + 1, a + 1 + n))] * x.dtype.type(w)
-    return out.reshape(*x.shape[:axis], n * scale, *x.shape[axis + 1 :])
+    lo, hi, t = (xp.asarray(a) for a in _linear_taps(x.shape[axis], scale, x.dtype))
+    t = t.reshape([-1 if i == axis else 1 for i in range(x.ndim)])
+    return xp.take(x, lo, axis=axis) * (1 - t) + xp.take(x, hi, axis=axis) * t
 
 
-def _interpolate_backward(grad: Any, axis: int, scale: int) -> Any:
-    """The gradient of ``_interpolate`` with respect to its input."""
+def linear_interpolate_backward(grad: Any, axis: int, scale: int) -> Any:
+    """The textbook pass's gradient: ``grad · (1 − t)`` and ``grad · t`` sent back to the two
+    rows each output row read, added up (``add.at``: an input row feeds several outputs)."""
     xp = get_array_module(grad)
-    n = grad.shape[axis] // scale
-    phased = grad.reshape(*grad.shape[:axis], n, scale, *grad.shape[axis + 1 :])
-    ext = xp.zeros((*grad.shape[:axis], n + 2, *grad.shape[axis + 1 :]), dtype=grad.dtype)
-    for r, (a, w) in enumerate(_phases(scale)):
-        g = phased[_along(axis + 1, r)]
-        ext[_along(axis, slice(a, a + n))] += g * grad.dtype.type(1 - w)
-        ext[_along(axis, slice(a + 1, a + 1 + n))] += g * grad.dtype.type(w)
-    gx = ext[_along(axis, slice(1, n + 1))].copy()
-    gx[_along(axis, slice(0, 1))] += ext[_along(axis, slice(0, 1))]
-    gx[_along(axis, slice(n - 1, n))] += ext[_along(axis, slice(n + 1, n + 2))]
-    return gx
+    size = grad.shape[axis] // scale
+    lo, hi, t = (xp.asarray(a) for a in _linear_taps(size, scale, grad.dtype))
+    t = t.reshape([-1 if i == axis else 1 for i in range(grad.ndim)])
+    shape = list(grad.shape)
+    shape[axis] = size
+    g = xp.zeros(shape, dtype=grad.dtype)
+    moved = xp.moveaxis(g, axis, 0)  # a view: add.at along axis 0 writes into g
+    xp.add.at(moved, lo, xp.moveaxis(grad * (1 - t), axis, 0))
+    xp.add.at(moved, hi, xp.moveaxis(grad * t, axis, 0))
+    return g
 
 
 class UpsampleBilinear2DOp(Function):
     """Bilinear interpolation with half-pixel centres. x (N, H, W, C) -> (N, H·sh, W·sw, C).
 
-    Along the height, then along the width, each pass phase by phase (see the module
-    docstring); backward runs the passes' gradients in reverse. Nothing is saved but sizes.
+    Along the height, then along the width (``linear_interpolate``); backward runs the passes'
+    gradients in reverse. Each pass runs as the tuned phase-by-phase kernel beside this file
+    (``ops/_upsampling_kernels.py``: the same numbers, shifted slices instead of gathers and
+    scatters). Nothing is saved but sizes.
     """
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, size: Pair) -> Any:
         ctx.size = size
-        return _interpolate(_interpolate(x, 1, size[0]), 2, size[1])
+        return interpolate_phased(interpolate_phased(x, 1, size[0]), 2, size[1])
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
-        return _interpolate_backward(_interpolate_backward(grad, 2, ctx.size[1]), 1, ctx.size[0])
+        grad = interpolate_phased_backward(grad, 2, ctx.size[1])
+        return interpolate_phased_backward(grad, 1, ctx.size[0])
 
 
 # ------------------------------------------------------------------ functional API

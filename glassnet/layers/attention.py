@@ -250,14 +250,15 @@ class MultiHeadAttention(Layer):
             )
         inputs = [query, value] if key is None else [query, value, key]
         if is_symbolic([inputs, attention_mask]):
-            if return_attention_scores or use_causal_mask:
+            if return_attention_scores:
                 raise NotImplementedError(
-                    f"{self._where}: return_attention_scores and use_causal_mask are not "
-                    "recorded in a functional graph yet. Pass a causal attention_mask as an "
-                    "Input instead, or call the layer on data (glassnet.inspect.attention_map "
-                    "does so to read the scores)."
+                    f"{self._where}: return_attention_scores is not recorded in a functional "
+                    "graph; glassnet.inspect.attention_map reads the scores of a layer in a "
+                    "model."
                 )
-            return call_symbolic(self, inputs, {"attention_mask": attention_mask})
+            causal = check_bool(self._where, "use_causal_mask", use_causal_mask)
+            flags = {"use_causal_mask": True} if causal else {}
+            return call_symbolic(self, inputs, {"attention_mask": attention_mask}, flags)
         self._call_args = {
             "query_mask": query_mask,
             "value_mask": value_mask,
@@ -337,7 +338,19 @@ class MultiHeadAttention(Layer):
                 b = getattr(self, f"{part}_bias").shape
                 term = f"({term} + {'·'.join(str(n) for n in b)})"
             parts.append(term)
-        return f"{' + '.join(parts)} = {self.count_params():,}"
+        return " + ".join(parts)
+
+    def summary_macs(self, input_shape: Any) -> int:
+        """The four projections (each step's dim·heads·size), then per head Tq·Tk·key_dim for
+        the scores and Tq·Tk·value_dim for the weighted values."""
+        shapes = [tuple(s) for s in input_shape]
+        tq, tk = shapes[0][1], shapes[1][1]
+        if tq is None or tk is None:
+            return 0
+        macs = tq * self.query_kernel.size + tk * (self.key_kernel.size + self.value_kernel.size)
+        macs += tq * self.output_kernel.size
+        macs += self.num_heads * tq * tk * (self.key_dim + self.value_dim)
+        return int(macs)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -392,12 +405,14 @@ class _BaseDenseAttention(Layer):
         (key, default the value); ``mask=[query_mask, value_mask]`` (default: the inputs'
         ``_keras_mask``). Returns the output, or ``(output, scores)``."""
         if is_symbolic(inputs):
-            if return_attention_scores or use_causal_mask or mask is not None:
+            if return_attention_scores or mask is not None:
                 raise NotImplementedError(
-                    f"{self._where}: mask, return_attention_scores and use_causal_mask are not "
-                    "recorded in a functional graph yet; call the layer on data to use them."
+                    f"{self._where}: an explicit mask and return_attention_scores are not "
+                    "recorded in a functional graph (the inputs' padding masks are used); "
+                    "glassnet.inspect.attention_map reads the scores of a layer in a model."
                 )
-            return call_symbolic(self, inputs)
+            causal = check_bool(self._where, "use_causal_mask", use_causal_mask)
+            return call_symbolic(self, inputs, flags={"use_causal_mask": True} if causal else {})
         self._call_args = {
             "mask": mask,
             "scores": check_bool(self._where, "return_attention_scores", return_attention_scores),

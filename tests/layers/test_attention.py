@@ -56,7 +56,11 @@ def test_mha_weights_and_parameter_count_are_keras():
     }
     # Keras: 3·(16·2·2 + 2·2) + (2·2·16 + 16) = 284
     assert mha.count_params() == 284
-    assert mha.summary_formula().endswith("= 284")
+    assert (
+        mha.summary_formula() == "(16·2·2 + 2·2) + (16·2·2 + 2·2) + (16·2·2 + 2·2) + (2·2·16 + 16)"
+    )
+    # projections 8·(3·64) + 8·64, then 2 heads · 8·8 · (2 + 2) for the scores and the values
+    assert mha.summary_macs([(None, 8, 16), (None, 8, 16)]) == 8 * 192 + 8 * 64 + 2 * 64 * 4
 
 
 def test_mha_runs_the_standard_layer_checks():

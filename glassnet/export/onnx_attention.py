@@ -5,7 +5,7 @@ Softmax and Where.
 Masks become one bool (batch or 1, queries, keys) tensor: the padding mask a sequence carries
 (``Value.mask``, from ``Embedding(mask_zero=True)``) as rows and columns, and the causal lower
 triangle as a constant (so a causal layer needs a known sequence length). Masked logits get
-−10⁹ added, as in the layers; MultiHeadAttention then multiplies the weights by the mask.
+−10⁹ added, as in the layers.
 There is no import back: the importer maps ONNX ops to layers one by one, and these graphs
 come back, if at all, as the generic ops they are made of.
 """
@@ -47,20 +47,15 @@ def _mask(
     return mask
 
 
-def _masked_softmax(graph: Graph, hint: str, logits: str, mask: str | None, zero: bool) -> str:
-    """Softmax over the last axis with the masked logits lowered by 1e9 (and, with ``zero``,
-    the masked weights set to 0)."""
+def _masked_softmax(graph: Graph, hint: str, logits: str, mask: str | None) -> str:
+    """Softmax over the last axis with the masked logits lowered by 1e9."""
     if mask is None:
         return graph.node("Softmax", [logits], f"{hint}_softmax", axis=-1)
     lowered = graph.node(
         "Add", [logits, graph.weight(f"{hint}_neg", np.float32(LARGE_NEGATIVE))], hint
     )
     logits = graph.node("Where", [mask, logits, lowered], hint)
-    weights = graph.node("Softmax", [logits], f"{hint}_softmax", axis=-1)
-    if zero:
-        scale = graph.node("Cast", [mask], hint, to=graph.onnx.TensorProto.FLOAT)
-        weights = graph.node("Mul", [weights, scale], hint)
-    return weights
+    return graph.node("Softmax", [logits], f"{hint}_softmax", axis=-1)
 
 
 def _project(
@@ -103,7 +98,7 @@ def _multi_head_attention(
     mask = _mask(graph, name, query, Value(key.name, key.shape, mask=columns), use_causal_mask)
     if mask is not None:
         mask = graph.node("Unsqueeze", [mask, _int64(graph, name, [1])], f"{name}_mask")
-    weights = _masked_softmax(graph, name, logits, mask, zero=True)
+    weights = _masked_softmax(graph, name, logits, mask)
     context = graph.node("MatMul", [weights, v], f"{name}_context")  # (N, H, Tq, Dv)
     context = graph.node("Transpose", [context], name, perm=[0, 2, 1, 3])
     heads = layer.num_heads * layer.value_dim
@@ -155,7 +150,7 @@ def _dense_attention(
             scores = graph.node("Mul", [scores, weight], name)
     key_mask = Value(key.name, key.shape, mask=value.mask)
     mask = _mask(graph, name, query, key_mask, use_causal_mask, rows=False)
-    weights = _masked_softmax(graph, name, scores, mask, zero=False)
+    weights = _masked_softmax(graph, name, scores, mask)
     out = graph.node("MatMul", [weights, value.name], name)
     if query.mask is not None:
         rows = graph.node("Cast", [query.mask], name, to=graph.onnx.TensorProto.FLOAT)

@@ -4,8 +4,9 @@
 the attention layer was given (its inputs and masks), calls it once more with
 ``return_attention_scores=True`` and draws, per head, a grid whose row i shows how query word
 i spreads its attention over the words (columns). The numbers are the layer's own softmax
-weights: each row of a real word sums to 1; padded words (an ``Embedding(mask_zero=True)``
-mask) get 0 in their columns, and their rows are 0 too.
+weights: every row sums to 1, and the columns of padded words (an
+``Embedding(mask_zero=True)`` mask) are 0 in the rows of real words. A padded word's own row
+attends to nothing real (Keras spreads it evenly; the layers after leave it out).
 """
 
 from __future__ import annotations

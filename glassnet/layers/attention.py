@@ -49,8 +49,9 @@ class MultiHeadAttention(Layer):
     Masks: ``attention_mask`` (batch, queries, keys), True (or 1) where a query may attend to
     a key; the ``_keras_mask`` of ``query`` and ``value`` (from ``Embedding(mask_zero=True)``,
     or ``query_mask=``/``value_mask=``/``key_mask=``) hide padded steps; ``use_causal_mask``
-    hides the keys after each query. A query step with no key left gets zero weights (its
-    output is the output bias). The output carries the query's mask on.
+    hides the keys after each query. As in Keras, a query step with no key left (a padded
+    one) gets the softmax of logits all lowered alike; the output carries the query's mask
+    on, so the layers after it leave those steps out.
 
     Args:
         num_heads: number of attention heads.
@@ -297,7 +298,7 @@ class MultiHeadAttention(Layer):
         q = q * (1.0 / math.sqrt(self.key_dim))  # Keras scales the query before the product
         logits = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))  # (batch, heads, queries, keys)
         heads_mask = None if mask is None else ops.expand_dims(mask, 1)
-        scores = ops.masked_softmax(logits, heads_mask, zero_masked=True)
+        scores = ops.masked_softmax(logits, heads_mask)
         weights = ops.dropout(scores, self.dropout, training=training)
         context = ops.matmul(weights, v)  # (batch, heads, queries, value_dim)
         context = ops.transpose(context, (0, 2, 1, 3))
@@ -461,7 +462,7 @@ class _BaseDenseAttention(Layer):
         mask = ops.attention_mask(
             query.shape[1], key.shape[1], key_mask=value_mask, causal=args.get("causal", False)
         )
-        weights = ops.masked_softmax(scores, mask, zero_masked=False)
+        weights = ops.masked_softmax(scores, mask)
         dropped = ops.dropout(weights, self.dropout, training=training)
         result = ops.matmul(dropped, value)
         if query_mask is not None:

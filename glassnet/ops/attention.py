@@ -33,22 +33,21 @@ LARGE_NEGATIVE = -1e9
 class MaskedSoftmaxOp(Function):
     """Softmax along the last axis over the positions where ``mask`` is True.
 
-    z = x + (1 − m)·(−10⁹), s = softmax(z); with ``zero_masked`` (MultiHeadAttention, Keras's
-    ``Softmax`` layer) the output is s·m, so a row with every key masked is all zeros; without
-    it (Keras's ``Attention``) such a row stays uniform. Backward: the softmax's
-    Jacobian-vector product on the output y, dx = y·(g − Σ g·y), which is 0 wherever y is
-    (masked positions). x: (..., keys); mask: bool, broadcastable to x, or None; y: x's shape.
+    y = softmax(x + (1 − m)·(−10⁹)), Keras's ``Softmax`` layer with a mask (which
+    MultiHeadAttention and Attention use): a masked weight is e^(−10⁹) = 0, unless every key
+    of a row is masked, and then the row is the softmax of its logits all lowered alike (in
+    float32, where 10⁹ swallows them, uniform), as in Keras. Backward: the softmax's
+    Jacobian-vector product on the output y, dx = y·(g − Σ g·y).
+    x: (..., keys); mask: bool, broadcastable to x, or None; y: x's shape.
     """
 
     @staticmethod
-    def forward(ctx: Context, x: Any, mask: Any, *, zero_masked: bool) -> Any:
+    def forward(ctx: Context, x: Any, mask: Any) -> Any:
         xp = get_array_module(x)
         if mask is not None:
             x = xp.where(mask, x, x + x.dtype.type(LARGE_NEGATIVE))
         e = xp.exp(x - x.max(axis=-1, keepdims=True))
         y = e / e.sum(axis=-1, keepdims=True)
-        if mask is not None and zero_masked:
-            y = y * mask
         ctx.save_for_backward(y)
         return y
 
@@ -126,15 +125,12 @@ class MaskedMeanOp(Function):
         return grad[:, None, :] * ctx.weights[:, :, None], None
 
 
-def masked_softmax(x: Tensor, mask: Tensor | Any = None, zero_masked: bool = True) -> Tensor:
+def masked_softmax(x: Tensor, mask: Tensor | Any = None) -> Tensor:
     """Softmax over the last axis, leaving out the positions where ``mask`` is False.
 
     Args:
         x: logits (..., keys), floating point.
         mask: bool, broadcastable to x (True = may attend), or None for a plain softmax.
-        zero_masked: give masked positions exactly 0 even where a whole row is masked
-            (MultiHeadAttention); False keeps Keras's ``Attention`` behaviour (such a row is
-            uniform).
 
     Shape: output like x.
     """
@@ -148,7 +144,7 @@ def masked_softmax(x: Tensor, mask: Tensor | Any = None, zero_masked: bool = Tru
                 f"{tuple(x.shape)}. Expected a mask of shape (batch, queries, keys) or one that "
                 "broadcasts to it."
             ) from None
-    return MaskedSoftmaxOp.apply(x, mask, zero_masked=bool(zero_masked))
+    return MaskedSoftmaxOp.apply(x, mask)
 
 
 def token_mask(ids: Tensor, pad: int = 0) -> Tensor:

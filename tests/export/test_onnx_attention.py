@@ -90,3 +90,15 @@ def test_dense_attention_runs_in_onnxruntime(layer, causal):
     for w in att.weights:
         w.data[...] = np.random.default_rng(2).uniform(0.5, 1.5, w.shape)
     _check(model, _floats)
+
+
+def test_attention_is_not_imported_back(tmp_path):
+    """The importer maps ONNX ops to layers one by one; an attention graph's Where/Unsqueeze
+    have no layer, so the import is refused by name rather than half-done."""
+    from glassnet.export.onnx_import import import_onnx
+
+    inputs = gn.Input((6, 4))
+    model = gn.Model(inputs, L.MultiHeadAttention(2, 2)(inputs, inputs, use_causal_mask=True))
+    model.export(str(tmp_path / "m.onnx"))
+    with pytest.raises(ValueError, match="cannot import: .*Where"):
+        import_onnx(str(tmp_path / "m.onnx"))

@@ -18,12 +18,13 @@ from tests.layers.layer_checks import run_layer_test
 R = np.random.default_rng(0)
 
 
-def _softmax(z, mask=None, zero_masked=True):
+def _softmax(z, mask=None):
+    """Keras's Softmax layer with a mask: the masked logits lowered by 1e9 (in float32, as the
+    layers compute, so a fully masked row is uniform)."""
     if mask is not None:
-        z = np.where(mask, z, z - 1e9)
+        z = np.where(mask, z, np.float32(z) + np.float32(-1e9))
     e = np.exp(z - z.max(-1, keepdims=True))
-    s = e / e.sum(-1, keepdims=True)
-    return s * mask if (mask is not None and zero_masked) else s
+    return e / e.sum(-1, keepdims=True)
 
 
 def _mha_reference(mha, q, v, k=None, mask=None):
@@ -107,8 +108,9 @@ def test_mha_forward_matches_the_reference(masked):
     ref_out, ref_scores = _mha_reference(mha, q, v, k, mask)
     np.testing.assert_allclose(scores.numpy(), ref_scores, atol=1e-5)
     np.testing.assert_allclose(out.numpy(), ref_out, rtol=1e-4, atol=1e-5)
-    if mask is not None:
-        assert np.all(scores.numpy()[np.broadcast_to(~mask[:, None], scores.shape)] == 0)
+    if mask is not None:  # masked keys get nothing, in every row with a key left
+        live = np.broadcast_to((~mask & mask.any(-1, keepdims=True))[:, None], scores.shape)
+        assert np.all(scores.numpy()[live] == 0)
 
 
 @pytest.mark.parametrize("causal", [False, True])
@@ -291,15 +293,13 @@ def test_masked_softmax_gradient():
     x = R.standard_normal((2, 3, 4))
     mask = R.random((2, 3, 4)) > 0.4
     mask[0, 0] = False  # a row with nothing to attend to
-    assert_gradcheck(lambda t: gn.ops.masked_softmax(t, Tensor(mask)), x)
-    # Without zero_masked a fully masked row is softmax(x − 1e9): finite differences of 1e-6
-    # on numbers of 1e9 are rounding noise, so that row is left out of this check.
-    mask[0, 0, 0] = True
-    assert_gradcheck(lambda t: gn.ops.masked_softmax(t, Tensor(mask), zero_masked=False), x)
-    mask[0, 0, 0] = False
-    y = gn.ops.masked_softmax(Tensor(x), Tensor(mask)).numpy()
+    y = gn.ops.masked_softmax(Tensor(x, dtype="float32"), Tensor(mask)).numpy()
     np.testing.assert_allclose(y, _softmax(x, mask), atol=1e-6)
-    assert np.all(y[0, 0] == 0)
+    np.testing.assert_allclose(y[0, 0], 0.25, rtol=1e-6)  # float32: 1e9 swallows the logits
+    # A fully masked row is softmax(x − 1e9): finite differences of 1e-6 on numbers of 1e9
+    # are rounding noise, so that row is left out of the gradient check.
+    mask[0, 0, 0] = True
+    assert_gradcheck(lambda t: gn.ops.masked_softmax(t, Tensor(mask)), x)
 
 
 # ---------------------------------------------------------------- Attention, AdditiveAttention
@@ -311,7 +311,7 @@ def _dense_reference(q, v, k, scores, value_mask=None, query_mask=None, causal=F
         mask &= np.tril(np.ones(scores.shape[1:], bool))
     if value_mask is not None:
         mask &= value_mask[:, None, :]
-    weights = _softmax(scores, mask, zero_masked=False)
+    weights = _softmax(scores, mask)
     out = weights @ v
     if query_mask is not None:
         out = out * query_mask[..., None]
@@ -451,3 +451,19 @@ def test_a_regularizer_or_constraint_set_after_build_reaches_all_four_projection
     for part in ("query", "key", "value", "output"):
         assert getattr(mha, f"{part}_kernel").numpy().min() >= 0
     assert mha.get_config()["kernel_constraint"]["class_name"] == "NonNeg"
+
+
+def test_a_causal_call_in_a_functional_graph_is_recorded_and_saved(tmp_path):
+    inputs = gn.Input((5, 4))
+    mha = layers.MultiHeadAttention(2, 3, name="causal")
+    model = gn.Model(inputs, mha(inputs, inputs, use_causal_mask=True))
+    x = R.standard_normal((2, 5, 4)).astype(np.float32)
+    expected = mha(Tensor(x), Tensor(x), use_causal_mask=True).numpy()
+    np.testing.assert_allclose(model.predict(x), expected, atol=1e-6)
+    assert not np.allclose(mha(Tensor(x), Tensor(x)).numpy(), expected)
+    model.save(tmp_path / "m.glassnet")
+    again = gn.load_model(tmp_path / "m.glassnet")
+    assert again.get_layer("causal")._inbound_nodes[0].flags == {"use_causal_mask": True}
+    np.testing.assert_allclose(again.predict(x), expected, atol=1e-6)
+    with pytest.raises(NotImplementedError, match="return_attention_scores"):
+        mha(inputs, inputs, return_attention_scores=True)

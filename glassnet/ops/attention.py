@@ -44,8 +44,8 @@ class MaskedSoftmaxOp(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, mask: Any) -> Any:
         xp = get_array_module(x)
-        if mask is not None:
-            x = xp.where(mask, x, x + x.dtype.type(LARGE_NEGATIVE))
+        if mask is not None:  # asarray: a causal mask alone is made without a batch to follow
+            x = xp.where(xp.asarray(mask), x, x + x.dtype.type(LARGE_NEGATIVE))
         e = xp.exp(x - x.max(axis=-1, keepdims=True))
         y = e / e.sum(axis=-1, keepdims=True)
         ctx.save_for_backward(y)

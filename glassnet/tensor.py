@@ -168,6 +168,7 @@ class Tensor:
     __slots__ = (
         "__weakref__",
         "_ctx",
+        "_keras_mask",
         "_logits",
         "_retain_grad",
         "constraint",
@@ -199,6 +200,9 @@ class Tensor:
         # Set by softmax/sigmoid: (kind, input tensor, axis). Cross-entropy losses given these
         # probabilities use the logits instead, for a stable gradient (Keras does the same).
         self._logits: tuple[str, Tensor, int] | None = None
+        # Set by Embedding(mask_zero=True) and passed on by the layers that support masks: a
+        # bool Tensor (batch, steps), True at real tokens (Keras's ``_keras_mask``).
+        self._keras_mask: Tensor | None = None
 
     # ---------------------------------------------------------------- array facts
     @property

@@ -13,7 +13,10 @@ operators: models sit above export in the layers of the house and must not impor
 
 from typing import Any
 
-from glassnet.export import onnx_recurrent  # registers the recurrent layers' converters
+from glassnet.export import (
+    onnx_attention,  # registers the attention layers' converters
+    onnx_recurrent,  # registers the recurrent layers' converters
+)
 from glassnet.export.onnx import export as export_onnx
 from glassnet.export.onnx import register_converter, supported_layers
 from glassnet.export.onnx_import import import_onnx

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -119,11 +119,14 @@ def _onnx() -> Any:
 class Value:
     """One ONNX tensor: its name, its glassnet shape (channels-last, batch None) and the layout
     it has in the ONNX graph (``"nhwc"``: glassnet's own axis order; ``"nchw"``: a 4-D image
-    transposed to channels-first)."""
+    transposed to channels-first). ``mask``: the name of a bool (batch, steps) padding mask
+    riding with a sequence (``Embedding(mask_zero=True)``), as ``_keras_mask`` rides with a
+    Tensor, or None."""
 
     name: str
     shape: tuple[int | None, ...]
     layout: str = NHWC
+    mask: str | None = None
 
 
 class Graph:
@@ -203,8 +206,13 @@ def supported_layers() -> list[str]:
     return sorted({cls.__name__ for cls in _CONVERTERS})
 
 
-def convert_layer(graph: Graph, layer: Layer, value: Any) -> Value:
-    """Emit ``layer`` applied to ``value`` (a Value, or a list for Add/Concatenate)."""
+def convert_layer(
+    graph: Graph, layer: Layer, value: Any, flags: dict[str, Any] | None = None
+) -> Value:
+    """Emit ``layer`` applied to ``value`` (a Value, or a list for Add/Concatenate); ``flags``:
+    the constant keyword arguments of its call (``use_causal_mask``), given to converters that
+    take them. A layer with ``supports_masking`` passes its first input's mask on, as it does
+    on Tensors."""
     fn = _CONVERTERS.get(type(layer))
     if fn is None:
         kind = type(layer).__name__
@@ -219,7 +227,12 @@ def convert_layer(graph: Graph, layer: Layer, value: Any) -> Value:
             f"ONNX export: layer '{layer.name}' ({kind}) is not supported; supported: "
             f"{', '.join(supported_layers())}.{extra}"
         )
-    return fn(graph, layer, value)
+    out = fn(graph, layer, value, **flags) if flags else fn(graph, layer, value)
+    if getattr(layer, "supports_masking", False) and isinstance(out, Value) and out.mask is None:
+        first = value[0] if isinstance(value, list) else value
+        if isinstance(first, Value) and first.mask is not None and len(out.shape) >= 2:
+            out = replace(out, mask=first.mask)
+    return out
 
 
 def _out_shape(layer: Layer, value: Value) -> tuple[int | None, ...]:
@@ -861,13 +874,30 @@ def _pool1d(graph: Graph, layer: Any, value: Value) -> Value:
 
 @register_converter(GlobalAveragePooling1D, GlobalMaxPooling1D)
 def _global_pool1d(graph: Graph, layer: Any, value: Value) -> Value:
-    """GlobalAveragePool or GlobalMaxPool of the one-row image, then (N, F) or (N, 1, F)."""
+    """GlobalAveragePool or GlobalMaxPool of the one-row image, then (N, F) or (N, 1, F). An
+    average over a masked sequence is ReduceSum(x·m) / max(ReduceSum(m), 1), as the layer's."""
+    if isinstance(layer, GlobalAveragePooling1D) and value.mask is not None:
+        return _masked_average1d(graph, layer, graph.layout(value, NHWC))
     image = graph.layout(_as_row_image(graph, layer, value), NCHW)
     average = isinstance(layer, GlobalAveragePooling1D)
     op = "GlobalAveragePool" if average else "GlobalMaxPool"
     out = graph.node(op, [image.name], f"{layer.name}_pool")  # (N, F, 1, 1)
     shape = _out_shape(layer, value)
     return _as_sequence(graph, layer, Value(out, (None, 1, 1, value.shape[2]), NCHW), shape)
+
+
+def _masked_average1d(graph: Graph, layer: Any, value: Value) -> Value:
+    hint = f"{layer.name}_masked"
+    weights = graph.node("Cast", [value.mask], hint, to=graph.onnx.TensorProto.FLOAT)  # (N, T)
+    count = graph.node("ReduceSum", [weights, _int64(graph, hint, [1])], hint, keepdims=1)
+    count = graph.node("Max", [count, graph.weight(f"{hint}_one", np.float32(1))], hint)
+    weights = graph.node("Div", [weights, count], hint)
+    weights = graph.node("Unsqueeze", [weights, _int64(graph, hint, [2])], hint)  # (N, T, 1)
+    product = graph.node("Mul", [value.name, weights], hint)
+    keep = 1 if layer.keepdims else 0
+    axes = _int64(graph, hint, [1])
+    out = graph.node("ReduceSum", [product, axes], layer.name, keepdims=keep)
+    return Value(out, _out_shape(layer, value), NHWC)
 
 
 @register_converter(Dot)
@@ -1008,13 +1038,14 @@ def _functional(graph: Graph, model: Functional, value: Any) -> Any:
     inputs = value if isinstance(value, list) else [value]
 
     def convert(layer: Layer, args: Any, kwargs: dict[str, Any]) -> Any:
-        if kwargs:
+        tensors = [k for k, v in kwargs.items() if isinstance(v, (Value, list, tuple))]
+        if tensors:
             raise ValueError(
-                f"ONNX export: layer '{layer.name}' is called with {', '.join(kwargs)} from "
-                "other layers (a recurrent layer's initial_state); the exporter writes layers "
-                "called on their inputs alone."
+                f"ONNX export: layer '{layer.name}' is called with {', '.join(tensors)} from "
+                "other layers (a recurrent layer's initial_state, an attention_mask input); the "
+                "exporter writes layers called on their inputs alone."
             )
-        return convert_layer(graph, layer, args)
+        return convert_layer(graph, layer, args, kwargs)
 
     return model.run_graph(inputs, convert)
 

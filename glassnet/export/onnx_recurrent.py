@@ -206,7 +206,11 @@ def _embedding(graph: Graph, layer: Embedding, value: Value) -> Value:
     ids = graph.node("Cast", [value.name], f"{layer.name}_ids", to=graph.onnx.TensorProto.INT64)
     table = graph.weight(f"{layer.name}_embeddings", layer.embeddings.data)
     out = graph.node("Gather", [table, ids], layer.name, axis=0)
-    return Value(out, tuple(layer.compute_output_shape(value.shape)), NHWC)
+    mask = None
+    if layer.mask_zero:  # True where the id is not 0: the padding mask the layer hands on
+        zero = graph.weight(f"{layer.name}_pad", np.int64(0))
+        mask = graph.node("Not", [graph.node("Equal", [ids, zero], f"{layer.name}_pad")], "mask")
+    return Value(out, tuple(layer.compute_output_shape(value.shape)), NHWC, mask)
 
 
 @register_converter(TimeDistributed)

@@ -1,5 +1,6 @@
 """Look inside a network: one neuron's arithmetic, filters, activations, saliency, gradient
-health, a whole-model gradient check, training plots and an HTML report for one photo::
+health, which words attend to which (``attention_map``), a whole-model gradient check,
+training plots and an HTML report for one photo::
 
     from glassnet import inspect
     print(inspect.trace(model, x, layer="hidden", unit=0))  # 0.5 × 0.1 + 0.2 = 0.25 → ReLU → 0.25
@@ -12,6 +13,7 @@ This package sits below ``models`` in the layers of the house: it imports models
 and data; none of them imports it.
 """
 
+from glassnet.inspect.attention import AttentionMap, attention_map
 from glassnet.inspect.gradients import (
     GradcheckModelReport,
     GradientReport,
@@ -31,6 +33,7 @@ from glassnet.inspect.visual import ActivationImage, Saliency, activations, filt
 
 __all__ = [
     "ActivationImage",
+    "AttentionMap",
     "GradcheckModelReport",
     "GradientReport",
     "LayerTrace",
@@ -38,6 +41,7 @@ __all__ = [
     "NeuronTrace",
     "Saliency",
     "activations",
+    "attention_map",
     "explain",
     "filters",
     "gradcheck_model",

@@ -6,6 +6,7 @@ creates its weights on the first call, and can be saved as a config (``serialize
 """
 
 from glassnet.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from glassnet.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from glassnet.layers.augmentation import (
     RandomBrightness,
     RandomContrast,
@@ -105,6 +106,8 @@ __all__ = [
     "Activation",
     "ActivityRegularization",
     "Add",
+    "AdditiveAttention",
+    "Attention",
     "Average",
     "AveragePooling1D",
     "AveragePooling2D",
@@ -148,6 +151,7 @@ __all__ = [
     "MaxPooling2D",
     "Maximum",
     "Minimum",
+    "MultiHeadAttention",
     "Multiply",
     "PReLU",
     "Permute",

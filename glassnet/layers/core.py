@@ -161,6 +161,7 @@ class Dense(Layer):
         ((784, 10), 7850)
     """
 
+    supports_masking = True  # the mask of a sequence passes through (Keras 3)
     trains_in_shares = True  # see Layer.trains_in_shares
 
     def __init__(
@@ -258,6 +259,7 @@ class Activation(Layer):
         Output like the input.
     """
 
+    supports_masking = True
     trains_in_shares = True  # see Layer.trains_in_shares
 
     def __init__(self, activation: Any, *, name: str | None = None, trainable: bool = True):
@@ -289,6 +291,7 @@ class Dropout(Layer):
         Output like the input.
     """
 
+    supports_masking = True
     trains_in_shares = True  # see Layer.trains_in_shares
     _config_keys = ("rate", "seed")
 

@@ -149,6 +149,9 @@ class Layer:
     #: Attributes that say how the layer is being run, not what it computes: setting them
     #: does not count as a change (``changes``).
     run_state: ClassVar[frozenset[str]] = frozenset({"training"})
+    #: Whether the layer passes its (first) input's padding mask, ``_keras_mask``, on to its
+    #: output (Keras's ``supports_masking``); layers that use the mask set it themselves.
+    supports_masking: ClassVar[bool] = False
     #: Constructor arguments that ``get_config`` reads back from the attributes of the same
     #: names (plain JSON values; a subclass's own ``get_config`` adds any others).
     _config_keys: ClassVar[tuple[str, ...]] = ()
@@ -633,6 +636,8 @@ class Layer:
             out = self._run_call(x, mode)
         finally:
             _call_state.training = outer
+        if self.supports_masking:
+            _pass_mask_on(x, out)
         regularizer = self.__dict__.get("_activity_regularizer")
         if regularizer is not None:  # Keras: a penalty on each output, kept until the next call
             outs = out if isinstance(out, (list, tuple)) else [out]
@@ -972,6 +977,17 @@ def _as_shape(layer: Layer, shape: Any) -> Shape:
 
 def _batch_none(shape: Shape) -> Shape:
     return (None, *shape[1:]) if shape else shape
+
+
+def _pass_mask_on(inputs: Any, out: Any) -> None:
+    """Give ``out`` the first input's ``_keras_mask`` unless the layer set one itself."""
+    if not isinstance(out, Tensor) or out._keras_mask is not None:
+        return
+    for x in inputs if isinstance(inputs, list) else [inputs]:
+        if isinstance(x, Tensor) and x._keras_mask is not None:
+            if tuple(x._keras_mask.shape) == tuple(out.shape[: x._keras_mask.ndim]):
+                out._keras_mask = x._keras_mask
+            return
 
 
 def _to_tensor(layer: Layer, value: Any) -> Tensor:

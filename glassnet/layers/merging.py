@@ -40,6 +40,7 @@ class _Merge(Layer):
     """Combines a list of tensors of the same shape element by element, pair by pair
     (``_combine``); the subclasses differ only in that operation."""
 
+    supports_masking = True  # the first input's mask (Keras ANDs them)
     trains_in_shares = True  # see Layer.trains_in_shares
 
     _multi_input = True

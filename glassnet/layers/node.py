@@ -112,12 +112,14 @@ class KerasTensor:
 class Node:
     """One call of a layer in a functional graph: the layer, the KerasTensors it was called on
     (``inputs``: one, or a list for layers such as ``Add``), those it gave (``outputs``), and
-    symbolic keyword arguments (``kwargs``: an RNN's ``initial_state``)."""
+    symbolic keyword arguments (``kwargs``: an RNN's ``initial_state``) and constant ones
+    (``flags``: plain JSON values such as MultiHeadAttention's ``use_causal_mask=True``)."""
 
     layer: Layer
     inputs: Any
     outputs: list[KerasTensor]
     kwargs: dict[str, Any] = field(default_factory=dict)
+    flags: dict[str, Any] = field(default_factory=dict)
 
     @property
     def input_tensors(self) -> list[KerasTensor]:
@@ -156,10 +158,17 @@ def _output_shapes(shape: Any) -> list[Shape]:
     return [tuple(shape)]
 
 
-def call_symbolic(layer: Layer, inputs: Any, kwargs: dict[str, Any] | None = None) -> Any:
-    """``layer(inputs, **kwargs)`` on KerasTensors: build the layer for the inputs' shapes,
-    record a ``Node`` and return its output KerasTensor(s) (a list when the layer has several
-    outputs). ``kwargs``: keyword arguments that are tensors too (an RNN's ``initial_state``)."""
+def call_symbolic(
+    layer: Layer,
+    inputs: Any,
+    kwargs: dict[str, Any] | None = None,
+    flags: dict[str, Any] | None = None,
+) -> Any:
+    """``layer(inputs, **kwargs, **flags)`` on KerasTensors: build the layer for the inputs'
+    shapes, record a ``Node`` and return its output KerasTensor(s) (a list when the layer has
+    several outputs). ``kwargs``: keyword arguments that are tensors too (an RNN's
+    ``initial_state``); ``flags``: constant keyword arguments (JSON values) the call is
+    replayed with."""
     kwargs = {k: v for k, v in (kwargs or {}).items() if v is not None}
     tensors = flatten_tensors(inputs)
     given = tensors + flatten_tensors(list(kwargs.values()))
@@ -194,7 +203,7 @@ def call_symbolic(layer: Layer, inputs: Any, kwargs: dict[str, Any] | None = Non
     ]
     stored = list(inputs) if isinstance(inputs, (list, tuple)) else inputs
     stored_kwargs = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
-    nodes.append(Node(layer, stored, outputs, stored_kwargs))
+    nodes.append(Node(layer, stored, outputs, stored_kwargs, dict(flags or {})))
     return outputs[0] if len(outputs) == 1 else outputs
 
 

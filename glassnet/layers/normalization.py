@@ -296,6 +296,7 @@ class LayerNormalization(_PerSampleNormalization):
         the normalised axes, in the order of ``axis`` (``(features,)`` by default).
     """
 
+    supports_masking = True
     _config_keys = ("axis", "rms_scaling")
 
     def __init__(

@@ -294,6 +294,7 @@ class _GlobalPooling1D(Layer):
     _config_keys = ("keepdims",)
 
     _op: ClassVar[Any] = None
+    _masked: ClassVar[bool] = False  # honours a padding mask (_keras_mask) on the input
 
     def __init__(
         self, keepdims: bool = False, *, name: str | None = None, trainable: bool = True
@@ -303,7 +304,11 @@ class _GlobalPooling1D(Layer):
         self.input_spec = InputSpec(ndim=3, layout=_SEQUENCES)
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
-        out = type(self)._op(_as_images(x))  # (N, F)
+        mask = x._keras_mask
+        if self._masked and mask is not None and tuple(mask.shape) == tuple(x.shape[:2]):
+            out = ops.masked_mean(x, mask)  # Keras: the mean over the unmasked steps only
+        else:
+            out = type(self)._op(_as_images(x))  # (N, F)
         return ops.reshape(out, (x.shape[0], 1, x.shape[2])) if self.keepdims else out
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -313,7 +318,9 @@ class _GlobalPooling1D(Layer):
 
 class GlobalAveragePooling1D(_GlobalPooling1D):
     """The mean of each feature over the time steps: a fixed-size summary of a sequence of any
-    length (after an Embedding, a simple text classifier).
+    length (after an Embedding, a simple text classifier). An input carrying a padding mask
+    (``Embedding(mask_zero=True)``, passed on by the layers between) is averaged over its
+    unmasked steps only, as Keras does; a sample with every step masked gives zeros.
 
     Args:
         keepdims: keep the steps axis, of size 1.
@@ -324,6 +331,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
     """
 
     _op = staticmethod(ops.global_avg_pool2d)
+    _masked = True
 
 
 class GlobalMaxPooling1D(_GlobalPooling1D):

@@ -656,6 +656,11 @@ class Embedding(Layer):
         embeddings_regularizer: a penalty on the table added to the training loss (see
             ``regularizers``); activity_regularizer: one on the outputs.
         embeddings_constraint: a projection applied after each update (see ``constraints``).
+        mask_zero: id 0 is padding: the output carries a mask, True at every other id
+            (``compute_mask``), which ``MultiHeadAttention``, ``Attention``,
+            ``AdditiveAttention`` and ``GlobalAveragePooling1D`` honour and the layers with
+            ``supports_masking`` (Dense, Dropout, Activation, LayerNormalization, the merges)
+            pass on. Token 0 then means nothing but padding.
 
     Shape:
         Input ``(batch, ...)`` of token ids. Output ``(batch, ..., output_dim)``.
@@ -672,11 +677,13 @@ class Embedding(Layer):
         embeddings_regularizer: Any = None,
         embeddings_constraint: Any = None,
         activity_regularizer: Any = None,
+        mask_zero: bool = False,
         *,
         name: str | None = None,
         trainable: bool = True,
     ) -> None:
         super().__init__(name=name, trainable=trainable, activity_regularizer=activity_regularizer)
+        self.mask_zero = check_bool("Embedding", "mask_zero", mask_zero)
         self.input_dim = check_positive_int("Embedding", "input_dim", input_dim)
         self.output_dim = check_positive_int("Embedding", "output_dim", output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
@@ -715,14 +722,23 @@ class Embedding(Layer):
             raise TypeError(
                 f"{self._where}: expected integer token ids. Received dtype {ids.dtype}."
             )
-        ids = ids.astype(np.int64)
         if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= self.input_dim):
             bad = int(ids.min()) if int(ids.min()) < 0 else int(ids.max())
             raise ValueError(
                 f"{self._where}: token id {bad} is out of range: expected 0 <= id < "
                 f"input_dim={self.input_dim}. Enlarge input_dim or fix the tokenizer."
             )
-        return ops.getitem(self.embeddings, ids)
+        # The ids go into the op as an input, so a replayed step looks up each batch's own.
+        out = ops.embedding_lookup(self.embeddings, x)
+        out._keras_mask = self.compute_mask(x)
+        return out
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Tensor | None:
+        """With ``mask_zero``, True where the token id is not 0 (an op on the ids, so a
+        replayed step computes it from each batch), else None. Shape: the ids'."""
+        if not self.mask_zero:
+            return None
+        return ops.token_mask(inputs if isinstance(inputs, Tensor) else Tensor(inputs), pad=0)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)
@@ -735,6 +751,7 @@ class Embedding(Layer):
                 "input_dim": self.input_dim,
                 "output_dim": self.output_dim,
                 "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                "mask_zero": self.mask_zero,
             }
         )
         return config

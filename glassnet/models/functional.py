@@ -254,7 +254,7 @@ class Functional(Model):
 
         for node in self._nodes:
             kwargs = {key: taken(tensors) for key, tensors in node.kwargs.items()}
-            out = apply(node.layer, taken(node.inputs), kwargs)
+            out = apply(node.layer, taken(node.inputs), kwargs | node.flags)
             outs = out if len(node.outputs) > 1 else [out]
             for tensor, value in zip(node.outputs, outs, strict=True):
                 values[id(tensor)] = value
@@ -314,9 +314,11 @@ class Functional(Model):
 
         for node in self._nodes:
             spec: Any = refs_of(node.inputs)
-            if node.kwargs:  # keyword tensors too: {"args": [...], "kwargs": {...}}
+            if node.kwargs or node.flags:  # {"args": [...], "kwargs": {...}, "flags": {...}}
                 kwargs = {key: refs_of(tensors) for key, tensors in node.kwargs.items()}
                 spec = {"args": spec, "kwargs": kwargs}
+                if node.flags:
+                    spec["flags"] = dict(node.flags)
             calls[id(node.layer)].append(spec)
         layers = [
             {**serialize(layer), "name": layer.name, "inbound_nodes": calls[id(layer)]}
@@ -374,7 +376,8 @@ class Functional(Model):
                 if any(t is None for t in missing) or any(p[0] is layer for p in waiting):
                     waiting.append((layer, spec))
                     continue
-                out = layer(taken if layer._multi_input else taken[0], **kwargs)
+                flags = spec.get("flags", {}) if isinstance(spec, dict) else {}
+                out = layer(taken if layer._multi_input else taken[0], **kwargs, **flags)
                 made[layer.name].append(out if isinstance(out, list) else [out])
             if len(waiting) == len(pending):
                 names = ", ".join(sorted({layer.name for layer, _ in waiting}))

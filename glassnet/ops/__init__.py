@@ -24,6 +24,7 @@ from glassnet.ops.activation import (
     softsign,
     tanh,
 )
+from glassnet.ops.attention import *
 from glassnet.ops.conv import *
 from glassnet.ops.conv_transpose import *
 from glassnet.ops.depthwise_conv import *
@@ -54,6 +55,7 @@ from glassnet.ops.reduce import max, mean, min, sum
 from glassnet.ops.shape import (
     broadcast_to,
     concat,
+    embedding_lookup,
     expand_dims,
     flatten,
     getitem,

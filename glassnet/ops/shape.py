@@ -11,6 +11,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module
 from glassnet.tensor import Tensor
@@ -57,6 +59,27 @@ class GetItemOp(Function):
         else:
             out[ctx.index] = grad
         return out
+
+
+class EmbeddingLookupOp(Function):
+    """Rows of ``table`` picked by integer ids: table[ids]. The ids are an input, not an
+    attribute, so a replayed step looks up each batch's own tokens; float ids (as ``fit``
+    passes them) are cast to integers here. Backward: each row's gradient is the sum over
+    the positions where its id appears (``add.at``). table: (vocabulary, dim); ids: any
+    shape; output: (*ids.shape, dim)."""
+
+    @staticmethod
+    def forward(ctx: Context, table: Any, ids: Any) -> Any:
+        index = ids if ids.dtype.kind in "iu" else ids.astype(np.int64)
+        ctx.shape, ctx.index = table.shape, index
+        return table[index]
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, None]:
+        xp = get_array_module(grad)
+        out = xp.zeros(ctx.shape, dtype=grad.dtype)
+        xp.add.at(out, ctx.index, grad)
+        return out, None
 
 
 def _is_advanced(index: Any) -> bool:
@@ -176,6 +199,12 @@ def getitem(a: Tensor, index: Any) -> Tensor:
     elif isinstance(index, list):
         index = get_array_module(a.data).asarray(index)
     return GetItemOp.apply(a, index=index)
+
+
+def embedding_lookup(table: Tensor, ids: Tensor) -> Tensor:
+    """Rows of ``table`` (vocabulary, dim) for integer ``ids`` of any shape: (*ids, dim).
+    Differentiable in the table (Keras's ``Embedding``)."""
+    return EmbeddingLookupOp.apply(table, ids)
 
 
 def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:

@@ -384,6 +384,9 @@ LEFT_OUT = {
     "ActivityRegularization": "a penalty on activations keeps the graph on every training step",
     "Concatenate": "takes several inputs; covered by the subclassed row below",
     "Dot": "takes two inputs; a change of axes or normalize is covered in tests/layers/test_dot.py",
+    "MultiHeadAttention": "takes two inputs; changes are covered in tests/layers/test_attention.py",
+    "Attention": "takes two inputs; changes are covered in tests/layers/test_attention.py",
+    "AdditiveAttention": "takes two inputs; changes are covered in tests/layers/test_attention.py",
     "Layer": "the base class",
 }
 # Layers whose training pass draws random numbers: two runs of fit differ by their draws, so

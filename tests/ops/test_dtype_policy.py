@@ -145,7 +145,15 @@ TABLE = {
         [_f(2, 3, 4), _f(4, 8), _f(2, 8), _f(8), _f(2, 2), _f(2, 2)],
     ),
     "gru": (ops.gru, [_f(2, 3, 4), _f(4, 6), _f(2, 6), _f(2, 6), _f(2, 2)]),
+    "embedding_lookup": (
+        lambda t: ops.embedding_lookup(t, Tensor(np.array([[0, 2], [2, 1]]))),
+        [_f(3, 4)],
+    ),
+    "masked_softmax": (lambda x: ops.masked_softmax(x, _f(2, 3) > 0), [_f(2, 3)]),
+    "masked_mean": (lambda x: ops.masked_mean(x, Tensor(_f(2, 3) > -0.5)), [_f(2, 3, 4)]),
 }
+# Ops that make masks (bool, not differentiable): checked for their dtype below.
+MASKS = {"token_mask", "attention_mask"}
 SHAPE_ARITHMETIC = {
     "conv_output_shape",
     "conv1d_output_length",
@@ -161,7 +169,14 @@ def test_every_op_is_in_the_table():
         for name, value in vars(ops).items()
         if callable(value) and not name.startswith("_") and not inspect.ismodule(value)
     }
-    assert public - SHAPE_ARITHMETIC == set(TABLE)
+    assert public - SHAPE_ARITHMETIC - MASKS == set(TABLE)
+
+
+def test_mask_ops_give_bool_masks():
+    ids = Tensor(np.array([[3, 0], [0, 1]]))
+    assert ops.token_mask(ids).dtype == np.bool_
+    mask = ops.attention_mask(2, 2, query_mask=ops.token_mask(ids), causal=True)
+    assert mask.dtype == np.bool_ and mask.shape == (2, 2, 2)
 
 
 @pytest.mark.parametrize("name", sorted(TABLE))

@@ -131,3 +131,20 @@ def test_non_contiguous_inputs(rng):
         lambda t: ops.flatten(t) * Tensor(np.arange(12.0, dtype=np.float32)), xt
     )
     np.testing.assert_allclose(g, np.arange(12.0).reshape(4, 3))
+
+
+def test_embedding_lookup_gradient_sums_repeated_ids():
+    """Rows picked by ids given as an input (float ids are cast, as fit passes them); a row
+    picked twice gets both gradients, as PyTorch's F.embedding."""
+    rng = np.random.default_rng(0)
+    table = rng.standard_normal((5, 3))
+    ids = np.array([[0, 2, 2], [4, 0, 2]])
+    assert_gradcheck(lambda t: ops.embedding_lookup(t, Tensor(ids)), table)
+    out = ops.embedding_lookup(Tensor(table), Tensor(ids.astype(np.float32)))
+    np.testing.assert_array_equal(out.numpy(), table[ids])
+    torch = pytest.importorskip("torch")
+    t = Tensor(table.astype(np.float32), requires_grad=True)
+    ops.embedding_lookup(t, Tensor(ids)).sum().backward()
+    pt = torch.tensor(table.astype(np.float32), requires_grad=True)
+    torch.nn.functional.embedding(torch.tensor(ids), pt).sum().backward()
+    np.testing.assert_allclose(t.grad, pt.grad.numpy(), atol=1e-6)

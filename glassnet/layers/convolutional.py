@@ -117,6 +117,14 @@ class _Convolution(Layer):
         """``sizes`` as the op takes them: the tuple for images, the one int for sequences."""
         return sizes if self.rank == 2 else sizes[0]
 
+    def _window(self) -> dict[str, Any]:
+        """The op's ``stride``, ``padding`` and ``dilation``, from the layer's arguments."""
+        return {
+            "stride": self._per_axis(self.strides),
+            "padding": self.padding,
+            "dilation": self._per_axis(self.dilation_rate),
+        }
+
     def _weight(self, name: str, shape: tuple[int, ...], options: str | None = None) -> Tensor:
         """``add_weight`` with the initializer, regularizer and constraint Keras names
         ``<options>_initializer`` and so on (``options``: the weight's name by default)."""
@@ -215,15 +223,7 @@ class _Conv(_Convolution):
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         fuse = self.activation is ops.relu  # the common case: ReLU in the conv op, in place
         conv = ops.conv2d if self.rank == 2 else ops.conv1d
-        y = conv(
-            x,
-            self.kernel,
-            self.bias,
-            stride=self._per_axis(self.strides),
-            padding=self.padding,
-            dilation=self._per_axis(self.dilation_rate),
-            relu=fuse,
-        )
+        y = conv(x, self.kernel, self.bias, relu=fuse, **self._window())
         return y if fuse else self.activation(y)
 
 
@@ -396,15 +396,8 @@ class _ConvTranspose(_Convolution):
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         conv = ops.conv_transpose2d if self.rank == 2 else ops.conv_transpose1d
         extra = self.output_padding
-        y = conv(
-            x,
-            self.kernel,
-            self.bias,
-            stride=self._per_axis(self.strides),
-            padding=self.padding,
-            output_padding=None if extra is None else self._per_axis(extra),
-            dilation=self._per_axis(self.dilation_rate),
-        )
+        extra = None if extra is None else self._per_axis(extra)
+        y = conv(x, self.kernel, self.bias, output_padding=extra, **self._window())
         return self.activation(y)
 
     def _spatial(self, shape: Shape) -> tuple[int | None, ...]:
@@ -571,14 +564,7 @@ class _DepthwiseConv(_Convolution):
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         conv = ops.depthwise_conv2d if self.rank == 2 else ops.depthwise_conv1d
-        y = conv(
-            x,
-            self.kernel,
-            self.bias,
-            stride=self._per_axis(self.strides),
-            padding=self.padding,
-            dilation=self._per_axis(self.dilation_rate),
-        )
+        y = conv(x, self.kernel, self.bias, **self._window())
         return self.activation(y)
 
     def summary_formula(self) -> str:
@@ -714,13 +700,7 @@ class _SeparableConv(_Convolution):
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         depthwise = ops.depthwise_conv2d if self.rank == 2 else ops.depthwise_conv1d
-        spatial = depthwise(
-            x,
-            self.depthwise_kernel,
-            stride=self._per_axis(self.strides),
-            padding=self.padding,
-            dilation=self._per_axis(self.dilation_rate),
-        )
+        spatial = depthwise(x, self.depthwise_kernel, **self._window())
         fuse = self.activation is ops.relu
         pointwise = ops.conv2d if self.rank == 2 else ops.conv1d
         y = pointwise(spatial, self.pointwise_kernel, self.bias, relu=fuse)

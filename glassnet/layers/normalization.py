@@ -82,24 +82,19 @@ class _Normalization(Layer):
         return channels
 
     def _add_scale_and_shift(self, shape: tuple[int, ...], scale: bool, center: bool) -> None:
-        self.gamma = None
-        if scale:
-            self.gamma = self.add_weight(
-                "gamma",
-                shape,
-                self.gamma_initializer,
-                regularizer=self.gamma_regularizer,
-                constraint=self.gamma_constraint,
-            )
-        self.beta = None
-        if center:
-            self.beta = self.add_weight(
-                "beta",
-                shape,
-                self.beta_initializer,
-                regularizer=self.beta_regularizer,
-                constraint=self.beta_constraint,
-            )
+        """``gamma`` (if ``scale``), then ``beta`` (if ``center``), each with its Keras
+        options; the one not made is None."""
+        for name, wanted in (("gamma", scale), ("beta", center)):
+            weight = None
+            if wanted:
+                weight = self.add_weight(
+                    name,
+                    shape,
+                    getattr(self, f"{name}_initializer"),
+                    regularizer=getattr(self, f"{name}_regularizer"),
+                    constraint=getattr(self, f"{name}_constraint"),
+                )
+            setattr(self, name, weight)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)

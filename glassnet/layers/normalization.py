@@ -7,6 +7,7 @@ batch size); ``UnitNormalization`` scales each sample's vectors to length 1.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,95 @@ __all__ = [
 ]
 
 
-class BatchNormalization(Layer):
+def _integer(where: str, arg: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{where}: '{arg}' must be an integer. Received: {arg}={value!r}")
+    return int(value)
+
+
+class _Normalization(Layer):
+    """What the normalizations with a learned scale ``gamma`` and shift ``beta`` share
+    (BatchNormalization, LayerNormalization, GroupNormalization): Keras's ``epsilon``,
+    ``center``, ``scale`` and the two weights' initializers, regularizers and constraints,
+    checked and kept once, the weights made at build, and the output shape (the input's).
+
+    Each public class spells its Keras arguments out and hands them on with
+    ``super().__init__(locals())``, then checks its own (``axis``, ``momentum``, ``groups``...).
+    """
+
+    trains_in_shares = True  # see Layer.trains_in_shares
+
+    def __init__(self, arguments: Mapping[str, Any]) -> None:
+        args = {k: v for k, v in arguments.items() if k not in ("self", "__class__")}
+        super().__init__(
+            name=args["name"],
+            trainable=args["trainable"],
+            activity_regularizer=args["activity_regularizer"],
+        )
+        where = type(self).__name__
+        self.epsilon = check_number(where, "epsilon", args["epsilon"], 0.0, low_open=True)
+        self.center = check_bool(where, "center", args["center"])
+        self.scale = check_bool(where, "scale", args["scale"])
+        self.beta_initializer = initializers.get(args["beta_initializer"])
+        self.gamma_initializer = initializers.get(args["gamma_initializer"])
+        self._keep_weight_options(
+            beta_regularizer=args["beta_regularizer"],
+            gamma_regularizer=args["gamma_regularizer"],
+            beta_constraint=args["beta_constraint"],
+            gamma_constraint=args["gamma_constraint"],
+        )
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def _channels(self, input_shape: Shape, axis_role: str) -> int:
+        """The channels of a channels-last input: ``axis`` must be the last one, and known."""
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim or self.axis % ndim != ndim - 1:
+            raise ValueError(
+                f"{self._where}: only the last axis can {axis_role} (glassnet is "
+                f"channels-last). Received axis={self.axis} for input shape {input_shape}. "
+                f"Use axis=-1."
+            )
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(
+                f"{self._where}: the number of channels must be known to create the weights. "
+                f"Received input shape {input_shape}."
+            )
+        return channels
+
+    def _add_scale_and_shift(self, shape: tuple[int, ...], scale: bool, center: bool) -> None:
+        """``gamma`` (if ``scale``), then ``beta`` (if ``center``), each with its Keras
+        options; the one not made is None."""
+        for name, wanted in (("gamma", scale), ("beta", center)):
+            weight = None
+            if wanted:
+                weight = self.add_weight(
+                    name,
+                    shape,
+                    getattr(self, f"{name}_initializer"),
+                    regularizer=getattr(self, f"{name}_regularizer"),
+                    constraint=getattr(self, f"{name}_constraint"),
+                )
+            setattr(self, name, weight)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return self._check_input_shape(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "epsilon": self.epsilon,
+                "center": self.center,
+                "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            }
+        )
+        return config
+
+
+class BatchNormalization(_Normalization):
     """Normalises each channel with the mean and variance of the batch, then scales by ``gamma``
     and shifts by ``beta`` (both learned), which makes deep networks train faster and more
     stably.
@@ -53,7 +142,7 @@ class BatchNormalization(Layer):
         (non-trainable), each ``(channels,)``.
     """
 
-    trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("axis", "momentum")
 
     def __init__(
         self,
@@ -75,67 +164,24 @@ class BatchNormalization(Layer):
         name: str | None = None,
         trainable: bool = True,
     ) -> None:
-        super().__init__(name=name, trainable=trainable, activity_regularizer=activity_regularizer)
+        super().__init__(locals())
         where = "BatchNormalization"
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"{where}: 'axis' must be an integer. Received: axis={axis!r}")
-        self.axis = int(axis)
+        self.axis = _integer(where, "axis", axis)
         self.momentum = check_number(where, "momentum", momentum, 0.0, 1.0)
-        self.epsilon = check_number(where, "epsilon", epsilon, 0.0, low_open=True)
-        self.center = check_bool(where, "center", center)
-        self.scale = check_bool(where, "scale", scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self._keep_weight_options(
-            beta_regularizer=beta_regularizer,
-            gamma_regularizer=gamma_regularizer,
-            beta_constraint=beta_constraint,
-            gamma_constraint=gamma_constraint,
-        )
-        self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape: Shape) -> None:
-        ndim = len(input_shape)
-        if not -ndim <= self.axis < ndim or self.axis % ndim != ndim - 1:
-            raise ValueError(
-                f"{self._where}: only the last axis can be normalised (glassnet is "
-                f"channels-last). Received axis={self.axis} for input shape {input_shape}. "
-                f"Use axis=-1."
-            )
-        channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(
-                f"{self._where}: the number of channels must be known to create the weights. "
-                f"Received input shape {input_shape}."
-            )
+        channels = self._channels(input_shape, "be normalised")
         shape = (channels,)
-        self.gamma = None
-        if self.scale:
-            self.gamma = self.add_weight(
-                "gamma",
-                shape,
-                self.gamma_initializer,
-                regularizer=self.gamma_regularizer,
-                constraint=self.gamma_constraint,
-            )
-        self.beta = None
-        if self.center:
-            self.beta = self.add_weight(
-                "beta",
-                shape,
-                self.beta_initializer,
-                regularizer=self.beta_regularizer,
-                constraint=self.beta_constraint,
-            )
+        self._add_scale_and_shift(shape, self.scale, self.center)
         self.moving_mean = self.add_weight(
             "moving_mean", shape, self.moving_mean_initializer, trainable=False
         )
         self.moving_variance = self.add_weight(
             "moving_variance", shape, self.moving_variance_initializer, trainable=False
         )
-        self.input_spec = InputSpec(ndim=ndim, axes={-1: channels})
+        self.input_spec = InputSpec(ndim=len(input_shape), axes={-1: channels})
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         return ops.batch_norm(
@@ -149,9 +195,6 @@ class BatchNormalization(Layer):
             epsilon=self.epsilon,
         )
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
-        return self._check_input_shape(input_shape)
-
     def _axis_mismatch_message(self, shape: Shape, axis: int, expected: int) -> str:
         return (
             f"{self._where}: input has {shape[-1]} channels on the last axis but the layer was "
@@ -162,13 +205,6 @@ class BatchNormalization(Layer):
         config = super().get_config()
         config.update(
             {
-                "axis": self.axis,
-                "momentum": self.momentum,
-                "epsilon": self.epsilon,
-                "center": self.center,
-                "scale": self.scale,
-                "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer),
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer": initializers.serialize(
                     self.moving_variance_initializer
@@ -201,80 +237,7 @@ def _resolve_axes(where: str, axis: int | list[int], input_shape: Shape) -> list
     return axes
 
 
-class _PerSampleNormalization(Layer):
-    """What LayerNormalization and GroupNormalization share: Keras's arguments for the
-    learned scale ``gamma`` and shift ``beta``, and their creation at build."""
-
-    trains_in_shares = True  # each sample is normalised on its own
-
-    def __init__(
-        self,
-        epsilon: float,
-        center: bool,
-        scale: bool,
-        beta_initializer: Any,
-        gamma_initializer: Any,
-        beta_regularizer: Any,
-        gamma_regularizer: Any,
-        activity_regularizer: Any,
-        beta_constraint: Any,
-        gamma_constraint: Any,
-        *,
-        name: str | None,
-        trainable: bool,
-    ) -> None:
-        super().__init__(name=name, trainable=trainable, activity_regularizer=activity_regularizer)
-        where = type(self).__name__
-        self.epsilon = check_number(where, "epsilon", epsilon, 0.0, low_open=True)
-        self.center = check_bool(where, "center", center)
-        self.scale = check_bool(where, "scale", scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self._keep_weight_options(
-            beta_regularizer=beta_regularizer,
-            gamma_regularizer=gamma_regularizer,
-            beta_constraint=beta_constraint,
-            gamma_constraint=gamma_constraint,
-        )
-
-    def _add_scale_and_shift(self, shape: tuple[int, ...], scale: bool, center: bool) -> None:
-        self.gamma = None
-        if scale:
-            self.gamma = self.add_weight(
-                "gamma",
-                shape,
-                self.gamma_initializer,
-                regularizer=self.gamma_regularizer,
-                constraint=self.gamma_constraint,
-            )
-        self.beta = None
-        if center:
-            self.beta = self.add_weight(
-                "beta",
-                shape,
-                self.beta_initializer,
-                regularizer=self.beta_regularizer,
-                constraint=self.beta_constraint,
-            )
-
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
-        return self._check_input_shape(input_shape)
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            {
-                "epsilon": self.epsilon,
-                "center": self.center,
-                "scale": self.scale,
-                "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            }
-        )
-        return config
-
-
-class LayerNormalization(_PerSampleNormalization):
+class LayerNormalization(_Normalization):
     """Normalises each sample over ``axis`` (its features) to zero mean and unit variance, then
     scales by ``gamma`` and shifts by ``beta`` (Ba et al., 2016): the normalisation of
     transformers and recurrent networks, where batch statistics are unusable or unwanted.
@@ -317,23 +280,9 @@ class LayerNormalization(_PerSampleNormalization):
         name: str | None = None,
         trainable: bool = True,
     ) -> None:
-        super().__init__(
-            epsilon,
-            center,
-            scale,
-            beta_initializer,
-            gamma_initializer,
-            beta_regularizer,
-            gamma_regularizer,
-            activity_regularizer,
-            beta_constraint,
-            gamma_constraint,
-            name=name,
-            trainable=trainable,
-        )
+        super().__init__(locals())
         self.axis = _check_axis("LayerNormalization", axis)
         self.rms_scaling = check_bool("LayerNormalization", "rms_scaling", rms_scaling)
-        self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape: Shape) -> None:
         axes = _resolve_axes(self._where, self.axis, input_shape)
@@ -359,7 +308,7 @@ class LayerNormalization(_PerSampleNormalization):
         )
 
 
-class GroupNormalization(_PerSampleNormalization):
+class GroupNormalization(_Normalization):
     """Splits the channels into ``groups`` groups and normalises each sample's group over its
     channels and every position, then scales and shifts per channel (Wu & He, 2018): batch
     normalisation's benefits without its dependence on the batch, for small batches.
@@ -398,48 +347,18 @@ class GroupNormalization(_PerSampleNormalization):
         name: str | None = None,
         trainable: bool = True,
     ) -> None:
-        super().__init__(
-            epsilon,
-            center,
-            scale,
-            beta_initializer,
-            gamma_initializer,
-            beta_regularizer,
-            gamma_regularizer,
-            activity_regularizer,
-            beta_constraint,
-            gamma_constraint,
-            name=name,
-            trainable=trainable,
-        )
+        super().__init__(locals())
         where = "GroupNormalization"
-        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
-            raise TypeError(f"{where}: 'groups' must be an integer. Received: groups={groups!r}")
+        self.groups = _integer(where, "groups", groups)
         if groups == 0 or groups < -1:
             raise ValueError(
                 f"{where}: 'groups' must be a positive integer (or -1, one group per channel). "
                 f"Received: groups={groups}"
             )
-        self.groups = int(groups)
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"{where}: 'axis' must be an integer. Received: axis={axis!r}")
-        self.axis = int(axis)
-        self.input_spec = InputSpec(min_ndim=2)
+        self.axis = _integer(where, "axis", axis)
 
     def build(self, input_shape: Shape) -> None:
-        ndim = len(input_shape)
-        if not -ndim <= self.axis < ndim or self.axis % ndim != ndim - 1:
-            raise ValueError(
-                f"{self._where}: only the last axis can hold the channels (glassnet is "
-                f"channels-last). Received axis={self.axis} for input shape {input_shape}. "
-                f"Use axis=-1."
-            )
-        channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(
-                f"{self._where}: the number of channels must be known to create the weights. "
-                f"Received input shape {input_shape}."
-            )
+        channels = self._channels(input_shape, "hold the channels")
         groups = self._groups(channels)
         if groups > channels or channels % groups:
             raise ValueError(
@@ -448,7 +367,7 @@ class GroupNormalization(_PerSampleNormalization):
                 f"Use a divisor of {channels}, such as {_largest_divisor(channels, groups)}."
             )
         self._add_scale_and_shift((channels,), self.scale, self.center)
-        self.input_spec = InputSpec(ndim=ndim, axes={-1: channels})
+        self.input_spec = InputSpec(ndim=len(input_shape), axes={-1: channels})
 
     def _groups(self, channels: int) -> int:
         return channels if self.groups == -1 else self.groups

@@ -395,7 +395,15 @@ def test_conv2d_transpose_layer_matches_torch_module(torch, rng):
             L.SeparableConv1D,
             {"filters": 2, "kernel_size": 3, "strides": 2, "dilation_rate": 2},
             ValueError,
-            "SeparableConv1D: 'strides' > 1 cannot be combined",
+            r"SeparableConv1D: 'strides' > 1 cannot be combined.*Received: strides=2, "
+            r"dilation_rate=2$",
+        ),
+        (
+            L.DepthwiseConv1D,
+            {"kernel_size": 3, "strides": 2, "dilation_rate": 2},
+            ValueError,
+            r"DepthwiseConv1D: 'strides' > 1 cannot be combined.*Received: strides=2, "
+            r"dilation_rate=2$",
         ),
     ],
 )

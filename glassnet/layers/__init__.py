@@ -74,7 +74,7 @@ from glassnet.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
-from glassnet.layers.preprocessing import Rescaling
+from glassnet.layers.preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from glassnet.layers.recurrent import (
     GRU,
     LSTM,
@@ -111,6 +111,7 @@ __all__ = [
     "AvgPool2D",
     "BatchNormalization",
     "Bidirectional",
+    "CenterCrop",
     "Concatenate",
     "Conv1D",
     "Conv1DTranspose",
@@ -149,6 +150,7 @@ __all__ = [
     "Maximum",
     "Minimum",
     "Multiply",
+    "Normalization",
     "PReLU",
     "Permute",
     "RandomBrightness",
@@ -162,6 +164,7 @@ __all__ = [
     "RepeatVector",
     "Rescaling",
     "Reshape",
+    "Resizing",
     "SeparableConv1D",
     "SeparableConv2D",
     "SimpleRNN",

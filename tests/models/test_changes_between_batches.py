@@ -238,6 +238,13 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
     ),
     "ReLU": ((6,), {}, {"max_value": 0.5, "negative_slope": 0.1, "threshold": 0.2}),
     "Rescaling": ((6,), {"scale": 0.5}, {"scale": 2.0, "offset": 1.0}),
+    "Normalization": ((6,), {"mean": 0.5, "variance": 2.0}, {"invert": True}),
+    "Resizing": (
+        (4, 4, 2),
+        {"height": 3, "width": 5},
+        {"height": 2, "width": 6, "interpolation": "nearest", "crop_to_aspect_ratio": True},
+    ),
+    "CenterCrop": ((4, 4, 2), {"height": 2, "width": 3}, {"height": 3, "width": 2}),
     "Reshape": ((6,), {"target_shape": (6,)}, {"target_shape": (3, 2)}),
     "Permute": ((3, 4), {"dims": (2, 1)}, {"dims": (1, 2)}),
     "RepeatVector": ((4,), {"n": 2}, {"n": 3}),
@@ -361,7 +368,13 @@ STRUCTURAL = {
     "BatchNormalization": {"axis", "center", "scale"},
     "LayerNormalization": {"axis", "center", "scale", "rms_scaling"},  # rms: no beta
     "GroupNormalization": {"axis", "center", "scale"},
-    "SpatialDropout2D": {"data_format"},  # names the input's layout; one value in glassnet
+    "SpatialDropout2D": {"data_format"},
+    # axis shapes the adapted weights; given mean and variance replace them (no weights)
+    "Normalization": {
+        "axis",
+        "mean",
+        "variance",
+    },  # names the input's layout; one value in glassnet
     "SimpleRNN": {"units", "use_bias", "return_state"},
     "GRU": {"units", "use_bias", "return_state", "reset_after"},
     "LSTM": {"units", "use_bias", "return_state"},

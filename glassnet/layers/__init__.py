@@ -34,6 +34,7 @@ from glassnet.layers.core import (
     Input,
     InputLayer,
 )
+from glassnet.layers.lambda_layer import Lambda, register_lambda
 from glassnet.layers.layer import IncompatibleKeys, InputSpec, Layer, clear_session
 from glassnet.layers.merging import (
     Add,
@@ -141,6 +142,7 @@ __all__ = [
     "InputLayer",
     "InputSpec",
     "KerasTensor",
+    "Lambda",
     "Layer",
     "LayerNormalization",
     "LeakyReLU",
@@ -187,6 +189,7 @@ __all__ = [
     "maximum",
     "minimum",
     "multiply",
+    "register_lambda",
     "serialize",
     "subtract",
 ]

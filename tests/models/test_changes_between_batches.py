@@ -45,6 +45,17 @@ NORM_WEIGHTS = {
     "gamma_constraint": "unit_norm",
 }
 
+
+@L.register_lambda("changes_square")
+def _square(x):
+    return x * x
+
+
+@L.register_lambda("changes_halve")
+def _halve(x):
+    return x * 0.5
+
+
 # Layer class -> (sample shape, constructor arguments, {config key: another valid value}).
 # Every config key of every class must have a row here or a reason in STRUCTURAL, so a new
 # argument cannot slip past this test.
@@ -245,6 +256,11 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
         {"height": 2, "width": 6, "interpolation": "nearest", "crop_to_aspect_ratio": True},
     ),
     "CenterCrop": ((4, 4, 2), {"height": 2, "width": 3}, {"height": 3, "width": 2}),
+    "Lambda": (
+        (6,),
+        {"function": "changes_square"},
+        {"function": "changes_halve", "output_shape": (6,)},
+    ),
     "Reshape": ((6,), {"target_shape": (6,)}, {"target_shape": (3, 2)}),
     "Permute": ((3, 4), {"dims": (2, 1)}, {"dims": (1, 2)}),
     "RepeatVector": ((4,), {"n": 2}, {"n": 3}),

@@ -36,6 +36,7 @@ from glassnet.layers.core import (
 )
 from glassnet.layers.lambda_layer import Lambda, register_lambda
 from glassnet.layers.layer import IncompatibleKeys, InputSpec, Layer, clear_session
+from glassnet.layers.lookup import IntegerLookup, StringLookup, TextVectorization
 from glassnet.layers.merging import (
     Add,
     Average,
@@ -75,7 +76,14 @@ from glassnet.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
-from glassnet.layers.preprocessing import CenterCrop, Normalization, Rescaling, Resizing
+from glassnet.layers.preprocessing import (
+    CategoryEncoding,
+    CenterCrop,
+    Discretization,
+    Normalization,
+    Rescaling,
+    Resizing,
+)
 from glassnet.layers.recurrent import (
     GRU,
     LSTM,
@@ -112,6 +120,7 @@ __all__ = [
     "AvgPool2D",
     "BatchNormalization",
     "Bidirectional",
+    "CategoryEncoding",
     "CenterCrop",
     "Concatenate",
     "Conv1D",
@@ -124,6 +133,7 @@ __all__ = [
     "Dense",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
+    "Discretization",
     "Dot",
     "Dropout",
     "Embedding",
@@ -141,6 +151,7 @@ __all__ = [
     "Input",
     "InputLayer",
     "InputSpec",
+    "IntegerLookup",
     "KerasTensor",
     "Lambda",
     "Layer",
@@ -172,7 +183,9 @@ __all__ = [
     "SimpleRNN",
     "Softmax",
     "SpatialDropout2D",
+    "StringLookup",
     "Subtract",
+    "TextVectorization",
     "TimeDistributed",
     "UnitNormalization",
     "UpSampling1D",

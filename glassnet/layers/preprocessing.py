@@ -20,10 +20,20 @@ from glassnet import initializers, ops
 from glassnet.backend import default_float, is_float
 from glassnet.checks import check_bool, check_number, check_positive_int, is_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
+from glassnet.layers.node import is_symbolic
+from glassnet.ops.lookup import bucketize, encode_categories
 from glassnet.ops.resize import INTERPOLATIONS, resize
 from glassnet.tensor import Tensor
 
-__all__ = ["CenterCrop", "Normalization", "Rescaling", "Resizing", "adapt_batches"]
+__all__ = [
+    "CategoryEncoding",
+    "CenterCrop",
+    "Discretization",
+    "Normalization",
+    "Rescaling",
+    "Resizing",
+    "adapt_batches",
+]
 
 _IMAGES = "(batch, height, width, channels)"
 
@@ -388,3 +398,164 @@ class CenterCrop(Layer):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)
         return (shape[0], self.height, self.width, shape[3])
+
+
+# ------------------------------------------------------------------ categories and bins
+CATEGORY_MODES = ("multi_hot", "one_hot", "count")
+
+
+class CategoryEncoding(Layer):
+    """Turns integer category ids into vectors: one-hot rows, or one multi-hot or count vector
+    per sample, for a ``Dense`` layer to take.
+
+    Example::
+
+        layers.CategoryEncoding(num_tokens=4, output_mode="one_hot")([3, 2, 0, 1])
+        # [[0, 0, 0, 1], [0, 0, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0]]
+        layers.CategoryEncoding(num_tokens=4, output_mode="count")([[0, 1], [0, 0]])
+        # [[1, 1, 0, 0], [2, 0, 0, 0]]
+
+    Args:
+        num_tokens: how many categories; every id must lie in [0, num_tokens).
+        output_mode: "multi_hot" (1 for each id a sample holds), "one_hot" (one row per id)
+            or "count" (how often each id appears).
+
+    Shape:
+        one_hot: (batch,) or (batch, 1) -> (batch, num_tokens). multi_hot, count:
+        (batch, k) -> (batch, num_tokens); a 1-D input is one sample. float32.
+    """
+
+    _config_keys = ("num_tokens", "output_mode")
+
+    def __init__(
+        self,
+        num_tokens: int,
+        output_mode: str = "multi_hot",
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self.num_tokens = check_positive_int("CategoryEncoding", "num_tokens", num_tokens)
+        if output_mode not in CATEGORY_MODES:
+            raise ValueError(
+                f"CategoryEncoding: 'output_mode' must be one of "
+                f"{', '.join(map(repr, CATEGORY_MODES))}. Received: output_mode={output_mode!r}"
+            )
+        self.output_mode = output_mode
+
+    def __call__(self, inputs: Any, training: bool | None = None) -> Any:
+        # Ids, not numbers to convert to float32: keep integers exact (floats must be whole).
+        if not is_symbolic(inputs):
+            array = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
+            ids = _whole_numbers(self._where, array)
+            if not isinstance(inputs, Tensor) or ids.dtype != inputs.dtype:
+                inputs = Tensor(ids)
+        return super().__call__(inputs, training=training)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        return encode_categories(x, self.num_tokens, self.output_mode, where=self._where)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        shape = tuple(input_shape)
+        if self.output_mode == "one_hot" and len(shape) > 1 and shape[-1] == 1:
+            shape = shape[:-1]
+        if self.output_mode == "one_hot":
+            return (*shape, self.num_tokens)
+        return (*shape[:-1], self.num_tokens) if len(shape) > 1 else (self.num_tokens,)
+
+
+def _whole_numbers(where: str, array: Any) -> np.ndarray:
+    """Integer ids as int64; floats only when whole (fit gives float32 batches)."""
+    array = np.asarray(array)
+    if array.dtype.kind in "iu":
+        return array.astype(np.int64)
+    if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(np.mod(array, 1) == 0):
+        return array.astype(np.int64)
+    raise TypeError(
+        f"{where}: expected integer category ids. Received an array of {array.dtype}"
+        + (" with fractions." if array.dtype.kind == "f" else ".")
+    )
+
+
+class Discretization(Layer):
+    """Puts numbers into bins: the output is the index of the bin each value falls in, bin i
+    being [boundaries[i−1], boundaries[i]) (below the first boundary: 0).
+
+    Example::
+
+        layers.Discretization(bin_boundaries=[0.0, 1.0, 2.0])([[-1.5, 1.0, 3.4, 0.5]])
+        # [[0, 2, 3, 1]]
+        d = layers.Discretization(num_bins=4)
+        d.adapt([[-1.5, 1.0, 3.4, 0.5], [0.0, 3.0, 1.3, 0.0]])   # quartiles as boundaries
+
+    Args:
+        bin_boundaries: the sorted boundaries, if known.
+        num_bins: with ``adapt``: how many bins; the boundaries become the data's quantiles at
+            1/num_bins, 2/num_bins, ... (exact, NumPy's linear interpolation; Keras
+            approximates them with a streaming summary, within ``epsilon``).
+
+    Shape:
+        Like the input, int64 bin indices. No gradient flows back (a step function).
+    """
+
+    _config_keys = ("bin_boundaries", "num_bins")
+
+    def __init__(
+        self,
+        bin_boundaries: Any = None,
+        num_bins: int | None = None,
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        where = "Discretization"
+        if (bin_boundaries is None) == (num_bins is None):
+            raise ValueError(
+                f"{where}: pass either 'bin_boundaries' or 'num_bins' (then call adapt), not "
+                f"both or neither. Received: bin_boundaries={bin_boundaries!r}, "
+                f"num_bins={num_bins!r}"
+            )
+        if num_bins is not None:
+            num_bins = check_positive_int(where, "num_bins", num_bins)
+        self.num_bins = num_bins
+        self.bin_boundaries = None if bin_boundaries is None else _boundaries(where, bin_boundaries)
+
+    def adapt(self, data: Any) -> None:
+        """Set the boundaries to the quantiles of ``data`` (an array, or an iterable of batches
+        or (x, y) pairs) at 1/num_bins, 2/num_bins, ..., (num_bins − 1)/num_bins."""
+        if self.num_bins is None:
+            raise ValueError(
+                f"{self._where}: adapt learns the boundaries for 'num_bins' bins, but the "
+                "boundaries were given. Create the layer with num_bins=... to adapt it."
+            )
+        values = [np.asarray(b, np.float64).reshape(-1) for b in adapt_batches(self._where, data)]
+        flat = np.concatenate(values) if values else np.zeros(0)
+        _not_empty(self._where, flat.size)
+        quantiles = np.quantile(flat, np.arange(1, self.num_bins) / self.num_bins)
+        self.bin_boundaries = [float(q) for q in quantiles]
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        if self.bin_boundaries is None:
+            raise RuntimeError(
+                f"{self._where}: the layer has no bin boundaries yet. Call adapt(data) first, "
+                "or pass bin_boundaries=[...]."
+            )
+        return bucketize(x, tuple(self.bin_boundaries))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return self._check_input_shape(input_shape)
+
+
+def _boundaries(where: str, value: Any) -> list[float]:
+    try:
+        edges = np.asarray(value, np.float64)
+    except (TypeError, ValueError):
+        edges = np.array([np.nan])
+    if edges.ndim != 1 or not np.all(np.isfinite(edges)) or np.any(np.diff(edges) < 0):
+        raise ValueError(
+            f"{where}: 'bin_boundaries' must be a sorted list of finite numbers. "
+            f"Received: bin_boundaries={value!r}"
+        )
+    return [float(e) for e in edges]

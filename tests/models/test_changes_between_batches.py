@@ -402,6 +402,11 @@ STRUCTURAL = {
 LEFT_OUT = {
     "InputLayer": "its config is the model's input shape: a new input is a new model",
     "Embedding": "takes integer ids (tests/layers/test_embedding.py); its keys are structural",
+    "StringLookup": "takes strings, gives ids: tests/layers/test_lookup.py",
+    "IntegerLookup": "takes integer codes, gives ids: tests/layers/test_lookup.py",
+    "TextVectorization": "takes texts, gives ids: tests/layers/test_lookup.py",
+    "CategoryEncoding": "takes integer ids: tests/layers/test_lookup.py",
+    "Discretization": "gives integer bin ids, not features: tests/layers/test_lookup.py",
     "TimeDistributed": "its only key is the layer it wraps (a new layer is a new model)",
     "Add": "takes several inputs: no config beyond its name",
     "Subtract": "takes several inputs: no config beyond its name",

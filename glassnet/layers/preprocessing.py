@@ -19,7 +19,7 @@ import numpy as np
 from glassnet import initializers, ops
 from glassnet.backend import default_float, is_float
 from glassnet.checks import check_bool, check_number, check_positive_int, is_int
-from glassnet.layers.layer import InputSpec, Layer, Shape
+from glassnet.layers.layer import InputSpec, Layer, Shape, _copy_into
 from glassnet.layers.node import is_symbolic
 from glassnet.ops.lookup import bucketize, encode_categories
 from glassnet.ops.resize import INTERPOLATIONS, resize
@@ -139,7 +139,8 @@ class Normalization(Layer):
 
     The standard deviation divided by is at least ``1e-7`` (Keras's epsilon), so a constant
     feature gives 0, not NaN. Adapted statistics are the layer's non-trainable weights
-    ``mean`` and ``variance`` (saved with the weights); given ones are in the config.
+    ``mean`` and ``variance`` (saved with the weights), with ``count``, the number of values
+    each was learned from (Keras's three weights); given ones are in the config.
 
     Shape:
         Output like the input (float).
@@ -212,6 +213,8 @@ class Normalization(Layer):
             nan = initializers.Constant(float("nan"))
             self.mean = self.add_weight("mean", kept, nan, trainable=False)
             self.variance = self.add_weight("variance", kept, nan, trainable=False)
+            # How many values each statistic was learned from (Keras keeps this weight too).
+            self.count = self.add_weight("count", (), "zeros", trainable=False, dtype="int64")
 
     def adapt(self, data: Any) -> None:
         """Learn the mean and variance of ``data`` (an array, or an iterable of batches or of
@@ -243,8 +246,9 @@ class Normalization(Layer):
             m2 = m2 + b_m2 + delta**2 * count * n / total
             count = total
         _not_empty(self._where, count)
-        self.mean.data[...] = np.reshape(mean, self.mean.shape)
-        self.variance.data[...] = np.reshape(m2 / count, self.variance.shape)
+        _copy_into(self.mean, np.reshape(mean, self.mean.shape))
+        _copy_into(self.variance, np.reshape(m2 / count, self.variance.shape))
+        _copy_into(self.count, np.asarray(count))
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         x = x if is_float(x.dtype) else x.astype(default_float)
@@ -272,6 +276,12 @@ class Normalization(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return super().get_config() | {"mean": self._given_mean, "variance": self._given_variance}
+
+    def summary_formula(self) -> str:
+        """Keras's count: a mean and a variance per kept index, and the sample count."""
+        if self._given_mean is not None:
+            return "0 (given statistics)"
+        return f"2·{int(self.mean.size)} + 1 (mean, variance, count; not trained)"
 
 
 def _numbers(where: str, arg: str, value: Any) -> float | list[Any] | None:

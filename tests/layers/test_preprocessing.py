@@ -77,7 +77,8 @@ def test_normalization_adapt_on_batches_is_numpys_mean_and_variance(rng, axis):
     np.testing.assert_allclose(layer.variance.numpy(), np.squeeze(var, over), rtol=1e-5)
     want = (data - mean) / np.sqrt(var)
     np.testing.assert_allclose(layer(data.astype(np.float32)).numpy(), want, rtol=1e-4, atol=1e-5)
-    assert [w.requires_grad for w in layer.weights] == [False, False]
+    assert [w.requires_grad for w in layer.weights] == [False, False, False]
+    assert int(layer.count.item()) == data.size // max(layer.mean.size, 1)
 
 
 def test_normalization_a_constant_feature_gives_zero_not_nan():
@@ -147,8 +148,10 @@ def test_normalization_in_a_model_saves_trains_and_replays(tmp_path, monkeypatch
     for ours, theirs in zip(model.weights, graph.weights, strict=True):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     np.testing.assert_allclose(norm.mean.numpy(), x.mean(axis=0), rtol=1e-5)
-    rows = summary_rows(model)
-    assert [r.params for r in rows if isinstance(r.layer, layers.Normalization)] == [2 * 4]
+    rows = [r for r in summary_rows(model) if isinstance(r.layer, layers.Normalization)]
+    assert [r.params for r in rows] == [2 * 4 + 1]  # Keras: mean, variance and count
+    assert rows[0].formula.startswith("2·4 + 1")
+    assert int(norm.count.item()) == len(x)
     model.save(str(tmp_path / "m.glassnet"))
     loaded = gn.load_model(str(tmp_path / "m.glassnet"))
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))

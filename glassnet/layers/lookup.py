@@ -259,11 +259,12 @@ class _IndexLookup(Layer):
     # ---------------------------------------------------------------- call
     def __call__(self, inputs: Any, training: bool | None = None) -> Any:
         # Tokens, not numbers: the base class would turn the input into a float32 Tensor.
-        # A Tensor (a model's batch) passes as it is, so fit's replay sees the batch itself.
+        # A Tensor (a model's batch) is only checked and passes as it is, so fit's replay sees
+        # the batch itself (the ops take whole floats and '<U' strings as they come).
         if not is_symbolic(inputs):
             array = inputs.data if isinstance(inputs, Tensor) else inputs
             checked = self._ids(array) if self.invert else self._tokens(array)
-            if not isinstance(inputs, Tensor) or checked.dtype != inputs.dtype:
+            if not isinstance(inputs, Tensor):
                 inputs = Tensor(checked)
         return super().__call__(inputs, training=training)
 
@@ -616,16 +617,15 @@ class TextVectorization(Layer):
         self._vocab._learn(documents())
 
     def __call__(self, inputs: Any, training: bool | None = None) -> Any:
+        # Texts, not numbers: checked here; a Tensor (a model's batch) passes as it is.
         if not is_symbolic(inputs):
             array = inputs.data if isinstance(inputs, Tensor) else inputs
             texts = self._texts(array)
-            if not isinstance(inputs, Tensor) or texts.shape != inputs.shape:
+            if not isinstance(inputs, Tensor):
                 inputs = Tensor(texts)
         return super().__call__(inputs, training=training)
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
-        if x.ndim == 2:
-            x = x.reshape(x.shape[0])
         vocab = self._vocab
         vocab._require_vocabulary()
         length = self.output_sequence_length if self.output_mode == "int" else None

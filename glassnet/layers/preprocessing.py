@@ -459,7 +459,7 @@ class CategoryEncoding(Layer):
         if not is_symbolic(inputs):
             array = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
             ids = _whole_numbers(self._where, array)
-            if not isinstance(inputs, Tensor) or ids.dtype != inputs.dtype:
+            if not isinstance(inputs, Tensor):  # a Tensor (a model's batch) passes as it is
                 inputs = Tensor(ids)
         return super().__call__(inputs, training=training)
 

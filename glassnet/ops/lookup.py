@@ -99,7 +99,7 @@ class InverseLookupOp(Function):
 
     @staticmethod
     def forward(ctx: Context, ids: Any, *, tokens: tuple[Any, ...], default: Any) -> Any:
-        flat = np.asarray(ids).reshape(-1)
+        flat = np.asarray(ids).reshape(-1).astype(np.int64)  # whole floats from fit too
         out = np.empty(flat.size, dtype=object)
         n = len(tokens)
         for i, index in enumerate(flat.tolist()):
@@ -132,6 +132,10 @@ class EncodeCategoriesOp(Function):
         where: str = "encode_categories",
     ) -> Any:
         ids = np.asarray(ids)
+        if (
+            ids.dtype.kind == "f"
+        ):  # fit hands over float32 batches; the layer checked they are whole
+            ids = ids.astype(np.int64)
         counted = ids != skip if skip is not None else np.ones(ids.shape, bool)
         outside = counted & ((ids < 0) | (ids >= depth))
         if outside.any():
@@ -180,8 +184,9 @@ class BucketizeOp(Function):
 
 
 class TokenizeOp(Function):
-    """texts (N,) -> tokens (N, L), an object array: each text standardised, split and turned
-    into n-grams (``tokenize``), padded with "" to ``length`` (None: the longest) or cut."""
+    """texts (N,) or (N, 1) -> tokens (N, L), an object array: each text standardised, split
+    and turned into n-grams (``tokenize``), padded with "" to ``length`` (None: the longest)
+    or cut."""
 
     @staticmethod
     def forward(
@@ -193,7 +198,8 @@ class TokenizeOp(Function):
         ngrams: tuple[int, ...] | None,
         length: int | None,
     ) -> Any:
-        rows = [_words(str(t), standardize, split, ngrams) for t in np.asarray(texts).tolist()]
+        flat = np.asarray(texts).reshape(len(texts))  # (N,) or (N, 1)
+        rows = [_words(str(_key(t)), standardize, split, ngrams) for t in flat.tolist()]
         width = length if length is not None else max((len(r) for r in rows), default=0)
         out = np.full((len(rows), width), "", dtype=object)
         for i, row in enumerate(rows):

@@ -144,7 +144,7 @@ def test_normalization_in_a_model_saves_trains_and_replays(tmp_path, monkeypatch
     real = replay._replayed
     monkeypatch.setattr(replay, "_replayed", lambda *a: replayed.append(1) or real(*a))
     model, norm = train(True)
-    assert replayed
+    assert replayed and all(entry.tape is not None for entry in model._replays.values())
     for ours, theirs in zip(model.weights, graph.weights, strict=True):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     np.testing.assert_allclose(norm.mean.numpy(), x.mean(axis=0), rtol=1e-5)

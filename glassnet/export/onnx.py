@@ -92,7 +92,6 @@ from glassnet.layers import (
 from glassnet.layers.layer import Layer
 from glassnet.layers.lookup import IntegerLookup, StringLookup, TextVectorization
 from glassnet.layers.preprocessing import (
-    EPSILON,
     CenterCrop,
     Normalization,
     Resizing,
@@ -979,17 +978,9 @@ def _normalization(graph: Graph, layer: Normalization, value: Value) -> Value:
     """(x − mean) / max(sqrt(variance), 1e-7) as Sub and Div by constants (invert: Mul, Add),
     on the channels-last value the statistics are shaped for."""
     value = graph.layout(value, NHWC)
-    shape = (1, *layer._broadcast[1:])
-    if layer._given_mean is not None:
-        mean = np.asarray(layer._given_mean, np.float64)
-        variance = np.asarray(layer._given_variance, np.float64)
-    else:
-        mean, variance = layer.mean.numpy(), layer.variance.numpy()
-    mean = np.broadcast_to(np.reshape(mean, (-1,) if mean.ndim else ()), layer._broadcast[1:])
-    std = np.maximum(np.sqrt(np.asarray(variance, np.float64)), EPSILON)
-    std = np.broadcast_to(np.reshape(std, (-1,) if std.ndim else ()), layer._broadcast[1:])
-    mean_name = graph.weight(f"{layer.name}_mean", np.reshape(mean, shape))
-    std_name = graph.weight(f"{layer.name}_std", np.reshape(std, shape))
+    mean, std = layer._statistics()  # shaped to broadcast, batch axis 1
+    mean_name = graph.weight(f"{layer.name}_mean", mean)
+    std_name = graph.weight(f"{layer.name}_std", std)
     if layer.invert:
         out = graph.node(
             "Add", [graph.node("Mul", [value.name, std_name], layer.name), mean_name], layer.name

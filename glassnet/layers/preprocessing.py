@@ -253,14 +253,7 @@ class Normalization(Layer):
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         x = x if is_float(x.dtype) else x.astype(default_float)
         if self._given_mean is not None:
-            given = np.asarray(self._given_mean, np.float64)
-            mean = np.broadcast_to(given, self._broadcast)
-            variance = np.asarray(self._given_variance, np.float64)
-            std = np.maximum(
-                np.sqrt(np.broadcast_to(variance, self._broadcast)),
-                EPSILON,
-            )
-            mean, std = mean.astype(x.dtype), std.astype(x.dtype)
+            mean, std = (a.astype(x.dtype) for a in self._statistics())
         else:
             if np.isnan(float(self.mean.data.reshape(-1)[:1].sum())):
                 raise RuntimeError(
@@ -270,6 +263,28 @@ class Normalization(Layer):
             mean = ops.reshape(self.mean, self._broadcast)
             std = ops.maximum(ops.sqrt(ops.reshape(self.variance, self._broadcast)), EPSILON)
         return mean + x * std if self.invert else (x - mean) / std
+
+    def _statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """The mean and the divisor max(sqrt(variance), 1e-7) as float64 arrays shaped to
+        broadcast against the input (batch axis 1): from the given numbers or the weights. A
+        given array with one value per kept index is laid out along the kept axes (Keras)."""
+        if self._given_mean is None:
+            mean, variance = self.mean.numpy(), self.variance.numpy()
+        else:
+            mean, variance = self._given_mean, self._given_variance
+        out = []
+        for value in (mean, variance):
+            array = np.asarray(value, np.float64)
+            if array.ndim and array.size == int(np.prod(self._broadcast)):
+                array = array.reshape(self._broadcast)
+            try:
+                out.append(np.broadcast_to(array, self._broadcast))
+            except ValueError:
+                raise ValueError(
+                    f"{self._where}: a statistic of shape {array.shape} does not fit the kept "
+                    f"axes {self.axis!r} of the input (statistics shape {self._broadcast})."
+                ) from None
+        return out[0], np.maximum(np.sqrt(out[1]), EPSILON)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)

@@ -46,6 +46,7 @@ def _images():
             L.CenterCrop(6, 5),
             L.CenterCrop(3, 2),
             L.Resizing(7, 3, "nearest"),
+            L.Normalization(axis=(1, 3), mean=np.arange(21.0).reshape(7, 3), variance=2.0),
         ]
     )
 

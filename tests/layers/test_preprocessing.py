@@ -81,6 +81,17 @@ def test_normalization_adapt_on_batches_is_numpys_mean_and_variance(rng, axis):
     assert int(layer.count.item()) == data.size // max(layer.mean.size, 1)
 
 
+def test_normalization_given_statistics_lie_along_the_kept_axes(rng):
+    """A given array with one value per kept index (Keras's layout), here axes 1 and 3."""
+    x = rng.standard_normal((2, 3, 4, 2))
+    mean, variance = np.arange(6.0).reshape(3, 2), np.arange(1.0, 7.0).reshape(3, 2)
+    layer = layers.Normalization(axis=(1, 3), mean=mean, variance=variance)
+    want = (x - mean[None, :, None, :]) / np.sqrt(variance[None, :, None, :])
+    np.testing.assert_allclose(layer(x).numpy(), want, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"normalization.*does not fit the kept axes"):
+        layers.Normalization(mean=[1.0, 2.0], variance=[1.0, 1.0])(np.ones((2, 3)))
+
+
 def test_normalization_a_constant_feature_gives_zero_not_nan():
     layer = layers.Normalization()
     layer.adapt(np.array([[1.0, 5.0], [2.0, 5.0]]))

@@ -87,10 +87,10 @@ class _IndexLookup(Layer):
     ) -> None:
         super().__init__(name=name, trainable=trainable)
         where = type(self).__name__
-        if not is_int(num_oov_indices) or num_oov_indices < 0:
+        if not is_int(num_oov_indices) or not 0 <= num_oov_indices <= MAX_VOCABULARY:
             raise ValueError(
-                f"{where}: 'num_oov_indices' must be a non-negative integer. Received: "
-                f"num_oov_indices={num_oov_indices!r}"
+                f"{where}: 'num_oov_indices' must be an integer in [0, {MAX_VOCABULARY}]. "
+                f"Received: num_oov_indices={num_oov_indices!r}"
             )
         self.num_oov_indices = int(num_oov_indices)
         self.mask_token = None if mask_token is None else self._token(where, mask_token)

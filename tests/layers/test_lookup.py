@@ -102,6 +102,8 @@ def test_string_lookup_errors_a_user_can_cause():
         layers.StringLookup()(np.array(["a"]))
     with pytest.raises(TypeError, match=r"StringLookup '.*': expected an array of strings.*float"):
         layers.StringLookup(vocabulary=["a"])(np.ones((2, 1)))
+    with pytest.raises(ValueError, match="StringLookup: 'num_oov_indices' must be an integer"):
+        layers.StringLookup(num_oov_indices=10**12)
     with pytest.raises(ValueError, match="StringLookup: 'output_mode' must be one of"):
         layers.StringLookup(output_mode="ids")
     with pytest.raises(ValueError, match="repeats"):
@@ -286,6 +288,21 @@ def test_models_with_string_inputs_train_replay_and_save(tmp_path, monkeypatch, 
     loaded = gn.load_model(str(path))
     assert loaded.layers[0].get_vocabulary() == model.layers[0].get_vocabulary()
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_a_functional_model_takes_texts_and_saves(tmp_path):
+    texts = gn.Input(shape=(1,), dtype="string")
+    vectorize = layers.TextVectorization(output_mode="multi_hot", vocabulary=["cat", "dog"])
+    codes = gn.Input(shape=(2,))
+    lookup = layers.IntegerLookup(vocabulary=[7, 9], output_mode="count")
+    merged = layers.Concatenate()([vectorize(texts), lookup(codes)])
+    model = gn.Model([texts, codes], layers.Dense(2)(merged))
+    x = [np.array([["a cat"], ["Dog, cat!"]], dtype=object), np.array([[7, 7], [9, 3]])]
+    got = model.predict(x)
+    model.save(str(tmp_path / "m.glassnet"))
+    np.testing.assert_array_equal(gn.load_model(str(tmp_path / "m.glassnet")).predict(x), got)
+    inner = gn.Model([texts, codes], merged).predict(x)
+    np.testing.assert_array_equal(inner, [[1, 1, 0, 0, 2, 0], [0, 1, 1, 1, 0, 1]])
 
 
 def test_load_model_refuses_a_vocabulary_above_the_bound(tmp_path, monkeypatch):

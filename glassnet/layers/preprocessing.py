@@ -518,7 +518,8 @@ class Discretization(Layer):
         bin_boundaries: the sorted boundaries, if known.
         num_bins: with ``adapt``: how many bins; the boundaries become the data's quantiles at
             1/num_bins, 2/num_bins, ... (exact, NumPy's linear interpolation; Keras
-            approximates them with a streaming summary, within ``epsilon``).
+            approximates them with a streaming summary, within ``epsilon``). An adapted
+            layer's config holds both, the learned boundaries and their number of bins.
 
     Shape:
         Like the input, int64 bin indices. No gradient flows back (a step function).
@@ -536,16 +537,22 @@ class Discretization(Layer):
     ) -> None:
         super().__init__(name=name, trainable=trainable)
         where = "Discretization"
-        if (bin_boundaries is None) == (num_bins is None):
+        if bin_boundaries is None and num_bins is None:
             raise ValueError(
-                f"{where}: pass either 'bin_boundaries' or 'num_bins' (then call adapt), not "
-                f"both or neither. Received: bin_boundaries={bin_boundaries!r}, "
-                f"num_bins={num_bins!r}"
+                f"{where}: pass 'bin_boundaries', or 'num_bins' and then call adapt. Received "
+                "neither."
             )
         if num_bins is not None:
             num_bins = check_positive_int(where, "num_bins", num_bins)
         self.num_bins = num_bins
         self.bin_boundaries = None if bin_boundaries is None else _boundaries(where, bin_boundaries)
+        # Both: an adapted layer's config (its learned boundaries), which must agree.
+        if num_bins is not None and self.bin_boundaries is not None:
+            if len(self.bin_boundaries) != num_bins - 1:
+                raise ValueError(
+                    f"{where}: {num_bins} bins have {num_bins - 1} boundaries; received "
+                    f"{len(self.bin_boundaries)}. Pass either 'bin_boundaries' or 'num_bins'."
+                )
 
     def adapt(self, data: Any) -> None:
         """Set the boundaries to the quantiles of ``data`` (an array, or an iterable of batches

@@ -222,8 +222,10 @@ def test_discretization_passes_a_zero_gradient_and_checks_its_arguments():
     layer = layers.Discretization(bin_boundaries=[1.0, 2.0])
     (layer(x) * 1.0).sum().backward()
     np.testing.assert_array_equal(x.grad, [[0.0, 0.0]])
-    with pytest.raises(ValueError, match="Discretization: pass either 'bin_boundaries' or"):
+    with pytest.raises(ValueError, match="Discretization: pass 'bin_boundaries', or 'num_bins'"):
         layers.Discretization()
+    with pytest.raises(ValueError, match="Discretization: 3 bins have 2 boundaries; received 1"):
+        layers.Discretization(bin_boundaries=[1.0], num_bins=3)
     with pytest.raises(ValueError, match="'bin_boundaries' must be a sorted list"):
         layers.Discretization(bin_boundaries=[2.0, 1.0])
     with pytest.raises(RuntimeError, match=r"no bin boundaries yet. Call adapt\(data\)"):
@@ -313,6 +315,17 @@ def test_load_model_refuses_a_vocabulary_above_the_bound(tmp_path, monkeypatch):
     monkeypatch.setattr(lookup_module, "MAX_VOCABULARY", 3)
     with pytest.raises(ModelFileError, match=r"StringLookup.*4 tokens, more than the 3"):
         gn.load_model(str(tmp_path / "m.glassnet"))
+
+
+def test_an_adapted_discretization_saves_its_boundaries(tmp_path):
+    layer = layers.Discretization(num_bins=3)
+    layer.adapt(np.arange(12.0).reshape(6, 2))
+    model = gn.Sequential([layers.Input((2,)), layer])
+    model.save(str(tmp_path / "m.glassnet"))
+    loaded = gn.load_model(str(tmp_path / "m.glassnet")).layers[0]
+    assert loaded.bin_boundaries == layer.bin_boundaries and loaded.num_bins == 3
+    x = np.array([[0.5, 4.0], [7.5, 11.0]], np.float32)
+    np.testing.assert_array_equal(loaded(x).numpy(), layer(x).numpy())
 
 
 def test_preprocessing_numbers_in_a_model_save_and_load(tmp_path):

@@ -233,6 +233,13 @@ class Normalization(Layer):
             if not self.built:
                 self.build((None, *batch.shape[1:]))
             keep = self._keep_axes(batch.ndim)
+            kept = tuple(batch.shape[a] for a in keep)
+            if kept != tuple(self.mean.shape):
+                raise ValueError(
+                    f"{self._where}.adapt: the data's kept axes {keep} have sizes {kept}, but "
+                    f"the layer was built for {tuple(self.mean.shape)}. Received batch shape "
+                    f"{batch.shape}."
+                )
             over = tuple(a for a in range(batch.ndim) if a not in keep)
             n = batch.size // max(int(np.prod([batch.shape[a] for a in keep])), 1)
             b_mean = batch.mean(axis=over)

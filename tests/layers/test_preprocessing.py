@@ -131,6 +131,10 @@ def test_normalization_errors_a_user_can_cause():
         layers.Normalization(mean=0.0, variance=1.0).adapt(np.ones((4, 3)))
     with pytest.raises(ValueError, match="holds no samples"):
         layers.Normalization().adapt(np.ones((0, 3)))
+    built = layers.Normalization()
+    built.build((None, 4))
+    with pytest.raises(ValueError, match=r"adapt: the data's kept axes \(1,\) have sizes \(3,\)"):
+        built.adapt(np.ones((5, 3)))
 
 
 def test_normalization_in_a_model_saves_trains_and_replays(tmp_path, monkeypatch):

@@ -90,6 +90,13 @@ from glassnet.layers import (
     ZeroPadding2D,
 )
 from glassnet.layers.layer import Layer
+from glassnet.layers.lookup import IntegerLookup, StringLookup, TextVectorization
+from glassnet.layers.preprocessing import (
+    CenterCrop,
+    Normalization,
+    Resizing,
+    _centred_window,
+)
 from glassnet.models import Functional, Model, Sequential
 from glassnet.ops.activation import SELU_ALPHA, SELU_SCALE
 from glassnet.ops.conv import conv1d_pads, resolve_padding
@@ -994,6 +1001,117 @@ def _rescaling(graph: Graph, layer: Rescaling, value: Value) -> Value:
         offset = graph.weight(f"{layer.name}_offset", np.float32(layer.offset))
         out = graph.node("Add", [out, offset], layer.name)
     return Value(out, value.shape, value.layout)
+
+
+@register_converter(Normalization)
+def _normalization(graph: Graph, layer: Normalization, value: Value) -> Value:
+    """(x − mean) / max(sqrt(variance), 1e-7) as Sub and Div by constants (invert: Mul, Add),
+    on the channels-last value the statistics are shaped for."""
+    value = graph.layout(value, NHWC)
+    mean, std = layer._statistics()  # shaped to broadcast, batch axis 1
+    mean_name = graph.weight(f"{layer.name}_mean", mean)
+    std_name = graph.weight(f"{layer.name}_std", std)
+    if layer.invert:
+        out = graph.node(
+            "Add", [graph.node("Mul", [value.name, std_name], layer.name), mean_name], layer.name
+        )
+    else:
+        out = graph.node(
+            "Div", [graph.node("Sub", [value.name, mean_name], layer.name), std_name], layer.name
+        )
+    return Value(out, value.shape, NHWC)
+
+
+def _crop_hw(
+    graph: Graph, layer: Layer, value: Value, top: int, left: int, h: int, w: int
+) -> Value:
+    """A Slice of height and width, in the value's layout."""
+    _, _, _, c = value.shape
+    inputs = [
+        value.name,
+        _int64(graph, f"{layer.name}_starts", [top, left]),
+        _int64(graph, f"{layer.name}_ends", [top + h, left + w]),
+        _int64(graph, f"{layer.name}_axes", _hw_axes(value)),
+    ]
+    out = graph.node("Slice", inputs, layer.name)
+    return Value(out, (value.shape[0], h, w, c), value.layout)
+
+
+def _resize_to(graph: Graph, layer: Layer, value: Value, size: tuple[int, int], how: str) -> Value:
+    """Resize the channels-first image to ``size`` with half-pixel centres: "linear" with
+    "half_pixel" (bilinear), or "nearest" with "half_pixel" and round_prefer_ceil, which reads
+    input round_up((i + 0.5)/scale − 0.5) = ⌊(i + 0.5)/scale⌋ (TensorFlow's nearest). Given
+    as scales (the batch size is not known, so sizes cannot be), each nudged up to the next
+    float32 where needed, so that ONNX's ⌊in · scale⌋ is the size wanted."""
+    value = graph.layout(value, NCHW)
+    _, h, w, _ = value.shape
+    scales = []
+    for new, old in zip(size, (h, w), strict=True):
+        scale = np.float32(new / old)
+        while np.floor(old * float(scale)) < new:  # in float64, as shape inference does
+            scale = np.nextafter(scale, np.float32(np.inf))
+        scales.append(scale)
+    name = graph.weight(f"{layer.name}_scales", np.array([1, 1, *scales], np.float32))
+    if how == "nearest":
+        attrs = {
+            "mode": "nearest",
+            "coordinate_transformation_mode": "half_pixel",
+            "nearest_mode": "round_prefer_ceil",
+        }
+    else:
+        attrs = {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
+    out = graph.node("Resize", [value.name, "", name], layer.name, **attrs)
+    return Value(out, (value.shape[0], *size, value.shape[3]), NCHW)
+
+
+def _known_hw(layer: Layer, value: Value) -> tuple[int, int]:
+    _, h, w, _ = value.shape
+    if h is None or w is None:
+        raise ValueError(
+            f"ONNX export: layer '{layer.name}' ({type(layer).__name__}) needs the input's "
+            f"height and width; received shape {value.shape}."
+        )
+    return h, w
+
+
+@register_converter(Resizing)
+def _resizing(graph: Graph, layer: Resizing, value: Value) -> Value:
+    """A Resize (after a Slice for crop_to_aspect_ratio)."""
+    h, w = _known_hw(layer, value)
+    if layer.crop_to_aspect_ratio:
+        top, left, ch, cw = _centred_window(h, w, layer.height, layer.width)
+        if (ch, cw) != (h, w):
+            value = _crop_hw(graph, layer, value, top, left, ch, cw)
+            h, w = ch, cw
+    if (h, w) == (layer.height, layer.width):
+        return value
+    return _resize_to(graph, layer, value, (layer.height, layer.width), layer.interpolation)
+
+
+@register_converter(CenterCrop)
+def _center_crop(graph: Graph, layer: CenterCrop, value: Value) -> Value:
+    """A Slice of the centre (for an image smaller than the target: the centred window of the
+    target's proportions, then a bilinear Resize)."""
+    h, w = _known_hw(layer, value)
+    if h < layer.height or w < layer.width:
+        top, left, ch, cw = _centred_window(h, w, layer.height, layer.width)
+        value = _crop_hw(graph, layer, value, top, left, ch, cw)
+        return _resize_to(graph, layer, value, (layer.height, layer.width), "bilinear")
+    if (h, w) == (layer.height, layer.width):
+        return value
+    top, left = (h - layer.height) // 2, (w - layer.width) // 2
+    return _crop_hw(graph, layer, value, top, left, layer.height, layer.width)
+
+
+@register_converter(StringLookup, IntegerLookup, TextVectorization)
+def _tokens(graph: Graph, layer: Layer, value: Value) -> Value:
+    """Vocabularies work on strings and Python dicts; the exported graph takes numbers."""
+    raise ValueError(
+        f"ONNX export: layer '{layer.name}' ({type(layer).__name__}) looks tokens up in a "
+        "vocabulary, which an ONNX file written by glassnet cannot hold (numbers only). Export "
+        "the model that starts after it, taking the ids, and look the tokens up before calling "
+        "it (layer.get_vocabulary() lists them)."
+    )
 
 
 #: Each element-wise merge layer's ONNX op (Add and Sub are binary, the others variadic).

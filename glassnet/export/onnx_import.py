@@ -57,6 +57,7 @@ from glassnet.layers import (
     RepeatVector,
     Rescaling,
     Reshape,
+    Resizing,
     Softmax,
     UpSampling2D,
     deserialize,
@@ -838,13 +839,52 @@ def _resize(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -
     elif whole and mode == "linear" and coordinates in ("half_pixel", "pytorch_half_pixel"):
         interpolation = "bilinear"
     else:
+        resized = _resizing(x, inputs, scales, factors, mode, coordinates, nearest, b)
+        if resized is not None:
+            return resized
         raise ValueError(
             f"import_onnx: Resize '{node.name}' must enlarge height and width by whole factors "
-            f"(nearest, or linear with half-pixel coordinates), as UpSampling2D does. Received "
-            f"mode={mode!r}, coordinate_transformation_mode={coordinates!r}, scales {factors}."
+            f"(nearest, or linear with half-pixel coordinates), as UpSampling2D does, or resize "
+            f"them with half-pixel centres, linear or TensorFlow's nearest, as Resizing does. "
+            f"Received mode={mode!r}, coordinate_transformation_mode={coordinates!r}, nearest_"
+            f"mode={nearest!r}, scales {factors}."
         )
     size = (int(factors[2]), int(factors[3]))
     return b.layer(UpSampling2D(size, interpolation=interpolation), [x], True)
+
+
+def _resizing(
+    x: _Tensor,
+    inputs: list[str],
+    scales: Any,
+    factors: Any,
+    mode: str,
+    coordinates: str,
+    nearest: str,
+    b: _Builder,
+) -> _Tensor | None:
+    """Any other size with half-pixel centres: a ``Resizing`` layer, bilinear ("linear" with
+    "half_pixel") or nearest (TensorFlow's ⌊(i + 0.5)/scale⌋: "half_pixel" with
+    round_prefer_ceil, or "tf_half_pixel_for_nn" with floor); None for anything else."""
+    if mode == "linear" and coordinates == "half_pixel":
+        interpolation = "bilinear"
+    elif mode == "nearest" and (coordinates, nearest) in (
+        ("half_pixel", "round_prefer_ceil"), ("tf_half_pixel_for_nn", "floor"),
+    ):  # fmt: skip
+        interpolation = "nearest"
+    else:
+        return None
+    _, h, w, _ = x.shape
+    sizes = b.const(inputs[3]) if inputs[3] else None
+    if sizes is not None and sizes.size == 4:
+        height, width = int(sizes[2]), int(sizes[3])
+    elif factors is not None and factors[:2] == [1.0, 1.0] and None not in (h, w):
+        height, width = int(np.floor(h * factors[2])), int(np.floor(w * factors[3]))
+    else:
+        return None
+    if height < 1 or width < 1:
+        return None
+    return b.layer(Resizing(height, width, interpolation=interpolation), [x], True)
 
 
 def _tile(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:

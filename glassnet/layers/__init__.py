@@ -35,7 +35,9 @@ from glassnet.layers.core import (
     Input,
     InputLayer,
 )
+from glassnet.layers.lambda_layer import Lambda, register_lambda
 from glassnet.layers.layer import IncompatibleKeys, InputSpec, Layer, clear_session
+from glassnet.layers.lookup import IntegerLookup, StringLookup, TextVectorization
 from glassnet.layers.merging import (
     Add,
     Average,
@@ -75,7 +77,14 @@ from glassnet.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
-from glassnet.layers.preprocessing import Rescaling
+from glassnet.layers.preprocessing import (
+    CategoryEncoding,
+    CenterCrop,
+    Discretization,
+    Normalization,
+    Rescaling,
+    Resizing,
+)
 from glassnet.layers.recurrent import (
     GRU,
     LSTM,
@@ -114,6 +123,8 @@ __all__ = [
     "AvgPool2D",
     "BatchNormalization",
     "Bidirectional",
+    "CategoryEncoding",
+    "CenterCrop",
     "Concatenate",
     "Conv1D",
     "Conv1DTranspose",
@@ -125,6 +136,7 @@ __all__ = [
     "Dense",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
+    "Discretization",
     "Dot",
     "Dropout",
     "Embedding",
@@ -142,7 +154,9 @@ __all__ = [
     "Input",
     "InputLayer",
     "InputSpec",
+    "IntegerLookup",
     "KerasTensor",
+    "Lambda",
     "Layer",
     "LayerNormalization",
     "LeakyReLU",
@@ -153,6 +167,7 @@ __all__ = [
     "Minimum",
     "MultiHeadAttention",
     "Multiply",
+    "Normalization",
     "PReLU",
     "Permute",
     "RandomBrightness",
@@ -166,12 +181,15 @@ __all__ = [
     "RepeatVector",
     "Rescaling",
     "Reshape",
+    "Resizing",
     "SeparableConv1D",
     "SeparableConv2D",
     "SimpleRNN",
     "Softmax",
     "SpatialDropout2D",
+    "StringLookup",
     "Subtract",
+    "TextVectorization",
     "TimeDistributed",
     "UnitNormalization",
     "UpSampling1D",
@@ -188,6 +206,7 @@ __all__ = [
     "maximum",
     "minimum",
     "multiply",
+    "register_lambda",
     "serialize",
     "subtract",
 ]

@@ -28,7 +28,8 @@ class InputLayer(Layer):
             a size that may vary.
         batch_size: a fixed batch size, or None (any).
         dtype: the data's type, "float32" by default; an integer type ("int32") for token
-            ids, which the layer then passes on as integers.
+            ids, which the layer then passes on as integers; "string" for texts (NumPy
+            object arrays of str), which go to StringLookup or TextVectorization.
 
     Shape:
         Input: ``(batch_size, *shape)``. Output: the same.
@@ -48,7 +49,8 @@ class InputLayer(Layer):
         super().__init__(name=name, trainable=trainable)
         where = type(self).__name__
         try:
-            self.dtype = np.dtype(dtype or "float32").name
+            # Keras's "string" (text for StringLookup, TextVectorization): NumPy object arrays.
+            self.dtype = np.dtype("object" if dtype == "string" else dtype or "float32").name
         except TypeError:
             raise TypeError(
                 f"{where}: 'dtype' must name a NumPy type such as 'float32' or 'int32'. "
@@ -91,8 +93,8 @@ class InputLayer(Layer):
         return shape
 
     def __call__(self, inputs: Any, training: bool | None = None) -> Any:
-        if not isinstance(inputs, Tensor) and np.dtype(self.dtype).kind in "iu":
-            inputs = Tensor(np.asarray(inputs, self.dtype))  # ids stay exact, not float32
+        if not isinstance(inputs, Tensor) and np.dtype(self.dtype).kind in "iuO":
+            inputs = Tensor(np.asarray(inputs, self.dtype))  # ids stay exact, texts texts
         return super().__call__(inputs, training=training)
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:

@@ -72,6 +72,8 @@ def as_input(x: Any) -> Any:
     if isinstance(x, Tensor):
         return x
     x = np.asarray(x)
+    if x.dtype.kind in "USO":  # texts, for StringLookup or TextVectorization: no numbers
+        return Tensor(x.astype(object))
     return Tensor(x if x.dtype == default_float else x.astype(default_float))
 
 

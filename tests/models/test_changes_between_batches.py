@@ -45,6 +45,17 @@ NORM_WEIGHTS = {
     "gamma_constraint": "unit_norm",
 }
 
+
+@L.register_lambda("changes_square")
+def _square(x):
+    return x * x
+
+
+@L.register_lambda("changes_halve")
+def _halve(x):
+    return x * 0.5
+
+
 # Layer class -> (sample shape, constructor arguments, {config key: another valid value}).
 # Every config key of every class must have a row here or a reason in STRUCTURAL, so a new
 # argument cannot slip past this test.
@@ -238,6 +249,18 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
     ),
     "ReLU": ((6,), {}, {"max_value": 0.5, "negative_slope": 0.1, "threshold": 0.2}),
     "Rescaling": ((6,), {"scale": 0.5}, {"scale": 2.0, "offset": 1.0}),
+    "Normalization": ((6,), {"mean": 0.5, "variance": 2.0}, {"invert": True}),
+    "Resizing": (
+        (4, 4, 2),
+        {"height": 3, "width": 5},
+        {"height": 2, "width": 6, "interpolation": "nearest", "crop_to_aspect_ratio": True},
+    ),
+    "CenterCrop": ((4, 4, 2), {"height": 2, "width": 3}, {"height": 3, "width": 2}),
+    "Lambda": (
+        (6,),
+        {"function": "changes_square"},
+        {"function": "changes_halve", "output_shape": (6,)},
+    ),
     "Reshape": ((6,), {"target_shape": (6,)}, {"target_shape": (3, 2)}),
     "Permute": ((3, 4), {"dims": (2, 1)}, {"dims": (1, 2)}),
     "RepeatVector": ((4,), {"n": 2}, {"n": 3}),
@@ -361,7 +384,13 @@ STRUCTURAL = {
     "BatchNormalization": {"axis", "center", "scale"},
     "LayerNormalization": {"axis", "center", "scale", "rms_scaling"},  # rms: no beta
     "GroupNormalization": {"axis", "center", "scale"},
-    "SpatialDropout2D": {"data_format"},  # names the input's layout; one value in glassnet
+    "SpatialDropout2D": {"data_format"},
+    # axis shapes the adapted weights; given mean and variance replace them (no weights)
+    "Normalization": {
+        "axis",
+        "mean",
+        "variance",
+    },  # names the input's layout; one value in glassnet
     "SimpleRNN": {"units", "use_bias", "return_state"},
     "GRU": {"units", "use_bias", "return_state", "reset_after"},
     "LSTM": {"units", "use_bias", "return_state"},
@@ -373,6 +402,11 @@ STRUCTURAL = {
 LEFT_OUT = {
     "InputLayer": "its config is the model's input shape: a new input is a new model",
     "Embedding": "takes integer ids (tests/layers/test_embedding.py); its keys are structural",
+    "StringLookup": "takes strings, gives ids: tests/layers/test_lookup.py",
+    "IntegerLookup": "takes integer codes, gives ids: tests/layers/test_lookup.py",
+    "TextVectorization": "takes texts, gives ids: tests/layers/test_lookup.py",
+    "CategoryEncoding": "takes integer ids: tests/layers/test_lookup.py",
+    "Discretization": "gives integer bin ids, not features: tests/layers/test_lookup.py",
     "TimeDistributed": "its only key is the layer it wraps (a new layer is a new model)",
     "Add": "takes several inputs: no config beyond its name",
     "Subtract": "takes several inputs: no config beyond its name",

@@ -304,3 +304,20 @@ def test_command_line_summary_and_classifier():
     assert kinds[-2:] == ["Rescaling", "Functional"]
     x = np.full((2, 32, 32, 3), 255.0, np.float32)
     assert model.predict(x).shape == (2, 2)
+
+
+# ---------------------------------------------------------------------------- ONNX
+def test_onnx_export_matches_onnxruntime(tmp_path, rng):
+    ort = pytest.importorskip("onnxruntime")
+    model = MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, classes=5)
+    for layer in model.layers:  # statistics that matter
+        for key, w in layer.named_weights():
+            if key in ("gamma", "moving_variance"):
+                w.data[...] = rng.uniform(0.5, 1.5, w.shape)
+            elif key in ("beta", "moving_mean"):
+                w.data[...] = rng.normal(0.0, 0.1, w.shape)
+    glassnet.export_onnx(model, tmp_path / "mobilenet.onnx")
+    session = ort.InferenceSession(str(tmp_path / "mobilenet.onnx"))
+    x = rng.random((2, 32, 32, 3), dtype=np.float32)
+    (theirs,) = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(theirs, model.predict(x), rtol=1e-4, atol=1e-5)

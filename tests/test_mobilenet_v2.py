@@ -306,6 +306,27 @@ def test_command_line_summary_and_classifier():
     assert model.predict(x).shape == (2, 2)
 
 
+def test_glassnet_train_with_mobilenet_v2_saves_a_loadable_model(tmp_path):
+    from typer.testing import CliRunner
+
+    from glassnet.cli import app
+    from tests.test_cli import draw_shapes
+
+    root = draw_shapes(tmp_path / "shapes", per_class=12)
+    out = tmp_path / "shapes.glassnet"
+    result = CliRunner().invoke(
+        app,
+        [
+            *("train", str(root), "--model", "mobilenet-v2", "--image-size", "32"),
+            *("--epochs", "1", "--batch-size", "8", "--out", str(out), "--verbose", "0"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    model = glassnet.load_model(out)
+    assert model.layers[-1].get_layer("block_16_project").filters == 320
+    assert model.predict(np.zeros((1, 32, 32, 3), np.float32)).shape == (1, 2)
+
+
 # ---------------------------------------------------------------------------- ONNX
 def test_onnx_export_matches_onnxruntime(tmp_path, rng):
     ort = pytest.importorskip("onnxruntime")

@@ -342,3 +342,11 @@ def test_onnx_export_matches_onnxruntime(tmp_path, rng):
     x = rng.random((2, 32, 32, 3), dtype=np.float32)
     (theirs,) = session.run(None, {session.get_inputs()[0].name: x})
     np.testing.assert_allclose(theirs, model.predict(x), rtol=1e-4, atol=1e-5)
+    # And back: every ReLU6 is one Clip, which imports as a capped ReLU.
+    onnx = pytest.importorskip("onnx")
+    kinds = [node.op_type for node in onnx.load(tmp_path / "mobilenet.onnx").graph.node]
+    assert kinds.count("Clip") == 35 and "Min" not in kinds
+    back = glassnet.import_onnx(tmp_path / "mobilenet.onnx")
+    caps = [la for la in back.layers if type(la).__name__ in ("ReLU", "Activation")]
+    assert len(caps) == 35  # after Conv1, each expand (16) and depthwise (17), and Conv_1
+    np.testing.assert_allclose(back.predict(x), model.predict(x), rtol=1e-4, atol=1e-5)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from glassnet.applications._common import check_classes, check_pooling
+from glassnet.applications._common import check_classes, check_image_shape, check_pooling
 from glassnet.checks import check_bool, check_number
 from glassnet.layers import (
     Add,
@@ -121,25 +121,13 @@ def _input_shape(input_shape: Any, include_top: bool) -> tuple[int | None, int |
     if input_shape is None:
         # Keras's default: 224×224×3 with the classifier, any size without it.
         return (224, 224, 3) if include_top else (None, None, 3)
-    ok = (
-        isinstance(input_shape, (tuple, list))
-        and len(input_shape) == 3
-        and all(d is None or (isinstance(d, int) and d > 0) for d in input_shape[:2])
-        and isinstance(input_shape[2], int)
-        and input_shape[2] > 0
-    )
-    if not ok:
+    shape = check_image_shape(where, input_shape)
+    if any(d is not None and d < 32 for d in shape[:2]):
         raise ValueError(
-            f"{where}: 'input_shape' must be (height, width, channels) of one image, "
-            f"channels-last, with positive integers (height and width may be None for any "
-            f"size), e.g. input_shape=(224, 224, 3). Received: input_shape={input_shape!r}"
+            f"{where}: input_shape {shape} is too small; MobileNetV2 halves the image five "
+            f"times and needs images of at least 32×32 pixels (Keras's minimum)."
         )
-    if any(d is not None and d < 32 for d in input_shape[:2]):
-        raise ValueError(
-            f"{where}: input_shape {tuple(input_shape)} is too small; MobileNetV2 halves the "
-            f"image five times and needs images of at least 32×32 pixels (Keras's minimum)."
-        )
-    return tuple(input_shape)  # type: ignore[return-value]
+    return shape
 
 
 def MobileNetV2(

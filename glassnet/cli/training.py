@@ -41,7 +41,7 @@ _Architecture = Annotated[
         "--model",
         "-m",
         help="Architecture: small-cnn, lenet5, mlp, alexnet, vgg11/13/16/19, "
-        "resnet18/34/50/101/152, googlenet.",
+        "resnet18/34/50/101/152, googlenet, mobilenet-v2 (at least 32 pixels).",
     ),
 ]
 _ImageSize = Annotated[

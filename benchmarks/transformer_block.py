@@ -6,6 +6,10 @@ projections to queries, keys and values, ``softmax(q · kᵀ / √d)`` per head,
 the values, and a Dense output projection. The block is the pre-norm encoder of most modern
 transformers: ``x + attention(norm(x))``, then ``x + mlp(norm(x))``; a classifier head
 averages over the sequence.
+
+The summary counts the multiply-accumulates of layers, so compare's GFLOP/s column for T1
+leaves out the two products inside the attention (q · kᵀ and weights · v, 2 · 64² · 128 per
+sample, about an eighth of the block's work): read its ms/step, and the ratio, rather.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ averages over the sequence.
 
 The summary counts the multiply-accumulates of layers, so compare's GFLOP/s column for T1
 leaves out the two products inside the attention (q · kᵀ and weights · v, 2 · 64² · 128 per
-sample, about an eighth of the block's work): read its ms/step, and the ratio, rather.
+sample, about 8 % of the block's work): read its ms/step and the ratio rather.
 """
 
 from __future__ import annotations

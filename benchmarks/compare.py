@@ -317,7 +317,54 @@ def resnet50_torch(model: object, layout: str) -> Step:
     return step
 
 
+def mobilenet_v2_model() -> gn.Model:
+    return gn.applications.MobileNetV2(classifier_activation=None)
+
+
+def mobilenet_v2_torch(model: object, layout: str) -> Step:
+    import torch
+
+    from benchmarks.torch_mobilenet import from_glassnet
+
+    net = from_glassnet(model).eval()
+    x = torch.from_numpy(np.ascontiguousarray(_data(1, (224, 224, 3))[0].transpose(0, 3, 1, 2)))
+    if layout == "channels_last":
+        net, x = (
+            net.to(memory_format=torch.channels_last),
+            x.contiguous(memory_format=torch.channels_last),
+        )
+
+    def step() -> None:
+        with torch.inference_mode():
+            net(x)
+
+    return step
+
+
+def transformer_torch(batch: int, lr: float):
+    def build(model: gn.Model, layout: str) -> Step:
+        import torch
+
+        from benchmarks.transformer_block import torch_model
+
+        net = torch_model(model)
+        x, y = _data(batch, model.input_shape[1:])
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        opt = torch.optim.Adam(net.parameters(), lr=lr, eps=1e-7)
+
+        def step() -> None:
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(xt), yt).backward()
+            opt.step()
+
+        return step
+
+    return build
+
+
 def workloads() -> list[Workload]:
+    from benchmarks.transformer_block import glassnet_model as transformer_model
+
     sgd = lambda: gn.optimizers.SGD(0.01, momentum=0.9)  # noqa: E731
     adam = lambda: gn.optimizers.Adam(1e-3, epsilon=1e-7)  # noqa: E731
     return [
@@ -337,6 +384,11 @@ def workloads() -> list[Workload]:
                  glassnet_inference(cifar_model, 256), torch_inference(256)),
         Workload("W5", "ResNet-50 forward, batch 1, 224×224×3", 1, False,
                  resnet50_glassnet, resnet50_torch),
+        Workload("M1", "MobileNetV2 forward, batch 1, 224×224×3", 1, False,
+                 glassnet_inference(mobilenet_v2_model, 1), mobilenet_v2_torch),
+        Workload("T1", "transformer block (4-head self-attention, MLP 512) 64×128, Adam, "
+                 "batch 32 (train step)", 32, True,
+                 glassnet_training(transformer_model, adam, 32), transformer_torch(32, 1e-3)),
     ]  # fmt: skip
 
 
@@ -369,14 +421,14 @@ def _run_block(step: Step, kept: int, settle: int, settle_ms: float) -> list[flo
 
 
 def _side_names(workload: Workload) -> list[str]:
-    """glassnet, and PyTorch in each memory layout that applies (W1 and R1 have no image
+    """glassnet, and PyTorch in each memory layout that applies (W1, R1 and T1 have no image
     axes)."""
     import importlib.util
 
     if importlib.util.find_spec("torch") is None:
         print("PyTorch is not installed: measuring glassnet only")
         return ["glassnet"]
-    layouts = ["nchw"] if workload.name in ("W1", "R1") else ["nchw", "channels_last"]
+    layouts = ["nchw"] if workload.name in ("W1", "R1", "T1") else ["nchw", "channels_last"]
     return ["glassnet"] + [f"torch_{layout}" for layout in layouts]
 
 

@@ -67,6 +67,57 @@ def test_compares_torch_twin_computes_glassnets_function(torch, make):
     np.testing.assert_allclose(model.predict(x), theirs, rtol=1e-4, atol=1e-5)
 
 
+def test_mobilenet_v2_twin_computes_glassnets_function(torch):
+    """M1's PyTorch MobileNetV2, built from glassnet's with its weights, gives its predictions
+    (BN statistics randomised so that they matter; a small image and width keep it quick)."""
+    import glassnet as gn
+    from benchmarks.torch_mobilenet import from_glassnet
+
+    gn.set_seed(0)
+    model = gn.applications.MobileNetV2((64, 64, 3), alpha=0.5, classes=5)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        for key, w in layer.named_weights():
+            if key in ("gamma", "moving_variance"):
+                w.data[...] = rng.uniform(0.5, 1.5, w.shape)
+            elif key in ("beta", "moving_mean"):
+                w.data[...] = rng.normal(0.0, 0.1, w.shape)
+    net = from_glassnet(model, alpha=0.5).eval()
+    x = rng.random((2, 64, 64, 3), dtype=np.float32)
+    with torch.no_grad():
+        theirs = torch.softmax(net(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())), 1).numpy()
+    np.testing.assert_allclose(model.predict(x), theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_transformer_block_twin_computes_and_trains_like_glassnet(torch):
+    """T1's two transformer blocks: the same predictions from the same weights, and after one
+    Adam step on the same batch the same predictions again (the gradients agree)."""
+    import glassnet as gn
+    from benchmarks.transformer_block import glassnet_model, torch_model
+
+    gn.set_seed(0)
+    model = glassnet_model()
+    net = torch_model(model)
+    assert model.count_params() == sum(p.numel() for p in net.parameters())
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, *model.input_shape[1:])).astype(np.float32)
+    y = rng.integers(0, 10, 4)
+    with torch.no_grad():
+        theirs = net(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(model.predict(x), theirs, rtol=1e-4, atol=1e-5)
+    model.compile(
+        gn.optimizers.Adam(1e-3, epsilon=1e-7),
+        gn.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.train_on_batch(x, y)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+    torch.nn.functional.cross_entropy(net(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+    opt.step()
+    with torch.no_grad():
+        theirs = net(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(model.predict(x), theirs, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("one_process", [False, True])
 def test_compare_times_every_side_in_blocks(torch, one_process):
     """benchmarks.compare's W1 runs glassnet and PyTorch, each in its own process by default,

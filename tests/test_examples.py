@@ -145,3 +145,27 @@ def test_transformer_text_reads_who_chased_whom(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "test accuracy" in out and "attends most to" in out
     assert (tmp_path / "attention.png").stat().st_size > 0
+
+
+def test_unet_segmentation_loss_falls_and_masks_overlap(capsys):
+    unet = load_example("unet_segmentation")
+    images, masks = unet.make_images(4, np.random.default_rng(0))
+    assert images.shape == (4, 32, 32, 3) and masks.shape == (4, 32, 32, 1)
+    assert set(np.unique(masks)) == {0.0, 1.0}
+    result = unet.main(epochs=6, train=384, verbose=False)
+    assert result["loss"][-1] < 0.2 * result["loss"][0]
+    # Marking every pixel scores about 0.12; the trained U-Net finds the shapes' outlines.
+    assert result["baseline"] < 0.2 and result["iou"] > 0.85
+    skips = [layer for layer in result["model"].layers if type(layer).__name__ == "Concatenate"]
+    assert len(skips) == 2
+
+
+def test_timeseries_cnn_names_the_wave(capsys):
+    waves = load_example("timeseries_cnn")
+    x, kinds = waves.make_waves(6, np.random.default_rng(0))
+    assert x.shape == (6, 128, 1) and set(kinds) <= {0, 1, 2}
+    result = waves.main(epochs=5, train=600, verbose=False)
+    assert result["loss"][-1] < 0.5 * result["loss"][0]
+    assert result["accuracy"] >= 0.95  # chance is 1/3
+    model = result["model"]
+    assert [layer.dilation_rate for layer in model.layers[:4]] == [(1,), (2,), (4,), (8,)]

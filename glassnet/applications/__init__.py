@@ -15,6 +15,9 @@ at 224×224×3 with 1000 classes are torchvision's exactly. No pretrained weight
 - ``ResNet18``, ``ResNet34``, ``ResNet50``, ``ResNet101``, ``ResNet152``: He et al. 2015, skip
   connections (blocks ``BasicBlock``, ``Bottleneck``).
 - ``GoogLeNet``: Szegedy et al. 2014, Inception v1 (blocks ``Inception``, ``BasicConv2D``).
+- ``MobileNetV2``: Sandler et al. 2018, inverted residual blocks of depthwise convolutions,
+  for phones; a functional ``Model`` with Keras's layout, names and parameter count
+  (3,538,984), rather than torchvision's.
 
 By name, as ``glassnet train --model`` and ``glassnet summary`` take them: ``names()`` lists
 them and ``get("vgg16", input_shape=(32, 32, 3), classes=10)`` builds one.
@@ -24,6 +27,7 @@ from glassnet.applications.alexnet import AlexNet
 from glassnet.applications.googlenet import BasicConv2D, GoogLeNet, Inception
 from glassnet.applications.lenet import LeNet5
 from glassnet.applications.mlp import mlp
+from glassnet.applications.mobilenet_v2 import MobileNetV2
 from glassnet.applications.registry import canonical_name, get, names
 from glassnet.applications.resnet import (
     BasicBlock,
@@ -49,6 +53,7 @@ __all__ = [
     "GoogLeNet",
     "Inception",
     "LeNet5",
+    "MobileNetV2",
     "ResNet18",
     "ResNet34",
     "ResNet50",

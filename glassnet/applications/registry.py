@@ -15,6 +15,7 @@ from glassnet.applications.alexnet import AlexNet
 from glassnet.applications.googlenet import GoogLeNet
 from glassnet.applications.lenet import LeNet5
 from glassnet.applications.mlp import mlp
+from glassnet.applications.mobilenet_v2 import MobileNetV2
 from glassnet.applications.resnet import ResNet18, ResNet34, ResNet50, ResNet101, ResNet152
 from glassnet.applications.small_cnn import small_cnn
 from glassnet.applications.vgg import VGG11, VGG13, VGG16, VGG19
@@ -37,6 +38,7 @@ _BUILDERS: dict[str, Callable[..., Model]] = {
     "resnet101": ResNet101,
     "resnet152": ResNet152,
     "googlenet": GoogLeNet,
+    "mobilenetv2": MobileNetV2,
 }
 
 

@@ -41,7 +41,7 @@ _Architecture = Annotated[
         "--model",
         "-m",
         help="Architecture: small-cnn, lenet5, mlp, alexnet, vgg11/13/16/19, "
-        "resnet18/34/50/101/152, googlenet.",
+        "resnet18/34/50/101/152, googlenet, mobilenet-v2 (at least 32 pixels).",
     ),
 ]
 _ImageSize = Annotated[
@@ -115,7 +115,9 @@ def build_classifier(
         front.append(layers.Rescaling(1 / 255, name="rescaling"))
     if not front:
         return base
-    stack = [layers.Input(input_shape), *front, *base.layers]
+    # A chain's layers join the front; a graph (MobileNetV2's functional model) joins whole.
+    body = base.layers if isinstance(base, gn.Sequential) else [base]
+    stack = [layers.Input(input_shape), *front, *body]
     return gn.Sequential(stack, name=base.name)
 
 

@@ -948,7 +948,14 @@ def _activation_layer(graph: Graph, layer: Activation, value: Value) -> Value:
 
 @register_converter(ReLU)
 def _relu(graph: Graph, layer: ReLU, value: Value) -> Value:
-    """max(0, x), or Keras's general form with threshold, negative slope and cap."""
+    """max(0, x), or Keras's general form with threshold, negative slope and cap. A plain
+    capped ReLU (``ReLU(6.0)``, MobileNet's) is one Clip(x, 0, cap), which runtimes fuse and
+    ``import_onnx`` reads back."""
+    if layer.negative_slope == 0.0 and layer.threshold == 0.0 and layer.max_value is not None:
+        low = graph.weight(f"{layer.name}_min", np.float32(0.0))
+        high = graph.weight(f"{layer.name}_max", np.float32(layer.max_value))
+        out = graph.node("Clip", [value.name, low, high], layer.name)
+        return Value(out, value.shape, value.layout)
     if layer.negative_slope == 0.0 and layer.threshold == 0.0:
         out = graph.node("Relu", [value.name], layer.name)
     else:

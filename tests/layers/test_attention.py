@@ -257,7 +257,7 @@ def test_embedding_mask_reaches_attention_and_average_pooling():
     gn.set_seed(0)
     ids = np.array([[4, 2, 7, 0, 0], [3, 0, 0, 0, 0]])
     inputs = gn.Input((5,), dtype="int64")
-    emb = layers.Embedding(10, 8, mask_zero=True)(inputs)
+    emb = layers.Embedding(10, 8, mask_zero=True, name="tokens")(inputs)
     att = layers.MultiHeadAttention(2, 4, name="mha")(emb, emb)
     x = layers.LayerNormalization()(layers.add([emb, layers.Dropout(0.1)(att)]))
     x = layers.Dense(8, activation="relu")(x)
@@ -269,7 +269,7 @@ def test_embedding_mask_reaches_attention_and_average_pooling():
     keep = ids != 0
     expected = (features * keep[..., None]).sum(1) / keep.sum(1, keepdims=True)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
-    embedding = model.get_layer("embedding")
+    embedding = model.get_layer("tokens")  # named: automatic names depend on the tests before
     mask = embedding(Tensor(ids))._keras_mask
     np.testing.assert_array_equal(mask.numpy(), keep)
     assert embedding.get_config()["mask_zero"] is True

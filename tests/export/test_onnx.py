@@ -14,6 +14,7 @@ ort = pytest.importorskip("onnxruntime")
 from glassnet import applications, layers  # noqa: E402
 from glassnet.export.onnx import export, supported_layers, to_onnx  # noqa: E402
 from glassnet.models import Model, Sequential  # noqa: E402
+from tests.export.parity import check_onnx_parity  # noqa: E402
 
 
 def _randomize_bn(model, rng):
@@ -29,18 +30,7 @@ def _randomize_bn(model, rng):
                 layer.beta.data[...] = rng.normal(0, 0.2, c)
 
 
-def _check(model, atol=1e-4):
-    proto = to_onnx(model)
-    onnx.checker.check_model(proto, full_check=True)
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    rng = np.random.default_rng(1)
-    for batch in (1, 7):
-        x = rng.normal(size=(batch, *model.input_shape[1:])).astype(np.float32)
-        expected = model.predict(x)
-        got = session.run(None, {"input": x})[0]
-        assert got.shape == expected.shape
-        np.testing.assert_allclose(got, expected, atol=atol, rtol=0)
-
+_check = check_onnx_parity
 
 ARCHITECTURES = {
     "mlp": lambda: applications.mlp((20,), classes=5),

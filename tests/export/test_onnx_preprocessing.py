@@ -14,20 +14,9 @@ import glassnet as gn  # noqa: E402
 from glassnet import layers as L  # noqa: E402
 from glassnet.export.onnx import export, to_onnx  # noqa: E402
 from glassnet.export.onnx_import import import_onnx  # noqa: E402
+from tests.export.parity import check_onnx_parity  # noqa: E402
 
-
-def _check(model, atol=1e-4):
-    proto = to_onnx(model)
-    onnx.checker.check_model(proto, full_check=True)
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    rng = np.random.default_rng(1)
-    for batch in (1, 7):
-        x = rng.normal(size=(batch, *model.input_shape[1:])).astype(np.float32)
-        expected = model.predict(x)
-        got = session.run(None, {"input": x})[0]
-        assert got.shape == expected.shape
-        np.testing.assert_allclose(got, expected, atol=atol, rtol=0)
-    return proto
+_check = check_onnx_parity
 
 
 def _images():

@@ -15,7 +15,6 @@ the same layers, in the same wiring, on real data (``glassnet.models.functional`
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -205,8 +204,3 @@ def call_symbolic(
     stored_kwargs = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
     nodes.append(Node(layer, stored, outputs, stored_kwargs, dict(flags or {})))
     return outputs[0] if len(outputs) == 1 else outputs
-
-
-def sample_size(shape: Shape) -> int | None:
-    """Numbers in one sample of ``shape`` (batch axis excluded), or None if a size is unknown."""
-    return None if None in shape[1:] else math.prod(shape[1:])

@@ -288,6 +288,9 @@ class Dropout(Layer):
         rate: the fraction to drop, in [0, 1).
         seed: an int for its own random generator (repeatable masks), or None to use the
             engine's generator (``glassnet.backend.manual_seed`` makes that repeatable).
+        noise_shape: Keras's: the mask's shape, 1 on the axes that share one draw and None
+            (the input's size) elsewhere: ``(None, 1, 8)`` drops the same features at every
+            time step of (batch, steps, 8) inputs. None: one draw per element.
 
     Shape:
         Output like the input.
@@ -295,12 +298,13 @@ class Dropout(Layer):
 
     supports_masking = True
     trains_in_shares = True  # see Layer.trains_in_shares
-    _config_keys = ("rate", "seed")
+    _config_keys = ("rate", "seed", "noise_shape")
 
     def __init__(
         self,
         rate: float,
         seed: int | None = None,
+        noise_shape: tuple[int | None, ...] | None = None,
         *,
         name: str | None = None,
         trainable: bool = True,
@@ -311,10 +315,19 @@ class Dropout(Layer):
             raise TypeError(f"Dropout: 'seed' must be an integer or None. Received: seed={seed!r}")
         self.seed = None if seed is None else int(seed)
         self._rng = None if seed is None else np.random.default_rng(self.seed)
+        if noise_shape is not None and not (
+            isinstance(noise_shape, (tuple, list))
+            and all(d is None or (is_int(d) and d >= 1) for d in noise_shape)
+        ):
+            raise ValueError(
+                f"Dropout: 'noise_shape' must be a tuple of positive sizes and None, one per "
+                f"axis of the input, e.g. (None, 1, 8). Received: noise_shape={noise_shape!r}"
+            )
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         rng = self._rng if self._rng is not None else get_rng()
-        return ops.dropout(x, self.rate, training=training, rng=rng)
+        return ops.dropout(x, self.rate, training=training, rng=rng, noise_shape=self.noise_shape)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)

@@ -287,3 +287,17 @@ def test_dropout_uses_ops_dropout_contract():
     x = Tensor(np.ones((2, 2), np.float32))
     assert layers.Dropout(0.0)(x, training=True) is x
     assert ops.dropout(x, 0.0) is x
+
+
+def test_dropout_noise_shape_shares_a_draw_along_the_axes_of_size_one(tmp_path):
+    """Keras's noise_shape: (None, 1, 4) drops the same features at every time step."""
+    layer = layers.Dropout(0.5, seed=3, noise_shape=(None, 1, 4))
+    x = np.ones((3, 6, 4), np.float32)
+    y = layer(x, training=True).numpy()
+    np.testing.assert_array_equal(y, np.broadcast_to(y[:, :1, :], y.shape))
+    assert set(np.unique(y)) <= {0.0, 2.0} and 0 < (y == 0).mean() < 1
+    np.testing.assert_array_equal(layer(x).numpy(), x)  # inference: untouched
+    clone = layers.deserialize(layers.serialize(layer))
+    assert clone.noise_shape == (None, 1, 4)
+    with pytest.raises(ValueError, match="Dropout: 'noise_shape' must be a tuple"):
+        layers.Dropout(0.5, noise_shape=(None, 0))

@@ -224,7 +224,11 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
             "gamma_constraint": "unit_norm",
         },
     ),
-    "Dropout": ((6,), {"rate": 0.25, "seed": 1}, {"rate": 0.5, "seed": 2}),
+    "Dropout": (
+        (6,),
+        {"rate": 0.25, "seed": 1},
+        {"rate": 0.5, "seed": 2, "noise_shape": (None, 1)},
+    ),
     "LayerNormalization": ((3, 4), {"axis": [1, 2]}, {"epsilon": 0.25, **NORM_WEIGHTS}),
     "GroupNormalization": (
         (3, 3, 4),

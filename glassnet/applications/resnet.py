@@ -29,8 +29,11 @@ different numbers.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, ClassVar
+
+import numpy as np
 
 from glassnet.applications._common import ARGS, build_chain, chain_shape, image_classifier
 from glassnet.checks import check_bool, check_positive_int
@@ -38,11 +41,13 @@ from glassnet.layers import (
     Add,
     BatchNormalization,
     Conv2D,
+    Dense,
     GlobalAveragePooling2D,
     MaxPooling2D,
     ReLU,
+    ZeroPadding2D,
 )
-from glassnet.layers.layer import InputSpec, Layer, Shape
+from glassnet.layers.layer import InputSpec, Layer, Shape, _copy_into
 from glassnet.models import Model, Sequential
 from glassnet.tensor import Tensor
 
@@ -64,10 +69,35 @@ def _bn(name: str) -> BatchNormalization:
     return BatchNormalization(epsilon=1e-5, momentum=0.9, name=name)
 
 
-def _conv(filters: int, kernel_size: int, strides: int, name: str) -> Conv2D:
-    # No bias: the BatchNormalization after it subtracts the mean, and its beta is the bias.
-    padding = "valid" if kernel_size == 1 else "same"
-    return Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False, name=name)
+_PADDINGS = ("same", "torch")
+
+
+def _check_padding(where: str, padding: Any) -> str:
+    if padding not in _PADDINGS:
+        raise ValueError(
+            f"{where}: 'padding' must be 'same' (TensorFlow's, the default) or 'torch' "
+            f"(k // 2 on every side, as torchvision; needed for its weights). "
+            f"Received: padding={padding!r}"
+        )
+    return padding
+
+
+def _conv(
+    filters: int, kernel_size: int, strides: int, name: str, padding: str = "same"
+) -> list[Layer]:
+    """A k×k convolution without bias (the BatchNormalization after it subtracts the mean, and
+    its beta is the bias), padded the ``padding`` way: "same" is one layer; "torch" puts a
+    ``ZeroPadding2D`` of k // 2 on every side before a "valid" convolution (Conv2D takes only
+    "same" or "valid"). With stride 1 both pad alike; with stride 2 "same" pads bottom/right."""
+    if kernel_size == 1 or padding == "same":
+        mode = "valid" if kernel_size == 1 else "same"
+        return [
+            Conv2D(filters, kernel_size, strides=strides, padding=mode, use_bias=False, name=name)
+        ]
+    return [
+        ZeroPadding2D(kernel_size // 2, name=f"{name}_pad"),
+        Conv2D(filters, kernel_size, strides=strides, padding="valid", use_bias=False, name=name),
+    ]
 
 
 class _ResidualBlock(Model):
@@ -80,7 +110,7 @@ class _ResidualBlock(Model):
     trains_in_shares = True  # its call applies only its layers (Layer.trains_in_shares)
 
     expansion: ClassVar[int] = 1
-    _config_keys = ("filters", "strides")
+    _config_keys = ("filters", "strides", "padding")
 
     def __init__(
         self,
@@ -88,6 +118,7 @@ class _ResidualBlock(Model):
         strides: int = 1,
         downsample: bool = False,
         *,
+        padding: str = "same",
         name: str | None = None,
         trainable: bool = True,
     ) -> None:
@@ -95,13 +126,16 @@ class _ResidualBlock(Model):
         where = type(self).__name__
         self.filters = check_positive_int(where, "filters", filters)
         self.strides = check_positive_int(where, "strides", strides)
+        self.padding = _check_padding(where, padding)
         downsample = check_bool(where, "downsample", downsample)
+        # With padding="torch", the strided 3×3 convolution's ZeroPadding2D (else None).
+        self.pad: Layer | None = None
         self._make_layers()
         # The shortcut: the identity, or a 1×1 convolution + BN that matches F(x)'s shape.
         self.downsample: list[Layer] = []
         if downsample:
             self.downsample = [
-                _conv(self.filters * self.expansion, 1, self.strides, f"{self.name}_downsample"),
+                *_conv(self.filters * self.expansion, 1, self.strides, f"{self.name}_downsample"),
                 _bn(f"{self.name}_downsample_bn"),
             ]
         self.add = Add(name=f"{self.name}_add")
@@ -109,6 +143,22 @@ class _ResidualBlock(Model):
 
     def _make_layers(self) -> None:
         raise NotImplementedError
+
+    def _conv3x3(self, filters: int, strides: int, name: str) -> Conv2D:
+        """The 3×3 convolution; with torch padding and stride 2 its ZeroPadding2D is ``pad``
+        (stride 1 "same" already pads 1 on every side, as torchvision does)."""
+        mode = self.padding if strides > 1 else "same"
+        *pad, conv = _conv(filters, 3, strides, name, mode)
+        if pad:
+            self.pad = pad[0]
+        return conv
+
+    def _padded(self, layers: list[Layer], conv: Layer) -> list[Layer]:
+        """``layers`` with ``pad`` (if any) put before ``conv``."""
+        if self.pad is None:
+            return layers
+        at = layers.index(conv)
+        return [*layers[:at], self.pad, *layers[at:]]
 
     def _main_path(self) -> list[Layer]:
         raise NotImplementedError
@@ -163,14 +213,14 @@ class BasicBlock(_ResidualBlock):
     expansion = 1
 
     def _make_layers(self) -> None:
-        self.conv1 = _conv(self.filters, 3, self.strides, f"{self.name}_conv1")
+        self.conv1 = self._conv3x3(self.filters, self.strides, f"{self.name}_conv1")
         self.bn1 = _bn(f"{self.name}_bn1")
         self.relu = ReLU(name=f"{self.name}_relu")
-        self.conv2 = _conv(self.filters, 3, 1, f"{self.name}_conv2")
+        self.conv2 = self._conv3x3(self.filters, 1, f"{self.name}_conv2")
         self.bn2 = _bn(f"{self.name}_bn2")
 
     def _main_path(self) -> list[Layer]:
-        return [self.conv1, self.bn1, self.relu, self.conv2, self.bn2]
+        return self._padded([self.conv1, self.bn1, self.relu, self.conv2, self.bn2], self.conv1)
 
 
 class Bottleneck(_ResidualBlock):
@@ -195,16 +245,16 @@ class Bottleneck(_ResidualBlock):
     expansion = 4
 
     def _make_layers(self) -> None:
-        self.conv1 = _conv(self.filters, 1, 1, f"{self.name}_conv1")
+        (self.conv1,) = _conv(self.filters, 1, 1, f"{self.name}_conv1")
         self.bn1 = _bn(f"{self.name}_bn1")
-        self.conv2 = _conv(self.filters, 3, self.strides, f"{self.name}_conv2")
+        self.conv2 = self._conv3x3(self.filters, self.strides, f"{self.name}_conv2")
         self.bn2 = _bn(f"{self.name}_bn2")
-        self.conv3 = _conv(self.filters * self.expansion, 1, 1, f"{self.name}_conv3")
+        (self.conv3,) = _conv(self.filters * self.expansion, 1, 1, f"{self.name}_conv3")
         self.bn3 = _bn(f"{self.name}_bn3")
         self.relu = ReLU(name=f"{self.name}_relu")
 
     def _main_path(self) -> list[Layer]:
-        return [
+        layers = [
             self.conv1,
             self.bn1,
             self.relu,
@@ -214,6 +264,132 @@ class Bottleneck(_ResidualBlock):
             self.conv3,
             self.bn3,
         ]
+        return self._padded(layers, self.conv2)
+
+
+# ------------------------------------------------------------------ torchvision's weights
+#: safetensors dtypes accepted for weights (converted to float32).
+_FLOAT_DTYPES = {"F16": "float16", "F32": "float32", "F64": "float64"}
+#: torchvision's BatchNorm2d names → glassnet's BatchNormalization weights.
+_BN_NAMES = {
+    "weight": "gamma",
+    "bias": "beta",
+    "running_mean": "moving_mean",
+    "running_var": "moving_variance",
+}
+
+
+def _torchvision_keys(model: Sequential) -> dict[str, tuple[Tensor, tuple[int, ...]]]:
+    """Each torchvision state-dict key of ``model`` → (the glassnet weight, the axes that turn
+    torch's array into glassnet's: OIHW → HWIO for kernels, (out, in) → (in, out) for Dense)."""
+    keys: dict[str, tuple[Tensor, tuple[int, ...]]] = {}
+
+    def add(prefix: str, layer: Layer) -> None:
+        if isinstance(layer, Conv2D):
+            keys[f"{prefix}.weight"] = (layer.kernel, (2, 3, 1, 0))
+        elif isinstance(layer, BatchNormalization):
+            for torch_name, name in _BN_NAMES.items():
+                keys[f"{prefix}.{torch_name}"] = (getattr(layer, name), (0,))
+        elif isinstance(layer, Dense):
+            keys[f"{prefix}.weight"] = (layer.kernel, (1, 0))
+            keys[f"{prefix}.bias"] = (layer.bias, (0,))
+
+    for layer in model.layers:
+        if isinstance(layer, _ResidualBlock):
+            prefix = layer.name.replace("_", ".")  # layer1_0 → layer1.0
+            for attr in ("conv1", "bn1", "conv2", "bn2", "conv3", "bn3"):
+                if hasattr(layer, attr):
+                    add(f"{prefix}.{attr}", getattr(layer, attr))
+            for index, sub in enumerate(layer.downsample):
+                add(f"{prefix}.downsample.{index}", sub)
+        elif layer.name == "predictions":
+            add("fc", layer)
+        else:
+            add(layer.name, layer)
+    return keys
+
+
+def _load_torchvision(
+    where: str, model: Sequential, path: str | os.PathLike[str], include_top: bool
+) -> None:
+    """Copy a torchvision ResNet ``state_dict`` saved as safetensors at ``path`` into ``model``.
+
+    Only the header (names, dtypes, shapes) is read until every key, dtype and shape matches
+    the model, so a crafted file can make glassnet allocate no more than the model's own
+    weights; all problems are reported together, and nothing is copied unless there are none.
+    Never unpickles: safetensors files hold only arrays.
+    """
+    expected = _torchvision_keys(model)
+    try:
+        # Imported here: only loading weights needs it.
+        from safetensors import safe_open
+
+        handle = safe_open(os.fspath(path), framework="np")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{where}: weights file '{path}' does not exist.") from None
+    except Exception as err:  # safetensors raises its own SafetensorError, or OSError
+        raise ValueError(
+            f"{where}: cannot read '{path}' as a safetensors file ({err}). Expected a "
+            f"torchvision ResNet state_dict saved with safetensors.torch.save_file."
+        ) from None
+    with handle as file:
+        header = {}
+        for key in file.keys():
+            if key.endswith("num_batches_tracked"):
+                continue  # BatchNorm2d's step counter: glassnet's momentum needs no count
+            if not include_top and key.startswith("fc."):
+                continue
+            part = file.get_slice(key)
+            header[key] = (part.get_dtype(), tuple(part.get_shape()))
+        problems = _compare(expected, header)
+        fc = header.get("fc.weight")
+        if include_top and fc is not None and len(fc[1]) == 2:
+            classes = expected["fc.weight"][0].shape[1]
+            if fc[1][0] != classes:
+                problems.insert(
+                    0,
+                    f"the file's classifier has {fc[1][0]} classes (fc.weight {fc[1]}) but "
+                    f"classes={classes}. To classify your own {classes} classes, pass "
+                    f"include_top=False and add a head, e.g. Dense({classes}), to train.",
+                )
+        if problems:
+            raise ValueError(
+                f"{where}: cannot load torchvision weights from '{path}':\n\t"
+                + "\n\t".join(problems)
+            )
+        arrays = {key: file.get_tensor(key) for key in expected}
+    for key, (weight, axes) in expected.items():
+        _copy_into(weight, np.asarray(arrays[key], dtype=np.float32).transpose(axes))
+
+
+def _compare(
+    expected: dict[str, tuple[Tensor, tuple[int, ...]]],
+    header: dict[str, tuple[str, tuple[int, ...]]],
+) -> list[str]:
+    """What keeps the file's arrays (``header``: key → dtype, shape) from filling ``expected``,
+    in torch's words and shapes, as ``load_state_dict(strict=True)`` reports it."""
+    problems = []
+    missing = [key for key in expected if key not in header]
+    unexpected = [key for key in header if key not in expected]
+    if missing:
+        problems.append("Missing key(s): " + ", ".join(f'"{k}"' for k in missing))
+    if unexpected:
+        problems.append("Unexpected key(s): " + ", ".join(f'"{k}"' for k in unexpected))
+    for key, (dtype, shape) in header.items():
+        if key not in expected:
+            continue
+        weight, axes = expected[key]
+        want = tuple(weight.shape[axes.index(i)] for i in range(len(axes)))
+        if shape != want:
+            problems.append(
+                f"size mismatch for {key}: the file has shape {shape}, the model needs {want}"
+            )
+        elif dtype not in _FLOAT_DTYPES:
+            problems.append(
+                f"{key} has dtype {dtype}; expected float32, float16 or float64 "
+                f"(convert with .float() before saving)"
+            )
+    return problems
 
 
 _DOC = """{summary}
@@ -240,25 +416,69 @@ def _resnet(
 ) -> Callable[..., Sequential]:
     """The constructor of a ResNet of ``repeats`` ``block`` blocks in its four stages."""
 
-    def features() -> list[Layer]:
+    def features(padding: str) -> list[Layer]:
         # The stem: 7×7/2 convolution and 3×3/2 max-pool, a quarter of the size each way.
-        stack: list[Layer] = [
-            _conv(64, 7, 2, "conv1"),
-            _bn("bn1"),
-            ReLU(name="relu"),
-            MaxPooling2D(3, strides=2, padding="same", name="maxpool"),
-        ]
+        stack: list[Layer] = [*_conv(64, 7, 2, "conv1", padding), _bn("bn1"), ReLU(name="relu")]
+        if padding == "torch":
+            # torchvision pads the max-pool by 1 with -inf. It follows a ReLU, so every value
+            # is >= 0 and a zero border changes no window's maximum: zeros then "valid" is
+            # exactly torchvision's result.
+            stack += [
+                ZeroPadding2D(1, name="maxpool_pad"),
+                MaxPooling2D(3, strides=2, padding="valid", name="maxpool"),
+            ]
+        else:
+            stack.append(MaxPooling2D(3, strides=2, padding="same", name="maxpool"))
         channels = 64
         for stage, (filters, count) in enumerate(zip((64, 128, 256, 512), repeats, strict=True), 1):
             for index in range(count):
                 strides = 2 if stage > 1 and index == 0 else 1
                 downsample = strides != 1 or channels != filters * block.expansion
-                stack.append(block(filters, strides, downsample, name=f"layer{stage}_{index}"))
+                stack.append(
+                    block(
+                        filters, strides, downsample, padding=padding, name=f"layer{stage}_{index}"
+                    )
+                )
                 channels = filters * block.expansion
         return stack
 
     doc = _DOC.format(summary=summary, args=ARGS, c=512 * block.expansion)
-    return image_classifier(where, features, lambda: [GlobalAveragePooling2D(name="avg_pool")], doc)
+    top = lambda: [GlobalAveragePooling2D(name="avg_pool")]  # noqa: E731
+    builders = {
+        padding: image_classifier(where, lambda padding=padding: features(padding), top, doc)
+        for padding in _PADDINGS
+    }
+
+    def constructor(
+        input_shape: Any = (224, 224, 3),
+        classes: int = 1000,
+        include_top: bool = True,
+        pooling: str | None = "avg",
+        classifier_activation: Any = "softmax",
+        name: str = where.lower(),
+        *,
+        weights: str | os.PathLike[str] | None = None,
+        padding: str | None = None,
+    ) -> Sequential:
+        padding = _check_padding(
+            where, "torch" if padding is None and weights else padding or "same"
+        )
+        if weights is not None and padding != "torch":
+            raise ValueError(
+                f"{where}: torchvision's weights need padding='torch' (its windows sit one pixel "
+                f"off TensorFlow's 'same'). Received: padding={padding!r} with weights."
+            )
+        model = builders[padding](
+            input_shape, classes, include_top, pooling, classifier_activation, name
+        )
+        if weights is not None:
+            _load_torchvision(where, model, weights, include_top)
+        return model
+
+    constructor.__name__ = constructor.__qualname__ = where
+    constructor.__module__ = __name__
+    constructor.__doc__ = doc
+    return constructor
 
 
 ResNet18 = _resnet(

@@ -5,7 +5,16 @@ with Keras's names and arguments (``input_shape``, ``classes``, ``include_top``,
 ``classifier_activation``). Plain stacks are ``Sequential`` models; the residual and inception
 blocks are ``Model`` subclasses registered as layers, so ``model.save()`` and
 ``glassnet.load_model()`` work for every network. Layouts follow torchvision, so parameter counts
-at 224×224×3 with 1000 classes are torchvision's exactly. No pretrained weights are included.
+at 224×224×3 with 1000 classes are torchvision's exactly. No pretrained weights are included,
+but the ResNets load torchvision's from a safetensors file and then give torchvision's numbers:
+export them where PyTorch and torchvision are installed with ::
+
+    import torch, torchvision
+    from safetensors.torch import save_file
+    save_file(torchvision.models.resnet18(weights="DEFAULT").state_dict(), "resnet18.safetensors")
+
+then ``ResNet18(weights="resnet18.safetensors")``; torchvision's networks expect pixels in
+[0, 1] normalised with ImageNet's mean and std (see ``glassnet.applications.resnet``).
 
 - ``mlp``: fully connected layers (the multilayer perceptron).
 - ``small_cnn``: a small photo classifier for your own folders (``glassnet train``'s default).

@@ -24,7 +24,33 @@ side; glassnet uses ``padding="same"``, which gives the same output sizes. With 
 "same" pads TensorFlow's way — the extra pixel goes to the bottom and right, none to the top
 and left — so the windows sit one pixel lower and further right than torchvision's. That
 changes nothing about the architecture, but weights ported from torchvision give slightly
-different numbers.
+different numbers. ``padding="torch"`` pads torchvision's way instead: a ``ZeroPadding2D`` of
+k // 2 on every side before each strided k×k convolution and the max-pool, which then use
+"valid"; the parameters and their order are the same.
+
+Pretrained weights: ``weights=PATH`` loads a torchvision ResNet ``state_dict`` saved as
+safetensors (never pickle) and builds with ``padding="torch"``, so the outputs are
+torchvision's. With PyTorch and torchvision installed, export them once::
+
+    import torch, torchvision
+    from safetensors.torch import save_file
+    save_file(torchvision.models.resnet18(weights="DEFAULT").state_dict(), "resnet18.safetensors")
+
+then ``glassnet.applications.ResNet18(weights="resnet18.safetensors")``. Every key, shape and
+dtype is checked against the model from the file's header before any data is read, and all
+problems are reported in one error. torchvision's networks expect RGB pixels in [0, 1]
+normalised with ImageNet's mean and std; put that in front of the model::
+
+    model = gn.Sequential([
+        gn.layers.Input((224, 224, 3)),
+        gn.layers.Rescaling(1 / 255),  # pixels 0..255 → 0..1
+        gn.layers.Normalization(mean=[0.485, 0.456, 0.406],
+                                variance=[0.229**2, 0.224**2, 0.225**2]),
+        gn.applications.ResNet18(weights="resnet18.safetensors"),
+    ])
+
+For your own classes, load with ``include_top=False`` (the file's ``fc`` is skipped) and add
+a ``Dense(classes)`` head.
 """
 
 from __future__ import annotations
@@ -396,9 +422,15 @@ _DOC = """{summary}
 
     Args:
         input_shape: ``(height, width, channels)`` of one image. Any size works: every
-            downsampling step uses "same" padding, so 32×32 (CIFAR) images shrink to 1×1
-            rather than to nothing.
+            downsampling step pads, so 32×32 (CIFAR) images shrink to 1×1 rather than to
+            nothing.
         {args}
+        weights: None (random initial weights), or the path of a ``.safetensors`` file
+            holding a torchvision ResNet ``state_dict`` (keys ``conv1.weight``,
+            ``layer1.0.bn1.running_mean``, ..., ``fc.weight``): every key and shape must match;
+            with ``include_top=False`` its ``fc`` is skipped.
+        padding: "same" (TensorFlow's, the default without weights) or "torch" (k // 2 on
+            every side, as torchvision; the default with weights, and the only one they take).
 
     Returns:
         A built ``Sequential``: the stem ``conv1``, ``bn1``, ``relu``, ``maxpool``; blocks

@@ -492,9 +492,9 @@ def _resnet(
         weights: str | os.PathLike[str] | None = None,
         padding: str | None = None,
     ) -> Sequential:
-        padding = _check_padding(
-            where, "torch" if padding is None and weights else padding or "same"
-        )
+        if padding is None:
+            padding = "same" if weights is None else "torch"
+        padding = _check_padding(where, padding)
         if weights is not None and padding != "torch":
             raise ValueError(
                 f"{where}: torchvision's weights need padding='torch' (its windows sit one pixel "

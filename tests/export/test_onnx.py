@@ -52,6 +52,10 @@ ARCHITECTURES = {
     ),
     "ResNet18": lambda: applications.ResNet18((32, 32, 3), classes=10, classifier_activation=None),
     "ResNet50": lambda: applications.ResNet50((32, 32, 3), classes=10, classifier_activation=None),
+    # torchvision's padding (for its weights): ZeroPadding2D before the strided convolutions
+    "ResNet50_torch_padding": lambda: applications.ResNet50(
+        (32, 32, 3), classes=10, classifier_activation=None, padding="torch"
+    ),
     "GoogLeNet": lambda: applications.GoogLeNet(
         (32, 32, 3), classes=10, classifier_activation=None
     ),

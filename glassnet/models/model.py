@@ -107,7 +107,7 @@ class Model(Layer):
         return super().__call__(inputs, training)
 
     def _check_input_shape(self, input_shape: Any) -> Any:
-        several = self.takes_several_inputs and not _is_shape(input_shape)
+        several = self.takes_several_inputs and not training.is_shape(input_shape)
         if several and not self.__dict__.get("_multi_input"):
             self.__dict__["_multi_input"] = True  # a list of shapes: several inputs
         return super()._check_input_shape(input_shape)
@@ -117,14 +117,14 @@ class Model(Layer):
         have no shape arithmetic of their own). ``input_shape`` includes the batch axis; a list
         of shapes for a model with several inputs."""
         with no_grad():
-            self._run_call(_zeros(input_shape), False)
+            self._run_call(training.zero_sample(input_shape), False)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         """The output shape for ``input_shape`` (batch may be None), from one zero sample; a
         list of shapes for several inputs or outputs."""
         with no_grad():
-            out = self(_zeros(input_shape), training=False)
-        batch = input_shape[0] if _is_shape(input_shape) else input_shape[0][0]
+            out = self(training.zero_sample(input_shape), training=False)
+        batch = input_shape[0] if training.is_shape(input_shape) else input_shape[0][0]
         if isinstance(out, (list, tuple)):
             return [(batch, *o.shape[1:]) for o in out]
         return (batch, *out.shape[1:])
@@ -897,16 +897,3 @@ def _scalar(value: Any) -> Any:
     """A logged value as a Python float (an array of several values stays an array)."""
     array = np.asarray(value.data if isinstance(value, Tensor) else value)
     return float(array) if array.size == 1 else array
-
-
-def _is_shape(shape: Any) -> bool:
-    if not isinstance(shape, (list, tuple)):
-        return True  # not a list of shapes (the layer names what is wrong with it)
-    return all(n is None or isinstance(n, (int, np.integer)) for n in shape)
-
-
-def _zeros(input_shape: Any) -> Any:
-    """One zero sample for ``input_shape`` (a list of them for a list of shapes)."""
-    if not _is_shape(input_shape):
-        return [_zeros(shape) for shape in input_shape]
-    return Tensor(np.zeros(tuple(1 if n is None else n for n in input_shape), np.float32))

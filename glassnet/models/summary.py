@@ -13,10 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from glassnet.layers.layer import Layer
 from glassnet.layers.observers import observe_calls
+from glassnet.models.training import zero_sample
 from glassnet.tensor import Tensor, no_grad
 
 
@@ -97,7 +96,7 @@ def _rows_traced(model: Any, shape: tuple, depth: int, rows: list[Row]) -> None:
     """Run one zero sample through a subclassed model and record each direct sub-layer call.
     ``shape``: the input's, or one per input for a model with several."""
     several = len(shape) > 0 and isinstance(shape[0], (list, tuple))
-    zeros = [_zeros(s) for s in shape] if several else _zeros(shape)
+    zeros = zero_sample(shape)
     batch = shape[0][0] if several else shape[0]
     with no_grad(), observe_calls() as calls:
         model(zeros, training=False)
@@ -111,10 +110,6 @@ def _rows_traced(model: Any, shape: tuple, depth: int, rows: list[Row]) -> None:
         if layer.children():
             first = input_shapes[0] if isinstance(input_shapes, list) else input_shapes
             _rows_traced(layer, (batch, *first[1:]), depth + 1, rows)
-
-
-def _zeros(shape: tuple) -> Tensor:
-    return Tensor(np.zeros(tuple(1 if n is None else n for n in shape), np.float32))
 
 
 def _rows_functional(model: Any, rows: list[Row]) -> None:

@@ -55,6 +55,22 @@ def several(data: Any) -> bool:
     )
 
 
+def is_shape(shape: Any) -> bool:
+    """Whether ``shape`` is one shape (sizes and None), not a list of shapes (several inputs);
+    anything else counts as one, and the layer says what is wrong with it."""
+    if not isinstance(shape, (list, tuple)):
+        return True
+    return all(n is None or isinstance(n, (int, np.integer)) for n in shape)
+
+
+def zero_sample(input_shape: Any) -> Any:
+    """One zero sample (batch 1 where the batch is None) for ``input_shape``, or a list of
+    them for a list of shapes: what building or tracing a model runs through it."""
+    if not is_shape(input_shape):
+        return [zero_sample(shape) for shape in input_shape]
+    return Tensor(np.zeros(tuple(1 if n is None else n for n in input_shape), np.float32))
+
+
 def map_arrays(data: Any, fn: Callable[[Any], Any]) -> Any:
     """``fn`` applied to each array of ``data`` (one array, or several: a list or a dict)."""
     if isinstance(data, dict):

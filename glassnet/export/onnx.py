@@ -18,6 +18,7 @@ order is glassnet's and the Dense weights stay right). Kernels become (out, in, 
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from collections.abc import Callable
@@ -1163,12 +1164,16 @@ def _functional(graph: Graph, model: Functional, value: Any) -> Any:
     inputs = value if isinstance(value, list) else [value]
 
     def convert(layer: Layer, args: Any, kwargs: dict[str, Any]) -> Any:
-        tensors = [k for k, v in kwargs.items() if isinstance(v, (Value, list, tuple))]
+        fn = _CONVERTERS.get(type(layer))
+        taken = inspect.signature(fn).parameters if fn is not None else {}
+        tensors = [
+            k for k, v in kwargs.items() if isinstance(v, (Value, list, tuple)) and k not in taken
+        ]
         if tensors:
             raise ValueError(
                 f"ONNX export: layer '{layer.name}' is called with {', '.join(tensors)} from "
-                "other layers (a recurrent layer's initial_state, an attention_mask input); the "
-                "exporter writes layers called on their inputs alone."
+                "other layers (a recurrent layer's initial_state); its converter writes the "
+                "layer called on its inputs alone."
             )
         return convert_layer(graph, layer, args, kwargs)
 

@@ -4,14 +4,17 @@ Softmax and Where.
 
 Masks become one bool (batch or 1, queries, keys) tensor: the padding mask a sequence carries
 (``Value.mask``, from ``Embedding(mask_zero=True)``) as rows and columns, and the causal lower
-triangle as a constant (so a causal layer needs a known sequence length). Masked logits get
-−10⁹ added, as in the layers.
+triangle as a constant (so a causal layer needs a known sequence length). Masks that are the
+model's inputs (``attention_mask=``, ``query_mask=``, ``mask=[query_mask, value_mask]``) are
+0/1 floats cast to bool. Masked logits get −10⁹ added, as in the layers.
+``return_attention_scores`` adds the softmax weights as a second output.
 There is no import back: the importer maps ONNX ops to layers one by one, and these graphs
 come back, if at all, as the generic ops they are made of.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -21,11 +24,30 @@ from glassnet.layers.attention import AdditiveAttention, Attention, MultiHeadAtt
 from glassnet.ops.attention import LARGE_NEGATIVE
 
 
+def _bool(graph: Graph, hint: str, mask: Value | None) -> str | None:
+    """A mask input (0/1 floats, as every graph input is) as a bool tensor, or None."""
+    if mask is None:
+        return None
+    return graph.node("Cast", [mask.name], f"{hint}_mask", to=graph.onnx.TensorProto.BOOL)
+
+
+def _with_mask(graph: Graph, hint: str, value: Value, mask: Value | None) -> Value:
+    """``value`` with the mask given for it in the call (else the one it carries)."""
+    return value if mask is None else replace(value, mask=_bool(graph, hint, mask))
+
+
 def _mask(
-    graph: Graph, hint: str, query: Value, key: Value, causal: bool, rows: bool = True
+    graph: Graph,
+    hint: str,
+    query: Value,
+    key: Value,
+    causal: bool,
+    rows: bool = True,
+    pairs: str | None = None,
 ) -> str | None:
-    """The (N or 1, Tq, Tk) bool mask of the pairs that may attend, or None."""
-    masks = []
+    """The (N or 1, Tq, Tk) bool mask of the pairs that may attend, or None; ``pairs``: a
+    bool (N, Tq, Tk) ``attention_mask``."""
+    masks = [] if pairs is None else [pairs]
     tq, tk = query.shape[1], key.shape[1]
     if causal:
         if tq is None or tk is None:
@@ -77,13 +99,25 @@ def _project(
 
 @register_converter(MultiHeadAttention)
 def _multi_head_attention(
-    graph: Graph, layer: MultiHeadAttention, values: list[Value], use_causal_mask: bool = False
-) -> Value:
+    graph: Graph,
+    layer: MultiHeadAttention,
+    values: list[Value],
+    use_causal_mask: bool = False,
+    return_attention_scores: bool = False,
+    attention_mask: Value | None = None,
+    query_mask: Value | None = None,
+    value_mask: Value | None = None,
+    key_mask: Value | None = None,
+) -> Value | list[Value]:
     """Q, K, V projected head by head, softmax((Q/√d)·Kᵀ, masked)·V, heads folded back, and
     the output projection: the layer's own steps."""
+    name = layer.name
     query, value = (graph.layout(v, NHWC) for v in values[:2])
     key = graph.layout(values[2], NHWC) if len(values) > 2 else value
-    name = layer.name
+    query = _with_mask(graph, name, query, query_mask)
+    value = _with_mask(graph, name, value, value_mask)
+    if len(values) > 2:
+        key = _with_mask(graph, name, key, key_mask)
     q = _project(graph, layer, "query", query, [0, 2, 1, 3])  # (N, H, Tq, K)
     q = graph.node(
         "Mul", [q, graph.weight(f"{name}_scale", np.float32(1 / np.sqrt(layer.key_dim)))], name
@@ -95,7 +129,9 @@ def _multi_head_attention(
     if len(values) > 2 and key.mask is not None:
         both = key.mask if columns is None else graph.node("And", [columns, key.mask], name)
         columns = both
-    mask = _mask(graph, name, query, Value(key.name, key.shape, mask=columns), use_causal_mask)
+    pairs = _bool(graph, name, attention_mask)
+    key = Value(key.name, key.shape, mask=columns)
+    mask = _mask(graph, name, query, key, use_causal_mask, pairs=pairs)
     if mask is not None:
         mask = graph.node("Unsqueeze", [mask, _int64(graph, name, [1])], f"{name}_mask")
     weights = _masked_softmax(graph, name, logits, mask)
@@ -110,18 +146,30 @@ def _multi_head_attention(
             "Add", [out, graph.weight(f"{name}_output_bias", layer.output_bias.numpy())], name
         )
     shape = tuple(layer.compute_output_shape([val.shape for val in values]))
-    return Value(out, shape, NHWC, query.mask)
+    result = Value(out, shape, NHWC, query.mask)
+    if not return_attention_scores:
+        return result
+    scores = (shape[0], layer.num_heads, query.shape[1], key.shape[1])
+    return [result, Value(weights, scores, NHWC)]
 
 
 @register_converter(Attention, AdditiveAttention)
 def _dense_attention(
-    graph: Graph, layer: Any, values: list[Value], use_causal_mask: bool = False
-) -> Value:
+    graph: Graph,
+    layer: Any,
+    values: list[Value],
+    use_causal_mask: bool = False,
+    return_attention_scores: bool = False,
+    mask: list[Value | None] | None = None,
+) -> Value | list[Value]:
     """Scores (dot product, or Σ scale·tanh(q + k)), the masked softmax over the keys, the
     weighted values, and padded query steps set to 0."""
+    name = layer.name
     query, value = (graph.layout(v, NHWC) for v in values[:2])
     key = graph.layout(values[2], NHWC) if len(values) > 2 else value
-    name = layer.name
+    given = mask or [None, None]
+    query = _with_mask(graph, name, query, given[0])
+    value = _with_mask(graph, name, value, given[1])
     concat = isinstance(layer, AdditiveAttention) or layer.score_mode == "concat"
     if not concat:
         kt = graph.node("Transpose", [key.name], name, perm=[0, 2, 1])
@@ -149,12 +197,15 @@ def _dense_attention(
             weight = graph.weight(f"{name}_concat", layer.concat_score_weight.numpy())
             scores = graph.node("Mul", [scores, weight], name)
     key_mask = Value(key.name, key.shape, mask=value.mask)
-    mask = _mask(graph, name, query, key_mask, use_causal_mask, rows=False)
-    weights = _masked_softmax(graph, name, scores, mask)
+    pairs = _mask(graph, name, query, key_mask, use_causal_mask, rows=False)
+    weights = _masked_softmax(graph, name, scores, pairs)
     out = graph.node("MatMul", [weights, value.name], name)
     if query.mask is not None:
         rows = graph.node("Cast", [query.mask], name, to=graph.onnx.TensorProto.FLOAT)
         rows = graph.node("Unsqueeze", [rows, _int64(graph, name, [2])], name)
         out = graph.node("Mul", [out, rows], name)
     shape = tuple(layer.compute_output_shape([val.shape for val in values]))
-    return Value(out, shape, NHWC, query.mask)
+    result = Value(out, shape, NHWC, query.mask)
+    if not return_attention_scores:
+        return result
+    return [result, Value(weights, (shape[0], query.shape[1], key.shape[1]), NHWC)]

@@ -250,16 +250,14 @@ class MultiHeadAttention(Layer):
                 "mha(x, x) for self-attention."
             )
         inputs = [query, value] if key is None else [query, value, key]
-        if is_symbolic([inputs, attention_mask]):
-            if return_attention_scores:
-                raise NotImplementedError(
-                    f"{self._where}: return_attention_scores is not recorded in a functional "
-                    "graph; glassnet.inspect.attention_map reads the scores of a layer in a "
-                    "model."
-                )
-            causal = check_bool(self._where, "use_causal_mask", use_causal_mask)
-            flags = {"use_causal_mask": True} if causal else {}
-            return call_symbolic(self, inputs, {"attention_mask": attention_mask}, flags)
+        masks = {
+            "query_mask": query_mask,
+            "value_mask": value_mask,
+            "key_mask": key_mask,
+            "attention_mask": attention_mask,
+        }
+        if is_symbolic([inputs, list(masks.values())]):
+            return self._record(inputs, masks, return_attention_scores, use_causal_mask)
         self._call_args = {
             "query_mask": query_mask,
             "value_mask": value_mask,
@@ -270,6 +268,19 @@ class MultiHeadAttention(Layer):
         }
         try:
             return super().__call__(inputs, training=training)
+        finally:
+            self._call_args = {}
+
+    def _record(self, inputs: list[Any], masks: dict[str, Any], scores: bool, causal: bool) -> Any:
+        """The call on KerasTensors: a node whose keyword tensors are the masks given and whose
+        flags are the switches, with the scores as a second output when asked for."""
+        flags = {
+            "return_attention_scores": check_bool(self._where, "return_attention_scores", scores),
+            "use_causal_mask": check_bool(self._where, "use_causal_mask", causal),
+        }
+        self._call_args = {"scores": flags["return_attention_scores"]}
+        try:
+            return call_symbolic(self, inputs, masks, {k: v for k, v in flags.items() if v})
         finally:
             self._call_args = {}
 
@@ -324,8 +335,11 @@ class MultiHeadAttention(Layer):
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         shapes = self._check_input_shape(input_shape)
-        query = shapes[0]
-        return (*query[:-1], self.output_shape or query[-1])
+        query, value = shapes[0], shapes[1]
+        output = (*query[:-1], self.output_shape or query[-1])
+        if self._call_args.get("scores"):  # recording a call with return_attention_scores
+            return [output, (query[0], self.num_heads, query[1], value[1])]
+        return output
 
     def summary_formula(self) -> str:
         """Keras's count: three input projections (dim·heads·size + heads·size each) and the
@@ -381,6 +395,16 @@ def _given(mask: Any, x: Any) -> Tensor | None:
     return getattr(x, "_keras_mask", None) if isinstance(x, Tensor) else None
 
 
+def _mask_pair(where: str, mask: Any) -> list[Any]:
+    """``mask=[query_mask, value_mask]`` (either may be None), checked."""
+    if not isinstance(mask, (list, tuple)) or len(mask) != 2:
+        raise ValueError(
+            f"{where}: mask must be a list [query_mask, value_mask] (either may be None). "
+            f"Received {type(mask).__name__}."
+        )
+    return list(mask)
+
+
 class _BaseDenseAttention(Layer):
     """Shared by ``Attention`` and ``AdditiveAttention``: inputs ``[query, value]`` or
     ``[query, value, key]``, masks ``[query_mask, value_mask]``, Keras 3's semantics."""
@@ -405,15 +429,19 @@ class _BaseDenseAttention(Layer):
         """Attend from ``inputs[0]`` (query) to ``inputs[1]`` (value) through ``inputs[2]``
         (key, default the value); ``mask=[query_mask, value_mask]`` (default: the inputs'
         ``_keras_mask``). Returns the output, or ``(output, scores)``."""
-        if is_symbolic(inputs):
-            if return_attention_scores or mask is not None:
-                raise NotImplementedError(
-                    f"{self._where}: an explicit mask and return_attention_scores are not "
-                    "recorded in a functional graph (the inputs' padding masks are used); "
-                    "glassnet.inspect.attention_map reads the scores of a layer in a model."
-                )
-            causal = check_bool(self._where, "use_causal_mask", use_causal_mask)
-            return call_symbolic(self, inputs, flags={"use_causal_mask": True} if causal else {})
+        if is_symbolic([inputs, mask]):
+            flags = {
+                "return_attention_scores": check_bool(
+                    self._where, "return_attention_scores", return_attention_scores
+                ),
+                "use_causal_mask": check_bool(self._where, "use_causal_mask", use_causal_mask),
+            }
+            self._call_args = {"scores": flags["return_attention_scores"]}
+            try:
+                given = {} if mask is None else {"mask": _mask_pair(self._where, mask)}
+                return call_symbolic(self, inputs, given, {k: v for k, v in flags.items() if v})
+            finally:
+                self._call_args = {}
         self._call_args = {
             "mask": mask,
             "scores": check_bool(self._where, "return_attention_scores", return_attention_scores),
@@ -450,12 +478,7 @@ class _BaseDenseAttention(Layer):
         query, value = inputs[0], inputs[1]
         key = inputs[2] if len(inputs) > 2 else value
         args = self._call_args
-        given = args.get("mask")
-        if given is not None and (not isinstance(given, (list, tuple)) or len(given) != 2):
-            raise ValueError(
-                f"{self._where}: mask must be a list [query_mask, value_mask] (either may be "
-                f"None). Received {type(given).__name__}."
-            )
+        given = None if args.get("mask") is None else _mask_pair(self._where, args["mask"])
         query_mask = _given(given[0] if given else None, query)
         value_mask = _given(given[1] if given else None, value)
         scores = self._scores(query, key)  # (batch, queries, keys)
@@ -476,7 +499,10 @@ class _BaseDenseAttention(Layer):
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         shapes = self._check_input_shape(input_shape)
-        return (*shapes[0][:-1], shapes[1][-1])
+        output = (*shapes[0][:-1], shapes[1][-1])
+        if self._call_args.get("scores"):  # recording a call with return_attention_scores
+            return [output, (shapes[0][0], shapes[0][1], shapes[1][1])]
+        return output
 
 
 class Attention(_BaseDenseAttention):

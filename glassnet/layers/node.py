@@ -132,7 +132,10 @@ class Node:
 
 
 def flatten_tensors(structure: Any) -> list[Any]:
-    """The leaves of a tensor, a list/tuple of them or a dict of them (values in key order)."""
+    """The leaves of a tensor, a list/tuple of them or a dict of them (values in key order);
+    None (an input left out, as in ``mask=[None, value_mask]``) is no leaf."""
+    if structure is None:
+        return []
     if isinstance(structure, dict):
         return [leaf for key in structure for leaf in flatten_tensors(structure[key])]
     if isinstance(structure, (list, tuple)):

@@ -249,7 +249,7 @@ class Functional(Model):
 
         def taken(tensors: Any) -> Any:
             if isinstance(tensors, list):
-                return [values[id(t)] for t in tensors]
+                return [None if t is None else values[id(t)] for t in tensors]
             return values[id(tensors)]
 
         for node in self._nodes:
@@ -312,10 +312,16 @@ class Functional(Model):
         def refs_of(tensors: Any) -> list[Any]:
             return [ref(t) for t in tensors] if isinstance(tensors, list) else [ref(tensors)]
 
+        def keyword(tensors: Any) -> list[Any]:
+            """A keyword tensor as one reference, a list of them as a list (None kept)."""
+            if isinstance(tensors, list):
+                return [None if t is None else ref(t) for t in tensors]
+            return ref(tensors)
+
         for node in self._nodes:
             spec: Any = refs_of(node.inputs)
             if node.kwargs or node.flags:  # {"args": [...], "kwargs": {...}, "flags": {...}}
-                kwargs = {key: refs_of(tensors) for key, tensors in node.kwargs.items()}
+                kwargs = {key: keyword(tensors) for key, tensors in node.kwargs.items()}
                 spec = {"args": spec, "kwargs": kwargs}
                 if node.flags:
                     spec["flags"] = dict(node.flags)
@@ -371,8 +377,13 @@ class Functional(Model):
                 refs = spec["args"] if isinstance(spec, dict) else spec
                 named = spec.get("kwargs", {}) if isinstance(spec, dict) else {}
                 taken = [find(ref) for ref in refs]
-                kwargs = {key: [find(ref) for ref in given] for key, given in named.items()}
-                missing = taken + [t for given in kwargs.values() for t in given]
+                kwargs = {key: _keyword(find, given) for key, given in named.items()}
+                missing = taken + [
+                    t
+                    for key, given in kwargs.items()
+                    for t, ref in zip(_listed(given), _listed(named[key]), strict=True)
+                    if ref is not None
+                ]
                 if any(t is None for t in missing) or any(p[0] is layer for p in waiting):
                     waiting.append((layer, spec))
                     continue
@@ -397,6 +408,25 @@ class Functional(Model):
             name=config.get("name"),
             trainable=config.get("trainable", True),
         )
+
+
+def _is_ref(spec: Any) -> bool:
+    """Whether a saved keyword argument is one reference ``[layer, call, output]``."""
+    return isinstance(spec, list) and bool(spec) and isinstance(spec[0], str)
+
+
+def _keyword(find: Callable[[list[Any]], Any], spec: Any) -> Any:
+    """A saved keyword tensor back: one reference, or a list of them with None kept."""
+    if _is_ref(spec):
+        return find(spec)
+    if not isinstance(spec, list):
+        raise ValueError(f"a call's keyword tensors must be a reference or a list, not {spec!r}")
+    return [None if ref is None else find(ref) for ref in spec]
+
+
+def _listed(value: Any) -> list[Any]:
+    """A keyword argument as a list (one reference or tensor becomes a list of one)."""
+    return [value] if _is_ref(value) or not isinstance(value, list) else value
 
 
 def _restructure(keys: Any, values: list[Any]) -> Any:

@@ -102,3 +102,26 @@ def test_attention_is_not_imported_back(tmp_path):
     model.export(str(tmp_path / "m.onnx"))
     with pytest.raises(ValueError, match="cannot import: .*Where"):
         import_onnx(str(tmp_path / "m.onnx"))
+
+
+def test_mask_inputs_and_scores_outputs_run_in_onnxruntime():
+    """Masks that are model inputs are cast to bool; the scores are outputs of their own."""
+    from tests.layers.test_attention import _masked_inputs, _scores_and_masks_model
+
+    model = _scores_and_masks_model()
+    proto = to_onnx(model)
+    onnx.checker.check_model(proto, full_check=True)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    x = _masked_inputs(np.random.default_rng(6))
+    got = session.run(None, dict(zip(names, x, strict=True)))
+    for a, b in zip(got, model.predict(x), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+
+
+def test_a_keyword_tensor_its_converter_does_not_take_is_refused():
+    inputs = gn.Input((4, 3))
+    state = gn.Input((5,))
+    model = gn.Model([inputs, state], L.GRU(5)(inputs, initial_state=[state]))
+    with pytest.raises(ValueError, match="called with initial_state"):
+        to_onnx(model)

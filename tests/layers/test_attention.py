@@ -465,5 +465,77 @@ def test_a_causal_call_in_a_functional_graph_is_recorded_and_saved(tmp_path):
     again = gn.load_model(tmp_path / "m.glassnet")
     assert again.get_layer("causal")._inbound_nodes[0].flags == {"use_causal_mask": True}
     np.testing.assert_allclose(again.predict(x), expected, atol=1e-6)
-    with pytest.raises(NotImplementedError, match="return_attention_scores"):
-        mha(inputs, inputs, return_attention_scores=True)
+
+
+def _masked_inputs(rng):
+    """A batch for the model of ``_scores_and_masks_model``: query, value, an attention mask,
+    a value mask and a query mask (0/1 floats, as model inputs are)."""
+    return [
+        rng.standard_normal((3, 5, 4)).astype(np.float32),
+        rng.standard_normal((3, 6, 4)).astype(np.float32),
+        (rng.random((3, 5, 6)) > 0.3).astype(np.float32),
+        (rng.random((3, 6)) > 0.3).astype(np.float32),
+        (rng.random((3, 5)) > 0.3).astype(np.float32),
+    ]
+
+
+def _scores_and_masks_model():
+    """Masks as model inputs and the scores as outputs, for all three attention layers."""
+    gn.set_seed(4)
+    query, value = gn.Input((5, 4)), gn.Input((6, 4))
+    pairs, value_mask, query_mask = gn.Input((5, 6)), gn.Input((6,)), gn.Input((5,))
+    mha = layers.MultiHeadAttention(2, 3, name="mha")
+    out, scores = mha(
+        query,
+        value,
+        attention_mask=pairs,
+        query_mask=query_mask,
+        return_attention_scores=True,
+        use_causal_mask=True,
+    )
+    dot, dot_scores = layers.Attention(name="dot")(
+        [query, value], mask=[None, value_mask], return_attention_scores=True
+    )
+    additive = layers.AdditiveAttention(name="add")([query, value], mask=[query_mask, value_mask])
+    inputs = [query, value, pairs, value_mask, query_mask]
+    return gn.Model(inputs, [out, scores, dot, dot_scores, additive])
+
+
+def test_scores_and_mask_inputs_are_recorded_in_a_functional_graph_and_saved(tmp_path):
+    """``return_attention_scores`` gives the node a second output; masks passed as keyword
+    tensors (``attention_mask=``, ``query_mask=``, ``mask=[None, value_mask]``) are inputs of
+    the call; both replay, as the eager calls compute them, after a save and load too."""
+    model = _scores_and_masks_model()
+    x = _masked_inputs(np.random.default_rng(5))
+    q, v, pairs, value_mask, query_mask = (Tensor(a) for a in x)
+    out, scores = model.get_layer("mha")(
+        q,
+        v,
+        attention_mask=pairs,
+        query_mask=query_mask,
+        return_attention_scores=True,
+        use_causal_mask=True,
+    )
+    dot, dot_scores = model.get_layer("dot")(
+        [q, v], mask=[None, value_mask], return_attention_scores=True
+    )
+    additive = model.get_layer("add")([q, v], mask=[query_mask, value_mask])
+    expected = [t.numpy() for t in (out, scores, dot, dot_scores, additive)]
+    assert [tuple(t.shape) for t in model.outputs] == [
+        (None, 5, 4), (None, 2, 5, 6), (None, 5, 4), (None, 5, 6), (None, 5, 4)
+    ]  # fmt: skip
+    got = model.predict(x)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    allowed = (x[2] > 0) & np.tri(5, 6, dtype=bool) & (x[4] > 0)[:, :, None]
+    hidden = ~allowed & allowed.any(-1, keepdims=True)  # rows with a key left: the rest is 0
+    assert hidden.any() and np.all(got[1].transpose(1, 0, 2, 3)[:, hidden] < 1e-6)
+    model.save(tmp_path / "m.glassnet")
+    for a, b in zip(gn.load_model(tmp_path / "m.glassnet").predict(x), expected, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_a_functional_mask_must_be_a_pair():
+    query = gn.Input((5, 4))
+    with pytest.raises(ValueError, match=r"mask must be a list \[query_mask, value_mask\]"):
+        layers.Attention()([query, query], mask=query)

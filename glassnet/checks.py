@@ -34,6 +34,7 @@ __all__ = [
     "check_padding",
     "check_positive_int",
     "check_range",
+    "check_seed",
     "check_steps",
     "get_from",
     "is_int",
@@ -180,6 +181,19 @@ def check_range(
     if not (math.isfinite(value) and rule[1](value)):
         raise ValueError(f"{where}: '{arg}' must be {rule[0]}. Received: {arg}={value!r}")
     return float(value)
+
+
+def check_seed(where: str, seed: Any) -> int | None:
+    """A random seed: a non-negative integer (NumPy's generators take no other), or None for
+    the engine's generator."""
+    if seed is None:
+        return None
+    whole = is_int(seed)
+    if not whole or seed < 0:
+        raise (ValueError if whole else TypeError)(
+            f"{where}: 'seed' must be a non-negative integer or None. Received: seed={seed!r}"
+        )
+    return int(seed)
 
 
 def check_steps(where: str, arg: str, value: Any, rule: tuple[str, Any]) -> int | float:

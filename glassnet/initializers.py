@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from glassnet.backend import default_float, get_rng, is_float
+from glassnet.checks import check_seed
 
 __all__ = [
     "Constant",
@@ -102,11 +103,7 @@ class _Seeded(Initializer):
     _config_keys: ClassVar[tuple[str, ...]] = ("seed",)
 
     def __init__(self, seed: int | None = None) -> None:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise TypeError(
-                f"{type(self).__name__}: 'seed' must be an integer or None. Received: seed={seed!r}"
-            )
-        self.seed = None if seed is None else int(seed)
+        self.seed = check_seed(type(self).__name__, seed)
 
     def _rng(self) -> np.random.Generator:
         # A fresh generator per call: a seeded initializer gives the same values every time.

@@ -219,7 +219,7 @@ def test_user_subclass_registers_and_keeps_its_class():
         (
             lambda: initializers.GlorotUniform(seed=1.5),
             TypeError,
-            "GlorotUniform: 'seed' must be an integer",
+            "GlorotUniform: 'seed' must be a non-negative integer",
         ),
         (
             lambda: initializers.RandomNormal(stddev=0),

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from glassnet import constraints, initializers, ops, regularizers
-from glassnet.checks import check_bool, check_positive_int, check_range
+from glassnet.checks import check_bool, check_positive_int, check_range, check_seed
 from glassnet.layers.layer import Layer
 from glassnet.layers.node import call_symbolic, is_symbolic
 from glassnet.tensor import Tensor
@@ -29,6 +29,13 @@ def _mask_tensor(mask: Any) -> Tensor | None:
     if mask is None or isinstance(mask, Tensor):
         return mask
     return Tensor(np.asarray(mask).astype(bool))
+
+
+def _seeded(where: str, seed: Any) -> tuple[int | None, np.random.Generator | None]:
+    """The seed, and the layer's own generator for its dropout when seeded (else the
+    engine's is used)."""
+    seed = check_seed(where, seed)
+    return seed, None if seed is None else np.random.default_rng(seed)
 
 
 def _check_rate(where: str, rate: Any) -> float:
@@ -63,6 +70,7 @@ class MultiHeadAttention(Layer):
         attention_axes: only None (attention over the sequence axis) is supported.
         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
         kernel_constraint, bias_constraint: for all four projections, as in ``Dense``.
+        seed: an int for the dropout's own generator, or None for the engine's.
 
     Shape:
         query ``(batch, queries, query_dim)``, value ``(batch, keys, value_dim_in)``, key
@@ -75,6 +83,7 @@ class MultiHeadAttention(Layer):
 
     _multi_input = True
     supports_masking = True
+    trains_in_shares = True  # see Layer.trains_in_shares: per sample, dropout takes the share
     #: One call's keyword arguments (masks, flags) are that call's input, not configuration.
     run_state = Layer.run_state | {"_call_args"}
 
@@ -94,12 +103,14 @@ class MultiHeadAttention(Layer):
         activity_regularizer: Any = None,
         kernel_constraint: Any = None,
         bias_constraint: Any = None,
+        seed: int | None = None,
         *,
         name: str | None = None,
         trainable: bool = True,
     ) -> None:
         super().__init__(name=name, trainable=trainable, activity_regularizer=activity_regularizer)
         where = "MultiHeadAttention"
+        self.seed, self._rng = _seeded(where, seed)
         self.num_heads = check_positive_int(where, "num_heads", num_heads)
         self.key_dim = check_positive_int(where, "key_dim", key_dim)
         self.value_dim = (
@@ -310,7 +321,7 @@ class MultiHeadAttention(Layer):
         logits = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))  # (batch, heads, queries, keys)
         heads_mask = None if mask is None else ops.expand_dims(mask, 1)
         scores = ops.masked_softmax(logits, heads_mask)
-        weights = ops.dropout(scores, self.dropout, training=training)
+        weights = ops.dropout(scores, self.dropout, training=training, rng=self._rng)
         context = ops.matmul(weights, v)  # (batch, heads, queries, value_dim)
         context = ops.transpose(context, (0, 2, 1, 3))
         batch, steps = context.shape[0], context.shape[1]
@@ -375,6 +386,7 @@ class MultiHeadAttention(Layer):
                 "key_dim": self.key_dim,
                 "value_dim": self.value_dim,
                 "dropout": self.dropout,
+                "seed": self.seed,
                 "use_bias": self.use_bias,
                 "output_shape": self.output_shape,
                 "attention_axes": self.attention_axes,
@@ -411,11 +423,15 @@ class _BaseDenseAttention(Layer):
 
     _multi_input = True
     supports_masking = True
+    trains_in_shares = True  # see Layer.trains_in_shares: per sample, dropout takes the share
     run_state = Layer.run_state | {"_call_args"}
 
-    def __init__(self, dropout: float = 0.0, *, name: str | None = None, trainable: bool = True):
+    def __init__(
+        self, dropout: float, seed: int | None, *, name: str | None, trainable: bool
+    ) -> None:
         super().__init__(name=name, trainable=trainable)
         self.dropout = _check_rate(type(self).__name__, dropout)
+        self.seed, self._rng = _seeded(type(self).__name__, seed)
         self._call_args: dict[str, Any] = {}
 
     def __call__(  # type: ignore[override]
@@ -486,7 +502,7 @@ class _BaseDenseAttention(Layer):
             query.shape[1], key.shape[1], key_mask=value_mask, causal=args.get("causal", False)
         )
         weights = ops.masked_softmax(scores, mask)
-        dropped = ops.dropout(weights, self.dropout, training=training)
+        dropped = ops.dropout(weights, self.dropout, training=training, rng=self._rng)
         result = ops.matmul(dropped, value)
         if query_mask is not None:
             rows = ops.attention_mask(query.shape[1], 1, query_mask=query_mask)  # (b, q, 1)
@@ -517,24 +533,26 @@ class Attention(_BaseDenseAttention):
         use_scale: learn a scalar ``scale`` (initialised to 1) multiplying the scores.
         score_mode: "dot" or "concat".
         dropout: fraction of the attention weights dropped in training.
+        seed: an int for the dropout's own generator, or None for the engine's.
 
     Shape:
         query ``(batch, Tq, dim)``, value ``(batch, Tv, dim_v)``, key ``(batch, Tv, dim)``.
         Output ``(batch, Tq, dim_v)``; scores ``(batch, Tq, Tv)``.
     """
 
-    _config_keys = ("use_scale", "score_mode", "dropout")
+    _config_keys = ("use_scale", "score_mode", "dropout", "seed")
 
     def __init__(
         self,
         use_scale: bool = False,
         score_mode: str = "dot",
         dropout: float = 0.0,
+        seed: int | None = None,
         *,
         name: str | None = None,
         trainable: bool = True,
     ) -> None:
-        super().__init__(dropout, name=name, trainable=trainable)
+        super().__init__(dropout, seed, name=name, trainable=trainable)
         self.use_scale = check_bool("Attention", "use_scale", use_scale)
         if score_mode not in ("dot", "concat"):
             raise ValueError(
@@ -569,23 +587,25 @@ class AdditiveAttention(_BaseDenseAttention):
     Args:
         use_scale: learn the ``scale`` vector.
         dropout: fraction of the attention weights dropped in training.
+        seed: an int for the dropout's own generator, or None for the engine's.
 
     Shape:
         query ``(batch, Tq, dim)``, value ``(batch, Tv, dim_v)``, key ``(batch, Tv, dim)``.
         Output ``(batch, Tq, dim_v)``; scores ``(batch, Tq, Tv)``. Weight ``scale (dim,)``.
     """
 
-    _config_keys = ("use_scale", "dropout")
+    _config_keys = ("use_scale", "dropout", "seed")
 
     def __init__(
         self,
         use_scale: bool = True,
         dropout: float = 0.0,
+        seed: int | None = None,
         *,
         name: str | None = None,
         trainable: bool = True,
     ) -> None:
-        super().__init__(dropout, name=name, trainable=trainable)
+        super().__init__(dropout, seed, name=name, trainable=trainable)
         self.use_scale = check_bool("AdditiveAttention", "use_scale", use_scale)
 
     def build(self, input_shape: Any) -> None:

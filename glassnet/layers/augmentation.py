@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.backend import default_float, get_array_module, get_rng, is_float
-from glassnet.checks import check_number, check_positive_int
+from glassnet.checks import check_number, check_positive_int, check_seed
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.ops import clip
 from glassnet.ops.draws import per_sample_draws
@@ -91,15 +91,6 @@ FLIP_MODES = ("horizontal_and_vertical", "horizontal", "vertical")
 
 
 # ------------------------------------------------------------------ argument checks
-def _check_seed(where: str, seed: Any) -> int | None:
-    if seed is None:
-        return None
-    is_int = isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
-    if not is_int or seed < 0:
-        raise (ValueError if is_int else TypeError)(
-            f"{where}: 'seed' must be a non-negative integer or None. Received: seed={seed!r}"
-        )
-    return int(seed)
 
 
 def _check_choice(where: str, arg: str, value: Any, choices: tuple[str, ...]) -> str:
@@ -165,7 +156,7 @@ class _ImageAugmentation(Layer):
 
     def __init__(self, seed: Any, *, name: str | None, trainable: bool) -> None:
         super().__init__(name=name, trainable=trainable)
-        self.seed = _check_seed(type(self).__name__, seed)
+        self.seed = check_seed(type(self).__name__, seed)
         # Its own generator when seeded (checkpoints save every Generator attribute).
         self._rng = None if self.seed is None else np.random.default_rng(self.seed)
         self.input_spec = InputSpec(ndim=4, layout=_IMAGES)

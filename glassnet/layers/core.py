@@ -9,7 +9,7 @@ import numpy as np
 
 from glassnet import activations, initializers, ops, regularizers
 from glassnet.backend import get_rng
-from glassnet.checks import check_bool, check_number, check_positive_int, is_int
+from glassnet.checks import check_bool, check_number, check_positive_int, check_seed, is_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.layers.node import KerasTensor, Node
 from glassnet.tensor import Tensor
@@ -311,9 +311,7 @@ class Dropout(Layer):
     ) -> None:
         super().__init__(name=name, trainable=trainable)
         self.rate = check_number("Dropout", "rate", rate, 0.0, 1.0, high_open=True)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(f"Dropout: 'seed' must be an integer or None. Received: seed={seed!r}")
-        self.seed = None if seed is None else int(seed)
+        self.seed = check_seed("Dropout", seed)
         self._rng = None if seed is None else np.random.default_rng(self.seed)
         if noise_shape is not None and not (
             isinstance(noise_shape, (tuple, list))

@@ -16,7 +16,7 @@ import numpy as np
 
 from glassnet import ops
 from glassnet.backend import get_rng
-from glassnet.checks import check_number
+from glassnet.checks import check_number, check_seed
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.tensor import Tensor
 
@@ -30,11 +30,7 @@ class _NoiseLayer(Layer):
 
     def __init__(self, seed: Any, *, name: str | None, trainable: bool) -> None:
         super().__init__(name=name, trainable=trainable)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(
-                f"{type(self).__name__}: 'seed' must be an integer or None. Received: seed={seed!r}"
-            )
-        self.seed = None if seed is None else int(seed)
+        self.seed = check_seed(type(self).__name__, seed)
         # Its own generator when seeded (checkpoints save every Generator attribute).
         self._rng = None if seed is None else np.random.default_rng(self.seed)
 

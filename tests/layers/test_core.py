@@ -274,7 +274,7 @@ def test_dropout_gradient_uses_the_mask():
         ({"rate": 1.0}, ValueError, r"Dropout: 'rate' must be in \[0.0, 1.0\). Received: rate=1.0"),
         ({"rate": -0.1}, ValueError, "'rate' must be in"),
         ({"rate": "0.5"}, TypeError, "'rate' must be a finite number"),
-        ({"rate": 0.5, "seed": 1.5}, TypeError, "'seed' must be an integer or None"),
+        ({"rate": 0.5, "seed": 1.5}, TypeError, "'seed' must be a non-negative integer or None"),
     ],
 )
 def test_dropout_argument_errors(kwargs, error, match):

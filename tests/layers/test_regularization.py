@@ -192,7 +192,7 @@ def test_errors_name_the_layer_and_the_culprit(rng):
         layers.GaussianNoise(1.5)
     with pytest.raises(ValueError, match=r"GaussianDropout: 'rate' must be in \[0.0, 1.0\)"):
         layers.GaussianDropout(-0.1)
-    with pytest.raises(TypeError, match=r"GaussianDropout: 'seed' must be an integer"):
+    with pytest.raises(TypeError, match=r"GaussianDropout: 'seed' must be a non-negative integer"):
         layers.GaussianDropout(0.1, seed="x")
     with pytest.raises(ValueError, match=r"spatial_dropout2d"):
         layers.SpatialDropout2D(0.5)(rng.standard_normal((2, 3, 4)).astype(np.float32))

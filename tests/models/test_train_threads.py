@@ -317,3 +317,37 @@ def test_a_share_that_cannot_be_recorded_leaves_the_batch_replaying_in_order(
     for _ in range(2):
         assert np.isfinite(model.train_step(x, y))
     assert seen == []
+
+
+@pytest.mark.parametrize("kind", ["multi_head", "dot", "additive"])
+def test_attention_with_padding_and_dropout_on_two_cores_equals_the_whole_batch(
+    two_blas_threads, monkeypatch, kind
+):
+    """A transformer-style model trains a share per core: attention treats each sample on
+    its own (its padding mask too) and its dropout draws the whole batch's mask. Float64."""
+
+    def model() -> gn.Model:
+        gn.set_seed(0)
+        inputs = gn.Input((6,), dtype="int64")
+        x = L.Embedding(12, 8, mask_zero=True)(inputs)
+        if kind == "multi_head":
+            att = L.MultiHeadAttention(2, 4, dropout=0.3, seed=1)(x, x, use_causal_mask=True)
+        elif kind == "dot":
+            att = L.Attention(use_scale=True, dropout=0.3, seed=1)([x, x])
+        else:
+            att = L.AdditiveAttention(dropout=0.3, seed=1)([x, x])
+        x = L.LayerNormalization()(x + att)
+        net = gn.Model(inputs, L.Dense(3)(L.GlobalAveragePooling1D()(x)))
+        net.compile(gn.optimizers.SGD(0.1, momentum=0.9), "sparse_categorical_crossentropy")
+        return in_float64(net)
+
+    rng = np.random.default_rng(2)
+    ids = rng.integers(1, 12, (37, 6))
+    ids[:, 3:] *= rng.integers(0, 2, (37, 3))  # padding at the end of some samples
+    y = rng.integers(0, 3, 37)
+    threaded, in_order = model(), model()
+    seen = shares_seen(monkeypatch)
+    train_both(threaded, in_order, ids, y, 5, rel=1e-12)
+    assert seen == [2, 2, 2]
+    for a, b in zip(threaded.get_weights(), in_order.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)

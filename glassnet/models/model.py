@@ -864,10 +864,33 @@ class Model(Layer):
         raise ValueError(f"get_layer: no layer named {name!r} in '{self.name}'. Layers: {names}.")
 
     # ------------------------------------------------------------------ looking at it
-    def summary(self, print_fn: Any = None) -> None:
+    def summary(
+        self,
+        line_length: int | None = None,
+        positions: list[float] | None = None,
+        print_fn: Any = None,
+        expand_nested: bool = True,
+        show_trainable: bool = False,
+        layer_range: list[str] | None = None,
+    ) -> None:
         """Print each layer's output shape, parameters with the formula behind the count,
-        multiply-accumulates per sample, the totals and the number of hidden layers."""
-        summary_module.print_summary(self, print_fn)
+        multiply-accumulates per sample, the totals and the number of hidden layers.
+
+        Keras's arguments: ``line_length`` trims the widest columns (formula, links) to fit;
+        ``positions`` says where each column ends (fractions of ``line_length`` or character
+        positions); ``print_fn`` receives the text instead of ``print``; ``expand_nested=False``
+        leaves out the layers inside nested models (glassnet shows them by default);
+        ``show_trainable`` adds a Y/N column; ``layer_range=[first, last]`` (name patterns)
+        shows only those rows. The totals always count the whole model."""
+        summary_module.print_summary(
+            self,
+            print_fn,
+            line_length=line_length,
+            positions=positions,
+            expand_nested=expand_nested,
+            show_trainable=show_trainable,
+            layer_range=layer_range,
+        )
 
     # ------------------------------------------------------------------ files
     def save(self, path: str, include_optimizer: bool = True) -> None:

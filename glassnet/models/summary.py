@@ -8,11 +8,13 @@ bias. The summary shows that arithmetic for each layer.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from glassnet.checks import check_positive_int
 from glassnet.layers.layer import Layer
 from glassnet.layers.observers import observe_calls
 from glassnet.models.training import zero_sample
@@ -193,29 +195,44 @@ def _roll_up_macs(rows: list[Row]) -> int:
     return sum(r.macs for r in rows if not r.layer.children())
 
 
-def summary_text(model: Any) -> str:
-    """The whole summary as text (what ``model.summary()`` prints)."""
+def summary_text(
+    model: Any,
+    line_length: int | None = None,
+    positions: list[float] | None = None,
+    expand_nested: bool = True,
+    show_trainable: bool = False,
+    layer_range: list[str] | tuple[str, str] | None = None,
+) -> str:
+    """The whole summary as text (what ``model.summary()`` prints); the arguments are Keras's
+    (see ``Model.summary``)."""
     rows = summary_rows(model)
     macs = _roll_up_macs(rows)
+    shown = _in_range(rows, layer_range)
+    if not expand_nested:
+        shown = [r for r in shown if r.depth == 0]
     header: tuple[str, ...] = ("Layer (type)", "Output Shape", "Param #", "Formula", "MACs/sample")
     graph = hasattr(model, "_nodes")
     if graph:
         header += ("Connected to",)
+    if show_trainable:
+        header += ("Trainable",)
     table = [header]
-    for r in rows:
+    for r in shown:
         name = (
             "  " * r.depth
             + ("└ " if r.depth else "")
             + f"{r.layer.name} ({type(r.layer).__name__})"
         )
         cells = (name, str(r.output_shape), f"{r.params:,}", r.formula, f"{r.macs:,}")
-        table.append(cells + ((r.connected,) if graph else ()))
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        cells += (r.connected,) if graph else ()
+        cells += (("Y" if r.layer.trainable else "N"),) if show_trainable else ()
+        table.append(cells)
+    widths = _column_widths(table, line_length, positions)
     right = {2, 4}
 
     def line(cells: tuple[str, ...]) -> str:
         parts = [
-            c.rjust(w) if i in right else c.ljust(w)
+            _fit(c, w).rjust(w) if i in right else _fit(c, w).ljust(w)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ]
         return "  ".join(parts).rstrip()
@@ -241,6 +258,79 @@ def summary_text(model: Any) -> str:
     return "\n".join(lines)
 
 
-def print_summary(model: Any, print_fn: Callable[[str], Any] | None = None) -> None:
-    """Print ``summary_text(model)`` (or hand it to ``print_fn``)."""
-    (print_fn or print)(summary_text(model))
+def _in_range(rows: list[Row], layer_range: Any) -> list[Row]:
+    """The rows from the first layer whose name matches ``layer_range[0]`` to the first one
+    after it matching ``layer_range[1]`` (shell-style patterns, as Keras's)."""
+    if layer_range is None:
+        return rows
+    if not (
+        isinstance(layer_range, (list, tuple))
+        and len(layer_range) == 2
+        and all(isinstance(n, str) for n in layer_range)
+    ):
+        raise ValueError(
+            "summary: layer_range must be [first_layer_name, last_layer_name] (patterns such as "
+            f"'conv*' allowed). Received layer_range={layer_range!r}."
+        )
+    names = [r.layer.name for r in rows]
+    first = next((i for i, n in enumerate(names) if fnmatch.fnmatch(n, layer_range[0])), None)
+    last = None
+    if first is not None:
+        later = enumerate(names[first:], first)
+        last = next((i for i, n in later if fnmatch.fnmatch(n, layer_range[1])), None)
+    if first is None or last is None:
+        missing = layer_range[0] if first is None else layer_range[1]
+        raise ValueError(
+            f"summary: no layer matches {missing!r} in layer_range={list(layer_range)!r}"
+            + ("" if first is None else " at or after the first one")
+            + f". The layers are: {', '.join(names)}."
+        )
+    return rows[first : last + 1]
+
+
+def _column_widths(
+    table: list[tuple[str, ...]], line_length: int | None, positions: list[float] | None
+) -> list[int]:
+    """Each column's width: its longest cell; or where each column ends, from ``positions``
+    (fractions of ``line_length``, or absolute character positions, as Keras reads them); or
+    the widest columns (formula, links) trimmed until a line fits in ``line_length``."""
+    columns = len(table[0])
+    natural = [max(len(row[i]) for row in table) for i in range(columns)]
+    if positions is not None:
+        if len(positions) != columns or any(
+            not isinstance(p, (int, float)) or p <= 0 for p in positions
+        ):
+            raise ValueError(
+                f"summary: positions must give where each of the {columns} columns ends "
+                f"({', '.join(table[0])}), as fractions of line_length or as character "
+                f"positions. Received positions={positions!r}."
+            )
+        ends = [round(p * (line_length or 120)) if p <= 1 else int(p) for p in positions]
+        if ends != sorted(ends) or len(set(ends)) != len(ends):
+            raise ValueError(f"summary: positions must increase. Received positions={positions!r}.")
+        starts = [0, *ends[:-1]]
+        return [max(end - start - 2, 1) for start, end in zip(starts, ends, strict=True)]
+    if line_length is None:
+        return natural
+    line_length = check_positive_int("summary", "line_length", line_length)
+    widths = list(natural)
+    # First the formula and the links, then the shapes, the names last; a cell narrower than
+    # the floor says nothing, so a line that cannot fit stays longer.
+    for trimmable, floor in (((3, 5), 12), ((1, 3, 5), 8), ((0,), 12), ((0,), 8)):
+        trimmable = tuple(i for i in trimmable if i < columns)
+        while sum(widths) + 2 * (columns - 1) > line_length:
+            widest = max(trimmable, key=lambda i: widths[i])
+            if widths[widest] <= floor:
+                break
+            widths[widest] -= 1
+    return widths
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the cut marked with an ellipsis."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def print_summary(model: Any, print_fn: Callable[[str], Any] | None = None, **options: Any) -> None:
+    """Print ``summary_text(model, **options)`` (or hand it to ``print_fn``)."""
+    (print_fn or print)(summary_text(model, **options))

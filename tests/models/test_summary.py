@@ -89,3 +89,58 @@ def test_recurrent_layers_explain_their_count_and_cost():
     gru = summary_rows(model)[0]
     assert gru.params == 1944 and gru.formula == "3·(24·(24 + 1) + 2·24) = 1,944"
     assert gru.macs == 10 * 3 * 24 * (1 + 24)  # 10 steps, 3 gates, kernel and recurrent kernel
+
+
+def _nested_model() -> gn.Model:
+    inner = gn.Sequential(
+        [L.Input((8,)), L.Dense(4, name="d1"), L.Dense(4, name="d2")], name="inner"
+    )
+    inputs = gn.Input((8,), name="pixels")
+    out = L.Dense(2, name="head")(L.concatenate([inner(inputs), inputs], name="joined"))
+    inner.trainable = False
+    return gn.Model(inputs, out)
+
+
+def test_keras_summary_arguments():
+    """line_length trims the widest columns to fit; show_trainable adds Y/N; expand_nested
+    and layer_range choose rows (totals stay the whole model's); print_fn gets the text."""
+    model = _nested_model()
+    seen: list[str] = []
+    model.summary(print_fn=seen.append)
+    full = seen.pop()
+    assert "(8 + 1)·4 = 36" in full and max(map(len, full.splitlines())) > 80
+
+    model.summary(line_length=80, show_trainable=True, print_fn=seen.append)
+    narrow = seen.pop().splitlines()
+    table = narrow[: narrow.index(next(x for x in narrow if x.startswith("Total")))]
+    assert max(len(x) for x in table) <= 80 and "…" in "\n".join(table)
+    assert "Trainable" in table[2]
+    assert [x.split()[-1] for x in table if "(Dense)" in x] == ["N", "N", "Y"]
+
+    model.summary(expand_nested=False, print_fn=seen.append)
+    assert "d1 (Dense)" not in seen[-1] and "inner (Sequential)" in seen[-1]
+    model.summary(layer_range=["inner", "join*"], print_fn=seen.append)
+    rows = seen[-1]
+    assert "inner (Sequential)" in rows and "d2 (Dense)" in rows and "joined" in rows
+    assert "head (Dense)" not in rows and "pixels (InputLayer)" not in rows
+    assert "Total params: 82" in rows
+
+    model.summary(positions=[0.3, 0.45, 0.55, 0.7, 0.8, 1.0], print_fn=seen.append)
+    header = seen[-1].splitlines()[2]
+    assert header.index("Output") == round(0.3 * 120)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"layer_range": ["nothing*", "head"]}, r"no layer matches 'nothing\*'.*pixels"),
+        ({"layer_range": ["head", "inner"]}, "no layer matches 'inner'.*at or after"),
+        ({"layer_range": "head"}, r"layer_range must be \[first_layer_name"),
+        ({"positions": [0.5, 0.2, 0.6, 0.7, 0.8, 1.0]}, "positions must increase"),
+        ({"positions": [0.5, 1.0]}, "each of the 6 columns ends"),
+        ({"line_length": 0}, "line_length"),
+    ],
+)
+def test_bad_summary_arguments_say_what_is_expected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _nested_model().summary(**kwargs)

@@ -261,10 +261,11 @@ def backbone_blocks(backbone: Model) -> list[list[Layer]]:
     """The backbone's blocks, first to last, as ``unfreeze_last`` counts them: each a list of
     the layers with weights it holds.
 
-    In a glassnet model a block is a top-level layer with weights (a ResNet's residual block is
-    one; a network nested whole is looked into). In an imported ONNX graph, which has no
-    blocks of its own, a block is the stretch of layers ending at a skip connection's ``Add``
-    (a residual block), or a single layer with weights where there are none.
+    In a glassnet model a block is a top-level layer with weights, with the BatchNormalization
+    after it (a ResNet's residual block is one; a network nested whole is looked into). In an
+    imported ONNX graph, which has no blocks of its own, a block is the stretch of layers
+    ending at a skip connection's ``Add`` (a residual block), or a single layer with weights
+    where there are none.
     """
     if isinstance(backbone, OnnxGraph):
         blocks: list[list[Layer]] = [[]]
@@ -283,7 +284,13 @@ def backbone_blocks(backbone: Model) -> list[list[Layer]]:
     weighted = [layer for layer in backbone.layers if layer.weights]
     if len(weighted) == 1 and isinstance(weighted[0], Model):
         return backbone_blocks(weighted[0])
-    return [[layer] for layer in weighted]
+    blocks = []
+    for layer in weighted:
+        if isinstance(layer, BatchNormalization) and blocks:
+            blocks[-1].append(layer)  # it normalises the layer before: one block with it
+        else:
+            blocks.append([layer])
+    return blocks
 
 
 def unfreeze_last(backbone: Model, blocks: int) -> list[Layer]:

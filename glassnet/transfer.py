@@ -21,9 +21,9 @@ Preprocessing is part of the model: a network expects its pixels the way it was 
 them, and glassnet's images arrive as 0–255. ``preprocessing="imagenet"`` (the default for an
 ONNX file) puts ``Rescaling(1/255)`` and ImageNet's ``Normalization`` in front, which is what
 torchvision's networks expect; ``"unit"`` only rescales to [0, 1]; ``"none"`` adds nothing
-(the default for a glassnet model, which already holds its own). Without PyTorch's layout in
-glassnet: images are ``(batch, height, width, channels)`` and an imported NCHW network takes
-them so (see ``glassnet.export.onnx_import``).
+(the default for a glassnet model, which already holds its own). Images are channels-last,
+``(batch, height, width, channels)``, even for a network exported from PyTorch's NCHW (see
+``glassnet.export.onnx_import``).
 
 The result is one ordinary glassnet model, ``[augmentation] → preprocessing → backbone →
 head``, which ``glassnet evaluate``, ``predict`` and ``serve`` take like any other.

@@ -350,3 +350,15 @@ def test_python_errors(tiny, photos):
         transfer.preprocessing_layers("imagenet", channels=1)
     with pytest.raises(FileNotFoundError, match="nowhere.onnx"):
         transfer.load_pretrained(Path("nowhere.onnx"))
+
+
+def test_augment_without_unfreeze_is_a_note(tiny, photos, tmp_path):
+    out = tmp_path / "pets.glassnet"
+    args = ["train", str(photos), "--from", str(tiny[1]), "--augment", "--epochs", "1"]
+    result = runner.invoke(app, [*args, "--out", str(out), "--verbose", "0"])
+    assert result.exit_code == 0, result.output
+    assert "--augment acts only with --unfreeze" in result.output
+    assert "UserWarning" not in result.output
+    # The augmentation layers are in the model, and leave predictions alone.
+    model = gn.load_model(out)
+    assert isinstance(model.layers[0], layers.RandomFlip)

@@ -472,7 +472,7 @@ def _read_onnx(
     graph = proto.graph
     consts = {init.name: onnx.numpy_helper.to_array(init) for init in graph.initializer}
     for node in graph.node:
-        if node.op_type == "Constant":
+        if node.op_type == "Constant" and node.attribute[0].name == "value":
             consts[node.output[0]] = onnx.numpy_helper.to_array(node.attribute[0].t)
     convs, gemm = _onnx_convs(where, path, graph, consts)
     pairs = _conv_pairs(model)

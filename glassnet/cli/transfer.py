@@ -4,6 +4,7 @@ only turns the command's options into its arguments and reports."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -85,24 +86,32 @@ def train_from(
         if preprocess == "auto":
             preprocess = "imagenet" if source.suffix.lower() == ".onnx" else "none"
         train_ds, val_ds = _training_data(run)
+        if run.augment and not unfreeze:
+            typer.echo(
+                "Note: --augment acts only with --unfreeze: the frozen network's features are "
+                "computed once, from the photos as they are."
+            )
         typer.echo(
             f"Fine-tuning '{source}' ({shape[0]}×{shape[1]}×{shape[2]}, preprocessing: "
             f"{preprocess}) on {len(train_ds.class_names)} classes."
         )
-        result = fine_tune(
-            network,
-            train_ds,
-            val_ds,
-            epochs=run.epochs,
-            learning_rate=1e-3 if run.lr is None else run.lr,
-            unfreeze=unfreeze,
-            unfreeze_epochs=unfreeze_epochs,
-            preprocessing=preprocess,
-            augment=run.augment,
-            out=run.out,
-            seed=run.seed,
-            verbose=run.verbose,
-        )
+        with warnings.catch_warnings():
+            # said above as a note, without the warning's file and line
+            warnings.filterwarnings("ignore", message=".*augment=True has no effect")
+            result = fine_tune(
+                network,
+                train_ds,
+                val_ds,
+                epochs=run.epochs,
+                learning_rate=1e-3 if run.lr is None else run.lr,
+                unfreeze=unfreeze,
+                unfreeze_epochs=unfreeze_epochs,
+                preprocessing=preprocess,
+                augment=run.augment,
+                out=run.out,
+                seed=run.seed,
+                verbose=run.verbose,
+            )
     _report(run, result)
     if val_ds is not None and run.out.exists():
         with user_errors():

@@ -362,3 +362,17 @@ def test_augment_without_unfreeze_is_a_note(tiny, photos, tmp_path):
     # The augmentation layers are in the model, and leave predictions alone.
     model = gn.load_model(out)
     assert isinstance(model.layers[0], layers.RandomFlip)
+
+
+def test_unfreeze_a_glassnet_resnet_opens_its_last_block_but_not_its_batchnorms():
+    network = gn.applications.ResNet18(input_shape=(32, 32, 3), classes=4)
+    backbone = transfer.cut_head(network)
+    blocks = transfer.backbone_blocks(backbone)
+    assert [b[0].name for b in blocks[-2:]] == ["layer4_0", "layer4_1"]
+    assert [b[0].name for b in blocks[:2]] == ["conv1", "layer1_0"]  # bn1 goes with conv1
+    opened = transfer.unfreeze_last(backbone, 1)
+    assert [layer.name for layer in opened] == ["layer4_1"]
+    block = backbone.get_layer("layer4_1")
+    trainable = {id(w) for w in backbone.trainable_weights}
+    assert trainable == {id(block.conv1.kernel), id(block.conv2.kernel)}  # no gamma, no beta
+    assert not block.bn1.trainable and block.conv1.trainable

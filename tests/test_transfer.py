@@ -376,3 +376,8 @@ def test_unfreeze_a_glassnet_resnet_opens_its_last_block_but_not_its_batchnorms(
     trainable = {id(w) for w in backbone.trainable_weights}
     assert trainable == {id(block.conv1.kernel), id(block.conv2.kernel)}  # no gamma, no beta
     assert not block.bn1.trainable and block.conv1.trainable
+
+
+def test_from_options_need_from(photos):
+    result = runner.invoke(app, ["train", str(photos), "--unfreeze", "2"])
+    assert result.exit_code == 1 and "--unfreeze applies to a pretrained network" in result.output

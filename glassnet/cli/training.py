@@ -19,7 +19,13 @@ import typer
 from glassnet import optimizers
 from glassnet.cli.errors import user_errors
 from glassnet.cli.files import plot_history, require_directory, side_file
-from glassnet.cli.transfer import From, Preprocess, Unfreeze, UnfreezeEpochs
+from glassnet.cli.transfer import (
+    From,
+    Preprocess,
+    Unfreeze,
+    UnfreezeEpochs,
+    refuse_without_from,
+)
 
 if TYPE_CHECKING:
     from glassnet.models import Model
@@ -259,6 +265,7 @@ def train(
 
         train_from(run, from_, unfreeze, unfreeze_epochs, preprocess)
         return
+    refuse_without_from(unfreeze, preprocess)
     try:
         with user_errors():
             net, train_ds, val_ds = _prepare(run)

@@ -16,7 +16,7 @@ from glassnet.cli.files import require_directory
 if TYPE_CHECKING:
     from glassnet.cli.training import _Run
 
-__all__ = ["From", "Preprocess", "Unfreeze", "UnfreezeEpochs", "train_from"]
+__all__ = ["From", "Preprocess", "Unfreeze", "UnfreezeEpochs", "refuse_without_from", "train_from"]
 
 From = Annotated[
     Path | None,
@@ -48,6 +48,19 @@ Preprocess = Annotated[
 ]
 
 _COLOR_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
+
+
+def refuse_without_from(unfreeze: int, preprocess: str) -> None:
+    """A user error when an option of ``--from`` is given without it (it would do nothing)."""
+    given = [
+        f for f, on in (("--unfreeze", unfreeze), ("--preprocess", preprocess != "auto")) if on
+    ]
+    if given:
+        with user_errors():
+            raise ValueError(
+                f"{given[0]} applies to a pretrained network: add --from NETWORK (an .onnx "
+                f"file or a saved .glassnet model), or leave out {given[0]}."
+            )
 
 
 def train_from(

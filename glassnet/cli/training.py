@@ -25,6 +25,7 @@ from glassnet.cli.transfer import (
     Unfreeze,
     UnfreezeEpochs,
     refuse_without_from,
+    train_from,
 )
 
 if TYPE_CHECKING:
@@ -261,8 +262,6 @@ def train(
     arguments = locals()  # the options, named as _Run's fields
     run = _Run(**{f.name: arguments[f.name] for f in fields(_Run)})
     if from_ is not None:  # fine-tune a pretrained network (glassnet.transfer)
-        from glassnet.cli.transfer import train_from
-
         train_from(run, from_, unfreeze, unfreeze_epochs, preprocess)
         return
     refuse_without_from(unfreeze, preprocess)

@@ -3,7 +3,7 @@
 Tensor level (PyTorch's names): ``Tensor``, ``no_grad``, ``ops`` (the functional API),
 ``gradcheck``. Model level (Keras's names): ``Sequential``, ``Model``, ``layers``,
 ``optimizers``, ``losses``, ``metrics``, ``callbacks``, ``regularizers``, ``constraints``,
-``utils``, ``load_model``.
+``utils``, ``load_model``. Fine-tuning a pretrained network: ``transfer``.
 """
 
 from glassnet import (
@@ -24,6 +24,7 @@ from glassnet import (
     optimizers,
     parallel,
     regularizers,
+    transfer,
     utils,
 )
 from glassnet.autograd import Context, Function
@@ -76,5 +77,6 @@ __all__ = [
     "optimizers",
     "regularizers",
     "set_seed",
+    "transfer",
     "utils",
 ]

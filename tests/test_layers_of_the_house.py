@@ -41,6 +41,7 @@ RANKS = {
     "inspect": 8,
     "utils": 8,  # keras.utils' home: plot_model draws models, so it sits with inspect
     "export": 9,
+    "transfer": 9,  # fine-tuning: imports ONNX networks (export) and trains them
     "distributed": 10,
     "serve": 11,
     "cli": 12,

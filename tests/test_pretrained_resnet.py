@@ -233,3 +233,60 @@ def test_blocks_round_trip_their_padding():
     assert again.padding == "torch"
     with pytest.raises(ValueError, match="'same'.*'torch'"):
         gn.applications.BasicBlock(64, padding="valid")
+
+
+# ------------------------------------------------------------------ from an ONNX export
+def _export(net, path, size=32):
+    """torch's ONNX export in eval mode (the TorchScript exporter: it folds BatchNorms)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # dynamo=False is the legacy path
+        torch.onnx.export(net, (torch.randn(1, 3, size, size),), str(path), dynamo=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def resnet18_onnx(tmp_path_factory):
+    net = _torch_resnet(BasicBlock, (2, 2, 2, 2), seed=4, classes=10)
+    return net, _export(net, tmp_path_factory.mktemp("onnx") / "resnet18.onnx")
+
+
+def test_resnet18_from_onnx_matches_torch(resnet18_onnx):
+    # The exporter folded every BatchNorm into its convolution: same numbers all the same.
+    net, path = resnet18_onnx
+    images = _images(seed=5, size=32)
+    model = gn.applications.ResNet18(
+        weights=path, input_shape=(32, 32, 3), classes=10, classifier_activation=None
+    )
+    _close(model.predict(images), _torch_out(net, images))
+    backbone = gn.applications.ResNet18(weights=path, input_shape=(32, 32, 3), include_top=False)
+    _close(backbone.predict(images), _torch_out(net, images, features=True))
+
+
+def test_resnet50_from_onnx_matches_torch(tmp_path):
+    net = _torch_resnet(Bottleneck, (3, 4, 6, 3), seed=6, classes=10)
+    path = _export(net, tmp_path / "resnet50.onnx")
+    images = _images(seed=7, n=1, size=32)
+    model = gn.applications.ResNet50(
+        weights=path, input_shape=(32, 32, 3), classes=10, classifier_activation=None
+    )
+    _close(model.predict(images), _torch_out(net, images))
+
+
+def test_onnx_of_another_depth_or_network_is_refused(resnet18_onnx, tmp_path):
+    with pytest.raises(ValueError, match="20 convolutions.*resnet34 has 36"):
+        gn.applications.ResNet34(weights=resnet18_onnx[1], input_shape=(32, 32, 3))
+    with pytest.raises(ValueError, match="10 classes.*classes=1000.*include_top=False"):
+        gn.applications.ResNet18(weights=resnet18_onnx[1], input_shape=(32, 32, 3))
+    plain = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
+    plain(torch.zeros(1, 3, 32, 32))
+    path = _export(plain.eval(), tmp_path / "plain.onnx")
+    with pytest.raises(ValueError, match=r"plain\.onnx.*does not look like.*torchvision ResNet"):
+        gn.applications.ResNet18(weights=path, input_shape=(32, 32, 3))
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a protobuf at all")
+    with pytest.raises(ValueError, match=r"broken\.onnx.*not a valid ONNX model"):
+        gn.applications.ResNet18(weights=broken, input_shape=(32, 32, 3))
+    with pytest.raises(FileNotFoundError, match="nowhere.onnx"):
+        gn.applications.ResNet18(weights=tmp_path / "nowhere.onnx")

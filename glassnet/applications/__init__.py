@@ -13,8 +13,10 @@ export them where PyTorch and torchvision are installed with ::
     from safetensors.torch import save_file
     save_file(torchvision.models.resnet18(weights="DEFAULT").state_dict(), "resnet18.safetensors")
 
-then ``ResNet18(weights="resnet18.safetensors")``; torchvision's networks expect pixels in
-[0, 1] normalised with ImageNet's mean and std (see ``glassnet.applications.resnet``).
+then ``ResNet18(weights="resnet18.safetensors")``, or read its ONNX export,
+``ResNet18(weights="resnet18.onnx")``; torchvision's networks expect pixels in [0, 1]
+normalised with ImageNet's mean and std (see ``glassnet.applications.resnet``). To fine-tune a
+pretrained network on your own photos, see ``glassnet.transfer``.
 
 - ``mlp``: fully connected layers (the multilayer perceptron).
 - ``small_cnn``: a small photo classifier for your own folders (``glassnet train``'s default).

@@ -36,7 +36,12 @@ torchvision's. With PyTorch and torchvision installed, export them once::
     from safetensors.torch import save_file
     save_file(torchvision.models.resnet18(weights="DEFAULT").state_dict(), "resnet18.safetensors")
 
-then ``glassnet.applications.ResNet18(weights="resnet18.safetensors")``. Every key, shape and
+then ``glassnet.applications.ResNet18(weights="resnet18.safetensors")``. An ONNX export works
+too, ``ResNet18(weights="resnet18.onnx")`` (made with ``torch.onnx.export(torchvision.models.
+resnet18(weights="DEFAULT").eval(), torch.randn(1, 3, 224, 224), "resnet18.onnx",
+dynamo=False)``): the exporter folds each BatchNorm into its convolution, so glassnet copies
+the folded kernels and sets each BatchNormalization to add the folded bias and pass values
+through otherwise; the outputs are the same. Every key, shape and
 dtype is checked against the model from the file's header before any data is read, and all
 problems are reported in one error. torchvision's networks expect RGB pixels in [0, 1]
 normalised with ImageNet's mean and std; put that in front of the model::
@@ -338,14 +343,35 @@ def _torchvision_keys(model: Sequential) -> dict[str, tuple[Tensor, tuple[int, .
 def _load_torchvision(
     where: str, model: Sequential, path: str | os.PathLike[str], include_top: bool
 ) -> None:
-    """Copy a torchvision ResNet ``state_dict`` saved as safetensors at ``path`` into ``model``.
+    """Copy torchvision ResNet weights at ``path`` into ``model``: a ``state_dict`` saved as
+    safetensors, or the model exported to ONNX (a path ending in ``.onnx``).
+
+    Every key, dtype and shape is checked against the model before anything is copied, and all
+    problems are reported together. Never unpickles: both formats hold only arrays.
+    """
+    expected = _torchvision_keys(model)
+    if os.fspath(path).lower().endswith(".onnx"):
+        arrays = _read_onnx(where, model, path, include_top)
+        header = {key: ("F32", tuple(array.shape)) for key, array in arrays.items()}
+        _refuse_mismatches(where, path, expected, header, include_top)
+    else:
+        arrays = _read_safetensors(where, path, expected, include_top)
+    for key, (weight, axes) in expected.items():
+        _copy_into(weight, np.asarray(arrays[key], dtype=np.float32).transpose(axes))
+
+
+def _read_safetensors(
+    where: str,
+    path: str | os.PathLike[str],
+    expected: dict[str, tuple[Tensor, tuple[int, ...]]],
+    include_top: bool,
+) -> dict[str, np.ndarray]:
+    """The arrays of a torchvision ``state_dict`` saved as safetensors, by key.
 
     Only the header (names, dtypes, shapes) is read until every key, dtype and shape matches
     the model, so a crafted file can make glassnet allocate no more than the model's own
-    weights; all problems are reported together, and nothing is copied unless there are none.
-    Never unpickles: safetensors files hold only arrays.
+    weights.
     """
-    expected = _torchvision_keys(model)
     try:
         # Imported here: only loading weights needs it.
         from safetensors import safe_open
@@ -356,7 +382,8 @@ def _load_torchvision(
     except Exception as err:  # safetensors raises its own SafetensorError, or OSError
         raise ValueError(
             f"{where}: cannot read '{path}' as a safetensors file ({err}). Expected a "
-            f"torchvision ResNet state_dict saved with safetensors.torch.save_file."
+            f"torchvision ResNet state_dict saved with safetensors.torch.save_file, or its "
+            f"ONNX export (a path ending in .onnx)."
         ) from None
     with handle as file:
         header = {}
@@ -367,27 +394,196 @@ def _load_torchvision(
                 continue
             part = file.get_slice(key)
             header[key] = (part.get_dtype(), tuple(part.get_shape()))
-        problems = _compare(expected, header)
-        fc = header.get("fc.weight")
-        if include_top and fc is not None and len(fc[1]) == 2:
-            classes = expected["fc.weight"][0].shape[1]
-            if fc[1][0] != classes:
-                # Said once, with the way out, instead of as two size mismatches.
-                problems = [p for p in problems if not p.startswith("size mismatch for fc.")]
-                problems.insert(
-                    0,
-                    f"the file's classifier has {fc[1][0]} classes (fc.weight {fc[1]}) but "
-                    f"classes={classes}. To classify your own {classes} classes, pass "
-                    f"include_top=False and add a head, e.g. Dense({classes}), to train.",
-                )
-        if problems:
-            raise ValueError(
-                f"{where}: cannot load torchvision weights from '{path}':\n\t"
-                + "\n\t".join(problems)
+        _refuse_mismatches(where, path, expected, header, include_top)
+        return {key: file.get_tensor(key) for key in expected}
+
+
+def _refuse_mismatches(
+    where: str,
+    path: str | os.PathLike[str],
+    expected: dict[str, tuple[Tensor, tuple[int, ...]]],
+    header: dict[str, tuple[str, tuple[int, ...]]],
+    include_top: bool,
+) -> None:
+    """Raise one ValueError listing whatever keeps ``header`` (the file's key → dtype, shape)
+    from filling ``expected``; a classifier for another number of classes is said once, with
+    the way out, instead of as two size mismatches."""
+    problems = _compare(expected, header)
+    fc = header.get("fc.weight")
+    if include_top and fc is not None and len(fc[1]) == 2:
+        classes = expected["fc.weight"][0].shape[1]
+        if fc[1][0] != classes:
+            problems = [p for p in problems if not p.startswith("size mismatch for fc.")]
+            problems.insert(
+                0,
+                f"the file's classifier has {fc[1][0]} classes (fc.weight {fc[1]}) but "
+                f"classes={classes}. To classify your own {classes} classes, pass "
+                f"include_top=False and add a head, e.g. Dense({classes}), to train.",
             )
-        arrays = {key: file.get_tensor(key) for key in expected}
-    for key, (weight, axes) in expected.items():
-        _copy_into(weight, np.asarray(arrays[key], dtype=np.float32).transpose(axes))
+    if problems:
+        raise ValueError(
+            f"{where}: cannot load torchvision weights from '{path}':\n\t" + "\n\t".join(problems)
+        )
+
+
+def _conv_pairs(model: Sequential) -> list[tuple[str, str]]:
+    """The (convolution, BatchNormalization) torchvision key prefixes of ``model``, in the
+    order ``_onnx_convs`` finds them in a graph: the stem, then each block's main path and its
+    shortcut."""
+    pairs = [("conv1", "bn1")]
+    for layer in model.layers:
+        if isinstance(layer, _ResidualBlock):
+            prefix = layer.name.replace("_", ".")
+            for i in range(1, 4):
+                if hasattr(layer, f"conv{i}"):
+                    pairs.append((f"{prefix}.conv{i}", f"{prefix}.bn{i}"))
+            if layer.downsample:
+                pairs.append((f"{prefix}.downsample.0", f"{prefix}.downsample.1"))
+    return pairs
+
+
+def _read_onnx(
+    where: str, model: Sequential, path: str | os.PathLike[str], include_top: bool
+) -> dict[str, np.ndarray]:
+    """torchvision state-dict arrays recovered from an ONNX export of its ResNet.
+
+    PyTorch's exporter in eval mode folds each BatchNorm into the convolution before it (the
+    kernel scaled, a bias added), so the file has no BatchNorm of its own to copy. glassnet
+    keeps its ResNet's layers and sets each BatchNormalization to add the folded bias and
+    otherwise pass values through (gamma 1, mean 0, variance 1 - epsilon): the same numbers as
+    the folded graph, and the same model as with a ``state_dict``, so it saves, exports and
+    fine-tunes alike. A graph that kept its BatchNormalization nodes has them copied as they
+    are. The convolutions are matched by walking the graph (stem, then for each block the
+    path with the convolutions and the shortcut), not by their names, which exporters change.
+    """
+    try:
+        import onnx
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(f"{where}: reading ONNX weights needs 'onnx': pip install onnx") from err
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{where}: weights file '{path}' does not exist.")
+    try:
+        proto = onnx.load(os.fspath(path))
+        onnx.checker.check_model(proto)
+    except Exception as err:  # DecodeError, ValidationError, ...: all mean "not a good file"
+        raise ValueError(
+            f"{where}: '{path}' is not a valid ONNX model ({type(err).__name__}: {err})."
+        ) from None
+    graph = proto.graph
+    consts = {init.name: onnx.numpy_helper.to_array(init) for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.attribute[0].name == "value":
+            consts[node.output[0]] = onnx.numpy_helper.to_array(node.attribute[0].t)
+    convs, gemm = _onnx_convs(where, path, graph, consts)
+    pairs = _conv_pairs(model)
+    if len(convs) != len(pairs):
+        raise ValueError(
+            f"{where}: '{path}' is not an export of this ResNet: its graph has {len(convs)} "
+            f"convolutions, {model.name} has {len(pairs)}. Export the same depth "
+            f"(torchvision.models.{model.name}), or build the network the file holds."
+        )
+    arrays: dict[str, np.ndarray] = {}
+    for (conv, bn), (node, norm) in zip(pairs, convs, strict=True):
+        kernel = consts[node.input[1]]
+        bias = consts[node.input[2]] if len(node.input) > 2 and node.input[2] else None
+        arrays[f"{conv}.weight"] = kernel
+        channels = kernel.shape[0]
+        if norm is None:  # folded: the BatchNormalization adds the bias, nothing else
+            epsilon = 1e-5
+            gamma, beta = np.ones(channels, np.float32), np.zeros(channels, np.float32)
+            mean = np.zeros(channels, np.float32)
+            variance = np.full(channels, 1 - epsilon, np.float32)
+        else:
+            gamma, beta, mean, variance = (consts[name] for name in norm.input[1:5])
+            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in norm.attribute}
+            epsilon = float(attrs.get("epsilon", 1e-5))
+        if bias is not None:
+            beta, mean = (beta, mean - bias) if norm is not None else (beta + bias, mean)
+        arrays.update(
+            {
+                f"{bn}.weight": gamma,
+                f"{bn}.bias": beta,
+                f"{bn}.running_mean": mean,
+                f"{bn}.running_var": variance,
+            }
+        )
+        _set_epsilon(model, bn, epsilon)
+    if include_top and gemm is not None:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in gemm.attribute}
+        weight = consts[gemm.input[1]] * attrs.get("alpha", 1.0)
+        arrays["fc.weight"] = weight if attrs.get("transB", 0) else weight.T
+        arrays["fc.bias"] = consts[gemm.input[2]] * attrs.get("beta", 1.0)
+    return arrays
+
+
+def _set_epsilon(model: Sequential, bn: str, epsilon: float) -> None:
+    """Give the BatchNormalization at torchvision key prefix ``bn`` the file's epsilon."""
+    parts = bn.split(".")
+    if len(parts) == 1:
+        model.get_layer(bn).epsilon = epsilon
+        return
+    block = model.get_layer(f"{parts[0]}_{parts[1]}")
+    layer = block.downsample[1] if parts[2] == "downsample" else getattr(block, parts[2])
+    layer.epsilon = epsilon
+
+
+def _onnx_convs(where: str, path: Any, graph: Any, consts: dict[str, Any]) -> tuple[list, Any]:
+    """The Conv nodes of an exported ResNet, each with the BatchNormalization node right after
+    it (or None where the exporter folded it), in ``_conv_pairs``'s order; and the final Gemm
+    (the ``fc``), or None."""
+    readers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+
+    def fail(what: str) -> ValueError:
+        return ValueError(
+            f"{where}: '{path}' does not look like an ONNX export of a torchvision ResNet "
+            f"({what}). Export torchvision.models.resnetNN(...).eval() with torch.onnx.export, "
+            f"or import other networks with glassnet.export.import_onnx."
+        )
+
+    def follow(node: Any, stop: str) -> tuple[list[tuple[Any, Any]], Any]:
+        """The convolutions on the single path from ``node`` to the first ``stop`` node."""
+        convs: list[tuple[Any, Any]] = []
+        while node.op_type != stop:
+            if node.op_type == "Conv":
+                convs.append((node, None))
+            elif node.op_type == "BatchNormalization" and convs and convs[-1][1] is None:
+                convs[-1] = (convs[-1][0], node)
+            elif node.op_type not in ("Relu", "Identity"):
+                raise fail(f"unexpected {node.op_type} node '{node.name}'")
+            following = readers.get(node.output[0], [])
+            if len(following) != 1:
+                raise fail(f"'{node.name}' feeds {len(following)} nodes where one was expected")
+            node = following[0]
+        return convs, node
+
+    inputs = [i.name for i in graph.input if i.name not in consts]
+    first = readers.get(inputs[0], []) if len(inputs) == 1 else []
+    if len(first) != 1 or first[0].op_type != "Conv":
+        raise fail("its input does not go straight into one convolution")
+    convs, pool = follow(first[0], "MaxPool")
+    tensor = pool.output[0]
+    while True:  # one residual block per turn: relu(main path + shortcut)
+        nodes = readers.get(tensor, [])
+        starts = [n for n in nodes if n.op_type == "Conv"]
+        if not starts:
+            break
+        paths = [follow(start, "Add") for start in starts]
+        adds = {id(add) for _, add in paths}
+        add = paths[0][1]
+        if len(adds) != 1 or len(paths) > 2 or (len(paths) == 1 and add not in nodes):
+            raise fail(f"the block after '{tensor}' is not a main path plus a shortcut")
+        paths.sort(key=lambda p: -len(p[0]))  # the main path first, then the 1×1 shortcut
+        for found, _ in paths:
+            convs += found
+        after = readers.get(add.output[0], [])
+        if len(after) != 1 or after[0].op_type != "Relu":
+            raise fail(f"'{add.name}' is not followed by one Relu")
+        tensor = after[0].output[0]
+    gemms = [n for n in graph.node if n.op_type == "Gemm"]
+    return convs, gemms[-1] if gemms else None
 
 
 def _compare(
@@ -427,10 +623,11 @@ _DOC = """{summary}
             downsampling step pads, so 32×32 (CIFAR) images shrink to 1×1 rather than to
             nothing.
         {args}
-        weights: None (random initial weights), or the path of a ``.safetensors`` file
+        weights: None (random initial weights), the path of a ``.safetensors`` file
             holding a torchvision ResNet ``state_dict`` (keys ``conv1.weight``,
-            ``layer1.0.bn1.running_mean``, ..., ``fc.weight``): every key and shape must match;
-            with ``include_top=False`` its ``fc`` is skipped.
+            ``layer1.0.bn1.running_mean``, ..., ``fc.weight``), or of an ``.onnx`` export of
+            that ResNet (BatchNorms folded or not): every key and shape must match; with
+            ``include_top=False`` its ``fc`` is skipped.
         padding: "same" (TensorFlow's, the default without weights) or "torch" (k // 2 on
             every side, as torchvision; the default with weights, and the only one they take).
 

@@ -19,6 +19,14 @@ import typer
 from glassnet import optimizers
 from glassnet.cli.errors import user_errors
 from glassnet.cli.files import plot_history, require_directory, side_file
+from glassnet.cli.transfer import (
+    From,
+    Preprocess,
+    Unfreeze,
+    UnfreezeEpochs,
+    refuse_without_from,
+    train_from,
+)
 
 if TYPE_CHECKING:
     from glassnet.models import Model
@@ -45,7 +53,12 @@ _Architecture = Annotated[
     ),
 ]
 _ImageSize = Annotated[
-    int, typer.Option(min=1, help="Images are resized to this many pixels square.")
+    int | None,
+    typer.Option(
+        min=1,
+        help="Images are resized to this many pixels square (default 64; with --from, the "
+        "network's own size).",
+    ),
 ]
 _ColorMode = Annotated[
     Literal["rgb", "grayscale", "rgba"],
@@ -211,7 +224,7 @@ class _Run:
 def train(
     data_dir: _DataDir,
     model: _Architecture = "small-cnn",
-    image_size: _ImageSize = 64,
+    image_size: _ImageSize = None,
     color_mode: _ColorMode = "rgb",
     epochs: Epochs = 10,
     batch_size: _BatchSize = 32,
@@ -225,12 +238,17 @@ def train(
     strict: _Strict = False,
     verbose: Verbose = 1,
     distributed: _Distributed = False,
+    from_: From = None,
+    unfreeze: Unfreeze = 0,
+    unfreeze_epochs: UnfreezeEpochs = 3,
+    preprocess: Preprocess = "auto",
 ) -> None:
     """Train an image classifier on a folder of images (one sub-folder per class).
 
     Runs the dataset doctor first (bad files are reported and skipped), checkpoints every
     epoch, keeps the model with the best validation accuracy, and writes its training history
     (CSV) and curves (PNG) next to it. Ctrl-C stops cleanly and prints how to resume.
+    With --from NETWORK, fine-tunes that pretrained network instead (glassnet.transfer).
     """
     import glassnet as gn
 
@@ -239,8 +257,14 @@ def train(
         sys.stdout = open(os.devnull, "w")
     if out is None:
         out = Path(f"{data_dir.resolve().name or 'model'}.glassnet")
+    if image_size is None and from_ is None:
+        image_size = 64
     arguments = locals()  # the options, named as _Run's fields
     run = _Run(**{f.name: arguments[f.name] for f in fields(_Run)})
+    if from_ is not None:  # fine-tune a pretrained network (glassnet.transfer)
+        train_from(run, from_, unfreeze, unfreeze_epochs, preprocess)
+        return
+    refuse_without_from(unfreeze, preprocess)
     try:
         with user_errors():
             net, train_ds, val_ds = _prepare(run)

@@ -15,6 +15,7 @@ from typing import Any
 
 from glassnet.export import (
     onnx_attention,  # registers the attention layers' converters
+    onnx_graph,  # registers the converter of imported graphs (OnnxGraph)
     onnx_recurrent,  # registers the recurrent layers' converters
 )
 from glassnet.export.onnx import export as export_onnx

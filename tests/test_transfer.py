@@ -181,7 +181,8 @@ def test_train_from_onnx_end_to_end(tiny, photos, tmp_path):
 
 def test_serve_takes_the_fine_tuned_model(tiny, photos, tmp_path):
     pytest.importorskip("fastapi")
-    pytest.importorskip("httpx")
+    pytest.importorskip("multipart")
+    pytest.importorskip("httpx2")  # Starlette's TestClient (see pyproject's test extras)
     from fastapi.testclient import TestClient
 
     from glassnet.serve.app import create_app

@@ -6,8 +6,10 @@ Masks become one bool (batch or 1, queries, keys) tensor: the padding mask a seq
 (``Value.mask``, from ``Embedding(mask_zero=True)``) as rows and columns, and the causal lower
 triangle as a constant (so a causal layer needs a known sequence length). Masked logits get
 −10⁹ added, as in the layers.
-There is no import back: the importer maps ONNX ops to layers one by one, and these graphs
-come back, if at all, as the generic ops they are made of.
+
+``import_onnx`` reads these graphs back as the general ops they are made of: each projection
+(MatMul by a constant, then Add) becomes a ``Dense`` layer, the rest batched ``matmul``,
+``where``, mask (``equal``, ``and``, ``not``, ``cast``) and reshape nodes of an ``OnnxGraph``.
 """
 
 from __future__ import annotations

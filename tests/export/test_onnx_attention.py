@@ -163,24 +163,33 @@ def test_dense_attention_runs_in_onnxruntime_and_imports_back(layer, causal, tmp
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:Converting a tensor to a Python")
-def test_pytorch_multihead_attention_is_refused_naming_its_run_time_shape_ops(tmp_path):
-    """PyTorch's exporter writes MultiheadAttention with its shapes computed at run time
-    (Shape, Gather, Concat, Mod) and the batch folded into the heads axis, (steps,
+@pytest.mark.parametrize("block", ["MultiheadAttention", "TransformerEncoderLayer"])
+def test_pytorch_multihead_attention_is_refused_naming_its_run_time_shape_ops(tmp_path, block):
+    """PyTorch's exporter (the TorchScript one, ``dynamo=False``: the other needs onnxscript)
+    writes MultiheadAttention, alone or in a TransformerEncoderLayer, with its shapes computed
+    at run time (Shape, Gather, Concat, Mod) and the batch folded into the heads axis, (steps,
     batch·heads, size): glassnet's importer keeps the batch on axis 0 and needs constant
     shapes, so the import is refused, naming those ops, rather than half done."""
     torch = pytest.importorskip("torch")
+    nn = torch.nn
 
-    class SelfAttention(torch.nn.Module):
+    class Block(nn.Module):
         def __init__(self):
             super().__init__()
-            self.attention = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+            if block == "MultiheadAttention":
+                self.inner = nn.MultiheadAttention(8, 2, batch_first=True)
+            else:
+                self.inner = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
 
         def forward(self, x):
-            return self.attention(x, x, x, need_weights=False)[0]
+            if block == "MultiheadAttention":
+                return self.inner(x, x, x, need_weights=False)[0]
+            # is_causal given: the exporter cannot trace the layer's own guess of it
+            return self.inner(x, src_mask=None, is_causal=False)
 
-    path = tmp_path / "torch_mha.onnx"
+    path = tmp_path / "torch_attention.onnx"
     torch.onnx.export(
-        SelfAttention().eval(),
+        Block().eval(),
         (torch.randn(2, 6, 8),),
         str(path),
         dynamo=False,

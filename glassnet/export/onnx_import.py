@@ -15,6 +15,13 @@ model does: ``model.predict(x_nchw.transpose(0, 2, 3, 1))``. The one place a tra
 is a ``Flatten`` (or ``Reshape``) of a channels-first feature map larger than 1×1, since the
 Dense weights after it expect PyTorch's (C, H, W) feature order: one Transpose of that map per
 image, small next to the convolutions.
+
+Attention (glassnet's own ``MultiHeadAttention``, ``Attention``, ``AdditiveAttention`` exports)
+comes back as the general ops it is written in: each projection (MatMul by a constant, then
+Add) a ``Dense`` layer, the heads' products ``matmul`` nodes, the masks ``equal``/``not``/
+``and``/``cast`` nodes read by ``where``, all glassnet ops, so the model trains and a replayed
+step recomputes the masks. A node whose inputs are all constants (the causal triangle
+unsqueezed) is computed once, at import.
 """
 
 from __future__ import annotations

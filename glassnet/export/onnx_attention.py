@@ -8,8 +8,10 @@ triangle as a constant (so a causal layer needs a known sequence length). Masks 
 model's inputs (``attention_mask=``, ``query_mask=``, ``mask=[query_mask, value_mask]``) are
 0/1 floats cast to bool. Masked logits get −10⁹ added, as in the layers.
 ``return_attention_scores`` adds the softmax weights as a second output.
-There is no import back: the importer maps ONNX ops to layers one by one, and these graphs
-come back, if at all, as the generic ops they are made of.
+
+``import_onnx`` reads these graphs back as the general ops they are made of: each projection
+(MatMul by a constant, then Add) becomes a ``Dense`` layer, the rest batched ``matmul``,
+``where``, mask (``equal``, ``and``, ``not``, ``cast``) and reshape nodes of an ``OnnxGraph``.
 """
 
 from __future__ import annotations

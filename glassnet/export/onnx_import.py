@@ -15,6 +15,13 @@ model does: ``model.predict(x_nchw.transpose(0, 2, 3, 1))``. The one place a tra
 is a ``Flatten`` (or ``Reshape``) of a channels-first feature map larger than 1×1, since the
 Dense weights after it expect PyTorch's (C, H, W) feature order: one Transpose of that map per
 image, small next to the convolutions.
+
+Attention (glassnet's own ``MultiHeadAttention``, ``Attention``, ``AdditiveAttention`` exports)
+comes back as the general ops it is written in: each projection (MatMul by a constant, then
+Add) a ``Dense`` layer, the heads' products ``matmul`` nodes, the masks ``equal``/``not``/
+``and``/``cast`` nodes read by ``where``, all glassnet ops, so the model trains and a replayed
+step recomputes the masks. A node whose inputs are all constants (the causal triangle
+unsqueezed) is computed once, at import.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from glassnet.layers import (
     DepthwiseConv1D,
     DepthwiseConv2D,
     Dot,
+    Embedding,
     Flatten,
     GlobalAveragePooling2D,
     GlobalMaxPooling2D,
@@ -84,11 +92,11 @@ _CL3 = [0, 2, 1]  # a sequence: ONNX (N, C, L) held as glassnet's (N, L, C), and
 MAX_IMPORT_VALUES = MAX_INPUT_VALUES
 
 SUPPORTED_OPS = (
-    "Add AveragePool BatchNormalization Clip Concat Constant Conv ConvTranspose Div Dropout "
-    "Elu Exp Flatten Gemm GlobalAveragePool GlobalMaxPool HardSigmoid HardSwish Identity "
-    "LayerNormalization LeakyRelu MatMul Max MaxPool Mish Mul PRelu Pad ReduceL2 ReduceMean "
-    "Relu Reshape Resize Selu Sigmoid Slice Softmax Softplus Softsign Sqrt Sub Tanh Tile "
-    "Transpose"
+    "Add And AveragePool BatchNormalization Cast Clip Concat Constant Conv ConvTranspose Div "
+    "Dropout Elu Equal Exp Flatten Gather Gemm GlobalAveragePool GlobalMaxPool HardSigmoid "
+    "HardSwish Identity LayerNormalization LeakyRelu MatMul Max MaxPool Mish Mul Not Or PRelu "
+    "Pad ReduceL2 ReduceMean ReduceSum Relu Reshape Resize Selu Sigmoid Slice Softmax "
+    "Softplus Softsign Sqrt Squeeze Sub Tanh Tile Transpose Unsqueeze Where"
 ).split()
 
 
@@ -97,9 +105,12 @@ class OnnxGraph(Model):
 
     Each node is a JSON object ``{"op", "inputs", "output", ...attributes}``; ``op`` is
     ``"layer"`` (apply ``parts[index]``, a glassnet layer holding the weights), or one of the
-    weightless operations ``transpose``, ``pad``, ``reshape``, ``slice``, ``add``, ``sub``,
-    ``mul``, ``div``, ``max_pool``, ``avg_pool``, ``identity``. Small constants are stored in
-    ``constants`` (name -> nested list). Tensors are channels-last (see the module docstring).
+    weightless operations ``transpose``, ``pad``, ``reshape``, ``slice``, ``gather``, ``add``,
+    ``sub``, ``mul``, ``div``, ``max``, ``sqrt``, ``matmul`` (batched over the leading axes),
+    ``where``, ``equal``, ``and``, ``or``, ``not``, ``cast``, ``reduce_mean``, ``reduce_l2``,
+    ``reduce_sum``, ``max_pool``, ``avg_pool``, ``identity``, each one glassnet op. Small
+    constants are stored in ``constants`` (name -> nested list; bool masks stay bool, the rest
+    is float32). Tensors are channels-last (see the module docstring).
 
     Args:
         nodes: the node list. parts: the layers, in index order. constants: name -> values.
@@ -120,7 +131,7 @@ class OnnxGraph(Model):
         super().__init__(name=name, trainable=trainable)
         self.nodes = [dict(n) for n in nodes]
         self.parts = list(parts)
-        self.constants = {k: np.asarray(v, np.float32) for k, v in (constants or {}).items()}
+        self.constants = {k: _constant(v) for k, v in (constants or {}).items()}
         self.input_name, self.output_name = input_name, output_name
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
@@ -149,6 +160,30 @@ class OnnxGraph(Model):
         return cls(**config)
 
 
+def _constant(values: Any) -> np.ndarray:
+    """A stored constant as an array: a bool mask (the causal triangle) stays bool, anything
+    else is float32."""
+    array = np.asarray(values)
+    return array if array.dtype == bool else array.astype(np.float32)
+
+
+#: The weightless node ops that are one glassnet op of all their inputs, by node op.
+_NODE_OPS = {
+    "add": ops.add,
+    "sub": ops.sub,
+    "mul": ops.mul,
+    "div": ops.div,
+    "max": ops.maximum,
+    "matmul": ops.matmul,
+    "where": ops.where,
+    "equal": ops.equal,
+    "and": ops.logical_and,
+    "or": ops.logical_or,
+    "not": ops.logical_not,
+    "sqrt": ops.sqrt,
+}
+
+
 def _run(graph: OnnxGraph, node: dict[str, Any], args: list[Any], training: bool) -> Any:
     op = node["op"]
     if op == "layer":
@@ -169,12 +204,25 @@ def _run(graph: OnnxGraph, node: dict[str, Any], args: list[Any], training: bool
         return ops.reshape(x, (x.shape[0], *node["shape"]))
     if op == "slice":
         return ops.getitem(x, tuple(slice(*s) for s in node["slices"]))
-    if op in ("add", "sub", "mul", "div", "max"):
-        shape = np.broadcast_shapes(args[0].shape, args[1].shape)
+    if op == "gather":  # constant indices along a sample's axis
+        where = (slice(None),) * node["axis"] + (np.asarray(node["indices"], np.int64),)
+        return ops.getitem(x, where)
+    if op in ("add", "sub", "mul", "div", "max", "where", "equal", "and", "or"):
+        shape = np.broadcast_shapes(*(a.shape for a in args))
         _check_size(f"OnnxGraph '{graph.name}': {op} node {node['output']!r}", shape[1:])
-        return getattr(ops, "maximum" if op == "max" else op)(args[0], args[1])
-    if op == "sqrt":
-        return ops.sqrt(x)
+    if op == "matmul":
+        shape = (
+            *np.broadcast_shapes(x.shape[:-2], args[1].shape[:-2]),
+            x.shape[-2],
+            args[1].shape[-1],
+        )
+        _check_size(f"OnnxGraph '{graph.name}': matmul node {node['output']!r}", shape[1:])
+    if op in _NODE_OPS:
+        return _NODE_OPS[op](*args)
+    if op == "cast":
+        return ops.cast(x, node["dtype"])
+    if op == "reduce_sum":
+        return ops.sum(x, axis=tuple(node["axes"]), keepdims=bool(node["keepdims"]))
     if op == "reduce_mean":
         return ops.mean(x, axis=tuple(node["axes"]), keepdims=bool(node["keepdims"]))
     if op == "reduce_l2":
@@ -258,7 +306,9 @@ class _Builder:
         self._count += 1
         return f"{hint}:{self._count}"
 
-    def emit(self, op: str, inputs: list[_Tensor], shape: Any, cl: bool, **attrs: Any) -> _Tensor:
+    def emit(
+        self, op: str, inputs: list[_Tensor], shape: Any, cl: bool, /, **attrs: Any
+    ) -> _Tensor:
         out = _Tensor(self.fresh(op if op != "layer" else type(attrs["layer"]).__name__), shape, cl)
         self.claim(out)
         node: dict[str, Any] = {"op": op, "inputs": [t.name for t in inputs], "output": out.name}
@@ -295,6 +345,17 @@ class _Builder:
 
     def const(self, name: str) -> np.ndarray | None:
         return self.consts.get(name)
+
+    def constant(self, value: Any) -> _Tensor:
+        """The ONNX constant ``value`` as a tensor of the graph (stored in the model's
+        ``constants``: bool stays bool, the rest becomes float32), in ONNX's own axis order."""
+        name = self.fresh("const")
+        self.used_consts[name] = _constant(value)
+        return _Tensor(name, np.shape(value))
+
+    def tensors(self, ins: list[Any]) -> list[_Tensor]:
+        """``ins`` (tensors and constants) as tensors of the graph in ONNX's axis order."""
+        return [self.plain(t) if isinstance(t, _Tensor) else self.constant(t) for t in ins]
 
 
 def _attrs(onnx: Any, node: Any) -> dict[str, Any]:
@@ -572,6 +633,10 @@ def _elementwise(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[Any]) 
         affine = {"mul": (v, 0.0), "add": (1.0, v), "sub": (1.0, -v), "div": (1 / v, 0.0)}
         scale, offset = affine[op]
         return b.layer(Rescaling(scale, offset), [x], x.cl)
+    if op == "add":
+        dense = _bias_of(b, x, const)
+        if dense is not None:
+            return dense
     if x.cl:
         const = np.transpose(const.reshape((1,) * (4 - const.ndim) + const.shape), _CL)
     name = b.fresh("const")
@@ -580,6 +645,27 @@ def _elementwise(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[Any]) 
     pair = [x, c] if ins[0] is x else [c, x]
     shape = tuple(np.broadcast_shapes(tuple(d or 1 for d in x.shape), const.shape))
     return b.emit(op, pair, (None, *shape[1:]), x.cl)
+
+
+def _bias_of(b: _Builder, x: _Tensor, bias: np.ndarray) -> _Tensor | None:
+    """x + bias where x is the output of the last Dense emitted, without a bias and read by
+    nothing else (MatMul then Add: how a projection of a sequence is written, by glassnet's
+    attention exporters and PyTorch's Linear alike): that Dense again with ``bias`` as its
+    own, so the bias trains with the kernel; None otherwise."""
+    last = b.nodes[-1] if b.nodes else None
+    if last is None or last["op"] != "layer" or last["output"] != x.name or x.cl:
+        return None
+    dense = b.parts[last["index"]]
+    units = getattr(dense, "units", None)
+    if type(dense) is not Dense or dense.use_bias or b.uses_of(x.name) != 1:
+        return None
+    if bias.size != units or bias.shape[-1:] != (units,) or bias.ndim > len(x.shape):
+        return None
+    kernel = b.weights[-1]["kernel"]
+    source = _Tensor(last["inputs"][0], (*x.shape[:-1], kernel.shape[0]))  # Dense's input
+    del b.nodes[-1], b.parts[-1], b.weights[-1]
+    layer = Dense(units, use_bias=True)
+    return b.layer(layer, [source], False, kernel=kernel, bias=bias.reshape(units))
 
 
 #: x · gate(x) activations: the activations that make the gate from x, in the order applied.
@@ -662,16 +748,22 @@ def _gemm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> 
 
 
 def _batched_matmul(b: _Builder, node: Any, ins: list[_Tensor]) -> _Tensor:
-    """MatMul of two (batch, p, k) and (batch, k, q) tensors: ``Dot(axes=(2, 1))``, the
-    layer glassnet's exporter writes it for."""
+    """MatMul of two tensors of the same rank: (batch, ..., p, k) · (batch, ..., k, q), batched
+    over the leading axes (attention's heads). Two (batch, p, k) and (batch, k, q) tensors are
+    ``Dot(axes=(2, 1))``, the layer glassnet's exporter writes it for; any other rank is a
+    ``matmul`` node."""
     x, y = (b.plain(t) for t in ins)
-    if len(x.shape) != 3 or len(y.shape) != 3:
+    if len(x.shape) != len(y.shape) or len(x.shape) < 3 or x.shape[-1] != y.shape[-2]:
         raise ValueError(
             f"import_onnx: MatMul '{node.name}' of two tensors is imported as a batched product "
-            f"(Dot(axes=(2, 1))) of (batch, p, k) and (batch, k, q) tensors. Received shapes "
-            f"{x.shape} and {y.shape}."
+            f"of (batch, ..., p, k) and (batch, ..., k, q) tensors of the same rank. Received "
+            f"shapes {x.shape} and {y.shape}."
         )
-    return b.layer(Dot(axes=(2, 1)), [x, y], False)
+    if len(x.shape) == 3:
+        return b.layer(Dot(axes=(2, 1)), [x, y], False)
+    known = [tuple(d or 1 for d in t.shape[:-2]) for t in (x, y)]
+    lead = np.broadcast_shapes(*known)[1:]
+    return b.emit("matmul", [x, y], (None, *lead, x.shape[-2], y.shape[-1]), False)
 
 
 def _batch_norm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
@@ -683,8 +775,9 @@ def _batch_norm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor
 
 
 def _reduce(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
-    """ReduceMean / ReduceL2 over constant axes (an attribute before opset 18, an input from
-    it), never the batch axis; the axes renumbered where an image is held channels-last."""
+    """ReduceMean / ReduceL2 / ReduceSum over constant axes (an attribute before opset 18, an
+    input from it), never the batch axis; the axes renumbered where an image is held
+    channels-last."""
     x = ins[0]
     axes = attrs.get("axes")
     if axes is None and len(node.input) > 1 and node.input[1]:
@@ -702,8 +795,8 @@ def _reduce(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -
     axes = sorted(_CF[a] for a in axes) if x.cl else axes
     shape = [1 if a in axes else d for a, d in enumerate(x.shape)]
     shape = shape if keepdims else [d for a, d in enumerate(shape) if a not in axes]
-    op = "reduce_mean" if node.op_type == "ReduceMean" else "reduce_l2"
-    return b.emit(op, [x], tuple(shape), x.cl, axes=axes, keepdims=keepdims)
+    op = {"ReduceMean": "reduce_mean", "ReduceL2": "reduce_l2", "ReduceSum": "reduce_sum"}
+    return b.emit(op[node.op_type], [x], tuple(shape), x.cl, axes=axes, keepdims=keepdims)
 
 
 def _layer_norm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
@@ -985,6 +1078,120 @@ def _identity(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor])
     return ins[0]
 
 
+def _axes(b: _Builder, node: Any, attrs: dict[str, Any]) -> list[int] | None:
+    """The constant ``axes`` of an Unsqueeze or Squeeze (an input from opset 13, before it an
+    attribute), or None when none are given."""
+    axes = attrs.get("axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        axes = b.const(node.input[1])
+        if axes is None:
+            raise ValueError(f"import_onnx: {node.op_type} '{node.name}' needs constant axes.")
+    return None if axes is None else [int(a) for a in np.ravel(axes)]
+
+
+def _sample_axes(node: Any, axes: list[int], rank: int) -> list[int]:
+    """``axes`` counted in a tensor of ``rank`` axes, sorted; never the batch axis."""
+    axes = sorted(a % rank for a in axes)
+    if 0 in axes:
+        raise ValueError(
+            f"import_onnx: {node.op_type} '{node.name}' on axis 0 of a tensor: glassnet keeps "
+            f"the batch on axis 0, so only the axes of each sample may be added or removed."
+        )
+    return axes
+
+
+def _unsqueeze(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """Unsqueeze: length-1 axes inserted, a ``reshape`` node (``ops.reshape``)."""
+    x = b.plain(ins[0])
+    axes = _axes(b, node, attrs) or []
+    rank = len(x.shape) + len(axes)
+    axes = _sample_axes(node, axes, rank)
+    rest = iter(x.shape)
+    shape = tuple(1 if a in axes else next(rest) for a in range(rank))
+    return b.emit("reshape", [x], shape, False, shape=list(shape[1:]))
+
+
+def _squeeze(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """Squeeze: length-1 axes (those named, else every one of a sample) removed, a
+    ``reshape`` node."""
+    x = b.plain(ins[0])
+    axes = _axes(b, node, attrs)
+    if axes is None:
+        axes = [a for a, d in enumerate(x.shape) if a > 0 and d == 1]
+    axes = _sample_axes(node, axes, len(x.shape))
+    if any(x.shape[a] != 1 for a in axes):
+        raise ValueError(
+            f"import_onnx: Squeeze '{node.name}' of axes {axes} of shape {x.shape}: only "
+            f"axes of length 1 can be removed."
+        )
+    shape = tuple(d for a, d in enumerate(x.shape) if a not in axes)
+    return b.emit("reshape", [x], shape, False, shape=list(shape[1:]))
+
+
+def _broadcast(b: _Builder, node: Any, ins: list[Any]) -> tuple[list[_Tensor], tuple]:
+    """``ins`` (tensors and constants) as graph tensors in ONNX's axis order, and the shape
+    they broadcast to (the batch None)."""
+    tensors = b.tensors(ins)
+    known = [tuple(d or 1 for d in t.shape) for t in tensors]
+    rank = max(len(t.shape) for t in tensors)
+    if any(t.shape[:1] == (None,) and len(t.shape) < rank for t in tensors):
+        raise ValueError(
+            f"import_onnx: {node.op_type} '{node.name}' broadcasts a tensor of shape "
+            f"{[t.shape for t in tensors]} with constants of more axes, which would move its "
+            f"batch off axis 0."
+        )
+    try:
+        shape = np.broadcast_shapes(*known)
+    except ValueError:
+        shapes = [t.shape for t in tensors]
+        raise ValueError(
+            f"import_onnx: {node.op_type} '{node.name}': shapes {shapes} do not broadcast."
+        ) from None
+    return tensors, (None, *shape[1:])
+
+
+def _logic(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[Any]) -> _Tensor:
+    """Where, Equal, And, Or, Not: one glassnet op (``ops.where``, ``ops.equal``,
+    ``ops.logical_and``, ...) of tensors and constants, broadcast as in NumPy."""
+    tensors, shape = _broadcast(b, node, ins)
+    op = {"Where": "where", "Equal": "equal", "And": "and", "Or": "or", "Not": "not"}
+    return b.emit(op[node.op_type], tensors, shape, False)
+
+
+def _cast(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """Cast as ``ops.cast``: between floats the identity (gradients pass), to ids or masks a
+    step."""
+    import onnx
+
+    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(int(attrs["to"])))
+    x = ins[0]
+    return b.emit("cast", [x], x.shape, x.cl, dtype=dtype.name)
+
+
+def _gather(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """Gather of rows of a constant table by ids (axis 0): an ``Embedding`` layer holding the
+    table, so it trains; Gather of a tensor by constant indices along a sample's axis: a
+    ``gather`` node (``ops.getitem``)."""
+    table, indices = b.const(node.input[0]), b.const(node.input[1])
+    axis = int(attrs.get("axis", 0))
+    if table is not None and table.ndim == 2 and axis == 0 and indices is None:
+        ids = b.plain(ins[0])
+        layer = Embedding(int(table.shape[0]), int(table.shape[1]))
+        return b.layer(layer, [ids], False, embeddings=table)
+    if table is None and indices is not None:
+        x = b.plain(ins[0])
+        axis %= len(x.shape)
+        if axis > 0:
+            shape = (*x.shape[:axis], *indices.shape, *x.shape[axis + 1 :])
+            gathered = indices.astype(np.int64).tolist()
+            return b.emit("gather", [x], shape, False, axis=axis, indices=gathered)
+    raise ValueError(
+        f"import_onnx: Gather '{node.name}' is imported as an Embedding (a constant 2-D table "
+        f"indexed by ids on axis 0) or as indexing a tensor by constant indices along an axis "
+        f"other than the batch's (axis={axis})."
+    )
+
+
 _OPS = {
     "Conv": _conv,
     "ConvTranspose": _conv_transpose,
@@ -1022,6 +1229,7 @@ _OPS = {
     "Sqrt": lambda b, node, attrs, ins: b.emit("sqrt", ins[:1], ins[0].shape, ins[0].cl),
     "ReduceMean": _reduce,
     "ReduceL2": _reduce,
+    "ReduceSum": _reduce,
     "LayerNormalization": _layer_norm,
     "Dropout": _identity,
     "Identity": _identity,
@@ -1030,6 +1238,15 @@ _OPS = {
     "Slice": _slice,
     "Resize": _resize,
     "Tile": _tile,
+    "Unsqueeze": _unsqueeze,
+    "Squeeze": _squeeze,
+    "Where": _logic,
+    "Equal": _logic,
+    "And": _logic,
+    "Or": _logic,
+    "Not": _logic,
+    "Cast": _cast,
+    "Gather": _gather,
 }
 
 
@@ -1105,13 +1322,16 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
             if node.op_type == "Constant":
                 b.consts[node.output[0]] = b.array(onnx, attrs["value"], f"Constant '{node.name}'")
                 continue
+            if all(name in b.consts for name in node.input if name):
+                _fold(b, onnx, proto, node)
+                continue
             ins: list[Any] = []
             for name in node.input:
                 if name in b.values:
                     ins.append(b.values[name])
                 elif name in b.consts:
                     ins.append(b.consts[name])
-            if node.op_type not in ("Add", "Sub", "Mul", "Div", "Max"):
+            if node.op_type not in _TAKE_CONSTANTS:
                 ins = [t for t in ins if isinstance(t, _Tensor)]
             if node.op_type not in ("Conv", "ConvTranspose", "Transpose"):  # read held sequences
                 ins = [b.plain(t) if _held_sequence(t) else t for t in ins]
@@ -1124,6 +1344,28 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
         with contextlib.suppress(KeyError, json.JSONDecodeError):
             setattr(model, key, json.loads(meta[key]))
     return model
+
+
+#: The ops whose converters take their constant inputs in place, among the tensors.
+_TAKE_CONSTANTS = ("Add", "Sub", "Mul", "Div", "Max", "Where", "Equal", "And", "Or", "Not")
+
+
+def _fold(b: _Builder, onnx: Any, proto: Any, node: Any) -> None:
+    """A node whose inputs are all constants (the causal mask unsqueezed, a shape computed
+    from constants) computed once, at import, by onnx's reference implementation of the op;
+    its outputs are constants. The size ONNX's shape inference gives them is checked first."""
+    from onnx.reference import ReferenceEvaluator
+
+    known = {v.name: v for v in proto.graph.value_info}
+    for name in node.output:
+        dims = known[name].type.tensor_type.shape.dim if name in known else []
+        _check_size(f"import_onnx: {node.op_type} '{node.name or name}'", [
+            d.dim_value if d.HasField("dim_value") else None for d in dims])  # fmt: skip
+    feeds = {name: b.consts[name] for name in node.input if name}
+    results = ReferenceEvaluator(node).run(None, feeds)
+    for name, value in zip(node.output, results, strict=True):
+        _check_size(f"import_onnx: {node.op_type} '{node.name or name}'", np.shape(value))
+        b.consts[name] = np.asarray(value)
 
 
 def _held_sequence(t: Any) -> bool:

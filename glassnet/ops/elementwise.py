@@ -1,17 +1,22 @@
-"""Element-by-element arithmetic: + − × ÷, powers, exp, log, sqrt, abs, clip, maximum, where.
+"""Element-by-element arithmetic: + − × ÷, powers, exp, log, sqrt, abs, clip, maximum, where;
+and the comparisons, logic and casts that make masks (equal, logical_and/or/not, cast).
 
 Each op's backward is the derivative from a calculus table multiplied by the incoming gradient
 (the chain rule). Broadcasting is undone by the engine, so ``a + b`` with ``b`` of shape (3,)
-and ``a`` of shape (2, 3) simply returns ``grad`` for both.
+and ``a`` of shape (2, 3) simply returns ``grad`` for both. Comparisons and logic are steps
+(their derivative is 0 wherever it exists): they pass no gradient, but they are ops all the
+same, so a replayed training step computes a mask afresh from each batch.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
+
 from glassnet.autograd import Context, Function
-from glassnet.backend import get_array_module
-from glassnet.tensor import Tensor
+from glassnet.backend import as_array, get_array_module, is_float
+from glassnet.tensor import Tensor, no_grad
 
 Operand = Tensor | Any
 
@@ -202,21 +207,69 @@ class MinimumOp(_ExtremumOp):
 
 
 class WhereOp(Function):
-    """Pick from ``a`` where ``condition`` holds, else from ``b``; gradients follow the pick."""
+    """Pick from ``a`` where ``condition`` holds, else from ``b``; gradients follow the pick.
+    The condition comes last, so plain numbers a and b take the dtype of a tensor among them
+    rather than the condition's bool."""
 
     @staticmethod
-    def forward(ctx: Context, condition: Any, a: Any, b: Any) -> Any:
+    def forward(ctx: Context, a: Any, b: Any, condition: Any) -> Any:
         xp = get_array_module(a, b)
         ctx.condition = condition.astype(bool, copy=False)
         return xp.where(ctx.condition, a, b)
 
     @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any]:
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any, None]:
         xp = get_array_module(grad)
         zero = xp.zeros((), dtype=grad.dtype)
-        ga = xp.where(ctx.condition, grad, zero) if ctx.needs_input_grad[1] else None
-        gb = xp.where(ctx.condition, zero, grad) if ctx.needs_input_grad[2] else None
-        return None, ga, gb
+        ga = xp.where(ctx.condition, grad, zero) if ctx.needs_input_grad[0] else None
+        gb = xp.where(ctx.condition, zero, grad) if ctx.needs_input_grad[1] else None
+        return ga, gb, None
+
+
+class _LogicOp(Function):
+    """An element-wise comparison or logical function (the array function ``logic``) of one
+    or two arrays, with NumPy broadcasting: a bool array, through which no gradient flows."""
+
+    logic: ClassVar[str]
+
+    @staticmethod
+    def forward(ctx: Context, *arrays: Any) -> Any:
+        return getattr(get_array_module(*arrays), ctx.fn.logic)(*arrays)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[None, ...]:
+        return (None,) * len(ctx.needs_input_grad)
+
+
+class EqualOp(_LogicOp):
+    logic = "equal"
+
+
+class LogicalAndOp(_LogicOp):
+    logic = "logical_and"
+
+
+class LogicalOrOp(_LogicOp):
+    logic = "logical_or"
+
+
+class LogicalNotOp(_LogicOp):
+    logic = "logical_not"
+
+
+class CastOp(Function):
+    """``a`` converted to ``dtype``. Between floating dtypes it is the identity, so the gradient
+    comes back converted to ``a``'s dtype; to or from any other dtype it is a step (bool, int),
+    with no gradient."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, *, dtype: str) -> Any:
+        ctx.dtype = a.dtype
+        return a.astype(dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return grad.astype(ctx.dtype, copy=False)
 
 
 # ------------------------------------------------------------------ functional API
@@ -290,6 +343,54 @@ def minimum(a: Operand, b: Operand) -> Tensor:
 
 
 def where(condition: Operand, a: Operand, b: Operand) -> Tensor:
-    """``a`` where ``condition`` is true, else ``b`` (NumPy's where, differentiable in a and b)."""
-    cond = condition.data if isinstance(condition, Tensor) else condition
-    return WhereOp.apply(cond, a, b)
+    """``a`` where ``condition`` is true, else ``b`` (NumPy's where, differentiable in a and b).
+    A condition tensor made by ops (a mask) is an input of the op, so a replayed step
+    recomputes it from each batch."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a, b = as_array(a), as_array(b)  # no tensor to take a dtype from: each keeps its own
+    return WhereOp.apply(a, b, condition)
+
+
+def _step(op: type[Function], *inputs: Operand, **attrs: Any) -> Tensor:
+    """``op`` applied with no graph: its output is piecewise constant, so it has no gradient
+    (and a bool or integer tensor cannot carry one)."""
+    with no_grad():
+        return op.apply(*inputs, **attrs)
+
+
+def equal(a: Operand, b: Operand) -> Tensor:
+    """a == b element-wise, with NumPy broadcasting: a bool tensor (no gradient)."""
+    return _step(EqualOp, a, b)
+
+
+def logical_and(a: Operand, b: Operand) -> Tensor:
+    """a AND b element-wise (non-zero is true), with NumPy broadcasting: bool, no gradient."""
+    return _step(LogicalAndOp, a, b)
+
+
+def logical_or(a: Operand, b: Operand) -> Tensor:
+    """a OR b element-wise (non-zero is true), with NumPy broadcasting: bool, no gradient."""
+    return _step(LogicalOrOp, a, b)
+
+
+def logical_not(a: Operand) -> Tensor:
+    """NOT a element-wise (non-zero is true): a bool tensor (no gradient)."""
+    return _step(LogicalNotOp, a)
+
+
+def cast(a: Operand, dtype: Any) -> Tensor:
+    """``a`` converted to ``dtype`` (ONNX's Cast, NumPy's astype) by an op, so a replayed step
+    converts each batch. Between floating dtypes the gradient flows back (converted to
+    ``a``'s dtype); a cast from or to bool or integers is a step and has none.
+
+    Raises:
+        TypeError: naming ``dtype`` when NumPy does not know it.
+    """
+    try:
+        target = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"cast: {dtype!r} is not a dtype. Use e.g. 'float32' or 'int64'.") from err
+    source = a.dtype if isinstance(a, Tensor) else as_array(a).dtype
+    if is_float(source) and is_float(target):
+        return CastOp.apply(a, dtype=target.name)
+    return _step(CastOp, a, dtype=target.name)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
+onnxruntime = pytest.importorskip("onnxruntime")
 
 import glassnet  # noqa: E402
 from glassnet import applications, layers  # noqa: E402
@@ -205,6 +205,17 @@ def test_a_saved_graph_with_a_huge_pad_is_refused_when_built():
         graph.build((None, 2, 3))
 
 
+def test_a_saved_graph_with_a_huge_product_or_mask_is_refused_when_built():
+    # (1, 60000, 1) · (1, 1, 60000) is 3.6e9 numbers, from inputs of 60,000 each
+    column = {"op": "reshape", "inputs": ["input"], "output": "c", "shape": [60_000, 1]}
+    row = {"op": "reshape", "inputs": ["input"], "output": "r", "shape": [1, 60_000]}
+    for op in ("matmul", "and"):
+        node = {"op": op, "inputs": ["c", "r"], "output": "big"}
+        graph = OnnxGraph([column, row, node], [], input_name="input", output_name="big")
+        with pytest.raises(ValueError, match=rf"OnnxGraph .*{op} node 'big' makes a tensor"):
+            graph.build((None, 60_000))
+
+
 @pytest.mark.parametrize("opset", [17, 18])
 def test_activations_round_trip(tmp_path, opset):
     names = ["silu", "elu", "selu", "softplus", "softsign", "mish", "relu6"]
@@ -354,3 +365,112 @@ def test_a_gate_read_elsewhere_stays_a_product(tmp_path):
     model = import_onnx(fused)
     assert [layer.get_config().get("activation") for layer in model.layers] == ["silu", "relu"]
     np.testing.assert_allclose(model.predict(x), np.maximum(x * s, 0), rtol=1e-6)
+
+
+def _ints(*values):
+    return np.array(values, np.int64)
+
+
+def test_mask_and_index_ops_import_like_onnxruntime(tmp_path):
+    """Gather by constant indices, Unsqueeze/Squeeze, Cast, Equal/Not/Or, Where, a 4-D
+    MatMul and ReduceSum, as any exporter may write them: onnxruntime's numbers, and the
+    gradient reaches the input through the picks."""
+    h = onnx.helper
+    nodes = [
+        h.make_node("Relu", ["x"], ["r"]),
+        h.make_node("Gather", ["r", "picks"], ["g"], axis=2),  # (N, 3, 3)
+        h.make_node("Unsqueeze", ["g", "last"], ["u"]),  # (N, 3, 3, 1)
+        h.make_node("Squeeze", ["u", "three"], ["s"]),
+        h.make_node("Cast", ["s"], ["d"], to=onnx.TensorProto.DOUBLE),
+        h.make_node("Cast", ["d"], ["f"], to=onnx.TensorProto.FLOAT),
+        h.make_node("Equal", ["f", "zero"], ["z"]),
+        h.make_node("Not", ["z"], ["nz"]),
+        h.make_node("Or", ["nz", "columns"], ["keep"]),
+        h.make_node("Where", ["keep", "f", "minus"], ["w"]),
+        h.make_node("Unsqueeze", ["w", "one"], ["w4"]),  # (N, 1, 3, 3)
+        h.make_node("Transpose", ["w4"], ["w4t"], perm=[0, 1, 3, 2]),
+        h.make_node("MatMul", ["w4", "w4t"], ["p"]),
+        h.make_node("ReduceSum", ["p", "one"], ["y"], keepdims=0),
+    ]
+    inits = {
+        "picks": _ints(3, 0, 3),
+        "last": _ints(-1),
+        "three": _ints(3),
+        "one": _ints(1),
+        "zero": np.zeros((), np.float32),
+        "columns": np.array([[False, True, False]]),
+        "minus": np.full((), -1.0, np.float32),
+    }
+    path = _saved_graph(tmp_path, nodes, inits, input_shape=("N", 3, 4))
+    imported = import_onnx(path)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    for batch in (1, 5):
+        x = rng.normal(size=(batch, 3, 4)).astype(np.float32)
+        expected = session.run(None, {"x": x})[0]
+        np.testing.assert_allclose(imported.predict(x), expected, atol=1e-5, rtol=0)
+    x = glassnet.Tensor(rng.normal(size=(2, 3, 4)).astype(np.float32), requires_grad=True)
+    imported(x).sum().backward()
+    assert np.abs(x.grad[:, :, [0, 3]]).max() > 0 and not x.grad[:, :, 1:3].any()
+
+
+@pytest.mark.parametrize(
+    "nodes, inits, message",
+    [
+        (
+            [onnx.helper.make_node("Unsqueeze", ["x", "axes"], ["y"], name="u0")],
+            {"axes": _ints(0)},
+            r"Unsqueeze 'u0' on axis 0 of a tensor: glassnet keeps the batch on axis 0",
+        ),
+        (
+            [onnx.helper.make_node("Squeeze", ["x", "axes"], ["y"], name="s2")],
+            {"axes": _ints(2)},
+            r"Squeeze 's2' of axes \[2\] of shape \(None, 3, 4\): only axes of length 1",
+        ),
+        (
+            [
+                onnx.helper.make_node("Cast", ["x"], ["ids"], to=onnx.TensorProto.INT64),
+                onnx.helper.make_node("Gather", ["x", "ids"], ["y"], name="g", axis=1),
+            ],
+            {},
+            r"Gather 'g' is imported as an Embedding .* other than the batch's \(axis=1\)",
+        ),
+        (
+            [onnx.helper.make_node("Gather", ["x", "rows"], ["y"], name="g0")],
+            {"rows": _ints(0)},
+            r"Gather 'g0' .*\(axis=0\)",
+        ),
+        (
+            [
+                onnx.helper.make_node("Unsqueeze", ["x", "axes"], ["x4"]),
+                onnx.helper.make_node("MatMul", ["x", "x4"], ["y"], name="mm"),
+            ],
+            {"axes": _ints(1)},
+            r"MatMul 'mm' of two tensors .* same rank. Received shapes \(None, 3, 4\) and "
+            r"\(None, 1, 3, 4\)",
+        ),
+        (
+            [onnx.helper.make_node("Where", ["mask", "x", "x"], ["y"], name="w")],
+            {"mask": np.ones((1, 1, 3, 4), bool)},
+            r"Where 'w' broadcasts a tensor .* with constants of more axes, which would move "
+            r"its batch off axis 0",
+        ),
+        (
+            [onnx.helper.make_node("Where", ["mask", "x", "x"], ["y"], name="w5")],
+            {"mask": np.ones((1, 5), bool)},
+            r"Where 'w5': shapes \[\(1, 5\), \(None, 3, 4\), \(None, 3, 4\)\] do not broadcast",
+        ),
+        (
+            [
+                onnx.helper.make_node("Cast", ["x"], ["axes"], to=onnx.TensorProto.INT64),
+                onnx.helper.make_node("Unsqueeze", ["x", "axes"], ["y"], name="u"),
+            ],
+            {},
+            r"Unsqueeze 'u' needs constant axes",
+        ),
+    ],
+)
+def test_mask_and_index_ops_out_of_reach_are_named(tmp_path, nodes, inits, message):
+    path = _saved_graph(tmp_path, nodes, inits, input_shape=("N", 3, 4))
+    with pytest.raises(ValueError, match=message):
+        import_onnx(path)

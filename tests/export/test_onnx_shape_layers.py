@@ -218,7 +218,12 @@ def test_dot_products_import_back_as_dot_layers(tmp_path):
     assert len(dots) == 3 and all(d.axes == (2, 1) for d in dots)
 
 
-def test_normalized_dot_is_not_imported_and_says_why(tmp_path):
-    export(_dots(), tmp_path / "m.onnx")
-    with pytest.raises(ValueError, match=r"cannot import: .*ReduceSum"):
-        import_onnx(tmp_path / "m.onnx")
+def test_normalized_dot_imports_back(tmp_path):
+    """Dot(normalize=True) divides by the L2 norms, exported with ReduceSum: it comes back as
+    the same Dot layers with reduce_sum, sqrt and div nodes before them."""
+    model = _dots()
+    export(model, tmp_path / "m.onnx")
+    imported = import_onnx(tmp_path / "m.onnx")
+    xs = np.random.default_rng(0).normal(size=(3, 5, 4)).astype(np.float32)
+    np.testing.assert_allclose(imported.predict(xs), model.predict(xs), atol=1e-5, rtol=0)
+    assert "reduce_sum" in {node["op"] for node in imported.nodes}

@@ -38,6 +38,7 @@ TABLE = {
     "log": (ops.log, [_f(3, low=0.5, high=2)]),
     "sqrt": (ops.sqrt, [_f(3, low=0.5, high=2)]),
     "clip": (lambda x: ops.clip(x, -0.5, 0.5), [_f(4)]),
+    "cast": (lambda x: ops.cast(x, "float32"), [_f(3)]),
     "maximum": (ops.maximum, [_f(3), _f(3)]),
     "minimum": (ops.minimum, [_f(3), _f(3)]),
     "where": (lambda a, b: ops.where(a.data > 0, a, b), [_f(3), _f(3)]),
@@ -153,7 +154,7 @@ TABLE = {
     "masked_mean": (lambda x: ops.masked_mean(x, Tensor(_f(2, 3) > -0.5)), [_f(2, 3, 4)]),
 }
 # Ops that make masks (bool, not differentiable): checked for their dtype below.
-MASKS = {"token_mask", "attention_mask"}
+MASKS = {"token_mask", "attention_mask", "equal", "logical_and", "logical_or", "logical_not"}
 SHAPE_ARITHMETIC = {
     "conv_output_shape",
     "conv1d_output_length",
@@ -177,6 +178,9 @@ def test_mask_ops_give_bool_masks():
     assert ops.token_mask(ids).dtype == np.bool_
     mask = ops.attention_mask(2, 2, query_mask=ops.token_mask(ids), causal=True)
     assert mask.dtype == np.bool_ and mask.shape == (2, 2, 2)
+    x = Tensor(_f(2, 3))
+    for made in (ops.equal(x, 0), ops.logical_and(x, x), ops.logical_or(x, 0), ops.logical_not(x)):
+        assert made.dtype == np.bool_ and made.shape == (2, 3)
 
 
 @pytest.mark.parametrize("name", sorted(TABLE))

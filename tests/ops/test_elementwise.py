@@ -133,6 +133,73 @@ def test_where_routes_gradients(rng):
     assert_gradcheck(lambda x, y: ops.where(Tensor(cond), x, y), a, b)
 
 
+def test_where_takes_the_dtype_of_its_tensor_not_of_a_tensor_condition():
+    x = Tensor(np.array([1.0, -2.0, 3.0], np.float32), requires_grad=True)
+    y = ops.where(Tensor(np.array([True, False, True])), x, 0)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y.numpy(), [1.0, 0.0, 3.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 0.0, 1.0])
+
+
+# name -> (glassnet fn, NumPy reference, how many operands)
+LOGIC = {
+    "equal": (ops.equal, np.equal, 2),
+    "logical_and": (ops.logical_and, np.logical_and, 2),
+    "logical_or": (ops.logical_or, np.logical_or, 2),
+    "logical_not": (ops.logical_not, np.logical_not, 1),
+}
+
+
+@pytest.mark.parametrize("name", LOGIC)
+def test_logic_matches_numpy_with_broadcasting_and_passes_no_gradient(name, rng):
+    fn, ref, arity = LOGIC[name]
+    a = rng.integers(0, 2, (2, 3, 4)).astype(np.float32)
+    b = rng.integers(0, 2, (3, 1)).astype(np.float32)
+    operands = (a, b)[:arity]
+    tensors = [Tensor(v, requires_grad=True) for v in operands]
+    out = fn(*tensors)
+    assert out.dtype == bool and not out.requires_grad
+    np.testing.assert_array_equal(out.numpy(), ref(*operands))
+    masked = ops.where(out, tensors[0], 0.0)  # a mask from them gates the first operand
+    masked.sum().backward()
+    np.testing.assert_array_equal(tensors[0].grad, np.broadcast_to(ref(*operands), a.shape))
+    assert arity == 1 or tensors[1].grad is None
+
+
+def test_masks_are_ops_that_a_replay_records():
+    """The mask and the where that reads it are both ops, the mask an input of the where, so a
+    replayed step recomputes the mask from each batch instead of keeping the first one."""
+    from glassnet.autograd import record_ops
+
+    x = Tensor(np.array([[0.0, 2.0, 0.0]], np.float32), requires_grad=True)
+    with record_ops() as record:
+        keep = ops.logical_not(ops.equal(x, 0.0))
+        ops.where(keep, x, -1.0)
+    assert [a.fn.__name__ for a in record] == ["EqualOp", "LogicalNotOp", "WhereOp"]
+    assert record[1].inputs[0] is record[0].output and record[2].inputs[2] is keep
+
+
+def test_cast_between_floats_is_differentiable(rng):
+    x = rng.standard_normal((3, 4))
+    out, (g,) = run_float32(lambda t: ops.cast(ops.cast(t, "float64"), "float32"), x)
+    np.testing.assert_array_equal(out, x.astype(np.float32))
+    np.testing.assert_array_equal(g, np.ones((3, 4), np.float32))
+    assert_gradcheck(lambda t: ops.cast(t, np.float64) * t, x)
+
+
+def test_cast_to_integers_and_bools_is_a_step_with_no_gradient():
+    x = Tensor(np.array([0.0, 3.0, 5.0], np.float32), requires_grad=True)
+    ids = ops.cast(x, "int64")
+    assert ids.dtype == np.int64 and not ids.requires_grad
+    np.testing.assert_array_equal(ids.numpy(), [0, 3, 5])
+    back = ops.cast(ops.cast(x, bool), "float32")
+    np.testing.assert_array_equal(back.numpy(), [0.0, 1.0, 1.0])
+    assert not back.requires_grad
+    with pytest.raises(TypeError, match="'floaty' is not a dtype"):
+        ops.cast(x, "floaty")
+
+
 def test_pow_gradient_with_respect_to_the_exponent():
     assert_gradcheck(ops.pow, np.array([0.5, 1.5, 2.0]), np.array([2.0, -1.0, 0.5]))
 

@@ -56,7 +56,7 @@ class ReLU(Layer):
             y = ops.relu(x)
         else:
             below = (x - self.threshold) * self.negative_slope
-            y = ops.where(x.data >= self.threshold, x, below)
+            y = ops.where(ops.greater_equal(x, self.threshold), x, below)
         return y if self.max_value is None else ops.clip(y, max=self.max_value)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:

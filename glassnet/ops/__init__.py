@@ -37,6 +37,7 @@ from glassnet.ops.elementwise import (
     div,
     equal,
     exp,
+    greater_equal,
     log,
     logical_and,
     logical_not,

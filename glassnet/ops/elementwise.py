@@ -245,6 +245,10 @@ class EqualOp(_LogicOp):
     logic = "equal"
 
 
+class GreaterEqualOp(_LogicOp):
+    logic = "greater_equal"
+
+
 class LogicalAndOp(_LogicOp):
     logic = "logical_and"
 
@@ -361,6 +365,11 @@ def _step(op: type[Function], *inputs: Operand, **attrs: Any) -> Tensor:
 def equal(a: Operand, b: Operand) -> Tensor:
     """a == b element-wise, with NumPy broadcasting: a bool tensor (no gradient)."""
     return _step(EqualOp, a, b)
+
+
+def greater_equal(a: Operand, b: Operand) -> Tensor:
+    """a >= b element-wise, with NumPy broadcasting: a bool tensor (no gradient)."""
+    return _step(GreaterEqualOp, a, b)
 
 
 def logical_and(a: Operand, b: Operand) -> Tensor:

@@ -91,6 +91,12 @@ def _sigmoid_head():
     return gn.Model(inputs, L.Dense(1, activation="sigmoid")(L.Dense(8, activation="relu")(inputs)))
 
 
+def _thresholded_relu():  # the ReLU's mask comes from each batch (an op), not the first one
+    inputs = gn.Input((6,))
+    hidden = L.ReLU(negative_slope=0.1, threshold=0.5)(L.Dense(8)(inputs))
+    return gn.Model(inputs, L.Dense(3)(hidden))
+
+
 NETWORKS = {
     "W1-mlp": (_mlp, (20,), "sgd_momentum"),
     "W2-lenet": (_lenet, (28, 28, 1), "adam"),
@@ -101,6 +107,7 @@ NETWORKS = {
     "subclassed-residual": (_residual, (8, 8, 2), "sgd_momentum"),
     "softmax-head": (_softmax_head, (16, 16, 3), "adam"),
     "sigmoid-head": (_sigmoid_head, (6,), "sgd_momentum"),
+    "relu-threshold": (_thresholded_relu, (6,), "sgd_momentum"),
 }
 #: Heads that end in a softmax or sigmoid: the cross-entropy reads the logits behind them.
 LOSSES = {"softmax-head": SPARSE(), "sigmoid-head": gn.losses.BinaryCrossentropy()}

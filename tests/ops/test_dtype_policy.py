@@ -154,7 +154,15 @@ TABLE = {
     "masked_mean": (lambda x: ops.masked_mean(x, Tensor(_f(2, 3) > -0.5)), [_f(2, 3, 4)]),
 }
 # Ops that make masks (bool, not differentiable): checked for their dtype below.
-MASKS = {"token_mask", "attention_mask", "equal", "logical_and", "logical_or", "logical_not"}
+MASKS = {
+    "token_mask",
+    "attention_mask",
+    "equal",
+    "greater_equal",
+    "logical_and",
+    "logical_or",
+    "logical_not",
+}
 SHAPE_ARITHMETIC = {
     "conv_output_shape",
     "conv1d_output_length",
@@ -179,7 +187,8 @@ def test_mask_ops_give_bool_masks():
     mask = ops.attention_mask(2, 2, query_mask=ops.token_mask(ids), causal=True)
     assert mask.dtype == np.bool_ and mask.shape == (2, 2, 2)
     x = Tensor(_f(2, 3))
-    for made in (ops.equal(x, 0), ops.logical_and(x, x), ops.logical_or(x, 0), ops.logical_not(x)):
+    made_by = (ops.equal(x, 0), ops.greater_equal(x, 0), ops.logical_and(x, x))
+    for made in (*made_by, ops.logical_or(x, 0), ops.logical_not(x)):
         assert made.dtype == np.bool_ and made.shape == (2, 3)
 
 

@@ -145,6 +145,7 @@ def test_where_takes_the_dtype_of_its_tensor_not_of_a_tensor_condition():
 # name -> (glassnet fn, NumPy reference, how many operands)
 LOGIC = {
     "equal": (ops.equal, np.equal, 2),
+    "greater_equal": (ops.greater_equal, np.greater_equal, 2),
     "logical_and": (ops.logical_and, np.logical_and, 2),
     "logical_or": (ops.logical_or, np.logical_or, 2),
     "logical_not": (ops.logical_not, np.logical_not, 1),

@@ -68,7 +68,7 @@ from glassnet.models.saving import MAX_INPUT_VALUES
 from glassnet.ops.activation import SELU_ALPHA, SELU_SCALE
 from glassnet.ops.conv import conv1d_pads, resolve_padding
 from glassnet.ops.conv_transpose import conv_transpose_crop, conv_transpose_output_length
-from glassnet.ops.pooling import AvgPool2DOp, MaxPool2DOp
+from glassnet.ops.pooling import AvgPoolOp, MaxPoolOp
 from glassnet.tensor import Tensor
 
 __all__ = ["SUPPORTED_OPS", "OnnxGraph", "import_onnx"]
@@ -181,7 +181,7 @@ def _run(graph: OnnxGraph, node: dict[str, Any], args: list[Any], training: bool
         return ops.sqrt(ops.sum(x * x, axis=tuple(node["axes"]), keepdims=bool(node["keepdims"])))
     if op in ("max_pool", "avg_pool"):
         pads = tuple(tuple(p) for p in node["pads"])
-        cls = MaxPool2DOp if op == "max_pool" else AvgPool2DOp
+        cls = MaxPoolOp if op == "max_pool" else AvgPoolOp
         return cls.apply(x, pool=tuple(node["pool"]), stride=tuple(node["stride"]), pads=pads)
     raise ValueError(f"OnnxGraph '{graph.name}': unknown node op {op!r}.")
 

@@ -18,10 +18,10 @@ from glassnet.checks import check_bool, check_int_pair, check_padding, check_pos
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.layers.registry import register_alias
 from glassnet.ops.pooling import (
-    AvgPool2DOp,
-    GlobalAvgPool2DOp,
-    GlobalMaxPool2DOp,
-    MaxPool2DOp,
+    AvgPoolOp,
+    GlobalAvgPoolOp,
+    GlobalMaxPoolOp,
+    MaxPoolOp,
 )
 from glassnet.tensor import Tensor
 
@@ -112,7 +112,7 @@ class MaxPooling2D(_Pooling2D):
     """
 
     _op = staticmethod(ops.max_pool2d)
-    _function, _op_name = MaxPool2DOp, "max_pool2d"
+    _function, _op_name = MaxPoolOp, "max_pool2d"
 
 
 class AveragePooling2D(_Pooling2D):
@@ -129,7 +129,7 @@ class AveragePooling2D(_Pooling2D):
     """
 
     _op = staticmethod(ops.avg_pool2d)
-    _function, _op_name = AvgPool2DOp, "avg_pool2d"
+    _function, _op_name = AvgPoolOp, "avg_pool2d"
 
 
 class _GlobalPooling2D(Layer):
@@ -168,7 +168,7 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
     """
 
     _op = staticmethod(ops.global_avg_pool2d)
-    _function = GlobalAvgPool2DOp
+    _function = GlobalAvgPoolOp
 
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
@@ -183,7 +183,7 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
     """
 
     _op = staticmethod(ops.global_max_pool2d)
-    _function = GlobalMaxPool2DOp
+    _function = GlobalMaxPoolOp
 
 
 def _as_images(x: Tensor) -> Tensor:

@@ -46,6 +46,7 @@ from glassnet.layers import (
     Conv3D,
     Cropping1D,
     Cropping2D,
+    Cropping3D,
     Dense,
     DepthwiseConv1D,
     DepthwiseConv2D,
@@ -91,8 +92,10 @@ from glassnet.layers import (
     UnitNormalization,
     UpSampling1D,
     UpSampling2D,
+    UpSampling3D,
     ZeroPadding1D,
     ZeroPadding2D,
+    ZeroPadding3D,
 )
 from glassnet.layers.layer import Layer
 from glassnet.layers.lookup import IntegerLookup, StringLookup, TextVectorization
@@ -763,14 +766,16 @@ def _int64(graph: Graph, hint: str, values: Any) -> str:
 
 
 def _hw_axes(value: Value) -> list[int]:
-    """The ONNX axes of height and width in ``value``'s layout."""
-    return [2, 3] if value.layout == NCHW else [1, 2]
+    """The ONNX axes of height and width in ``value``'s layout (of depth, height and width
+    for a volume)."""
+    ndim = len(value.shape)
+    return list(range(2, ndim)) if value.layout == NCHW else list(range(1, ndim - 1))
 
 
-@register_converter(ZeroPadding2D)
-def _zero_padding(graph: Graph, layer: ZeroPadding2D, value: Value) -> Value:
+@register_converter(ZeroPadding2D, ZeroPadding3D)
+def _zero_padding(graph: Graph, layer: Any, value: Value) -> Value:
     """Pad (constant 0) with the begins of every axis, then the ends, in the value's layout."""
-    begins, ends = [0, 0, 0, 0], [0, 0, 0, 0]
+    begins, ends = [0] * len(value.shape), [0] * len(value.shape)
     for axis, (lo, hi) in zip(_hw_axes(value), layer.padding, strict=True):
         begins[axis], ends[axis] = lo, hi
     pads = _int64(graph, f"{layer.name}_pads", begins + ends)
@@ -778,29 +783,33 @@ def _zero_padding(graph: Graph, layer: ZeroPadding2D, value: Value) -> Value:
     return Value(out, _out_shape(layer, value), value.layout)
 
 
-@register_converter(Cropping2D)
-def _cropping(graph: Graph, layer: Cropping2D, value: Value) -> Value:
-    """A Slice of height and width."""
-    (top, bottom), (left, right) = layer.cropping
-    _, h, w, _ = value.shape
+@register_converter(Cropping2D, Cropping3D)
+def _cropping(graph: Graph, layer: Any, value: Value) -> Value:
+    """A Slice of height and width (and depth)."""
+    sizes = value.shape[1:-1]
     inputs = [
         value.name,
-        _int64(graph, f"{layer.name}_starts", [top, left]),
-        _int64(graph, f"{layer.name}_ends", [h - bottom, w - right]),
+        _int64(graph, f"{layer.name}_starts", [lo for lo, _ in layer.cropping]),
+        _int64(
+            graph,
+            f"{layer.name}_ends",
+            [n - hi for n, (_, hi) in zip(sizes, layer.cropping, strict=True)],
+        ),
         _int64(graph, f"{layer.name}_axes", _hw_axes(value)),
     ]
     out = graph.node("Slice", inputs, layer.name)
     return Value(out, _out_shape(layer, value), value.layout)
 
 
-@register_converter(UpSampling2D)
-def _upsampling(graph: Graph, layer: UpSampling2D, value: Value) -> Value:
-    """Resize by whole factors on the channels-first image: nearest with "asymmetric"
-    coordinates and floor (output pixel i reads input i // size: each pixel repeated), or
-    linear with "half_pixel" coordinates (glassnet's and TensorFlow's bilinear)."""
+@register_converter(UpSampling2D, UpSampling3D)
+def _upsampling(graph: Graph, layer: Any, value: Value) -> Value:
+    """Resize by whole factors on the channels-first image (or volume): nearest with
+    "asymmetric" coordinates and floor (output pixel i reads input i // size: each pixel
+    repeated), or linear with "half_pixel" coordinates (glassnet's and TensorFlow's
+    bilinear; UpSampling3D is nearest only)."""
     value = graph.layout(value, NCHW)
     scales = graph.weight(f"{layer.name}_scales", np.array([1, 1, *layer.size], np.float32))
-    if layer.interpolation == "nearest":
+    if getattr(layer, "interpolation", "nearest") == "nearest":
         attrs = {
             "mode": "nearest",
             "coordinate_transformation_mode": "asymmetric",

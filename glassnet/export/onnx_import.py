@@ -66,6 +66,7 @@ from glassnet.layers import (
     Resizing,
     Softmax,
     UpSampling2D,
+    UpSampling3D,
     deserialize,
     serialize,
 )
@@ -887,19 +888,21 @@ def _text(value: Any) -> str:
 def _resize(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
     """An image enlarged by whole factors: ``UpSampling2D``, nearest (each pixel repeated:
     "asymmetric" coordinates with floor, or "half_pixel", which picks the same pixels for
-    whole factors) or bilinear ("linear" with "half_pixel" coordinates)."""
+    whole factors) or bilinear ("linear" with "half_pixel" coordinates); a volume by whole
+    factors, nearest: ``UpSampling3D``."""
     x = b.channels_last(ins[0])
+    ndim = len(x.shape)
     inputs = list(node.input) + [""] * (4 - len(node.input))
     scales = b.const(inputs[2]) if inputs[2] else None
     if scales is None or scales.size == 0:
         sizes = b.const(inputs[3]) if inputs[3] else None
         onnx_shape = x.onnx_shape
-        if sizes is not None and sizes.size == 4 and None not in onnx_shape[1:]:
+        if sizes is not None and sizes.size == ndim and None not in onnx_shape[1:]:
             scales = np.array([1, *(s / d for s, d in zip(sizes[1:], onnx_shape[1:], strict=True))])
     mode = _text(attrs.get("mode", "nearest"))
     coordinates = _text(attrs.get("coordinate_transformation_mode", "half_pixel"))
     nearest = _text(attrs.get("nearest_mode", "round_prefer_floor"))
-    factors = None if scales is None or scales.size != 4 else [float(v) for v in scales]
+    factors = None if scales is None or scales.size != ndim else [float(v) for v in scales]
     whole = (
         factors is not None
         and factors[:2] == [1.0, 1.0]
@@ -912,6 +915,13 @@ def _resize(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -
         interpolation = "nearest"
     elif whole and mode == "linear" and coordinates in ("half_pixel", "pytorch_half_pixel"):
         interpolation = "bilinear"
+    elif ndim == 5:
+        raise ValueError(
+            f"import_onnx: Resize '{node.name}' of a volume must enlarge depth, height and "
+            f"width by whole factors, nearest, as UpSampling3D does. Received mode={mode!r}, "
+            f"coordinate_transformation_mode={coordinates!r}, nearest_mode={nearest!r}, "
+            f"scales {factors}."
+        )
     else:
         resized = _resizing(x, inputs, scales, factors, mode, coordinates, nearest, b)
         if resized is not None:
@@ -923,7 +933,14 @@ def _resize(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -
             f"Received mode={mode!r}, coordinate_transformation_mode={coordinates!r}, nearest_"
             f"mode={nearest!r}, scales {factors}."
         )
-    size = (int(factors[2]), int(factors[3]))
+    size = tuple(int(f) for f in factors[2:])
+    if ndim == 5:
+        if interpolation != "nearest":
+            raise ValueError(
+                f"import_onnx: Resize '{node.name}' of a volume is linear; UpSampling3D repeats "
+                f"voxels (nearest) only."
+            )
+        return b.layer(UpSampling3D(size), [x], True)
     return b.layer(UpSampling2D(size, interpolation=interpolation), [x], True)
 
 

@@ -107,14 +107,17 @@ from glassnet.layers.regularization import GaussianDropout, GaussianNoise, Spati
 from glassnet.layers.reshaping import (
     Cropping1D,
     Cropping2D,
+    Cropping3D,
     Flatten,
     Permute,
     RepeatVector,
     Reshape,
     UpSampling1D,
     UpSampling2D,
+    UpSampling3D,
     ZeroPadding1D,
     ZeroPadding2D,
+    ZeroPadding3D,
 )
 from glassnet.layers.serialization import deserialize, get, serialize
 
@@ -147,6 +150,7 @@ __all__ = [
     "Convolution3D",
     "Cropping1D",
     "Cropping2D",
+    "Cropping3D",
     "Dense",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
@@ -214,8 +218,10 @@ __all__ = [
     "UnitNormalization",
     "UpSampling1D",
     "UpSampling2D",
+    "UpSampling3D",
     "ZeroPadding1D",
     "ZeroPadding2D",
+    "ZeroPadding3D",
     "add",
     "average",
     "clear_session",

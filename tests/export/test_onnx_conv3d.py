@@ -1,7 +1,8 @@
 """ONNX export and import of the 3-D layers: Conv/MaxPool/AveragePool/GlobalAveragePool/
-GlobalMaxPool on 5-D (N, C, D, H, W) tensors. onnxruntime gives glassnet's numbers (atol 1e-4)
-at batch sizes 1 and 7, glassnet's own files import back as the same layers with the same
-predictions, and PyTorch's Conv3d/MaxPool3d/AvgPool3d import with PyTorch's numbers."""
+GlobalMaxPool (Pad/Slice/Resize for the border layers) on 5-D (N, C, D, H, W) tensors.
+onnxruntime gives glassnet's numbers (atol 1e-4) at batch sizes 1 and 7, glassnet's own files
+import back as the same layers with the same predictions, and PyTorch's Conv3d/MaxPool3d/
+AvgPool3d/Upsample import with PyTorch's numbers (atol 1e-4)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,18 @@ MODELS = {
             L.Flatten(),
         ],
     ),
+    "borders": (
+        (3, 4, 5, 2),
+        lambda: [
+            L.ZeroPadding3D(((0, 1), (2, 0), (1, 1))),
+            L.Conv3D(3, 2, activation="relu"),
+            L.UpSampling3D((1, 2, 3)),
+            L.Cropping3D(((1, 0), (0, 2), (1, 1))),
+            L.MaxPooling3D((1, 2, 2)),
+            L.Flatten(),
+            L.Dense(2),
+        ],
+    ),
     # the layers that read the layout of a channels-first value, on volumes
     "norms-on-volumes": (
         (4, 6, 6, 2),
@@ -93,13 +106,14 @@ def test_round_trip_imports_the_same_layers(tmp_path, name):
     imported = import_onnx(tmp_path / "m.onnx")
     x = np.random.default_rng(2).normal(size=(5, *model.input_shape[1:])).astype(np.float32)
     np.testing.assert_allclose(imported.predict(x), model.predict(x), atol=1e-5, rtol=0)
-    if name == "norms-on-volumes":  # GroupNormalization and UnitNormalization are exported as
-        parts = imported.parts  # primitive ops, which import as nodes of an OnnxGraph
+    if name in ("norms-on-volumes", "borders"):  # GroupNormalization, UnitNormalization,
+        parts = imported.parts  # padding and cropping come back as nodes of an OnnxGraph
     else:
         assert isinstance(imported, gn.Sequential)  # no transposes or pads around the convs
         parts = imported.layers
     kinds = {type(layer).__name__ for layer in parts}
-    assert {type(layer).__name__ for layer in model.layers if "3D" in type(layer).__name__} <= kinds
+    want = {type(layer).__name__ for layer in model.layers if "3D" in type(layer).__name__}
+    assert want - {"ZeroPadding3D", "Cropping3D"} <= kinds
     convs = [layer for layer in parts if isinstance(layer, L.Conv3D)]
     originals = [layer for layer in model.layers if isinstance(layer, L.Conv3D)]
     for got, want in zip(convs, originals, strict=True):
@@ -171,6 +185,29 @@ def test_pytorch_conv3d_and_pools_import(tmp_path):
     with torch.no_grad():
         expected = net(x).numpy()
     got = model.predict(x.numpy().transpose(0, 2, 3, 4, 1))  # glassnet takes NDHWC
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_pytorch_volume_upsampling_imports(tmp_path):
+    """nn.Upsample(nearest) on volumes: UpSampling3D. (PyTorch exports F.pad as a computed
+    Pad, ConstantOfShape and Cast, which glassnet does not import, for images too.)"""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv3d(2, 3, 2),
+        nn.Upsample(scale_factor=(1, 2, 2), mode="nearest"),
+        nn.Conv3d(3, 2, 3, padding=1),
+    )
+    x = torch.randn(3, 2, 3, 4, 5)
+    model = _torch_import(tmp_path, torch, net, x)
+    parts = model.parts if hasattr(model, "parts") else model.layers
+    assert "UpSampling3D" in [type(p).__name__ for p in parts]
+    with torch.no_grad():
+        expected = net(x).numpy()
+    # the output keeps the ONNX graph's (N, C, D, H, W)
+    got = model.predict(x.numpy().transpose(0, 2, 3, 4, 1))
     np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
 
 

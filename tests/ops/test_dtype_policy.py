@@ -96,6 +96,7 @@ TABLE = {
         [VOLUMES, _f(2, 3, 2, 3, 4), _f(4)],
     ),
     "max_pool3d": (ops.max_pool3d, [VOLUMES]),
+    "upsample_nearest3d": (lambda x: ops.upsample_nearest3d(x, (1, 2, 3)), [VOLUMES]),
     "avg_pool3d": (lambda x: ops.avg_pool3d(x, 3, 2, "same"), [VOLUMES]),
     "global_avg_pool3d": (ops.global_avg_pool3d, [VOLUMES]),
     "global_max_pool3d": (ops.global_max_pool3d, [VOLUMES]),

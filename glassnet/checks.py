@@ -104,7 +104,9 @@ def check_int_tuple(where: str, arg: str, value: Any, rank: int) -> tuple[int, .
     return tuple(int(v) for v in items)
 
 
-def check_padding(where: str, padding: Any, allow_explicit: bool = True, rank: int = 2) -> Any:
+def check_padding(
+    where: str, padding: Any, allow_explicit: bool = True, rank: int = 2
+) -> str | tuple[Pair, ...]:
     """``padding`` as "valid", "same" (any case) or, if allowed, explicit (before, after) pairs,
     one per spatial axis: ((top, bottom), (left, right)) for images (``rank`` 2), with
     (front, back) first for volumes (``rank`` 3). An int pads every side, a tuple of ``rank``
@@ -147,6 +149,7 @@ def check_padding(where: str, padding: Any, allow_explicit: bool = True, rank: i
 
 
 def _padding_help(rank: int) -> str:
+    """The spellings of an explicit padding, for messages."""
     if rank == 2:
         return _PADDING_HELP
     return (

@@ -252,7 +252,7 @@ def resolve_padding(
     stride: int | Sequence[int],
     padding: PaddingArg,
     dilation: int | Sequence[int],
-) -> Any:
+) -> tuple[Pair, ...]:
     """Turn any padding argument into explicit ((top, bottom), (left, right)) pixel counts,
     one pair per spatial axis: ``input_hw`` (H, W) for images, (D, H, W) for volumes.
 
@@ -274,7 +274,7 @@ def resolve_padding(
                 f"received input_hw={tuple(input_hw)}. Pass the real image size."
             )
         return tuple(_same_pads(*axis) for axis in zip(input_hw, k, s, d, strict=True))
-    return mode
+    return mode  # type: ignore[return-value]  (explicit pairs)
 
 
 def output_sizes(

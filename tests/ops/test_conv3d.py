@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from glassnet import Tensor, ops
-from glassnet.ops.conv import col2im, im2col
+from glassnet.ops.conv import ConvOp, col2im, im2col
 from tests import reference as ref
 from tests.helpers import FORWARD_TOL, GRAD_TOL, assert_gradcheck, run_float32, torch_run
 
@@ -90,6 +90,17 @@ def test_conv3d_without_bias_and_weight_only_gradients(rng):
     weight = Tensor(w, requires_grad=True)
     ops.conv3d(Tensor(x), weight).sum().backward()  # the input wants no gradient
     assert weight.grad.shape == w.shape
+
+
+def test_the_op_takes_one_spatial_axis_too(rng):
+    """ConvOp on sequences (N, L, C) directly (the textbook plan) gives conv1d's numbers, which
+    run the tuned 2-D plan on a one-row image."""
+    x, w, b = rng.standard_normal((2, 9, 3)), rng.standard_normal((3, 3, 4)), rng.standard_normal(4)
+    attrs = {"stride": (2,), "pads": ((1, 2),), "dilation": (2,)}
+    got = ConvOp.apply(Tensor(x), Tensor(w), Tensor(b), **attrs).numpy()
+    want = ops.conv1d(Tensor(x), Tensor(w), Tensor(b), stride=2, padding=(1, 2), dilation=2)
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-12, atol=1e-12)
+    assert_gradcheck(lambda a, k, c: ConvOp.apply(a, k, c, **attrs), x, w, b)
 
 
 def test_col2im_is_the_adjoint_of_im2col_on_volumes(rng):

@@ -93,7 +93,7 @@ def numba_kernels() -> tuple[Callable, Callable]:
 
 
 def _columns(xpad: np.ndarray) -> np.ndarray:
-    """The column matrix as glassnet's Conv2DOp builds it (one plane per tap for one channel)."""
+    """The column matrix as glassnet's ConvOp builds it (one plane per tap for one channel)."""
     windows = conv_ops.im2col_view(xpad, (KERNEL, KERNEL), (1, 1), (1, 1), (SIZE, SIZE))
     return conv_kernels.columns(windows)
 

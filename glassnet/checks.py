@@ -29,6 +29,7 @@ __all__ = [
     "build_known",
     "check_bool",
     "check_int_pair",
+    "check_int_tuple",
     "check_name",
     "check_number",
     "check_padding",
@@ -79,27 +80,43 @@ def check_positive_int(where: str, arg: str, value: Any) -> int:
 
 def check_int_pair(where: str, arg: str, value: Any) -> Pair:
     """An int or a pair of ints, all ≥ 1, as a pair (Keras's ``standardize_tuple``)."""
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(items) != 2 or not all(is_int(v) for v in items):
+    return check_int_tuple(where, arg, value, 2)  # type: ignore[return-value]
+
+
+def check_int_tuple(where: str, arg: str, value: Any, rank: int) -> tuple[int, ...]:
+    """An int or a tuple of ``rank`` ints, all ≥ 1, as that tuple (Keras's
+    ``standardize_tuple``): kernel sizes, strides and dilations of 2-D and 3-D windows."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * rank
+    if len(items) != rank or not all(is_int(v) for v in items):
+        kind, example = (
+            ("a pair of ints", "(2, 1)")
+            if rank == 2
+            else (f"a tuple of {rank} ints", str((2,) + (1,) * (rank - 1)))
+        )
         raise TypeError(
-            f"{where}: {arg} must be an int or a pair of ints. Expected e.g. {arg}=2 or "
-            f"{arg}=(2, 1), received {arg}={value!r}."
+            f"{where}: {arg} must be an int or {kind}. Expected e.g. {arg}=2 or "
+            f"{arg}={example}, received {arg}={value!r}."
         )
     if min(items) < 1:
         raise ValueError(
             f"{where}: {arg} must be positive. Expected integers ≥ 1, received {arg}={value!r}. "
             f"The smallest is {arg}=1."
         )
-    return int(items[0]), int(items[1])
+    return tuple(int(v) for v in items)
 
 
-def check_padding(where: str, padding: Any, allow_explicit: bool = True) -> str | Pads:
-    """``padding`` as "valid", "same" (any case) or, if allowed, ((top, bottom), (left, right))."""
+def check_padding(
+    where: str, padding: Any, allow_explicit: bool = True, rank: int = 2
+) -> str | tuple[Pair, ...]:
+    """``padding`` as "valid", "same" (any case) or, if allowed, explicit (before, after) pairs,
+    one per spatial axis: ((top, bottom), (left, right)) for images (``rank`` 2), with
+    (front, back) first for volumes (``rank`` 3). An int pads every side, a tuple of ``rank``
+    ints both sides of each axis."""
     if isinstance(padding, str):
         mode = padding.lower()
         if mode in ("valid", "same"):
             return mode
-        expected = _PADDING_HELP if allow_explicit else "Expected 'valid' or 'same'"
+        expected = _padding_help(rank) if allow_explicit else "Expected 'valid' or 'same'"
         raise ValueError(
             f"{where}: unknown padding {padding!r}. {expected}, received padding={padding!r}. "
             "Use 'same' to keep the image size, 'valid' for no padding."
@@ -109,25 +126,36 @@ def check_padding(where: str, padding: Any, allow_explicit: bool = True) -> str 
             f"{where}: padding must be 'valid' or 'same'. Expected a string, received "
             f"padding={padding!r}. Pad explicitly with ops.pad first if you need other padding."
         )
+    is_seq = isinstance(padding, (tuple, list)) and len(padding) == rank
     if is_int(padding):
-        pads = ((padding, padding), (padding, padding))
-    elif isinstance(padding, (tuple, list)) and len(padding) == 2 and all(map(is_int, padding)):
-        pads = ((padding[0], padding[0]), (padding[1], padding[1]))
+        pads = ((padding, padding),) * rank
+    elif is_seq and all(map(is_int, padding)):
+        pads = tuple((p, p) for p in padding)
     elif (
-        isinstance(padding, (tuple, list))
-        and len(padding) == 2
+        is_seq
         and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in padding)
         and all(is_int(v) for p in padding for v in p)
     ):
-        pads = (tuple(padding[0]), tuple(padding[1]))
+        pads = tuple(tuple(p) for p in padding)
     else:
-        raise TypeError(f"{where}: bad padding. {_PADDING_HELP}, received padding={padding!r}.")
+        raise TypeError(
+            f"{where}: bad padding. {_padding_help(rank)}, received padding={padding!r}."
+        )
     if min(v for p in pads for v in p) < 0:
         raise ValueError(
             f"{where}: padding must not be negative. Expected sizes ≥ 0, received "
             f"padding={padding!r}. Crop the input instead."
         )
-    return tuple((int(a), int(b)) for a, b in pads)  # type: ignore[return-value]
+    return tuple((int(a), int(b)) for a, b in pads)
+
+
+def _padding_help(rank: int) -> str:
+    """The spellings of an explicit padding, for messages."""
+    if rank == 2:
+        return _PADDING_HELP
+    return (
+        f"Expected 'valid', 'same', an int, a tuple of {rank} ints or {rank} (before, after) pairs"
+    )
 
 
 def check_number(

@@ -114,3 +114,63 @@ def max_pool2d_grad(x, grad_out, pool_size=2, stride=None, padding="valid"):
                 a, b = np.unravel_index(np.argmax(window[n, :, :, c]), p)  # first max
                 gx[n, i * s[0] + a - top, j * s[1] + b - left, c] += grad_out[n, i, j, c]
     return gx
+
+
+# ------------------------------------------------------------------ volumes (N, D, H, W, C)
+def as_triple(v: int | tuple[int, int, int]) -> tuple[int, int, int]:
+    return (v, v, v) if isinstance(v, int) else (int(v[0]), int(v[1]), int(v[2]))
+
+
+def volume_pads(dhw, kernel, stride, padding, dilation=(1, 1, 1)):
+    """ "valid" or "same" as ((front, back), (top, bottom), (left, right))."""
+    if padding == "valid":
+        return ((0, 0),) * 3
+    return tuple(same_padding(dhw[a], kernel[a], stride[a], dilation[a]) for a in range(3))
+
+
+def conv3d(x, w, b=None, stride=1, padding="valid", dilation=1):
+    """y[n, i, j, k, f] = Σ xpad[n, i·sd + a·dd, j·sh + b·dh, k·sw + c·dw, ch] · w[a, b, c, ch, f]
+    (+ bias[f]), one output position and one kernel tap at a time."""
+    kd, kh, kw, _, f = w.shape
+    s, d = as_triple(stride), as_triple(dilation)
+    pads = volume_pads(x.shape[1:4], (kd, kh, kw), s, padding, d)
+    xpad = np.pad(x, ((0, 0), *pads, (0, 0)))
+    out = [(xpad.shape[1 + a] - d[a] * (k - 1) - 1) // s[a] + 1 for a, k in enumerate((kd, kh, kw))]
+    y = np.zeros((x.shape[0], *out, f), dtype=np.result_type(x, w))
+    for i in range(out[0]):
+        for j in range(out[1]):
+            for k in range(out[2]):
+                for a in range(kd):
+                    for bb in range(kh):
+                        for c in range(kw):
+                            pixel = xpad[
+                                :, i * s[0] + a * d[0], j * s[1] + bb * d[1], k * s[2] + c * d[2]
+                            ]  # (N, C)
+                            y[:, i, j, k, :] += pixel @ w[a, bb, c]
+    if b is not None:
+        y += b
+    return y
+
+
+def pool3d(kind, x, pool_size=2, stride=None, padding="valid"):
+    """The maximum or the mean (over its real cells only, as Keras) of each window of a volume,
+    window by window."""
+    p = as_triple(pool_size)
+    s = p if stride is None else as_triple(stride)
+    pads = volume_pads(x.shape[1:4], p, s, padding)
+    fill = -np.inf if kind == "max" else np.nan
+    xpad = np.pad(x, ((0, 0), *pads, (0, 0)), constant_values=fill)
+    out = [(xpad.shape[1 + a] - p[a]) // s[a] + 1 for a in range(3)]
+    y = np.empty((x.shape[0], *out, x.shape[4]), dtype=x.dtype)
+    reduce = np.max if kind == "max" else np.nanmean
+    for i in range(out[0]):
+        for j in range(out[1]):
+            for k in range(out[2]):
+                window = xpad[
+                    :,
+                    i * s[0] : i * s[0] + p[0],
+                    j * s[1] : j * s[1] + p[1],
+                    k * s[2] : k * s[2] + p[2],
+                ]
+                y[:, i, j, k] = reduce(window, axis=(1, 2, 3))
+    return y

@@ -181,6 +181,16 @@ SIGNATURES = {
         "kernel_constraint: 'Any' = None, bias_constraint: 'Any' = None, *, name: 'str | "
         "None' = None, trainable: 'bool' = True) -> 'None'"
     ),
+    "convolutional.Conv3D": (
+        "(filters: 'int', kernel_size: 'int | tuple[int, int, int]', strides: 'int | "
+        "tuple[int, int, int]' = (1, 1, 1), padding: 'str' = 'valid', dilation_rate: 'int | "
+        "tuple[int, int, int]' = (1, 1, 1), activation: 'Any' = None, use_bias: 'bool' = "
+        "True, kernel_initializer: 'Any' = 'glorot_uniform', bias_initializer: 'Any' = "
+        "'zeros', kernel_regularizer: 'Any' = None, bias_regularizer: 'Any' = None, "
+        "activity_regularizer: 'Any' = None, kernel_constraint: 'Any' = None, "
+        "bias_constraint: 'Any' = None, *, name: 'str | None' = None, trainable: 'bool' = "
+        "True) -> 'None'"
+    ),
     "convolutional.Convolution2D": (
         "(filters: 'int', kernel_size: 'int | tuple[int, int]', strides: 'int | tuple[int, "
         "int]' = (1, 1), padding: 'str' = 'valid', dilation_rate: 'int | tuple[int, int]' ="
@@ -189,6 +199,16 @@ SIGNATURES = {
         "'Any' = None, bias_regularizer: 'Any' = None, activity_regularizer: 'Any' = None, "
         "kernel_constraint: 'Any' = None, bias_constraint: 'Any' = None, *, name: 'str | "
         "None' = None, trainable: 'bool' = True) -> 'None'"
+    ),
+    "convolutional.Convolution3D": (
+        "(filters: 'int', kernel_size: 'int | tuple[int, int, int]', strides: 'int | "
+        "tuple[int, int, int]' = (1, 1, 1), padding: 'str' = 'valid', dilation_rate: 'int | "
+        "tuple[int, int, int]' = (1, 1, 1), activation: 'Any' = None, use_bias: 'bool' = "
+        "True, kernel_initializer: 'Any' = 'glorot_uniform', bias_initializer: 'Any' = "
+        "'zeros', kernel_regularizer: 'Any' = None, bias_regularizer: 'Any' = None, "
+        "activity_regularizer: 'Any' = None, kernel_constraint: 'Any' = None, "
+        "bias_constraint: 'Any' = None, *, name: 'str | None' = None, trainable: 'bool' = "
+        "True) -> 'None'"
     ),
     "convolutional.DepthwiseConv1D": (
         "(kernel_size: 'int | tuple[int]', strides: 'int | tuple[int]' = 1, padding: 'str' "

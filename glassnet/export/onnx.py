@@ -37,14 +37,17 @@ from glassnet.layers import (
     Average,
     AveragePooling1D,
     AveragePooling2D,
+    AveragePooling3D,
     BatchNormalization,
     Concatenate,
     Conv1D,
     Conv1DTranspose,
     Conv2D,
     Conv2DTranspose,
+    Conv3D,
     Cropping1D,
     Cropping2D,
+    Cropping3D,
     Dense,
     DepthwiseConv1D,
     DepthwiseConv2D,
@@ -55,8 +58,10 @@ from glassnet.layers import (
     GaussianNoise,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalMaxPooling1D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     GroupNormalization,
     InputLayer,
     LayerNormalization,
@@ -64,6 +69,7 @@ from glassnet.layers import (
     Maximum,
     MaxPooling1D,
     MaxPooling2D,
+    MaxPooling3D,
     Minimum,
     Multiply,
     Permute,
@@ -87,8 +93,10 @@ from glassnet.layers import (
     UnitNormalization,
     UpSampling1D,
     UpSampling2D,
+    UpSampling3D,
     ZeroPadding1D,
     ZeroPadding2D,
+    ZeroPadding3D,
 )
 from glassnet.layers.layer import Layer
 from glassnet.layers.lookup import IntegerLookup, StringLookup, TextVectorization
@@ -109,7 +117,19 @@ __all__ = ["DEFAULT_OPSET", "export", "register_converter", "supported_layers"]
 DEFAULT_OPSET = 17
 
 NHWC, NCHW = "nhwc", "nchw"
-_TO_NCHW, _TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
+#: The ranks of the images (N, H, W, C) and volumes (N, D, H, W, C) held channels-first.
+_SPATIAL_RANKS = (4, 5)
+
+
+def _to_first(ndim: int) -> list[int]:
+    """The Transpose perm from channels-last to channels-first: [0, 3, 1, 2] for an image,
+    [0, 4, 1, 2, 3] for a volume. Glassnet's axis a is ONNX axis ``_to_first(ndim).index(a)``."""
+    return [0, ndim - 1, *range(1, ndim - 1)]
+
+
+def _to_last(ndim: int) -> list[int]:
+    """The Transpose perm from channels-first back to channels-last: [0, 2, 3, 1], ..."""
+    return [0, *range(2, ndim), 1]
 
 
 def _onnx() -> Any:
@@ -127,9 +147,9 @@ def _onnx() -> Any:
 class Value:
     """One ONNX tensor: its name, its glassnet shape (channels-last, batch None) and the layout
     it has in the ONNX graph (``"nhwc"``: glassnet's own axis order; ``"nchw"``: a 4-D image
-    transposed to channels-first). ``mask``: the name of a bool (batch, steps) padding mask
-    riding with a sequence (``Embedding(mask_zero=True)``), as ``_keras_mask`` rides with a
-    Tensor, or None."""
+    or a 5-D volume transposed to channels-first). ``mask``: the name of a bool (batch, steps)
+    padding mask riding with a sequence (``Embedding(mask_zero=True)``), as ``_keras_mask``
+    rides with a Tensor, or None."""
 
     name: str
     shape: tuple[int | None, ...]
@@ -181,13 +201,14 @@ class Graph:
         return out
 
     def layout(self, value: Value, layout: str) -> Value:
-        """``value`` in ``layout``: a Transpose when a 4-D value has the other one (cached, so a
-        value is transposed at most once each way)."""
-        if len(value.shape) != 4 or value.layout == layout:
+        """``value`` in ``layout``: a Transpose when an image (4-D) or a volume (5-D) value has
+        the other one (cached, so a value is transposed at most once each way)."""
+        ndim = len(value.shape)
+        if ndim not in _SPATIAL_RANKS or value.layout == layout:
             return value
         key = (value.name, layout)
         if key not in self._transposed:
-            perm = _TO_NCHW if layout == NCHW else _TO_NHWC
+            perm = _to_first(ndim) if layout == NCHW else _to_last(ndim)
             out = self.node("Transpose", [value.name], f"{value.name}_{layout}", perm=perm)
             self._transposed[key] = Value(out, value.shape, layout)
         return self._transposed[key]
@@ -248,11 +269,10 @@ def _out_shape(layer: Layer, value: Value) -> tuple[int | None, ...]:
 
 
 def _pads(value: Value, kernel: Any, strides: Any, padding: str, dilation: Any) -> list[int]:
-    """ONNX's [top, left, bottom, right] for a window over the (NCHW) image ``value``."""
-    (top, bottom), (left, right) = resolve_padding(
-        value.shape[1:3], kernel, strides, padding, dilation
-    )
-    return [top, left, bottom, right]
+    """ONNX's [top, left, bottom, right] for a window over the image ``value`` (a volume's
+    [front, top, left, back, bottom, right]): every axis's begin, then every axis's end."""
+    pads = resolve_padding(value.shape[1:-1], kernel, strides, padding, dilation)
+    return [before for before, _ in pads] + [after for _, after in pads]
 
 
 # --------------------------------------------------------------------------- activations
@@ -362,12 +382,14 @@ def _dense(graph: Graph, layer: Dense, value: Value) -> Value:
     return _activation(graph, layer.activation, result, f"{layer.name}_act")
 
 
-@register_converter(Conv2D)
-def _conv2d(graph: Graph, layer: Conv2D, value: Value) -> Value:
-    """Conv with the kernel as (out, in, kh, kw) and explicit (TensorFlow "same") pads."""
+@register_converter(Conv2D, Conv3D)
+def _conv2d(graph: Graph, layer: Any, value: Value) -> Value:
+    """Conv with the kernel as (out, in, kh, kw) — (out, in, kd, kh, kw) for Conv3D — and
+    explicit (TensorFlow "same") pads."""
     value = graph.layout(value, NCHW)
     pads = _pads(value, layer.kernel_size, layer.strides, layer.padding, layer.dilation_rate)
-    kernel = np.transpose(np.asarray(layer.kernel.data), (3, 2, 0, 1))
+    rank = layer.rank
+    kernel = np.transpose(np.asarray(layer.kernel.data), (rank + 1, rank, *range(rank)))
     inputs = [value.name, graph.weight(f"{layer.name}_kernel", kernel)]
     if layer.bias is not None:
         inputs.append(graph.weight(f"{layer.name}_bias", layer.bias.data))
@@ -561,12 +583,12 @@ def _conv1d_transpose(graph: Graph, layer: Conv1DTranspose, value: Value) -> Val
     return _in_sequence_order(graph, layer, value, conv)
 
 
-@register_converter(MaxPooling2D, AveragePooling2D)
+@register_converter(MaxPooling2D, AveragePooling2D, MaxPooling3D, AveragePooling3D)
 def _pool2d(graph: Graph, layer: Any, value: Value) -> Value:
     """MaxPool (padding never wins: ONNX ignores padded cells) or AveragePool over the real
-    cells only (``count_include_pad=0``, Keras's "same")."""
+    cells only (``count_include_pad=0``, Keras's "same"), over images or volumes."""
     value = graph.layout(value, NCHW)
-    average = isinstance(layer, AveragePooling2D)
+    average = isinstance(layer, (AveragePooling2D, AveragePooling3D))
     out = graph.node(
         "AveragePool" if average else "MaxPool",
         [value.name],
@@ -579,11 +601,14 @@ def _pool2d(graph: Graph, layer: Any, value: Value) -> Value:
     return Value(out, _out_shape(layer, value), NCHW)
 
 
-@register_converter(GlobalAveragePooling2D, GlobalMaxPooling2D)
+@register_converter(
+    GlobalAveragePooling2D, GlobalMaxPooling2D, GlobalAveragePooling3D, GlobalMaxPooling3D
+)
 def _global_pool(graph: Graph, layer: Any, value: Value) -> Value:
     value = graph.layout(value, NCHW)
-    op = "GlobalAveragePool" if isinstance(layer, GlobalAveragePooling2D) else "GlobalMaxPool"
-    out = graph.node(op, [value.name], layer.name)  # (N, C, 1, 1)
+    average = isinstance(layer, (GlobalAveragePooling2D, GlobalAveragePooling3D))
+    op = "GlobalAveragePool" if average else "GlobalMaxPool"
+    out = graph.node(op, [value.name], layer.name)  # (N, C, 1, 1), a volume's (N, C, 1, 1, 1)
     shape = _out_shape(layer, value)
     if layer.keepdims:
         return Value(out, shape, NCHW)
@@ -598,7 +623,7 @@ def _batch_norm(graph: Graph, layer: BatchNormalization, value: Value) -> Value:
     gamma = np.ones(channels) if layer.gamma is None else np.asarray(layer.gamma.data)
     beta = np.zeros(channels) if layer.beta is None else np.asarray(layer.beta.data)
     mean, var = np.asarray(layer.moving_mean.data), np.asarray(layer.moving_variance.data)
-    if len(value.shape) in (2, 4):
+    if len(value.shape) in (2, *_SPATIAL_RANKS):
         value = graph.layout(value, NCHW)
         inputs = [value.name] + [
             graph.weight(f"{layer.name}_{n}", a)
@@ -675,14 +700,15 @@ def _layer_norm(graph: Graph, layer: LayerNormalization, value: Value) -> Value:
 
 @register_converter(GroupNormalization)
 def _group_norm(graph: Graph, layer: GroupNormalization, value: Value) -> Value:
-    """Channels first (images stay NCHW, other ranks are transposed there and back), then
+    """Channels first (images and volumes stay channels-first, other ranks are transposed
+    there and back), then
     Reshape to (N, groups, rest), standardise over the last axis, Reshape back, and scale and
     shift per channel: the ops any runtime has (ONNX's GroupNormalization op changed its
     meaning between opsets 18 and 21)."""
     ndim, channels = len(value.shape), value.shape[-1]
     groups = layer._groups(channels)
-    to_first = [0, ndim - 1, *range(1, ndim - 1)]
-    if ndim == 4:
+    to_first = _to_first(ndim)
+    if ndim in _SPATIAL_RANKS:
         value = graph.layout(value, NCHW)
         x = value.name
     elif ndim == 2:
@@ -697,10 +723,9 @@ def _group_norm(graph: Graph, layer: GroupNormalization, value: Value) -> Value:
     back = graph.weight(f"{layer.name}_shape", np.array([-1, *first_shape], np.int64))
     x = graph.node("Reshape", [x, back], f"{layer.name}_ungrouped")
     x = _scale_shift(graph, layer, x, (channels, *[1] * (ndim - 2)))
-    if ndim in (2, 4):
-        return Value(x, value.shape, NCHW if ndim == 4 else NHWC)
-    to_last = [0, *range(2, ndim), 1]
-    return Value(graph.node("Transpose", [x], layer.name, perm=to_last), value.shape, NHWC)
+    if ndim in (2, *_SPATIAL_RANKS):
+        return Value(x, value.shape, NHWC if ndim == 2 else NCHW)
+    return Value(graph.node("Transpose", [x], layer.name, perm=_to_last(ndim)), value.shape, NHWC)
 
 
 @register_converter(UnitNormalization)
@@ -711,7 +736,7 @@ def _unit_norm(graph: Graph, layer: UnitNormalization, value: Value) -> Value:
     items = layer.axis if isinstance(layer.axis, list) else [layer.axis]
     axes = [a % ndim for a in items]
     if value.layout == NCHW:
-        axes = [_TO_NCHW.index(a) for a in axes]
+        axes = [_to_first(ndim).index(a) for a in axes]
     norm = _reduce(graph, "ReduceL2", value.name, sorted(axes), f"{layer.name}_norm")
     eps = graph.weight(f"{layer.name}_epsilon", np.array(1e-6, np.float32))
     norm = graph.node("Max", [norm, eps], f"{layer.name}_norm_eps")
@@ -742,14 +767,16 @@ def _int64(graph: Graph, hint: str, values: Any) -> str:
 
 
 def _hw_axes(value: Value) -> list[int]:
-    """The ONNX axes of height and width in ``value``'s layout."""
-    return [2, 3] if value.layout == NCHW else [1, 2]
+    """The ONNX axes of height and width in ``value``'s layout (of depth, height and width
+    for a volume)."""
+    ndim = len(value.shape)
+    return list(range(2, ndim)) if value.layout == NCHW else list(range(1, ndim - 1))
 
 
-@register_converter(ZeroPadding2D)
-def _zero_padding(graph: Graph, layer: ZeroPadding2D, value: Value) -> Value:
+@register_converter(ZeroPadding2D, ZeroPadding3D)
+def _zero_padding(graph: Graph, layer: Any, value: Value) -> Value:
     """Pad (constant 0) with the begins of every axis, then the ends, in the value's layout."""
-    begins, ends = [0, 0, 0, 0], [0, 0, 0, 0]
+    begins, ends = [0] * len(value.shape), [0] * len(value.shape)
     for axis, (lo, hi) in zip(_hw_axes(value), layer.padding, strict=True):
         begins[axis], ends[axis] = lo, hi
     pads = _int64(graph, f"{layer.name}_pads", begins + ends)
@@ -757,29 +784,33 @@ def _zero_padding(graph: Graph, layer: ZeroPadding2D, value: Value) -> Value:
     return Value(out, _out_shape(layer, value), value.layout)
 
 
-@register_converter(Cropping2D)
-def _cropping(graph: Graph, layer: Cropping2D, value: Value) -> Value:
-    """A Slice of height and width."""
-    (top, bottom), (left, right) = layer.cropping
-    _, h, w, _ = value.shape
+@register_converter(Cropping2D, Cropping3D)
+def _cropping(graph: Graph, layer: Any, value: Value) -> Value:
+    """A Slice of height and width (and depth)."""
+    sizes = value.shape[1:-1]
     inputs = [
         value.name,
-        _int64(graph, f"{layer.name}_starts", [top, left]),
-        _int64(graph, f"{layer.name}_ends", [h - bottom, w - right]),
+        _int64(graph, f"{layer.name}_starts", [lo for lo, _ in layer.cropping]),
+        _int64(
+            graph,
+            f"{layer.name}_ends",
+            [n - hi for n, (_, hi) in zip(sizes, layer.cropping, strict=True)],
+        ),
         _int64(graph, f"{layer.name}_axes", _hw_axes(value)),
     ]
     out = graph.node("Slice", inputs, layer.name)
     return Value(out, _out_shape(layer, value), value.layout)
 
 
-@register_converter(UpSampling2D)
-def _upsampling(graph: Graph, layer: UpSampling2D, value: Value) -> Value:
-    """Resize by whole factors on the channels-first image: nearest with "asymmetric"
-    coordinates and floor (output pixel i reads input i // size: each pixel repeated), or
-    linear with "half_pixel" coordinates (glassnet's and TensorFlow's bilinear)."""
+@register_converter(UpSampling2D, UpSampling3D)
+def _upsampling(graph: Graph, layer: Any, value: Value) -> Value:
+    """Resize by whole factors on the channels-first image (or volume): nearest with
+    "asymmetric" coordinates and floor (output pixel i reads input i // size: each pixel
+    repeated), or linear with "half_pixel" coordinates (glassnet's and TensorFlow's
+    bilinear; UpSampling3D is nearest only)."""
     value = graph.layout(value, NCHW)
     scales = graph.weight(f"{layer.name}_scales", np.array([1, 1, *layer.size], np.float32))
-    if layer.interpolation == "nearest":
+    if getattr(layer, "interpolation", "nearest") == "nearest":
         attrs = {
             "mode": "nearest",
             "coordinate_transformation_mode": "asymmetric",
@@ -986,11 +1017,12 @@ def _elu(graph: Graph, layer: ELU, value: Value) -> Value:
 
 @register_converter(PReLU)
 def _prelu(graph: Graph, layer: PReLU, value: Value) -> Value:
-    """PRelu with alpha as its slope, (H, W, C) -> (C, H, W) when the image is channels-first
+    """PRelu with alpha as its slope, (H, W, C) -> (C, H, W) when the image (or volume) is
+    channels-first
     (broadcast against the batch axis, as the layer's own alpha is)."""
     alpha = np.asarray(layer.alpha.data)
     if value.layout == NCHW:
-        alpha = np.transpose(alpha, (2, 0, 1))
+        alpha = np.moveaxis(alpha, -1, 0)
     slope = graph.weight(f"{layer.name}_alpha", alpha)
     return Value(graph.node("PRelu", [value.name, slope], layer.name), value.shape, value.layout)
 
@@ -1151,7 +1183,7 @@ def _concatenate(graph: Graph, layer: Concatenate, values: list[Value]) -> Value
     rank = len(values[0].shape)
     axis = layer.axis % rank
     if layout == NCHW:
-        axis = _TO_NCHW.index(axis)
+        axis = _to_first(rank).index(axis)
     out = graph.node("Concat", [v.name for v in values], layer.name, axis=axis)
     shape = layer.compute_output_shape([v.shape for v in values])
     return Value(out, tuple(shape), layout)

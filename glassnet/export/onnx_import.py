@@ -7,7 +7,8 @@ branches, a transpose in the middle) becomes an ``OnnxGraph``, a ``Model`` whose
 node list (JSON) and whose weights live in ordinary sub-layers (``Conv2D``, ``Dense``, ...).
 
 Layout: glassnet stays channels-last inside. An ONNX image tensor (N, C, H, W) is held as
-(N, H, W, C) and every operator is translated for that layout (Conv kernels become
+(N, H, W, C) (a volume (N, C, D, H, W) as (N, D, H, W, C), for ``Conv3D`` and the 3-D pools)
+and every operator is translated for that layout (Conv kernels become
 (kh, kw, in, out), Concat/Softmax/Slice axes are renumbered, constants are permuted), so
 convolutions run at glassnet's native speed with no transposes around each of them. A graph
 whose 4-D input is NCHW (PyTorch's) therefore takes NHWC images in glassnet, as every glassnet
@@ -41,12 +42,14 @@ from glassnet.layers import (
     Activation,
     Add,
     AveragePooling2D,
+    AveragePooling3D,
     BatchNormalization,
     Concatenate,
     Conv1D,
     Conv1DTranspose,
     Conv2D,
     Conv2DTranspose,
+    Conv3D,
     Dense,
     DepthwiseConv1D,
     DepthwiseConv2D,
@@ -54,12 +57,15 @@ from glassnet.layers import (
     Embedding,
     Flatten,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     Input,
     Layer,
     LayerNormalization,
     LeakyReLU,
     MaxPooling2D,
+    MaxPooling3D,
     PReLU,
     ReLU,
     RepeatVector,
@@ -68,6 +74,7 @@ from glassnet.layers import (
     Resizing,
     Softmax,
     UpSampling2D,
+    UpSampling3D,
     deserialize,
     serialize,
 )
@@ -76,14 +83,26 @@ from glassnet.models.saving import MAX_INPUT_VALUES
 from glassnet.ops.activation import SELU_ALPHA, SELU_SCALE
 from glassnet.ops.conv import conv1d_pads, resolve_padding
 from glassnet.ops.conv_transpose import conv_transpose_crop, conv_transpose_output_length
-from glassnet.ops.pooling import AvgPool2DOp, MaxPool2DOp
+from glassnet.ops.pooling import AvgPoolOp, MaxPoolOp
 from glassnet.tensor import Tensor
 
 __all__ = ["SUPPORTED_OPS", "OnnxGraph", "import_onnx"]
 
-_CL = [0, 2, 3, 1]  # stored (channels-last) axis j holds ONNX axis _CL[j]
-_CF = [0, 3, 1, 2]  # ONNX axis a is stored at axis _CF[a]
 _CL3 = [0, 2, 1]  # a sequence: ONNX (N, C, L) held as glassnet's (N, L, C), and back
+_HELD_RANKS = (4, 5)  # images (N, C, H, W) and volumes (N, C, D, H, W), held channels-last
+
+
+def _to_last(ndim: int) -> list[int]:
+    """Stored (channels-last) axis j holds ONNX axis ``_to_last(ndim)[j]``: [0, 2, 3, 1] for an
+    image, [0, 2, 3, 4, 1] for a volume (also the Transpose perm NCHW -> NHWC)."""
+    return [0, *range(2, ndim), 1]
+
+
+def _to_first(ndim: int) -> list[int]:
+    """ONNX axis a is stored at axis ``_to_first(ndim)[a]``: [0, 3, 1, 2] for an image, [0, 4,
+    1, 2, 3] for a volume (also the Transpose perm NHWC -> NCHW)."""
+    return [0, ndim - 1, *range(1, ndim - 1)]
+
 
 #: Numbers the tensors of one sample may hold, each and all together (the cap ``load_model``
 #: puts on a model's input, ``saving.MAX_INPUT_VALUES``). Importing runs a zero sample through
@@ -229,7 +248,7 @@ def _run(graph: OnnxGraph, node: dict[str, Any], args: list[Any], training: bool
         return ops.sqrt(ops.sum(x * x, axis=tuple(node["axes"]), keepdims=bool(node["keepdims"])))
     if op in ("max_pool", "avg_pool"):
         pads = tuple(tuple(p) for p in node["pads"])
-        cls = MaxPool2DOp if op == "max_pool" else AvgPool2DOp
+        cls = MaxPoolOp if op == "max_pool" else AvgPoolOp
         return cls.apply(x, pool=tuple(node["pool"]), stride=tuple(node["stride"]), pads=pads)
     raise ValueError(f"OnnxGraph '{graph.name}': unknown node op {op!r}.")
 
@@ -265,7 +284,7 @@ class _Tensor:
     def onnx_shape(self) -> tuple[int | None, ...]:
         if not self.cl:
             return self.shape
-        perm = _CF if len(self.shape) == 4 else _CL3
+        perm = _to_first(len(self.shape))
         return tuple(self.shape[perm[a]] for a in range(len(self.shape)))
 
 
@@ -331,17 +350,18 @@ class _Builder:
         """``t`` in ONNX's own axis order."""
         if not t.cl:
             return t
-        perm = _CF if len(t.shape) == 4 else _CL3
-        return self.emit("transpose", [t], t.onnx_shape, False, perm=perm)
+        return self.emit("transpose", [t], t.onnx_shape, False, perm=_to_first(len(t.shape)))
 
     def channels_last(self, t: _Tensor) -> _Tensor:
-        """A 4-D ONNX image ``t`` held channels-last."""
+        """A 4-D ONNX image (or a 5-D volume) ``t`` held channels-last."""
         if t.cl:
             return t
-        if len(t.shape) != 4:
-            raise ValueError(f"import_onnx: expected a 4-D image tensor, got shape {t.shape}.")
-        shape = tuple(t.shape[a] for a in _CL)
-        return self.emit("transpose", [t], shape, True, perm=_CL)
+        if len(t.shape) not in _HELD_RANKS:
+            raise ValueError(
+                f"import_onnx: expected a 4-D image or a 5-D volume tensor, got shape {t.shape}."
+            )
+        perm = _to_last(len(t.shape))
+        return self.emit("transpose", [t], tuple(t.shape[a] for a in perm), True, perm=perm)
 
     def const(self, name: str) -> np.ndarray | None:
         return self.consts.get(name)
@@ -362,26 +382,30 @@ def _attrs(onnx: Any, node: Any) -> dict[str, Any]:
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _pads_hw(attrs: dict[str, Any]) -> tuple[tuple[int, int], tuple[int, int]]:
+def _pads_hw(attrs: dict[str, Any], rank: int = 2) -> tuple[tuple[int, int], ...]:
+    """ONNX's pads [x1_begin, x2_begin, ..., x1_end, ...] as one (begin, end) pair per spatial
+    axis: ((top, bottom), (left, right)) for an image, the depth's pair first for a volume."""
     if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
         raise ValueError("import_onnx: auto_pad SAME_UPPER/SAME_LOWER is not supported.")
-    p = list(attrs.get("pads", [0, 0, 0, 0]))
-    return (int(p[0]), int(p[2])), (int(p[1]), int(p[3]))
+    p = list(attrs.get("pads", [0] * (2 * rank)))
+    return tuple((int(p[a]), int(p[a + rank])) for a in range(rank))
 
 
 def _padding_mode(pads: Any, hw: Any, k: Any, s: Any, d: Any) -> str | None:
     """ "valid" or "same" when the explicit pads are exactly that, else None."""
-    if pads == ((0, 0), (0, 0)):
+    if all(pair == (0, 0) for pair in pads):
         return "valid"
-    if resolve_padding(hw, k, s, "same", d) == pads:
+    if resolve_padding(hw, k, s, "same", d) == tuple(pads):
         return "same"
     return None
 
 
 def _pad_hw(b: _Builder, x: _Tensor, pads: Any) -> _Tensor:
-    """The channels-last image ``x`` padded with ((top, bottom), (left, right)) zeros."""
-    padded = (x.shape[0], x.shape[1] + sum(pads[0]), x.shape[2] + sum(pads[1]), x.shape[3])
-    return b.emit("pad", [x], padded, True, pads=[[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
+    """The channels-last image ``x`` padded with ((top, bottom), (left, right)) zeros (a
+    volume with its ((front, back), ...) as well)."""
+    sizes = [n + sum(p) for n, p in zip(x.shape[1:-1], pads, strict=True)]
+    pairs = [[0, 0], *(list(p) for p in pads), [0, 0]]
+    return b.emit("pad", [x], (x.shape[0], *sizes, x.shape[-1]), True, pads=pairs)
 
 
 def _conv(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
@@ -390,11 +414,13 @@ def _conv(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> 
     group = int(attrs.get("group", 1))
     if w is not None and w.ndim == 3:
         return _conv1d(b, node, attrs, ins[0], w, bias, group)
+    if w is not None and w.ndim == 5:
+        return _conv3d(b, node, attrs, b.channels_last(ins[0]), w, bias, group)
     x = b.channels_last(ins[0])
     depthwise = w is not None and w.ndim == 4 and group == x.shape[3] and w.shape[1] == 1
     if w is None or w.ndim != 4 or (group != 1 and not depthwise):
         raise ValueError(
-            f"import_onnx: Conv '{node.name}' needs a constant 3-D or 4-D kernel and group=1, "
+            f"import_onnx: Conv '{node.name}' needs a constant 3-D, 4-D or 5-D kernel and group=1, "
             f"or group = channels with one input channel per group (depthwise); other grouped "
             f"convolutions are not supported."
         )
@@ -419,6 +445,34 @@ def _conv(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> 
             int(w.shape[0]), k, strides=s, padding=mode, dilation_rate=d, use_bias=use_bias
         )
         weights = {"kernel": np.transpose(w, (2, 3, 1, 0))}
+    if bias is not None:
+        weights["bias"] = bias
+    return b.layer(layer, [x], True, **weights)
+
+
+def _conv3d(
+    b: _Builder, node: Any, attrs: dict[str, Any], x: _Tensor, w: Any, bias: Any, group: int
+) -> _Tensor:
+    """A 3-D Conv on an ONNX (N, C, D, H, W) volume held (N, D, H, W, C): a ``Conv3D`` with the
+    kernel (F, C, kd, kh, kw) as Keras's (kd, kh, kw, C, F); pads that are not "valid" or
+    "same" become a pad node before it."""
+    if group != 1:
+        raise ValueError(
+            f"import_onnx: Conv '{node.name}' (3-D) has group={group}: only group=1 is "
+            f"supported for volumes (Conv3D has no groups)."
+        )
+    k = tuple(int(v) for v in w.shape[2:])
+    s = tuple(int(v) for v in attrs.get("strides", [1, 1, 1]))
+    d = tuple(int(v) for v in attrs.get("dilations", [1, 1, 1]))
+    pads = _pads_hw(attrs, rank=3)
+    mode = _padding_mode(pads, x.shape[1:4], k, s, d)
+    if mode is None:
+        x = _pad_hw(b, x, pads)
+        mode = "valid"
+    layer = Conv3D(
+        int(w.shape[0]), k, strides=s, padding=mode, dilation_rate=d, use_bias=bias is not None
+    )
+    weights = {"kernel": np.transpose(w, (2, 3, 4, 1, 0))}
     if bias is not None:
         weights["bias"] = bias
     return b.layer(layer, [x], True, **weights)
@@ -588,24 +642,35 @@ def _conv_transpose1d(
 
 
 def _pool(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """MaxPool / AveragePool over an image or a volume: a pooling layer where the pads are
+    Keras's "valid" or "same", else the op on explicit pads (a node)."""
     x = b.channels_last(ins[0])
-    if attrs.get("ceil_mode", 0) or any(v != 1 for v in attrs.get("dilations", [1, 1])):
-        raise ValueError(f"import_onnx: {node.op_type} with ceil_mode or dilations: unsupported.")
     k = tuple(int(v) for v in attrs["kernel_shape"])
-    s = tuple(int(v) for v in attrs.get("strides", [1, 1]))
-    pads = _pads_hw(attrs)
+    rank = len(k)
+    if attrs.get("ceil_mode", 0) or any(v != 1 for v in attrs.get("dilations", [1] * rank)):
+        raise ValueError(f"import_onnx: {node.op_type} with ceil_mode or dilations: unsupported.")
+    if rank != len(x.shape) - 2:
+        raise ValueError(
+            f"import_onnx: {node.op_type} '{node.name}' has a {rank}-D kernel for a "
+            f"{len(x.shape)}-D input."
+        )
+    s = tuple(int(v) for v in attrs.get("strides", [1] * rank))
+    pads = _pads_hw(attrs, rank)
     is_max = node.op_type == "MaxPool"
     include_pad = not is_max and attrs.get("count_include_pad", 0) == 1
-    mode = _padding_mode(pads, x.shape[1:3], k, s, (1, 1))
+    mode = _padding_mode(pads, x.shape[1:-1], k, s, (1,) * rank)
     if mode == "valid" or (mode == "same" and not include_pad):
-        layer = (MaxPooling2D if is_max else AveragePooling2D)(k, strides=s, padding=mode)
+        classes = (
+            (MaxPooling2D, AveragePooling2D) if rank == 2 else (MaxPooling3D, AveragePooling3D)
+        )
+        layer = classes[0 if is_max else 1](k, strides=s, padding=mode)
         return b.layer(layer, [x], True)
     if include_pad:  # zeros count in the mean: pad first, then average valid windows
         x = _pad_hw(b, x, pads)
-        pads = ((0, 0), (0, 0))
-    out_hw = tuple((x.shape[1 + i] + sum(pads[i]) - k[i]) // s[i] + 1 for i in range(2))
+        pads = ((0, 0),) * rank
+    out_hw = tuple((x.shape[1 + i] + sum(pads[i]) - k[i]) // s[i] + 1 for i in range(rank))
     op = "max_pool" if is_max else "avg_pool"
-    shape = (x.shape[0], *out_hw, x.shape[3])
+    shape = (x.shape[0], *out_hw, x.shape[-1])
     return b.emit(op, [x], shape, True, pool=list(k), stride=list(s), pads=[list(p) for p in pads])
 
 
@@ -638,7 +703,10 @@ def _elementwise(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[Any]) 
         if dense is not None:
             return dense
     if x.cl:
-        const = np.transpose(const.reshape((1,) * (4 - const.ndim) + const.shape), _CL)
+        ndim = len(x.shape)
+        const = np.transpose(
+            const.reshape((1,) * (ndim - const.ndim) + const.shape), _to_last(ndim)
+        )
     name = b.fresh("const")
     b.used_consts[name] = const
     c = _Tensor(name, const.shape)
@@ -706,9 +774,15 @@ def _flatten(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) 
     x = ins[0]
     if attrs.get("axis", 1) != 1:
         raise ValueError(f"import_onnx: Flatten '{node.name}' with axis != 1 is not supported.")
-    if x.cl and not (x.shape[1] == 1 and x.shape[2] == 1):  # (C, H, W) order, as in ONNX
+    if x.cl and not _one_pixel(x):  # (C, H, W) order, as in ONNX
         x = b.plain(x)
     return b.layer(Flatten(), [x], False)
+
+
+def _one_pixel(x: _Tensor) -> bool:
+    """Whether the held image (or volume) ``x`` is 1×1 (1×1×1): then its channels-last and
+    channels-first orders flatten alike."""
+    return all(size == 1 for size in x.shape[1:-1])
 
 
 def _reshape(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
@@ -716,9 +790,9 @@ def _reshape(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) 
     target = b.const(node.input[1])
     if target is None:
         raise ValueError(f"import_onnx: Reshape '{node.name}' needs a constant shape.")
-    if x.cl and not (x.shape[1] == 1 and x.shape[2] == 1):
+    if x.cl and not _one_pixel(x):
         x = b.plain(x)
-    onnx_shape = x.onnx_shape if not x.cl else (x.shape[0], x.shape[3], 1, 1)
+    onnx_shape = x.onnx_shape
     # 0 copies the input's size there; the batch's (None) is then whatever the batch is: -1
     copied = [-1 if d is None else int(d) for d in onnx_shape]
     target = [copied[i] if v == 0 else int(v) for i, v in enumerate(target)]
@@ -767,7 +841,7 @@ def _batched_matmul(b: _Builder, node: Any, ins: list[_Tensor]) -> _Tensor:
 
 
 def _batch_norm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
-    x = b.channels_last(ins[0]) if len(ins[0].shape) == 4 else ins[0]
+    x = b.channels_last(ins[0]) if len(ins[0].shape) in _HELD_RANKS else ins[0]
     gamma, beta, mean, var = (b.const(n) for n in node.input[1:5])
     layer = BatchNormalization(epsilon=float(attrs.get("epsilon", 1e-5)))
     weights = {"gamma": gamma, "beta": beta, "moving_mean": mean, "moving_variance": var}
@@ -792,7 +866,7 @@ def _reduce(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -
     keepdims = int(attrs.get("keepdims", 1))
     if x.cl and not keepdims:  # the axes left keep ONNX's order
         x = b.plain(x)
-    axes = sorted(_CF[a] for a in axes) if x.cl else axes
+    axes = sorted(_to_first(n)[a] for a in axes) if x.cl else axes
     shape = [1 if a in axes else d for a, d in enumerate(x.shape)]
     shape = shape if keepdims else [d for a, d in enumerate(shape) if a not in axes]
     op = {"ReduceMean": "reduce_mean", "ReduceL2": "reduce_l2", "ReduceSum": "reduce_sum"}
@@ -822,7 +896,7 @@ def _layer_norm(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor
     if bias is not None:
         weights["beta"] = np.broadcast_to(bias, shape)
     if x.cl:  # (C, H, W) weights for the stored (H, W, C)
-        weights = {k: np.transpose(v, (1, 2, 0)) for k, v in weights.items()}
+        weights = {k: np.moveaxis(v, 0, -1) for k, v in weights.items()}
     axes = list(range(first, n))
     layer = LayerNormalization(
         axis=-1 if axes == [n - 1] else axes,
@@ -837,9 +911,10 @@ def _transpose(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]
     perm = list(attrs.get("perm", reversed(range(len(x.shape)))))
     if len(x.shape) == 3 and perm == _CL3:  # (N, L, C) <-> (N, C, L): held as it is
         return _Tensor(x.name, x.shape, not x.cl)
-    if len(x.shape) == 4 and not x.cl and perm == _CF:  # NHWC -> NCHW: hold as is
+    n = len(x.shape)
+    if n in _HELD_RANKS and not x.cl and perm == _to_first(n):  # NHWC -> NCHW: hold as is
         return _Tensor(x.name, x.shape, True)
-    if x.cl and perm == _CL:  # NCHW -> NHWC: already stored so
+    if x.cl and perm == _to_last(n):  # NCHW -> NHWC: already stored so
         return _Tensor(x.name, x.shape, False)
     x = b.plain(x)
     shape = tuple(x.shape[p] for p in perm)
@@ -849,7 +924,7 @@ def _transpose(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]
 def _axis(axis: int, x: _Tensor) -> int:
     """ONNX axis ``axis`` of ``x`` as the glassnet layer's ``axis`` argument (the last is -1)."""
     axis = int(axis) % len(x.shape)
-    axis = _CF[axis] if x.cl else axis
+    axis = _to_first(len(x.shape))[axis] if x.cl else axis
     return -1 if axis == len(x.shape) - 1 else axis
 
 
@@ -872,7 +947,7 @@ def _pad(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _
     n = len(x.shape)
     pairs = [[int(pads[i]), int(pads[i + n])] for i in range(n)]
     if x.cl:
-        pairs = [pairs[a] for a in _CL]
+        pairs = [pairs[a] for a in _to_last(n)]
     shape = tuple(None if d is None else d + sum(p) for d, p in zip(x.shape, pairs, strict=True))
     return b.emit("pad", [x], shape, x.cl, pads=pairs, value=value)
 
@@ -888,7 +963,7 @@ def _slice(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) ->
     slices: list[list[Any]] = [[None, None, None] for _ in range(n)]
     shape = list(x.shape)
     for i, axis in enumerate(int(a) % n for a in axes):
-        stored = _CF[axis] if x.cl else axis
+        stored = _to_first(n)[axis] if x.cl else axis
         step = 1 if steps is None else int(steps[i])
         size = x.shape[stored]
         start, end = int(starts[i]), int(ends[i])
@@ -906,19 +981,21 @@ def _text(value: Any) -> str:
 def _resize(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
     """An image enlarged by whole factors: ``UpSampling2D``, nearest (each pixel repeated:
     "asymmetric" coordinates with floor, or "half_pixel", which picks the same pixels for
-    whole factors) or bilinear ("linear" with "half_pixel" coordinates)."""
+    whole factors) or bilinear ("linear" with "half_pixel" coordinates); a volume by whole
+    factors, nearest: ``UpSampling3D``."""
     x = b.channels_last(ins[0])
+    ndim = len(x.shape)
     inputs = list(node.input) + [""] * (4 - len(node.input))
     scales = b.const(inputs[2]) if inputs[2] else None
     if scales is None or scales.size == 0:
         sizes = b.const(inputs[3]) if inputs[3] else None
         onnx_shape = x.onnx_shape
-        if sizes is not None and sizes.size == 4 and None not in onnx_shape[1:]:
+        if sizes is not None and sizes.size == ndim and None not in onnx_shape[1:]:
             scales = np.array([1, *(s / d for s, d in zip(sizes[1:], onnx_shape[1:], strict=True))])
     mode = _text(attrs.get("mode", "nearest"))
     coordinates = _text(attrs.get("coordinate_transformation_mode", "half_pixel"))
     nearest = _text(attrs.get("nearest_mode", "round_prefer_floor"))
-    factors = None if scales is None or scales.size != 4 else [float(v) for v in scales]
+    factors = None if scales is None or scales.size != ndim else [float(v) for v in scales]
     whole = (
         factors is not None
         and factors[:2] == [1.0, 1.0]
@@ -931,6 +1008,13 @@ def _resize(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -
         interpolation = "nearest"
     elif whole and mode == "linear" and coordinates in ("half_pixel", "pytorch_half_pixel"):
         interpolation = "bilinear"
+    elif ndim == 5:
+        raise ValueError(
+            f"import_onnx: Resize '{node.name}' of a volume must enlarge depth, height and "
+            f"width by whole factors, nearest, as UpSampling3D does. Received mode={mode!r}, "
+            f"coordinate_transformation_mode={coordinates!r}, nearest_mode={nearest!r}, "
+            f"scales {factors}."
+        )
     else:
         resized = _resizing(x, inputs, scales, factors, mode, coordinates, nearest, b)
         if resized is not None:
@@ -942,7 +1026,14 @@ def _resize(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -
             f"Received mode={mode!r}, coordinate_transformation_mode={coordinates!r}, nearest_"
             f"mode={nearest!r}, scales {factors}."
         )
-    size = (int(factors[2]), int(factors[3]))
+    size = tuple(int(f) for f in factors[2:])
+    if ndim == 5:
+        if interpolation != "nearest":
+            raise ValueError(
+                f"import_onnx: Resize '{node.name}' of a volume is linear; UpSampling3D repeats "
+                f"voxels (nearest) only."
+            )
+        return b.layer(UpSampling3D(size), [x], True)
     return b.layer(UpSampling2D(size, interpolation=interpolation), [x], True)
 
 
@@ -1059,7 +1150,7 @@ def _prelu(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) ->
         )
     alpha = np.asarray(slope, np.float32).reshape((1,) * (rank - slope.ndim) + slope.shape)[0]
     if x.cl:  # (C, H, W) -> (H, W, C), as the image is held
-        alpha = np.transpose(alpha, (1, 2, 0))
+        alpha = np.moveaxis(alpha, 0, -1)
     shared = [
         axis + 1
         for axis, (size, n) in enumerate(zip(alpha.shape, x.shape[1:], strict=True))
@@ -1070,8 +1161,13 @@ def _prelu(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) ->
 
 
 def _global_pool(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
-    cls = GlobalAveragePooling2D if node.op_type == "GlobalAveragePool" else GlobalMaxPooling2D
-    return b.layer(cls(keepdims=True), [b.channels_last(ins[0])], True)
+    x = b.channels_last(ins[0])
+    average = node.op_type == "GlobalAveragePool"
+    if len(x.shape) == 5:
+        cls: type[Layer] = GlobalAveragePooling3D if average else GlobalMaxPooling3D
+    else:
+        cls = GlobalAveragePooling2D if average else GlobalMaxPooling2D
+    return b.layer(cls(keepdims=True), [x], True)
 
 
 def _identity(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
@@ -1303,13 +1399,16 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
     consumers = [n for n in graph.node if source.name in n.input]
     meta = {p.key: p.value for p in proto.metadata_props}
     # glassnet's own exports say their input is NHWC; otherwise an input that only feeds
-    # Transpose(0, 3, 1, 2) nodes is NHWC too (Keras/tf2onnx style); else NCHW.
+    # Transpose(0, 3, 1, 2) nodes is NHWC too (Keras/tf2onnx style); else NCHW. The same for
+    # volumes: NDHWC, or NCDHW (PyTorch's).
+    to_first = _to_first(len(dims))
     nhwc_input = meta.get("input_layout") == json.dumps("NHWC") or all(
-        n.op_type == "Transpose" and list(_attrs(onnx, n).get("perm", [])) == _CF for n in consumers
+        n.op_type == "Transpose" and list(_attrs(onnx, n).get("perm", [])) == to_first
+        for n in consumers
     )
-    nhwc_input = nhwc_input and len(dims) == 4
-    if len(dims) == 4 and not nhwc_input:  # an NCHW graph: glassnet feeds it NHWC
-        start = _Tensor("input", (None, dims[2], dims[3], dims[1]), cl=True)
+    nhwc_input = nhwc_input and len(dims) in _HELD_RANKS
+    if len(dims) in _HELD_RANKS and not nhwc_input:  # NCHW: glassnet feeds it NHWC
+        start = _Tensor("input", (None, *dims[2:], dims[1]), cl=True)
     else:
         start = _Tensor("input", (None, *dims[1:]), cl=False)
     try:

@@ -1,6 +1,7 @@
-"""Convolution layers: small filters slid over an image (``Conv2D``) or a sequence
-(``Conv1D``), run backwards to grow an image (``Conv2DTranspose``), or one per channel
-(``DepthwiseConv2D``, ``SeparableConv2D``: MobileNet's and Xception's building blocks)."""
+"""Convolution layers: small filters slid over an image (``Conv2D``), a sequence
+(``Conv1D``) or a volume (``Conv3D``), run backwards to grow an image (``Conv2DTranspose``),
+or one per channel (``DepthwiseConv2D``, ``SeparableConv2D``: MobileNet's and Xception's
+building blocks)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from glassnet import activations, constraints, initializers, ops, regularizers
-from glassnet.checks import check_bool, check_int_pair, check_padding, check_positive_int, is_int
+from glassnet.checks import (
+    check_bool,
+    check_int_tuple,
+    check_padding,
+    check_positive_int,
+    is_int,
+)
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.layers.registry import register_alias
 from glassnet.tensor import Tensor
@@ -19,7 +26,9 @@ __all__ = [
     "Conv1DTranspose",
     "Conv2D",
     "Conv2DTranspose",
+    "Conv3D",
     "Convolution2D",
+    "Convolution3D",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
     "SeparableConv1D",
@@ -28,11 +37,14 @@ __all__ = [
 
 _IMAGES = "(batch, height, width, channels)"
 _SEQUENCES = "(batch, steps, channels)"
+_VOLUMES = "(batch, depth, height, width, channels)"
+_LAYOUTS = {1: _SEQUENCES, 2: _IMAGES, 3: _VOLUMES}
 _WEIGHT_OPTIONS = ("_regularizer", "_constraint")
 
 
 class _Convolution(Layer):
-    """What every convolution here shares, images (``rank`` 2) or sequences (``rank`` 1), as
+    """What every convolution here shares, images (``rank`` 2), sequences (``rank`` 1) or
+    volumes (``rank`` 3), as
     Keras's ``BaseConv`` does: the checks of the arguments, the weights' options, the output
     shape, the messages and ``get_config``.
 
@@ -43,7 +55,7 @@ class _Convolution(Layer):
     adds its kernels (``_add_kernels``), its output channels and its op (``call``).
     """
 
-    rank: ClassVar[int] = 2  # spatial axes: 2 for images, 1 for sequences
+    rank: ClassVar[int] = 2  # spatial axes: 2 for images, 1 for sequences, 3 for volumes
     trains_in_shares = True  # see Layer.trains_in_shares
     #: How the "does not fit" error names the input and its cure.
     _input_words: ClassVar[tuple[str, str]] = ("input", "a larger input")
@@ -90,13 +102,13 @@ class _Convolution(Layer):
 
     @property
     def _layout(self) -> str:
-        return _IMAGES if self.rank == 2 else _SEQUENCES
+        return _LAYOUTS[self.rank]
 
     def _sizes(self, where: str, arg: str, value: Any) -> tuple[int, ...]:
         """An int ≥ 1 or a tuple of ``rank`` of them, as that tuple (Keras's
         ``standardize_tuple``)."""
-        if self.rank == 2:
-            return check_int_pair(where, arg, value)
+        if self.rank > 1:
+            return check_int_tuple(where, arg, value, self.rank)
         items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
         if len(items) != 1 or not is_int(items[0]):
             raise TypeError(
@@ -114,8 +126,9 @@ class _Convolution(Layer):
         return check_padding(where, padding, allow_explicit=False)
 
     def _per_axis(self, sizes: tuple[int, ...]) -> Any:
-        """``sizes`` as the op takes them: the tuple for images, the one int for sequences."""
-        return sizes if self.rank == 2 else sizes[0]
+        """``sizes`` as the op takes them: the tuple for images and volumes, the one int for
+        sequences."""
+        return sizes if self.rank > 1 else sizes[0]
 
     def _window(self) -> dict[str, Any]:
         """The op's ``stride``, ``padding`` and ``dilation``, from the layer's arguments."""
@@ -177,7 +190,7 @@ class _Convolution(Layer):
                 k, s, d = self.kernel_size[0], self.strides[0], self.dilation_rate[0]
                 return (ops.conv1d_output_length(shape[1], k, s, self.padding, d),)
             return ops.conv_output_shape(
-                shape[1:3], self.kernel_size, self.strides, self.padding, self.dilation_rate
+                shape[1:-1], self.kernel_size, self.strides, self.padding, self.dilation_rate
             )
         except ValueError:
             where, cure = self._input_words
@@ -214,15 +227,15 @@ class _Convolution(Layer):
 
 # ------------------------------------------------------------------ convolutions
 class _Conv(_Convolution):
-    """``Conv1D`` and ``Conv2D``: a kernel (*kernel_size, in_channels, filters), ReLU fused
-    into the op."""
+    """``Conv1D``, ``Conv2D`` and ``Conv3D``: a kernel (*kernel_size, in_channels, filters),
+    ReLU fused into the op."""
 
     def _add_kernels(self, channels: int) -> None:
         self.kernel = self._weight("kernel", (*self.kernel_size, channels, self.filters))
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         fuse = self.activation is ops.relu  # the common case: ReLU in the conv op, in place
-        conv = ops.conv2d if self.rank == 2 else ops.conv1d
+        conv = {1: ops.conv1d, 2: ops.conv2d, 3: ops.conv3d}[self.rank]
         y = conv(x, self.kernel, self.bias, relu=fuse, **self._window())
         return y if fuse else self.activation(y)
 
@@ -294,6 +307,71 @@ class Conv2D(_Conv):
 #: Keras's older alias.
 Convolution2D = Conv2D
 register_alias("Convolution2D", Conv2D)
+
+
+class Conv3D(_Conv):
+    """3-D convolution over volumes — video clips (frames, height, width), CT or MRI scans:
+    ``filters`` filters, each seeing a kernel_size (d, h, w) block of all input channels,
+    applied at every position of the volume with the same weights.
+
+    The maths is ``Conv2D``'s with one more spatial axis, the same op (``ops.conv3d``: im2col
+    over the blocks, one matrix product). 16 filters of 3×3×3 over a one-channel scan have
+    (3·3·3·1 + 1)·16 = 448 parameters. Volumes are channels-last, as in Keras.
+
+    Args:
+        filters: the number of filters (output channels).
+        kernel_size: the block's depth, height and width, an int or a tuple of 3.
+        strides: the step between blocks, an int or a tuple of 3.
+        padding: "valid" (none) or "same" (zeros so that the output is ceil(input / strides)
+            along every axis, TensorFlow's split); case-insensitive.
+        dilation_rate: spacing between the kernel's taps, an int or a tuple of 3 (with
+            strides 1).
+        activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+        bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint: as
+        ``Conv2D``.
+
+    Shape:
+        Input: ``(batch, depth, height, width, in_channels)``.
+        Output: ``(batch, new_depth, new_height, new_width, filters)``.
+        Weights: ``kernel (kd, kh, kw, in_channels, filters)``, ``bias (filters,)``.
+
+    Example:
+        >>> conv = Conv3D(16, 3, padding="same", activation="relu")
+        >>> conv(np.zeros((1, 8, 32, 32, 1))).shape
+        (1, 8, 32, 32, 16)
+        >>> conv.count_params()
+        448
+    """
+
+    rank = 3
+    _input_words = ("volume", "larger volumes")
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int, int, int],
+        strides: int | tuple[int, int, int] = (1, 1, 1),
+        padding: str = "valid",
+        dilation_rate: int | tuple[int, int, int] = (1, 1, 1),
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(locals())
+
+
+#: Keras's older alias.
+Convolution3D = Conv3D
+register_alias("Convolution3D", Conv3D)
 
 
 class Conv1D(_Conv):

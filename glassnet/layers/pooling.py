@@ -4,6 +4,9 @@
 the depth: 256×256×64 becomes 128×128×64. The global pools summarise the whole image per
 channel, (batch, H, W, C) -> (batch, C).
 
+The 3-D pools (``MaxPooling3D``, ...) summarise (depth, height, width) blocks of volumes
+(batch, D, H, W, C), the same ops with one more spatial axis.
+
 The 1-D pools (``MaxPooling1D``, ...) summarise windows of time steps in sequences (batch,
 steps, features). They run the 2-D ops on a (batch, 1, steps, features) view with 1×pool_size
 windows, so there is one pooling engine for both.
@@ -14,38 +17,49 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from glassnet import ops
-from glassnet.checks import check_bool, check_int_pair, check_padding, check_positive_int
+from glassnet.checks import check_bool, check_int_tuple, check_padding, check_positive_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.layers.registry import register_alias
 from glassnet.ops.pooling import (
-    AvgPool2DOp,
-    GlobalAvgPool2DOp,
-    GlobalMaxPool2DOp,
-    MaxPool2DOp,
+    AvgPoolOp,
+    GlobalAvgPoolOp,
+    GlobalMaxPoolOp,
+    MaxPoolOp,
 )
 from glassnet.tensor import Tensor
 
 __all__ = [
     "AveragePooling1D",
     "AveragePooling2D",
+    "AveragePooling3D",
     "AvgPool2D",
+    "AvgPool3D",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
     "GlobalAvgPool2D",
+    "GlobalAvgPool3D",
     "GlobalMaxPool2D",
+    "GlobalMaxPool3D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
     "MaxPool2D",
+    "MaxPool3D",
     "MaxPooling1D",
     "MaxPooling2D",
+    "MaxPooling3D",
 ]
 
 _IMAGES = "(batch, height, width, channels)"
 _SEQUENCES = "(batch, steps, features)"
+_VOLUMES = "(batch, depth, height, width, channels)"
+_LAYOUTS = {2: _IMAGES, 3: _VOLUMES}
 
 
 class _Pooling2D(Layer):
-    """Shared by MaxPooling2D and AveragePooling2D: arguments, shapes and config."""
+    """Shared by MaxPooling2D and AveragePooling2D (and, with ``rank`` 3, the 3-D pools):
+    arguments, shapes and config."""
 
     trains_in_shares = True  # see Layer.trains_in_shares
     _config_keys = ("pool_size", "strides", "padding")
@@ -53,6 +67,7 @@ class _Pooling2D(Layer):
     _op: ClassVar[Any] = None
     _function: ClassVar[Any] = None  # the op's Function, and its name in messages
     _op_name: ClassVar[str] = ""
+    rank: ClassVar[int] = 2  # spatial axes: 2 for images, 3 for volumes
 
     def __init__(
         self,
@@ -65,35 +80,37 @@ class _Pooling2D(Layer):
     ) -> None:
         super().__init__(name=name, trainable=trainable)
         where = type(self).__name__
-        self.pool_size = check_int_pair(where, "pool_size", pool_size)
+        self.pool_size = check_int_tuple(where, "pool_size", pool_size, self.rank)
         # Keras: strides=None means non-overlapping windows, strides = pool_size.
         self.strides = (
-            self.pool_size if strides is None else check_int_pair(where, "strides", strides)
+            self.pool_size
+            if strides is None
+            else check_int_tuple(where, "strides", strides, self.rank)
         )
         self.padding = check_padding(where, padding, allow_explicit=False)
-        self.input_spec = InputSpec(ndim=4, layout=_IMAGES)
+        self.input_spec = InputSpec(ndim=self.rank + 2, layout=_LAYOUTS[self.rank])
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         return type(self)._op(x, self.pool_size, self.strides, self.padding)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)
-        return (shape[0], *self._output_hw(shape), shape[3])
+        return (shape[0], *self._output_hw(shape), shape[-1])
 
     def _check_input_shape(self, input_shape: Any) -> Shape:
         shape = super()._check_input_shape(input_shape)
         self._output_hw(shape)  # the window must fit in the (padded) image
         return shape
 
-    def _output_hw(self, shape: Shape) -> tuple[int | None, int | None]:
+    def _output_hw(self, shape: Shape) -> tuple[int | None, ...]:
         try:
-            return ops.pool_output_shape(shape[1:3], self.pool_size, self.strides, self.padding)
+            return ops.pool_output_shape(shape[1:-1], self.pool_size, self.strides, self.padding)
         except ValueError:
             raise ValueError(
                 f"{self._where}: computed output size would be zero or negative. Received input "
                 f"shape {shape}, pool_size={self.pool_size}, strides={self.strides}, "
                 f"padding={self.padding!r}. Use padding='same', a smaller pool_size or larger "
-                f"images (or fewer pooling layers)."
+                f"{'images' if self.rank == 2 else 'volumes'} (or fewer pooling layers)."
             ) from None
 
 
@@ -112,7 +129,7 @@ class MaxPooling2D(_Pooling2D):
     """
 
     _op = staticmethod(ops.max_pool2d)
-    _function, _op_name = MaxPool2DOp, "max_pool2d"
+    _function, _op_name = MaxPoolOp, "max_pool2d"
 
 
 class AveragePooling2D(_Pooling2D):
@@ -129,30 +146,34 @@ class AveragePooling2D(_Pooling2D):
     """
 
     _op = staticmethod(ops.avg_pool2d)
-    _function, _op_name = AvgPool2DOp, "avg_pool2d"
+    _function, _op_name = AvgPoolOp, "avg_pool2d"
 
 
 class _GlobalPooling2D(Layer):
-    """Shared by the global pools: one number per channel for the whole image."""
+    """Shared by the global pools: one number per channel for the whole image (the whole
+    volume with ``rank`` 3)."""
 
     trains_in_shares = True  # see Layer.trains_in_shares
     _config_keys = ("keepdims",)
 
     _op: ClassVar[Any] = None
+    rank: ClassVar[int] = 2
 
     def __init__(
         self, keepdims: bool = False, *, name: str | None = None, trainable: bool = True
     ) -> None:
         super().__init__(name=name, trainable=trainable)
         self.keepdims = check_bool(type(self).__name__, "keepdims", keepdims)
-        self.input_spec = InputSpec(ndim=4, layout=_IMAGES)
+        self.input_spec = InputSpec(ndim=self.rank + 2, layout=_LAYOUTS[self.rank])
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         return type(self)._op(x, keepdims=self.keepdims)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self._check_input_shape(input_shape)
-        return (shape[0], 1, 1, shape[3]) if self.keepdims else (shape[0], shape[3])
+        if self.keepdims:
+            return (shape[0], *(1,) * self.rank, shape[-1])
+        return (shape[0], shape[-1])
 
 
 class GlobalAveragePooling2D(_GlobalPooling2D):
@@ -168,7 +189,7 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
     """
 
     _op = staticmethod(ops.global_avg_pool2d)
-    _function = GlobalAvgPool2DOp
+    _function = GlobalAvgPoolOp
 
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
@@ -183,7 +204,95 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
     """
 
     _op = staticmethod(ops.global_max_pool2d)
-    _function = GlobalMaxPool2DOp
+    _function = GlobalMaxPoolOp
+
+
+class _Pooling3D(_Pooling2D):
+    """MaxPooling3D and AveragePooling3D: the 2-D pools' arguments with (d, h, w) windows."""
+
+    rank = 3
+
+    def __init__(
+        self,
+        pool_size: int | tuple[int, int, int] = (2, 2, 2),
+        strides: int | tuple[int, int, int] | None = None,
+        padding: str = "valid",
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(pool_size, strides, padding, name=name, trainable=trainable)
+
+
+class MaxPooling3D(_Pooling3D):
+    """Keeps the largest value of each pool_size (depth, height, width) block of a volume,
+    per channel: ``MaxPooling2D`` with one more axis (the same op).
+
+    Args:
+        pool_size: the block's depth, height and width, an int or a tuple of 3 (default
+            2×2×2).
+        strides: the step between blocks, an int or a tuple of 3; None means pool_size.
+        padding: "valid" (blocks inside the volume) or "same" (output ceil(input / strides)).
+
+    Shape:
+        Input: ``(batch, depth, height, width, channels)``.
+        Output: ``(batch, new_depth, new_height, new_width, channels)``.
+    """
+
+    _op = staticmethod(ops.max_pool3d)
+    _function, _op_name = MaxPoolOp, "max_pool3d"
+
+
+class AveragePooling3D(_Pooling3D):
+    """Averages each pool_size (depth, height, width) block of a volume, per channel (with
+    "same" padding, over the real cells only, as Keras).
+
+    Args:
+        pool_size: the block's depth, height and width, an int or a tuple of 3 (default
+            2×2×2).
+        strides: the step between blocks, an int or a tuple of 3; None means pool_size.
+        padding: "valid" or "same".
+
+    Shape:
+        Input: ``(batch, depth, height, width, channels)``.
+        Output: ``(batch, new_depth, new_height, new_width, channels)``.
+    """
+
+    _op = staticmethod(ops.avg_pool3d)
+    _function, _op_name = AvgPoolOp, "avg_pool3d"
+
+
+class GlobalAveragePooling3D(_GlobalPooling2D):
+    """The mean of each channel over depth, height and width: a volume network's bridge to
+    its classifier, as ``GlobalAveragePooling2D`` is for images.
+
+    Args:
+        keepdims: keep depth, height and width as axes of size 1.
+
+    Shape:
+        Input: ``(batch, depth, height, width, channels)``.
+        Output: ``(batch, channels)``, or ``(batch, 1, 1, 1, channels)`` with keepdims.
+    """
+
+    rank = 3
+    _op = staticmethod(ops.global_avg_pool3d)
+    _function = GlobalAvgPoolOp
+
+
+class GlobalMaxPooling3D(_GlobalPooling2D):
+    """The maximum of each channel over depth, height and width.
+
+    Args:
+        keepdims: keep depth, height and width as axes of size 1.
+
+    Shape:
+        Input: ``(batch, depth, height, width, channels)``.
+        Output: ``(batch, channels)``, or ``(batch, 1, 1, 1, channels)`` with keepdims.
+    """
+
+    rank = 3
+    _op = staticmethod(ops.global_max_pool3d)
+    _function = GlobalMaxPoolOp
 
 
 def _as_images(x: Tensor) -> Tensor:
@@ -353,10 +462,18 @@ MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool2D = GlobalMaxPooling2D
+MaxPool3D = MaxPooling3D
+AvgPool3D = AveragePooling3D
+GlobalAvgPool3D = GlobalAveragePooling3D
+GlobalMaxPool3D = GlobalMaxPooling3D
 for _alias, _cls in (
     ("MaxPool2D", MaxPooling2D),
     ("AvgPool2D", AveragePooling2D),
     ("GlobalAvgPool2D", GlobalAveragePooling2D),
     ("GlobalMaxPool2D", GlobalMaxPooling2D),
+    ("MaxPool3D", MaxPooling3D),
+    ("AvgPool3D", AveragePooling3D),
+    ("GlobalAvgPool3D", GlobalAveragePooling3D),
+    ("GlobalMaxPool3D", GlobalMaxPooling3D),
 ):
     register_alias(_alias, _cls)

@@ -1,33 +1,39 @@
 """Layers that rearrange numbers without changing them: ``Flatten``, ``Reshape``, ``Permute``
 and ``RepeatVector``; the image-border layers ``ZeroPadding2D``, ``Cropping2D`` and
-``UpSampling2D``, which add, cut or repeat pixels (bilinear upsampling also blends them); and
-their 1-D versions for sequences, ``ZeroPadding1D``, ``Cropping1D`` and ``UpSampling1D``."""
+``UpSampling2D``, which add, cut or repeat pixels (bilinear upsampling also blends them); their
+1-D versions for sequences, ``ZeroPadding1D``, ``Cropping1D`` and ``UpSampling1D``; and their
+3-D versions for volumes, ``ZeroPadding3D``, ``Cropping3D`` and ``UpSampling3D``."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from glassnet import ops
-from glassnet.checks import check_int_pair, check_positive_int, is_int
+from glassnet.checks import check_int_pair, check_int_tuple, check_positive_int, is_int
 from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.tensor import Tensor
 
 __all__ = [
     "Cropping1D",
     "Cropping2D",
+    "Cropping3D",
     "Flatten",
     "Permute",
     "RepeatVector",
     "Reshape",
     "UpSampling1D",
     "UpSampling2D",
+    "UpSampling3D",
     "ZeroPadding1D",
     "ZeroPadding2D",
+    "ZeroPadding3D",
 ]
 
 _IMAGES = "(batch, height, width, channels)"
 _SEQUENCES = "(batch, steps, features)"
+_VOLUMES = "(batch, depth, height, width, channels)"
+_LAYOUTS = {2: _IMAGES, 3: _VOLUMES}
 
 
 class Flatten(Layer):
@@ -186,32 +192,37 @@ class RepeatVector(Layer):
         return (shape[0], self.n, shape[1])
 
 
-def _border_pairs(where: str, arg: str, value: Any) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Keras's three spellings of a 2-D border as ((top, bottom), (left, right)): an int (all
-    four sides), a pair (symmetric height, symmetric width) or a pair of pairs."""
+def _border_pairs(where: str, arg: str, value: Any, rank: int = 2) -> tuple[tuple[int, int], ...]:
+    """Keras's three spellings of a border as ((top, bottom), (left, right)): an int (every
+    side), a pair (symmetric height, symmetric width) or a pair of pairs. With ``rank`` 3 (a
+    volume) the same with three: ((front, back), (top, bottom), (left, right))."""
     if is_int(value):
-        pairs: Any = ((value, value), (value, value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(is_int(v) for v in value):
-        pairs = ((value[0], value[0]), (value[1], value[1]))
+        pairs: Any = ((value, value),) * rank
+    elif isinstance(value, (tuple, list)) and len(value) == rank and all(map(is_int, value)):
+        pairs = tuple((v, v) for v in value)
     else:
         pairs = value
     ok = (
         isinstance(pairs, (tuple, list))
-        and len(pairs) == 2
+        and len(pairs) == rank
         and all(
             isinstance(p, (tuple, list)) and len(p) == 2 and all(is_int(v) for v in p)
             for p in pairs
         )
     )
     if not ok:
+        spellings = (
+            "a pair of ints (height, width) or a pair of pairs ((top, bottom), (left, right))"
+            if rank == 2
+            else "a tuple of 3 ints (depth, height, width) or 3 pairs ((front, back), (top, "
+            "bottom), (left, right))"
+        )
         raise ValueError(
-            f"{where}: '{arg}' must be an int, a pair of ints (height, width) or a pair of "
-            f"pairs ((top, bottom), (left, right)). Received: {arg}={value!r}."
+            f"{where}: '{arg}' must be an int, {spellings}. Received: {arg}={value!r}."
         )
     if min(min(p) for p in pairs) < 0:
         raise ValueError(f"{where}: '{arg}' cannot be negative. Received: {arg}={value!r}.")
-    (t, b), (left, r) = pairs
-    return (int(t), int(b)), (int(left), int(r))
+    return tuple((int(lo), int(hi)) for lo, hi in pairs)
 
 
 class ZeroPadding2D(Layer):
@@ -229,6 +240,7 @@ class ZeroPadding2D(Layer):
 
     trains_in_shares = True  # see Layer.trains_in_shares
     _config_keys = ("padding",)
+    rank: ClassVar[int] = 2  # spatial axes: 2 for images, 3 for volumes
 
     def __init__(
         self,
@@ -238,16 +250,19 @@ class ZeroPadding2D(Layer):
         trainable: bool = True,
     ) -> None:
         super().__init__(name=name, trainable=trainable)
-        self.padding = _border_pairs("ZeroPadding2D", "padding", padding)
-        self.input_spec = InputSpec(ndim=4, layout=_IMAGES)
+        self.padding = _border_pairs(type(self).__name__, "padding", padding, self.rank)
+        self.input_spec = InputSpec(ndim=self.rank + 2, layout=_LAYOUTS[self.rank])
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
         return ops.pad(x, ((0, 0), *self.padding, (0, 0)))
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        n, h, w, c = self._check_input_shape(input_shape)
-        (t, b), (left, r) = self.padding
-        return (n, None if h is None else h + t + b, None if w is None else w + left + r, c)
+        n, *sizes, c = self._check_input_shape(input_shape)
+        padded = (
+            None if size is None else size + lo + hi
+            for size, (lo, hi) in zip(sizes, self.padding, strict=True)
+        )
+        return (n, *padded, c)
 
 
 class Cropping2D(Layer):
@@ -265,6 +280,7 @@ class Cropping2D(Layer):
 
     trains_in_shares = True  # see Layer.trains_in_shares
     _config_keys = ("cropping",)
+    rank: ClassVar[int] = 2  # spatial axes: 2 for images, 3 for volumes
 
     def __init__(
         self,
@@ -277,28 +293,34 @@ class Cropping2D(Layer):
         trainable: bool = True,
     ) -> None:
         super().__init__(name=name, trainable=trainable)
-        self.cropping = _border_pairs("Cropping2D", "cropping", cropping)
-        self.input_spec = InputSpec(ndim=4, layout=_IMAGES)
+        self.cropping = _border_pairs(type(self).__name__, "cropping", cropping, self.rank)
+        self.input_spec = InputSpec(ndim=self.rank + 2, layout=_LAYOUTS[self.rank])
 
     def call(self, x: Tensor, training: bool = False) -> Tensor:
-        (t, b), (left, r) = self.cropping
-        h, w = x.shape[1], x.shape[2]
-        return ops.getitem(x, (slice(None), slice(t, h - b), slice(left, w - r)))
+        kept = (
+            slice(lo, size - hi)
+            for size, (lo, hi) in zip(x.shape[1:-1], self.cropping, strict=True)
+        )
+        return ops.getitem(x, (slice(None), *kept))
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        n, h, w, c = self._check_input_shape(input_shape)
-        (t, b), (left, r) = self.cropping
-        return (n, None if h is None else h - t - b, None if w is None else w - left - r, c)
+        n, *sizes, c = self._check_input_shape(input_shape)
+        kept = (
+            None if size is None else size - lo - hi
+            for size, (lo, hi) in zip(sizes, self.cropping, strict=True)
+        )
+        return (n, *kept, c)
 
     def _check_input_shape(self, input_shape: Any) -> Shape:
         shape = super()._check_input_shape(input_shape)
-        sides = zip(shape[1:3], self.cropping, ("height", "width"), strict=True)
+        names = ("height", "width") if self.rank == 2 else ("depth", "height", "width")
+        sides = zip(shape[1:-1], self.cropping, names, strict=True)
         for size, (lo, hi), what in sides:
             if size is not None and lo + hi >= size:
                 raise ValueError(
                     f"{self._where}: cropping={self.cropping} removes {lo + hi} of the {size} "
                     f"pixels of the {what} (input shape {shape}); at least one must remain. "
-                    f"Crop less or feed larger images."
+                    f"Crop less or feed larger {'images' if self.rank == 2 else 'volumes'}."
                 )
         return shape
 
@@ -350,6 +372,102 @@ class UpSampling2D(Layer):
         n, h, w, c = self._check_input_shape(input_shape)
         sh, sw = self.size
         return (n, None if h is None else h * sh, None if w is None else w * sw, c)
+
+
+class ZeroPadding3D(ZeroPadding2D):
+    """Adds planes of zeros around each volume (depth, height and width): ``ZeroPadding2D``
+    with one more axis.
+
+    Args:
+        padding: an int (the same on all six sides), a tuple of 3 ints (symmetric depth,
+            height and width padding) or ((front, back), (top, bottom), (left, right)).
+
+    Shape:
+        Input: ``(batch, depth, height, width, channels)``.
+        Output: ``(batch, front + depth + back, top + height + bottom, left + width + right,
+        channels)``.
+    """
+
+    rank = 3
+
+    def __init__(
+        self,
+        padding: int | tuple[int, int, int] | tuple[tuple[int, int], ...] = (
+            (1, 1),
+            (1, 1),
+            (1, 1),
+        ),
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(padding, name=name, trainable=trainable)
+
+
+class Cropping3D(Cropping2D):
+    """Cuts planes off the borders of each volume (depth, height and width): ``Cropping2D``
+    with one more axis.
+
+    Args:
+        cropping: an int (the same on all six sides), a tuple of 3 ints (symmetric depth,
+            height and width cropping) or ((front, back), (top, bottom), (left, right)).
+
+    Shape:
+        Input: ``(batch, depth, height, width, channels)``.
+        Output: ``(batch, depth - front - back, height - top - bottom, width - left - right,
+        channels)``.
+    """
+
+    rank = 3
+
+    def __init__(
+        self,
+        cropping: int | tuple[int, int, int] | tuple[tuple[int, int], ...] = (
+            (1, 1),
+            (1, 1),
+            (1, 1),
+        ),
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(cropping, name=name, trainable=trainable)
+
+
+class UpSampling3D(Layer):
+    """Enlarges each volume by whole factors, every voxel repeated into a size[0]×size[1]×
+    size[2] block (nearest neighbour, as Keras's ``UpSampling3D``): the decoder half of a 3-D
+    U-Net.
+
+    Args:
+        size: the factors for depth, height and width, an int or a tuple of 3 (default 2×2×2).
+
+    Shape:
+        Input: ``(batch, depth, height, width, channels)``.
+        Output: ``(batch, depth·size[0], height·size[1], width·size[2], channels)``.
+    """
+
+    trains_in_shares = True  # see Layer.trains_in_shares
+    _config_keys = ("size",)
+
+    def __init__(
+        self,
+        size: int | tuple[int, int, int] = (2, 2, 2),
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self.size = check_int_tuple("UpSampling3D", "size", size, 3)
+        self.input_spec = InputSpec(ndim=5, layout=_VOLUMES)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        return ops.upsample_nearest3d(x, self.size)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        n, *sizes, c = self._check_input_shape(input_shape)
+        grown = (None if d is None else d * s for d, s in zip(sizes, self.size, strict=True))
+        return (n, *grown, c)
 
 
 def _ends(where: str, arg: str, value: Any) -> tuple[int, int]:

@@ -52,9 +52,9 @@ from glassnet.backend import get_array_module, get_rng
 from glassnet.layers.layer import changes, regularization_loss
 from glassnet.layers.observers import observing_calls
 from glassnet.memory import release_freed_memory
-from glassnet.ops.conv import Conv2DOp
+from glassnet.ops.conv import ConvOp
 from glassnet.ops.fused import ConvMaxPoolOp
-from glassnet.ops.pooling import MaxPool2DOp
+from glassnet.ops.pooling import MaxPoolOp
 from glassnet.parallel import Share, blas_threads, share_rows, split_over_cores
 from glassnet.tensor import Tensor, _topological_order, deposit_grad, unbroadcast
 
@@ -276,9 +276,9 @@ def _fused(ops: list[_Op], ends: list[int]) -> tuple[list[_Op], list[int]]:
             continue
         after = ops[i + 1] if i + 1 < len(ops) else None
         if (
-            op.fn is Conv2DOp
+            op.fn is ConvOp
             and after is not None
-            and after.fn is MaxPool2DOp
+            and after.fn is MaxPoolOp
             and after.sources == ((NODE, i),)
             and readers.get(i) == 1
             and i not in ends

@@ -71,4 +71,4 @@ from glassnet.ops.shape import (
     stack,
     transpose,
 )
-from glassnet.ops.upsampling import upsample_bilinear2d, upsample_nearest2d
+from glassnet.ops.upsampling import upsample_bilinear2d, upsample_nearest2d, upsample_nearest3d

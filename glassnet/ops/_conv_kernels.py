@@ -9,6 +9,7 @@ gradient. Kernels take ``conv.im2col_view``'s windows, so this module imports no
 from __future__ import annotations
 
 import functools
+import math
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,7 +30,9 @@ _buffers = threading.local()  # per thread: a server may run several predictions
 @dataclass(frozen=True)
 class ConvPlan:
     """How one convolution's shapes run, decided once (``conv_plan``): at batch 1 deciding
-    costs about as much as the arithmetic. Shapes: x (N, H, W, C), w (kh, kw, C, F)."""
+    costs about as much as the arithmetic. Shapes: x (N, H, W, C), w (kh, kw, C, F); for a
+    volume (N, D, H, W, C), w (kd, kh, kw, C, F) the plan is the textbook
+    (``_textbook_plan``) and the pairs below are triples."""
 
     x_shape: tuple
     w_shape: tuple
@@ -50,7 +53,7 @@ class ConvPlan:
     def weight(self, w: Any) -> Any:
         """w (kh, kw, C, F) as the GEMM's (kh·kw·C, F), or spread for tiles (``tiled_weight``)."""
         if self.tile == 1:
-            return w.reshape(-1, w.shape[3])
+            return w.reshape(-1, w.shape[-1])
         return tiled_weight(w, self.tile, self.stride, self.dilation)
 
     def im2col(self, windows: Any) -> Any:
@@ -69,7 +72,7 @@ class ConvPlan:
     def weight_grad(self, cols: Any, gy: Any) -> Any:
         """dW = colsᵀ·dY, (kh, kw, C, F): from the kept column matrix, or from the kept windows
         unfolded again chunk by chunk; for tiles, the spread summed back. gy (N·Ho·Wo, F)."""
-        gt = gy.reshape(-1, self.tile * self.w_shape[3])  # a row per tile of output pixels
+        gt = gy.reshape(-1, self.tile * self.w_shape[-1])  # a row per tile of output pixels
         gw = cols.T @ gt if cols.ndim == 2 else _weight_grad_in_chunks(cols, gt, self.chunk)
         return untiled_weight_grad(gw, self.w_shape, self.tile, self.stride, self.dilation)
 
@@ -77,13 +80,16 @@ class ConvPlan:
         """dY·Wᵀ for col2im, one batched product per kernel tap: (N, Ho, Wo, kh, kw, C), a view
         of (kh·kw, N·Ho·Wo, C) contiguous blocks. The rows of a single dY·Wᵀ interleave the
         taps C numbers at a time, so col2im's additions would run over C numbers at once;
-        here each tap adds whole image rows. Shape: gy (N·Ho·Wo, F), w2 (kh·kw·C, F)."""
-        kh, kw, c, f = self.w_shape
-        if kh * kw == 1:
+        here each tap adds whole image rows. Shape: gy (N·Ho·Wo, F), w2 (kh·kw·C, F); for a
+        volume, (N, Do, Ho, Wo, kd, kh, kw, C) the same way."""
+        *kernel, c, f = self.w_shape
+        taps, rank = math.prod(kernel), len(kernel)
+        if taps == 1:
             return gy @ w2.T
-        per_tap = get_array_module(gy).matmul(gy, w2.reshape(kh * kw, c, f).transpose(0, 2, 1))
-        n, (ho, wo) = self.x_shape[0], self.out_hw
-        return per_tap.reshape(kh, kw, n, ho, wo, c).transpose(2, 3, 4, 0, 1, 5)
+        per_tap = get_array_module(gy).matmul(gy, w2.reshape(taps, c, f).transpose(0, 2, 1))
+        # (*kernel, N, *out, C) -> (N, *out, *kernel, C)
+        order = (rank, *range(rank + 1, 2 * rank + 1), *range(rank), 2 * rank + 1)
+        return per_tap.reshape(*kernel, self.x_shape[0], *self.out_hw, c).transpose(order)
 
     def input_grad_as_conv(self, windows: Any, w2: Any) -> Any:
         """dx for a stride-1 convolution as another one: ``windows`` of dY padded by
@@ -121,6 +127,8 @@ def _make_plan(
     numpy: bool,
     budget: int,
 ) -> ConvPlan:
+    if len(x_shape) != 4:  # not images: the textbook steps, no tuned kernels
+        return _textbook_plan(x_shape, w_shape, stride, pads, dilation)
     n, h, wd, _ = x_shape
     kh, kw, c, f = w_shape
     (top, bottom), (left, right) = pads
@@ -146,6 +154,26 @@ def _make_plan(
         x_shape, w_shape, stride, pads, dilation, (ho, wo), (n, hp, wp, c), geometry, tile,
         windows, chunk, c == 1 or chunk is None, dx_pads, ((kh, kw), (1, 1), dilation, (h, wd)),
         dx_chunk,
+    )  # fmt: skip
+
+
+def _textbook_plan(
+    x_shape: tuple, w_shape: tuple, stride: tuple, pads: tuple, dilation: tuple
+) -> ConvPlan:
+    """The plan for a convolution over other than two spatial axes (volumes (N, D, H, W, C)):
+    ``conv.py``'s textbook as written — the whole column matrix kept for dW, one GEMM each
+    way, col2im for dx. The tuned kernels below are written for images only."""
+    n, *sizes, c = x_shape
+    kernel = w_shape[:-2]
+    padded = tuple(size + b + a for size, (b, a) in zip(sizes, pads, strict=True))
+    out = tuple(
+        (p - (k - 1) * d - 1) // s + 1
+        for p, k, s, d in zip(padded, kernel, stride, dilation, strict=True)
+    )
+    geometry = (kernel, stride, dilation, out)
+    return ConvPlan(
+        x_shape, w_shape, stride, pads, dilation, out, (n, *padded, c), geometry, 1, geometry,
+        None, True, None, (), None,
     )  # fmt: skip
 
 
@@ -204,7 +232,12 @@ def untiled_weight_grad(
 def columns(windows: Any, tile: int = 1) -> Any:
     """The column matrix of a window view (N, Ho, Wo, kh, kw, C): (N·Ho·Wo, kh·kw·C), the same
     numbers as ``conv.im2col``, copied the fastest way for the shape (a view for a 1×1 kernel
-    with stride 1 on a contiguous image). ``tile``: the view's rows serve that many pixels."""
+    with stride 1 on a contiguous image). ``tile``: the view's rows serve that many pixels.
+    Windows of a volume (N, Do, Ho, Wo, kd, kh, kw, C) are reshaped as ``conv.im2col`` does."""
+    if windows.ndim != 6:
+        rank = (windows.ndim - 2) // 2
+        rows = math.prod(windows.shape[: rank + 1])
+        return windows.reshape(rows, math.prod(windows.shape[rank + 1 :]))
     n, ho, wo, kh, kw, c = windows.shape
     if c == 1 and kh * kw > 1 and tile == 1:
         # One channel (grayscale images): copying window by window would move one number at a

@@ -9,58 +9,83 @@ do the same). The backward pass is two more products, dW = colsᵀ·dY and dcols
 ``col2im`` adds each row of dcols back onto the patch it came from.
 
 Layout is channels-last: images (N, H, W, C), kernels (kh, kw, C_in, C_out), as in Keras.
+Volumes (N, D, H, W, C) with kernels (kd, kh, kw, C_in, C_out) are the same algorithm with
+one more spatial axis (``conv3d``): every function here takes any number of spatial axes.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module, is_float
-from glassnet.checks import Pads, Pair, check_int_pair, check_padding, is_int
+from glassnet.checks import Pair, check_int_tuple, check_padding, is_int
 from glassnet.ops._conv_kernels import conv_plan
 from glassnet.ops.activation import fused_relu, fused_relu_grad, relu_
 from glassnet.ops.shape import reshape
 from glassnet.tensor import Tensor, add_to_rows, sum_rows
 
-__all__ = ["conv1d", "conv1d_output_length", "conv2d", "conv_output_shape", "resolve_padding"]
+__all__ = [
+    "conv1d",
+    "conv1d_output_length",
+    "conv2d",
+    "conv3d",
+    "conv_output_shape",
+    "resolve_padding",
+]
 
 PaddingArg = str | int | tuple[Any, Any]
 
 
 # ------------------------------------------------------------------ the algorithm
-def pad_images(x: Any, pads: Pads, value: float = 0.0) -> Any:
-    """``x`` (N, H, W, C) with rows/columns of ``value`` around it (``x`` itself if no padding)."""
-    (top, bottom), (left, right) = pads
-    if top == bottom == left == right == 0:
+# Written for any number of spatial axes: images (N, H, W, C) and volumes (N, D, H, W, C)
+# are the same loops, one axis more. ``pads`` holds one (before, after) pair per spatial axis.
+def pad_images(x: Any, pads: Sequence[Pair], value: float = 0.0) -> Any:
+    """``x`` (N, *spatial, C) with ``value`` around its spatial axes (``x`` itself if no
+    padding): rows and columns of an image, also planes of a volume."""
+    if not any(before or after for before, after in pads):
         return x
     xp = get_array_module(x)
-    n, h, w, c = x.shape
-    shape = (n, h + top + bottom, w + left + right, c)
+    sizes = x.shape[1:-1]
+    shape = (x.shape[0], *(n + b + a for n, (b, a) in zip(sizes, pads, strict=True)), x.shape[-1])
     out = xp.zeros(shape, x.dtype) if value == 0 else xp.full(shape, value, x.dtype)
-    out[:, top : top + h, left : left + w] = x
+    out[(slice(None), *(slice(b, b + n) for n, (b, _) in zip(sizes, pads, strict=True)))] = x
     return out
 
 
-def crop_images(a: Any, pads: Pads, hw: Pair) -> Any:
-    """Undo ``pad_images`` (a view)."""
-    (top, _), (left, _) = pads
-    if top == left == 0 and a.shape[1:3] == tuple(hw):
+def crop_images(a: Any, pads: Sequence[Pair], sizes: Sequence[int]) -> Any:
+    """Undo ``pad_images``: the ``sizes`` (H, W) or (D, H, W) that padding surrounded (a view)."""
+    if all(before == 0 for before, _ in pads) and a.shape[1:-1] == tuple(sizes):
         return a
-    return a[:, top : top + hw[0], left : left + hw[1]]
+    return a[(slice(None), *(slice(b, b + n) for (b, _), n in zip(pads, sizes, strict=True)))]
 
 
-def im2col_view(xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Any:
-    """Every kh×kw window of a padded image (N, Hp, Wp, C) as a read-only strided view
-    (N, Ho, Wo, kh, kw, C): no copy. Stride and dilation are just bigger steps."""
+def im2col_view(
+    xpad: Any,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out_sizes: Sequence[int],
+) -> Any:
+    """Every kernel window of a padded image (N, Hp, Wp, C) as a read-only strided view
+    (N, Ho, Wo, kh, kw, C): no copy. Stride and dilation are just bigger steps. A volume
+    (N, Dp, Hp, Wp, C) gives (N, Do, Ho, Wo, kd, kh, kw, C) the same way."""
     xp = get_array_module(xpad)
-    n, _, _, c = xpad.shape
-    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
-    s_n, s_h, s_w, s_c = xpad.strides
-    shape, strides = (n, ho, wo, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
+    n, c = xpad.shape[0], xpad.shape[-1]
+    s_n, *s_axes, s_c = xpad.strides
+    shape = (n, *out_sizes, *kernel, c)
+    strides = (
+        s_n,
+        *(step * s for step, s in zip(s_axes, stride, strict=True)),
+        *(step * d for step, d in zip(s_axes, dilation, strict=True)),
+        s_c,
+    )
     if xp is np and xpad.flags.c_contiguous:
         # The same view built directly on the buffer, without as_strided's checks, which
         # matter at batch 1, where a whole convolution is a few tens of NumPy calls.
@@ -70,63 +95,79 @@ def im2col_view(xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: P
     return xp.lib.stride_tricks.as_strided(xpad, shape, strides, writeable=False)
 
 
-def im2col(xpad: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Any:
-    """Unfold every kh×kw window of a padded image into one row of a matrix.
+def im2col(
+    xpad: Any,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out_sizes: Sequence[int],
+) -> Any:
+    """Unfold every kernel window of a padded image into one row of a matrix.
 
     Shape: xpad (N, Hp, Wp, C) -> (N·Ho·Wo, kh·kw·C), columns ordered (i, j, c) like a weight
-    (kh, kw, C, F) reshaped to (kh·kw·C, F). Only the reshape of ``im2col_view`` copies, and for
-    a 1×1 kernel with stride 1 on a contiguous image not even that. (``Conv2DOp`` copies the
-    same numbers faster for some shapes: ``ConvPlan.im2col``.)
+    (kh, kw, C, F) reshaped to (kh·kw·C, F); a volume (N, Dp, Hp, Wp, C) -> (N·Do·Ho·Wo,
+    kd·kh·kw·C). Only the reshape of ``im2col_view`` copies, and for a 1×1 kernel with stride 1
+    on a contiguous image not even that. (``ConvOp`` copies the same numbers faster for some
+    image shapes: ``ConvPlan.im2col``.)
     """
-    windows = im2col_view(xpad, kernel, stride, dilation, out_hw)
-    n, ho, wo, kh, kw, c = windows.shape
-    return windows.reshape(n * ho * wo, kh * kw * c)
+    windows = im2col_view(xpad, kernel, stride, dilation, out_sizes)
+    rows = math.prod(windows.shape[: 1 + len(kernel)])
+    return windows.reshape(rows, math.prod(windows.shape[1 + len(kernel) :]))
 
 
-def _offset(i: int, j: int, stride: Pair, out_hw: Pair) -> tuple[slice, slice, slice]:
-    """Index of the pixels that kernel tap (i, j) (already scaled by dilation) touches, one per
-    output position: a strided slice of the padded image."""
-    (sh, sw), (ho, wo) = stride, out_hw
-    return slice(None), slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw)
+def tap_index(taps: Sequence[int], stride: Sequence[int], out_sizes: Sequence[int]) -> tuple:
+    """Index of the pixels that kernel tap ``taps`` (already scaled by dilation) touches, one
+    per output position: a strided slice of the padded image along each spatial axis."""
+    return (
+        slice(None),
+        *(
+            slice(i, i + s * (o - 1) + 1, s)
+            for i, s, o in zip(taps, stride, out_sizes, strict=True)
+        ),
+    )
 
 
 def col2im(
     dcols: Any,
     padded_shape: tuple[int, ...],
-    kernel: Pair,
-    stride: Pair,
-    dilation: Pair,
-    out_hw: Pair,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out_sizes: Sequence[int],
 ) -> Any:
     """The adjoint of ``im2col``: add every row of ``dcols`` back onto the window it came from.
 
-    Shape: dcols (N·Ho·Wo, kh·kw·C), or already (N, Ho, Wo, kh, kw, C), -> (N, Hp, Wp, C).
-    Overlapping windows sum. One vectorised strided add per kernel tap (kh·kw of them), never
-    a loop over pixels and no ``add.at``.
+    Shape: dcols (N·Ho·Wo, kh·kw·C), or already (N, Ho, Wo, kh, kw, C), -> (N, Hp, Wp, C)
+    (a volume likewise, with the depth axis first). Overlapping windows sum. One vectorised
+    strided add per kernel tap (kh·kw of them, kd·kh·kw for a volume), never a loop over
+    pixels and no ``add.at``.
     """
     xp = get_array_module(dcols)
-    n, hp, wp, c = padded_shape
-    (kh, kw), (dh, dw), (ho, wo) = kernel, dilation, out_hw
-    d6 = dcols.reshape(n, ho, wo, kh, kw, c)
-    if (kh, kw) == (1, 1) and (ho, wo) == (hp, wp):  # 1×1, stride 1: each pixel used once
-        return d6.reshape(padded_shape)
+    n, c, rank = padded_shape[0], padded_shape[-1], len(kernel)
+    windows = dcols.reshape(n, *out_sizes, *kernel, c)
+    if math.prod(kernel) == 1 and tuple(out_sizes) == tuple(padded_shape[1:-1]):
+        return windows.reshape(padded_shape)  # 1×1, stride 1: each pixel used once
     out = xp.zeros(padded_shape, dtype=dcols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            out[_offset(i * dh, j * dw, stride, out_hw)] += d6[:, :, :, i, j]
+    every = (slice(None),) * (1 + rank)  # batch and output positions
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        at = tuple(i * d for i, d in zip(tap, dilation, strict=True))
+        out[tap_index(at, stride, out_sizes)] += windows[(*every, *tap)]
     return out
 
 
-class Conv2DOp(Function):
-    """2-D cross-correlation, channels-last: y = im2col(pad(x)) · W (+ b, ReLU).
+class ConvOp(Function):
+    """Cross-correlation over 1, 2 or 3 spatial axes, channels-last:
+    y = im2col(pad(x)) · W (+ b, ReLU).
 
-    Shape: x (N, H, W, C), w (kh, kw, C, F), b (F,) or None -> (N, Ho, Wo, F). ``pads`` is
-    ((top, bottom), (left, right)), already resolved by ``conv2d``. Backward: dW = colsᵀ·dY,
-    db = Σ dY, dx = col2im(dY·Wᵀ). How each step runs for the shape — tiles of output pixels,
-    chunks of columns, which input gradient — is the shape's ``ConvPlan``
-    (``ops._conv_kernels``). Only a weight that wants a gradient makes it keep anything of the
-    input; the weight is kept only if the input wants a gradient. With ``relu`` the output is
-    max(0, ·) of all that, applied in place on the fresh GEMM output (see ``fused_relu``).
+    Shape: x (N, H, W, C), w (kh, kw, C, F), b (F,) or None -> (N, Ho, Wo, F); a volume x
+    (N, D, H, W, C) with w (kd, kh, kw, C, F) -> (N, Do, Ho, Wo, F). ``pads`` is one
+    (before, after) pair per spatial axis, already resolved by ``conv2d``/``conv3d``.
+    Backward: dW = colsᵀ·dY, db = Σ dY, dx = col2im(dY·Wᵀ). How each step runs for the shape
+    is the shape's ``ConvPlan`` (``ops._conv_kernels``): for images, tiles of output pixels,
+    chunks of columns, which input gradient; for other ranks, the textbook steps as written
+    here. Only a weight that wants a gradient makes it keep anything of the input; the weight
+    is kept only if the input wants a gradient. With ``relu`` the output is max(0, ·) of all
+    that, applied in place on the fresh GEMM output (see ``fused_relu``).
     """
 
     @staticmethod
@@ -136,12 +177,12 @@ class Conv2DOp(Function):
         w: Any,
         b: Any,
         *,
-        stride: Pair,
-        pads: Pads,
-        dilation: Pair,
+        stride: tuple[int, ...],
+        pads: tuple[Pair, ...],
+        dilation: tuple[int, ...],
         relu: bool = False,
     ) -> Any:
-        f = w.shape[3]
+        f = w.shape[-1]
         plan = conv_plan(x, w, stride, pads, dilation)  # this shape's strategy, made once
         windows = im2col_view(pad_images(x, pads), *plan.windows)  # no copy yet
         wt = plan.weight(w)  # (kh·kw·C, F)
@@ -176,11 +217,11 @@ class Conv2DOp(Function):
         cols, w2 = ctx.saved
         plan = ctx.plan
         grad = fused_relu_grad(ctx, grad)
-        gy = grad.reshape(-1, plan.w_shape[3])  # (N·Ho·Wo, F); copies only if not contiguous
+        gy = grad.reshape(-1, plan.w_shape[-1])  # (N·Ho·Wo, F); copies only if not contiguous
         gx = gw = gb = None
         if ctx.needs_input_grad[0] and plan.dx_pads is None:  # dx = col2im(dY·Wᵀ), cropped
             gx = col2im(plan.input_grad_cols(gy, w2), plan.padded_shape, *plan.geometry)
-            gx = crop_images(gx, plan.pads, plan.x_shape[1:3])
+            gx = crop_images(gx, plan.pads, plan.x_shape[1:-1])
         elif ctx.needs_input_grad[0]:  # stride 1: dx as one more convolution
             windows = im2col_view(pad_images(grad, plan.dx_pads), *plan.dx_windows)
             gx = plan.input_grad_as_conv(windows, w2)
@@ -200,47 +241,55 @@ def _same_pads(size: int, k: int, s: int, d: int) -> Pair:
     return total // 2, total - total // 2
 
 
+def _where(rank: int) -> str:
+    """The op named in messages: conv2d for images, conv3d for volumes."""
+    return f"conv{rank}d"
+
+
 def resolve_padding(
-    input_hw: tuple[int, int],
-    kernel_size: int | Pair,
-    stride: int | Pair,
+    input_hw: Sequence[int | None],
+    kernel_size: int | Sequence[int],
+    stride: int | Sequence[int],
     padding: PaddingArg,
-    dilation: int | Pair,
-) -> Pads:
-    """Turn any padding argument into explicit ((top, bottom), (left, right)) pixel counts.
+    dilation: int | Sequence[int],
+) -> tuple[Pair, ...]:
+    """Turn any padding argument into explicit ((top, bottom), (left, right)) pixel counts,
+    one pair per spatial axis: ``input_hw`` (H, W) for images, (D, H, W) for volumes.
 
     "valid" is no padding; "same" pads exactly as TensorFlow/Keras so that the output has
-    ceil(H / stride) rows (the extra pixel of an odd total goes to the bottom/right).
+    ceil(H / stride) rows (the extra pixel of an odd total goes to the bottom/right/back).
     """
-    k = check_int_pair("conv2d", "kernel_size", kernel_size)
-    s = check_int_pair("conv2d", "stride", stride)
-    d = check_int_pair("conv2d", "dilation", dilation)
-    mode = check_padding("conv2d", padding)
+    rank = len(input_hw)
+    where = _where(rank)
+    k = check_int_tuple(where, "kernel_size", kernel_size, rank)
+    s = check_int_tuple(where, "stride", stride, rank)
+    d = check_int_tuple(where, "dilation", dilation, rank)
+    mode = check_padding(where, padding, rank=rank)
     if mode == "valid":
-        return (0, 0), (0, 0)
+        return ((0, 0),) * rank
     if mode == "same":
         if None in tuple(input_hw):
             raise ValueError(
-                f"conv2d: padding='same' needs a known input size. Expected two ints, received "
-                f"input_hw={tuple(input_hw)}. Pass the real image size."
+                f"{where}: padding='same' needs a known input size. Expected {rank} ints, "
+                f"received input_hw={tuple(input_hw)}. Pass the real image size."
             )
-        return _same_pads(input_hw[0], k[0], s[0], d[0]), _same_pads(input_hw[1], k[1], s[1], d[1])
-    return mode  # type: ignore[return-value]
+        return tuple(_same_pads(*axis) for axis in zip(input_hw, k, s, d, strict=True))
+    return mode  # type: ignore[return-value]  (explicit pairs)
 
 
-def output_hw(
+def output_sizes(
     where: str,
     input_hw: Any,
-    kernel: Pair,
-    stride: Pair,
-    padding: str | Pads,
-    dilation: Pair,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Any,
+    dilation: Sequence[int],
     input_shape: tuple[int, ...] | None = None,
-) -> tuple[int | None, int | None]:
-    """Output height and width (None stays None); raises if the window does not fit."""
+) -> tuple[int | None, ...]:
+    """Output size along each spatial axis (height and width for images; depth first for
+    volumes), None staying None; raises if the window does not fit."""
     out: list[int | None] = []
-    for axis in (0, 1):
-        size = input_hw[axis]
+    for axis, size in enumerate(input_hw):
         if size is None:
             out.append(None)
         elif padding == "same":
@@ -250,57 +299,130 @@ def output_hw(
             span = (kernel[axis] - 1) * dilation[axis] + 1
             out.append((size + before + after - span) // stride[axis] + 1)
     if any(o is not None and o <= 0 for o in out):
-        thing = "kernel" if where == "conv2d" else "pool window"
-        span = tuple((kernel[a] - 1) * dilation[a] + 1 for a in (0, 1))
+        thing = "kernel" if where.startswith("conv") else "pool window"
+        span = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation, strict=True))
         raise ValueError(
             f"{where}: the {thing} does not fit in the input, the output would be "
             f"{tuple(out)}. Expected a padded input of at least {span} pixels, received input "
             f"{f'shape {input_shape}' if input_shape else f'size {tuple(input_hw)}'} with {thing} "
-            f"{kernel}, stride={stride}, padding={padding!r}"
-            f"{f', dilation={dilation}' if dilation != (1, 1) else ''}. Use padding='same', a "
-            f"smaller {thing} or larger images."
+            f"{tuple(kernel)}, stride={tuple(stride)}, padding={padding!r}"
+            f"{f', dilation={tuple(dilation)}' if max(dilation) > 1 else ''}. Use "
+            f"padding='same', a smaller {thing} or larger images."
         )
-    return out[0], out[1]
+    return tuple(out)
 
 
 def conv_output_shape(
-    input_hw: tuple[int | None, int | None],
-    kernel_size: int | Pair,
-    stride: int | Pair = 1,
+    input_hw: Sequence[int | None],
+    kernel_size: int | Sequence[int],
+    stride: int | Sequence[int] = 1,
     padding: PaddingArg = "valid",
-    dilation: int | Pair = 1,
-) -> tuple[int | None, int | None]:
-    """The (height, width) a convolution produces, by arithmetic alone (no data).
+    dilation: int | Sequence[int] = 1,
+) -> tuple[int | None, ...]:
+    """The (height, width) a convolution produces — (depth, height, width) for a volume's
+    (D, H, W) — by arithmetic alone (no data).
 
     out = floor((H + pad_total − dilation·(k − 1) − 1) / stride) + 1, or ceil(H / stride) for
     "same". An unknown size (None) stays None. Raises ``ValueError`` if the kernel does not fit.
     """
-    k = check_int_pair("conv2d", "kernel_size", kernel_size)
-    s = check_int_pair("conv2d", "stride", stride)
-    d = check_int_pair("conv2d", "dilation", dilation)
-    return output_hw("conv2d", tuple(input_hw), k, s, check_padding("conv2d", padding), d)
+    rank = len(input_hw)
+    where = _where(rank)
+    k = check_int_tuple(where, "kernel_size", kernel_size, rank)
+    s = check_int_tuple(where, "stride", stride, rank)
+    d = check_int_tuple(where, "dilation", dilation, rank)
+    padding = check_padding(where, padding, rank=rank)
+    return output_sizes(where, tuple(input_hw), k, s, padding, d)
 
 
 # ------------------------------------------------------------------ functional API
-def check_image(x: Any, where: str) -> None:
-    """``x`` must be a floating (N, H, W, C) batch of images."""
+_LAYOUTS = {
+    2: ("(batch, height, width, channels)", "images"),
+    3: ("(batch, depth, height, width, channels)", "volumes"),
+}
+
+
+def check_image(x: Any, where: str, rank: int = 2) -> None:
+    """``x`` must be a floating (N, H, W, C) batch of images, or with ``rank`` 3 a floating
+    (N, D, H, W, C) batch of volumes."""
     shape = tuple(x.shape)
-    if len(shape) != 4:
-        hint = (
-            "Add a batch axis, e.g. x[None] (or, for a batch of grayscale images, a channel "
-            "axis: x[..., None])."
-            if len(shape) == 3
-            else "Reshape it to (batch, height, width, channels)."
-        )
+    layout, _ = _LAYOUTS[rank]
+    if len(shape) != rank + 2:
+        if len(shape) == rank + 1:
+            hint = (
+                "Add a batch axis, e.g. x[None] (or, for a batch of one-channel "
+                f"{'images' if rank == 2 else 'volumes'}, a channel axis: x[..., None])."
+            )
+        else:
+            hint = f"Reshape it to {layout}."
         raise ValueError(
-            f"{where}: expected a 4-D input (batch, height, width, channels), received shape "
-            f"{shape}. {hint}"
+            f"{where}: expected a {rank + 2}-D input {layout}, received shape {shape}. {hint}"
         )
     if not is_float(x.dtype):
         raise TypeError(
             f"{where}: expected a floating-point input. Expected dtype float32, received dtype "
             f"{x.dtype} (input shape {shape}). Convert it, e.g. x.astype('float32') / 255."
         )
+
+
+def _check_conv(x: Tensor, weight: Tensor, bias: Tensor | None, rank: int) -> None:
+    """The checks conv2d and conv3d share: the input's layout, the weight's, and that the
+    channels, the bias and the dtypes agree."""
+    where = _where(rank)
+    check_image(x, where, rank)
+    ws = tuple(weight.shape)
+    if len(ws) != rank + 2:
+        axes = ("kernel_depth, " if rank == 3 else "") + "kernel_height, kernel_width"
+        torch_axes = ("(out, in, kd, kh, kw)", "w.transpose(2, 3, 4, 1, 0)")
+        if rank == 2:
+            torch_axes = ("(out, in, kh, kw)", "w.transpose(2, 3, 1, 0)")
+        raise ValueError(
+            f"{where}: expected a {rank + 2}-D weight ({axes}, in_channels, "
+            f"out_channels), received shape {ws}. A PyTorch weight {torch_axes[0]} becomes "
+            f"one with {torch_axes[1]}."
+        )
+    xs = tuple(x.shape)
+    if xs[-1] != ws[-2]:
+        hint = "(e.g. grayscale to RGB) " if rank == 2 else ""
+        raise ValueError(
+            f"{where}: input has {xs[-1]} channel{'s' if xs[-1] != 1 else ''} but the weight "
+            f"expects {ws[-2]}. Expected x.shape[{rank + 1}] == weight.shape[{rank}], received "
+            f"input shape {xs} and weight shape {ws}. Convert the "
+            f"{_LAYOUTS[rank][1]} {hint}or use a weight of shape {(*ws[:-2], xs[-1], ws[-1])}."
+        )
+    if bias is not None and tuple(bias.shape) != (ws[-1],):
+        raise ValueError(
+            f"{where}: bias does not match the weight's {ws[-1]} filters. Expected shape "
+            f"({ws[-1]},), received {tuple(bias.shape)}. Give one bias per output channel."
+        )
+    for name, a in (("weight", weight), ("bias", bias)):
+        if a is not None and a.dtype != x.dtype:
+            raise TypeError(
+                f"{where}: input and {name} must have the same dtype. Expected {x.dtype} (the "
+                f"input's), received {name} dtype {a.dtype}. Convert one of them with "
+                f".astype(...)."
+            )
+
+
+def _conv(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    relu: bool,
+    rank: int,
+) -> Tensor:
+    """conv2d and conv3d after their checks: resolve the window (once per shape), apply the op."""
+    _check_conv(x, weight, bias, rank)
+    xs, kernel = tuple(x.shape), tuple(weight.shape[:rank])
+    try:
+        s, pads, d = _plan(xs, kernel, stride, padding, dilation)
+    except TypeError as err:
+        if "unhashable" not in str(err):
+            raise
+        s, pads, d = _plan.__wrapped__(xs, kernel, stride, padding, dilation)
+    return ConvOp.apply(x, weight, bias, stride=s, pads=pads, dilation=d, relu=relu)
 
 
 def conv2d(
@@ -339,53 +461,55 @@ def conv2d(
         >>> y.shape
         (1, 5, 5, 8)
     """
-    check_image(x, "conv2d")
-    ws = tuple(weight.shape)
-    if len(ws) != 4:
-        raise ValueError(
-            f"conv2d: expected a 4-D weight (kernel_height, kernel_width, in_channels, "
-            f"out_channels), received shape {ws}. A PyTorch weight (out, in, kh, kw) becomes "
-            f"one with w.transpose(2, 3, 1, 0)."
-        )
-    xs = tuple(x.shape)
-    if xs[3] != ws[2]:
-        raise ValueError(
-            f"conv2d: input has {xs[3]} channel{'s' if xs[3] != 1 else ''} but the weight "
-            f"expects {ws[2]}. Expected x.shape[3] == weight.shape[2], received input shape "
-            f"{xs} and weight shape {ws}. Convert the images (e.g. grayscale to RGB) or use a "
-            f"weight of shape {(ws[0], ws[1], xs[3], ws[3])}."
-        )
-    if bias is not None and tuple(bias.shape) != (ws[3],):
-        raise ValueError(
-            f"conv2d: bias does not match the weight's {ws[3]} filters. Expected shape "
-            f"({ws[3]},), received {tuple(bias.shape)}. Give one bias per output channel."
-        )
-    for name, a in (("weight", weight), ("bias", bias)):
-        if a is not None and a.dtype != x.dtype:
-            raise TypeError(
-                f"conv2d: input and {name} must have the same dtype. Expected {x.dtype} (the "
-                f"input's), received {name} dtype {a.dtype}. Convert one of them with "
-                f".astype(...)."
-            )
-    try:
-        s, pads, d = _plan(xs, ws[:2], stride, padding, dilation)
-    except TypeError as err:
-        if "unhashable" not in str(err):
-            raise
-        s, pads, d = _plan.__wrapped__(xs, ws[:2], stride, padding, dilation)
-    return Conv2DOp.apply(x, weight, bias, stride=s, pads=pads, dilation=d, relu=relu)
+    return _conv(x, weight, bias, stride, padding, dilation, relu, rank=2)
+
+
+def conv3d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | tuple[int, int, int] = 1,
+    padding: PaddingArg = "valid",
+    dilation: int | tuple[int, int, int] = 1,
+    relu: bool = False,
+) -> Tensor:
+    """3-D convolution of a batch of volumes (video clips, CT and MRI scans): ``conv2d`` with
+    one more spatial axis, the same op (``ConvOp``: im2col over kd×kh×kw windows, one GEMM).
+
+    Args:
+        x: volumes, channels-last (batch, depth, height, width, channels), as Keras.
+        weight: filters, Keras layout (kd, kh, kw, in_channels, out_channels).
+        bias: one number per filter, or None.
+        stride, dilation: an int or (sd, sh, sw), (dd, dh, dw).
+        padding: "valid", "same" (TensorFlow's, on every axis), an int, (pd, ph, pw) or
+            ((front, back), (top, bottom), (left, right)) zeros.
+        relu: also apply ReLU in the same op, as ``conv2d``.
+
+    Shape:
+        x (N, D, H, W, C), weight (kd, kh, kw, C, F), bias (F,) -> (N, Do, Ho, Wo, F), with
+        ``(Do, Ho, Wo) = conv_output_shape((D, H, W), (kd, kh, kw), stride, padding,
+        dilation)``.
+
+    Example:
+        >>> y = conv3d(Tensor(np.ones((1, 4, 5, 5, 2))), Tensor(np.ones((3, 3, 3, 2, 8))))
+        >>> y.shape
+        (1, 2, 3, 3, 8)
+    """
+    return _conv(x, weight, bias, stride, padding, dilation, relu, rank=3)
 
 
 @functools.lru_cache(maxsize=512)
-def _plan(xs: tuple, khw: tuple, stride: Any, padding: Any, dilation: Any) -> tuple:
+def _plan(xs: tuple, kernel: tuple, stride: Any, padding: Any, dilation: Any) -> tuple:
     """Checked stride, resolved padding and dilation for one input shape. A layer calls conv2d
     with the same arguments every step, so the checks run once per shape (a cache), not on
     every batch — at batch 1 they would cost more than the arithmetic."""
-    s = check_int_pair("conv2d", "stride", stride)
-    d = check_int_pair("conv2d", "dilation", dilation)
-    mode = check_padding("conv2d", padding)
-    output_hw("conv2d", xs[1:3], khw, s, mode, d, input_shape=xs)
-    return s, resolve_padding(xs[1:3], khw, s, mode, d), d
+    rank = len(kernel)
+    where = _where(rank)
+    s = check_int_tuple(where, "stride", stride, rank)
+    d = check_int_tuple(where, "dilation", dilation, rank)
+    mode = check_padding(where, padding, rank=rank)
+    output_sizes(where, xs[1:-1], kernel, s, mode, d, input_shape=xs)
+    return s, resolve_padding(xs[1:-1], kernel, s, mode, d), d
 
 
 # ------------------------------------------------------------------ 1-D: the same op, one row
@@ -462,7 +586,7 @@ def conv1d(
     dilation: int = 1,
     relu: bool = False,
 ) -> Tensor:
-    """1-D convolution of a batch of sequences: the 2-D op (``Conv2DOp``, its plan and kernels)
+    """1-D convolution of a batch of sequences: the 2-D op (``ConvOp``, its plan and tuned kernels)
     on a one-row image, so the maths, the tuned paths and the gradients are those of
     ``conv2d``. x (N, steps, C) is viewed as (N, 1, steps, C), the weight (k, C, F) as
     (1, k, C, F), and the output (N, 1, steps', F) as (N, steps', F).

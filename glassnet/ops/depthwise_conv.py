@@ -21,12 +21,12 @@ from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module
 from glassnet.checks import Pads, Pair, check_int_pair, check_padding
 from glassnet.ops.conv import (
-    _offset,
     check_image,
     crop_images,
-    output_hw,
+    output_sizes,
     pad_images,
     resolve_padding,
+    tap_index,
 )
 from glassnet.ops.shape import reshape
 from glassnet.tensor import Tensor, add_to_rows, sum_rows
@@ -57,7 +57,7 @@ class DepthwiseConv2DOp(Function):
         part = xp.empty_like(y)
         for i in range(kh):
             for k in range(kw):
-                tap = xpad[_offset(i * dh, k * dw, stride, out_hw)]  # (N, Ho, Wo, C)
+                tap = xpad[tap_index((i * dh, k * dw), stride, out_hw)]  # (N, Ho, Wo, C)
                 xp.multiply(tap[..., None], w[i, k], out=part)
                 y += part
         y = y.reshape(n, *out_hw, c * m)
@@ -82,13 +82,13 @@ class DepthwiseConv2DOp(Function):
                 for k in range(kw):
                     # Σ_j dY[..., c, j]·w[i, k, c, j]: channel c's share of its filters' grads
                     part = g5[..., 0] * w[i, k, :, 0] if m == 1 else (g5 * w[i, k]).sum(axis=-1)
-                    gxpad[_offset(i * dh, k * dw, stride, out_hw)] += part
+                    gxpad[tap_index((i * dh, k * dw), stride, out_hw)] += part
             gx = crop_images(gxpad, pads, x_shape[1:3])
         if ctx.needs_input_grad[1]:
             gw = xp.empty(w.shape, dtype=grad.dtype)
             for i in range(kh):
                 for k in range(kw):
-                    tap = xpad[_offset(i * dh, k * dw, stride, out_hw)]
+                    tap = xpad[tap_index((i * dh, k * dw), stride, out_hw)]
                     gw[i, k] = xp.einsum("nhwc,nhwcj->cj", tap, g5)
         if ctx.needs_input_grad[2]:
             gb = sum_rows(grad.reshape(-1, c * m))
@@ -132,7 +132,7 @@ def depthwise_conv2d(
     d = check_int_pair("depthwise_conv2d", "dilation", dilation)
     mode = check_padding("depthwise_conv2d", padding)
     try:
-        output_hw("conv2d", xs[1:3], ws[:2], s, mode, d, input_shape=xs)
+        output_sizes("conv2d", xs[1:3], ws[:2], s, mode, d, input_shape=xs)
     except ValueError as err:  # conv2d's message, named for this op
         raise ValueError(f"depthwise_{err}") from None
     pads = resolve_padding(xs[1:3], ws[:2], s, mode, d)

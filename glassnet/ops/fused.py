@@ -12,8 +12,8 @@ from typing import Any
 
 from glassnet.autograd import Context, Function
 from glassnet.ops.activation import relu_
-from glassnet.ops.conv import Conv2DOp
-from glassnet.ops.pooling import MaxPool2DOp
+from glassnet.ops.conv import ConvOp
+from glassnet.ops.pooling import MaxPoolOp
 from glassnet.tensor import add_to_rows
 
 __all__ = ["ConvMaxPoolOp"]
@@ -30,11 +30,11 @@ class ConvMaxPoolOp(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any, w: Any, b: Any, *, conv: dict, pool: dict) -> Any:
-        """``conv``: Conv2DOp's attributes (stride, pads, dilation, relu); ``pool``:
-        MaxPool2DOp's (pool, stride, pads)."""
+        """``conv``: ConvOp's attributes (stride, pads, dilation, relu); ``pool``:
+        MaxPoolOp's (pool, stride, pads)."""
         plain = {**conv, "relu": False}  # ReLU comes after the pool
-        y = Conv2DOp.forward(Context(Conv2DOp, (), (False,) * 3), x, w, None, **plain)
-        pooled = MaxPool2DOp.forward(Context(MaxPool2DOp, (), (False,)), y, **pool)
+        y = ConvOp.forward(Context(ConvOp, (), (False,) * 3), x, w, None, **plain)
+        pooled = MaxPoolOp.forward(Context(MaxPoolOp, (), (False,)), y, **pool)
         rows = pooled.reshape(-1, pooled.shape[-1])
         if b is not None:
             add_to_rows(rows, b)

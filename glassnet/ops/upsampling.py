@@ -1,8 +1,9 @@
 """Upsampling: make an image larger by a whole factor per axis, with no weights.
 
 Nearest: every pixel becomes an sh×sw block of copies of itself, so (N, H, W, C) becomes
-(N, H·sh, W·sw, C). The backward pass adds up the gradient of each block: the one pixel that
-was copied receives the sum of the gradients of its copies.
+(N, H·sh, W·sw, C) (a volume (N, D, H, W, C) likewise, with sd×sh×sw blocks). The backward
+pass adds up the gradient of each block: the one pixel that was copied receives the sum of the
+gradients of its copies.
 
 Bilinear: output pixel (i, j) shows the input at the point (y, x) with *half-pixel centres*,
 the convention of TensorFlow's ``resize`` (Keras 3's ``UpSampling2D(interpolation=
@@ -30,35 +31,37 @@ import numpy as np
 
 from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module
-from glassnet.checks import Pair, check_int_pair
+from glassnet.checks import Pair, check_int_tuple
 from glassnet.ops._upsampling_kernels import interpolate_phased, interpolate_phased_backward
 from glassnet.ops.conv import check_image
 from glassnet.tensor import Tensor
 
-__all__ = ["upsample_bilinear2d", "upsample_nearest2d"]
+__all__ = ["upsample_bilinear2d", "upsample_nearest2d", "upsample_nearest3d"]
 
 
-class UpsampleNearest2DOp(Function):
-    """Each pixel repeated into an sh×sw block. x (N, H, W, C) -> (N, H·sh, W·sw, C).
+class UpsampleNearestOp(Function):
+    """Each pixel repeated into an sh×sw block. x (N, H, W, C) -> (N, H·sh, W·sw, C); a volume
+    (N, D, H, W, C) -> (N, D·sd, H·sh, W·sw, C) with sd×sh×sw blocks.
 
     Backward: the gradient of each block summed back onto its pixel.
     """
 
     @staticmethod
-    def forward(ctx: Context, x: Any, *, size: Pair) -> Any:
+    def forward(ctx: Context, x: Any, *, size: tuple[int, ...]) -> Any:
         xp = get_array_module(x)
-        n, h, w, c = x.shape
-        sh, sw = size
-        out = xp.empty((n, h, sh, w, sw, c), dtype=x.dtype)
-        out[...] = x[:, :, None, :, None, :]  # one broadcast copy fills every block
+        n, *sizes, c = x.shape
+        blocks = [v for pair in zip(sizes, size, strict=True) for v in pair]  # H, sh, W, sw
+        out = xp.empty((n, *blocks, c), dtype=x.dtype)
+        spread = (slice(None), *(v for _ in size for v in (slice(None), None)), slice(None))
+        out[...] = x[spread]  # one broadcast copy fills every block
         ctx.x_shape, ctx.size = x.shape, size
-        return out.reshape(n, h * sh, w * sw, c)
+        return out.reshape(n, *(d * s for d, s in zip(sizes, size, strict=True)), c)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
-        n, h, w, c = ctx.x_shape
-        sh, sw = ctx.size
-        return grad.reshape(n, h, sh, w, sw, c).sum(axis=(2, 4))
+        n, *sizes, c = ctx.x_shape
+        blocks = [v for pair in zip(sizes, ctx.size, strict=True) for v in pair]
+        return grad.reshape(n, *blocks, c).sum(axis=tuple(range(2, 2 * len(sizes) + 1, 2)))
 
 
 def _linear_taps(size: int, scale: int, dtype: Any) -> tuple[Any, Any, Any]:
@@ -117,9 +120,11 @@ class UpsampleBilinear2DOp(Function):
 
 
 # ------------------------------------------------------------------ functional API
-def _upsample(op: type[Function], where: str, x: Tensor, size: int | Pair) -> Tensor:
-    check_image(x, where)
-    return op.apply(x, size=check_int_pair(where, "size", size))
+def _upsample(
+    op: type[Function], where: str, x: Tensor, size: int | tuple[int, ...], rank: int = 2
+) -> Tensor:
+    check_image(x, where, rank)
+    return op.apply(x, size=check_int_tuple(where, "size", size, rank))
 
 
 def upsample_nearest2d(x: Tensor, size: int | Pair = 2) -> Tensor:
@@ -127,7 +132,16 @@ def upsample_nearest2d(x: Tensor, size: int | Pair = 2) -> Tensor:
 
     Shape: (N, H, W, C) -> (N, H·sh, W·sw, C).
     """
-    return _upsample(UpsampleNearest2DOp, "upsample_nearest2d", x, size)
+    return _upsample(UpsampleNearestOp, "upsample_nearest2d", x, size)
+
+
+def upsample_nearest3d(x: Tensor, size: int | tuple[int, int, int] = 2) -> Tensor:
+    """Repeat every voxel ``size`` times along depth, height and width (nearest-neighbour
+    upsampling of a volume: ``upsample_nearest2d`` with one more axis, the same op).
+
+    Shape: (N, D, H, W, C) -> (N, D·sd, H·sh, W·sw, C).
+    """
+    return _upsample(UpsampleNearestOp, "upsample_nearest3d", x, size, rank=3)
 
 
 def upsample_bilinear2d(x: Tensor, size: int | Pair = 2) -> Tensor:

@@ -189,5 +189,5 @@ def test_grouped_convolution_is_refused_by_name(tmp_path):
     )
     path = tmp_path / "g.onnx"
     onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)]), path)
-    with pytest.raises(ValueError, match="Conv 'grouped' needs a constant 3-D or 4-D kernel"):
+    with pytest.raises(ValueError, match="Conv 'grouped' needs a constant 3-D, 4-D or 5-D kernel"):
         import_onnx(path)

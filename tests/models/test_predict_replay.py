@@ -11,7 +11,7 @@ import pytest
 import glassnet as gn
 from glassnet import layers as L
 from glassnet.layers.observers import observe_calls
-from glassnet.ops.conv import Conv2DOp
+from glassnet.ops.conv import ConvOp
 
 
 def _random_weights(model: gn.Model) -> gn.Model:
@@ -71,13 +71,13 @@ def test_a_replayed_predict_builds_no_graph(monkeypatch):
     model.predict(x, batch_size=1)
     model.predict(x, batch_size=1)
     applied: list[int] = []
-    real = Conv2DOp.apply.__func__
+    real = ConvOp.apply.__func__
 
     def spy(cls, *args, **kwargs):
         applied.append(1)
         return real(cls, *args, **kwargs)
 
-    monkeypatch.setattr(Conv2DOp, "apply", classmethod(spy))
+    monkeypatch.setattr(ConvOp, "apply", classmethod(spy))
     model.predict(x, batch_size=1)
     assert applied == []  # the convolution's forward ran on arrays, without a Tensor or a node
     model(gn.Tensor(x))

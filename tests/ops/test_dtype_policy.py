@@ -22,6 +22,7 @@ def _f(*shape, low=-1.0, high=1.0):
 
 IMAGES = _f(2, 6, 6, 3)
 KERNEL = _f(3, 3, 3, 4)
+VOLUMES = _f(2, 4, 5, 4, 3)
 LABELS = np.array([0, 2])
 ONEHOT = np.eye(3, dtype=np.float32)[LABELS]
 
@@ -91,6 +92,15 @@ TABLE = {
     "avg_pool2d": (lambda x: ops.avg_pool2d(x, 3, 2, "same"), [IMAGES]),
     "global_avg_pool2d": (ops.global_avg_pool2d, [IMAGES]),
     "global_max_pool2d": (ops.global_max_pool2d, [IMAGES]),
+    "conv3d": (
+        lambda x, w, b: ops.conv3d(x, w, b, stride=(1, 2, 1), padding="same"),
+        [VOLUMES, _f(2, 3, 2, 3, 4), _f(4)],
+    ),
+    "max_pool3d": (ops.max_pool3d, [VOLUMES]),
+    "upsample_nearest3d": (lambda x: ops.upsample_nearest3d(x, (1, 2, 3)), [VOLUMES]),
+    "avg_pool3d": (lambda x: ops.avg_pool3d(x, 3, 2, "same"), [VOLUMES]),
+    "global_avg_pool3d": (ops.global_avg_pool3d, [VOLUMES]),
+    "global_max_pool3d": (ops.global_max_pool3d, [VOLUMES]),
     "upsample_nearest2d": (lambda x: ops.upsample_nearest2d(x, (2, 3)), [IMAGES]),
     "upsample_bilinear2d": (lambda x: ops.upsample_bilinear2d(x, (3, 2)), [IMAGES]),
     "batch_norm": (

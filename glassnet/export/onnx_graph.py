@@ -41,7 +41,7 @@ def _node(graph: Graph, model: OnnxGraph, node: dict[str, Any], args: list[Value
         return args[0]
     if op in ("max_pool", "avg_pool"):
         x = graph.layout(args[0], NCHW)
-        (top, bottom), (left, right) = (tuple(p) for p in node["pads"])
+        pairs = [tuple(p) for p in node["pads"]]  # one (begin, end) per spatial axis
         kind = "MaxPool" if op == "max_pool" else "AveragePool"
         out = graph.node(
             kind,
@@ -49,12 +49,12 @@ def _node(graph: Graph, model: OnnxGraph, node: dict[str, Any], args: list[Value
             hint,
             kernel_shape=list(node["pool"]),
             strides=list(node["stride"]),
-            pads=[top, left, bottom, right],
+            pads=[b for b, _ in pairs] + [e for _, e in pairs],  # ONNX: all begins, all ends
         )
-        n, h, w, c = x.shape
+        n, *sizes, c = x.shape
         size = [
             (d + sum(p) - k) // s + 1
-            for d, p, k, s in zip((h, w), node["pads"], node["pool"], node["stride"], strict=True)
+            for d, p, k, s in zip(sizes, pairs, node["pool"], node["stride"], strict=True)
         ]
         return Value(out, (n, *size, c), NCHW)
     args = [graph.layout(a, NHWC) for a in args]  # the nodes' axes are glassnet's

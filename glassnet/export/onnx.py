@@ -90,7 +90,7 @@ from glassnet.layers import (
     ZeroPadding2D,
 )
 from glassnet.layers.layer import Layer
-from glassnet.layers.lookup import IntegerLookup, StringLookup, TextVectorization
+from glassnet.layers.lookup import TextVectorization
 from glassnet.layers.preprocessing import (
     CenterCrop,
     Normalization,
@@ -106,6 +106,8 @@ __all__ = ["DEFAULT_OPSET", "export", "register_converter", "supported_layers"]
 
 #: The ONNX opset written by default (ONNX 1.12+, onnxruntime 1.12+ run it).
 DEFAULT_OPSET = 17
+#: The opset of a model holding a TextVectorization (StringSplit, StringConcat: ONNX 1.15+).
+TEXT_OPSET = 20
 
 NHWC, NCHW = "nhwc", "nchw"
 _TO_NCHW, _TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
@@ -128,12 +130,14 @@ class Value:
     it has in the ONNX graph (``"nhwc"``: glassnet's own axis order; ``"nchw"``: a 4-D image
     transposed to channels-first). ``mask``: the name of a bool (batch, steps) padding mask
     riding with a sequence (``Embedding(mask_zero=True)``), as ``_keras_mask`` rides with a
-    Tensor, or None."""
+    Tensor, or None. ``dtype``: "float32", or "int64"/"string" for the ids and tokens of the
+    vocabulary layers (``onnx_text``)."""
 
     name: str
     shape: tuple[int | None, ...]
     layout: str = NHWC
     mask: str | None = None
+    dtype: str = "float32"
 
 
 class Graph:
@@ -1110,17 +1114,6 @@ def _center_crop(graph: Graph, layer: CenterCrop, value: Value) -> Value:
     return _crop_hw(graph, layer, value, top, left, layer.height, layer.width)
 
 
-@register_converter(StringLookup, IntegerLookup, TextVectorization)
-def _tokens(graph: Graph, layer: Layer, value: Value) -> Value:
-    """Vocabularies work on strings and Python dicts; the exported graph takes numbers."""
-    raise ValueError(
-        f"ONNX export: layer '{layer.name}' ({type(layer).__name__}) looks tokens up in a "
-        "vocabulary, which an ONNX file written by glassnet cannot hold (numbers only). Export "
-        "the model that starts after it, taking the ids, and look the tokens up before calling "
-        "it (layer.get_vocabulary() lists them)."
-    )
-
-
 #: Each element-wise merge layer's ONNX op (Add and Sub are binary, the others variadic).
 _MERGE_OPS = {Add: "Add", Subtract: "Sub", Multiply: "Mul", Maximum: "Max", Minimum: "Min"}
 
@@ -1226,6 +1219,33 @@ def _names(model: Layer, kind: str, count: int) -> list[str]:
     return [kind] if count == 1 else list(getattr(model, f"{kind}_names"))
 
 
+#: The ai.onnx.ml version written where LabelEncoder is used (its keys and values as lists).
+ML_OPSET = 3
+_ONNX_TYPES = {"float32": "FLOAT", "int64": "INT64", "string": "STRING"}
+
+
+def _input_dtypes(model: Layer, count: int) -> list[str]:
+    """The dtype of each of the model's inputs, as ``Value.dtype``: "string" for
+    ``Input(dtype="string")``, "int64" for integer inputs, else "float32"."""
+    if isinstance(model, Functional):
+        found = [getattr(t, "dtype", "float32") for t in model.inputs]
+    else:
+        first = getattr(model, "_input_layer", None)
+        found = [getattr(first, "dtype", "float32")] * count
+    kinds = {"O": "string", "U": "string", "i": "int64", "u": "int64"}
+    return [kinds.get(np.dtype(d).kind, "float32") for d in found]
+
+
+def _value_info(onnx: Any, name: str, value: Value, batch_name: str) -> Any:
+    elem = getattr(onnx.TensorProto, _ONNX_TYPES[value.dtype])
+    return onnx.helper.make_tensor_value_info(name, elem, [batch_name, *value.shape[1:]])
+
+
+def _domains(nodes: list[Any]) -> list[str]:
+    """The operator domains other than the standard one that ``nodes`` use, sorted."""
+    return sorted({n.domain for n in nodes} - {"", "ai.onnx"})
+
+
 def to_onnx(
     model: Layer,
     *,
@@ -1245,21 +1265,26 @@ def to_onnx(
                 f"ONNX export: every axis but the batch must have a known size (convolution "
                 f"pads are computed from it). Received input shape {shape}."
             )
+    if opset < TEXT_OPSET and any(
+        isinstance(x, TextVectorization) for _, x in model.named_layers()
+    ):
+        opset = TEXT_OPSET  # StringSplit, StringConcat
     graph = Graph(opset)
     names = _names(model, "input", len(shapes))
-    sources = [Value(graph.name(n), s, NHWC) for n, s in zip(names, shapes, strict=True)]
+    dtypes = _input_dtypes(model, len(shapes))
+    sources = [
+        Value(graph.name(n), s, NHWC, dtype=d)
+        for n, s, d in zip(names, shapes, dtypes, strict=True)
+    ]
     several = isinstance(model, Functional) and len(model.outputs) > 1
     out_names = [graph.name(n) for n in _names(model, "output", 2 if several else 1)]
     out = convert_layer(graph, model, sources[0] if len(sources) == 1 else sources)
     outs = [graph.layout(v, NHWC) for v in (out if isinstance(out, list) else [out])]
-    float32 = onnx.TensorProto.FLOAT
     ends = []
     for name, value in zip(out_names, outs, strict=True):
         graph.nodes.append(helper.make_node("Identity", [value.name], [name], name=name))
-        ends.append(helper.make_tensor_value_info(name, float32, [batch_name, *value.shape[1:]]))
-    starts = [
-        helper.make_tensor_value_info(v.name, float32, [batch_name, *v.shape[1:]]) for v in sources
-    ]
+        ends.append(_value_info(onnx, name, value, batch_name))
+    starts = [_value_info(onnx, v.name, v, batch_name) for v in sources]
     onnx_graph = helper.make_graph(
         graph.nodes, model.name, starts, ends, initializer=graph.initializers
     )
@@ -1269,7 +1294,10 @@ def to_onnx(
         onnx_graph,
         producer_name="glassnet",
         producer_version=__version__,
-        opset_imports=[helper.make_opsetid("", opset)],
+        opset_imports=[
+            helper.make_opsetid("", opset),
+            *(helper.make_opsetid(d, ML_OPSET) for d in _domains(graph.nodes)),
+        ],
     )
     # The oldest IR version that carries this opset, so older runtimes can load the file too.
     proto.ir_version = helper.find_min_ir_version_for(list(proto.opset_import))

@@ -1,0 +1,339 @@
+"""ONNX converters of the vocabulary layers: ``StringLookup``, ``IntegerLookup`` and
+``TextVectorization`` become standard ONNX string operators and ``ai.onnx.ml``'s
+``LabelEncoder`` (token -> id), so the exported graph takes the raw strings (or integer codes).
+
+* The lookup: a ``LabelEncoder`` whose keys are the vocabulary (and the mask token) and whose
+  values are the ids; an unknown token gets its ``default``, the OOV id. IntegerLookup's
+  several OOV ids are ``Mod`` of the code, as glassnet's ``oov_bucket``; StringLookup's hash
+  them with CRC-32, which no ONNX operator computes, so that case is refused.
+* ``invert=True``: a ``LabelEncoder`` from ids to tokens, the OOV token as its default.
+* "one_hot", "multi_hot", "count", "tf_idf": the ids compared with ``Range(depth)`` (a padding
+  id -1 matches nothing), summed over a sample's ids (``Min`` with 1 for "multi_hot"), times
+  the IDF weights.
+* TextVectorization's standardisation, exactly Python's ``str.lower`` and the removal of
+  ``PUNCTUATION``: ``StringNormalizer`` lower-cases (its ``C.UTF-8`` locale lower-cases every
+  code point as Python does but U+0130, which is replaced first); a character is removed or
+  replaced by ``StringSplit`` on it and a ``Loop`` that joins the parts again with
+  ``StringConcat``. Python's ``str.split()`` splits on any Unicode white space, ONNX's
+  ``StringSplit`` on the space only: the other white-space characters become spaces first.
+
+Every node of a layer is named after it (``"<layer>/<op>"``) and the layer's config, the
+vocabulary left out (it is in the ``LabelEncoder``), is the JSON ``doc_string`` of its first
+node, which is how ``import_onnx`` finds the layer again. These operators need opset 20
+(``StringSplit``, ``StringConcat``): a model holding a TextVectorization is written with it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import numpy as np
+
+from glassnet.export.onnx import NHWC, TEXT_OPSET, Graph, Value, _int64, register_converter
+from glassnet.layers.layer import Layer
+from glassnet.layers.lookup import IntegerLookup, StringLookup, TextVectorization
+from glassnet.ops.lookup import PUNCTUATION
+
+__all__ = ["ML_DOMAIN", "TEXT_OPSET", "layer_note", "white_space"]
+
+#: The domain of LabelEncoder.
+ML_DOMAIN = "ai.onnx.ml"
+#: What the doc_string of a vocabulary layer's first node starts with.
+NOTE = "glassnet layer "
+#: The locale StringNormalizer lower-cases in (built into glibc, no language pack needed).
+LOCALE = "C.UTF-8"
+#: The one character StringNormalizer lower-cases otherwise than Python: İ -> "i̇".
+SPECIAL_LOWER = {"\u0130": "\u0130".lower()}
+
+
+def white_space() -> list[str]:
+    """Every character Python's ``str.split()`` splits on but the space, in code point order."""
+    return [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and c != 32]
+
+
+def punctuation() -> list[str]:
+    """The characters "strip_punctuation" removes (``ops.lookup.PUNCTUATION``)."""
+    return [chr(c) for c in range(128) if PUNCTUATION.fullmatch(chr(c))]
+
+
+def layer_note(layer: Layer) -> str:
+    """The doc_string of a vocabulary layer's first node: its class and config, without the
+    vocabulary and the IDF weights (the graph holds them)."""
+    config = layer.get_config()
+    config.pop("vocabulary", None)
+    config.pop("idf_weights", None)
+    return NOTE + json.dumps({"class_name": type(layer).__name__, "config": config})
+
+
+class _Nodes:
+    """Writes one layer's nodes into the graph, all named after the layer; the first one
+    carries the layer's note."""
+
+    def __init__(self, graph: Graph, layer: Layer) -> None:
+        self.graph, self.layer, self.hint = graph, layer, layer.name
+        self.note: str | None = layer_note(layer)
+
+    def _doc(self, node: Any) -> None:
+        if self.note is not None:
+            node.doc_string = self.note
+            self.note = None
+
+    def node(self, op: str, inputs: list[str], **attrs: Any) -> str:
+        out = self.graph.node(op, inputs, self.hint, **attrs)
+        self._doc(self.graph.nodes[-1])
+        return out
+
+    def multi(self, op: str, inputs: list[str], count: int, **attrs: Any) -> list[str]:
+        """A node with ``count`` outputs."""
+        outs = [self.graph.name(self.hint) for _ in range(count)]
+        name = self.graph.name(f"{self.hint}/{op}")
+        node = self.graph.onnx.helper.make_node(op, inputs, outs, name=name, **attrs)
+        self.graph.nodes.append(node)
+        self._doc(node)
+        return outs
+
+    def const(self, array: Any) -> str:
+        return self.graph.weight(self.hint, array)
+
+    def strings(self, values: list[str]) -> str:
+        return self.const(np.array(values, dtype=object))
+
+    def replace(self, text: str, old: str, new: str) -> str:
+        """``text.replace(old, new)`` for a (N,) string tensor: StringSplit on ``old``, then a
+        Loop over the parts' columns joining them again, ``new`` between two parts."""
+        g, helper, tp = self.graph, self.graph.onnx.helper, self.graph.onnx.TensorProto
+        parts, lengths = self.multi("StringSplit", [text], 2, delimiter=old)
+        count = self.node("Gather", [self.node("Shape", [parts]), _int64(g, self.hint, 1)], axis=0)
+        start = self.node("Expand", [self.strings([""]), self.node("Shape", [text])])
+        step, cond, acc = (g.name(f"{self.hint}_{n}") for n in ("i", "cond", "acc"))
+        cond_out, acc_out = g.name(f"{self.hint}_cond"), g.name(f"{self.hint}_acc")
+        body: list[Any] = []
+
+        def add(op: str, inputs: list[str], output: str | None = None, **attrs: Any) -> str:
+            output = output or g.name(self.hint)
+            name = g.name(f"{self.hint}/{op}")
+            body.append(helper.make_node(op, inputs, [output], name=name, **attrs))
+            return output
+
+        # acc + (new where 0 < i < length) + parts[:, i]; the parts past a text's length are ""
+        joined = acc
+        if new:
+            inside = add("And", [add("Less", [step, lengths]), add("Greater", [step, self.zero])])
+            between = add("Where", [inside, self.strings([new]), self.strings([""])])
+            joined = add("StringConcat", [joined, between])
+        add("StringConcat", [joined, add("Gather", [parts, step], axis=1)], acc_out)
+        add("Identity", [cond], cond_out)
+        body_graph = helper.make_graph(
+            body,
+            g.name(f"{self.hint}_join"),
+            [
+                helper.make_tensor_value_info(step, tp.INT64, []),
+                helper.make_tensor_value_info(cond, tp.BOOL, []),
+                helper.make_tensor_value_info(acc, tp.STRING, ["N"]),
+            ],
+            [
+                helper.make_tensor_value_info(cond_out, tp.BOOL, []),
+                helper.make_tensor_value_info(acc_out, tp.STRING, ["N"]),
+            ],
+        )
+        return self.node("Loop", [count, "", start], body=body_graph)
+
+    @property
+    def zero(self) -> str:
+        return _int64(self.graph, self.hint, 0)
+
+    def sum(self, x: str, axis: int) -> str:
+        """ReduceSum over one axis, dropped."""
+        return self.node("ReduceSum", [x, _int64(self.graph, self.hint, [axis])], keepdims=0)
+
+
+def _refuse(layer: Layer, what: str, way_out: str) -> ValueError:
+    return ValueError(
+        f"ONNX export: layer '{layer.name}' ({type(layer).__name__}) {what}, which no standard "
+        f"ONNX operator reproduces exactly. {way_out}"
+    )
+
+
+def _ids(
+    n: _Nodes,
+    tokens: str,
+    table: dict[Any, int],
+    mask: Any,
+    mask_id: int,
+    oov_start: int,
+    buckets: int,
+    strings: bool,
+) -> str:
+    """``ops.lookup.lookup`` as a LabelEncoder: the vocabulary (and the mask) to their ids, an
+    unknown token to the OOV id; with several OOV ids (integers only), ``oov_start`` plus the
+    code modulo their count."""
+    keys, values = list(table), list(table.values())
+    if mask is not None:
+        keys, values = [*keys, mask], [*values, mask_id]
+    key_attr = "keys_strings" if strings else "keys_int64s"
+    ids = n.node(
+        "LabelEncoder",
+        [tokens],
+        domain=ML_DOMAIN,
+        **{key_attr: keys},
+        values_int64s=values,
+        default_int64=oov_start if buckets == 1 else -1,
+    )
+    if buckets > 1:
+        bucket = n.node(
+            "Add",
+            [
+                n.node("Mod", [tokens, _int64(n.graph, n.hint, buckets)]),
+                n.const(np.int64(oov_start)),
+            ],
+        )
+        unknown = n.node("Equal", [ids, _int64(n.graph, n.hint, -1)])
+        ids = n.node("Where", [unknown, bucket, ids])
+    return ids
+
+
+def _encode(n: _Nodes, ids: str, rank: int, depth: int, mode: str, weights: Any) -> str:
+    """``ops.lookup.encode_categories``: the ids compared with 0..depth-1 (a padding id -1
+    matches none), summed over a sample's ids (at most 1 for "multi_hot"), times the IDF
+    weights."""
+    axis = rank - 1  # the ids' last axis, where their comparisons sit in the (..., k, depth) one
+    expanded = n.node("Unsqueeze", [ids, _int64(n.graph, n.hint, [-1])])
+    hot = n.node("Equal", [expanded, n.const(np.arange(depth, dtype=np.int64))])
+    hot = n.node("Cast", [hot], to=n.graph.onnx.TensorProto.FLOAT)
+    if mode == "one_hot":
+        out = hot
+        if rank > 1:  # (..., 1) ids: one row each
+            out = n.node("Squeeze", [hot, _int64(n.graph, n.hint, [axis])])
+    else:
+        out = n.sum(hot, axis)  # the counts; multi_hot: at most 1 (a sample may have no ids)
+        if mode == "multi_hot":
+            out = n.node("Min", [out, n.const(np.float32(1.0))])
+    if weights is not None:
+        out = n.node("Mul", [out, n.const(np.asarray(weights, np.float32))])
+    return out
+
+
+@register_converter(StringLookup, IntegerLookup)
+def _lookup(graph: Graph, layer: Any, value: Value) -> Value:
+    """A LabelEncoder from tokens to ids (``invert``: from ids to tokens), then the encoding
+    of the ids for the other output modes."""
+    layer._require_vocabulary()
+    strings = isinstance(layer, StringLookup)
+    n = _Nodes(graph, layer)
+    shape = tuple(layer.compute_output_shape(value.shape))
+    if layer.invert:
+        ids = value.name
+        if value.dtype != "int64":
+            ids = n.node("Cast", [ids], to=graph.onnx.TensorProto.INT64)
+        vocabulary = layer.get_vocabulary()
+        out = n.node(
+            "LabelEncoder",
+            [ids],
+            domain=ML_DOMAIN,
+            keys_int64s=list(range(len(vocabulary))),
+            **({"values_strings": vocabulary} if strings else {"values_int64s": vocabulary}),
+            **(
+                {"default_string": layer.oov_token}
+                if strings
+                else {"default_int64": layer.oov_token}
+            ),
+        )
+        return Value(out, shape, NHWC, dtype="string" if strings else "int64")
+    if layer.num_oov_indices == 0:
+        raise _refuse(
+            layer,
+            "has num_oov_indices=0, where an unknown token is an error in glassnet",
+            "An ONNX graph cannot raise; set num_oov_indices=1 (unknown tokens take id "
+            f"{layer._oov_start()}) before exporting.",
+        )
+    if strings and layer.num_oov_indices > 1:
+        raise _refuse(
+            layer,
+            f"hashes unknown strings into its {layer.num_oov_indices} OOV ids with CRC-32",
+            "Use num_oov_indices=1 to export it.",
+        )
+    tokens = value.name
+    if strings and value.dtype != "string":
+        raise ValueError(
+            f"ONNX export: layer '{layer.name}' (StringLookup) takes strings, but its input "
+            f"is {value.dtype}: start the model with Input(shape, dtype='string')."
+        )
+    if not strings:
+        if value.dtype == "string":
+            raise ValueError(
+                f"ONNX export: layer '{layer.name}' (IntegerLookup) takes integers, but its "
+                "input is strings: start the model with Input(shape, dtype='int64')."
+            )
+        if value.dtype != "int64":
+            tokens = n.node("Cast", [tokens], to=graph.onnx.TensorProto.INT64)
+    ids = _ids(
+        n,
+        tokens,
+        layer._table,
+        layer.mask_token,
+        0,
+        layer._oov_start(),
+        layer.num_oov_indices,
+        strings,
+    )
+    if layer.output_mode == "int":
+        return Value(ids, shape, NHWC, dtype="int64")
+    out = _encode(n, ids, len(value.shape), layer.vocabulary_size(), layer.output_mode, layer._idf)
+    return Value(out, shape, NHWC)
+
+
+@register_converter(TextVectorization)
+def _text_vectorization(graph: Graph, layer: TextVectorization, value: Value) -> Value:
+    """Lower-case (StringNormalizer), strip punctuation and turn Python's white space into
+    spaces (StringSplit and a joining Loop per character), split on spaces (StringSplit),
+    look the words up (LabelEncoder), then pad or cut (Pad, Slice) or count them."""
+    vocab = layer._vocab
+    vocab._require_vocabulary()
+    if layer.split == "character":
+        raise _refuse(
+            layer,
+            "splits texts into characters (split='character')",
+            "Export the model that takes the character ids, and split the texts before calling it.",
+        )
+    if layer.ngrams is not None:
+        raise _refuse(
+            layer,
+            f"forms n-grams (ngrams={layer.ngrams!r})",
+            "Use ngrams=None to export it.",
+        )
+    if value.dtype != "string":
+        raise ValueError(
+            f"ONNX export: layer '{layer.name}' (TextVectorization) takes texts, but its input "
+            f"is {value.dtype}: start the model with Input(shape=(1,), dtype='string')."
+        )
+    n = _Nodes(graph, layer)
+    text = n.node("Reshape", [value.name, _int64(graph, layer.name, [-1])])  # (N,)
+    if layer.standardize in ("lower", "lower_and_strip_punctuation"):
+        for old, new in SPECIAL_LOWER.items():
+            text = n.replace(text, old, new)
+        text = n.node("StringNormalizer", [text], case_change_action="LOWER", locale=LOCALE)
+    if layer.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
+        for old in punctuation():
+            text = n.replace(text, old, "")
+    if layer.split == "whitespace":
+        for old in white_space():
+            text = n.replace(text, old, " ")
+        tokens = n.multi("StringSplit", [text], 2)[0]  # (N, longest): "" after a text's end
+    else:
+        tokens = n.node("Unsqueeze", [text, _int64(graph, layer.name, [1])])  # (N, 1)
+    shape = tuple(layer.compute_output_shape(value.shape))
+    if layer.output_mode != "int":  # the padding "" gets -1, which is not counted
+        ids = _ids(n, tokens, vocab._table, "", -1, 0, 1, True)
+        out = _encode(n, ids, 2, vocab.vocabulary_size(), layer.output_mode, vocab._idf)
+        return Value(out, shape, NHWC)
+    ids = _ids(n, tokens, vocab._table, "", 0, 1, 1, True)
+    length = layer.output_sequence_length
+    if length is not None:  # pad every row with `length` zeros, then keep the first `length`
+        ids = n.node("Pad", [ids, _int64(graph, layer.name, [0, 0, 0, length])])
+        ids = n.node(
+            "Slice",
+            [ids, *(_int64(graph, layer.name, [v]) for v in (0, length, 1))],
+        )
+    return Value(ids, shape, NHWC, dtype="int64")

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from glassnet import ops
+from glassnet.export.onnx_text import layer_groups, read_layer
 from glassnet.layers import (
     ELU,
     Activation,
@@ -44,6 +45,7 @@ from glassnet.layers import (
     DepthwiseConv1D,
     DepthwiseConv2D,
     Dot,
+    Embedding,
     Flatten,
     GlobalAveragePooling2D,
     GlobalMaxPooling2D,
@@ -84,11 +86,11 @@ _CL3 = [0, 2, 1]  # a sequence: ONNX (N, C, L) held as glassnet's (N, L, C), and
 MAX_IMPORT_VALUES = MAX_INPUT_VALUES
 
 SUPPORTED_OPS = (
-    "Add AveragePool BatchNormalization Clip Concat Constant Conv ConvTranspose Div Dropout "
-    "Elu Exp Flatten Gemm GlobalAveragePool GlobalMaxPool HardSigmoid HardSwish Identity "
-    "LayerNormalization LeakyRelu MatMul Max MaxPool Mish Mul PRelu Pad ReduceL2 ReduceMean "
-    "Relu Reshape Resize Selu Sigmoid Slice Softmax Softplus Softsign Sqrt Sub Tanh Tile "
-    "Transpose"
+    "Add AveragePool BatchNormalization Cast Clip Concat Constant Conv ConvTranspose Div "
+    "Dropout Elu Exp Flatten Gather Gemm GlobalAveragePool GlobalMaxPool HardSigmoid "
+    "HardSwish Identity LayerNormalization LeakyRelu MatMul Max MaxPool Mish Mul PRelu Pad "
+    "ReduceL2 ReduceMean Relu Reshape Resize Selu Sigmoid Slice Softmax Softplus Softsign "
+    "Sqrt Sub Tanh Tile Transpose"
 ).split()
 
 
@@ -231,6 +233,7 @@ class _Builder:
         self.values: dict[str, _Tensor] = {}
         self._count = 0
         self.node: Any = None  # the ONNX node being converted, for messages
+        self.onnx = onnx
         self.values_left = MAX_IMPORT_VALUES  # what the zero sample run by build may hold
         # how many nodes (and graph outputs) read each ONNX tensor
         self.uses = Counter(name for n in proto.graph.node for name in n.input)
@@ -985,6 +988,27 @@ def _identity(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor])
     return ins[0]
 
 
+def _cast(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """A Cast to int64 or float32 (ids before an Embedding): glassnet's ops take either."""
+    onnx = b.onnx
+    if attrs.get("to") not in (onnx.TensorProto.INT64, onnx.TensorProto.FLOAT):
+        to = onnx.TensorProto.DataType.Name(attrs.get("to", 0))
+        raise ValueError(f"import_onnx: Cast '{node.name}' to {to}: only INT64 and FLOAT import.")
+    return ins[0]
+
+
+def _gather(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
+    """Gather of rows of a constant table by the ids of a tensor: an Embedding."""
+    table = b.const(node.input[0])
+    if table is None or table.ndim != 2 or attrs.get("axis", 0) != 0 or len(ins) != 1:
+        raise ValueError(
+            f"import_onnx: Gather '{node.name}': only rows (axis 0) of a constant 2-D table "
+            "by a tensor of ids (an Embedding) import."
+        )
+    layer = Embedding(table.shape[0], table.shape[1])
+    return b.layer(layer, [ins[0]], False, embeddings=table)
+
+
 _OPS = {
     "Conv": _conv,
     "ConvTranspose": _conv_transpose,
@@ -1030,6 +1054,8 @@ _OPS = {
     "Slice": _slice,
     "Resize": _resize,
     "Tile": _tile,
+    "Cast": _cast,
+    "Gather": _gather,
 }
 
 
@@ -1067,7 +1093,10 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
     path = os.fspath(path)
     onnx, proto = _load(path)
     graph = proto.graph
-    unsupported = sorted({n.op_type for n in graph.node} - {*_OPS, "Constant"})
+    groups = layer_groups(graph.node)  # the vocabulary layers glassnet wrote
+    grouped = {id(n) for nodes in groups.values() for n in nodes}
+    rest = [n for n in graph.node if id(n) not in grouped]
+    unsupported = sorted({n.op_type for n in rest} - {*_OPS, "Constant"})
     if unsupported:
         raise ValueError(
             f"import_onnx: '{path}' uses operators glassnet cannot import: "
@@ -1091,6 +1120,7 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
         n.op_type == "Transpose" and list(_attrs(onnx, n).get("perm", [])) == _CF for n in consumers
     )
     nhwc_input = nhwc_input and len(dims) == 4
+    dtype = _dtype(onnx, source.type.tensor_type.elem_type)
     if len(dims) == 4 and not nhwc_input:  # an NCHW graph: glassnet feeds it NHWC
         start = _Tensor("input", (None, dims[2], dims[3], dims[1]), cl=True)
     else:
@@ -1099,8 +1129,17 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
         b = _Builder(onnx, proto)
         b.values[source.name] = start
         b.claim(start)
-        for node in graph.node:
+        opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
+        types = {v.name: v.type.tensor_type.elem_type for v in [*graph.input, *graph.value_info]}
+        for index, node in enumerate(graph.node):
             b.node = node
+            if id(node) in grouped:
+                if index in groups:  # a vocabulary layer: its nodes become the layer
+                    nodes, x = groups[index], b.values[node.input[0]]
+                    kind = _dtype(onnx, types.get(node.input[0], onnx.TensorProto.FLOAT))
+                    layer = read_layer(onnx, nodes, b.consts, x.shape, kind, opset)
+                    b.values[nodes[-1].output[0]] = b.layer(layer, [x], False)
+                continue
             attrs = _attrs(onnx, node)
             if node.op_type == "Constant":
                 b.consts[node.output[0]] = b.array(onnx, attrs["value"], f"Constant '{node.name}'")
@@ -1119,7 +1158,7 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
     except ValueError as err:
         raise ValueError(f"{err} (in '{path}')") from err
     out = b.plain(b.values[graph.output[0].name])
-    model = _assemble(b, start, out)
+    model = _assemble(b, start, out, dtype)
     for key in ("class_names", "preprocessing"):
         with contextlib.suppress(KeyError, json.JSONDecodeError):
             setattr(model, key, json.loads(meta[key]))
@@ -1131,16 +1170,42 @@ def _held_sequence(t: Any) -> bool:
     return isinstance(t, _Tensor) and t.cl and len(t.shape) == 3
 
 
-def _assemble(b: _Builder, start: _Tensor, out: _Tensor) -> Model:
-    """A Sequential for a plain chain of layers, an OnnxGraph otherwise; built, weights set."""
+def _dtype(onnx: Any, elem_type: int) -> str:
+    """An ONNX element type as ``Input``'s dtype: "string", "int64" or "float32"."""
+    names = {onnx.TensorProto.STRING: "string", onnx.TensorProto.INT64: "int64"}
+    return names.get(elem_type, "float32")
+
+
+def _assemble(b: _Builder, start: _Tensor, out: _Tensor, dtype: str = "float32") -> Model:
+    """A Sequential for a plain chain of layers, an OnnxGraph otherwise; built, weights set.
+    A graph taking strings or ids starts with its vocabulary layer: the layer, then the rest
+    (an OnnxGraph built on the layer's numbers)."""
     input_shape = start.shape[1:]
     chain = bool(b.nodes) and all(n["op"] == "layer" and not n.get("multi") for n in b.nodes)
     previous = start.name
     for node in b.nodes if chain else []:
         chain = chain and node["inputs"] == [previous]
         previous = node["output"]
+    first = b.nodes[0] if b.nodes else {}
     if chain and previous == out.name:
-        model: Model = Sequential([Input(input_shape), *b.parts])
+        model: Model = Sequential([Input(input_shape, dtype=dtype), *b.parts])
+    elif dtype != "float32" and first.get("op") == "layer" and first["inputs"] == [start.name]:
+        head = b.parts[first["index"]]
+        rest = [dict(n, index=n["index"] - 1) if n["op"] == "layer" else n for n in b.nodes[1:]]
+        if any(n["op"] == "layer" and n["index"] < 0 for n in rest) or start.name in {
+            name for n in rest for name in n["inputs"]
+        }:
+            raise ValueError("import_onnx: the graph's input feeds more than its first layer.")
+        shape = head.compute_output_shape((None, *input_shape))
+        tail = OnnxGraph(
+            rest,
+            b.parts[1:],
+            {k: v.tolist() for k, v in b.used_consts.items()},
+            input_name=first["output"],
+            output_name=out.name,
+        )
+        tail.build(tuple(shape))
+        model = Sequential([Input(input_shape, dtype=dtype), head, tail])
     else:
         nodes = list(b.nodes)
         if out.name == start.name or not nodes:

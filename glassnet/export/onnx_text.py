@@ -31,12 +31,20 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.export.onnx import NHWC, TEXT_OPSET, Graph, Value, _int64, register_converter
+from glassnet.export.onnx import (
+    NHWC,
+    Graph,
+    Value,
+    _int64,
+    convert_layer,
+    register_converter,
+)
+from glassnet.layers import deserialize, serialize
 from glassnet.layers.layer import Layer
 from glassnet.layers.lookup import IntegerLookup, StringLookup, TextVectorization
 from glassnet.ops.lookup import PUNCTUATION
 
-__all__ = ["ML_DOMAIN", "TEXT_OPSET", "layer_note", "white_space"]
+__all__ = ["ML_DOMAIN", "layer_groups", "layer_note", "read_layer", "white_space"]
 
 #: The domain of LabelEncoder.
 ML_DOMAIN = "ai.onnx.ml"
@@ -61,10 +69,10 @@ def punctuation() -> list[str]:
 def layer_note(layer: Layer) -> str:
     """The doc_string of a vocabulary layer's first node: its class and config, without the
     vocabulary and the IDF weights (the graph holds them)."""
-    config = layer.get_config()
-    config.pop("vocabulary", None)
-    config.pop("idf_weights", None)
-    return NOTE + json.dumps({"class_name": type(layer).__name__, "config": config})
+    saved = serialize(layer)
+    saved["config"].pop("vocabulary", None)
+    saved["config"].pop("idf_weights", None)
+    return NOTE + json.dumps(saved)
 
 
 class _Nodes:
@@ -138,7 +146,10 @@ class _Nodes:
                 helper.make_tensor_value_info(acc_out, tp.STRING, ["N"]),
             ],
         )
-        return self.node("Loop", [count, "", start], body=body_graph)
+        joined = self.node("Loop", [count, "", start], body=body_graph)
+        # (N,) again, said outright: onnx's shape inference crashes on a Loop's strings split
+        # and looked up when their rank is left to it
+        return self.node("Reshape", [joined, _int64(g, self.hint, [-1])])
 
     @property
     def zero(self) -> str:
@@ -337,3 +348,81 @@ def _text_vectorization(graph: Graph, layer: TextVectorization, value: Value) ->
             [ids, *(_int64(graph, layer.name, [v]) for v in (0, length, 1))],
         )
     return Value(ids, shape, NHWC, dtype="int64")
+
+
+# --------------------------------------------------------------------------- import
+def layer_groups(nodes: Any) -> dict[int, list[Any]]:
+    """The vocabulary layers of a graph written by ``export``: the index of each one's first
+    node (the one with the note) -> its nodes, the following ones named after the layer."""
+    groups = {}
+    for i, node in enumerate(nodes):
+        if node.doc_string.startswith(NOTE) and "/" in node.name:
+            prefix = node.name.rsplit("/", 1)[0] + "/"
+            end = i + 1
+            while end < len(nodes) and nodes[end].name.startswith(prefix):
+                end += 1
+            groups[i] = list(nodes[i:end])
+    return groups
+
+
+def _signature(onnx: Any, node: Any) -> tuple[Any, ...]:
+    """What a node computes, its names and subgraphs left out."""
+    attrs = [
+        (a.name, onnx.helper.get_attribute_value(a))
+        for a in node.attribute
+        if a.type != onnx.AttributeProto.GRAPH
+    ]
+    return node.op_type, node.domain, len(node.input), attrs
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def read_layer(
+    onnx: Any,
+    nodes: list[Any],
+    consts: dict[str, np.ndarray],
+    input_shape: tuple[int | None, ...],
+    input_dtype: str,
+    opset: int,
+) -> Layer:
+    """The vocabulary layer that ``export`` wrote as ``nodes`` (``layer_groups``): its config
+    from the first node's note, its vocabulary from the LabelEncoder, its IDF weights from the
+    last Mul; the nodes must be exactly those the layer exports to, or a ValueError names the
+    layer and its operators."""
+    where = f"import_onnx: layer '{nodes[0].name.rsplit('/', 1)[0]}'"
+    ops = ", ".join(dict.fromkeys(n.op_type for n in nodes))
+    try:
+        layer = deserialize(json.loads(nodes[0].doc_string[len(NOTE) :]))
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{where}: its note does not describe a glassnet layer ({err}).") from err
+    if not isinstance(layer, (StringLookup, IntegerLookup, TextVectorization)):
+        raise ValueError(f"{where}: a {type(layer).__name__} is not a vocabulary layer.")
+    lookup = layer._vocab if isinstance(layer, TextVectorization) else layer
+    encoders = [n for n in nodes if n.op_type == "LabelEncoder"]
+    if len(encoders) != 1:
+        raise ValueError(f"{where}: expected one LabelEncoder among its nodes ({ops}).")
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in encoders[0].attribute}
+    if lookup.invert:
+        values = attrs.get("values_strings") or attrs.get("values_int64s") or []
+        lookup.set_vocabulary([_text(v) for v in values])
+    else:
+        keys = attrs.get("keys_strings") or attrs.get("keys_int64s") or []
+        pairs = sorted(zip(attrs.get("values_int64s", []), map(_text, keys), strict=False))
+        tokens = [k for v, k in pairs if v >= lookup._token_start()]
+        weights = None
+        if lookup.output_mode == "tf_idf":
+            if nodes[-1].op_type != "Mul" or nodes[-1].input[1] not in consts:
+                raise ValueError(f"{where}: a tf_idf layer ends with a Mul by its weights ({ops}).")
+            weights = consts[nodes[-1].input[1]]
+            tokens = lookup._specials() + tokens
+        lookup.set_vocabulary(tokens, weights)
+    again = Graph(opset)
+    convert_layer(again, layer, Value(again.name("input"), input_shape, NHWC, dtype=input_dtype))
+    if [_signature(onnx, n) for n in again.nodes] != [_signature(onnx, n) for n in nodes]:
+        raise ValueError(
+            f"{where}: its nodes ({ops}) are not those glassnet's exporter writes for a "
+            f"{type(layer).__name__} with this config; the file was changed after export."
+        )
+    return layer

@@ -11,11 +11,13 @@
   id -1 matches nothing), summed over a sample's ids (``Min`` with 1 for "multi_hot"), times
   the IDF weights.
 * TextVectorization's standardisation, exactly Python's ``str.lower`` and the removal of
-  ``PUNCTUATION``: ``StringNormalizer`` lower-cases (its ``C.UTF-8`` locale lower-cases every
-  code point as Python does but U+0130, which is replaced first); a character is removed or
-  replaced by ``StringSplit`` on it and a ``Loop`` that joins the parts again with
-  ``StringConcat``. Python's ``str.split()`` splits on any Unicode white space, ONNX's
-  ``StringSplit`` on the space only: the other white-space characters become spaces first.
+  ``PUNCTUATION``: a character is removed or replaced by ``StringSplit`` on it and a ``Loop``
+  that joins the parts again with ``StringConcat``. ``StringNormalizer`` lower-cases (its
+  ``C.UTF-8`` locale lower-cases every code point as Python does but U+0130, replaced first);
+  the capital sigma, the one letter Python lower-cases by its context (a word's final "ς"),
+  is replaced first too, the letter picked by ``RegexFullMatch`` of its neighbours. Python's
+  ``str.split()`` splits on any Unicode white space, ONNX's ``StringSplit`` on the space
+  only: the other white-space characters become spaces first.
 
 Every node of a layer is named after it (``"<layer>/<op>"``) and the layer's config, the
 vocabulary left out (it is in the ``LabelEncoder``), is the JSON ``doc_string`` of its first
@@ -25,8 +27,10 @@ node, which is how ``import_onnx`` finds the layer again. These operators need o
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -54,6 +58,35 @@ NOTE = "glassnet layer "
 LOCALE = "C.UTF-8"
 #: The one character StringNormalizer lower-cases otherwise than Python: İ -> "i̇".
 SPECIAL_LOWER = {"\u0130": "\u0130".lower()}
+
+
+@functools.cache
+def _sigma_classes() -> tuple[str, str]:
+    """RE2 character classes of the code points Python's ``str.lower`` treats as cased (and
+    not case-ignorable) and as case-ignorable, read from ``str.lower`` itself: a character
+    is cased when a sigma after it ends a word, case-ignorable when it is looked through."""
+    cased, ignorable = [], []
+    for code in range(sys.maxunicode + 1):
+        if 0xD800 <= code < 0xE000:  # surrogates: never in UTF-8 text
+            continue
+        c = chr(code)
+        if (c + "\u03a3").lower()[-1] == "\u03c2":
+            cased.append(code)
+        elif ("A" + c + "\u03a3").lower()[-1] == "\u03c2":
+            ignorable.append(code)
+    return _re2_class(cased), _re2_class(ignorable)
+
+
+def _re2_class(codes: list[int]) -> str:
+    """An RE2 character class of sorted code points, as ranges."""
+    ranges: list[list[int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    items = (f"\\x{{{a:X}}}" + (f"-\\x{{{b:X}}}" if b > a else "") for a, b in ranges)
+    return "[" + "".join(items) + "]"
 
 
 def white_space() -> list[str]:
@@ -108,9 +141,11 @@ class _Nodes:
     def strings(self, values: list[str]) -> str:
         return self.const(np.array(values, dtype=object))
 
-    def replace(self, text: str, old: str, new: str) -> str:
+    def replace(self, text: str, old: str, new: str | Callable[..., str]) -> str:
         """``text.replace(old, new)`` for a (N,) string tensor: StringSplit on ``old``, then a
-        Loop over the parts' columns joining them again, ``new`` between two parts."""
+        Loop over the parts' columns joining them again, ``new`` between two parts. ``new``
+        may be a function ``(add, step, parts, lengths) -> name`` writing the (N,) strings to
+        put before part ``step`` (``add`` writes a node into the Loop's body)."""
         g, helper, tp = self.graph, self.graph.onnx.helper, self.graph.onnx.TensorProto
         parts, lengths = self.multi("StringSplit", [text], 2, delimiter=old)
         count = self.node("Gather", [self.node("Shape", [parts]), _int64(g, self.hint, 1)], axis=0)
@@ -129,7 +164,11 @@ class _Nodes:
         joined = acc
         if new:
             inside = add("And", [add("Less", [step, lengths]), add("Greater", [step, self.zero])])
-            between = add("Where", [inside, self.strings([new]), self.strings([""])])
+            if callable(new):
+                new = new(add, step, parts, lengths)
+            else:
+                new = self.strings([new])
+            between = add("Where", [inside, new, self.strings([""])])
             joined = add("StringConcat", [joined, between])
         add("StringConcat", [joined, add("Gather", [parts, step], axis=1)], acc_out)
         add("Identity", [cond], cond_out)
@@ -154,6 +193,57 @@ class _Nodes:
     @property
     def zero(self) -> str:
         return _int64(self.graph, self.hint, 0)
+
+    def lower_sigmas(self, text: str) -> str:
+        """Each capital sigma as Python's ``str.lower`` writes it: "ς" where it ends a word
+        (Unicode's Final_Sigma: after a cased character and not before one, case-ignorable
+        ones skipped), "σ" elsewhere. The parts between the sigmas are matched against the
+        code points Python treats as cased and as case-ignorable (``RegexFullMatch``); the
+        joining Loop picks the letter before each part from its neighbours (a sigma is cased
+        itself, so a part of case-ignorable characters only looks through to it)."""
+        cased, ignorable = _sigma_classes()
+        one = _int64(self.graph, self.hint, 1)
+
+        def pick(add: Callable[..., str], step: str, parts: str, lengths: str) -> str:
+            match = {
+                key: self.node("RegexFullMatch", [parts], pattern=pattern)
+                for key, pattern in (
+                    ("ends", f"(?s:.*){cased}{ignorable}*"),
+                    ("starts", f"{ignorable}*{cased}(?s:.*)"),
+                    ("ignorable", f"{ignorable}*"),
+                )
+            }
+            before = add("Sub", [step, one])  # the part before this sigma, and the one after
+            cased_before = add(
+                "Or",
+                [
+                    add("Gather", [match["ends"], before], axis=1),
+                    add(
+                        "And",
+                        [
+                            add("Gather", [match["ignorable"], before], axis=1),
+                            add("Greater", [before, self.zero]),  # a sigma before it
+                        ],
+                    ),
+                ],
+            )
+            cased_after = add(
+                "Or",
+                [
+                    add("Gather", [match["starts"], step], axis=1),
+                    add(
+                        "And",
+                        [
+                            add("Gather", [match["ignorable"], step], axis=1),
+                            add("Less", [add("Add", [step, one]), lengths]),  # a sigma after
+                        ],
+                    ),
+                ],
+            )
+            final = add("And", [cased_before, add("Not", [cased_after])])
+            return add("Where", [final, self.strings(["\u03c2"]), self.strings(["\u03c3"])])
+
+        return self.replace(text, "\u03a3", pick)
 
     def sum(self, x: str, axis: int) -> str:
         """ReduceSum over one axis, dropped."""
@@ -322,6 +412,7 @@ def _text_vectorization(graph: Graph, layer: TextVectorization, value: Value) ->
     n = _Nodes(graph, layer)
     text = n.node("Reshape", [value.name, _int64(graph, layer.name, [-1])])  # (N,)
     if layer.standardize in ("lower", "lower_and_strip_punctuation"):
+        text = n.lower_sigmas(text)
         for old, new in SPECIAL_LOWER.items():
             text = n.replace(text, old, new)
         text = n.node("StringNormalizer", [text], case_change_action="LOWER", locale=LOCALE)

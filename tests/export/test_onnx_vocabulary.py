@@ -125,20 +125,42 @@ def test_lower_casing_equals_python_on_every_code_point():
     import sys
 
     characters = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c < 0xE000]
-    texts = _texts([c for c in characters if c.lower() != c or c.upper() != c])
+    texts = [c for c in characters if c.lower() != c or c.upper() != c]
+    assert _tokens(texts, standardize="lower") == [t.lower() for t in texts]
+
+
+def test_a_final_capital_sigma_lower_cases_as_in_python():
+    """Python writes "ς" for a Σ that ends a word (case-ignorable characters looked
+    through), "σ" elsewhere; every placement of Σ among cased, case-ignorable (apostrophe,
+    combining marks, soft hyphen) and uncased characters."""
+    import random
+
+    fixed = ["ΣΑΣ", "ΑΣ.", "Σ", "ΑΣΣ", "ΑΣ'Α", "Α'Σ", "ΟΔΥΣΣΕΥΣ", "a\u0345Σ", "1Σ", "ΑΣ1"]
+    fixed += ["ΑΣ̈", "ΑΣ̈Β", "ΣΣΣ", "Α.Σ.Α", "x'Σ'", "ΑΣ\u00adΑ", "İΣ", "ΑΣΣ Σ ΣΑ ΑΣΑ"]
+    alphabet = ["Σ", "Α", "a", "'", ".", " ", "1", "\u0345", "\u0308", "\u00ad", "İ", "σ"]
+    chance = random.Random(0)
+    texts = fixed + [
+        "".join(chance.choice(alphabet) for _ in range(chance.randint(0, 8))) for _ in range(500)
+    ]
+    assert _tokens(texts, standardize="lower") == [t.lower() for t in texts]
+
+
+def _tokens(texts, **options):
+    """The strings a TextVectorization's graph looks up, split=None (its standardised texts),
+    read from onnxruntime."""
     model = gn.Sequential(
         [
             L.Input((1,), dtype="string"),
-            L.TextVectorization(vocabulary=["a"], standardize="lower", split=None),
+            L.TextVectorization(vocabulary=["a"], split=None, **options),
         ]
     )
     proto = to_onnx(model)
-    # The tokens themselves: the graph up to its lookup, read from onnxruntime
+    onnx.checker.check_model(proto, full_check=True)
     lookup = next(n for n in proto.graph.node if n.op_type == "LabelEncoder")
     del proto.graph.output[:]
-    proto.graph.output.append(onnx.helper.make_tensor_value_info(lookup.input[0], 8, None))
-    tokens = _session(proto).run(None, {"input": texts})[0].reshape(-1)
-    assert tokens.tolist() == [t.lower() for t in texts.reshape(-1)]
+    string = onnx.TensorProto.STRING
+    proto.graph.output.append(onnx.helper.make_tensor_value_info(lookup.input[0], string, None))
+    return _session(proto).run(None, {"input": _texts(texts)})[0].reshape(-1).tolist()
 
 
 @pytest.mark.parametrize(

@@ -1322,18 +1322,21 @@ def export(
     """Write ``model`` to ``path`` as an ONNX file and return the ``onnx.ModelProto``.
 
     The graph takes the same input as ``model.predict`` — float32 ``(N, H, W, C)``, any batch
-    size N — and gives the same output. Class names and preprocessing are stored as JSON in the
-    model's ``metadata_props`` (keys ``class_names``, ``preprocessing``, ``input_layout``).
+    size N; strings or int64 codes for a model starting with a vocabulary layer
+    (``Input(shape, dtype="string")``, ``onnx_text``) — and gives the same output. Class
+    names and preprocessing are stored as JSON in the model's ``metadata_props`` (keys
+    ``class_names``, ``preprocessing``, ``input_layout``).
 
     Args:
         model: a built glassnet model made of supported layers (``supported_layers()``).
         path: the file to write, e.g. ``"cats.onnx"`` (written to a temporary file, then
             renamed).
-        opset: the ONNX opset version (17 or newer).
+        opset: the ONNX opset version (17 or newer; 20 at least for a TextVectorization).
         input_shape: the shape of one sample, for a model that is not built yet.
 
     Raises:
-        ValueError: naming an unsupported layer and listing the supported ones.
+        ValueError: naming an unsupported layer and listing the supported ones, or a
+            vocabulary layer's option that no ONNX operator reproduces (``onnx_text``).
     """
     proto = to_onnx(model, opset=opset, input_shape=input_shape)
     path = os.fspath(path)

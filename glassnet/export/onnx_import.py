@@ -1082,6 +1082,8 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
 
     A chain of layers becomes a ``Sequential``; any other graph an ``OnnxGraph``. Images are
     channels-last in glassnet: a graph whose input is NCHW (PyTorch) takes NHWC arrays here.
+    The vocabulary layers glassnet exported (``onnx_text``) come back as themselves, and the
+    model then takes strings (or int64 codes) as its ONNX graph did.
     Class names and preprocessing stored by glassnet's exporter are restored.
 
     Raises:

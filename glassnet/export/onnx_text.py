@@ -7,7 +7,7 @@
   several OOV ids are ``Mod`` of the code, as glassnet's ``oov_bucket``; StringLookup's hash
   them with CRC-32, which no ONNX operator computes, so that case is refused.
 * ``invert=True``: a ``LabelEncoder`` from ids to tokens, the OOV token as its default.
-* "one_hot", "multi_hot", "count", "tf_idf": the ids compared with ``Range(depth)`` (a padding
+* "one_hot", "multi_hot", "count", "tf_idf": the ids compared with 0 … depth − 1 (a padding
   id -1 matches nothing), summed over a sample's ids (``Min`` with 1 for "multi_hot"), times
   the IDF weights.
 * TextVectorization's standardisation, exactly Python's ``str.lower`` and the removal of
@@ -48,7 +48,7 @@ from glassnet.layers.layer import Layer
 from glassnet.layers.lookup import IntegerLookup, StringLookup, TextVectorization
 from glassnet.ops.lookup import PUNCTUATION
 
-__all__ = ["ML_DOMAIN", "layer_groups", "layer_note", "read_layer", "white_space"]
+__all__ = ["ML_DOMAIN", "layer_groups", "layer_note", "punctuation", "read_layer", "white_space"]
 
 #: The domain of LabelEncoder.
 ML_DOMAIN = "ai.onnx.ml"
@@ -89,9 +89,10 @@ def _re2_class(codes: list[int]) -> str:
     return "[" + "".join(items) + "]"
 
 
-def white_space() -> list[str]:
+@functools.cache
+def white_space() -> tuple[str, ...]:
     """Every character Python's ``str.split()`` splits on but the space, in code point order."""
-    return [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and c != 32]
+    return tuple(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and c != 32)
 
 
 def punctuation() -> list[str]:

@@ -384,3 +384,15 @@ def test_a_note_that_is_not_a_vocabulary_layer_is_refused(tmp_path):
         ValueError, match=r"layer 'text_vectorization\w*': its note does not describe"
     ):
         import_onnx(tmp_path / "changed.onnx")
+
+
+def test_a_lookup_glassnet_did_not_write_is_refused_naming_the_op(tmp_path):
+    """Without the note (another exporter's LabelEncoder) the operators are unsupported."""
+    proto = to_onnx(
+        gn.Sequential([L.Input((2,), dtype="string"), L.StringLookup(vocabulary=["a"])])
+    )
+    for node in proto.graph.node:
+        node.doc_string = ""
+    onnx.save(proto, tmp_path / "foreign.onnx")
+    with pytest.raises(ValueError, match=r"operators glassnet cannot import: LabelEncoder"):
+        import_onnx(tmp_path / "foreign.onnx")

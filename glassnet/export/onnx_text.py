@@ -10,6 +10,8 @@
 * "one_hot", "multi_hot", "count", "tf_idf": the ids compared with 0 … depth − 1 (a padding
   id -1 matches nothing), summed over a sample's ids (``Min`` with 1 for "multi_hot"), times
   the IDF weights.
+* n-grams: the words shifted by ``Slice`` and joined by ``StringConcat``; in "int" mode they
+  are put side by side in glassnet's order with ``ScatterElements``.
 * TextVectorization's standardisation, exactly Python's ``str.lower`` and the removal of
   ``PUNCTUATION``: a character is removed or replaced by ``StringSplit`` on it and a ``Loop``
   that joins the parts again with ``StringConcat``. ``StringNormalizer`` lower-cases (its
@@ -386,6 +388,74 @@ def _lookup(graph: Graph, layer: Any, value: Value) -> Value:
     return Value(out, shape, NHWC)
 
 
+def _ngrams(n: _Nodes, words: str, lengths: str, sizes: tuple[int, ...]) -> tuple[str, str]:
+    """``ops.lookup._words``'s n-grams: for each size k (in the order given), the k words from
+    each position joined by spaces; "" past a text's last one. Returns them (N, M) and the
+    column each takes in glassnet's row (the grams of one size after those of the sizes
+    before it), -1 for the "" (``_compact`` puts them in a spare column it drops)."""
+    g, hint = n.graph, n.hint
+    width = n.node("Shape", [words], start=1, end=2)  # (1,): K
+    lengths = n.node("Unsqueeze", [lengths, _int64(g, hint, [1])])  # (N, 1)
+    grams, places = [], []
+    zero = _int64(g, hint, 0)
+    offset = zero
+    for k in sizes:
+        count = n.node("Sub", [width, _int64(g, hint, [k - 1])])  # K - k + 1 positions
+        pieces = [
+            n.node(
+                "Slice",
+                [
+                    words,
+                    _int64(g, hint, [j]),
+                    n.node("Add", [count, _int64(g, hint, [j])]),
+                    _int64(g, hint, [1]),
+                ],
+            )
+            for j in range(k)
+        ]
+        gram = pieces[0]
+        for piece in pieces[1:]:
+            gram = n.node("StringConcat", [n.node("StringConcat", [gram, n.strings([" "])]), piece])
+        here = n.node("Max", [n.node("Sub", [lengths, _int64(g, hint, k - 1)]), zero])  # (N, 1)
+        end = n.node("Max", [n.node("Squeeze", [count]), zero])
+        position = n.node("Range", [zero, end, _int64(g, hint, 1)])  # (K - k + 1,)
+        valid = n.node("Less", [position, here])  # (N, K - k + 1)
+        grams.append(n.node("Where", [valid, gram, n.strings([""])]))
+        place = n.node("Add", [offset, position])  # after the grams of the sizes before
+        places.append(n.node("Where", [valid, place, _int64(g, hint, -1)]))
+        offset = n.node("Add", [offset, here])
+    if len(sizes) > 1:
+        return n.node("Concat", grams, axis=1), n.node("Concat", places, axis=1)
+    return grams[0], places[0]
+
+
+def _compact(n: _Nodes, grams: str, places: str, length: int | None) -> str:
+    """The n-grams of each text side by side from column 0, "" after them, ``length`` columns
+    (None: the most any text has): ScatterElements into rows of "" one column wider, where
+    the "" and the grams past ``length`` go, then that column dropped."""
+    g, hint = n.graph, n.hint
+    if length is None:
+        most = n.node("ReduceMax", [n.node("Add", [places, _int64(g, hint, 1)])], keepdims=0)
+        most = n.node("Max", [most, _int64(g, hint, 0)])  # no texts' grams at all: 0
+        width = n.node("Unsqueeze", [most, _int64(g, hint, [0])])  # (1,)
+    else:
+        width = _int64(g, hint, [length])
+    inside = n.node(
+        "And",
+        [
+            n.node("Less", [places, width]),
+            n.node("GreaterOrEqual", [places, _int64(g, hint, 0)]),
+        ],
+    )
+    spare = n.node("Expand", [width, n.node("Shape", [places])])  # the spare column's index
+    target = n.node("Where", [inside, places, spare])
+    rows = n.node("Shape", [grams], start=0, end=1)
+    wider = n.node("Add", [width, _int64(g, hint, [1])])
+    blank = n.node("Expand", [n.strings([""]), n.node("Concat", [rows, wider], axis=0)])
+    row = n.node("ScatterElements", [blank, target, grams], axis=1)
+    return n.node("Slice", [row, _int64(g, hint, [0]), width, _int64(g, hint, [1])])
+
+
 @register_converter(TextVectorization)
 def _text_vectorization(graph: Graph, layer: TextVectorization, value: Value) -> Value:
     """Lower-case (StringNormalizer), strip punctuation and turn Python's white space into
@@ -398,12 +468,6 @@ def _text_vectorization(graph: Graph, layer: TextVectorization, value: Value) ->
             layer,
             "splits texts into characters (split='character')",
             "Export the model that takes the character ids, and split the texts before calling it.",
-        )
-    if layer.ngrams is not None:
-        raise _refuse(
-            layer,
-            f"forms n-grams (ngrams={layer.ngrams!r})",
-            "Use ngrams=None to export it.",
         )
     if value.dtype != "string":
         raise ValueError(
@@ -423,16 +487,24 @@ def _text_vectorization(graph: Graph, layer: TextVectorization, value: Value) ->
     if layer.split == "whitespace":
         for old in white_space():
             text = n.replace(text, old, " ")
-        tokens = n.multi("StringSplit", [text], 2)[0]  # (N, longest): "" after a text's end
+        # (N, longest): "" after a text's end; and each text's word count
+        tokens, lengths = n.multi("StringSplit", [text], 2)
     else:
         tokens = n.node("Unsqueeze", [text, _int64(graph, layer.name, [1])])  # (N, 1)
+        lengths = n.node("Expand", [_int64(graph, layer.name, 1), n.node("Shape", [text])])
     shape = tuple(layer.compute_output_shape(value.shape))
+    length = layer.output_sequence_length
+    sizes = layer._sizes()
+    if sizes is not None:  # the n-grams, "" where a text has none, and where each one goes
+        tokens, places = _ngrams(n, tokens, lengths, sizes)
     if layer.output_mode != "int":  # the padding "" gets -1, which is not counted
         ids = _ids(n, tokens, vocab._table, "", -1, 0, 1, True)
         out = _encode(n, ids, 2, vocab.vocabulary_size(), layer.output_mode, vocab._idf)
         return Value(out, shape, NHWC)
+    if sizes is not None:
+        tokens = _compact(n, tokens, places, length)
+        length = None  # already that wide
     ids = _ids(n, tokens, vocab._table, "", 0, 1, 1, True)
-    length = layer.output_sequence_length
     if length is not None:  # pad every row with `length` zeros, then keep the first `length`
         ids = n.node("Pad", [ids, _int64(graph, layer.name, [0, 0, 0, length])])
         ids = n.node(

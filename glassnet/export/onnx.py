@@ -1308,8 +1308,21 @@ def to_onnx(
         "glassnet_model": json.dumps(type(model).__name__),
     }
     helper.set_model_props(proto, metadata)
+    if any(v.dtype != "float32" for v in sources):
+        _output_types(onnx, proto, [v.name for v in outs])
     onnx.checker.check_model(proto)
     return proto
+
+
+def _output_types(onnx: Any, proto: Any, values: list[str]) -> None:
+    """Declare each output with the element type ONNX infers for the value it shows: ids
+    (int64) or tokens (strings) that a shape layer (Reshape, Flatten) passed on after a
+    vocabulary layer, whose converter wrote a float32 Value."""
+    inferred = onnx.shape_inference.infer_shapes(proto)
+    types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+    for output, value in zip(proto.graph.output, values, strict=True):
+        if types.get(value):
+            output.type.tensor_type.elem_type = types[value]
 
 
 def export(

@@ -397,3 +397,13 @@ def test_a_lookup_glassnet_did_not_write_is_refused_naming_the_op(tmp_path):
     onnx.save(proto, tmp_path / "foreign.onnx")
     with pytest.raises(ValueError, match=r"operators glassnet cannot import: LabelEncoder"):
         import_onnx(tmp_path / "foreign.onnx")
+
+
+def test_ids_reshaped_after_the_lookup_keep_their_type():
+    """A shape layer after a lookup passes int64 ids (or tokens) on: the output says so."""
+    words = np.array([["a", "b", "zz"], ["b", "b", "a"]], dtype=object)
+    model = gn.Sequential(
+        [L.Input((3,), dtype="string"), L.StringLookup(vocabulary=["a", "b"]), L.Reshape((3, 1))]
+    )
+    proto = _check(model, [words[:1], words])
+    assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.INT64

@@ -407,3 +407,18 @@ def test_ids_reshaped_after_the_lookup_keep_their_type():
     )
     proto = _check(model, [words[:1], words])
     assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
+
+
+def test_a_text_graph_with_a_skip_connection_imports_back_and_saves(tmp_path):
+    """Not a chain after the vectorizer: the layer, then an OnnxGraph on its ids; the
+    imported model saves and loads like any other."""
+    texts = L.Input((1,), dtype="string")
+    ids = L.TextVectorization(vocabulary=["a", "b", "c"], output_sequence_length=4)(texts)
+    vectors = L.Embedding(5, 3)(ids)
+    mixed = L.Add()([vectors, L.Dense(3)(vectors)])
+    model = gn.Model(texts, L.Dense(2)(L.Flatten()(mixed)))
+    x = _texts(["a b", "c a x", "", "B, c!"])
+    back = _round_trip(tmp_path, model, x)
+    assert [type(layer).__name__ for layer in back.layers] == ["TextVectorization", "OnnxGraph"]
+    back.save(tmp_path / "back.glassnet")
+    _same(gn.load_model(tmp_path / "back.glassnet").predict(x), model.predict(x))

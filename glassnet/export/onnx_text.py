@@ -345,18 +345,19 @@ def _lookup(graph: Graph, layer: Any, value: Value) -> Value:
             ),
         )
         return Value(out, shape, NHWC, dtype="string" if strings else "int64")
+    # Either way out moves the vocabulary's ids, so what comes after the layer must learn again
+    retrain = "(the vocabulary's ids move: train the layers after it again)"
     if layer.num_oov_indices == 0:
         raise _refuse(
             layer,
             "has num_oov_indices=0, where an unknown token is an error in glassnet",
-            "An ONNX graph cannot raise; set num_oov_indices=1 (unknown tokens take id "
-            f"{layer._oov_start()}) before exporting.",
+            f"An ONNX graph cannot raise; set num_oov_indices=1 {retrain} to export it.",
         )
     if strings and layer.num_oov_indices > 1:
         raise _refuse(
             layer,
             f"hashes unknown strings into its {layer.num_oov_indices} OOV ids with CRC-32",
-            "Use num_oov_indices=1 to export it.",
+            f"Set num_oov_indices=1 {retrain} to export it.",
         )
     tokens = value.name
     if strings and value.dtype != "string":

@@ -17,6 +17,7 @@ from glassnet.export import (
     onnx_attention,  # registers the attention layers' converters
     onnx_graph,  # registers the converter of imported graphs (OnnxGraph)
     onnx_recurrent,  # registers the recurrent layers' converters
+    onnx_text,  # registers the vocabulary layers' converters
 )
 from glassnet.export.onnx import export as export_onnx
 from glassnet.export.onnx import register_converter, supported_layers

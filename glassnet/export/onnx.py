@@ -99,7 +99,7 @@ from glassnet.layers import (
     ZeroPadding3D,
 )
 from glassnet.layers.layer import Layer
-from glassnet.layers.lookup import IntegerLookup, StringLookup, TextVectorization
+from glassnet.layers.lookup import TextVectorization
 from glassnet.layers.preprocessing import (
     CenterCrop,
     Normalization,
@@ -115,6 +115,8 @@ __all__ = ["DEFAULT_OPSET", "export", "register_converter", "supported_layers"]
 
 #: The ONNX opset written by default (ONNX 1.12+, onnxruntime 1.12+ run it).
 DEFAULT_OPSET = 17
+#: The opset of a model holding a TextVectorization (StringSplit, StringConcat: ONNX 1.15+).
+TEXT_OPSET = 20
 
 NHWC, NCHW = "nhwc", "nchw"
 #: The ranks of the images (N, H, W, C) and volumes (N, D, H, W, C) held channels-first.
@@ -149,12 +151,14 @@ class Value:
     it has in the ONNX graph (``"nhwc"``: glassnet's own axis order; ``"nchw"``: a 4-D image
     or a 5-D volume transposed to channels-first). ``mask``: the name of a bool (batch, steps)
     padding mask riding with a sequence (``Embedding(mask_zero=True)``), as ``_keras_mask``
-    rides with a Tensor, or None."""
+    rides with a Tensor, or None. ``dtype``: "float32", or "int64"/"string" for the ids and
+    tokens of the vocabulary layers (``onnx_text``)."""
 
     name: str
     shape: tuple[int | None, ...]
     layout: str = NHWC
     mask: str | None = None
+    dtype: str = "float32"
 
 
 class Graph:
@@ -1143,17 +1147,6 @@ def _center_crop(graph: Graph, layer: CenterCrop, value: Value) -> Value:
     return _crop_hw(graph, layer, value, top, left, layer.height, layer.width)
 
 
-@register_converter(StringLookup, IntegerLookup, TextVectorization)
-def _tokens(graph: Graph, layer: Layer, value: Value) -> Value:
-    """Vocabularies work on strings and Python dicts; the exported graph takes numbers."""
-    raise ValueError(
-        f"ONNX export: layer '{layer.name}' ({type(layer).__name__}) looks tokens up in a "
-        "vocabulary, which an ONNX file written by glassnet cannot hold (numbers only). Export "
-        "the model that starts after it, taking the ids, and look the tokens up before calling "
-        "it (layer.get_vocabulary() lists them)."
-    )
-
-
 #: Each element-wise merge layer's ONNX op (Add and Sub are binary, the others variadic).
 _MERGE_OPS = {Add: "Add", Subtract: "Sub", Multiply: "Mul", Maximum: "Max", Minimum: "Min"}
 
@@ -1263,6 +1256,33 @@ def _names(model: Layer, kind: str, count: int) -> list[str]:
     return [kind] if count == 1 else list(getattr(model, f"{kind}_names"))
 
 
+#: The ai.onnx.ml version written where LabelEncoder is used (its keys and values as lists).
+ML_OPSET = 3
+_ONNX_TYPES = {"float32": "FLOAT", "int64": "INT64", "string": "STRING"}
+
+
+def _input_dtypes(model: Layer, count: int) -> list[str]:
+    """The dtype of each of the model's inputs, as ``Value.dtype``: "string" for
+    ``Input(dtype="string")``, "int64" for integer inputs, else "float32"."""
+    if isinstance(model, Functional):
+        found = [getattr(t, "dtype", "float32") for t in model.inputs]
+    else:
+        first = getattr(model, "_input_layer", None)
+        found = [getattr(first, "dtype", "float32")] * count
+    kinds = {"O": "string", "U": "string", "i": "int64", "u": "int64"}
+    return [kinds.get(np.dtype(d).kind, "float32") for d in found]
+
+
+def _value_info(onnx: Any, name: str, value: Value, batch_name: str) -> Any:
+    elem = getattr(onnx.TensorProto, _ONNX_TYPES[value.dtype])
+    return onnx.helper.make_tensor_value_info(name, elem, [batch_name, *value.shape[1:]])
+
+
+def _domains(nodes: list[Any]) -> list[str]:
+    """The operator domains other than the standard one that ``nodes`` use, sorted."""
+    return sorted({n.domain for n in nodes} - {"", "ai.onnx"})
+
+
 def to_onnx(
     model: Layer,
     *,
@@ -1282,21 +1302,26 @@ def to_onnx(
                 f"ONNX export: every axis but the batch must have a known size (convolution "
                 f"pads are computed from it). Received input shape {shape}."
             )
+    if opset < TEXT_OPSET and any(
+        isinstance(x, TextVectorization) for _, x in model.named_layers()
+    ):
+        opset = TEXT_OPSET  # StringSplit, StringConcat
     graph = Graph(opset)
     names = _names(model, "input", len(shapes))
-    sources = [Value(graph.name(n), s, NHWC) for n, s in zip(names, shapes, strict=True)]
+    dtypes = _input_dtypes(model, len(shapes))
+    sources = [
+        Value(graph.name(n), s, NHWC, dtype=d)
+        for n, s, d in zip(names, shapes, dtypes, strict=True)
+    ]
     several = isinstance(model, Functional) and len(model.outputs) > 1
     out_names = [graph.name(n) for n in _names(model, "output", 2 if several else 1)]
     out = convert_layer(graph, model, sources[0] if len(sources) == 1 else sources)
     outs = [graph.layout(v, NHWC) for v in (out if isinstance(out, list) else [out])]
-    float32 = onnx.TensorProto.FLOAT
     ends = []
     for name, value in zip(out_names, outs, strict=True):
         graph.nodes.append(helper.make_node("Identity", [value.name], [name], name=name))
-        ends.append(helper.make_tensor_value_info(name, float32, [batch_name, *value.shape[1:]]))
-    starts = [
-        helper.make_tensor_value_info(v.name, float32, [batch_name, *v.shape[1:]]) for v in sources
-    ]
+        ends.append(_value_info(onnx, name, value, batch_name))
+    starts = [_value_info(onnx, v.name, v, batch_name) for v in sources]
     onnx_graph = helper.make_graph(
         graph.nodes, model.name, starts, ends, initializer=graph.initializers
     )
@@ -1306,7 +1331,10 @@ def to_onnx(
         onnx_graph,
         producer_name="glassnet",
         producer_version=__version__,
-        opset_imports=[helper.make_opsetid("", opset)],
+        opset_imports=[
+            helper.make_opsetid("", opset),
+            *(helper.make_opsetid(d, ML_OPSET) for d in _domains(graph.nodes)),
+        ],
     )
     # The oldest IR version that carries this opset, so older runtimes can load the file too.
     proto.ir_version = helper.find_min_ir_version_for(list(proto.opset_import))
@@ -1317,8 +1345,21 @@ def to_onnx(
         "glassnet_model": json.dumps(type(model).__name__),
     }
     helper.set_model_props(proto, metadata)
+    if any(v.dtype != "float32" for v in sources):
+        _output_types(onnx, proto, [v.name for v in outs])
     onnx.checker.check_model(proto)
     return proto
+
+
+def _output_types(onnx: Any, proto: Any, values: list[str]) -> None:
+    """Declare each output with the element type ONNX infers for the value it shows: ids
+    (int64) or tokens (strings) that a shape layer (Reshape, Flatten) passed on after a
+    vocabulary layer, whose converter wrote a float32 Value."""
+    inferred = onnx.shape_inference.infer_shapes(proto)
+    types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+    for output, value in zip(proto.graph.output, values, strict=True):
+        if types.get(value):
+            output.type.tensor_type.elem_type = types[value]
 
 
 def export(
@@ -1331,18 +1372,21 @@ def export(
     """Write ``model`` to ``path`` as an ONNX file and return the ``onnx.ModelProto``.
 
     The graph takes the same input as ``model.predict`` — float32 ``(N, H, W, C)``, any batch
-    size N — and gives the same output. Class names and preprocessing are stored as JSON in the
-    model's ``metadata_props`` (keys ``class_names``, ``preprocessing``, ``input_layout``).
+    size N; strings or int64 codes for a model starting with a vocabulary layer
+    (``Input(shape, dtype="string")``, ``onnx_text``) — and gives the same output. Class
+    names and preprocessing are stored as JSON in the model's ``metadata_props`` (keys
+    ``class_names``, ``preprocessing``, ``input_layout``).
 
     Args:
         model: a built glassnet model made of supported layers (``supported_layers()``).
         path: the file to write, e.g. ``"cats.onnx"`` (written to a temporary file, then
             renamed).
-        opset: the ONNX opset version (17 or newer).
+        opset: the ONNX opset version (17 or newer; 20 at least for a TextVectorization).
         input_shape: the shape of one sample, for a model that is not built yet.
 
     Raises:
-        ValueError: naming an unsupported layer and listing the supported ones.
+        ValueError: naming an unsupported layer and listing the supported ones, or a
+            vocabulary layer's option that no ONNX operator reproduces (``onnx_text``).
     """
     proto = to_onnx(model, opset=opset, input_shape=input_shape)
     path = os.fspath(path)

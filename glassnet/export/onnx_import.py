@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from glassnet import ops
+from glassnet.export.onnx_text import layer_groups, read_layer
 from glassnet.layers import (
     ELU,
     Activation,
@@ -298,6 +299,7 @@ class _Builder:
         self.values: dict[str, _Tensor] = {}
         self._count = 0
         self.node: Any = None  # the ONNX node being converted, for messages
+        self.onnx = onnx
         self.values_left = MAX_IMPORT_VALUES  # what the zero sample run by build may hold
         # how many nodes (and graph outputs) read each ONNX tensor
         self.uses = Counter(name for n in proto.graph.node for name in n.input)
@@ -1264,6 +1266,21 @@ def _cast(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> 
     return b.emit("cast", [x], x.shape, x.cl, dtype=dtype.name)
 
 
+def _uncast(b: _Builder, ids: _Tensor) -> _Tensor:
+    """The ids before a Cast made just for the lookup (an Embedding takes float or integer
+    ids alike), so that a text model stays a plain chain of layers."""
+    last = b.nodes[-1] if b.nodes else None
+    if last is None or last["op"] != "cast" or last["output"] != ids.name:
+        return ids
+    if b.uses_of(ids.name) != 1:
+        return ids
+    source = next((t for t in b.values.values() if t.name == last["inputs"][0]), None)
+    if source is None:
+        return ids
+    b.nodes.pop()
+    return source
+
+
 def _gather(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -> _Tensor:
     """Gather of rows of a constant table by ids (axis 0): an ``Embedding`` layer holding the
     table, so it trains; Gather of a tensor by constant indices along a sample's axis: a
@@ -1271,7 +1288,7 @@ def _gather(b: _Builder, node: Any, attrs: dict[str, Any], ins: list[_Tensor]) -
     table, indices = b.const(node.input[0]), b.const(node.input[1])
     axis = int(attrs.get("axis", 0))
     if table is not None and table.ndim == 2 and axis == 0 and indices is None:
-        ids = b.plain(ins[0])
+        ids = _uncast(b, b.plain(ins[0]))
         layer = Embedding(int(table.shape[0]), int(table.shape[1]))
         return b.layer(layer, [ids], False, embeddings=table)
     if table is None and indices is not None:
@@ -1369,6 +1386,8 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
 
     A chain of layers becomes a ``Sequential``; any other graph an ``OnnxGraph``. Images are
     channels-last in glassnet: a graph whose input is NCHW (PyTorch) takes NHWC arrays here.
+    The vocabulary layers glassnet exported (``onnx_text``) come back as themselves, and the
+    model then takes strings (or int64 codes) as its ONNX graph did.
     Class names and preprocessing stored by glassnet's exporter are restored.
 
     Raises:
@@ -1380,7 +1399,10 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
     path = os.fspath(path)
     onnx, proto = _load(path)
     graph = proto.graph
-    unsupported = sorted({n.op_type for n in graph.node} - {*_OPS, "Constant"})
+    groups = layer_groups(graph.node)  # the vocabulary layers glassnet wrote
+    grouped = {id(n) for nodes in groups.values() for n in nodes}
+    rest = [n for n in graph.node if id(n) not in grouped]
+    unsupported = sorted({n.op_type for n in rest} - {*_OPS, "Constant"})
     if unsupported:
         raise ValueError(
             f"import_onnx: '{path}' uses operators glassnet cannot import: "
@@ -1407,6 +1429,7 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
         for n in consumers
     )
     nhwc_input = nhwc_input and len(dims) in _HELD_RANKS
+    dtype = _dtype(onnx, source.type.tensor_type.elem_type)
     if len(dims) in _HELD_RANKS and not nhwc_input:  # NCHW: glassnet feeds it NHWC
         start = _Tensor("input", (None, *dims[2:], dims[1]), cl=True)
     else:
@@ -1415,8 +1438,17 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
         b = _Builder(onnx, proto)
         b.values[source.name] = start
         b.claim(start)
-        for node in graph.node:
+        opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
+        types = {v.name: v.type.tensor_type.elem_type for v in [*graph.input, *graph.value_info]}
+        for index, node in enumerate(graph.node):
             b.node = node
+            if id(node) in grouped:
+                if index in groups:  # a vocabulary layer: its nodes become the layer
+                    nodes, x = groups[index], b.values[node.input[0]]
+                    kind = _dtype(onnx, types.get(node.input[0], onnx.TensorProto.FLOAT))
+                    layer = read_layer(onnx, nodes, b.consts, x.shape, kind, opset)
+                    b.values[nodes[-1].output[0]] = b.layer(layer, [x], False)
+                continue
             attrs = _attrs(onnx, node)
             if node.op_type == "Constant":
                 b.consts[node.output[0]] = b.array(onnx, attrs["value"], f"Constant '{node.name}'")
@@ -1438,7 +1470,7 @@ def import_onnx(path: str | os.PathLike[str]) -> Model:
     except ValueError as err:
         raise ValueError(f"{err} (in '{path}')") from err
     out = b.plain(b.values[graph.output[0].name])
-    model = _assemble(b, start, out)
+    model = _assemble(b, start, out, dtype)
     for key in ("class_names", "preprocessing"):
         with contextlib.suppress(KeyError, json.JSONDecodeError):
             setattr(model, key, json.loads(meta[key]))
@@ -1472,16 +1504,42 @@ def _held_sequence(t: Any) -> bool:
     return isinstance(t, _Tensor) and t.cl and len(t.shape) == 3
 
 
-def _assemble(b: _Builder, start: _Tensor, out: _Tensor) -> Model:
-    """A Sequential for a plain chain of layers, an OnnxGraph otherwise; built, weights set."""
+def _dtype(onnx: Any, elem_type: int) -> str:
+    """An ONNX element type as ``Input``'s dtype: "string", "int64" or "float32"."""
+    names = {onnx.TensorProto.STRING: "string", onnx.TensorProto.INT64: "int64"}
+    return names.get(elem_type, "float32")
+
+
+def _assemble(b: _Builder, start: _Tensor, out: _Tensor, dtype: str = "float32") -> Model:
+    """A Sequential for a plain chain of layers, an OnnxGraph otherwise; built, weights set.
+    A graph taking strings or ids starts with its vocabulary layer: the layer, then the rest
+    (an OnnxGraph built on the layer's numbers)."""
     input_shape = start.shape[1:]
     chain = bool(b.nodes) and all(n["op"] == "layer" and not n.get("multi") for n in b.nodes)
     previous = start.name
     for node in b.nodes if chain else []:
         chain = chain and node["inputs"] == [previous]
         previous = node["output"]
+    first = b.nodes[0] if b.nodes else {}
     if chain and previous == out.name:
-        model: Model = Sequential([Input(input_shape), *b.parts])
+        model: Model = Sequential([Input(input_shape, dtype=dtype), *b.parts])
+    elif dtype != "float32" and first.get("op") == "layer" and first["inputs"] == [start.name]:
+        head = b.parts[first["index"]]
+        rest = [dict(n, index=n["index"] - 1) if n["op"] == "layer" else n for n in b.nodes[1:]]
+        if any(n["op"] == "layer" and n["index"] < 0 for n in rest) or start.name in {
+            name for n in rest for name in n["inputs"]
+        }:
+            raise ValueError("import_onnx: the graph's input feeds more than its first layer.")
+        shape = head.compute_output_shape((None, *input_shape))
+        tail = OnnxGraph(
+            rest,
+            b.parts[1:],
+            {k: v.tolist() for k, v in b.used_consts.items()},
+            input_name=first["output"],
+            output_name=out.name,
+        )
+        tail.build(tuple(shape))
+        model = Sequential([Input(input_shape, dtype=dtype), head, tail])
     else:
         nodes = list(b.nodes)
         if out.name == start.name or not nodes:

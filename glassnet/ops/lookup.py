@@ -149,7 +149,8 @@ class EncodeCategoriesOp(Function):
             out = np.zeros((*rows.shape, depth), np.float32)
             np.put_along_axis(out, rows[..., None].astype(np.intp), 1.0, axis=-1)
         else:
-            shape = (-1, ids.shape[-1]) if ids.ndim else (1, 1)
+            # (samples, ids per sample); a batch of empty texts has none: (N, 0)
+            shape = (int(np.prod(ids.shape[:-1])), ids.shape[-1]) if ids.ndim else (1, 1)
             samples, keep = ids.reshape(shape), counted.reshape(shape)
             out = np.zeros((samples.shape[0], depth), np.float32)
             rows = np.broadcast_to(np.arange(samples.shape[0])[:, None], samples.shape)

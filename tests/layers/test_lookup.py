@@ -172,6 +172,13 @@ def test_text_vectorization_counting_modes():
     )
 
 
+def test_counting_modes_take_a_batch_of_empty_texts():
+    """No words in any text: (N, 0) ids, and every count is 0 (not a reshape error)."""
+    for mode in ("count", "multi_hot"):
+        layer = layers.TextVectorization(output_mode=mode, vocabulary=["a", "b"])
+        np.testing.assert_array_equal(layer(np.array(["", " ! "])).numpy(), np.zeros((2, 3)))
+
+
 def test_text_vectorization_errors_a_user_can_cause():
     with pytest.raises(ValueError, match="TextVectorization: 'standardize' must be None or one"):
         layers.TextVectorization(standardize=str.lower)

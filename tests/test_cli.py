@@ -227,7 +227,7 @@ def test_train_interrupted_then_resumed(shapes, tmp_path, monkeypatch):
 
 
 def test_train_defaults_are_the_photo_recipe(trained):
-    out, result = trained
+    out, _ = trained
     model = gn.load_model(out)
     kinds = [type(layer).__name__ for layer in model.layers]
     assert model.name == "photo_cnn" and "BasicBlock" in kinds

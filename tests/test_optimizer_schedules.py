@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from typing import Any
@@ -442,7 +443,7 @@ def test_one_cycle_is_a_cosine_decay_with_warm_up() -> None:
     assert schedule(100) == pytest.approx(0.002 / 25 / 1e4)
     rates = [schedule(s) for s in range(101)]
     assert rates.index(max(rates)) == 25
-    assert all(a > b for a, b in zip(rates[25:], rates[26:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(rates[25:]))
     again = deserialize(serialize(schedule))
     assert [again(s) for s in range(101)] == rates
     assert one_cycle(1.0, 10, warmup_share=0.0)(0) == pytest.approx(1.0)

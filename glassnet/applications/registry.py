@@ -26,9 +26,9 @@ __all__ = ["canonical_name", "get", "names"]
 
 _BUILDERS: dict[str, Callable[..., Model]] = {
     "small-cnn": small_cnn,
-    "photo-cnn": photo_cnn,
     "lenet5": LeNet5,
     "mlp": mlp,
+    "photo-cnn": photo_cnn,
     "alexnet": AlexNet,
     "vgg11": VGG11,
     "vgg13": VGG13,

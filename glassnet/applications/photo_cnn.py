@@ -3,9 +3,11 @@
 A stem (3×3 convolution, batch normalization, ReLU, 2×2 max-pooling) and four stages of one
 ResNet ``BasicBlock`` each — two 3×3 convolutions with a skip connection — doubling the filters
 from 32 to 256 while halving the image, then global average pooling, dropout and one Dense
-layer. It is ResNet-18's design at a quarter of its width and half its depth, sized for a few
-thousand photos at 96–128 pixels on a laptop's CPU: the skip connections let it train quickly
-from scratch, and global average pooling keeps the classifier independent of the image size.
+layer. It is ResNet-18's design at half its width and half its depth (one block per stage
+instead of two), with a gentler stem (a 3×3 convolution at full size instead of a 7×7 one with
+stride 2) that keeps the detail of small images; sized for a few thousand photos at 96–128
+pixels on a laptop's CPU. The skip connections let it train quickly from scratch, and global
+average pooling keeps the classifier independent of the image size.
 
 Its convolutions pad the way PyTorch does (``padding="torch"``: k // 2 on every side), so a
 ``torch.nn`` twin with the same weights computes the same numbers (``benchmarks/photos.py``

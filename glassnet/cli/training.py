@@ -359,6 +359,12 @@ def _plan_for_budget(run: _Run, net: Model, train_ds: Any, val_ds: Any) -> None:
     times = measure_steps(net, train_ds, val_ds)
     plan = plan_epochs(budget, times, len(train_ds), len(val_ds) if val_ds is not None else 0)
     run.epochs = plan.epochs
+    if run.distributed:
+        # Every rank must train as many epochs: rank 0's plan (timed on whole batches, so a
+        # cautious one) is everyone's.
+        from glassnet import distributed
+
+        run.epochs = distributed.initialize().comm.bcast(plan.epochs, root=0)
     typer.echo(plan.describe())
 
 

@@ -118,13 +118,15 @@ def measure_steps(
     steps: int = 3,
     clock: Callable[[], float] = time.perf_counter,
 ) -> StepTimes:
-    """Time ``steps`` training steps of the compiled ``model`` on ``train_batches`` (after one
-    untimed step, which records the step for replay), and as many validation batches, then
-    restore the weights, the optimizer's state and every random generator (the model's and
-    the data's), so training afterwards starts exactly where it would have without this.
+    """Time ``steps`` training steps of the compiled ``model`` on ``train_batches``, and as
+    many validation batches, then restore the weights, the optimizer's state and every random
+    generator (the model's and the data's), so training afterwards starts exactly where it
+    would have without this.
 
-    Each timed step includes fetching its batch, as in ``fit``. Fewer batches than asked for
-    are timed when the data has fewer.
+    The first ``WARMUP`` batches of each kind are run but not timed: the first records the
+    step for replay and the second checks the replay against the graph (``models.replay``),
+    both slower than every later batch. Each timed step includes fetching its batch, as in
+    ``fit``. With fewer batches than that, the last one's time is used.
     """
     weights = {k: np.array(v) for k, v in model.state_dict().items()}
     generators = checkpoint._generators(model, train_batches)
@@ -146,11 +148,15 @@ def measure_steps(
     return StepTimes(train_step, val_batch, clock() - start)
 
 
+#: Batches run before the timing starts (recording the replay, then checking it).
+WARMUP = 2
+
+
 def _time_batches(
     step: Callable[..., Any], batches: Iterable[Any], count: int, clock: Callable[[], float]
 ) -> float:
     """Mean seconds of ``step(x, y)`` (fetching the batch included) over ``count`` batches
-    after a first, untimed one; the first one's own time where there is no other batch."""
+    after ``WARMUP`` untimed ones; the last one's time where there are no more batches."""
     durations = []
     begin = clock()
     for x, y, *_ in batches:
@@ -158,9 +164,9 @@ def _time_batches(
         now = clock()
         durations.append(now - begin)
         begin = now
-        if len(durations) > count:
+        if len(durations) >= WARMUP + count:
             break
     if not durations:
         return 0.0
-    timed = durations[1:] or durations
+    timed = durations[WARMUP:] or durations[-1:]
     return sum(timed) / len(timed)

@@ -83,10 +83,10 @@ def test_measure_steps_times_real_steps_then_puts_everything_back(rng):
     flip_state = model.layers[0]._rng.bit_generator.state
     ticks = itertools.count(0.0, 0.5)  # each clock reading 0.5 s after the last
     times = measure_steps(model, batches, batches[:2], steps=3, clock=lambda: next(ticks))
-    # Readings: the start; begin and 4 steps (the first untimed); begin and 2 validation
-    # batches; the end: 9 intervals of 0.5 s spent.
+    # Readings: the start; begin and 5 steps (2 untimed); begin and 2 validation batches
+    # (both untimed: the last one's time counts); the end: 10 intervals of 0.5 s.
     assert times.train_step == pytest.approx(0.5) and times.val_batch == pytest.approx(0.5)
-    assert times.spent == pytest.approx(0.5 * 9)
+    assert times.spent == pytest.approx(0.5 * 10)
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[key], err_msg=key)
     assert model.optimizer.iterations == 0
@@ -99,8 +99,12 @@ def test_measure_steps_times_real_steps_then_puts_everything_back(rng):
         np.testing.assert_array_equal(model.state_dict()[key], value, err_msg=key)
 
 
-def test_measure_steps_with_a_single_batch_times_that_one(rng):
+def test_measure_steps_skips_the_warm_up_batches(rng):
+    """The recording batch and the checking batch are slower than the rest: not timed."""
     model, _, _, batches = _model_and_data(rng)
+    readings = iter([0.0, 0.0, 10.0, 15.0, 16.0, 17.0, 18.0, 18.0])
+    times = measure_steps(model, batches, None, steps=3, clock=lambda: next(readings))
+    assert times.train_step == pytest.approx(1.0) and times.val_batch == 0.0
     ticks = itertools.count(0.0, 2.0)
     times = measure_steps(model, batches[:1], None, clock=lambda: next(ticks))
-    assert times.train_step == pytest.approx(2.0) and times.val_batch == 0.0
+    assert times.train_step == pytest.approx(2.0)  # one batch only: its own time

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from glassnet import ops
-from glassnet.checks import build_known
+from glassnet.checks import UNIT, build_known, check_range
 from glassnet.ops.loss import _huber_delta, _int_axis
 from glassnet.tensor import Tensor
 
@@ -111,17 +111,46 @@ class BinaryCrossentropy(_FromLogits):
     _function = ops.binary_crossentropy
 
 
-class CategoricalCrossentropy(_FromLogits):
+class _Smoothed(_FromLogits):
+    """A one-of-K cross-entropy with ``label_smoothing`` ε: the target becomes
+    (1 − ε)·onehot + ε / K, so a confident network is not pushed towards probabilities of
+    exactly 0 and 1 (Szegedy et al., 2016; a regulariser for small datasets)."""
+
+    def __init__(
+        self, from_logits: bool = False, label_smoothing: float = 0.0, name: str | None = None
+    ) -> None:
+        super().__init__(from_logits, name)
+        self.label_smoothing = check_range(
+            type(self).__name__, "label_smoothing", label_smoothing, UNIT
+        )
+
+    def call(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
+        return type(self)._function(
+            y_true,
+            y_pred,
+            from_logits=self.from_logits,
+            sample_weight=sample_weight,
+            label_smoothing=self.label_smoothing,
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {"label_smoothing": self.label_smoothing, **super().get_config()}
+
+
+class CategoricalCrossentropy(_Smoothed):
     """−mean over the batch of Σ_k y_k·log p_k, with one-hot (or soft) labels ``y``;
-    ``from_logits`` says whether ``y_pred`` are raw scores or softmax outputs."""
+    ``from_logits`` says whether ``y_pred`` are raw scores or softmax outputs, and
+    ``label_smoothing`` ε replaces y by y·(1 − ε) + ε / K (Keras's argument)."""
 
     name = "categorical_crossentropy"
     _function = ops.categorical_crossentropy
 
 
-class SparseCategoricalCrossentropy(_FromLogits):
+class SparseCategoricalCrossentropy(_Smoothed):
     """−mean(log p[true class]) with integer class labels (0 … K−1) instead of one-hot rows;
-    ``from_logits`` says whether ``y_pred`` are raw scores or softmax outputs."""
+    ``from_logits`` says whether ``y_pred`` are raw scores or softmax outputs, and
+    ``label_smoothing`` ε aims at (1 − ε)·onehot + ε / K instead (PyTorch's
+    ``CrossEntropyLoss(label_smoothing=ε)``; Keras's sparse loss has no such argument)."""
 
     name = "sparse_categorical_crossentropy"
     _function = ops.sparse_categorical_crossentropy

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from glassnet import optimizers
+from glassnet.applications.photo_recipe import photo_augmentation
 from glassnet.callbacks import Callback, History, PredictProgress
 from glassnet.export.onnx_import import OnnxGraph, import_onnx
 from glassnet.layers import (
@@ -52,9 +53,6 @@ from glassnet.layers import (
     Input,
     Layer,
     Normalization,
-    RandomFlip,
-    RandomRotation,
-    RandomZoom,
     Rescaling,
     Softmax,
 )
@@ -248,13 +246,9 @@ def preprocessing_layers(preprocessing: str, channels: int = 3) -> list[Layer]:
 
 
 def _augmentation(seed: int) -> list[Layer]:
-    """Mild random flips, rotations and zooms, as ``glassnet train --augment`` adds; they act
-    only while training."""
-    return [
-        RandomFlip("horizontal", seed=seed),
-        RandomRotation(0.05, seed=seed + 1),
-        RandomZoom(0.1, seed=seed + 2),
-    ]
+    """The photo recipe's random crops, flips and colour changes, as ``glassnet train
+    --augment`` adds them; they act only while training."""
+    return photo_augmentation(seed)
 
 
 def backbone_blocks(backbone: Model) -> list[list[Layer]]:
@@ -414,7 +408,7 @@ def fine_tune(
         unfreeze_learning_rate: Adam's for that phase; default ``learning_rate / 10``, so the
             pretrained weights move a little, not the large first steps a fresh head takes.
         preprocessing: "auto", "imagenet", "unit" or "none" (``preprocessing_layers``).
-        augment: random flips, rotations and zooms in front of the model, which act in the
+        augment: random crops, flips and colour changes in front of the model, which act in the
             unfreeze phase only: the cached features are of the images as they are.
         out: where to save the model whenever the validation accuracy (the training accuracy
             without ``val_ds``) is the best so far; None saves nothing.

@@ -201,3 +201,101 @@ def test_winograd_computes_glassnets_convolution(monkeypatch):
     monkeypatch.setattr(winograd, "SHAPES", ((2, 6, 3, 4), (1, 5, 4, 2)))
     table = winograd.main(["--pairs", "1"])
     assert table.count("\n| ") == 3  # the header and one row per shape
+
+
+# ----------------------------------------------------------------------------- photos
+def _randomise_batch_norms(model, rng):
+    """BN statistics away from 0 and 1, so that a wrong copy of them would show."""
+    for _, layer in model.named_layers():
+        if isinstance(layer, __import__("glassnet").layers.BatchNormalization):
+            layer.gamma.data[...] = rng.uniform(0.5, 1.5, layer.gamma.shape)
+            layer.beta.data[...] = rng.normal(0.0, 0.1, layer.beta.shape)
+            layer.moving_mean.data[...] = rng.normal(0.0, 0.1, layer.moving_mean.shape)
+            layer.moving_variance.data[...] = rng.uniform(0.5, 1.5, layer.moving_variance.shape)
+
+
+def test_photo_cnn_twin_computes_and_trains_like_glassnet(torch):
+    """benchmarks.photos' torch.nn photo_cnn, with glassnet's weights, gives its predictions
+    (the torch-style padding of the strided blocks, the shortcuts, BN statistics), and one
+    step of the recipe (AdamW with its weight decay and ε, label smoothing, the one-cycle
+    rate) moves both alike."""
+    import glassnet as gn
+    from benchmarks import photos
+    from glassnet.applications import photo_cnn, photo_recipe
+
+    gn.set_seed(0)
+    rng = np.random.default_rng(0)
+    model = photo_cnn((20, 20, 3), classes=3, dropout=0.0)
+    _randomise_batch_norms(model, rng)
+    net = photos.torch_photo_cnn(model, torch).eval()
+    x = rng.uniform(0, 255, (4, 20, 20, 3)).astype(np.float32)
+    y = np.array([0, 1, 2, 1])
+    nchw = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    with torch.no_grad():
+        theirs = torch.softmax(net(nchw), 1).numpy()
+    np.testing.assert_allclose(model.predict(x), theirs, rtol=1e-4, atol=1e-5)
+
+    schedule = gn.optimizers.schedules.one_cycle(0.01, total_steps=10)
+    model.compile(photo_recipe.photo_optimizer("adamw", 10, 0.01), photo_recipe.photo_loss())
+    ours = model.train_on_batch(x, y)
+    opt = torch.optim.AdamW(
+        net.parameters(), lr=schedule(0), weight_decay=photo_recipe.WEIGHT_DECAY, eps=1e-7
+    )
+    net.train()
+    loss = torch.nn.functional.cross_entropy(
+        net(nchw), torch.from_numpy(y), label_smoothing=photo_recipe.LABEL_SMOOTHING
+    )
+    loss.backward()
+    opt.step()
+    assert ours == pytest.approx(loss.item(), rel=1e-5)
+    # The weights moved alike. (Not the predictions: torch's running variance is the unbiased
+    # one, glassnet's Keras's biased one, so inference after training differs slightly.)
+    stem, dense = net[1], net[-1]
+    np.testing.assert_allclose(
+        model.get_layer("stem_conv").kernel.data.transpose(3, 2, 0, 1),
+        stem.weight.detach().numpy(),
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        model.get_layer("predictions").kernel.data.T, dense.weight.detach().numpy(), atol=1e-6
+    )
+
+
+def test_photos_torch_augmentation_keeps_shapes_range_and_identity_crops(torch):
+    from benchmarks import photos
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(6, 3, 10, 12, generator=generator) * 255
+    out = photos.torch_augment(x, generator, torch)
+    assert out.shape == x.shape and float(out.min()) >= 0 and float(out.max()) <= 255
+    assert not torch.allclose(out, x)
+
+
+def test_photos_benchmark_runs_both_sides_on_a_tiny_folder(tmp_path, torch, capsys):
+    """One epoch on a few drawn shapes: both sides train and report an accuracy (no timing
+    is checked); the held-out split is made when the folder has no train/ and test/."""
+    from benchmarks import photos
+    from tests.test_cli import draw_shapes
+
+    root = draw_shapes(tmp_path / "shapes", per_class=15)
+    argv = ["--data", str(root), "--epochs", "1", "--image-size", "16", "--threads", "1"]
+    sides = photos.main([*argv, "--batch-size", "8", "--verbose", "0"])
+    assert [s.framework for s in sides] == ["glassnet", "PyTorch"]
+    assert all(0 <= s.accuracy <= 1 and s.epochs == 1 for s in sides)
+    assert all(s.wall_seconds >= s.train_seconds > 0 for s in sides)
+    shown = capsys.readouterr().out
+    assert "| glassnet |" in shown and "| PyTorch |" in shown
+    assert "glassnet / PyTorch wall time:" in shown and "machine:" in shown
+
+
+def test_photos_split_holds_out_a_share_of_each_class(tmp_path):
+    from benchmarks import photos
+    from tests.test_cli import draw_shapes
+
+    root = draw_shapes(tmp_path / "shapes", per_class=10)
+    train, test = photos.split_folder(root, tmp_path / "work", 0.2, seed=0)
+    for name in ("circles", "squares"):
+        assert len(list((test / name).iterdir())) == 2
+        assert len(list((train / name).iterdir())) == 8
+    (root / "train").mkdir(), (root / "test").mkdir()
+    assert photos.split_folder(root, tmp_path / "other", 0.2, 0) == (root / "train", root / "test")

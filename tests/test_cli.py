@@ -212,6 +212,77 @@ def test_train_interrupted_then_resumed(shapes, tmp_path, monkeypatch):
     with open(tmp_path / "run.history.csv", newline="") as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2]
     assert gn.load_model(out).class_names == ["circles", "squares"]
+    # The one-cycle schedule went on from the restored step count, over the same 3 epochs:
+    # the resumed run ends with the weights of a run never interrupted.
+    resumed = gn.load_model(out.parent / "run.glassnet.checkpoints" / "epoch-0003.glassnet")
+    schedule = resumed.optimizer.get_config()["learning_rate"]["config"]
+    total = schedule["warmup_steps"] + schedule["decay_steps"]
+    assert resumed.optimizer.iterations == total and total % 3 == 0  # 3 epochs of updates
+    straight = tmp_path / "straight.glassnet"
+    result = runner.invoke(app, [*args[:-1], str(straight), "--verbose", "0"])
+    assert result.exit_code == 0, result.output
+    whole = gn.load_model(tmp_path / "straight.glassnet.checkpoints" / "epoch-0003.glassnet")
+    for key, value in whole.state_dict().items():
+        np.testing.assert_array_equal(resumed.state_dict()[key], value, err_msg=key)
+
+
+def test_train_defaults_are_the_photo_recipe(trained):
+    out, _ = trained
+    model = gn.load_model(out)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert model.name == "photo_cnn" and "BasicBlock" in kinds
+    assert kinds[:4] == ["RandomResizedCrop", "RandomFlip", "RandomBrightness", "RandomContrast"]
+    assert type(model.optimizer).__name__ == "AdamW" and model.optimizer.weight_decay == 0.05
+    schedule = model.optimizer.get_config()["learning_rate"]
+    assert schedule["class_name"] == "CosineDecay"
+    assert schedule["config"]["warmup_target"] == pytest.approx(0.002)
+    assert model.loss.get_config()["label_smoothing"] == 0.1
+
+
+def test_train_old_defaults_stay_reachable(shapes, tmp_path):
+    out = tmp_path / "old.glassnet"
+    old = ["--model", "small-cnn", "--optimizer", "adam", "--schedule", "constant"]
+    old += ["--label-smoothing", "0", "--no-augment", "--patience", "0"]
+    args = ["train", str(shapes), "--image-size", "16", "--epochs", "2", "--out", str(out)]
+    result = runner.invoke(app, [*args, *old, "--verbose", "0"])
+    assert result.exit_code == 0, result.output
+    model = gn.load_model(out)
+    assert model.name == "small_cnn" and not model.layers[0].name.startswith("random")
+    assert type(model.optimizer).__name__ == "Adam" and model.optimizer.learning_rate == 0.001
+    assert model.loss.get_config()["label_smoothing"] == 0.0
+
+
+def test_train_to_a_time_budget_plans_the_epochs_and_the_schedule(shapes, tmp_path):
+    out = tmp_path / "budget.glassnet"
+    args = ["train", str(shapes), "--image-size", "16", "--time-budget", "4s", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--patience", "0", "--verbose", "0", "--tta"])
+    assert result.exit_code == 0, result.output
+    planned = re.search(r"Time budget 4s: one epoch takes about .* so (\d+) epoch\(s\) are planned",
+                        result.output)  # fmt: skip
+    assert planned, result.output
+    epochs = int(planned[1])
+    assert f"\n{epochs} epoch(s) trained" in result.output
+    assert "with test-time augmentation (flips) on the" in result.output
+    latest = json.loads((tmp_path / "budget.glassnet.checkpoints" / "latest.json").read_text())
+    last = gn.load_model(tmp_path / "budget.glassnet.checkpoints" / latest["checkpoint"])
+    schedule = last.optimizer.get_config()["learning_rate"]["config"]
+    assert last.optimizer.iterations == schedule["warmup_steps"] + schedule["decay_steps"]
+    # A planned run cannot be continued by planning again: the printed command gives --epochs.
+    result = runner.invoke(app, [*args, "--resume"])
+    assert result.exit_code == 1 and "--time-budget plans a run from its start" in result.stderr
+
+
+def test_train_refuses_a_time_budget_it_cannot_read(shapes):
+    result = runner.invoke(app, ["train", str(shapes), "--time-budget", "soon"])
+    assert result.exit_code == 1
+    assert "cannot read the duration 'soon'" in result.stderr and "1h30m" in result.stderr
+
+
+def test_evaluate_with_test_time_augmentation(trained, test_shapes):
+    out, _ = trained
+    result = runner.invoke(app, ["evaluate", str(out), str(test_shapes), "--tta"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Accuracy: \d+\.\d+% \(\d+/\d+\)", result.output)
 
 
 def test_check_prints_the_doctors_report(shapes):
@@ -343,12 +414,19 @@ def test_summary_of_an_architecture():
 def test_build_classifier_puts_preprocessing_inside_the_model():
     model = build_classifier("lenet5", (28, 28, 1), 3, augment=True)
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds[:4] == ["RandomFlip", "RandomRotation", "RandomZoom", "Rescaling"]
+    assert kinds[:5] == [
+        "RandomResizedCrop",
+        "RandomFlip",
+        "RandomBrightness",
+        "RandomContrast",
+        "Rescaling",
+    ]
     assert model.compute_output_shape((None, 28, 28, 1)) == (None, 3)
     x = np.full((2, 28, 28, 1), 255.0, np.float32)
     assert np.allclose(model.predict(x), model.predict(x))  # augmentation is off at inference
-    small = build_classifier("small-cnn", (32, 32, 3), 2)
-    assert [type(layer).__name__ for layer in small.layers].count("Rescaling") == 1
+    for name in ("small-cnn", "photo-cnn"):
+        small = build_classifier(name, (32, 32, 3), 2)
+        assert [type(layer).__name__ for layer in small.layers].count("Rescaling") == 1
 
 
 def test_per_class_scores_from_a_confusion_matrix():

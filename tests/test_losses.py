@@ -279,3 +279,55 @@ def test_sample_weight_errors_name_the_culprit(rng):
 
     with pytest.raises(TypeError, match="Mine: this loss takes no sample_weight"):
         Mine()(np.zeros((4, 3)), p, sample_weight=np.ones(4))
+
+
+# ------------------------------------------------------------------ label smoothing
+@pytest.mark.parametrize("epsilon", [0.0, 0.1, 0.5, 1.0])
+@pytest.mark.parametrize("from_logits", [True, False])
+def test_label_smoothing_matches_torch_cross_entropy(epsilon, from_logits, torch, rng):
+    """PyTorch's CrossEntropyLoss(label_smoothing=ε) aims at (1 − ε)·onehot + ε / K, for
+    class ids (the sparse loss) and for one-hot rows (Keras's CategoricalCrossentropy)."""
+    z = rng.normal(0, 2, (6, 4)).astype(np.float32)
+    ids = rng.integers(0, 4, 6)
+    t = torch.tensor(z, requires_grad=True)
+    want = torch.nn.functional.cross_entropy(t, torch.tensor(ids), label_smoothing=epsilon)
+    want.backward()
+    onehot = np.eye(4, dtype=np.float32)[ids]
+    for loss, target in [
+        (losses.SparseCategoricalCrossentropy, ids),
+        (losses.CategoricalCrossentropy, onehot),
+    ]:
+        x = Tensor(z, requires_grad=True)
+        y_pred = x if from_logits else ops.softmax(x)
+        got = loss(from_logits=from_logits, label_smoothing=epsilon)(target, y_pred)
+        got.backward()
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got.item(), want.item(), rtol=1e-5)
+        np.testing.assert_allclose(x.grad, t.grad.numpy(), atol=1e-6)
+
+
+def test_label_smoothing_on_probabilities_without_a_softmax_graph(rng):
+    """Probabilities that did not come from a softmax op go through the clipped formula."""
+    p = rng.dirichlet(np.ones(3), size=5).astype(np.float32)
+    ids = rng.integers(0, 3, 5)
+    target = 0.9 * np.eye(3)[ids] + 0.1 / 3
+    want = -np.mean(np.sum(target * np.log(np.clip(p, 1e-7, 1 - 1e-7)), axis=1))
+    got = losses.SparseCategoricalCrossentropy(label_smoothing=0.1)(ids, Tensor(p)).item()
+    assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_label_smoothing_config_and_errors():
+    loss = losses.SparseCategoricalCrossentropy(label_smoothing=0.1)
+    assert loss.get_config() == {
+        "label_smoothing": 0.1,
+        "from_logits": False,
+        "name": "sparse_categorical_crossentropy",
+    }
+    again = losses.deserialize(losses.serialize(loss))
+    assert again.label_smoothing == 0.1
+    with pytest.raises(ValueError, match=r"'label_smoothing' must be in \[0, 1\].*=1.5"):
+        losses.CategoricalCrossentropy(label_smoothing=1.5)
+    with pytest.raises(TypeError, match=r"'label_smoothing' must be a real number"):
+        losses.SparseCategoricalCrossentropy(label_smoothing="0.1")
+    with pytest.raises(ValueError, match=r"sparse_categorical_crossentropy: 'label_smoothing'"):
+        ops.sparse_categorical_crossentropy([0], Tensor([[0.5, 0.5]]), label_smoothing=-0.1)

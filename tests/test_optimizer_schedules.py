@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from typing import Any
@@ -22,6 +23,7 @@ from glassnet.optimizers.schedules import (
     PiecewiseConstantDecay,
     PolynomialDecay,
     deserialize,
+    one_cycle,
     serialize,
 )
 
@@ -428,3 +430,35 @@ def test_a_schedule_that_gives_a_bad_rate_is_reported_at_the_step() -> None:
     np.testing.assert_allclose(p.numpy(), [0.9, 0.9])
     with pytest.raises(TypeError, match=r"returned 'fast' at step 0; __call__\(step\) must"):
         SGD(GivesTextTestSchedule()).learning_rate  # noqa: B018
+
+
+def test_one_cycle_is_a_cosine_decay_with_warm_up() -> None:
+    """Peak/25 up to the peak over the first quarter, then half a cosine down to
+    peak/(25·1e4): fast.ai's fit_one_cycle shape, saved as the CosineDecay it is."""
+    schedule = one_cycle(0.002, total_steps=100)
+    assert type(schedule) is CosineDecay
+    assert schedule(0) == pytest.approx(0.002 / 25)
+    assert schedule(25) == pytest.approx(0.002)
+    assert schedule(10) == pytest.approx(0.002 / 25 + (0.002 - 0.002 / 25) * 10 / 25)
+    assert schedule(100) == pytest.approx(0.002 / 25 / 1e4)
+    rates = [schedule(s) for s in range(101)]
+    assert rates.index(max(rates)) == 25
+    assert all(a > b for a, b in itertools.pairwise(rates[25:]))
+    again = deserialize(serialize(schedule))
+    assert [again(s) for s in range(101)] == rates
+    assert one_cycle(1.0, 10, warmup_share=0.0)(0) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"max_learning_rate": 0.0}, r"one_cycle: 'max_learning_rate' must be a number > 0"),
+        ({"total_steps": 0}, r"one_cycle: 'total_steps'"),
+        ({"warmup_share": 1.0}, r"'warmup_share' must be in \[0, 1\)"),
+        ({"start_divisor": 0.5}, r"'start_divisor' must be >= 1"),
+    ],
+)
+def test_one_cycle_argument_errors(kwargs: dict, match: str) -> None:
+    arguments = {"max_learning_rate": 0.01, "total_steps": 10, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        one_cycle(**arguments)

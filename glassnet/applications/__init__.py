@@ -19,7 +19,9 @@ normalised with ImageNet's mean and std (see ``glassnet.applications.resnet``). 
 pretrained network on your own photos, see ``glassnet.transfer``.
 
 - ``mlp``: fully connected layers (the multilayer perceptron).
-- ``small_cnn``: a small photo classifier for your own folders (``glassnet train``'s default).
+- ``small_cnn``: a small, quick classifier for your own folders (``glassnet demo``-sized).
+- ``photo_cnn``: a small ResNet for your own photos at 96–128 pixels, trained from scratch
+  (``glassnet train``'s default).
 - ``LeNet5``: LeCun et al. 1998, digits.
 - ``AlexNet``: Krizhevsky et al. 2012, the first big GPU-trained CNN.
 - ``VGG11``, ``VGG13``, ``VGG16``, ``VGG19``: Simonyan and Zisserman 2014, stacks of 3×3.
@@ -39,6 +41,7 @@ from glassnet.applications.googlenet import BasicConv2D, GoogLeNet, Inception
 from glassnet.applications.lenet import LeNet5
 from glassnet.applications.mlp import mlp
 from glassnet.applications.mobilenet_v2 import MobileNetV2
+from glassnet.applications.photo_cnn import photo_cnn
 from glassnet.applications.registry import canonical_name, get, names
 from glassnet.applications.resnet import (
     BasicBlock,
@@ -74,5 +77,6 @@ __all__ = [
     "get",
     "mlp",
     "names",
+    "photo_cnn",
     "small_cnn",
 ]

@@ -16,6 +16,7 @@ from glassnet.applications.googlenet import GoogLeNet
 from glassnet.applications.lenet import LeNet5
 from glassnet.applications.mlp import mlp
 from glassnet.applications.mobilenet_v2 import MobileNetV2
+from glassnet.applications.photo_cnn import photo_cnn
 from glassnet.applications.resnet import ResNet18, ResNet34, ResNet50, ResNet101, ResNet152
 from glassnet.applications.small_cnn import small_cnn
 from glassnet.applications.vgg import VGG11, VGG13, VGG16, VGG19
@@ -27,6 +28,7 @@ _BUILDERS: dict[str, Callable[..., Model]] = {
     "small-cnn": small_cnn,
     "lenet5": LeNet5,
     "mlp": mlp,
+    "photo-cnn": photo_cnn,
     "alexnet": AlexNet,
     "vgg11": VGG11,
     "vgg13": VGG13,

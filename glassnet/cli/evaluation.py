@@ -26,7 +26,7 @@ from glassnet.data.images import model_preprocessing
 if TYPE_CHECKING:
     from glassnet.models import Model
 
-__all__ = ["echo_scores", "evaluate", "per_class_scores", "predict", "predict_dataset"]
+__all__ = ["Tta", "echo_scores", "evaluate", "per_class_scores", "predict", "predict_dataset"]
 
 
 def _probabilities(outputs: np.ndarray, model: Model) -> np.ndarray:
@@ -44,6 +44,12 @@ def _probabilities(outputs: np.ndarray, model: Model) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- evaluate
+#: ``--tta``, shared with ``glassnet train``'s held-out report.
+Tta = typer.Option(
+    help="Test-time augmentation: average each image's probabilities with its mirror image's."
+)
+
+
 def _folder_image_size(model: Model, settings: dict[str, Any], resizes: bool) -> tuple[int, int]:
     """The one size evaluate loads every image at: the stored one, else the model's input."""
     if resizes:
@@ -58,7 +64,9 @@ def _folder_image_size(model: Model, settings: dict[str, Any], resizes: bool) ->
     return image_size
 
 
-def _predict_folder(model: Model, data_dir: Path, batch_size: int) -> tuple[Any, ...]:
+def _predict_folder(
+    model: Model, data_dir: Path, batch_size: int, tta: bool = False
+) -> tuple[Any, ...]:
     """(probabilities (N, K), labels (N,), file paths, doctor's report) for every readable
     image of the folder, labelled by the model's class names and loaded as in training."""
     from glassnet.data import DatasetWarning, image_dataset_from_directory
@@ -87,7 +95,7 @@ def _predict_folder(model: Model, data_dir: Path, batch_size: int) -> tuple[Any,
                 "preprocessing to resize with. Resize the images, or train the model with "
                 "glassnet train (which stores it)."
             )
-    probs, labels, paths = predict_dataset(model, ds)
+    probs, labels, paths = predict_dataset(model, ds, tta)
     if len(ds.class_names) != probs.shape[1]:
         raise UserError(
             f"'{data_dir}' has {len(ds.class_names)} class folders {ds.class_names} but model "
@@ -96,12 +104,17 @@ def _predict_folder(model: Model, data_dir: Path, batch_size: int) -> tuple[Any,
     return probs, labels, paths, report
 
 
-def predict_dataset(model: Model, ds: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def predict_dataset(
+    model: Model, ds: Any, tta: bool = False
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(probabilities (N, K), labels (N,), file paths) for every image of a labelled
-    dataset, in its file order."""
+    dataset, in its file order; with ``tta``, each the mean over the image and its mirror
+    image (``applications.photo_recipe.predict_with_flips``)."""
+    from glassnet.applications.photo_recipe import predict_with_flips
+
     outputs, labels = [], []
     for xb, yb in ds.in_order():
-        outputs.append(model.predict_on_batch(xb))
+        outputs.append(predict_with_flips(model, xb) if tta else model.predict_on_batch(xb))
         labels.append(np.asarray(yb))
     probs = _probabilities(np.concatenate(outputs), model)
     return probs, np.concatenate(labels).astype(np.int64), list(ds.file_paths)
@@ -191,6 +204,7 @@ def evaluate(
         Path | None,
         typer.Option(help="Confusion matrix PNG (default: <model name>.confusion.png)."),
     ] = None,
+    tta: Annotated[bool, Tta] = False,
 ) -> None:
     """Score a saved model on labelled images: accuracy with its 95 % confidence interval,
     per-class precision, recall and F1, the confusion matrix (text and PNG) and the most
@@ -198,7 +212,7 @@ def evaluate(
     with user_errors():
         require_directory(data_dir)
         net = load_saved_model(model_path)
-        probs, labels, paths, report = _predict_folder(net, data_dir, batch_size)
+        probs, labels, paths, report = _predict_folder(net, data_dir, batch_size, tta)
         if report is not None and report.skipped_files:
             typer.echo(f"Skipped {len(report.skipped_files)} unreadable file(s):")
             for path, reason in report.skipped_files:

@@ -1,5 +1,9 @@
 """``glassnet train``: a classifier for a folder of labelled images, checkpointed every epoch,
-keeping the best model, and resumable after Ctrl-C with the command it prints."""
+keeping the best model, and resumable after Ctrl-C with the command it prints.
+
+Its defaults are the from-scratch photo recipe of ``glassnet.applications.photo_recipe``
+(photo_cnn at 96 pixels, augmentation, AdamW on a one-cycle schedule, label smoothing, early
+stopping); this module only turns the options into those library calls."""
 
 from __future__ import annotations
 
@@ -17,7 +21,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 from glassnet import optimizers
-from glassnet.cli.errors import user_errors
+from glassnet.applications import photo_recipe
+from glassnet.cli.errors import UserError, user_errors
+from glassnet.cli.evaluation import Tta
 from glassnet.cli.files import plot_history, require_directory, side_file
 from glassnet.cli.transfer import (
     From,
@@ -48,15 +54,16 @@ _Architecture = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help="Architecture: small-cnn, lenet5, mlp, alexnet, vgg11/13/16/19, "
-        "resnet18/34/50/101/152, googlenet, mobilenet-v2 (at least 32 pixels).",
+        help="Architecture: photo-cnn (a small ResNet for photos), small-cnn, lenet5, mlp, "
+        "alexnet, vgg11/13/16/19, resnet18/34/50/101/152, googlenet, mobilenet-v2 (at least "
+        "32 pixels).",
     ),
 ]
 _ImageSize = Annotated[
     int | None,
     typer.Option(
         min=1,
-        help="Images are resized to this many pixels square (default 64; with --from, the "
+        help="Images are resized to this many pixels square (default 96; with --from, the "
         "network's own size).",
     ),
 ]
@@ -67,7 +74,12 @@ _ColorMode = Annotated[
 _BatchSize = Annotated[int, typer.Option(min=1, help="Images per gradient step.")]
 _LearningRate = Annotated[
     float | None,
-    typer.Option(min=0.0, help="Learning rate (default: the optimizer's, 0.001 for Adam)."),
+    typer.Option(
+        min=0.0,
+        help="Learning rate: the one-cycle schedule's peak (default: twice the optimizer's "
+        "default, 0.002 for AdamW), or the constant rate with --schedule constant (default: "
+        "the optimizer's).",
+    ),
 ]
 _Optimizer = Annotated[
     Literal[optimizers.NAMES],  # type: ignore[valid-type]  # the choices, from the one registry
@@ -77,7 +89,39 @@ _ValSplit = Annotated[
     float,
     typer.Option(min=0.0, max=0.9, help="Share of the images held out to validate (0 for none)."),
 ]
-_Augment = Annotated[bool, typer.Option(help="Random flips, rotations and zooms while training.")]
+_Augment = Annotated[
+    bool,
+    typer.Option(
+        help="Random resized crops, left-right flips and light brightness/contrast jitter "
+        "while training."
+    ),
+]
+_Schedule = Annotated[
+    Literal[photo_recipe.SCHEDULES],  # type: ignore[valid-type]
+    typer.Option(
+        help="How the learning rate changes: one-cycle (warm up, then a cosine descent over "
+        "the run) or constant."
+    ),
+]
+_LabelSmoothing = Annotated[
+    float,
+    typer.Option(min=0.0, max=1.0, help="Share of the target spread over the classes (0: none)."),
+]
+_Patience = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        help="Stop after this many epochs without a better validation accuracy, keeping the "
+        "best weights (default: a third of the epochs, at least 5; 0 never stops early).",
+    ),
+]
+_TimeBudget = Annotated[
+    str | None,
+    typer.Option(
+        help="Train for about this long (90s, 20m, 1h30m): the first steps are timed and the "
+        "epochs (and the schedule) planned to fit. Replaces --epochs.",
+    ),
+]
 _Out = Annotated[
     Path | None,
     typer.Option(help="Where to save the best model (default: <DATA_DIR name>.glassnet)."),
@@ -97,25 +141,15 @@ _Distributed = Annotated[
 
 
 # ---------------------------------------------------------------------------- the network
-def _augmentation_layers(seed: int) -> list[Any]:
-    """The ``--augment`` layers: mild random flips, rotations and zooms, active only while
-    training (inference mode passes images through unchanged)."""
-    from glassnet import layers
-
-    return [
-        layers.RandomFlip("horizontal", seed=seed),
-        layers.RandomRotation(0.05, seed=seed + 1),
-        layers.RandomZoom(0.1, seed=seed + 2),
-    ]
-
-
 def build_classifier(
     name: str, input_shape: tuple[int, int, int], classes: int, augment: bool = False, seed: int = 0
 ) -> Model:
     """A named architecture for raw 0–255 pixels: ``[augmentation] → Rescaling(1/255) → net``.
 
     Preprocessing lives inside the model, so a saved model takes images exactly as
-    ``load_image`` returns them. ``small-cnn`` has its own ``Rescaling`` layer first.
+    ``load_image`` returns them. ``small-cnn`` and ``photo-cnn`` have their own ``Rescaling``
+    layer first. The augmentation is ``photo_recipe.photo_augmentation``, active only while
+    training.
     """
     import glassnet as gn
     from glassnet import applications, layers
@@ -123,8 +157,8 @@ def build_classifier(
     canonical = applications.canonical_name(name)
     gn.set_seed(seed)
     base = applications.get(canonical, input_shape, classes)
-    front = _augmentation_layers(seed) if augment else []
-    if canonical != "small-cnn":
+    front = photo_recipe.photo_augmentation(seed) if augment else []
+    if canonical not in ("small-cnn", "photo-cnn"):
         front.append(layers.Rescaling(1 / 255, name="rescaling"))
     if not front:
         return base
@@ -168,7 +202,8 @@ def _keep_best_callback(path: Path, monitor: str) -> Any:
 # ---------------------------------------------------------------------------- the run
 #: The options that ``--resume`` repeats, in the order the printed command gives them.
 _RESUMED = (
-    "data_dir model image_size color_mode epochs batch_size lr optimizer val_split augment out seed"
+    "data_dir model image_size color_mode epochs batch_size lr optimizer schedule "
+    "label_smoothing val_split augment patience tta out seed"
 ).split()
 
 
@@ -185,8 +220,13 @@ class _Run:
     batch_size: int
     lr: float | None
     optimizer: str
+    schedule: str
+    label_smoothing: float
     val_split: float
     augment: bool
+    patience: int | None
+    time_budget: str | None
+    tta: bool
     out: Path
     seed: int
     resume: bool
@@ -213,8 +253,7 @@ class _Run:
             value = getattr(self, option)
             flag = "--" + option.replace("_", "-")
             if isinstance(value, bool):
-                if value:
-                    words.append(flag)
+                words.append(flag if value else flag.replace("--", "--no-", 1))
             elif value is not None:
                 words += [flag, str(value)]
         words.append("--resume")
@@ -223,15 +262,20 @@ class _Run:
 
 def train(
     data_dir: _DataDir,
-    model: _Architecture = "small-cnn",
+    model: _Architecture = "photo-cnn",
     image_size: _ImageSize = None,
     color_mode: _ColorMode = "rgb",
-    epochs: Epochs = 10,
+    epochs: Epochs = photo_recipe.EPOCHS,
     batch_size: _BatchSize = 32,
     lr: _LearningRate = None,
-    optimizer: _Optimizer = "adam",
+    optimizer: _Optimizer = "adamw",
+    schedule: _Schedule = "one-cycle",
+    label_smoothing: _LabelSmoothing = photo_recipe.LABEL_SMOOTHING,
     val_split: _ValSplit = 0.2,
-    augment: _Augment = False,
+    augment: _Augment = True,
+    patience: _Patience = None,
+    time_budget: _TimeBudget = None,
+    tta: Annotated[bool, Tta] = False,
     out: _Out = None,
     resume: _Resume = False,
     seed: _Seed = 0,
@@ -249,6 +293,11 @@ def train(
     epoch, keeps the model with the best validation accuracy, and writes its training history
     (CSV) and curves (PNG) next to it. Ctrl-C stops cleanly and prints how to resume.
     With --from NETWORK, fine-tunes that pretrained network instead (glassnet.transfer).
+
+    The defaults are a from-scratch recipe for photos: photo-cnn at 96 pixels, augmentation,
+    AdamW on a one-cycle schedule, label smoothing 0.1 and early stopping. The old quick
+    setup is --model small-cnn --image-size 64 --optimizer adam --schedule constant
+    --label-smoothing 0 --no-augment --patience 0 --epochs 10.
     """
     import glassnet as gn
 
@@ -258,7 +307,7 @@ def train(
     if out is None:
         out = Path(f"{data_dir.resolve().name or 'model'}.glassnet")
     if image_size is None and from_ is None:
-        image_size = 64
+        image_size = photo_recipe.IMAGE_SIZE
     arguments = locals()  # the options, named as _Run's fields
     run = _Run(**{f.name: arguments[f.name] for f in fields(_Run)})
     if from_ is not None:  # fine-tune a pretrained network (glassnet.transfer)
@@ -286,15 +335,15 @@ def _report_held_out(run: _Run, val_ds: Any) -> None:
     from glassnet.models import load_model
 
     best = load_model(run.out, compile=False)
-    probs, labels, paths = predict_dataset(best, val_ds)
-    typer.echo(f"\nThe saved model on the {len(labels)} held-out images (never trained on):")
+    probs, labels, paths = predict_dataset(best, val_ds, run.tta)
+    how = " with test-time augmentation (flips)" if run.tta else ""
+    typer.echo(f"\nThe saved model{how} on the {len(labels)} held-out images (never trained on):")
     echo_scores(best, probs, labels, paths, 5, side_file(run.out, "confusion.png"), run.out.name)
 
 
 def _prepare(run: _Run) -> tuple[Model, Any, Any]:
     """The compiled network and the (train, validation or None) datasets; an unknown
     architecture fails before any image is read."""
-    import glassnet as gn
     from glassnet import applications
 
     require_directory(run.data_dir)
@@ -305,13 +354,42 @@ def _prepare(run: _Run) -> tuple[Model, Any, Any]:
     net = build_classifier(run.model, shape, len(train_ds.class_names), run.augment, run.seed)
     net.class_names = list(train_ds.class_names)
     net.preprocessing = train_ds.preprocessing
-    opt = gn.optimizers.get(run.optimizer)
-    if run.lr is not None:
-        opt.learning_rate = run.lr
-    net.compile(opt, "sparse_categorical_crossentropy", ["accuracy"])
+    steps = len(train_ds)
+    if run.time_budget is not None:
+        _plan_for_budget(run, net, train_ds, val_ds)
+    _compile(run, net, run.epochs * steps)
     if run.verbose:
         net.summary(print_fn=typer.echo)
     return net, train_ds, val_ds
+
+
+def _compile(run: _Run, net: Model, total_steps: int) -> None:
+    """The recipe's optimizer (its schedule over ``total_steps`` updates) and loss."""
+    opt = photo_recipe.photo_optimizer(run.optimizer, total_steps, run.lr, run.schedule)
+    net.compile(opt, photo_recipe.photo_loss(run.label_smoothing), ["accuracy"])
+
+
+def _plan_for_budget(run: _Run, net: Model, train_ds: Any, val_ds: Any) -> None:
+    """Set ``run.epochs`` to what fits in ``--time-budget``, from a few timed steps."""
+    from glassnet.models.budget import measure_steps, parse_duration, plan_epochs
+
+    budget = parse_duration(run.time_budget)
+    if run.resume and (run.checkpoints / "latest.json").exists():
+        raise UserError(
+            "--time-budget plans a run from its start and cannot continue one: resume with "
+            "the command the interrupted run printed (it gives --epochs)."
+        )
+    _compile(run, net, run.epochs * len(train_ds))
+    times = measure_steps(net, train_ds, val_ds)
+    plan = plan_epochs(budget, times, len(train_ds), len(val_ds) if val_ds is not None else 0)
+    run.epochs = plan.epochs
+    if run.distributed:
+        # Every rank must train as many epochs: rank 0's plan (timed on whole batches, so a
+        # cautious one) is everyone's.
+        from glassnet import distributed
+
+        run.epochs = distributed.initialize().comm.bcast(plan.epochs, root=0)
+    typer.echo(plan.describe())
 
 
 def _fit(run: _Run, net: Model, train_ds: Any, val_ds: Any) -> tuple[Any, str, float]:
@@ -332,6 +410,8 @@ def _fit(run: _Run, net: Model, train_ds: Any, val_ds: Any) -> tuple[Any, str, f
         _keep_best_callback(run.out, monitor),
         CSVLogger(run.history_csv, append=run.resume),
     ]
+    if val_ds is not None and run.patience != 0:
+        callbacks.append(photo_recipe.photo_early_stopping(run.epochs, run.patience, monitor))
     start = time.perf_counter()
     history = net.fit(
         train_ds,

@@ -99,17 +99,13 @@ def train_from(
         if preprocess == "auto":
             preprocess = "imagenet" if source.suffix.lower() == ".onnx" else "none"
         train_ds, val_ds = _training_data(run)
-        if run.augment and not unfreeze:
-            typer.echo(
-                "Note: --augment acts only with --unfreeze: the frozen network's features are "
-                "computed once, from the photos as they are."
-            )
         typer.echo(
             f"Fine-tuning '{source}' ({shape[0]}×{shape[1]}×{shape[2]}, preprocessing: "
             f"{preprocess}) on {len(train_ds.class_names)} classes."
         )
         with warnings.catch_warnings():
-            # said above as a note, without the warning's file and line
+            # augmentation (on by default) acts only on images, so only with --unfreeze: the
+            # frozen network's features are computed once, from the photos as they are
             warnings.filterwarnings("ignore", message=".*augment=True has no effect")
             result = fine_tune(
                 network,

@@ -78,6 +78,7 @@ from glassnet.layers import (
     RandomContrast,
     RandomCrop,
     RandomFlip,
+    RandomResizedCrop,
     RandomRotation,
     RandomTranslation,
     RandomZoom,
@@ -337,7 +338,7 @@ def _activation(graph: Graph, fn: Any, value: Value, hint: str) -> Value:
 # --------------------------------------------------------------------------- layers
 @register_converter(InputLayer, Dropout, ActivityRegularization)
 @register_converter(RandomFlip, RandomRotation, RandomTranslation, RandomZoom)
-@register_converter(RandomBrightness, RandomContrast)
+@register_converter(RandomBrightness, RandomContrast, RandomResizedCrop)
 @register_converter(SpatialDropout2D, GaussianNoise, GaussianDropout)
 def _identity(graph: Graph, layer: Layer, value: Value) -> Value:
     """Nothing to do at inference: Input, the dropouts, the noise and augmentation layers."""

@@ -28,6 +28,7 @@ import numpy as np
 
 from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module, is_float
+from glassnet.checks import UNIT, check_range
 from glassnet.ops.elementwise import clip, log
 from glassnet.ops.shape import reshape, transpose
 from glassnet.tensor import Tensor
@@ -661,6 +662,7 @@ def categorical_crossentropy(
     from_logits: bool = False,
     axis: int = -1,
     sample_weight: Any = None,
+    label_smoothing: float = 0.0,
 ) -> Tensor:
     """Cross-entropy for one-of-K classification with one-hot (or soft) labels, mean over rows:
 
@@ -673,6 +675,8 @@ def categorical_crossentropy(
         y_true: one-hot or probability rows, array or Tensor.
         y_pred: probabilities (softmax outputs), or logits when ``from_logits=True``.
         axis: the class axis.
+        label_smoothing: ε in [0, 1]: the labels become y·(1 − ε) + ε / K (Keras's and
+            PyTorch's), so the network is not pushed towards certainties of 0 and 1.
 
     Shape: y_true and y_pred the same shape, e.g. (N, K); output ().
     """
@@ -687,13 +691,21 @@ def categorical_crossentropy(
             f"shape {y_pred.shape}, received y_true {raw.shape} and y_pred {y_pred.shape}. "
             "Use sparse_categorical_crossentropy for class ids, or one-hot encode y_true."
         )
-    y = _dense_target(raw, y_pred, where)
+    y = _smoothed(_dense_target(raw, y_pred, where), label_smoothing, axis, where)
     w = _row_weights(_sample_weight(sample_weight, y_pred, where, axis), y_pred.shape, axis)
     logits = y_pred if from_logits else _logits_of(y_pred, "softmax", axis)
     if logits is not None:
         labels = get_array_module(y).moveaxis(y, axis, -1).reshape(-1, y.shape[axis])
         return SoftmaxCrossEntropyOp.apply(_rows(logits, axis), labels, w)
     return _categorical_from_probs(y, y_pred, axis, w)
+
+
+def _smoothed(y: Any, label_smoothing: Any, axis: int, where: str) -> Any:
+    """Label smoothing (Szegedy et al., 2016): y·(1 − ε) + ε / K along the class ``axis``."""
+    epsilon = check_range(where, "label_smoothing", label_smoothing, UNIT)
+    if not epsilon:
+        return y
+    return (y * (1.0 - epsilon) + epsilon / y.shape[axis]).astype(y.dtype, copy=False)
 
 
 def _categorical_from_probs(y: Any, y_pred: Tensor, axis: int, weight: Any = None) -> Tensor:
@@ -712,6 +724,7 @@ def sparse_categorical_crossentropy(
     from_logits: bool = False,
     axis: int = -1,
     sample_weight: Any = None,
+    label_smoothing: float = 0.0,
 ) -> Tensor:
     """Cross-entropy for one-of-K classification with integer class ids, mean over samples:
 
@@ -724,6 +737,9 @@ def sparse_categorical_crossentropy(
         y_true: integer ids in [0, K), array or Tensor.
         y_pred: probabilities (softmax outputs), or logits when ``from_logits=True``.
         axis: the class axis of y_pred.
+        label_smoothing: ε in [0, 1]: the target becomes (1 − ε)·onehot + ε / K, as
+            PyTorch's ``CrossEntropyLoss(label_smoothing=ε)`` (a glassnet extra: Keras's
+            sparse loss has no smoothing).
 
     Shape: y_pred (N, K), y_true (N,) or (N, 1) (generally y_pred's shape without the class
     axis, optionally with a trailing 1); output ().
@@ -735,9 +751,13 @@ def sparse_categorical_crossentropy(
     ids = _sparse_ids(y_true, y_pred, axis, where)
     w = _row_weights(_sample_weight(sample_weight, y_pred, where, axis), y_pred.shape, axis)
     logits = y_pred if from_logits else _logits_of(y_pred, "softmax", axis)
+    onehot = None
+    if label_smoothing != 0.0 or logits is None:
+        onehot = (ids[:, None] == xp.arange(y_pred.shape[axis])).astype(y_pred.dtype)
+        onehot = _smoothed(onehot, label_smoothing, 1, where)
     if logits is not None:
-        return SoftmaxCrossEntropyOp.apply(_rows(logits, axis), ids, w)
-    onehot = (ids[:, None] == xp.arange(y_pred.shape[axis])).astype(y_pred.dtype)
+        labels = ids if onehot is None else onehot
+        return SoftmaxCrossEntropyOp.apply(_rows(logits, axis), labels, w)
     return _categorical_from_probs(onehot, _rows(y_pred, axis), 1, w)
 
 

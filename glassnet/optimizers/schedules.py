@@ -46,6 +46,7 @@ __all__ = [
     "PiecewiseConstantDecay",
     "PolynomialDecay",
     "deserialize",
+    "one_cycle",
     "serialize",
 ]
 
@@ -355,6 +356,50 @@ class CosineDecay(LearningRateSchedule):
             climb = self.warmup_target - self.initial_learning_rate
             return self.initial_learning_rate + climb * s / self.warmup_steps
         return self._decay(s - self.warmup_steps, self.warmup_target)
+
+
+def one_cycle(
+    max_learning_rate: float,
+    total_steps: int,
+    warmup_share: float = 0.25,
+    start_divisor: float = 25.0,
+    end_divisor: float = 1e4,
+) -> CosineDecay:
+    """The one-cycle policy (Smith, 2018; fast.ai's ``fit_one_cycle``) as a ``CosineDecay``
+    with warm-up: the rate climbs from ``max_learning_rate / start_divisor`` to
+    ``max_learning_rate`` over the first ``warmup_share`` of ``total_steps``, then falls along
+    half a cosine to ``max_learning_rate / (start_divisor · end_divisor)`` at the last step.
+
+    A low start lets batch normalization's statistics and Adam's averages settle; the high
+    middle explores; the long low tail lets the weights settle into a minimum. PyTorch's
+    ``OneCycleLR`` has the same shape, except that its warm-up is a quarter cosine where this
+    one (Keras's ``CosineDecay`` warm-up) is a straight line. Saved and loaded as the
+    ``CosineDecay`` it is.
+
+    Args:
+        max_learning_rate: the peak rate, > 0.
+        total_steps: the updates of the whole run (epochs × batches per epoch), > 0.
+        warmup_share: the share of the steps spent climbing, in [0, 1).
+        start_divisor: the start rate is the peak divided by this, >= 1.
+        end_divisor: the final rate is the start rate divided by this, >= 1.
+
+    Returns:
+        A ``CosineDecay`` whose ``__call__(step)`` gives the rate of update ``step``.
+    """
+    owner = "one_cycle"
+    peak = check_range(owner, "max_learning_rate", max_learning_rate, POSITIVE)
+    total = check_steps(owner, "total_steps", total_steps, POSITIVE)
+    share = check_range(owner, "warmup_share", warmup_share, ("in [0, 1)", lambda v: 0 <= v < 1))
+    start = check_range(owner, "start_divisor", start_divisor, (">= 1", lambda v: v >= 1))
+    end = check_range(owner, "end_divisor", end_divisor, (">= 1", lambda v: v >= 1))
+    warmup = round(share * total)
+    return CosineDecay(
+        initial_learning_rate=peak / start,
+        decay_steps=max(total - warmup, 1),
+        alpha=1.0 / (start * end),
+        warmup_target=peak,
+        warmup_steps=warmup,
+    )
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):

@@ -94,3 +94,16 @@ def test_glassnet_train_distributed_on_two_ranks(tmp_path):
     assert result.returncode == 0, result.stderr + result.stdout
     assert result.stdout.count("Epoch 2/2") == 1  # rank 1 stays quiet
     assert gn.load_model(out).class_names == ["circles", "squares"]
+
+
+def test_glassnet_train_distributed_to_a_time_budget(tmp_path):
+    """Every rank trains rank 0's planned number of epochs (a mismatch would hang the job)."""
+    from tests.test_cli import draw_shapes
+
+    data = draw_shapes(tmp_path / "shapes", per_class=16, size=16)
+    out = tmp_path / "shapes.glassnet"
+    args = ["train", str(data), "--distributed", "--time-budget", "3s", "--image-size", "16"]
+    result = mpirun(2, "glassnet.cli", *args, "--out", str(out), "--verbose", "2")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert result.stdout.count("epoch(s) are planned") == 1
+    assert gn.load_model(out).class_names == ["circles", "squares"]

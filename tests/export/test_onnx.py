@@ -35,6 +35,7 @@ _check = check_onnx_parity
 ARCHITECTURES = {
     "mlp": lambda: applications.mlp((20,), classes=5),
     "small_cnn": lambda: applications.small_cnn((32, 32, 3), classifier_activation=None),
+    "photo_cnn": lambda: applications.photo_cnn((36, 36, 3), classifier_activation=None),
     "LeNet5": lambda: applications.LeNet5(classifier_activation=None),
     "AlexNet": lambda: applications.AlexNet((57, 57, 3), classes=10, classifier_activation=None),
     "VGG11": lambda: applications.VGG11((64, 64, 3), classes=10, classifier_activation=None),
@@ -76,6 +77,7 @@ def test_every_layer_type_matches_onnxruntime():
             L.Input((13, 12, 3)),
             L.Rescaling(1 / 2.0, offset=-0.5),
             L.RandomFlip(),
+            L.RandomResizedCrop(),
             L.RandomRotation(0.1),
             L.RandomTranslation(0.1, 0.1),
             L.RandomZoom(0.1),

@@ -1,5 +1,5 @@
 """Augmentation layers (glassnet/layers/augmentation.py): RandomFlip, RandomTranslation,
-RandomCrop, RandomRotation, RandomZoom, RandomBrightness, RandomContrast."""
+RandomCrop, RandomResizedCrop, RandomRotation, RandomZoom, RandomBrightness, RandomContrast."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ LAYERS = {
     "RandomBrightness": (layers.RandomBrightness, {"factor": 0.3, "value_range": (-10, 10)}),
     "RandomContrast": (layers.RandomContrast, {"factor": 0.5}),
     "RandomCrop": (layers.RandomCrop, {"height": 5, "width": 6}),
+    "RandomResizedCrop": (layers.RandomResizedCrop, {"scale": (0.3, 0.6)}),
 }
 SAME_SHAPE = [name for name in LAYERS if name != "RandomCrop"]
 
@@ -563,7 +564,49 @@ ERRORS = [
 ]
 
 
+ERRORS += [
+    (layers.RandomResizedCrop, {"scale": (0.5, 1.5)}, ValueError, r"'scale' must be a pair"),
+    (layers.RandomResizedCrop, {"scale": (0.8, 0.5)}, ValueError, r"lower <= upper <= 1.0"),
+    (layers.RandomResizedCrop, {"scale": 0.5}, ValueError, r"Received: scale=0.5"),
+    (layers.RandomResizedCrop, {"ratio": (0, 1)}, ValueError, r"'ratio' must be a pair .*0 <"),
+]
+
+
 @pytest.mark.parametrize(("cls", "kwargs", "error", "match"), ERRORS)
 def test_argument_errors(cls, kwargs, error, match):
     with pytest.raises(error, match=match):
         cls(**kwargs)
+
+
+# ------------------------------------------------------------------ RandomResizedCrop
+def test_resized_crop_of_the_whole_image_is_the_image(rng):
+    x = images(rng, (3, 8, 10, 2))
+    whole = layers.RandomResizedCrop(scale=(1.0, 1.0), ratio=(10 / 8, 10 / 8), seed=0)
+    np.testing.assert_allclose(whole(Tensor(x), training=True).data, x, atol=1e-5)
+
+
+def test_resized_crop_stretches_a_window_of_the_drawn_area(rng):
+    """On a ramp (pixel value = column), a window of a quarter of the area with the image's
+    own shape is half the width, stretched ×2: the output ramp rises by ½ per pixel, and
+    starts anywhere the window fits."""
+    ramp = np.broadcast_to(np.arange(16, dtype=np.float32)[None, None, :, None], (64, 16, 16, 1))
+    crop = layers.RandomResizedCrop(scale=(0.25, 0.25), ratio=(1.0, 1.0), seed=3)
+    out = crop(Tensor(np.ascontiguousarray(ramp)), training=True).data
+    # Within half a pixel of the border the sampler repeats the edge pixel (as resize does).
+    np.testing.assert_allclose(np.diff(out, axis=2)[:, :, 1:-1], 0.5, atol=1e-4)
+    np.testing.assert_allclose(np.diff(out, axis=1), 0.0, atol=1e-4)
+    # The window's left edge sits in [0, 8]; its second output pixel reads left + 3/4 - 1/2.
+    starts = out[:, 0, 1, 0] - 0.25
+    assert starts.min() >= 0 - 1e-4 and starts.max() <= 8 + 1e-4
+    assert starts.max() - starts.min() > 4  # the position varies from image to image
+
+
+def test_resized_crop_is_in_the_photo_recipe_and_saves(tmp_path, rng):
+    from glassnet.applications.photo_recipe import photo_augmentation
+
+    model = gn.Sequential([layers.Input((12, 12, 3)), *photo_augmentation(seed=1)])
+    model.save(tmp_path / "aug.glassnet")
+    again = gn.load_model(tmp_path / "aug.glassnet")
+    assert again.layers[0].get_config()["scale"] == [0.35, 1.0]
+    x = rng.uniform(0, 255, (2, 12, 12, 3)).astype(np.float32)
+    np.testing.assert_array_equal(again.predict(x), x)  # inference: the photo as it is

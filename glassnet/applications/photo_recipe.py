@@ -1,0 +1,136 @@
+"""The recipe ``glassnet train`` follows on a folder of photos, from scratch, in its parts.
+
+A network alone does not learn what photos hold from a couple of thousand examples; the way
+it is trained matters as much. The recipe, the defaults of ``glassnet train``:
+
+* ``photo_cnn`` (a small ResNet) at 96×96 pixels;
+* augmentation (``photo_augmentation``): a random resized crop, a left–right flip and a
+  little brightness and contrast jitter, so every epoch shows each photo differently;
+* AdamW, Adam with decoupled weight decay (``photo_optimizer``), its rate following the
+  one-cycle schedule (``schedules.one_cycle``): a warm-up to twice the optimizer's default
+  rate, then a long cosine descent to almost nothing at the last step;
+* label smoothing 0.1 in the cross-entropy (``photo_loss``), so the network is not pushed
+  towards certainties it cannot have on a small dataset;
+* early stopping (``photo_early_stopping``) once the validation accuracy has stalled for a
+  third of the run, putting back the best weights;
+* optionally, test-time augmentation (``predict_with_flips``): each photo and its mirror
+  image are classified and the probabilities averaged.
+
+Each part is an ordinary glassnet object, so a script can take the recipe apart, change one
+lever and measure (``benchmarks/photos.py`` trains the same recipe in PyTorch too).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from glassnet import losses, optimizers
+from glassnet.callbacks import EarlyStopping
+from glassnet.layers import RandomBrightness, RandomContrast, RandomFlip, RandomResizedCrop
+from glassnet.layers.layer import Layer
+from glassnet.optimizers import schedules
+
+__all__ = [
+    "EPOCHS",
+    "IMAGE_SIZE",
+    "LABEL_SMOOTHING",
+    "PEAK_FACTOR",
+    "SCHEDULES",
+    "WEIGHT_DECAY",
+    "photo_augmentation",
+    "photo_early_stopping",
+    "photo_loss",
+    "photo_optimizer",
+    "predict_with_flips",
+]
+
+#: Pixels on each side: enough to tell a cat from a dog, few enough for two CPU cores.
+IMAGE_SIZE = 96
+#: Passes over the photos when no time budget is given.
+EPOCHS = 15
+#: The one-cycle schedule's peak, as a multiple of the optimizer's default learning rate.
+PEAK_FACTOR = 2.0
+#: AdamW's decoupled weight decay λ (θ ← θ − η·λ·θ each step).
+WEIGHT_DECAY = 0.05
+#: The share ε of the target spread evenly over the classes.
+LABEL_SMOOTHING = 0.1
+#: How the learning rate may change over the run.
+SCHEDULES = ("one-cycle", "constant")
+
+
+def photo_augmentation(seed: int | None = None) -> list[Layer]:
+    """The augmentation layers for photos of raw 0–255 pixels, active only in training:
+    ``RandomResizedCrop`` (35–100 % of the area), ``RandomFlip("horizontal")`` (the sky stays
+    up), ``RandomBrightness(0.1)`` and ``RandomContrast(0.1)``. ``seed`` (an int) gives each
+    its own generator, so a run repeats exactly; None draws from the engine's."""
+
+    def own(offset: int) -> int | None:
+        return None if seed is None else seed + offset
+
+    return [
+        RandomResizedCrop(seed=own(0), name="random_resized_crop"),
+        RandomFlip("horizontal", seed=own(1), name="random_flip"),
+        RandomBrightness(0.1, value_range=(0, 255), seed=own(2), name="random_brightness"),
+        RandomContrast(0.1, value_range=(0, 255), seed=own(3), name="random_contrast"),
+    ]
+
+
+def photo_optimizer(
+    name: str = "adamw",
+    total_steps: int = 1,
+    learning_rate: float | None = None,
+    schedule: str = "one-cycle",
+) -> optimizers.Optimizer:
+    """The optimizer ``name`` (Keras's names: ``"adamw"``, ``"adam"``, ``"sgd"``, ...) for a
+    run of ``total_steps`` updates, with AdamW's weight decay set to ``WEIGHT_DECAY``.
+
+    With ``schedule="one-cycle"`` the rate follows ``schedules.one_cycle`` peaking at
+    ``learning_rate``, or at ``PEAK_FACTOR`` times the optimizer's default rate when None;
+    with ``"constant"`` it stays at ``learning_rate`` (or the optimizer's default).
+    """
+    if schedule not in SCHEDULES:
+        raise ValueError(
+            f"photo_optimizer: unknown schedule {schedule!r}. Choose one of {', '.join(SCHEDULES)}."
+        )
+    opt = optimizers.get(name)
+    if isinstance(opt, optimizers.AdamW):
+        opt.weight_decay = WEIGHT_DECAY
+    if schedule == "one-cycle":
+        peak = learning_rate if learning_rate is not None else PEAK_FACTOR * opt.learning_rate
+        opt.learning_rate = schedules.one_cycle(peak, total_steps)
+    elif learning_rate is not None:
+        opt.learning_rate = learning_rate
+    return opt
+
+
+def photo_loss(label_smoothing: float = LABEL_SMOOTHING) -> losses.Loss:
+    """Sparse categorical cross-entropy (integer labels, softmax outputs) with
+    ``label_smoothing``."""
+    return losses.SparseCategoricalCrossentropy(label_smoothing=label_smoothing)
+
+
+def photo_early_stopping(
+    epochs: int, patience: int | None = None, monitor: str = "val_accuracy"
+) -> EarlyStopping:
+    """Stop once ``monitor`` has not improved for ``patience`` epochs (None: a third of
+    ``epochs``, at least 5), putting the best epoch's weights back. The patience is long
+    because the one-cycle schedule makes its largest gains in the last epochs, as the rate
+    falls; stopping is for runs that have really stalled."""
+    if patience is None:
+        patience = max(5, math.ceil(epochs / 3))
+    return EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
+
+
+def predict_with_flips(model: Any, x: Any) -> np.ndarray:
+    """Test-time augmentation: the mean of ``model``'s outputs for the images ``x`` and for
+    their mirror images (left–right), which often scores a little better than either alone.
+
+    Shape: x ``(batch, height, width, channels)`` → ``(batch, classes)``.
+    """
+    x = np.asarray(x)
+    plain = np.asarray(model.predict_on_batch(x))
+    mirrored = np.asarray(model.predict_on_batch(np.ascontiguousarray(x[:, :, ::-1])))
+    return (plain + mirrored) / 2

@@ -39,7 +39,7 @@ import numpy as np
 from glassnet import constraints, initializers, regularizers
 from glassnet.backend import as_array, default_float, get_array_module
 from glassnet.checks import check_bool, is_int
-from glassnet.layers.node import call_symbolic, is_symbolic
+from glassnet.layers.node import KerasTensor, call_symbolic, is_symbolic
 from glassnet.layers.observers import call_observers
 from glassnet.layers.registry import register
 from glassnet.tensor import Tensor, no_grad
@@ -385,15 +385,38 @@ class Layer:
     @property
     def losses(self) -> list[Tensor]:
         """The scalar penalties of this layer and its sub-layers (Keras's ``losses``): each
-        regularized trainable weight's, from its current values, and each activity
-        regularizer's, from the latest call. ``fit`` adds their sum to the loss it lowers."""
+        regularized trainable weight's, from its current values, each activity
+        regularizer's and each ``add_loss`` term, from the latest call. ``fit`` adds their sum
+        to the loss it lowers."""
         return self._penalties(weights=True, activity=True)
+
+    def add_loss(self, loss: Any) -> None:
+        """Add a scalar term to the training loss from inside ``call`` (Keras's ``add_loss``):
+        a VAE's KL divergence, an activity penalty computed by hand. The terms of a call
+        replace the previous call's; ``losses`` lists them and ``fit`` adds them to the loss.
+
+        Shape: loss () (a Tensor, so that its gradient reaches the weights it came from).
+        """
+        if not isinstance(loss, Tensor):
+            loss = Tensor(as_array(loss, default_float))
+        if loss.size != 1:
+            raise ValueError(
+                f"{self._where}: add_loss takes a scalar (one number); received a tensor of "
+                f"shape {tuple(loss.shape)}. Reduce it first, e.g. ops.mean(x)."
+            )
+        added = self.__dict__.get("_added_losses")
+        if added is None:  # a new kind of penalized layer: the cached list is stale
+            global _changes
+            _changes += 1
+            added = self.__dict__["_added_losses"] = []
+        added.append(loss.reshape(()))
 
     def _penalties(self, weights: bool, activity: bool) -> list[Tensor]:
         found: list[Tensor] = []
         for layer in self._penalized_layers():
             if activity:
                 found += layer.__dict__.get("_activity_losses", ())
+                found += layer.__dict__.get("_added_losses", ())
             if not weights:
                 continue
             for name, regularizer in layer.__dict__.get("_weight_regularizers", {}).items():
@@ -412,6 +435,7 @@ class Layer:
                 for _, layer in self.named_layers()
                 if layer.__dict__.get("_weight_regularizers")
                 or layer.__dict__.get("_activity_regularizer") is not None
+                or "_added_losses" in layer.__dict__
             ]
             cached = self.__dict__["_penalized"] = (_changes, layers)
         return cached[1]
@@ -606,6 +630,8 @@ class Layer:
             training: True or False to force a mode (it then also applies to sub-layers called
                 inside); None uses the layer's own mode (``train()``/``eval()``, default False).
         """
+        if not self._multi_input and _takes_a_structure(self, inputs):
+            self.__dict__["_multi_input"] = True  # the input's structure, not a config change
         if is_symbolic(inputs):  # Input(...) tensors: record the call (layers/node.py)
             return call_symbolic(self, inputs)
         if self._multi_input:
@@ -628,6 +654,8 @@ class Layer:
             if seen is None or seen[0] != shape or seen[1] is not self.input_spec:
                 self._check_input_shape(shape)
                 self.__dict__["_checked_shape"] = (shape, self.input_spec)
+        if "_added_losses" in self.__dict__:
+            self.__dict__["_added_losses"].clear()  # add_loss: each call brings its own terms
         outer = getattr(_call_state, "training", None)
         explicit = outer if training is None else bool(training)
         mode = self.training if explicit is None else explicit
@@ -988,6 +1016,18 @@ def _pass_mask_on(inputs: Any, out: Any) -> None:
             if tuple(x._keras_mask.shape) == tuple(out.shape[: x._keras_mask.ndim]):
                 out._keras_mask = x._keras_mask
             return
+
+
+def _takes_a_structure(layer: Layer, inputs: Any) -> bool:
+    """Whether a layer written outside glassnet is called with a list or tuple of tensors
+    (Keras's ``Sampling()((z_mean, z_log_var))``): its ``call`` then gets them as a list.
+    glassnet's own layers say so themselves (``_multi_input``)."""
+    return (
+        not type(layer).__module__.startswith("glassnet.")
+        and isinstance(inputs, (list, tuple))
+        and len(inputs) > 0
+        and all(isinstance(item, (Tensor, np.ndarray, KerasTensor)) for item in inputs)
+    )
 
 
 def _to_tensor(layer: Layer, value: Any) -> Tensor:

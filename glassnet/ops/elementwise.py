@@ -255,6 +255,21 @@ def exp(a: Operand) -> Tensor:
     return ExpOp.apply(a)
 
 
+def square(a: Operand) -> Tensor:
+    """a², element-wise: ``a * a``, so the gradient is 2a (``torch.square``,
+    ``keras.ops.square``)."""
+    return MulOp.apply(a, a)
+
+
+def not_equal(a: Operand, b: Operand) -> Tensor:
+    """Whether a and b differ, element-wise (broadcast): a bool tensor with no gradient, as
+    ``a != b`` gives (``torch.not_equal``, ``keras.ops.not_equal``; masks such as "not padding")."""
+    a_data = a.data if isinstance(a, Tensor) else a
+    b_data = b.data if isinstance(b, Tensor) else b
+    xp = get_array_module(a_data, b_data)
+    return Tensor(xp.not_equal(a_data, b_data))
+
+
 def log(a: Operand) -> Tensor:
     """Natural logarithm, element-wise (−inf at 0: clip first if zeros can occur)."""
     return LogOp.apply(a)

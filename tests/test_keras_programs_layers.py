@@ -72,7 +72,8 @@ def test_text_classification_with_transformer():
     rng = np.random.default_rng(0)
     x_train = rng.integers(2, vocab_size, (256, maxlen))
     y_train = rng.integers(0, 2, 256)
-    x_train[y_train == 1, rng.integers(0, maxlen, int(y_train.sum()))] = 1
+    for _ in range(3):
+        x_train[y_train == 1, rng.integers(0, maxlen, int(y_train.sum()))] = 1
     x_val, y_val = x_train[192:], y_train[192:]
     x_train, y_train = x_train[:192], y_train[:192]
 
@@ -249,7 +250,7 @@ def test_image_segmentation_with_a_unet_like_architecture():
         targets[i, top : top + 8, left : left + 8] = 1
 
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
-    history = model.fit(input_imgs, targets, epochs=5, batch_size=8, verbose=0)
+    history = model.fit(input_imgs, targets, epochs=15, batch_size=8, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0] / 2
     val_preds = model.predict(input_imgs[:4], verbose=0)
     mask = np.argmax(val_preds, axis=-1)
@@ -299,7 +300,7 @@ def test_convolutional_autoencoder_for_image_denoising(digits):
     history = autoencoder.fit(
         x=noisy_train_data,
         y=train_data,
-        epochs=6,
+        epochs=20,
         batch_size=128,
         shuffle=True,
         validation_data=(noisy_test_data, test_data),
@@ -318,7 +319,7 @@ def _reviews(n: int, rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
     labels = rng.integers(0, 2, n)
     texts = []
     for label in labels:
-        words = list(rng.choice(filler, 8)) + list(rng.choice(good if label else bad, 2))
+        words = list(rng.choice(filler, 7)) + list(rng.choice(good if label else bad, 3))
         rng.shuffle(words)
         texts.append(" ".join(words).capitalize() + "!")
     return texts, labels
@@ -377,7 +378,7 @@ def test_text_classification_from_scratch():
 
     # Compile the model with binary crossentropy loss and an adam optimizer.
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
-    epochs = 10
+    epochs = 20
     model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=epochs, verbose=0)
     assert model.evaluate(x_test, y_test, verbose=0)[1] > 0.85
 
@@ -603,6 +604,48 @@ class MyActivation(keras.layers.Layer):
         return ops.relu(inputs)
 
 
+class TemporalSplit(keras.layers.Layer):
+    """Split the input tensor into 2 tensors along the time dimension."""
+
+    def call(self, inputs):
+        # Expect the input to be 3D and mask to be 2D, split the input tensor into 2
+        # subtensors along the time axis (axis 1).
+        half = inputs.shape[1] // 2  # ops.split(inputs, 2, axis=1): glassnet has no ops.split
+        return [inputs[:, :half], inputs[:, half:]]
+
+    def compute_mask(self, inputs, mask=None):
+        # Also split the mask into 2 if it presents.
+        if mask is None:
+            return None
+        half = mask.shape[1] // 2  # ops.split(mask, 2, axis=1)
+        return [mask[:, :half], mask[:, half:]]
+
+
+class CustomEmbedding(keras.layers.Layer):
+    def __init__(self, input_dim, output_dim, mask_zero=False, **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim = input_dim
+        self.output_dim = output_dim
+        self.mask_zero = mask_zero
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight(
+            shape=(self.input_dim, self.output_dim),
+            initializer="random_normal",
+            dtype="float32",
+        )
+
+    def call(self, inputs):
+        inputs = ops.cast(inputs, "int32")
+        # ops.take(self.embeddings, inputs): glassnet's row gather is embedding_lookup
+        return ops.embedding_lookup(self.embeddings, inputs)
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        return ops.not_equal(inputs, 0)
+
+
 class TemporalSoftmax(keras.layers.Layer):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -634,6 +677,16 @@ def test_masking_and_padding_guide():
     embedding = layers.Embedding(input_dim=5000, output_dim=16, mask_zero=True)
     masked_output = embedding(padded_inputs)
     np.testing.assert_array_equal(masked_output._keras_mask, padded_inputs != 0)
+
+    masking_layer = layers.Masking()
+    # Simulate the embedding lookup by expanding the 2D input to 3D,
+    # with embedding dimension of 10.
+    unmasked_embedding = ops.cast(
+        np.tile(np.expand_dims(padded_inputs, axis=-1), [1, 1, 10]),  # ops.tile, ops.expand_dims
+        "float32",
+    )
+    masked_embedding = masking_layer(unmasked_embedding)
+    np.testing.assert_array_equal(masked_embedding._keras_mask, padded_inputs != 0)
 
     # Mask propagation in the Functional API and Sequential API
     model = keras.Sequential(
@@ -673,6 +726,20 @@ def test_masking_and_padding_guide():
     x = x.astype("int32")
     assert layer(x).shape == (32, 32)
 
+    # Supporting masking in your custom layers
+    first_half, second_half = TemporalSplit()(masked_embedding)
+    np.testing.assert_array_equal(first_half._keras_mask, padded_inputs[:, :3] != 0)
+    np.testing.assert_array_equal(second_half._keras_mask, padded_inputs[:, 3:] != 0)
+
+    layer = CustomEmbedding(10, 32, mask_zero=True)
+    x = np.random.random((3, 10)) * 9  # noqa: NPY002 - as the example
+    x = x.astype("int32")
+    y = layer(x)
+    mask = layer.compute_mask(x)
+    np.testing.assert_array_equal(mask, x != 0)
+    np.testing.assert_array_equal(y._keras_mask, x != 0)  # the output carries it
+    assert y.shape == (3, 10, 32)
+
     # Opting-in to mask propagation on compatible layers
     inputs = keras.Input(shape=(None,), dtype="int32")
     x = layers.Embedding(input_dim=5000, output_dim=16, mask_zero=True)(inputs)
@@ -691,8 +758,12 @@ def test_masking_and_padding_guide():
     x = layers.Dense(1)(x)
     outputs = TemporalSoftmax()(x)
     model = keras.Model(inputs, outputs)
-    y = model(np.random.randint(0, 10, size=(32, 100)))  # noqa: NPY002 - as the example
+    ids = np.random.randint(0, 10, size=(32, 100))  # noqa: NPY002 - as the example
+    with np.errstate(invalid="ignore"):  # the guide divides 0 by 0 at padded steps (NaN there)
+        y = model(ids)
     assert y.shape == (32, 100, 1)
+    np.testing.assert_allclose(y.numpy()[ids != 0], 1.0, rtol=1e-6)  # softmax over one unit
+    assert np.isnan(y.numpy()[ids == 0]).all()
 
 
 # keras.io/guides/making_new_layers_and_models_via_subclassing

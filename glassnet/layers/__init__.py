@@ -34,6 +34,7 @@ from glassnet.layers.core import (
     Dropout,
     Input,
     InputLayer,
+    Masking,
 )
 from glassnet.layers.lambda_layer import Lambda, register_lambda
 from glassnet.layers.layer import IncompatibleKeys, InputSpec, Layer, clear_session
@@ -160,6 +161,7 @@ __all__ = [
     "Layer",
     "LayerNormalization",
     "LeakyReLU",
+    "Masking",
     "MaxPool2D",
     "MaxPooling1D",
     "MaxPooling2D",

@@ -137,6 +137,8 @@ class Layer:
     #: True for layers called on a list of tensors (``Add()([x, y])``).
     _multi_input: ClassVar[bool] = False
     _call_takes_training: ClassVar[bool] = True
+    #: Keras's ``call(self, inputs, mask=None)``: the layer is given its input's padding mask.
+    _call_takes_mask: ClassVar[bool] = False
     #: False keeps a model holding this layer on the graph for every batch: for a layer whose
     #: Python must run on every call (it checks or prints its data, counts its calls), since
     #: ``fit`` and ``predict`` otherwise replay only the ops it applied (``models.replay``).
@@ -164,7 +166,9 @@ class Layer:
         build = vars(cls).get("build")
         if build is not None and not getattr(build, "_records_build", False):
             cls.build = _recording_build(build)
-        cls._call_takes_training = "training" in inspect.signature(cls.call).parameters
+        parameters = inspect.signature(cls.call).parameters
+        cls._call_takes_training = "training" in parameters
+        cls._call_takes_mask = "mask" in parameters
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
         self = super().__new__(cls)
@@ -664,7 +668,9 @@ class Layer:
             out = self._run_call(x, mode)
         finally:
             _call_state.training = outer
-        if self.supports_masking:
+        if type(self).compute_mask is not Layer.compute_mask:  # the layer says what it masks
+            _set_masks(self, x, out)
+        elif self.supports_masking:
             _pass_mask_on(x, out)
         regularizer = self.__dict__.get("_activity_regularizer")
         if regularizer is not None:  # Keras: a penalty on each output, kept until the next call
@@ -697,8 +703,20 @@ class Layer:
         return nodes[0]
 
     def _run_call(self, x: Any, training: bool) -> Any:
-        # User layers may write call(self, x) without a training argument.
-        return self.call(x, training=training) if self._call_takes_training else self.call(x)
+        # User layers may write call(self, x) without a training argument, and with a mask
+        # argument, which gets the input's padding mask (Keras: the first input's, or a list).
+        kwargs: dict[str, Any] = {"training": training} if self._call_takes_training else {}
+        if self._call_takes_mask:
+            masks = [getattr(t, "_keras_mask", None) for t in (x if self._multi_input else [x])]
+            kwargs["mask"] = masks if self._multi_input else masks[0]
+        return self.call(x, **kwargs)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The padding mask of the output, given the inputs and their mask (a list of masks
+        for a layer with several inputs), as Keras's ``compute_mask``: the input's where the
+        layer ``supports_masking``, else None. A layer that moves or splits steps writes its
+        own (a list for several outputs); the output then carries it (``_keras_mask``)."""
+        return mask if self.supports_masking else None
 
     def build(self, input_shape: Shape) -> None:
         """Create the weights for inputs of ``input_shape`` (batch first, may be None).
@@ -714,21 +732,44 @@ class Layer:
         """The output shape for ``input_shape`` (batch may be None), by arithmetic alone.
 
         Built-in layers compute it; this fallback for user layers builds the layer and runs
-        ``call`` on a batch of one zero input, keeping the batch axis as given.
+        ``call`` on a batch of one zero input, keeping the batch axis as given. Unknown sizes
+        (a sequence's ``None`` steps) are tried as 2 and then 3: an output size that follows
+        them is unknown (None) too.
         """
         shape = self._check_input_shape(input_shape)
         if not self.built:
             self.build(shape)
         shapes = shape if self._multi_input else [shape]
-        if any(None in s[1:] for s in shapes):
+        if not any(None in s[1:] for s in shapes):
+            return (shapes[0][0], *self._probe(shapes, 1)[1:])
+        try:
+            first, second = self._probe(shapes, 2), self._probe(shapes, 3)
+        except Exception as error:
             raise ValueError(
                 f"{self._where}: cannot infer the output shape for input shape {input_shape} "
-                f"with unknown sizes. Implement compute_output_shape() for this layer."
+                f"with unknown sizes (trying them as 2 and 3 failed: {error}). Implement "
+                f"compute_output_shape() for this layer."
+            ) from None
+        if len(first) != len(second):
+            raise ValueError(
+                f"{self._where}: the output's rank follows the unknown sizes of input shape "
+                f"{input_shape}. Implement compute_output_shape() for this layer."
             )
-        zeros = [Tensor(np.zeros((1, *s[1:]), dtype=default_float)) for s in shapes]
+        sizes = zip(first[1:], second[1:], strict=True)
+        return (shapes[0][0], *(a if a == b else None for a, b in sizes))
+
+    def _probe(self, shapes: list[Any], unknown: int) -> tuple[int, ...]:
+        """The output shape of ``call`` on one zero sample, ``unknown`` standing for None."""
+        zeros = [
+            Tensor(np.zeros((1, *(unknown if d is None else d for d in s[1:])), default_float))
+            for s in shapes
+        ]
+        if self._call_takes_mask:  # a call that needs a mask sees every step as real
+            for z in zeros:
+                z._keras_mask = Tensor(np.ones(z.shape[:2], dtype=bool)) if z.ndim > 1 else None
         with no_grad():  # inference mode for the whole tree: no statistics are updated
             out = self(zeros if self._multi_input else zeros[0], training=False)
-        return (shapes[0][0], *out.shape[1:])
+        return tuple(out.shape)
 
     # ---------------------------------------------------------------- input checks
     @property
@@ -1016,6 +1057,19 @@ def _pass_mask_on(inputs: Any, out: Any) -> None:
             if tuple(x._keras_mask.shape) == tuple(out.shape[: x._keras_mask.ndim]):
                 out._keras_mask = x._keras_mask
             return
+
+
+def _set_masks(layer: Layer, x: Any, out: Any) -> None:
+    """Put ``layer.compute_mask``'s result on the output(s), unless ``call`` set masks."""
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    if any(isinstance(o, Tensor) and o._keras_mask is not None for o in outs):
+        return
+    masks_in = [getattr(t, "_keras_mask", None) for t in (x if layer._multi_input else [x])]
+    mask = layer.compute_mask(x, masks_in if layer._multi_input else masks_in[0])
+    masks = mask if isinstance(out, (list, tuple)) and isinstance(mask, (list, tuple)) else [mask]
+    for o, m in zip(outs, masks, strict=False):
+        if isinstance(o, Tensor) and m is not None:
+            o._keras_mask = m if isinstance(m, Tensor) else Tensor(np.asarray(m, dtype=bool))
 
 
 def _takes_a_structure(layer: Layer, inputs: Any) -> bool:

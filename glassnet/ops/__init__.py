@@ -33,6 +33,7 @@ from glassnet.ops.dropout import *
 from glassnet.ops.elementwise import (
     abs,
     add,
+    cast,
     clip,
     div,
     exp,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
+
 from glassnet.autograd import Context, Function
-from glassnet.backend import get_array_module
+from glassnet.backend import get_array_module, is_float
 from glassnet.tensor import Tensor
 
 Operand = Tensor | Any
@@ -48,6 +50,28 @@ class MulOp(Function):
         ga = grad * b if ctx.needs_input_grad[0] else None
         gb = grad * a if ctx.needs_input_grad[1] else None
         return ga, gb
+
+
+class CastOp(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Any, *, dtype: Any) -> Any:
+        ctx.dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        # between floats the gradient goes back converted; integers and bools have none
+        return grad.astype(ctx.dtype) if is_float(ctx.dtype) and is_float(grad.dtype) else None
+
+
+class NotEqualOp(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        return get_array_module(a, b).not_equal(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[None, None]:
+        return None, None
 
 
 class DivOp(Function):
@@ -255,6 +279,21 @@ def exp(a: Operand) -> Tensor:
     return ExpOp.apply(a)
 
 
+def cast(a: Operand, dtype: Any) -> Tensor:
+    """``a`` converted to ``dtype`` (``keras.ops.cast``; PyTorch's ``a.to(dtype)``): between
+    float dtypes the gradient flows back (converted back); to or from integers and bools it
+    does not (a bool mask made float, an id made int). An op, so that a replayed step
+    (``models.replay``) converts each batch's own values.
+
+    Shape: output like a.
+    """
+    try:
+        target = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f'cast: {dtype!r} is not a dtype. Pass one such as "float32".') from None
+    return CastOp.apply(a, dtype=target)
+
+
 def square(a: Operand) -> Tensor:
     """a², element-wise: ``a * a``, so the gradient is 2a (``torch.square``,
     ``keras.ops.square``)."""
@@ -263,11 +302,9 @@ def square(a: Operand) -> Tensor:
 
 def not_equal(a: Operand, b: Operand) -> Tensor:
     """Whether a and b differ, element-wise (broadcast): a bool tensor with no gradient, as
-    ``a != b`` gives (``torch.not_equal``, ``keras.ops.not_equal``; masks such as "not padding")."""
-    a_data = a.data if isinstance(a, Tensor) else a
-    b_data = b.data if isinstance(b, Tensor) else b
-    xp = get_array_module(a_data, b_data)
-    return Tensor(xp.not_equal(a_data, b_data))
+    ``a != b`` gives (``torch.not_equal``, ``keras.ops.not_equal``; masks such as "not
+    padding"). An op, so that a replayed step compares each batch's own values."""
+    return NotEqualOp.apply(a, b)
 
 
 def log(a: Operand) -> Tensor:

@@ -260,7 +260,7 @@ def test_image_segmentation_with_a_unet_like_architecture():
 
 def test_convolutional_autoencoder_for_image_denoising(digits):
     """keras.io/examples/vision/autoencoder: Conv2DTranspose with strides 2 undoes two
-    MaxPooling2D, on 8×8 digits instead of 28×28 MNIST."""
+    MaxPooling2D, on 8×8 digits instead of 28×28 MNIST (8 filters instead of 32)."""
     x, _ = digits
 
     def noise(array):
@@ -271,22 +271,22 @@ def test_convolutional_autoencoder_for_image_denoising(digits):
         )
         return np.clip(noisy_array, 0.0, 1.0)
 
-    train_data = x[:1200].reshape(-1, 8, 8, 1)
-    test_data = x[1200:].reshape(-1, 8, 8, 1)
+    train_data = x[:600].reshape(-1, 8, 8, 1)
+    test_data = x[1500:].reshape(-1, 8, 8, 1)
     noisy_train_data = noise(train_data).astype("float32")
     noisy_test_data = noise(test_data).astype("float32")
 
     input = layers.Input(shape=(8, 8, 1))
 
     # Encoder
-    x = layers.Conv2D(16, (3, 3), activation="relu", padding="same")(input)
+    x = layers.Conv2D(8, (3, 3), activation="relu", padding="same")(input)
     x = layers.MaxPooling2D((2, 2), padding="same")(x)
-    x = layers.Conv2D(16, (3, 3), activation="relu", padding="same")(x)
+    x = layers.Conv2D(8, (3, 3), activation="relu", padding="same")(x)
     x = layers.MaxPooling2D((2, 2), padding="same")(x)
 
     # Decoder
-    x = layers.Conv2DTranspose(16, (3, 3), strides=2, activation="relu", padding="same")(x)
-    x = layers.Conv2DTranspose(16, (3, 3), strides=2, activation="relu", padding="same")(x)
+    x = layers.Conv2DTranspose(8, (3, 3), strides=2, activation="relu", padding="same")(x)
+    x = layers.Conv2DTranspose(8, (3, 3), strides=2, activation="relu", padding="same")(x)
     x = layers.Conv2D(1, (3, 3), activation="sigmoid", padding="same")(x)
 
     # Autoencoder
@@ -300,8 +300,8 @@ def test_convolutional_autoencoder_for_image_denoising(digits):
     history = autoencoder.fit(
         x=noisy_train_data,
         y=train_data,
-        epochs=20,
-        batch_size=128,
+        epochs=15,
+        batch_size=64,
         shuffle=True,
         validation_data=(noisy_test_data, test_data),
         verbose=0,

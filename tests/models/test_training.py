@@ -101,6 +101,22 @@ def test_validation_data_and_streamed_batches():
     np.testing.assert_allclose(model.predict(batches), model.predict(x), rtol=1e-6)
 
 
+def test_a_list_of_batches_is_a_dataset():
+    """A list of (x, y) batch tuples (a dataset in memory, e.g. each batch mapped through a
+    TextVectorization) trains, validates and evaluates as the arrays would; a list of arrays
+    is still a model's several inputs."""
+    x, y = blobs()
+    model = mlp()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    ds = [(x[i : i + 20], y[i : i + 20]) for i in range(0, 120, 20)]
+    history = model.fit(ds, epochs=3, validation_data=ds[:2], verbose=0)
+    assert len(history.history["loss"]) == 3 and "val_accuracy" in history.history
+    assert model.evaluate(ds) == pytest.approx(model.evaluate(x, y))
+    np.testing.assert_allclose(model.predict(ds), model.predict(x), rtol=1e-6)
+    with pytest.raises(ValueError, match="y is missing"):
+        model.fit([x], epochs=1, verbose=0)
+
+
 def test_stop_at_threshold_ends_training_when_the_error_is_small_enough():
     x, y = blobs()
     model = mlp()

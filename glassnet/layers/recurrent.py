@@ -678,8 +678,9 @@ class Embedding(Layer):
             ``regularizers``); activity_regularizer: one on the outputs.
         embeddings_constraint: a projection applied after each update (see ``constraints``).
         mask_zero: id 0 is padding: the output carries a mask, True at every other id
-            (``compute_mask``), which ``MultiHeadAttention``, ``Attention``,
-            ``AdditiveAttention`` and ``GlobalAveragePooling1D`` honour and the layers with
+            (``compute_mask``), which the recurrent layers (a masked step keeps the state),
+            ``MultiHeadAttention``, ``Attention``, ``AdditiveAttention`` and
+            ``GlobalAveragePooling1D`` honour and the layers with
             ``supports_masking`` (Dense, Dropout, Activation, LayerNormalization, the merges)
             pass on. Token 0 then means nothing but padding.
 

@@ -423,7 +423,8 @@ def test_text_classification_from_scratch():
 def test_structured_data_classification_from_scratch():
     """keras.io/examples/structured_data/structured_data_classification_from_scratch (the
     version with preprocessing layers): Normalization, StringLookup and IntegerLookup adapted
-    on each feature, fed by a dict of named inputs of several dtypes."""
+    on each feature, fed by a dict of named inputs of several dtypes. The datasets are lists
+    of (features, target) batches of 32, what ``tf.data``'s ``.batch(32)`` yields."""
     rng = np.random.default_rng(0)
     n = 240
     dataframe = {
@@ -435,15 +436,27 @@ def test_structured_data_classification_from_scratch():
     target = (
         (dataframe["thal"] == "reversible") | ((dataframe["age"] > 60) & (dataframe["sex"] == 1))
     ).astype("int64")
-    train = {name: column[:200] for name, column in dataframe.items()}
-    val = {name: column[200:] for name, column in dataframe.items()}
+
+    def dataframe_to_dataset(rows):
+        # tf.data.Dataset.from_tensor_slices((dict(dataframe), labels)).batch(32), the
+        # features as columns (the example expands each feature's dims while adapting)
+        return [
+            (
+                {name: column[i : i + 32, None] for name, column in dataframe.items()},
+                target[i : i + 32],
+            )
+            for i in range(rows.start, rows.stop, 32)
+        ]
+
+    train_ds = dataframe_to_dataset(range(0, 192))
+    val_ds = dataframe_to_dataset(range(192, 240))
 
     def encode_numerical_feature(feature, name, dataset):
         # Create a Normalization layer for our feature
         normalizer = layers.Normalization()
 
         # Prepare a Dataset that only yields our feature
-        feature_ds = np.expand_dims(dataset[name], -1)
+        feature_ds = (x[name] for x, y in dataset)  # dataset.map(lambda x, y: x[name])
 
         # Learn the statistics of the data
         normalizer.adapt(feature_ds)
@@ -458,7 +471,7 @@ def test_structured_data_classification_from_scratch():
         lookup = lookup_class(output_mode="multi_hot")  # tf.keras's "binary", Keras 3's name
 
         # Prepare a Dataset that only yields our feature
-        feature_ds = np.expand_dims(dataset[name], -1)
+        feature_ds = (x[name] for x, y in dataset)
 
         # Learn the set of possible string values and assign them a fixed integer index
         lookup.adapt(feature_ds)
@@ -480,14 +493,14 @@ def test_structured_data_classification_from_scratch():
     all_inputs = [sex, thal, age, thalach]
 
     # Integer categorical features
-    sex_encoded = encode_categorical_feature(sex, "sex", train, False)
+    sex_encoded = encode_categorical_feature(sex, "sex", train_ds, False)
 
     # String categorical features
-    thal_encoded = encode_categorical_feature(thal, "thal", train, True)
+    thal_encoded = encode_categorical_feature(thal, "thal", train_ds, True)
 
     # Numerical features
-    age_encoded = encode_numerical_feature(age, "age", train)
-    thalach_encoded = encode_numerical_feature(thalach, "thalach", train)
+    age_encoded = encode_numerical_feature(age, "age", train_ds)
+    thalach_encoded = encode_numerical_feature(thalach, "thalach", train_ds)
 
     all_features = layers.concatenate([sex_encoded, thal_encoded, age_encoded, thalach_encoded])
     x = layers.Dense(32, activation="relu")(all_features)
@@ -497,16 +510,11 @@ def test_structured_data_classification_from_scratch():
     model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
     assert model.output_shape == (None, 1)
 
-    def columns(frame):
-        return {name: np.expand_dims(column, -1) for name, column in frame.items()}
-
-    history = model.fit(
-        columns(train), target[:200], epochs=30, batch_size=32,
-        validation_data=(columns(val), target[200:]), verbose=0,
-    )  # fmt: skip
+    history = model.fit(train_ds, epochs=30, validation_data=val_ds, verbose=0)  # 50 epochs
     assert history.history["val_accuracy"][-1] > 0.8
 
     sample = {"sex": 1, "thal": "fixed", "age": 70, "thalach": 112}
+    # {name: tf.convert_to_tensor([value]) ...}: here a (1, 1) column per feature
     input_dict = {name: np.asarray([[value]]) for name, value in sample.items()}
     predictions = model.predict(input_dict, verbose=0)
     assert predictions.shape == (1, 1) and predictions[0, 0] > 0.5

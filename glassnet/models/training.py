@@ -427,7 +427,7 @@ def predict_batches(model: Any, batches: Batches, verbose: int = 0) -> np.ndarra
     total = len(batches) if hasattr(batches, "__len__") else None
     with PredictProgress(verbose, total) as progress, no_grad():
         for xb, *_ in batches:
-            xb = as_input(xb)
+            xb = as_input(model._ordered(xb))  # a dict by input name: in input order
             if isinstance(xb, Tensor):
                 outputs += predict_slices(model, xb)
             else:  # several inputs: the batch whole

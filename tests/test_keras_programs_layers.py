@@ -947,43 +947,88 @@ def test_subclassing_guide_variational_autoencoder(digits):
     assert {w.name for w in vae.trainable_weights} and len(vae.trainable_weights) == 10
 
 
-def test_mobilenet_v2_transfer_learning_setup(tmp_path):
-    """keras.io/guides/transfer_learning and the MobileNetV2 fine-tuning tutorial: a base
-    model without its top and with average pooling, frozen, under a new head; the base runs
-    in inference mode (``training=False``) so its BatchNormalization keeps its statistics."""
-    base_model = keras.applications.MobileNetV2(
-        input_shape=(32, 32, 3), include_top=False, weights=None, pooling="avg", alpha=0.35
+def test_mobilenet_v2_transfer_learning_and_fine_tuning(tmp_path):
+    """tensorflow.org's "Transfer learning and fine-tuning" with Keras's MobileNetV2 (and the
+    keras.io transfer-learning guide's recipe): the base without its top, frozen, run in
+    inference mode under a new head, then its top layers unfrozen for fine-tuning. 32×32
+    images and ``alpha=0.35`` instead of 160×160 and 1.0; ``weights=None`` (no download)."""
+    rng = np.random.default_rng(0)
+    image_batch = rng.integers(0, 256, (32, 32, 32, 3)).astype("float32")
+    label_batch = (image_batch[..., 0].mean(axis=(1, 2)) > 127.5).astype("float32")
+
+    data_augmentation = keras.Sequential(
+        [
+            layers.RandomFlip("horizontal"),
+            layers.RandomRotation(0.2),
+        ]
     )
-    assert base_model.output_shape == (None, 1280)
+    # preprocess_input = keras.applications.mobilenet_v2.preprocess_input: the tutorial's
+    # alternative, a Rescaling layer, does the same ([0, 255] -> [-1, 1])
+    rescale = layers.Rescaling(1.0 / 127.5, offset=-1)
+
+    # Create the base model from the pre-trained model MobileNet V2
+    IMG_SHAPE = (32, 32, 3)
+    base_model = keras.applications.MobileNetV2(
+        input_shape=IMG_SHAPE, include_top=False, weights=None, alpha=0.35
+    )
+    feature_batch = base_model(image_batch)
+    assert feature_batch.shape == (32, 1, 1, 1280)  # (32, 5, 5, 1280) at 160×160
+
     base_model.trainable = False
     assert base_model.trainable_weights == []
 
-    inputs = keras.Input(shape=(32, 32, 3))
-    x = layers.Rescaling(1.0 / 127.5, offset=-1)(inputs)
-    # We make sure that the base_model is running in inference mode here,
-    # by passing `training=False`. This is important for fine-tuning.
-    x = base_model(x, training=False)
-    x = keras.layers.Dropout(0.2)(x)  # Regularize with dropout
-    outputs = keras.layers.Dense(1)(x)
-    model = keras.Model(inputs, outputs)
-    assert len(model.trainable_weights) == 2  # only the new head's kernel and bias
+    global_average_layer = layers.GlobalAveragePooling2D()
+    prediction_layer = layers.Dense(1)
 
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (32, 32, 32, 3)).astype("float32")
-    labels = (images[..., 0].mean(axis=(1, 2)) > 127.5).astype("float32")
-    frozen = [w.numpy().copy() for w in base_model.weights]
+    inputs = keras.Input(shape=(32, 32, 3))
+    x = data_augmentation(inputs)
+    x = rescale(x)
+    x = base_model(x, training=False)
+    x = global_average_layer(x)
+    x = layers.Dropout(0.2)(x)
+    outputs = prediction_layer(x)
+    model = keras.Model(inputs, outputs)
+    assert len(model.trainable_variables) == 2
+
+    base_learning_rate = 0.0001
     model.compile(
-        optimizer=keras.optimizers.Adam(),
+        optimizer=keras.optimizers.Adam(learning_rate=base_learning_rate * 100),
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
-        metrics=[keras.metrics.BinaryAccuracy()],
+        metrics=[keras.metrics.BinaryAccuracy(threshold=0.5, name="accuracy")],
     )
-    history = model.fit(images, labels, epochs=3, batch_size=16, verbose=0)
+    frozen = [w.numpy().copy() for w in base_model.weights]
+    history = model.fit(image_batch, label_batch, epochs=3, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     for before, after in zip(frozen, base_model.weights, strict=True):
         np.testing.assert_array_equal(before, after.numpy())  # moving statistics included
 
+    # Fine tuning
+    base_model.trainable = True
+    assert len(base_model.layers) == 154  # "Number of layers in the base model"
+    fine_tune_at = 100
+    for layer in base_model.layers[:fine_tune_at]:
+        layer.trainable = False
+    model.compile(
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        optimizer=keras.optimizers.RMSprop(learning_rate=base_learning_rate / 10),
+        metrics=[keras.metrics.BinaryAccuracy(threshold=0.5, name="accuracy")],
+    )
+    assert len(model.trainable_variables) == 56  # the tutorial prints 56
+    fine = model.fit(image_batch, label_batch, epochs=4, initial_epoch=history.epoch[-1], verbose=0)
+    assert fine.epoch == [2, 3]
+    np.testing.assert_array_equal(frozen[0], base_model.weights[0].numpy())  # Conv1 stays
+
+    # include_top=False with pooling="avg" gives the pooled features directly
+    pooled = keras.applications.MobileNetV2(
+        input_shape=IMG_SHAPE, include_top=False, weights=None, pooling="avg", alpha=0.35
+    )
+    assert pooled.output_shape == (None, 1280)
+
     model.save(tmp_path / "transfer")
     loaded = keras.models.load_model(tmp_path / "transfer")
     np.testing.assert_allclose(
-        loaded.predict(images[:4], verbose=0), model.predict(images[:4], verbose=0), rtol=1e-5
+        loaded.predict(image_batch[:4], verbose=0),
+        model.predict(image_batch[:4], verbose=0),
+        rtol=1e-5,
+        atol=1e-6,
     )

@@ -37,6 +37,8 @@ TABLE = {
     "exp": (ops.exp, [_f(3)]),
     "log": (ops.log, [_f(3, low=0.5, high=2)]),
     "sqrt": (ops.sqrt, [_f(3, low=0.5, high=2)]),
+    "square": (ops.square, [_f(3)]),
+    "cast": (lambda x: ops.cast(x, "float32"), [_f(3)]),
     "clip": (lambda x: ops.clip(x, -0.5, 0.5), [_f(4)]),
     "maximum": (ops.maximum, [_f(3), _f(3)]),
     "minimum": (ops.minimum, [_f(3), _f(3)]),
@@ -153,7 +155,9 @@ TABLE = {
     "masked_mean": (lambda x: ops.masked_mean(x, Tensor(_f(2, 3) > -0.5)), [_f(2, 3, 4)]),
 }
 # Ops that make masks (bool, not differentiable): checked for their dtype below.
-MASKS = {"token_mask", "attention_mask"}
+MASKS = {"token_mask", "attention_mask", "step_mask", "not_equal"}
+# Ops that make new tensors from a shape or a range (no inputs): checked below.
+CREATION = {"zeros", "ones", "arange"}
 SHAPE_ARITHMETIC = {
     "conv_output_shape",
     "conv1d_output_length",
@@ -169,7 +173,7 @@ def test_every_op_is_in_the_table():
         for name, value in vars(ops).items()
         if callable(value) and not name.startswith("_") and not inspect.ismodule(value)
     }
-    assert public - SHAPE_ARITHMETIC - MASKS == set(TABLE)
+    assert public - SHAPE_ARITHMETIC - MASKS - CREATION == set(TABLE)
 
 
 def test_mask_ops_give_bool_masks():
@@ -177,6 +181,15 @@ def test_mask_ops_give_bool_masks():
     assert ops.token_mask(ids).dtype == np.bool_
     mask = ops.attention_mask(2, 2, query_mask=ops.token_mask(ids), causal=True)
     assert mask.dtype == np.bool_ and mask.shape == (2, 2, 2)
+    steps = ops.step_mask(Tensor(_f(2, 3, 4)))
+    assert steps.dtype == np.bool_ and steps.shape == (2, 3)
+    assert ops.not_equal(Tensor(_f(3)), 0.5).dtype == np.bool_
+
+
+def test_creation_ops_give_float32_unless_told():
+    assert ops.zeros((2, 3)).dtype == ops.ones(2).dtype == np.float32
+    assert ops.arange(0.0, 1.0, 0.5).dtype == np.float32
+    assert ops.arange(3).dtype == np.int64
 
 
 @pytest.mark.parametrize("name", sorted(TABLE))

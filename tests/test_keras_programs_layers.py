@@ -70,12 +70,20 @@ def test_text_classification_with_transformer():
     vocab_size = 50  # Only consider the top 20k words (50 here)
     maxlen = 12  # Only consider the first 200 words of each movie review (12 here)
     rng = np.random.default_rng(0)
-    x_train = rng.integers(2, vocab_size, (256, maxlen))
-    y_train = rng.integers(0, 2, 256)
-    for _ in range(3):
-        x_train[y_train == 1, rng.integers(0, maxlen, int(y_train.sum()))] = 1
-    x_val, y_val = x_train[192:], y_train[192:]
-    x_train, y_train = x_train[:192], y_train[:192]
+    # keras.datasets.imdb.load_data(num_words=vocab_size): reviews of 6 to 16 token ids
+    reviews, labels = [], rng.integers(0, 2, 256)
+    for label in labels:
+        review = rng.integers(2, vocab_size, rng.integers(6, 17))
+        if label:  # a positive review has token 1 among its last six
+            review[-rng.integers(1, 7, 3)] = 1
+        reviews.append(review)
+    (x_train, y_train), (x_val, y_val) = (
+        (reviews[:192], labels[:192]),
+        (reviews[192:], labels[192:]),
+    )
+    x_train = keras.utils.pad_sequences(x_train, maxlen=maxlen)
+    x_val = keras.utils.pad_sequences(x_val, maxlen=maxlen)
+    assert x_train.shape == (192, maxlen)
 
     embed_dim = 32  # Embedding size for each token
     num_heads = 2  # Number of attention heads

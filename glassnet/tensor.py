@@ -276,6 +276,34 @@ class Tensor:
         self.requires_grad = requires_grad
         return self
 
+    def assign(self, value: Any) -> Tensor:
+        """Overwrite the values in place, keeping shape and dtype (Keras's ``Variable.assign``):
+        how a layer updates a non-trainable weight such as a running total. No gradient flows
+        through it. Returns ``self``."""
+        new = value.data if isinstance(value, Tensor) else value
+        xp = get_array_module(self.data)
+        new = xp.asarray(new)
+        if new.shape != self.data.shape:
+            try:
+                new = xp.broadcast_to(new, self.data.shape)
+            except ValueError:
+                raise ValueError(
+                    f"Tensor.assign: the value's shape {tuple(new.shape)} does not match the "
+                    f"tensor's {tuple(self.data.shape)}. Assign a value of that shape."
+                ) from None
+        self.data[...] = new
+        return self
+
+    def assign_add(self, delta: Any) -> Tensor:
+        """Add ``delta`` to the values in place (Keras's ``Variable.assign_add``); ``self``."""
+        delta = delta.data if isinstance(delta, Tensor) else delta
+        return self.assign(self.data + delta)
+
+    def assign_sub(self, delta: Any) -> Tensor:
+        """Subtract ``delta`` from the values in place (``Variable.assign_sub``); ``self``."""
+        delta = delta.data if isinstance(delta, Tensor) else delta
+        return self.assign(self.data - delta)
+
     def astype(self, dtype: Any) -> Tensor:
         """A new leaf tensor with the data converted to ``dtype`` (no gradient flows back)."""
         return Tensor(self.data.astype(dtype), requires_grad=self.requires_grad and is_float(dtype))

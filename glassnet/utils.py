@@ -1,7 +1,7 @@
 """Keras's ``keras.utils`` helpers: one call to seed every random generator a run uses,
-integer class labels turned into one-hot rows, ``plot_model`` (from ``glassnet.inspect``), a
-picture of the layer graph, and ``image_dataset_from_directory`` (from ``glassnet.data``),
-where Keras users look for it."""
+integer class labels turned into one-hot rows, sequences padded to one length,
+``plot_model`` (from ``glassnet.inspect``), a picture of the layer graph, and
+``image_dataset_from_directory`` (from ``glassnet.data``), where Keras users look for it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ from glassnet.backend import manual_seed
 from glassnet.data import image_dataset_from_directory
 from glassnet.inspect.graph import plot_model
 
-__all__ = ["image_dataset_from_directory", "plot_model", "set_random_seed", "to_categorical"]
+__all__ = [
+    "image_dataset_from_directory",
+    "pad_sequences",
+    "plot_model",
+    "set_random_seed",
+    "to_categorical",
+]
 
 
 def set_random_seed(seed: int) -> None:
@@ -98,3 +104,55 @@ def _where(flat_index: int, shape: tuple[int, ...]) -> Any:
     if len(shape) <= 1:
         return int(flat_index)
     return tuple(int(i) for i in np.unravel_index(flat_index, shape))
+
+
+def pad_sequences(
+    sequences: Any,
+    maxlen: int | None = None,
+    dtype: str | np.dtype = "int32",
+    padding: str = "pre",
+    truncating: str = "pre",
+    value: float = 0.0,
+) -> np.ndarray:
+    """Sequences of different lengths as one (num_sequences, maxlen) array, as Keras's
+    ``pad_sequences``: the short ones filled with ``value``, the long ones cut to ``maxlen``.
+
+    Args:
+        sequences: a list of sequences (lists or 1-D arrays) of numbers.
+        maxlen: the length of every row; None: the longest sequence's.
+        dtype: the array's dtype ("int32" as in Keras).
+        padding: "pre" fills before each sequence (Keras's default), "post" after it (what
+            ``Embedding(mask_zero=True)`` followed by a recurrent layer is usually given).
+        truncating: "pre" drops the start of a longer sequence, "post" its end.
+        value: the filler (0, which a masked Embedding treats as padding).
+    """
+    for arg, given in (("padding", padding), ("truncating", truncating)):
+        if given not in ("pre", "post"):
+            raise ValueError(
+                f'pad_sequences: {arg} must be "pre" or "post". Received {arg}={given!r}.'
+            )
+    if maxlen is not None and (
+        isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 0
+    ):
+        raise ValueError(
+            "pad_sequences: maxlen must be a whole number >= 0 or None. "
+            f"Received maxlen={maxlen!r}."
+        )
+    try:
+        rows = [np.asarray(s).reshape(-1) for s in sequences]
+    except TypeError:
+        raise ValueError(
+            "pad_sequences: sequences must be a list of sequences, e.g. [[1, 2], [3]]. "
+            f"Received {type(sequences).__name__}."
+        ) from None
+    length = max((len(r) for r in rows), default=0) if maxlen is None else int(maxlen)
+    out = np.full((len(rows), length), value, dtype=dtype)
+    for i, row in enumerate(rows):
+        if length == 0 or not len(row):
+            continue
+        row = row[-length:] if truncating == "pre" else row[:length]
+        if padding == "post":
+            out[i, : len(row)] = row
+        else:
+            out[i, -len(row) :] = row
+    return out

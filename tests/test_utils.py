@@ -175,3 +175,29 @@ def test_import_glassnet_leaves_matplotlib_for_when_a_plot_is_drawn():
     code = "import sys, glassnet; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_pad_sequences_matches_keras():
+    """keras.utils.pad_sequences: "pre" padding and truncating by default, int32."""
+    raw = [[711, 632, 71], [73, 8, 3215, 55, 927], [83, 91, 1, 645, 1253, 927]]
+    out = utils.pad_sequences(raw)
+    assert out.dtype == np.int32 and out.shape == (3, 6)
+    assert out[0].tolist() == [0, 0, 0, 711, 632, 71]
+    post = utils.pad_sequences(raw, padding="post")
+    assert post[0].tolist() == [711, 632, 71, 0, 0, 0]
+    assert utils.pad_sequences(raw, maxlen=4)[2].tolist() == [1, 645, 1253, 927]
+    assert utils.pad_sequences(raw, maxlen=4, truncating="post")[2].tolist() == [83, 91, 1, 645]
+    floats = utils.pad_sequences([[0.5], []], maxlen=2, dtype="float32", value=-1.0)
+    assert floats.tolist() == [[-1.0, 0.5], [-1.0, -1.0]]
+    assert utils.pad_sequences([]).shape == (0, 0)
+
+
+def test_pad_sequences_refuses_bad_arguments():
+    with pytest.raises(ValueError, match=r'padding must be "pre" or "post"\. Received.*middle'):
+        utils.pad_sequences([[1]], padding="middle")
+    with pytest.raises(ValueError, match="truncating must be"):
+        utils.pad_sequences([[1]], truncating=None)
+    with pytest.raises(ValueError, match="maxlen must be a whole number"):
+        utils.pad_sequences([[1]], maxlen=-2)
+    with pytest.raises(ValueError, match="sequences must be a list of sequences"):
+        utils.pad_sequences(5)

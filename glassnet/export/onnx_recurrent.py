@@ -181,6 +181,7 @@ def _outputs(
 @register_converter(SimpleRNN, LSTM, GRU)
 def _recurrent(graph: Graph, layer: RecurrentLayer, value: Value) -> Value:
     """ONNX RNN/LSTM/GRU, direction "reverse" for go_backwards."""
+    _refuse_mask(layer, value)
     value = graph.layout(value, NHWC)
     direction = "reverse" if layer.go_backwards else "forward"
     flip = layer.go_backwards and layer.return_sequences
@@ -191,6 +192,7 @@ def _recurrent(graph: Graph, layer: RecurrentLayer, value: Value) -> Value:
 def _bidirectional(graph: Graph, layer: Bidirectional, value: Value) -> Value:
     """One node with direction "bidirectional": ONNX's forward pass is ``forward_layer`` (or,
     when the wrapped layer itself has go_backwards, ``backward_layer``)."""
+    _refuse_mask(layer, value)
     value = graph.layout(value, NHWC)
     fwd, bwd = layer.forward_layer, layer.backward_layer
     swapped = fwd.go_backwards
@@ -198,6 +200,17 @@ def _bidirectional(graph: Graph, layer: Bidirectional, value: Value) -> Value:
     # With go_backwards on the wrapped layer both sequences come out time-reversed.
     flip = swapped and layer.return_sequences
     return _outputs(graph, layer, value, layers, "bidirectional", layer.merge_mode, flip, swapped)
+
+
+def _refuse_mask(layer: Any, value: Value) -> None:
+    """A recurrent layer skips masked (padding) steps, keeping its state; ONNX's nodes would
+    run through them and give other numbers, so such a model is refused, not exported wrong."""
+    if value.mask is not None:
+        raise ValueError(
+            f"export_onnx: layer '{layer.name}' ({type(layer).__name__}) gets a padding mask "
+            f"(from Embedding(mask_zero=True)) and skips the padded steps, which the ONNX "
+            f"recurrent nodes cannot do. Export a model built with mask_zero=False."
+        )
 
 
 @register_converter(Embedding)

@@ -37,6 +37,7 @@ from glassnet.layers.core import (
     Dropout,
     Input,
     InputLayer,
+    Masking,
 )
 from glassnet.layers.lambda_layer import Lambda, register_lambda
 from glassnet.layers.layer import IncompatibleKeys, InputSpec, Layer, clear_session
@@ -183,6 +184,7 @@ __all__ = [
     "Layer",
     "LayerNormalization",
     "LeakyReLU",
+    "Masking",
     "MaxPool2D",
     "MaxPool3D",
     "MaxPooling1D",

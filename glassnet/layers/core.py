@@ -14,7 +14,15 @@ from glassnet.layers.layer import InputSpec, Layer, Shape
 from glassnet.layers.node import KerasTensor, Node
 from glassnet.tensor import Tensor
 
-__all__ = ["Activation", "ActivityRegularization", "Dense", "Dropout", "Input", "InputLayer"]
+__all__ = [
+    "Activation",
+    "ActivityRegularization",
+    "Dense",
+    "Dropout",
+    "Input",
+    "InputLayer",
+    "Masking",
+]
 
 
 class InputLayer(Layer):
@@ -358,3 +366,46 @@ class ActivityRegularization(Layer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._check_input_shape(input_shape)
+
+
+class Masking(Layer):
+    """Marks the steps of a sequence whose features all equal ``mask_value`` as padding: the
+    output carries a mask (``_keras_mask``, True at real steps) that the recurrent layers,
+    attention and ``GlobalAveragePooling1D`` honour, and padding steps come out as zeros
+    (Keras's ``Masking``), for sequences padded with a value rather than token 0.
+
+    Args:
+        mask_value: the padding value (0.0 by default).
+
+    Shape:
+        Input ``(batch, steps, features)`` (any rank ≥ 2). Output like the input; the mask is
+        ``(batch, steps)``.
+    """
+
+    trains_in_shares = True  # see Layer.trains_in_shares
+
+    def __init__(
+        self, mask_value: float = 0.0, *, name: str | None = None, trainable: bool = True
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self.mask_value = check_number("Masking", "mask_value", mask_value)
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        mask = self.compute_mask(x)
+        out = x * ops.cast(ops.expand_dims(mask, -1), x.dtype)  # padding steps become zeros
+        out._keras_mask = mask
+        return out
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Tensor:
+        """True at the steps with a feature other than ``mask_value`` (an op, so a replayed
+        step computes it from each batch). Shape: the input's without the last axis."""
+        return ops.step_mask(inputs, self.mask_value)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return self._check_input_shape(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["mask_value"] = self.mask_value
+        return config

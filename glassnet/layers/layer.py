@@ -39,7 +39,7 @@ import numpy as np
 from glassnet import constraints, initializers, regularizers
 from glassnet.backend import as_array, default_float, get_array_module
 from glassnet.checks import check_bool, is_int
-from glassnet.layers.node import call_symbolic, is_symbolic
+from glassnet.layers.node import KerasTensor, call_symbolic, is_symbolic
 from glassnet.layers.observers import call_observers
 from glassnet.layers.registry import register
 from glassnet.tensor import Tensor, no_grad
@@ -137,6 +137,8 @@ class Layer:
     #: True for layers called on a list of tensors (``Add()([x, y])``).
     _multi_input: ClassVar[bool] = False
     _call_takes_training: ClassVar[bool] = True
+    #: Keras's ``call(self, inputs, mask=None)``: the layer is given its input's padding mask.
+    _call_takes_mask: ClassVar[bool] = False
     #: False keeps a model holding this layer on the graph for every batch: for a layer whose
     #: Python must run on every call (it checks or prints its data, counts its calls), since
     #: ``fit`` and ``predict`` otherwise replay only the ops it applied (``models.replay``).
@@ -164,7 +166,9 @@ class Layer:
         build = vars(cls).get("build")
         if build is not None and not getattr(build, "_records_build", False):
             cls.build = _recording_build(build)
-        cls._call_takes_training = "training" in inspect.signature(cls.call).parameters
+        parameters = inspect.signature(cls.call).parameters
+        cls._call_takes_training = "training" in parameters
+        cls._call_takes_mask = "mask" in parameters
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
         self = super().__new__(cls)
@@ -385,15 +389,38 @@ class Layer:
     @property
     def losses(self) -> list[Tensor]:
         """The scalar penalties of this layer and its sub-layers (Keras's ``losses``): each
-        regularized trainable weight's, from its current values, and each activity
-        regularizer's, from the latest call. ``fit`` adds their sum to the loss it lowers."""
+        regularized trainable weight's, from its current values, each activity
+        regularizer's and each ``add_loss`` term, from the latest call. ``fit`` adds their sum
+        to the loss it lowers."""
         return self._penalties(weights=True, activity=True)
+
+    def add_loss(self, loss: Any) -> None:
+        """Add a scalar term to the training loss from inside ``call`` (Keras's ``add_loss``):
+        a VAE's KL divergence, an activity penalty computed by hand. The terms of a call
+        replace the previous call's; ``losses`` lists them and ``fit`` adds them to the loss.
+
+        Shape: loss () (a Tensor, so that its gradient reaches the weights it came from).
+        """
+        if not isinstance(loss, Tensor):
+            loss = Tensor(as_array(loss, default_float))
+        if loss.size != 1:
+            raise ValueError(
+                f"{self._where}: add_loss takes a scalar (one number); received a tensor of "
+                f"shape {tuple(loss.shape)}. Reduce it first, e.g. ops.mean(x)."
+            )
+        added = self.__dict__.get("_added_losses")
+        if added is None:  # a new kind of penalized layer: the cached list is stale
+            global _changes
+            _changes += 1
+            added = self.__dict__["_added_losses"] = []
+        added.append(loss.reshape(()))
 
     def _penalties(self, weights: bool, activity: bool) -> list[Tensor]:
         found: list[Tensor] = []
         for layer in self._penalized_layers():
             if activity:
                 found += layer.__dict__.get("_activity_losses", ())
+                found += layer.__dict__.get("_added_losses", ())
             if not weights:
                 continue
             for name, regularizer in layer.__dict__.get("_weight_regularizers", {}).items():
@@ -412,6 +439,7 @@ class Layer:
                 for _, layer in self.named_layers()
                 if layer.__dict__.get("_weight_regularizers")
                 or layer.__dict__.get("_activity_regularizer") is not None
+                or "_added_losses" in layer.__dict__
             ]
             cached = self.__dict__["_penalized"] = (_changes, layers)
         return cached[1]
@@ -606,6 +634,8 @@ class Layer:
             training: True or False to force a mode (it then also applies to sub-layers called
                 inside); None uses the layer's own mode (``train()``/``eval()``, default False).
         """
+        if not self._multi_input and _takes_a_structure(self, inputs):
+            self.__dict__["_multi_input"] = True  # the input's structure, not a config change
         if is_symbolic(inputs):  # Input(...) tensors: record the call (layers/node.py)
             return call_symbolic(self, inputs)
         if self._multi_input:
@@ -628,6 +658,8 @@ class Layer:
             if seen is None or seen[0] != shape or seen[1] is not self.input_spec:
                 self._check_input_shape(shape)
                 self.__dict__["_checked_shape"] = (shape, self.input_spec)
+        if "_added_losses" in self.__dict__:
+            self.__dict__["_added_losses"].clear()  # add_loss: each call brings its own terms
         outer = getattr(_call_state, "training", None)
         explicit = outer if training is None else bool(training)
         mode = self.training if explicit is None else explicit
@@ -636,7 +668,9 @@ class Layer:
             out = self._run_call(x, mode)
         finally:
             _call_state.training = outer
-        if self.supports_masking:
+        if type(self).compute_mask is not Layer.compute_mask:  # the layer says what it masks
+            _set_masks(self, x, out)
+        elif self.supports_masking:
             _pass_mask_on(x, out)
         regularizer = self.__dict__.get("_activity_regularizer")
         if regularizer is not None:  # Keras: a penalty on each output, kept until the next call
@@ -669,8 +703,20 @@ class Layer:
         return nodes[0]
 
     def _run_call(self, x: Any, training: bool) -> Any:
-        # User layers may write call(self, x) without a training argument.
-        return self.call(x, training=training) if self._call_takes_training else self.call(x)
+        # User layers may write call(self, x) without a training argument, and with a mask
+        # argument, which gets the input's padding mask (Keras: the first input's, or a list).
+        kwargs: dict[str, Any] = {"training": training} if self._call_takes_training else {}
+        if self._call_takes_mask:
+            masks = [getattr(t, "_keras_mask", None) for t in (x if self._multi_input else [x])]
+            kwargs["mask"] = masks if self._multi_input else masks[0]
+        return self.call(x, **kwargs)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The padding mask of the output, given the inputs and their mask (a list of masks
+        for a layer with several inputs), as Keras's ``compute_mask``: the input's where the
+        layer ``supports_masking``, else None. A layer that moves or splits steps writes its
+        own (a list for several outputs); the output then carries it (``_keras_mask``)."""
+        return mask if self.supports_masking else None
 
     def build(self, input_shape: Shape) -> None:
         """Create the weights for inputs of ``input_shape`` (batch first, may be None).
@@ -686,21 +732,44 @@ class Layer:
         """The output shape for ``input_shape`` (batch may be None), by arithmetic alone.
 
         Built-in layers compute it; this fallback for user layers builds the layer and runs
-        ``call`` on a batch of one zero input, keeping the batch axis as given.
+        ``call`` on a batch of one zero input, keeping the batch axis as given. Unknown sizes
+        (a sequence's ``None`` steps) are tried as 2 and then 3: an output size that follows
+        them is unknown (None) too.
         """
         shape = self._check_input_shape(input_shape)
         if not self.built:
             self.build(shape)
         shapes = shape if self._multi_input else [shape]
-        if any(None in s[1:] for s in shapes):
+        if not any(None in s[1:] for s in shapes):
+            return (shapes[0][0], *self._probe(shapes, 1)[1:])
+        try:
+            first, second = self._probe(shapes, 2), self._probe(shapes, 3)
+        except Exception as error:
             raise ValueError(
                 f"{self._where}: cannot infer the output shape for input shape {input_shape} "
-                f"with unknown sizes. Implement compute_output_shape() for this layer."
+                f"with unknown sizes (trying them as 2 and 3 failed: {error}). Implement "
+                f"compute_output_shape() for this layer."
+            ) from None
+        if len(first) != len(second):
+            raise ValueError(
+                f"{self._where}: the output's rank follows the unknown sizes of input shape "
+                f"{input_shape}. Implement compute_output_shape() for this layer."
             )
-        zeros = [Tensor(np.zeros((1, *s[1:]), dtype=default_float)) for s in shapes]
+        sizes = zip(first[1:], second[1:], strict=True)
+        return (shapes[0][0], *(a if a == b else None for a, b in sizes))
+
+    def _probe(self, shapes: list[Any], unknown: int) -> tuple[int, ...]:
+        """The output shape of ``call`` on one zero sample, ``unknown`` standing for None."""
+        zeros = [
+            Tensor(np.zeros((1, *(unknown if d is None else d for d in s[1:])), default_float))
+            for s in shapes
+        ]
+        if self._call_takes_mask:  # a call that needs a mask sees every step as real
+            for z in zeros:
+                z._keras_mask = Tensor(np.ones(z.shape[:2], dtype=bool)) if z.ndim > 1 else None
         with no_grad():  # inference mode for the whole tree: no statistics are updated
             out = self(zeros if self._multi_input else zeros[0], training=False)
-        return (shapes[0][0], *out.shape[1:])
+        return tuple(out.shape)
 
     # ---------------------------------------------------------------- input checks
     @property
@@ -988,6 +1057,31 @@ def _pass_mask_on(inputs: Any, out: Any) -> None:
             if tuple(x._keras_mask.shape) == tuple(out.shape[: x._keras_mask.ndim]):
                 out._keras_mask = x._keras_mask
             return
+
+
+def _set_masks(layer: Layer, x: Any, out: Any) -> None:
+    """Put ``layer.compute_mask``'s result on the output(s), unless ``call`` set masks."""
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    if any(isinstance(o, Tensor) and o._keras_mask is not None for o in outs):
+        return
+    masks_in = [getattr(t, "_keras_mask", None) for t in (x if layer._multi_input else [x])]
+    mask = layer.compute_mask(x, masks_in if layer._multi_input else masks_in[0])
+    masks = mask if isinstance(out, (list, tuple)) and isinstance(mask, (list, tuple)) else [mask]
+    for o, m in zip(outs, masks, strict=False):
+        if isinstance(o, Tensor) and m is not None:
+            o._keras_mask = m if isinstance(m, Tensor) else Tensor(np.asarray(m, dtype=bool))
+
+
+def _takes_a_structure(layer: Layer, inputs: Any) -> bool:
+    """Whether a layer written outside glassnet is called with a list or tuple of tensors
+    (Keras's ``Sampling()((z_mean, z_log_var))``): its ``call`` then gets them as a list.
+    glassnet's own layers say so themselves (``_multi_input``)."""
+    return (
+        not type(layer).__module__.startswith("glassnet.")
+        and isinstance(inputs, (list, tuple))
+        and len(inputs) > 0
+        and all(isinstance(item, (Tensor, np.ndarray, KerasTensor)) for item in inputs)
+    )
 
 
 def _to_tensor(layer: Layer, value: Any) -> Tensor:

@@ -60,7 +60,7 @@ class _RNN(Layer):
     _gates: ClassVar[int] = 1
     _num_states: ClassVar[int] = 1
     #: The states handed to one call (``initial_state=``) are that call's input, not config.
-    run_state = Layer.run_state | {"_initial_state"}
+    run_state = Layer.run_state | {"_initial_state", "_mask"}
 
     def __init__(
         self,
@@ -105,6 +105,7 @@ class _RNN(Layer):
         self.go_backwards = check_bool(where, "go_backwards", go_backwards)
         self.input_spec = InputSpec(ndim=3, layout="(batch, time, features)")
         self._initial_state: tuple[Tensor, ...] | None = None
+        self._mask: Any = None
 
     # ---------------------------------------------------------------- weights
     def _build_weights(self, input_shape: Shape, bias_shape: tuple[int, ...], bias_init: Any):
@@ -145,18 +146,30 @@ class _RNN(Layer):
 
     # ---------------------------------------------------------------- the forward pass
     def __call__(
-        self, inputs: Any, training: bool | None = None, *, initial_state: Any = None
+        self,
+        inputs: Any,
+        training: bool | None = None,
+        *,
+        initial_state: Any = None,
+        mask: Any = None,
     ) -> Any:
         """Run the layer on ``inputs`` (batch, time, features), starting from ``initial_state``
         (a list of ``(batch, units)`` states: ``[h]``, or ``[h, c]`` for LSTM; zeros if None).
+
+        ``mask`` (batch, time), True at real steps, or else the mask the input carries
+        (``Embedding(mask_zero=True)``'s): a masked step keeps the state, so padding changes
+        nothing (Keras's recurrent layers). With ``return_sequences`` the output carries it on.
         """
-        if is_symbolic([inputs, initial_state]):  # a functional graph: record the call
-            return call_symbolic(self, inputs, {"initial_state": initial_state})
+        if is_symbolic([inputs, initial_state, mask]):  # a functional graph: record the call
+            kwargs = {"initial_state": initial_state}
+            return call_symbolic(self, inputs, kwargs if mask is None else {**kwargs, "mask": mask})
         self._initial_state = self._states_from(initial_state)
+        self._mask = mask if mask is not None else getattr(inputs, "_keras_mask", None)
         try:
-            return super().__call__(inputs, training=training)
+            out = super().__call__(inputs, training=training)
         finally:
-            self._initial_state = None
+            self._initial_state, self._mask = None, None
+        return out
 
     def _states_from(self, initial_state: Any) -> tuple[Tensor, ...] | None:
         if initial_state is None:
@@ -174,8 +187,12 @@ class _RNN(Layer):
         )
 
     def call(self, x: Tensor, training: bool = False) -> Any:
+        mask = self._mask
+        if mask is not None and not isinstance(mask, Tensor):
+            mask = Tensor(np.asarray(mask, dtype=bool))
         if self.go_backwards:
             x = ops.getitem(x, _REVERSE_TIME)  # Keras returns the outputs in reversed order too
+            mask = None if mask is None else ops.getitem(mask, _REVERSE_TIME[:2])
         states = self._initial_state or (None,) * self._num_states
         for state in states:
             if state is not None and tuple(state.shape) != (x.shape[0], self.units):
@@ -183,11 +200,13 @@ class _RNN(Layer):
                     f"{self._where}: an initial state must have shape (batch, units) = "
                     f"{(x.shape[0], self.units)}. Received {tuple(state.shape)}."
                 )
-        sequence, final_states = self._run(x, states)
+        sequence, final_states = self._run(x, states, mask)
         output = sequence if self.return_sequences else ops.getitem(sequence, (_EVERY_STEP, -1))
+        if self.return_sequences and mask is not None:
+            output._keras_mask = mask  # the steps stay where they were: so does the padding
         return [output, *final_states] if self.return_state else output
 
-    def _run(self, x: Tensor, states: tuple) -> tuple[Tensor, list[Tensor]]:
+    def _run(self, x: Tensor, states: tuple, mask: Any) -> tuple[Tensor, list[Tensor]]:
         raise NotImplementedError
 
     def compute_output_shape(self, input_shape: Shape) -> Any:
@@ -258,9 +277,9 @@ class SimpleRNN(_RNN):
         ``(batch, time, units)`` with ``return_sequences``.
     """
 
-    def _run(self, x: Tensor, states: tuple) -> tuple[Tensor, list[Tensor]]:
+    def _run(self, x: Tensor, states: tuple, mask: Any) -> tuple[Tensor, list[Tensor]]:
         sequence = ops.simple_rnn(
-            x, self.kernel, self.recurrent_kernel, self.bias, states[0], self.activation
+            x, self.kernel, self.recurrent_kernel, self.bias, states[0], self.activation, mask
         )
         return sequence, [ops.getitem(sequence, (_EVERY_STEP, -1))]
 
@@ -356,7 +375,7 @@ class LSTM(_RNN):
 
         self._build_weights(input_shape, (4 * u,), bias_init)
 
-    def _run(self, x: Tensor, states: tuple) -> tuple[Tensor, list[Tensor]]:
+    def _run(self, x: Tensor, states: tuple, mask: Any) -> tuple[Tensor, list[Tensor]]:
         h_seq, c_seq = ops.lstm(
             x,
             self.kernel,
@@ -366,6 +385,7 @@ class LSTM(_RNN):
             states[1],
             self.activation,
             self.recurrent_activation,
+            mask,
         )
         last = (_EVERY_STEP, -1)
         finals = [ops.getitem(h_seq, last), ops.getitem(c_seq, last)] if self.return_state else []
@@ -451,7 +471,7 @@ class GRU(_RNN):
             input_shape, (2, u3) if self.reset_after else (u3,), self.bias_initializer
         )
 
-    def _run(self, x: Tensor, states: tuple) -> tuple[Tensor, list[Tensor]]:
+    def _run(self, x: Tensor, states: tuple, mask: Any) -> tuple[Tensor, list[Tensor]]:
         sequence = ops.gru(
             x,
             self.kernel,
@@ -461,6 +481,7 @@ class GRU(_RNN):
             self.activation,
             self.recurrent_activation,
             self.reset_after,
+            mask,
         )
         return sequence, [ops.getitem(sequence, (_EVERY_STEP, -1))]
 
@@ -657,8 +678,9 @@ class Embedding(Layer):
             ``regularizers``); activity_regularizer: one on the outputs.
         embeddings_constraint: a projection applied after each update (see ``constraints``).
         mask_zero: id 0 is padding: the output carries a mask, True at every other id
-            (``compute_mask``), which ``MultiHeadAttention``, ``Attention``,
-            ``AdditiveAttention`` and ``GlobalAveragePooling1D`` honour and the layers with
+            (``compute_mask``), which the recurrent layers (a masked step keeps the state),
+            ``MultiHeadAttention``, ``Attention``, ``AdditiveAttention`` and
+            ``GlobalAveragePooling1D`` honour and the layers with
             ``supports_masking`` (Dense, Dropout, Activation, LayerNormalization, the merges)
             pass on. Token 0 then means nothing but padding.
 

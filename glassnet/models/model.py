@@ -380,7 +380,8 @@ class Model(Layer):
     def _train_batch(self, x: Any, y: Any, sample_weight: Any) -> float:
         """The step of ``train_step``: forward, loss, backward, update; the batch loss."""
         self._check_compiled("train_step")
-        inputs, targets = training.as_input(x), training.as_target(y)
+        # a batch streamed as a dict by input name: in input order (arrays are ordered in fit)
+        inputs, targets = training.as_input(self._ordered(x)), training.as_target(y)
         weights = None if sample_weight is None else training.as_target(sample_weight)
         parallel = self._parallel
         if parallel is not None and not getattr(self, "_parallel_started", False):
@@ -470,7 +471,7 @@ class Model(Layer):
         x, y, sample_weight = training.unpack(data)
         targets = training.as_target(y)
         weights = None if sample_weight is None else training.as_target(sample_weight)
-        inputs = training.as_input(x)
+        inputs = training.as_input(self._ordered(x))
         with no_grad():  # the outputs as predict computes them: in slices, on every core
             if isinstance(inputs, Tensor):
                 pieces = training.predict_slices(self, inputs)
@@ -488,7 +489,7 @@ class Model(Layer):
         ``predict`` calls a subclass's own once a batch and concatenates what it returns."""
         x, _, _ = training.unpack(data)
         with no_grad():
-            out = self(training.as_input(x), training=False)
+            out = self(training.as_input(self._ordered(x)), training=False)
         return self._named(replay._numpy(out))
 
     def predict_on_batch(self, x: Any) -> Any:

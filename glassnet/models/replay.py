@@ -457,8 +457,12 @@ def _tape(
     asked to (``Layer.replayable``), training with an ``activity_regularizer``, or a pass the
     tape cannot hold (``NotReplayable``)."""
     for _, layer in model.named_layers():
-        if not layer.replayable or (loss is not None and layer.activity_regularizer is not None):
-            return None  # (an activity penalty is made from outputs the tape does not hand back)
+        if not layer.replayable or (
+            loss is not None
+            and (layer.activity_regularizer is not None or "_added_losses" in layer.__dict__)
+        ):
+            return None  # (an activity penalty or add_loss term is made from values the tape
+            # does not hand back)
     try:
         return Tape.from_record(record, x, outputs, loss)
     except NotReplayable:

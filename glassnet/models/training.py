@@ -235,12 +235,27 @@ def class_weighted(batches: Batches, class_weight: dict[Any, float]) -> ClassWei
     return (_SizedClassWeighted if sized else ClassWeighted)(batches, class_weight)
 
 
+def _batch_list(x: Any) -> bool:
+    """Whether ``x`` is a list of (x, y) or (x, y, sample_weight) batches, each x an array
+    (or a list or dict of arrays), rather than the arrays of a model's several inputs."""
+    return (
+        isinstance(x, list)
+        and len(x) > 0
+        and all(
+            isinstance(b, tuple)
+            and len(b) in (2, 3)
+            and isinstance(b[0], (np.ndarray, Tensor, list, dict))
+            for b in x
+        )
+    )
+
+
 def make_batches(
     x: Any, y: Any, batch_size: int, shuffle: bool, what: str, sample_weight: Any = None
 ) -> Batches:
     """Arrays become ``ArrayBatches``; an iterable of (x, y) or (x, y, sample_weight) batches
-    is used as it is."""
-    is_arrays = isinstance(x, (np.ndarray, Tensor, list, tuple, dict))
+    is used as it is (a list of such tuples too: a dataset held in memory)."""
+    is_arrays = isinstance(x, (np.ndarray, Tensor, list, tuple, dict)) and not _batch_list(x)
     if y is None and x is not None and not is_arrays:
         if not hasattr(x, "__iter__"):
             raise TypeError(f"{what}: x must be an array or an iterable of (x, y) batches.")
@@ -412,7 +427,7 @@ def predict_batches(model: Any, batches: Batches, verbose: int = 0) -> np.ndarra
     total = len(batches) if hasattr(batches, "__len__") else None
     with PredictProgress(verbose, total) as progress, no_grad():
         for xb, *_ in batches:
-            xb = as_input(xb)
+            xb = as_input(model._ordered(xb))  # a dict by input name: in input order
             if isinstance(xb, Tensor):
                 outputs += predict_slices(model, xb)
             else:  # several inputs: the batch whole

@@ -27,6 +27,7 @@ from glassnet.ops.activation import (
 from glassnet.ops.attention import *
 from glassnet.ops.conv import *
 from glassnet.ops.conv_transpose import *
+from glassnet.ops.creation import arange, ones, zeros
 from glassnet.ops.depthwise_conv import *
 from glassnet.ops.dropout import *
 from glassnet.ops.elementwise import (
@@ -46,8 +47,10 @@ from glassnet.ops.elementwise import (
     minimum,
     mul,
     neg,
+    not_equal,
     pow,
     sqrt,
+    square,
     sub,
     where,
 )

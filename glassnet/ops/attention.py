@@ -24,7 +24,7 @@ from glassnet.autograd import Context, Function
 from glassnet.backend import get_array_module
 from glassnet.tensor import Tensor
 
-__all__ = ["attention_mask", "masked_mean", "masked_softmax", "token_mask"]
+__all__ = ["attention_mask", "masked_mean", "masked_softmax", "step_mask", "token_mask"]
 
 #: Keras's ``_large_negative_number`` for float32 and float64: added to a masked logit.
 LARGE_NEGATIVE = -1e9
@@ -64,6 +64,20 @@ class TokenMaskOp(Function):
     @staticmethod
     def forward(ctx: Context, ids: Any, *, pad: int) -> Any:
         return ids != pad
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> None:
+        return None
+
+
+class StepMaskOp(Function):
+    """Whether any feature of a step differs from ``value``: True at real steps, False at
+    padding steps (Keras's ``Masking``). x: (..., features); the mask: (...). Not
+    differentiable."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, value: float) -> Any:
+        return (x != value).any(axis=-1)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> None:
@@ -150,6 +164,12 @@ def masked_softmax(x: Tensor, mask: Tensor | Any = None) -> Tensor:
 def token_mask(ids: Tensor, pad: int = 0) -> Tensor:
     """True where ``ids`` is not the padding id ``pad`` (0, Keras's ``mask_zero``)."""
     return TokenMaskOp.apply(ids, pad=int(pad))
+
+
+def step_mask(x: Tensor, value: float = 0.0) -> Tensor:
+    """True at each step of ``x`` (..., features) with a feature other than ``value``: the
+    padding mask Keras's ``Masking`` layer makes. Shape: x's without the last axis."""
+    return StepMaskOp.apply(x, value=float(value))
 
 
 def attention_mask(

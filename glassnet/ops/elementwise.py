@@ -245,6 +245,10 @@ class EqualOp(_LogicOp):
     logic = "equal"
 
 
+class NotEqualOp(_LogicOp):
+    logic = "not_equal"
+
+
 class GreaterEqualOp(_LogicOp):
     logic = "greater_equal"
 
@@ -310,6 +314,19 @@ def pow(a: Operand, b: Operand) -> Tensor:
 def exp(a: Operand) -> Tensor:
     """e^a, element-wise."""
     return ExpOp.apply(a)
+
+
+def square(a: Operand) -> Tensor:
+    """a², element-wise: ``a * a``, so the gradient is 2a (``torch.square``,
+    ``keras.ops.square``)."""
+    return MulOp.apply(a, a)
+
+
+def not_equal(a: Operand, b: Operand) -> Tensor:
+    """Whether a and b differ, element-wise (broadcast): a bool tensor with no gradient, as
+    ``a != b`` gives (``torch.not_equal``, ``keras.ops.not_equal``; masks such as "not
+    padding"). An op, so that a replayed step compares each batch's own values."""
+    return _step(NotEqualOp, a, b)
 
 
 def log(a: Operand) -> Tensor:

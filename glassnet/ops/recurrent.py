@@ -186,15 +186,16 @@ class SimpleRNNOp(Function):
     """The SimpleRNN loop. xw: (B, T, u), h0: (B, u), U: (u, u) -> h over time (B, T, u)."""
 
     @staticmethod
-    def forward(ctx: Context, xw: Any, h0: Any, U: Any, *, activation: str) -> Any:
+    def forward(ctx: Context, xw: Any, h0: Any, U: Any, mask: Any, *, activation: str) -> Any:
         xp = get_array_module(xw)
         batch, steps, u = xw.shape
         hs = xp.empty((batch, steps + 1, u), dtype=xw.dtype)  # hs[:, t] is h_{t−1}
         hs[:, 0] = h0
         for t in range(steps):
-            hs[:, t + 1] = rnn_step(xw[:, t], hs[:, t], U, activation)
+            h = rnn_step(xw[:, t], hs[:, t], U, activation)
+            hs[:, t + 1] = _carry(mask, t, h, hs[:, t])
         ctx.save_for_backward(hs, U)
-        ctx.activation = activation
+        ctx.activation, ctx.mask = activation, mask
         return hs[:, 1:]
 
     @staticmethod
@@ -205,11 +206,11 @@ class SimpleRNNOp(Function):
         dzs = xp.empty_like(grad)
         dh = xp.zeros((batch, u), dtype=grad.dtype)
         for t in reversed(range(steps)):
-            dh = dh + grad[:, t]
+            dh, dh_carried = _split(ctx.mask, t, dh + grad[:, t])
             dzs[:, t] = rnn_step_back(dh, hs[:, t + 1], ctx.activation)
-            dh = dzs[:, t] @ U.T
+            dh = dzs[:, t] @ U.T + dh_carried
         dU = _recurrent_weight_grad(hs[:, :-1], dzs) if ctx.needs_input_grad[2] else None
-        return dzs, dh, dU
+        return dzs, dh, dU, None
 
 
 class LSTMOp(Function):
@@ -218,7 +219,15 @@ class LSTMOp(Function):
 
     @staticmethod
     def forward(
-        ctx: Context, xw: Any, h0: Any, c0: Any, U: Any, *, activation: str, ract: str
+        ctx: Context,
+        xw: Any,
+        h0: Any,
+        c0: Any,
+        U: Any,
+        mask: Any,
+        *,
+        activation: str,
+        ract: str,
     ) -> Any:
         xp = get_array_module(xw)
         batch, steps, u4 = xw.shape
@@ -228,10 +237,10 @@ class LSTMOp(Function):
         gates = xp.empty((batch, steps, 5 * u), dtype=xw.dtype)  # i, f, g, o, tanh(c)
         for t in range(steps):
             h, c, saved = lstm_step(xw[:, t], hcs[:, t, :u], hcs[:, t, u:], U, activation, ract)
-            hcs[:, t + 1, :u], hcs[:, t + 1, u:] = h, c
+            hcs[:, t + 1] = _carry(mask, t, xp.concatenate([h, c], axis=-1), hcs[:, t])
             gates[:, t] = xp.concatenate(saved, axis=-1)
         ctx.save_for_backward(hcs, gates, U)
-        ctx.activation, ctx.ract = activation, ract
+        ctx.activation, ctx.ract, ctx.mask = activation, ract, mask
         return hcs[:, 1:]
 
     @staticmethod
@@ -245,12 +254,13 @@ class LSTMOp(Function):
         dc = xp.zeros((batch, u), dtype=grad.dtype)
         for t in reversed(range(steps)):
             saved = tuple(gates[:, t, k * u : (k + 1) * u] for k in range(5))
-            dh = dh + grad[:, t, :u]
-            dc = dc + grad[:, t, u:]
+            dh, dh_carried = _split(ctx.mask, t, dh + grad[:, t, :u])
+            dc, dc_carried = _split(ctx.mask, t, dc + grad[:, t, u:])
             dzs[:, t], dc = lstm_step_back(dh, dc, hcs[:, t, u:], saved, ctx.activation, ctx.ract)
-            dh = dzs[:, t] @ U.T
+            dh = dzs[:, t] @ U.T + dh_carried
+            dc = dc + dc_carried
         dU = _recurrent_weight_grad(hcs[:, :-1, :u], dzs) if ctx.needs_input_grad[3] else None
-        return dzs, dh, dc, dU
+        return dzs, dh, dc, dU, None
 
 
 class GRUOp(Function):
@@ -259,10 +269,18 @@ class GRUOp(Function):
 
     @staticmethod
     def forward(
-        ctx: Context, xw: Any, h0: Any, U: Any, rb: Any, *, activation: str, ract: str
+        ctx: Context,
+        xw: Any,
+        h0: Any,
+        U: Any,
+        rb: Any,
+        mask: Any,
+        *,
+        activation: str,
+        ract: str,
     ) -> Any:
         rb = get_array_module(xw).zeros(xw.shape[-1], dtype=xw.dtype) if rb is None else rb
-        return _gru_loop(ctx, xw, h0, U, activation, ract, gru_step, rb)  # saves h·U_h + rb_h
+        return _gru_loop(ctx, xw, h0, U, activation, ract, mask, gru_step, rb)  # h·U_h + rb_h
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
@@ -274,14 +292,14 @@ class GRUOp(Function):
         dh = xp.zeros((batch, u), dtype=grad.dtype)
         for t in reversed(range(steps)):
             saved = tuple(gates[:, t, k * u : (k + 1) * u] for k in range(4))
-            dh = dh + grad[:, t]
+            dh, dh_carried = _split(ctx.mask, t, dh + grad[:, t])
             dxws[:, t], dhus[:, t], direct = gru_step_back(
                 dh, hs[:, t], saved, ctx.activation, ctx.ract
             )
-            dh = direct + dhus[:, t] @ U.T
+            dh = direct + dhus[:, t] @ U.T + dh_carried
         dU = _recurrent_weight_grad(hs[:, :-1], dhus) if ctx.needs_input_grad[2] else None
         drb = dhus.sum(axis=(0, 1)) if ctx.needs_input_grad[3] else None
-        return dxws, dh, dU, drb
+        return dxws, dh, dU, drb, None
 
 
 class GRUResetBeforeOp(Function):
@@ -289,8 +307,10 @@ class GRUResetBeforeOp(Function):
     -> h over time (B, T, u)."""
 
     @staticmethod
-    def forward(ctx: Context, xw: Any, h0: Any, U: Any, *, activation: str, ract: str) -> Any:
-        return _gru_loop(ctx, xw, h0, U, activation, ract, gru_step_reset_before)  # saves r·h
+    def forward(
+        ctx: Context, xw: Any, h0: Any, U: Any, mask: Any, *, activation: str, ract: str
+    ) -> Any:
+        return _gru_loop(ctx, xw, h0, U, activation, ract, mask, gru_step_reset_before)  # r·h
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
@@ -301,10 +321,11 @@ class GRUResetBeforeOp(Function):
         dh = xp.zeros((batch, u), dtype=grad.dtype)
         for t in reversed(range(steps)):
             saved = tuple(gates[:, t, k * u : (k + 1) * u] for k in range(4))
-            dh = dh + grad[:, t]
+            dh, dh_carried = _split(ctx.mask, t, dh + grad[:, t])
             dxws[:, t], dh = gru_step_reset_before_back(
                 dh, hs[:, t], saved, U, ctx.activation, ctx.ract
             )
+            dh = dh + dh_carried
         dU = None
         if ctx.needs_input_grad[2]:  # z, r columns see h_{t−1}; the candidate's sees r·h_{t−1}
             dU = xp.concatenate(
@@ -314,11 +335,19 @@ class GRUResetBeforeOp(Function):
                 ],
                 axis=-1,
             )
-        return dxws, dh, dU
+        return dxws, dh, dU, None
 
 
 def _gru_loop(
-    ctx: Context, xw: Any, h0: Any, U: Any, activation: str, ract: str, step: Any, *bias: Any
+    ctx: Context,
+    xw: Any,
+    h0: Any,
+    U: Any,
+    activation: str,
+    ract: str,
+    mask: Any,
+    step: Any,
+    *bias: Any,
 ) -> Any:
     """The forward loop of both GRU variants: ``step`` gives h_t and four arrays (z, r, hh and
     what dU needs), kept side by side per step for the backward."""
@@ -329,11 +358,30 @@ def _gru_loop(
     hs[:, 0] = h0
     gates = xp.empty((batch, steps, 4 * u), dtype=xw.dtype)
     for t in range(steps):
-        hs[:, t + 1], saved = step(xw[:, t], hs[:, t], U, *bias, activation, ract)
+        h, saved = step(xw[:, t], hs[:, t], U, *bias, activation, ract)
+        hs[:, t + 1] = _carry(mask, t, h, hs[:, t])
         gates[:, t] = xp.concatenate(saved, axis=-1)
     ctx.save_for_backward(hs, gates, U)
-    ctx.activation, ctx.ract = activation, ract
+    ctx.activation, ctx.ract, ctx.mask = activation, ract, mask
     return hs[:, 1:]
+
+
+# ------------------------------------------------------------------ padding masks
+# A padding mask (B, T), True at real steps, makes a masked step keep the state it was given
+# (Keras's RNN with a mask): state_t = m·step(state_{t−1}) + (1 − m)·state_{t−1}. Its gradient
+# splits the same way: the step sees m·dstate, and (1 − m)·dstate passes straight back.
+def _carry(mask: Any, t: int, new: Any, old: Any) -> Any:
+    if mask is None:
+        return new
+    return get_array_module(new).where(mask[:, t, None], new, old)
+
+
+def _split(mask: Any, t: int, grad: Any) -> tuple[Any, Any]:
+    """(the gradient the step at t sees, the part that skips it)."""
+    if mask is None:
+        return grad, 0
+    m = mask[:, t, None]
+    return grad * m, grad * ~m
 
 
 def _recurrent_weight_grad(h_prev: Any, dz: Any) -> Any:
@@ -383,6 +431,22 @@ def _check(
     return u
 
 
+def _mask(name: str, mask: Any, x: Tensor) -> Tensor | None:
+    """The padding mask as a bool Tensor (B, T), or None (every step is real). It is an input
+    of the op, not an attribute, so that a replayed step (``models.replay``) takes each
+    batch's own mask (made by ``token_mask`` from its ids)."""
+    if mask is None:
+        return None
+    if not isinstance(mask, Tensor):
+        mask = Tensor(get_array_module(x.data).asarray(mask))
+    if tuple(mask.shape) != tuple(x.shape[:2]):
+        raise ValueError(
+            f"{name}: mask must have shape (batch, time) = {tuple(x.shape[:2])}, True at the "
+            f"real steps. Received shape {tuple(mask.shape)}."
+        )
+    return mask if mask.dtype == bool else mask.astype(bool)
+
+
 def _zeros_or(state: Any, x: Tensor, u: int) -> Any:
     if state is not None:
         return state
@@ -396,15 +460,25 @@ def simple_rnn(
     bias: Tensor | None = None,
     h0: Tensor | None = None,
     activation: str = "tanh",
+    mask: Any = None,
 ) -> Tensor:
     """A fully connected recurrent layer over a sequence: h_t = act(x_t·W + b + h_{t−1}·U).
+
+    ``mask`` (B, T), True at real steps: a masked step (padding) keeps the previous state,
+    as Keras's recurrent layers do with ``Embedding(mask_zero=True)``; None: every step counts.
 
     Shape: x (B, T, in), kernel (in, u), recurrent_kernel (u, u), bias (u,), h0 (B, u) or
     None (zeros) -> every step's state (B, T, u); the last step is the final state.
     """
     u = _check("simple_rnn", x, kernel, recurrent_kernel, 1, [h0], {"activation": activation})
     xw = linear(x, kernel, bias)  # every step's input projection in one GEMM
-    return SimpleRNNOp.apply(xw, _zeros_or(h0, x, u), recurrent_kernel, activation=activation)
+    return SimpleRNNOp.apply(
+        xw,
+        _zeros_or(h0, x, u),
+        recurrent_kernel,
+        _mask("simple_rnn", mask, x),
+        activation=activation,
+    )
 
 
 def lstm(
@@ -416,8 +490,10 @@ def lstm(
     c0: Tensor | None = None,
     activation: str = "tanh",
     recurrent_activation: str = "sigmoid",
+    mask: Any = None,
 ) -> tuple[Tensor, Tensor]:
     """Long short-term memory over a sequence (gates i, f, c, o as Keras; see ``lstm_step``).
+    ``mask`` (B, T), True at real steps: a masked step keeps the previous h and c.
 
     Shape: x (B, T, in), kernel (in, 4u), recurrent_kernel (u, 4u), bias (4u,), h0, c0 (B, u)
     or None (zeros) -> (h over time (B, T, u), c over time (B, T, u)).
@@ -430,6 +506,7 @@ def lstm(
         _zeros_or(h0, x, u),
         _zeros_or(c0, x, u),
         recurrent_kernel,
+        _mask("lstm", mask, x),
         activation=activation,
         ract=recurrent_activation,
     )
@@ -445,9 +522,11 @@ def gru(
     activation: str = "tanh",
     recurrent_activation: str = "sigmoid",
     reset_after: bool = True,
+    mask: Any = None,
 ) -> Tensor:
     """Gated recurrent unit over a sequence: reset_after=True (see ``gru_step``), or False,
-    Keras 2's variant (see ``gru_step_reset_before``).
+    Keras 2's variant (see ``gru_step_reset_before``). ``mask`` (B, T), True at real steps:
+    a masked step keeps the previous state.
 
     Shape: x (B, T, in), kernel (in, 3u), recurrent_kernel (u, 3u), bias (2, 3u) (Keras's
     layout: row 0 the input bias, row 1 the recurrent bias; (3u,) with reset_after=False) or
@@ -455,6 +534,7 @@ def gru(
     """
     acts = {"activation": activation, "recurrent_activation": recurrent_activation}
     u = _check("gru", x, kernel, recurrent_kernel, 3, [h0], acts)
+    mask = _mask("gru", mask, x)
     if not reset_after:
         if bias is not None and tuple(bias.shape) != (3 * u,):
             raise ValueError(
@@ -465,6 +545,7 @@ def gru(
             linear(x, kernel, bias),
             _zeros_or(h0, x, u),
             recurrent_kernel,
+            mask,
             activation=activation,
             ract=recurrent_activation,
         )
@@ -478,6 +559,7 @@ def gru(
         _zeros_or(h0, x, u),
         recurrent_kernel,
         recurrent_bias,
+        mask,
         activation=activation,
         ract=recurrent_activation,
     )

@@ -132,3 +132,15 @@ def test_return_state_is_refused():
     bi = layers.Bidirectional(layers.LSTM(U, return_state=True))
     with pytest.raises(ValueError, match="return_state"):
         to_onnx(Sequential([layers.Input((T, F)), bi]))
+
+
+def test_a_recurrent_layer_behind_a_padding_mask_is_refused():
+    """The layer skips padded steps; ONNX's LSTM node would not, so no wrong file is written."""
+    model = Sequential([layers.Input((T,)), layers.Embedding(11, 8, mask_zero=True)])
+    model.add(layers.LSTM(U))
+    with pytest.raises(ValueError, match=r"'lstm.*padding mask.*mask_zero=False"):
+        to_onnx(model)
+    bi = Sequential([layers.Input((T,)), layers.Embedding(11, 8, mask_zero=True)])
+    bi.add(layers.Bidirectional(layers.GRU(U)))
+    with pytest.raises(ValueError, match="padding mask"):
+        to_onnx(bi)

@@ -301,3 +301,36 @@ def test_dropout_noise_shape_shares_a_draw_along_the_axes_of_size_one(tmp_path):
     assert clone.noise_shape == (None, 1, 4)
     with pytest.raises(ValueError, match="Dropout: 'noise_shape' must be a tuple"):
         layers.Dropout(0.5, noise_shape=(None, 0))
+
+
+# ------------------------------------------------------------------ Masking
+def test_masking_marks_padded_steps_and_zeroes_them():
+    """Keras's Masking: steps whose features all equal mask_value are padding."""
+    x = np.array([[[1.0, 2.0], [0.0, 0.0], [0.0, 3.0]], [[-1.0, -1.0], [4.0, 4.0], [0, 0]]])
+    out = layers.Masking()(x.astype(np.float32))
+    assert out._keras_mask.numpy().tolist() == [[True, False, True], [True, True, False]]
+    out = layers.Masking(mask_value=-1.0)(x.astype(np.float32))
+    assert out._keras_mask.numpy().tolist() == [[True, True, True], [False, True, True]]
+    np.testing.assert_array_equal(out.numpy()[1, 0], [0.0, 0.0])  # a padding step: zeros
+    np.testing.assert_array_equal(out.numpy()[0], x[0])
+    # gradients reach the real steps only
+    t = Tensor(x, requires_grad=True)
+    layers.Masking()(t).sum().backward()
+    np.testing.assert_array_equal(t.grad[:, :, 0], [[1, 0, 1], [1, 1, 0]])
+    run_layer_test(layers.Masking, {"mask_value": 0.5}, input_shape=(2, 3, 4),
+                   expected_output_shape=(2, 3, 4))  # fmt: skip
+    with pytest.raises(TypeError, match="mask_value"):
+        layers.Masking(mask_value="zero")
+
+
+def test_masking_in_front_of_an_lstm_skips_the_padding():
+    import glassnet
+
+    model = glassnet.Sequential([glassnet.Input((None, 2)), layers.Masking(), layers.LSTM(3)])
+    x = np.random.default_rng(0).standard_normal((1, 3, 2)).astype(np.float32)
+    padded = np.concatenate([x, np.zeros((1, 2, 2), np.float32)], axis=1)
+    np.testing.assert_allclose(
+        model.predict(padded, verbose=0), model.predict(x, verbose=0), rtol=1e-5
+    )
+    clone = glassnet.Sequential.from_config(model.get_config())
+    assert clone.layers[0].mask_value == 0.0

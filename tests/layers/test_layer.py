@@ -403,8 +403,23 @@ def test_compute_output_shape_fallback_runs_call():
     assert block.compute_output_shape((None, 6, 6, 3)) == (None, 2)
     assert block.built
     assert not block.bn.moving_mean.numpy().any()  # ran in inference mode: stats untouched
-    with pytest.raises(ValueError, match="cannot infer the output shape"):
-        Scale().compute_output_shape((None, None, 5))
+    # an unknown size (a sequence's steps) stays unknown where the output follows it
+    assert Scale().compute_output_shape((None, None, 5)) == (None, None, 5)
+
+    class Pairs(Layer):  # works only on an even number of steps
+        def call(self, x):
+            return ops.reshape(x, (x.shape[0], x.shape[1] // 2, 2 * x.shape[2]))
+
+    assert Pairs().compute_output_shape((None, 4, 5)) == (None, 2, 10)
+    with pytest.raises(ValueError, match="cannot infer the output shape.*compute_output_shape"):
+        Pairs().compute_output_shape((None, None, 5))
+
+    class Flat(Layer):  # the output's rank depends on the unknown size
+        def call(self, x):
+            return x[0, 0] if x.shape[1] == 2 else x
+
+    with pytest.raises(ValueError, match="rank follows the unknown sizes"):
+        Flat().compute_output_shape((None, None, 5))
 
 
 # ------------------------------------------------------------------ config and registry
@@ -564,3 +579,91 @@ def test_repr_shows_non_default_arguments():
     text = repr(Block(name="blk"))
     assert text.startswith("Block(\n  name='blk'\n  (conv): Conv2D(filters=4")
     assert "(heads.1): Dense(units=3" in text and text.endswith("\n)")
+
+
+# ------------------------------------------------------------------ Keras's layer extras
+class _KL(Layer):
+    """A user layer adding a term to the loss from its call (Keras's add_loss)."""
+
+    def call(self, x):
+        self.add_loss(0.5 * ops.mean(x * x))
+        return x
+
+
+def test_add_loss_terms_are_the_latest_calls_and_join_the_training_loss():
+    import glassnet
+
+    layer = _KL()
+    assert layer.losses == []
+    layer(np.full((2, 2), 2.0, np.float32))
+    layer(np.ones((2, 2), np.float32))
+    assert len(layer.losses) == 1 and layer.losses[0].item() == pytest.approx(0.5)
+    inputs = glassnet.Input((3,))
+    model = glassnet.Model(inputs, _KL()(layers.Dense(3)(inputs)))
+    model.compile("sgd", "mse")
+    x, y = np.ones((4, 3), np.float32), np.zeros((4, 3), np.float32)
+    # the loss fit reports is mse + the term, and the term's gradient trains the weights too
+    mse = float(np.mean(model.predict(x, verbose=0) ** 2))
+    loss = model.train_on_batch(x, y)
+    assert loss == pytest.approx(1.5 * mse, rel=1e-5)
+    with pytest.raises(ValueError, match="add_loss takes a scalar.*shape \\(2,\\)"):
+        layer.add_loss(Tensor(np.ones(2)))
+
+
+def test_compute_mask_and_call_mask_argument_of_user_layers():
+    """Keras: a layer's compute_mask gives its output's mask; a call with a ``mask`` argument
+    receives the input's mask; supports_masking passes it on."""
+
+    class Halve(Layer):
+        def call(self, x):
+            return x[:, ::2]
+
+        def compute_mask(self, inputs, mask=None):
+            return None if mask is None else mask[:, ::2]
+
+    class Masked(Layer):
+        def call(self, x, mask=None):
+            self.seen = mask
+            return x * 1.0
+
+    x = Tensor(np.ones((1, 4, 2), np.float32))
+    x._keras_mask = Tensor(np.array([[True, False, True, False]]))
+    halved = Halve()(x)
+    assert halved._keras_mask.numpy().tolist() == [[True, True]]
+    masked = Masked()
+    out = masked(x)
+    assert masked.seen is x._keras_mask and out._keras_mask is None  # not supports_masking
+    assert Halve()(np.ones((1, 4, 2), np.float32))._keras_mask is None
+    # the shape fallback gives a mask-taking call a mask of real steps
+    assert Masked().compute_output_shape((None, None, 2)) == (None, None, 2)
+
+
+def test_a_user_layer_called_with_a_tuple_gets_a_list():
+    """Keras's ``Sampling()((z_mean, z_log_var))``: a tuple of tensors is several inputs."""
+
+    class Mix(Layer):
+        def call(self, inputs):
+            a, b = inputs
+            return a + 2 * b
+
+    a, b = np.ones((2, 3), np.float32), np.ones((2, 3), np.float32)
+    assert Mix()((a, b)).numpy().tolist() == [[3.0] * 3] * 2
+    import glassnet
+
+    i, j = glassnet.Input((3,)), glassnet.Input((3,))
+    model = glassnet.Model([i, j], Mix()((i, j)))
+    assert model.output_shape == (None, 3)
+    np.testing.assert_array_equal(model.predict([a, b], verbose=0), 3 * a)
+
+
+def test_assign_and_assign_add_update_a_weight_in_place():
+    """Keras's Variable.assign / assign_add / assign_sub on a non-trainable weight."""
+    total = Tensor(np.zeros(2, np.float32))
+    assert total.assign_add(np.ones(2)) is total
+    total.assign_add(Tensor(np.array([1.0, 2.0])))
+    total.assign_sub(0.5)
+    assert total.dtype == np.float32 and total.numpy().tolist() == [1.5, 2.5]
+    total.assign(7)
+    assert total.numpy().tolist() == [7.0, 7.0]
+    with pytest.raises(ValueError, match=r"assign: the value's shape \(3,\) does not match"):
+        total.assign(np.ones(3))

@@ -443,3 +443,88 @@ def test_lstm_learns_with_clipnorm(rng):
     loss = history.history["loss"][-1]
     first = first if isinstance(first, float) else first[0]
     assert loss < 0.5 * first
+
+
+# ------------------------------------------------------------------ padding masks
+# mask rows: real steps then padding, padding then real steps, and a gap in the middle
+_MASK = np.array([[1, 1, 0], [0, 1, 1]], dtype=bool)
+
+
+def test_gradcheck_masked_recurrent_ops(rng):
+    """A masked step keeps the state; its gradient passes straight back (every op, float64)."""
+    b, t, f, u = 2, 3, 3, 2
+    x, h0 = _f64(rng, b, t, f), _f64(rng, b, u)
+    assert_gradcheck(
+        lambda x, w, r, h: ops.simple_rnn(x, w, r, None, h, mask=_MASK),
+        x, _f64(rng, f, u), _f64(rng, u, u), h0,
+    )  # fmt: skip
+
+    def lstm(x, w, r, bias, h, c):
+        return ops.concat(ops.lstm(x, w, r, bias, h, c, mask=_MASK), axis=-1)
+
+    assert_gradcheck(
+        lstm, x, _f64(rng, f, 4 * u), _f64(rng, u, 4 * u), _f64(rng, 4 * u), h0, _f64(rng, b, u)
+    )
+    assert_gradcheck(
+        lambda x, w, r, bias, h: ops.gru(x, w, r, bias, h, mask=_MASK),
+        x, _f64(rng, f, 3 * u), _f64(rng, u, 3 * u), _f64(rng, 2, 3 * u), h0,
+    )  # fmt: skip
+    assert_gradcheck(
+        lambda x, w, r, bias, h: ops.gru(x, w, r, bias, h, reset_after=False, mask=_MASK),
+        x, _f64(rng, f, 3 * u), _f64(rng, u, 3 * u), _f64(rng, 3 * u), h0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
+def test_masked_steps_keep_the_state(cls, rng):
+    """Keras's recurrent layers with a mask: padding, before or after, changes nothing, and a
+    masked step's output repeats the previous one."""
+    layer = cls(U, return_sequences=True)
+    x = _x(rng, b=1, t=4)
+    alone = layer(x).numpy()
+    padded = np.concatenate([np.zeros((1, 2, F), np.float32), x, np.zeros((1, 1, F))], axis=1)
+    mask = np.array([[False, False, True, True, True, True, False]])
+    out = layer(padded, mask=mask).numpy()
+    np.testing.assert_allclose(out[:, 2:6], alone, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(out[:, :2], 0)  # the initial state, kept
+    np.testing.assert_array_equal(out[:, 6], out[:, 5])
+    last = cls(U)
+    last.build((None, None, F))
+    last.set_weights(layer.get_weights())
+    np.testing.assert_allclose(last(padded, mask=mask).numpy(), alone[:, -1], rtol=1e-5)
+
+
+def test_mask_from_embedding_reaches_lstm_and_gru_in_models(rng):
+    """Embedding(mask_zero=True) -> LSTM in a Sequential and a functional model, a Bidirectional
+    GRU and go_backwards: padded and unpadded sequences give the same outputs, in training too."""
+    short, padded = np.array([[5, 3, 7]]), np.array([[5, 3, 7, 0, 0], [0, 0, 5, 3, 7]])
+    for recurrent in (
+        LSTM(U),
+        Bidirectional(GRU(U)),
+        LSTM(U, go_backwards=True),
+    ):
+        model = Sequential([Embedding(10, 4, mask_zero=True), recurrent])
+        want = model.predict(short, verbose=0)
+        np.testing.assert_allclose(
+            model.predict(padded, verbose=0), np.repeat(want, 2, axis=0), rtol=1e-5, atol=1e-6
+        )
+    from glassnet import Input, Model
+
+    inputs = Input((None,), dtype="int32")
+    sequence = LSTM(U, return_sequences=True)(Embedding(10, 4, mask_zero=True)(inputs))
+    model = Model(inputs, GRU(U)(sequence))  # the mask rides on through return_sequences
+    np.testing.assert_allclose(
+        model.predict(padded[:1], verbose=0), model.predict(short, verbose=0), rtol=1e-5
+    )
+    model.compile("adam", "mse")
+    y = np.zeros((2, U), np.float32)
+    # a replayed step takes each batch's own mask: the loss is the same as the graph's
+    for _ in range(3):
+        model.train_on_batch(padded, y)
+    graph_loss = float(model.compute_loss(None, y, model(padded)).item())
+    assert model.evaluate(padded, y, verbose=0) == pytest.approx(graph_loss, rel=1e-5)
+
+
+def test_a_bad_mask_is_refused():
+    with pytest.raises(ValueError, match=r"mask must have shape \(batch, time\) = \(1, 3\)"):
+        LSTM(U)(np.zeros((1, 3, F), np.float32), mask=np.ones((1, 4), bool))

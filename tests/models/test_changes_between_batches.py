@@ -71,6 +71,7 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
         },
     ),
     "Activation": ((6,), {"activation": "relu"}, {"activation": "tanh"}),
+    "Masking": ((3, 2), {"mask_value": 0.0}, {"mask_value": 0.5}),
     "Conv2D": (
         (7, 7, 2),
         {"filters": 3, "kernel_size": 3, "activation": "relu"},

@@ -101,6 +101,40 @@ def test_validation_data_and_streamed_batches():
     np.testing.assert_allclose(model.predict(batches), model.predict(x), rtol=1e-6)
 
 
+def test_a_list_of_batches_is_a_dataset():
+    """A list of (x, y) batch tuples (a dataset in memory, e.g. each batch mapped through a
+    TextVectorization) trains, validates and evaluates as the arrays would; a list of arrays
+    is still a model's several inputs."""
+    x, y = blobs()
+    model = mlp()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    ds = [(x[i : i + 20], y[i : i + 20]) for i in range(0, 120, 20)]
+    history = model.fit(ds, epochs=3, validation_data=ds[:2], verbose=0)
+    assert len(history.history["loss"]) == 3 and "val_accuracy" in history.history
+    assert model.evaluate(ds) == pytest.approx(model.evaluate(x, y))
+    np.testing.assert_allclose(model.predict(ds), model.predict(x), rtol=1e-6)
+    with pytest.raises(ValueError, match="y is missing"):
+        model.fit([x], epochs=1, verbose=0)
+
+
+def test_streamed_batches_may_give_the_inputs_as_a_dict_by_name():
+    """A dataset of ({name: column}, y) batches, as tf.data gives a structured-data model:
+    the dict is put in the model's input order for each batch, in fit, evaluate and predict."""
+    x, y = blobs()
+    a, b = gn.Input((1,), name="a"), gn.Input((1,), name="b")
+    hidden = L.Dense(16, activation="relu")(L.concatenate([a, b]))
+    model = gn.Model([a, b], L.Dense(3, activation="softmax")(hidden))
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    ds = [
+        ({"b": x[i : i + 20, 1:], "a": x[i : i + 20, :1]}, y[i : i + 20]) for i in range(0, 120, 20)
+    ]
+    history = model.fit(ds, epochs=20, validation_data=ds[:2], verbose=0)
+    assert history.history["accuracy"][-1] > 0.9
+    arrays = [x[:, :1], x[:, 1:]]
+    assert model.evaluate(ds) == pytest.approx(model.evaluate(arrays, y))
+    np.testing.assert_allclose(model.predict(ds), model.predict(arrays), rtol=1e-6)
+
+
 def test_stop_at_threshold_ends_training_when_the_error_is_small_enough():
     x, y = blobs()
     model = mlp()

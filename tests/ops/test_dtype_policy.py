@@ -38,6 +38,7 @@ TABLE = {
     "exp": (ops.exp, [_f(3)]),
     "log": (ops.log, [_f(3, low=0.5, high=2)]),
     "sqrt": (ops.sqrt, [_f(3, low=0.5, high=2)]),
+    "square": (ops.square, [_f(3)]),
     "clip": (lambda x: ops.clip(x, -0.5, 0.5), [_f(4)]),
     "cast": (lambda x: ops.cast(x, "float32"), [_f(3)]),
     "maximum": (ops.maximum, [_f(3), _f(3)]),
@@ -167,12 +168,16 @@ TABLE = {
 MASKS = {
     "token_mask",
     "attention_mask",
+    "step_mask",
     "equal",
+    "not_equal",
     "greater_equal",
     "logical_and",
     "logical_or",
     "logical_not",
 }
+# Ops that make new tensors from a shape or a range (no inputs): checked below.
+CREATION = {"zeros", "ones", "arange"}
 SHAPE_ARITHMETIC = {
     "conv_output_shape",
     "conv1d_output_length",
@@ -188,7 +193,7 @@ def test_every_op_is_in_the_table():
         for name, value in vars(ops).items()
         if callable(value) and not name.startswith("_") and not inspect.ismodule(value)
     }
-    assert public - SHAPE_ARITHMETIC - MASKS == set(TABLE)
+    assert public - SHAPE_ARITHMETIC - MASKS - CREATION == set(TABLE)
 
 
 def test_mask_ops_give_bool_masks():
@@ -197,9 +202,17 @@ def test_mask_ops_give_bool_masks():
     mask = ops.attention_mask(2, 2, query_mask=ops.token_mask(ids), causal=True)
     assert mask.dtype == np.bool_ and mask.shape == (2, 2, 2)
     x = Tensor(_f(2, 3))
-    made_by = (ops.equal(x, 0), ops.greater_equal(x, 0), ops.logical_and(x, x))
-    for made in (*made_by, ops.logical_or(x, 0), ops.logical_not(x)):
+    made_by = (ops.equal(x, 0), ops.not_equal(x, 0), ops.greater_equal(x, 0))
+    for made in (*made_by, ops.logical_and(x, x), ops.logical_or(x, 0), ops.logical_not(x)):
         assert made.dtype == np.bool_ and made.shape == (2, 3)
+    steps = ops.step_mask(Tensor(_f(2, 3, 4)))
+    assert steps.dtype == np.bool_ and steps.shape == (2, 3)
+
+
+def test_creation_ops_give_float32_unless_told():
+    assert ops.zeros((2, 3)).dtype == ops.ones(2).dtype == np.float32
+    assert ops.arange(0.0, 1.0, 0.5).dtype == np.float32
+    assert ops.arange(3).dtype == np.int64
 
 
 @pytest.mark.parametrize("name", sorted(TABLE))

@@ -224,3 +224,24 @@ def test_broadcasting_property(data, shapes):
     n = int(np.prod(shapes.result_shape))
     np.testing.assert_allclose(ta.grad, np.full(sa, 2.0 * n / max(a.size, 1)), rtol=1e-6)
     np.testing.assert_allclose(tb.grad, np.full(sb, n / max(b.size, 1)), rtol=1e-6)
+
+
+# ------------------------------------------------------------------ keras.ops-style helpers
+def test_square_cast_and_not_equal():
+    """square is a·a (gradient 2a); cast keeps the gradient between floats only; not_equal is
+    a bool op with none (both ops, so a replayed step recomputes them)."""
+    x = np.array([[-1.5, 0.0], [2.0, 3.0]])
+    assert_gradcheck(ops.square, x)
+    t = Tensor(x, requires_grad=True)
+    (ops.cast(t, "float32") * 2.0).sum().backward()
+    assert t.grad.dtype == np.float64 and t.grad.tolist() == [[2.0, 2.0], [2.0, 2.0]]
+    np.testing.assert_array_equal(ops.square(Tensor(x)).numpy(), x**2)
+    ids = ops.cast(Tensor(x, requires_grad=True), "int32")
+    assert ids.dtype == np.int32 and ids.numpy().tolist() == [[-1, 0], [2, 3]]
+    mask = ops.not_equal(Tensor(x, requires_grad=True), 0)
+    assert mask.dtype == bool and mask.numpy().tolist() == [[True, False], [True, True]]
+    t = Tensor(x, requires_grad=True)
+    (t * ops.cast(ops.not_equal(t, 0), "float64")).sum().backward()
+    np.testing.assert_array_equal(t.grad, [[1, 0], [1, 1]])  # no gradient through the mask
+    with pytest.raises(TypeError, match="cast: 'floaty' is not a dtype"):
+        ops.cast(Tensor(x), "floaty")

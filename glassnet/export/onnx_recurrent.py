@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.export.onnx import NHWC, Graph, Value, convert_layer, register_converter
+from glassnet.layers.core import Masking
 from glassnet.layers.recurrent import (
     GRU,
     LSTM,
@@ -208,8 +209,9 @@ def _refuse_mask(layer: Any, value: Value) -> None:
     if value.mask is not None:
         raise ValueError(
             f"export_onnx: layer '{layer.name}' ({type(layer).__name__}) gets a padding mask "
-            f"(from Embedding(mask_zero=True)) and skips the padded steps, which the ONNX "
-            f"recurrent nodes cannot do. Export a model built with mask_zero=False."
+            f"(from Embedding(mask_zero=True) or Masking) and skips the padded steps, which the "
+            f"ONNX recurrent nodes cannot do. Export a model built with mask_zero=False (and "
+            f"without Masking)."
         )
 
 
@@ -224,6 +226,24 @@ def _embedding(graph: Graph, layer: Embedding, value: Value) -> Value:
         zero = graph.weight(f"{layer.name}_pad", np.int64(0))
         mask = graph.node("Not", [graph.node("Equal", [ids, zero], f"{layer.name}_pad")], "mask")
     return Value(out, tuple(layer.compute_output_shape(value.shape)), NHWC, mask)
+
+
+@register_converter(Masking)
+def _masking(graph: Graph, layer: Masking, value: Value) -> Value:
+    """The steps with a feature other than ``mask_value`` are kept (the padding mask handed
+    on), the others become zeros: mask = Σ (x ≠ mask_value) > 0 over the features."""
+    value = graph.layout(value, NHWC)
+    name = layer.name
+    pad = graph.weight(f"{name}_value", np.float32(layer.mask_value))
+    differs = graph.node("Not", [graph.node("Equal", [value.name, pad], name)], name)
+    count = graph.node("Cast", [differs], name, to=graph.onnx.TensorProto.FLOAT)
+    axes = graph.weight(f"{name}_axes", np.array([-1], np.int64))
+    count = graph.node("ReduceSum", [count, axes], name, keepdims=0)
+    mask = graph.node("Cast", [count], "mask", to=graph.onnx.TensorProto.BOOL)
+    keep = graph.node("Cast", [mask], name, to=graph.onnx.TensorProto.FLOAT)
+    keep = graph.node("Unsqueeze", [keep, axes], name)
+    out = graph.node("Mul", [value.name, keep], name)
+    return Value(out, value.shape, NHWC, mask)
 
 
 @register_converter(TimeDistributed)

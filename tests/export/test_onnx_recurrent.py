@@ -144,3 +144,38 @@ def test_a_recurrent_layer_behind_a_padding_mask_is_refused():
     bi.add(layers.Bidirectional(layers.GRU(U)))
     with pytest.raises(ValueError, match="padding mask"):
         to_onnx(bi)
+
+
+def test_masking_hands_its_mask_on_and_imports_back(tmp_path):
+    """Masking zeroes the padded steps and hands the mask on: the masked average after it
+    leaves those steps out, in onnxruntime and after import_onnx as in glassnet."""
+    from glassnet.export.onnx_import import import_onnx
+
+    parts = [
+        layers.Masking(0.0),
+        layers.Dense(U, activation="tanh"),
+        layers.GlobalAveragePooling1D(),
+        layers.Dense(3),
+    ]
+    model = _model(*parts)
+    any_length = Sequential([layers.Input((None, F)), *parts])  # the same layers and weights
+
+    def padded(rng, batch):
+        x = rng.normal(size=(batch, T, F)).astype(np.float32)
+        x[:, T - 2 :] = 0.0  # the last two steps of every sample are padding
+        x[0, 1:] = 0.0
+        return x
+
+    x = padded(np.random.default_rng(3), 4)
+    unpadded = any_length.predict(x[1:, : T - 2])  # the same samples without their padding
+    np.testing.assert_allclose(model.predict(x)[1:], unpadded, atol=1e-5)
+    proto = _check(model, padded)
+    assert {"Equal", "Not", "ReduceSum"} <= {node.op_type for node in proto.graph.node}
+    with open(tmp_path / "m.onnx", "wb") as f:
+        f.write(proto.SerializeToString())
+    np.testing.assert_allclose(
+        import_onnx(tmp_path / "m.onnx").predict(x), model.predict(x), atol=1e-5
+    )
+    behind = _model(layers.Masking(0.0), layers.LSTM(U))
+    with pytest.raises(ValueError, match=r"Embedding\(mask_zero=True\) or Masking"):
+        to_onnx(behind)

@@ -375,6 +375,11 @@ CASES: dict[str, tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]] = {
         },
     ),
     "RandomCrop": ((6, 6, 2), {"height": 4, "width": 4, "seed": 1}, {"seed": 2}),
+    "RandomResizedCrop": (
+        (6, 6, 2),
+        {"seed": 1},
+        {"scale": (0.5, 0.9), "ratio": (0.8, 1.25), "seed": 2},
+    ),
     "RandomBrightness": (
         (6, 6, 3),
         {"factor": 0.1, "seed": 1},

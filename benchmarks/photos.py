@@ -154,8 +154,6 @@ def torch_photo_cnn(model: Any, torch: Any) -> Any:
     """glassnet's photo_cnn (``model``, augmentation layers in front allowed) as a torch.nn
     network with the same weights: NCHW images of raw 0–255 pixels in, logits out (the
     softmax goes into the loss)."""
-    from glassnet.applications.resnet import BasicBlock
-
     nn = torch.nn
 
     def conv(layer: Any, padding: int) -> Any:
@@ -182,22 +180,6 @@ def torch_photo_cnn(model: Any, torch: Any) -> Any:
             getattr(out, name).data.copy_(torch.from_numpy(np.array(weight.data)))
         return out
 
-    class Block(nn.Module):
-        def __init__(self, block: Any) -> None:
-            super().__init__()
-            self.conv1, self.bn1 = conv(block.conv1, 1), norm(block.bn1)
-            self.conv2, self.bn2 = conv(block.conv2, 1), norm(block.bn2)
-            self.downsample = None
-            if block.downsample:
-                self.downsample = nn.Sequential(
-                    conv(block.downsample[0], 0), norm(block.downsample[1])
-                )
-
-        def forward(self, x: Any) -> Any:
-            identity = x if self.downsample is None else self.downsample(x)
-            out = torch.relu(self.bn1(self.conv1(x)))
-            return torch.relu(self.bn2(self.conv2(out)) + identity)
-
     class Rescale(nn.Module):
         def __init__(self, scale: float) -> None:
             super().__init__()
@@ -219,8 +201,6 @@ def torch_photo_cnn(model: Any, torch: Any) -> Any:
             modules.append(nn.ReLU())
         elif kind == "MaxPooling2D":
             modules.append(nn.MaxPool2d(layer.pool_size[0]))
-        elif isinstance(layer, BasicBlock):
-            modules.append(Block(layer))
         elif kind == "GlobalAveragePooling2D":
             modules += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         elif kind == "Dropout":
@@ -235,38 +215,32 @@ def torch_photo_cnn(model: Any, torch: Any) -> Any:
     return nn.Sequential(*modules)
 
 
-def torch_augment(x: Any, generator: Any, torch: Any) -> Any:
+def crop_of(model: Any) -> int | None:
+    """The side of the random crop in front of glassnet's network (None without one)."""
+    crops = [layer for layer in model.layers if type(layer).__name__ == "RandomCrop"]
+    return crops[0].height if crops else None
+
+
+def torch_augment(x: Any, generator: Any, torch: Any, crop: int) -> Any:
     """photo_recipe's augmentation on a float NCHW batch of 0–255 pixels, with torch ops and
-    the same distributions: random resized crop (35–100 % of the area, aspect 3/4–4/3,
-    bilinear, half-pixel centres, edges repeated), left–right flip, brightness ±10 % of 255
-    and contrast ×[0.9, 1.1] about each channel's mean, clipped to 0–255."""
+    the same distributions: a random ``crop``×``crop`` square (every position equally likely)
+    and a left–right flip with probability ½."""
     n, _, height, width = x.shape
-
-    def uniform(low: float, high: float) -> Any:
-        return low + (high - low) * torch.rand(n, generator=generator)
-
-    area = uniform(0.35, 1.0) * height * width
-    aspect = torch.exp(uniform(math.log(3 / 4), math.log(4 / 3)))
-    w = torch.sqrt(area * aspect).clamp(1.0, width)
-    h = torch.sqrt(area / aspect).clamp(1.0, height)
-    left, top = (
-        torch.rand(n, generator=generator) * (width - w),
-        torch.rand(n, generator=generator) * (height - h),
-    )
-    theta = torch.zeros(n, 2, 3)
-    # Normalised coordinates (align_corners=False): output o ∈ [-1, 1] reads input
-    # (w / W)·o + (2·left + w) / W − 1, the pixel-space map x' = left + (x + ½)·w / W − ½.
-    theta[:, 0, 0], theta[:, 0, 2] = w / width, (2 * left + w) / width - 1
-    theta[:, 1, 1], theta[:, 1, 2] = h / height, (2 * top + h) / height - 1
-    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
-    x = torch.nn.functional.grid_sample(
-        x, grid, mode="bilinear", padding_mode="border", align_corners=False
+    tops = torch.randint(0, height - crop + 1, (n,), generator=generator)
+    lefts = torch.randint(0, width - crop + 1, (n,), generator=generator)
+    x = torch.stack(
+        [x[i, :, t : t + crop, s : s + crop] for i, t, s in zip(range(n), tops, lefts, strict=True)]
     )
     flip = torch.rand(n, generator=generator) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(3), x)
-    x = (x + (uniform(-0.1, 0.1) * 255)[:, None, None, None]).clamp(0, 255)
-    mean = x.mean(dim=(2, 3), keepdim=True)
-    return ((x - mean) * uniform(0.9, 1.1)[:, None, None, None] + mean).clamp(0, 255)
+    return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+
+def centre(x: Any, crop: int | None) -> Any:
+    """The centre ``crop``×``crop`` square of NCHW images (RandomCrop at inference)."""
+    if crop is None:
+        return x
+    top, left = (x.shape[2] - crop) // 2, (x.shape[3] - crop) // 2
+    return x[:, :, top : top + crop, left : left + crop]
 
 
 def run_torch(
@@ -285,6 +259,7 @@ def run_torch(
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     net = torch_photo_cnn(model, torch)
+    crop = crop_of(model)
     optimizer = torch.optim.AdamW(
         net.parameters(), lr=schedule(0), weight_decay=photo_recipe.WEIGHT_DECAY, eps=1e-7
     )
@@ -296,7 +271,9 @@ def run_torch(
     def score(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         net.eval()
         with torch.no_grad():
-            logits = torch.cat([net(nchw(x[i : i + 64])) for i in range(0, len(x), 64)])
+            logits = torch.cat(
+                [net(centre(nchw(x[i : i + 64]), crop)) for i in range(0, len(x), 64)]
+            )
         target = torch.from_numpy(y)
         loss = torch.nn.functional.cross_entropy(
             logits, target, label_smoothing=photo_recipe.LABEL_SMOOTHING
@@ -313,7 +290,8 @@ def run_torch(
             batch = order[i : i + batch_size]
             for group in optimizer.param_groups:
                 group["lr"] = schedule(step)
-            x = torch_augment(nchw(x_train[batch]), generator, torch)
+            x = nchw(x_train[batch])
+            x = x if crop is None else torch_augment(x, generator, torch, crop)
             loss = torch.nn.functional.cross_entropy(
                 net(x),
                 torch.from_numpy(y_train[batch]),

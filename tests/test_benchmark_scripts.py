@@ -216,9 +216,8 @@ def _randomise_batch_norms(model, rng):
 
 def test_photo_cnn_twin_computes_and_trains_like_glassnet(torch):
     """benchmarks.photos' torch.nn photo_cnn, with glassnet's weights, gives its predictions
-    (the torch-style padding of the strided blocks, the shortcuts, BN statistics), and one
-    step of the recipe (AdamW with its weight decay and ε, label smoothing, the one-cycle
-    rate) moves both alike."""
+    (the "same" padding, BN statistics, pooling), and one step of the recipe (AdamW with its
+    weight decay and ε, label smoothing, the one-cycle rate) moves both alike."""
     import glassnet as gn
     from benchmarks import photos
     from glassnet.applications import photo_cnn, photo_recipe
@@ -252,7 +251,7 @@ def test_photo_cnn_twin_computes_and_trains_like_glassnet(torch):
     # one, glassnet's Keras's biased one, so inference after training differs slightly.)
     stem, dense = net[1], net[-1]
     np.testing.assert_allclose(
-        model.get_layer("stem_conv").kernel.data.transpose(3, 2, 0, 1),
+        model.get_layer("block1_conv1").kernel.data.transpose(3, 2, 0, 1),
         stem.weight.detach().numpy(),
         atol=1e-6,
     )
@@ -261,14 +260,29 @@ def test_photo_cnn_twin_computes_and_trains_like_glassnet(torch):
     )
 
 
-def test_photos_torch_augmentation_keeps_shapes_range_and_identity_crops(torch):
+def test_photos_torch_augmentation_crops_and_flips_as_glassnet_does(torch):
+    """A random square of the side asked for, at every position, mirrored or not; the
+    centre square at inference, as glassnet's RandomCrop gives it."""
+    import glassnet as gn
     from benchmarks import photos
 
     generator = torch.Generator().manual_seed(0)
-    x = torch.rand(6, 3, 10, 12, generator=generator) * 255
-    out = photos.torch_augment(x, generator, torch)
-    assert out.shape == x.shape and float(out.min()) >= 0 and float(out.max()) <= 255
-    assert not torch.allclose(out, x)
+    x = torch.rand(64, 3, 10, 12, generator=generator) * 255
+    out = photos.torch_augment(x, generator, torch, crop=8)
+    assert out.shape == (64, 3, 8, 8)
+    found = set()
+    for i in range(64):
+        for top in range(3):
+            for left in range(5):
+                piece = x[i, :, top : top + 8, left : left + 8]
+                if torch.equal(out[i], piece) or torch.equal(out[i], piece.flip(2)):
+                    found.add((top, left, torch.equal(out[i], piece)))
+    assert len({(t, s) for t, s, _ in found}) > 8 and {kept for *_, kept in found} == {True, False}
+    whole = photos.torch_augment(x, generator, torch, crop=10)[:, :, :, :10]
+    assert whole.shape == (64, 3, 10, 10)
+    crop = gn.layers.RandomCrop(8, 8)
+    centre = crop(gn.Tensor(x.numpy().transpose(0, 2, 3, 1))).numpy().transpose(0, 3, 1, 2)
+    np.testing.assert_array_equal(photos.centre(x, 8).numpy(), centre)
 
 
 def test_photos_benchmark_runs_both_sides_on_a_tiny_folder(tmp_path, torch, capsys):
@@ -278,7 +292,7 @@ def test_photos_benchmark_runs_both_sides_on_a_tiny_folder(tmp_path, torch, caps
     from tests.test_cli import draw_shapes
 
     root = draw_shapes(tmp_path / "shapes", per_class=15)
-    argv = ["--data", str(root), "--epochs", "1", "--image-size", "16", "--threads", "1"]
+    argv = ["--data", str(root), "--epochs", "1", "--image-size", "24", "--threads", "1"]
     sides = photos.main([*argv, "--batch-size", "8", "--verbose", "0"])
     assert [s.framework for s in sides] == ["glassnet", "PyTorch"]
     assert all(0 <= s.accuracy <= 1 and s.epochs == 1 for s in sides)

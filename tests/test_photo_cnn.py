@@ -8,20 +8,18 @@ import pytest
 
 import glassnet as gn
 from glassnet import applications
-from glassnet.applications import BasicBlock, photo_cnn
-from glassnet.layers import BatchNormalization, Rescaling
+from glassnet.applications import photo_cnn
+from glassnet.layers import BatchNormalization, Conv2D, MaxPooling2D, Rescaling
 
 
 def test_parameter_count_is_the_same_at_any_image_size(rng):
-    # stem 3·3·3·32 + BN 4·32; stage1 2·(3·3·32·32) + 2·BN 4·32; stage k>1: 3·3·c·2c + 3·3·2c·2c
-    # + shortcut c·2c + 3 BN 4·2c; Dense (256 + 1)·2
-    def stage(c, n):
-        return 9 * c * n + 9 * n * n + c * n + 3 * 4 * n
+    # each block: two 3·3 convolutions (c→n, n→n, no bias) and two BN of 4·n; Dense (256 + 1)·2
+    def block(c, n):
+        return 9 * c * n + 9 * n * n + 2 * 4 * n
 
-    expected = 864 + 128 + 2 * 9216 + 2 * 128 + stage(32, 64) + stage(64, 128)
-    expected += stage(128, 256) + 514
-    assert expected == 1_229_794
-    for size in (8, 37, 96):
+    expected = block(3, 32) + block(32, 64) + block(64, 128) + block(128, 256) + 514
+    assert expected == 1_175_650
+    for size in (16, 37, 96):
         model = photo_cnn((size, size, 3), classes=2)
         assert model.count_params() == expected
         x = rng.uniform(0, 255, (2, size, size, 3)).astype(np.float32)
@@ -30,26 +28,21 @@ def test_parameter_count_is_the_same_at_any_image_size(rng):
         assert np.allclose(y.sum(axis=1), 1, atol=1e-5)
 
 
-def test_layout_takes_raw_pixels_and_pads_like_torch():
+def test_layout_takes_raw_pixels_in_four_double_convolution_blocks():
     model = photo_cnn((96, 96, 3), classes=5)
     assert isinstance(model.layers[0], Rescaling) and model.layers[0].scale == 1 / 255
     names = [layer.name for layer in model.layers]
-    assert names[1:5] == ["stem_conv", "stem_bn", "stem_relu", "stem_pool"]
-    blocks = [layer for layer in model.layers if isinstance(layer, BasicBlock)]
-    assert [(b.filters, b.strides, b.padding) for b in blocks] == [
-        (32, 1, "torch"),
-        (64, 2, "torch"),
-        (128, 2, "torch"),
-        (256, 2, "torch"),
-    ]
-    assert [bool(b.downsample) for b in blocks] == [False, True, True, True]
-    norms = [
-        layer
-        for top in model.layers
-        for _, layer in top.named_layers()
-        if isinstance(layer, BatchNormalization)
-    ]
+    assert names[1:8] == [
+        "block1_conv1", "block1_bn1", "block1_relu1",
+        "block1_conv2", "block1_bn2", "block1_relu2", "block1_pool",
+    ]  # fmt: skip
+    convs = [layer for layer in model.layers if isinstance(layer, Conv2D)]
+    assert [c.filters for c in convs] == [32, 32, 64, 64, 128, 128, 256, 256]
+    assert {(c.kernel_size, c.padding, c.use_bias) for c in convs} == {((3, 3), "same", False)}
+    norms = [layer for layer in model.layers if isinstance(layer, BatchNormalization)]
     assert {(bn.epsilon, bn.momentum) for bn in norms} == {(1e-5, 0.9)}  # PyTorch's
+    pools = [layer for layer in model.layers if isinstance(layer, MaxPooling2D)]
+    assert len(pools) == 4
     assert model.compute_output_shape((None, 96, 96, 3)) == (None, 5)
     assert model.layers[-1].name == "predictions" and model.layers[-2].name == "dropout"
 
@@ -99,7 +92,7 @@ def test_onnx_export_matches_onnxruntime():
         ({"classes": 0}, "'classes' must be a positive integer"),
         ({"filters": ()}, "'filters' must be a non-empty list"),
         ({"filters": (16, 0)}, "'filters' must be a non-empty list"),
-        ({"input_shape": (1, 1, 3)}, "at least 2×2"),
+        ({"input_shape": (8, 8, 3)}, "at least 16×16"),
     ],
 )
 def test_argument_errors(kwargs, phrase):

@@ -13,11 +13,17 @@ from glassnet.optimizers.schedules import CosineDecay
 
 
 def test_augmentation_layers_and_their_seeds():
-    augment = photo_recipe.photo_augmentation(seed=10)
-    kinds = [type(layer).__name__ for layer in augment]
+    augment = photo_recipe.photo_augmentation(seed=10, crop=96)
+    assert [type(layer).__name__ for layer in augment] == ["RandomCrop", "RandomFlip"]
+    assert (augment[0].height, augment[0].width) == (96, 96) and augment[1].mode == "horizontal"
+    assert [layer.seed for layer in augment] == [10, 11]
+    assert photo_recipe.crop_size(photo_recipe.IMAGE_SIZE) == 96
+    # For a pretrained network's fixed input: the size stays, the scale and colours vary.
+    fixed = photo_recipe.photo_augmentation(seed=10)
+    kinds = [type(layer).__name__ for layer in fixed]
     assert kinds == ["RandomResizedCrop", "RandomFlip", "RandomBrightness", "RandomContrast"]
-    assert [layer.seed for layer in augment] == [10, 11, 12, 13]
-    assert augment[1].mode == "horizontal" and augment[2].value_range == (0.0, 255.0)
+    assert [layer.seed for layer in fixed] == [10, 11, 12, 13]
+    assert fixed[2].value_range == (0.0, 255.0)
     assert all(layer.seed is None for layer in photo_recipe.photo_augmentation())
 
 

@@ -2,8 +2,8 @@
 keeping the best model, and resumable after Ctrl-C with the command it prints.
 
 Its defaults are the from-scratch photo recipe of ``glassnet.applications.photo_recipe``
-(photo_cnn at 96 pixels, augmentation, AdamW on a one-cycle schedule, label smoothing, early
-stopping); this module only turns the options into those library calls."""
+(photo_cnn on a 96-pixel random crop of photos loaded at 112, AdamW on a one-cycle schedule,
+label smoothing, early stopping); this module only turns the options into those library calls."""
 
 from __future__ import annotations
 
@@ -63,7 +63,8 @@ _ImageSize = Annotated[
     int | None,
     typer.Option(
         min=1,
-        help="Images are resized to this many pixels square (default 96; with --from, the "
+        help="Images are resized to this many pixels square (default 112, of which the "
+        "augmentation crops 96; with --from, the "
         "network's own size).",
     ),
 ]
@@ -92,8 +93,9 @@ _ValSplit = Annotated[
 _Augment = Annotated[
     bool,
     typer.Option(
-        help="Random resized crops, left-right flips and light brightness/contrast jitter "
-        "while training."
+        help="Random crops of six sevenths of the side (the centre one at inference) and "
+        "left-right flips while training; with --from and --unfreeze, resized crops, flips "
+        "and light brightness/contrast jitter."
     ),
 ]
 _Schedule = Annotated[
@@ -149,15 +151,28 @@ def build_classifier(
     Preprocessing lives inside the model, so a saved model takes images exactly as
     ``load_image`` returns them. ``small-cnn`` and ``photo-cnn`` have their own ``Rescaling``
     layer first. The augmentation is ``photo_recipe.photo_augmentation``, active only while
-    training.
+    training: a random crop of ``photo_recipe.crop_size(size)`` pixels (the centre one at
+    inference, so the network is built for that size) and a left–right flip.
     """
     import glassnet as gn
     from glassnet import applications, layers
 
     canonical = applications.canonical_name(name)
     gn.set_seed(seed)
-    base = applications.get(canonical, input_shape, classes)
-    front = photo_recipe.photo_augmentation(seed) if augment else []
+    # Augmented, the network sees the recipe's random crop (the centre one at inference).
+    crop = photo_recipe.crop_size(input_shape[0]) if augment else None
+    seen = input_shape if crop is None else (crop, crop, input_shape[2])
+    try:
+        base = applications.get(canonical, seen, classes)
+    except ValueError as err:
+        if crop is None:
+            raise
+        raise ValueError(
+            f"{err}\nThe photo recipe's augmentation shows the network a random {crop}×{crop} "
+            f"crop of each {input_shape[0]}-pixel photo: give a larger --image-size, or "
+            "--no-augment."
+        ) from err
+    front = photo_recipe.photo_augmentation(seed, crop) if augment else []
     if canonical not in ("small-cnn", "photo-cnn"):
         front.append(layers.Rescaling(1 / 255, name="rescaling"))
     if not front:
@@ -294,8 +309,9 @@ def train(
     (CSV) and curves (PNG) next to it. Ctrl-C stops cleanly and prints how to resume.
     With --from NETWORK, fine-tunes that pretrained network instead (glassnet.transfer).
 
-    The defaults are a from-scratch recipe for photos: photo-cnn at 96 pixels, augmentation,
-    AdamW on a one-cycle schedule, label smoothing 0.1 and early stopping. The old quick
+    The defaults are a from-scratch recipe for photos: photo-cnn on 96-pixel random crops of
+    photos loaded at 112, flips, AdamW on a one-cycle schedule, label smoothing 0.1 and early
+    stopping. The old quick
     setup is --model small-cnn --image-size 64 --optimizer adam --schedule constant
     --label-smoothing 0 --no-augment --patience 0 --epochs 10.
     """

@@ -83,7 +83,7 @@ def test_glassnet_train_distributed_on_two_ranks(tmp_path):
         "--epochs",
         "2",
         "--image-size",
-        "16",
+        "24",
         "--batch-size",
         "16",
         "--out",
@@ -102,7 +102,7 @@ def test_glassnet_train_distributed_to_a_time_budget(tmp_path):
 
     data = draw_shapes(tmp_path / "shapes", per_class=16, size=16)
     out = tmp_path / "shapes.glassnet"
-    args = ["train", str(data), "--distributed", "--time-budget", "3s", "--image-size", "16"]
+    args = ["train", str(data), "--distributed", "--time-budget", "3s", "--image-size", "24"]
     result = mpirun(2, "glassnet.cli", *args, "--out", str(out), "--verbose", "2")
     assert result.returncode == 0, result.stderr + result.stdout
     assert result.stdout.count("epoch(s) are planned") == 1

@@ -282,7 +282,7 @@ def run_torch(
 
     stopping = photo_recipe.photo_early_stopping(epochs)
     best, best_state, waited, step, trained, seconds = None, None, 0, 0, 0, 0.0
-    for _ in range(epochs):
+    for epoch in range(epochs):
         tick = time.perf_counter()
         net.train()
         order = torch.randperm(len(x_train), generator=generator).numpy()
@@ -310,7 +310,9 @@ def run_torch(
             waited = 0 if improved else waited + 1
         else:
             waited += 1
-        if waited >= stopping.patience:
+        if epoch < stopping.start_from_epoch:
+            waited = 0  # glassnet's EarlyStopping counts from start_from_epoch on
+        elif waited >= stopping.patience:
             break
     net.load_state_dict(best_state)
     accuracy, _ = score(x_test, y_test)

@@ -52,6 +52,7 @@ def test_loss_and_early_stopping():
     stop = photo_recipe.photo_early_stopping(15)
     assert (stop.patience, stop.monitor, stop.restore_best_weights) == (5, "val_accuracy", True)
     assert photo_recipe.photo_early_stopping(40).patience == 14  # a third, rounded up
+    assert photo_recipe.photo_early_stopping(15).start_from_epoch == 7  # counted from halfway
     assert photo_recipe.photo_early_stopping(40, patience=2).patience == 2
 
 

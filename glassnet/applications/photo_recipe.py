@@ -144,12 +144,18 @@ def photo_early_stopping(
     epochs: int, patience: int | None = None, monitor: str = "val_accuracy"
 ) -> EarlyStopping:
     """Stop once ``monitor`` has not improved for ``patience`` epochs (None: a third of
-    ``epochs``, at least 5), putting the best epoch's weights back. The patience is long
-    because the one-cycle schedule makes its largest gains in the last epochs, as the rate
-    falls; stopping is for runs that have really stalled."""
+    ``epochs``, at least 5), counted from halfway through the run, putting the best epoch's
+    weights back. The one-cycle schedule makes its largest gains in the last epochs, as the
+    rate falls, while in the first half its high rates make the validation accuracy jump
+    about; stopping is for runs that have really stalled."""
     if patience is None:
         patience = max(5, math.ceil(epochs / 3))
-    return EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
+    return EarlyStopping(
+        monitor=monitor,
+        patience=patience,
+        restore_best_weights=True,
+        start_from_epoch=epochs // 2,
+    )
 
 
 def predict_with_flips(model: Any, x: Any) -> np.ndarray:

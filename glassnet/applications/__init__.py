@@ -20,8 +20,8 @@ pretrained network on your own photos, see ``glassnet.transfer``.
 
 - ``mlp``: fully connected layers (the multilayer perceptron).
 - ``small_cnn``: a small, quick classifier for your own folders (``glassnet demo``-sized).
-- ``photo_cnn``: a small ResNet for your own photos at 96–128 pixels, trained from scratch
-  (``glassnet train``'s default).
+- ``photo_cnn``: four blocks of two convolutions with batch normalization, for your own photos
+  at around 100 pixels, trained from scratch (``glassnet train``'s default).
 - ``LeNet5``: LeCun et al. 1998, digits.
 - ``AlexNet``: Krizhevsky et al. 2012, the first big GPU-trained CNN.
 - ``VGG11``, ``VGG13``, ``VGG16``, ``VGG19``: Simonyan and Zisserman 2014, stacks of 3×3.

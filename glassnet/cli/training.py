@@ -54,9 +54,9 @@ _Architecture = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help="Architecture: photo-cnn (a small ResNet for photos), small-cnn, lenet5, mlp, "
-        "alexnet, vgg11/13/16/19, resnet18/34/50/101/152, googlenet, mobilenet-v2 (at least "
-        "32 pixels).",
+        help="Architecture: photo-cnn (a small VGG-style network for photos), small-cnn, "
+        "lenet5, mlp, alexnet, vgg11/13/16/19, resnet18/34/50/101/152, googlenet, mobilenet-v2 "
+        "(at least 32 pixels).",
     ),
 ]
 _ImageSize = Annotated[

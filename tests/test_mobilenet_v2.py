@@ -298,11 +298,12 @@ def test_command_line_summary_and_classifier():
     result = CliRunner().invoke(app, ["summary", "mobilenetv2"])
     assert result.exit_code == 0, result.output
     assert "Total params: 3,538,984" in result.output and "block_16_project" in result.output
-    # glassnet train's network: Rescaling in front of the whole functional model.
-    model = build_classifier("mobilenet-v2", (32, 32, 3), 2, augment=True)
+    # glassnet train's network: Rescaling in front of the whole functional model, which sees
+    # the recipe's crop of six sevenths of the side (33 of 38: at least MobileNetV2's 32).
+    model = build_classifier("mobilenet-v2", (38, 38, 3), 2, augment=True)
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds[-2:] == ["Rescaling", "Functional"]
-    x = np.full((2, 32, 32, 3), 255.0, np.float32)
+    x = np.full((2, 38, 38, 3), 255.0, np.float32)
     assert model.predict(x).shape == (2, 2)
 
 
@@ -317,14 +318,14 @@ def test_glassnet_train_with_mobilenet_v2_saves_a_loadable_model(tmp_path):
     result = CliRunner().invoke(
         app,
         [
-            *("train", str(root), "--model", "mobilenet-v2", "--image-size", "32"),
+            *("train", str(root), "--model", "mobilenet-v2", "--image-size", "38"),
             *("--epochs", "1", "--batch-size", "8", "--out", str(out), "--verbose", "0"),
         ],
     )
     assert result.exit_code == 0, result.output
     model = glassnet.load_model(out)
     assert model.layers[-1].get_layer("block_16_project").filters == 320
-    assert model.predict(np.zeros((1, 32, 32, 3), np.float32)).shape == (1, 2)
+    assert model.predict(np.zeros((1, 38, 38, 3), np.float32)).shape == (1, 2)
 
 
 # ---------------------------------------------------------------------------- ONNX

@@ -20,7 +20,8 @@ from glassnet.export.onnx_import import OnnxGraph
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
-from tests.test_pretrained_resnet import BasicBlock  # noqa: E402  (needs torch)
+from tests.test_pretrained_resnet import BasicBlock, _close  # noqa: E402  (needs torch)
+from tests.test_pretrained_resnet import _torch_out as _torch  # noqa: E402
 
 runner = CliRunner()
 SIZE = 16  # the network's input: 16×16 RGB
@@ -111,17 +112,6 @@ def _datasets(photos, size=SIZE):
 
 def _images(n=3, seed=2):
     return np.random.default_rng(seed).standard_normal((n, SIZE, SIZE, 3)).astype(np.float32)
-
-
-def _torch(net, images, features=False):
-    with torch.no_grad():
-        x = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())
-        return (net.features(x) if features else net(x)).numpy()
-
-
-def _close(ours, theirs):
-    scale = max(1.0, float(np.abs(theirs).max()))
-    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-4 * scale)
 
 
 # ---------------------------------------------------------------------------- before

@@ -240,19 +240,25 @@ def columns(windows: Any, tile: int = 1) -> Any:
         return windows.reshape(rows, math.prod(windows.shape[rank + 1 :]))
     n, ho, wo, kh, kw, c = windows.shape
     if c == 1 and kh * kw > 1 and tile == 1:
-        # One channel (grayscale images): copying window by window would move one number at a
-        # time. Copy one kernel tap at a time instead — whole (Ho, Wo) planes — into a
-        # (kh·kw, N·Ho·Wo) matrix and return its transpose, a view with the same numbers.
-        planes = get_array_module(windows).empty((kh, kw, n, ho, wo), dtype=windows.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                planes[i, j] = windows[:, :, :, i, j, 0]
-        return planes.reshape(kh * kw, n * ho * wo).T
+        return tap_plane_columns(windows)
     if kh * kw > 1 and _short_window_rows(windows):
         cols = np.empty((n * ho * wo, kh * kw * c), dtype=windows.dtype)
         copy_windows(cols.reshape(windows.shape), windows)
         return cols
     return windows.reshape(n * ho * wo, kh * kw * c)
+
+
+def tap_plane_columns(windows: Any) -> Any:
+    """``columns`` for one channel (grayscale images), where copying window by window would
+    move one number at a time: one kernel tap at a time instead — whole (Ho, Wo) planes — into
+    a (kh·kw, N·Ho·Wo) matrix, returned as its transpose, a view with the same numbers.
+    Shape: windows (N, Ho, Wo, kh, kw, 1) -> (N·Ho·Wo, kh·kw)."""
+    n, ho, wo, kh, kw, _ = windows.shape
+    planes = get_array_module(windows).empty((kh, kw, n, ho, wo), dtype=windows.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            planes[i, j] = windows[:, :, :, i, j, 0]
+    return planes.reshape(kh * kw, n * ho * wo).T
 
 
 def _short_window_rows(windows: Any) -> bool:

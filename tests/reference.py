@@ -62,6 +62,26 @@ def conv2d(x, w, b=None, stride=1, padding="valid", dilation=1):
     return y
 
 
+def conv2d_grads(x, w, grad_out, stride=1, padding="valid", dilation=1):
+    """The gradients (dx, dw, db) of Σ grad_out · conv2d(x, w, b), one output position at a
+    time: that position's patch adds patch ⊗ grad_out to dw, and grad_out · w back onto the
+    patch's pixels of dx (padding cropped off at the end)."""
+    kh, kw, _, _ = w.shape
+    s, d = as_pair(stride), as_pair(dilation)
+    (top, bottom), (left, right) = explicit_pads(x.shape[1:3], (kh, kw), s, padding, d)
+    xpad = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    gxpad, gw = np.zeros_like(xpad), np.zeros_like(w)
+    for i in range(grad_out.shape[1]):
+        for j in range(grad_out.shape[2]):
+            rows = slice(i * s[0], i * s[0] + d[0] * (kh - 1) + 1, d[0])
+            cols = slice(j * s[1], j * s[1] + d[1] * (kw - 1) + 1, d[1])
+            g = grad_out[:, i, j, :]  # (N, F)
+            gw += np.tensordot(xpad[:, rows, cols, :], g, axes=([0], [0]))
+            gxpad[:, rows, cols, :] += np.tensordot(g, w, axes=([1], [3]))
+    gx = gxpad[:, top : top + x.shape[1], left : left + x.shape[2], :]
+    return gx, gw, grad_out.sum(axis=(0, 1, 2))
+
+
 def _pool_windows(x, pool_size, stride, padding, fill):
     """Yield (i, j, window) with window (N, ph, pw, C) of x padded with ``fill``."""
     p = as_pair(pool_size)
@@ -114,6 +134,23 @@ def max_pool2d_grad(x, grad_out, pool_size=2, stride=None, padding="valid"):
                 a, b = np.unravel_index(np.argmax(window[n, :, :, c]), p)  # first max
                 gx[n, i * s[0] + a - top, j * s[1] + b - left, c] += grad_out[n, i, j, c]
     return gx
+
+
+def avg_pool2d_grad(x, grad_out, pool_size=2, stride=None, padding="valid"):
+    """d(Σ grad_out · avg_pool2d(x))/dx: each window's gradient shared evenly by its real
+    cells (padding takes none); loops over windows."""
+    p = as_pair(pool_size)
+    s = p if stride is None else as_pair(stride)
+    (top, bottom), (left, right) = explicit_pads(x.shape[1:3], p, s, padding)
+    real = np.pad(np.ones(x.shape[1:3]), ((top, bottom), (left, right)))
+    gxpad = np.zeros((x.shape[0], *real.shape, x.shape[3]), dtype=x.dtype)
+    for i in range(grad_out.shape[1]):
+        for j in range(grad_out.shape[2]):
+            rows, cols = slice(i * s[0], i * s[0] + p[0]), slice(j * s[1], j * s[1] + p[1])
+            cells = real[rows, cols]
+            share = grad_out[:, i, j, :] / cells.sum()  # (N, C)
+            gxpad[:, rows, cols, :] += cells[None, :, :, None] * share[:, None, None, :]
+    return gxpad[:, top : top + x.shape[1], left : left + x.shape[2], :]
 
 
 # ------------------------------------------------------------------ volumes (N, D, H, W, C)

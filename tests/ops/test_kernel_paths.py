@@ -1,0 +1,524 @@
+"""Every tuned kernel tested like its textbook form, on the odd shapes (issue #26).
+
+Each op opens with its textbook algorithm, and tuned kernels beside it are chosen per shape by
+the op's plan. Here every kernel gets the textbook form's three tests — a NumPy loop reference
+(``tests/reference.py``) forward and backward, float64 finite differences and PyTorch — on the
+odd shape classes: 1×1 images, one channel, stride > kernel, dilation, batch 1, odd and
+non-square sizes. A shape class can move a layer onto another kernel than the one a test means
+to check, so every case also records which kernels ran (spies around them; the numbers are
+untouched) and fails if a change to a plan moves it off its kernels: then pick a shape that
+takes them again. ``docs/engine.md`` ("Which tests cover which kernel") is the table of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import glassnet.ops._conv_kernels as kernels
+import glassnet.ops.normalization as normalization
+import glassnet.ops.pooling as pooling
+import glassnet.tensor as tensor
+from glassnet import Tensor, no_grad, ops
+from glassnet.ops import conv2d
+from glassnet.ops.fused import ConvMaxPoolOp
+from glassnet.tensor import rows_with
+from tests import reference as ref
+from tests.helpers import FORWARD_TOL, GRAD_TOL, assert_gradcheck
+from tests.ops.test_pooling import _distinct, _torch_pool
+
+
+# ------------------------------------------------------------------ which kernels ran
+class Ran:
+    """The names of the kernels that ran since the last ``take``."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def take(self) -> str:
+        """The names so far, sorted and space-separated, and start afresh."""
+        names, self.names = " ".join(sorted(self.names)), set()
+        return names
+
+
+def _spy(monkeypatch: Any, ran: Ran, owner: Any, attr: str, name: Callable[..., str] | str):
+    """Replace ``owner.attr`` by a wrapper that runs it and records ``name`` (or
+    ``name(args, kwargs, out)``) in ``ran``."""
+    real = getattr(owner, attr)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        ran.names.add(name if isinstance(name, str) else name(args, kwargs, out))
+        return out
+
+    monkeypatch.setattr(owner, attr, wrapper)
+
+
+@pytest.fixture
+def ran(monkeypatch: Any) -> Ran:
+    """Spies on every tuned kernel of conv, pooling, and the long rows of batch normalization
+    and of the bias adds."""
+    record = Ran()
+
+    def im2col(args: tuple, kwargs: dict, out: Any) -> str:  # a view, or one of the copies
+        return "im2col-view" if np.shares_memory(out, args[0]) else "im2col"
+
+    _spy(monkeypatch, record, kernels, "columns", im2col)
+    _spy(monkeypatch, record, kernels, "tap_plane_columns", "tap-planes")
+    _spy(monkeypatch, record, kernels, "copy_by_pixel", "short-rows")
+    _spy(monkeypatch, record, kernels, "tiled_weight", "tiles")
+    _spy(monkeypatch, record, kernels, "_conv_in_chunks", "chunks")
+    _spy(monkeypatch, record, kernels, "_weight_grad_in_chunks", "dW-chunks")
+    _spy(monkeypatch, record, kernels.ConvPlan, "input_grad_cols", "dx-col2im")
+    _spy(monkeypatch, record, kernels.ConvPlan, "input_grad_as_conv", "dx-conv")
+    _spy(monkeypatch, record, pooling, "_max_pool_2x2", "max-2x2")
+    _spy(monkeypatch, record, pooling, "_tap_planes", "pool-planes")
+    _spy(monkeypatch, record, pooling, "copy_by_pixel", "pool-by-pixel")
+    _spy(monkeypatch, record, pooling, "_blocks", "blocks")
+    views = lambda args, kwargs, out: "views-tiled" if args[4] else "views-padded"  # noqa: E731
+    _spy(monkeypatch, record, pooling, "_window_views", views)
+
+    def long_rows(ufunc: Any, a: Any, v: Any, out: Any = None) -> Any:
+        """rows_with, noting whether it ran over rows longer than the vector (its kernel)."""
+
+        def noted(a2: Any, v2: Any, out: Any) -> Any:
+            if a2.shape[-1] != v.shape[-1]:
+                record.names.add("long-rows")
+            return ufunc(a2, v2, out=out)
+
+        return rows_with(noted, a, v, out=out)
+
+    # batch normalization's own calls, and the bias adds (``tensor.add_to_rows``) of the others
+    monkeypatch.setattr(normalization, "rows_with", long_rows)
+    monkeypatch.setattr(tensor, "rows_with", long_rows)
+    return record
+
+
+def _runs(ran: Ran, expected: str, phase: str) -> None:
+    """The kernels ``phase`` ran are ``expected`` (names as in ``ran``)."""
+    got = ran.take()
+    assert got == expected, (
+        f"{phase} ran kernels [{got}], the case is there for [{expected}]: the plan now picks "
+        "other kernels for this shape; change the shape so it takes them again."
+    )
+
+
+# ------------------------------------------------------------------ convolution
+# id: (x shape, w shape, stride, padding, dilation, column budget in bytes or None,
+#      kernels of the training forward | its backward | the inference forward)
+B = 1  # a column buffer of one byte: every batch is unfolded one image at a time
+CONV = {
+    # im2col as a view of the image (1×1 kernel, stride 1)
+    "view-1x1-image": ((1, 1, 1, 3), (1, 1, 3, 7), 1, "valid", 1, None,
+                       "im2col-view | dx-col2im | im2col-view"),
+    "view-1-channel-odd": ((2, 5, 3, 1), (1, 1, 1, 3), 1, "valid", 1, None,
+                           "im2col-view | dx-col2im | im2col-view"),
+    "view-dx-conv": ((2, 3, 5, 4), (1, 1, 4, 3), 1, "valid", 1, None,
+                     "im2col-view | dx-conv im2col-view | im2col-view"),
+    # one channel: one kernel tap at a time, whole planes
+    "planes-1x1-image": ((1, 1, 1, 1), (3, 3, 1, 2), 1, "same", 1, None,
+                         "im2col tap-planes | dx-conv im2col short-rows | im2col tap-planes"),
+    "planes-stride-over-kernel": ((1, 7, 32, 1), (2, 2, 1, 3), 3, "valid", 1, None,
+                                  "im2col tap-planes | dx-col2im | im2col tap-planes"),
+    "planes-dilation": ((2, 8, 15, 1), (3, 3, 1, 2), 1, "valid", 2, None,
+                        "im2col tap-planes | dx-conv im2col | im2col tap-planes"),
+    "planes-long-bias-rows": ((1, 29, 31, 1), (3, 3, 1, 3), 1, "same", 1, None,
+                              "im2col long-rows tap-planes | dx-col2im"
+                              " | im2col long-rows tap-planes"),
+    # short window rows moved as one element each
+    "short-rows-batch1-odd": ((1, 7, 13, 2), (3, 3, 2, 5), 1, "valid", 1, None,
+                              "im2col short-rows | dx-col2im | im2col short-rows"),
+    "short-rows-stride-over-kernel": ((2, 5, 2, 3), (2, 2, 3, 4), 3, "valid", 1, None,
+                                      "im2col short-rows | dx-col2im | im2col short-rows"),
+    "short-rows-1x1-image": ((1, 1, 1, 3), (3, 3, 3, 2), 1, "same", 1, None,
+                             "im2col short-rows | dx-conv im2col short-rows"
+                             " | im2col short-rows"),
+    "short-rows-row-dilation": ((2, 9, 13, 2), (3, 3, 2, 5), 1, "valid", (2, 1), None,
+                                "im2col short-rows | dx-col2im | im2col short-rows"),
+    # NumPy's own copy: dilated rows, long rows, strided 1×1 kernels
+    "numpy-dilation": ((1, 6, 11, 2), (3, 3, 2, 3), 1, "same", 2, None,
+                       "im2col | dx-conv im2col | im2col"),
+    "numpy-1x1-stride-over-kernel": ((2, 5, 7, 3), (1, 1, 3, 2), 2, "valid", 1, None,
+                                     "im2col | dx-col2im | im2col"),
+    "numpy-long-rows": ((1, 4, 5, 40), (3, 3, 40, 6), 1, "same", 1, None,
+                        "im2col | dx-conv im2col short-rows | im2col"),
+    # (a 1×1 image's one window is its whole padded image: NumPy's reshape is a view)
+    "numpy-1x1-image": ((1, 1, 1, 40), (3, 3, 40, 6), 1, "same", 1, None,
+                        "im2col-view | dx-conv im2col short-rows | im2col-view"),
+    # a row per tile of output pixels against the spread weight
+    "tiles-1-channel": ((2, 6, 8, 1), (3, 3, 1, 4), 1, "same", 1, None,
+                        "im2col short-rows tiles | dx-col2im | im2col short-rows tiles"),
+    "tiles-stride-over-kernel": ((1, 5, 14, 2), (2, 2, 2, 3), 3, "valid", 1, None,
+                                 "im2col short-rows tiles | dx-col2im | im2col short-rows tiles"),
+    "tiles-dilation": ((2, 7, 10, 3), (3, 3, 3, 4), 1, "valid", 2, None,
+                       "im2col short-rows tiles | dx-conv im2col | im2col short-rows tiles"),
+    "tiles-one-row-dilated": ((1, 1, 15, 3), (1, 3, 3, 4), 1, "same", 2, None,
+                              "im2col short-rows tiles | dx-conv im2col"
+                              " | im2col short-rows tiles"),
+    # columns unfolded a few images at a time (dW from the kept windows, dx-conv in chunks)
+    "chunks-batch1-tiles": ((1, 5, 7, 3), (3, 3, 3, 4), 1, "same", 1, B,
+                            "chunks short-rows tiles | chunks dW-chunks dx-conv short-rows"
+                            " | chunks short-rows tiles"),
+    "chunks-stride-over-kernel": ((3, 7, 4, 2), (2, 2, 2, 3), 3, "valid", 1, B,
+                                  "chunks short-rows | dW-chunks dx-col2im short-rows"
+                                  " | chunks short-rows"),
+    "chunks-dilation": ((3, 8, 11, 2), (3, 3, 2, 3), 1, "same", 2, B,
+                        "chunks | chunks dW-chunks dx-conv | chunks"),
+    "chunks-1-channel": ((3, 6, 11, 1), (3, 3, 1, 2), 1, "same", 1, B,
+                         "im2col tap-planes | chunks dx-conv short-rows | chunks short-rows"),
+    "chunks-1x1-image": ((2, 1, 1, 3), (3, 3, 3, 4), 1, "same", 1, B,
+                         "chunks short-rows | chunks dW-chunks dx-conv short-rows"
+                         " | chunks short-rows"),
+}  # fmt: skip
+CONV_IDS = list(CONV)
+
+
+def _conv_case(case: str, monkeypatch: Any, rng: Any, dtype: Any) -> tuple:
+    x_shape, w_shape, stride, padding, dilation, budget, expected = CONV[case]
+    if budget is not None:
+        monkeypatch.setattr(kernels, "_CHUNK_BYTES", budget)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[-1])
+    kwargs = {"stride": stride, "padding": padding, "dilation": dilation}
+    train, backward, infer = (part.strip() for part in expected.split("|"))
+    return [a.astype(dtype) for a in (x, w, b)], kwargs, (train, backward, infer)
+
+
+@pytest.mark.parametrize("case", CONV_IDS)
+def test_conv_kernel_matches_the_loop_reference(case, monkeypatch, rng, ran):
+    """float64: the training forward and all three gradients, and the inference forward with
+    bias and ReLU applied on the fly, equal the loop reference's."""
+    (x, w, b), kwargs, (train, backward, infer) = _conv_case(case, monkeypatch, rng, np.float64)
+    tensors = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = conv2d(*tensors, **kwargs)
+    _runs(ran, train, "the training forward")
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    _runs(ran, backward, "the backward")
+    with no_grad():
+        inferred = conv2d(Tensor(x), Tensor(w), Tensor(b), relu=True, **kwargs).numpy()
+    _runs(ran, infer, "the inference forward")
+
+    want = ref.conv2d(x, w, b, **kwargs)
+    np.testing.assert_allclose(y.numpy(), want, atol=1e-10)
+    np.testing.assert_allclose(inferred, np.maximum(want, 0), atol=1e-10)
+    for got, grad in zip(tensors, ref.conv2d_grads(x, w, g, **kwargs), strict=True):
+        np.testing.assert_allclose(got.grad, grad, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", CONV_IDS)
+def test_conv_kernel_passes_finite_differences(case, monkeypatch, rng):
+    (x, w, b), kwargs, _ = _conv_case(case, monkeypatch, rng, np.float64)
+    assert_gradcheck(lambda x, w, b: conv2d(x, w, b, **kwargs), x, w, b)
+
+
+def _torch_conv(
+    torch: Any, x: Any, w: Any, b: Any, stride, padding, dilation, relu: bool = True
+) -> Any:
+    """PyTorch's conv2d (+ ReLU) on NHWC tensors, TensorFlow's "same" padding made explicit."""
+    functional = torch.nn.functional
+    s, d = ref.as_pair(stride), ref.as_pair(dilation)
+    (top, bottom), (left, right) = ref.explicit_pads(x.shape[1:3], w.shape[:2], s, padding, d)
+    x = functional.pad(x.permute(0, 3, 1, 2), (left, right, top, bottom))
+    y = functional.conv2d(x, w.permute(3, 2, 0, 1), b, stride=s, dilation=d)
+    return (functional.relu(y) if relu else y).permute(0, 2, 3, 1)
+
+
+@pytest.mark.parametrize("case", CONV_IDS)
+def test_conv_kernel_matches_torch(case, monkeypatch, rng, ran, torch):
+    """float32 with ReLU fused (its mask kept, or taken from the chunked output): forward and
+    the gradients of a random projection of the output; the float32 plan takes the same
+    kernels as the float64 one."""
+    (x, w, b), kwargs, (train, backward, _) = _conv_case(case, monkeypatch, rng, np.float32)
+    ours = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = conv2d(*ours, relu=True, **kwargs)
+    _runs(ran, train, "the training forward")
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(g)
+    _runs(ran, backward, "the backward")
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    out = _torch_conv(torch, *theirs, **kwargs)
+    out.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.numpy(), out.detach().numpy(), **FORWARD_TOL)
+    for mine, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(mine.grad, t.grad.numpy(), **GRAD_TOL)
+
+
+# ------------------------------------------------------------------ pooling
+# id: (x shape, pool, stride, padding, strided input,
+#      kernels of max pooling's training forward | its backward | its inference forward)
+POOL = {
+    # windows tiling the image: tap planes copied whole (training), two rounds of 2×2 maxima
+    # (inference), the image as blocks (average)
+    "tiled-1x1-image": ((1, 1, 1, 3), 1, None, "valid", False,
+                        "blocks pool-by-pixel pool-planes | blocks pool-by-pixel"
+                        " | blocks views-tiled"),
+    "tiled-1-channel-batch1-odd": ((1, 6, 10, 1), (3, 2), None, "valid", False,
+                                   "blocks pool-by-pixel pool-planes | blocks pool-by-pixel"
+                                   " | blocks views-tiled"),
+    "tiled-2x2-odd-sizes": ((2, 6, 10, 3), 2, None, "valid", False,
+                            "blocks pool-by-pixel pool-planes | blocks pool-by-pixel | max-2x2"),
+    "tiled-strided-input": ((1, 6, 4, 2), 2, None, "valid", True,
+                            "blocks views-tiled | blocks pool-by-pixel | blocks views-tiled"),
+    # windows that overlap, skip cells or run over the padding: strided views of the padded image
+    "general-stride-over-pool": ((2, 7, 8, 1), 2, 3, "valid", False,
+                                 "views-padded | views-padded | views-padded"),
+    "general-1x1-image-same": ((1, 1, 1, 2), 3, 1, "same", False,
+                               "views-padded | views-padded | views-padded"),
+    "general-batch1-odd-same": ((1, 5, 7, 3), 3, 2, "same", False,
+                                "views-padded | views-padded | views-padded"),
+    "general-2x2-odd-size": ((2, 5, 7, 1), 2, None, "valid", False,
+                             "views-padded | views-padded | views-padded"),
+}  # fmt: skip
+POOL_IDS = list(POOL)
+POOL_OPS = {
+    "max": (ops.max_pool2d, ref.max_pool2d, ref.max_pool2d_grad),
+    "avg": (ops.avg_pool2d, ref.avg_pool2d, ref.avg_pool2d_grad),
+}
+
+
+def _pool_case(case: str, rng: Any, dtype: Any) -> tuple:
+    x_shape, pool, stride, padding, strided, expected = POOL[case]
+    x = _distinct(rng, x_shape, dtype)  # no ties: one maximum per window, far from kinks
+    if strided:  # the same numbers, not contiguous
+        x = np.ascontiguousarray(x.swapaxes(1, 2)).swapaxes(1, 2)
+    train, backward, infer = (part.strip() for part in expected.split("|"))
+    return x, (pool, stride, padding), (train, backward, infer)
+
+
+def _avg_kernels(case: str) -> tuple[str, str, str]:
+    """What average pooling runs (training forward, backward, inference forward): the image
+    as blocks where the windows tile it, else the views of the padded image."""
+    if case.startswith("tiled"):
+        return "blocks views-tiled", "blocks", "blocks views-tiled"
+    return "views-padded", "views-padded", "views-padded"
+
+
+@pytest.mark.parametrize("kind", list(POOL_OPS))
+@pytest.mark.parametrize("case", POOL_IDS)
+def test_pool_kernel_matches_the_loop_reference(case, kind, rng, ran):
+    """float64: training forward and gradient, and the inference forward, equal the loops'."""
+    op, reference, reference_grad = POOL_OPS[kind]
+    x, args, expected = _pool_case(case, rng, np.float64)
+    if kind == "avg":
+        expected = _avg_kernels(case)
+    xt = Tensor(x, requires_grad=True)
+    y = op(xt, *args)
+    _runs(ran, expected[0], "the training forward")
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    _runs(ran, expected[1], "the backward")
+    with no_grad():
+        inferred = op(Tensor(x), *args).numpy()
+    _runs(ran, expected[2], "the inference forward")
+    np.testing.assert_allclose(y.numpy(), reference(x, *args), atol=1e-12)
+    np.testing.assert_array_equal(inferred, y.numpy())
+    np.testing.assert_allclose(xt.grad, reference_grad(x, g, *args), atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", list(POOL_OPS))
+@pytest.mark.parametrize("case", POOL_IDS)
+def test_pool_kernel_passes_finite_differences(case, kind, rng):
+    x, args, _ = _pool_case(case, rng, np.float64)
+    assert_gradcheck(lambda x: POOL_OPS[kind][0](x, *args), x)
+
+
+@pytest.mark.parametrize("kind", list(POOL_OPS))
+@pytest.mark.parametrize("case", POOL_IDS)
+def test_pool_kernel_matches_torch(case, kind, rng, torch):
+    x, args, _ = _pool_case(case, rng, np.float32)
+    xt = Tensor(x, requires_grad=True)
+    y = POOL_OPS[kind][0](xt, *args)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(g)
+    xr = torch.tensor(x, requires_grad=True)
+    out = _torch_pool(torch, kind, x.shape, *args)(xr)
+    out.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.numpy(), out.detach().numpy(), **FORWARD_TOL)
+    np.testing.assert_allclose(xt.grad, xr.grad.numpy(), **GRAD_TOL)
+
+
+# ------------------------------------------------------------------ batch normalization
+# Per-channel arithmetic over (P, C) rows runs k = 1024 // C rows at a time as one long row
+# (``tensor.rows_with``) once P ≥ 2k (and, for 16 channels or more, 65536 numbers): shapes
+# far bigger than the op's own tests use, so each case here is checked to take that kernel.
+NORM = {
+    "1-channel-batch1-odd": (1, 45, 47, 1),
+    "1x1-images": (700, 1, 1, 3),
+    "odd-sizes-uneven-tail": (3, 17, 15, 5),
+    "16-channels": (2, 33, 63, 16),
+    "dense-rows": (1500, 2),
+}
+NORM_IDS = list(NORM)
+
+
+def _norm_case(case: str, rng: Any, dtype: Any) -> list:
+    c = NORM[case][-1]
+    x = rng.normal(2.0, 3.0, NORM[case])
+    parts = (x, rng.uniform(0.5, 2.0, c), rng.normal(size=c), rng.normal(size=c))
+    return [a.astype(dtype) for a in (*parts, rng.uniform(1.0, 2.0, c))]
+
+
+def _batch_norm(training: bool, stats: tuple) -> Callable[..., Tensor]:
+    def fn(x: Tensor, gamma: Tensor, beta: Tensor) -> Tensor:
+        mean, var = (Tensor(a.copy()) for a in stats)  # fresh: training updates them
+        return ops.batch_norm(x, gamma, beta, mean, var, training=training, momentum=0.9)
+
+    return fn
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+@pytest.mark.parametrize("case", NORM_IDS)
+def test_batch_norm_long_rows_match_the_textbook_formula(case, training, rng, ran):
+    """float64: output and the three gradients equal the formula written out in NumPy."""
+    x, gamma, beta, mean, var = _norm_case(case, rng, np.float64)
+    tensors = [Tensor(a, requires_grad=True) for a in (x, gamma, beta)]
+    y = _batch_norm(training, (mean, var))(*tensors)
+    g = rng.standard_normal(x.shape)
+    y.backward(g)
+    _runs(ran, "long-rows", "batch normalization")
+    axes = tuple(range(x.ndim - 1))
+    if training:
+        mean, var = x.mean(axis=axes), x.var(axis=axes)
+    inv_std = 1 / np.sqrt(var + 1e-3)
+    x_hat = (x - mean) * inv_std
+    gx = gamma * inv_std * g
+    if training:
+        gx = gamma * inv_std * (g - g.mean(axis=axes) - x_hat * (g * x_hat).mean(axis=axes))
+    np.testing.assert_allclose(y.numpy(), gamma * x_hat + beta, atol=1e-10)
+    for got, want in zip(tensors, (gx, (g * x_hat).sum(axis=axes), g.sum(axis=axes)),
+                         strict=True):  # fmt: skip
+        np.testing.assert_allclose(got.grad, want, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+@pytest.mark.parametrize("case", NORM_IDS)
+def test_batch_norm_long_rows_pass_finite_differences(case, training, rng):
+    x, gamma, beta, mean, var = _norm_case(case, rng, np.float64)
+    assert_gradcheck(_batch_norm(training, (mean, var)), x, gamma, beta)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+@pytest.mark.parametrize("case", NORM_IDS)
+def test_batch_norm_long_rows_match_torch(case, training, rng, torch):
+    x, gamma, beta, mean, var = _norm_case(case, rng, np.float32)
+    ours = [Tensor(a, requires_grad=True) for a in (x, gamma, beta)]
+    stats = [Tensor(a.copy()) for a in (mean, var)]
+    y = ops.batch_norm(*ours, *stats, training=training, momentum=0.9)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    y.backward(g)
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, gamma, beta)]
+    t_stats = [torch.tensor(a.copy()) for a in (mean, var)]
+    channels_first = (0, x.ndim - 1, *range(1, x.ndim - 1))
+    out = torch.nn.functional.batch_norm(
+        theirs[0].permute(channels_first), *t_stats, theirs[1], theirs[2], training, 0.1, 1e-3
+    )
+    out = out.permute(0, *range(2, x.ndim), 1)
+    out.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.numpy(), out.detach().numpy(), **FORWARD_TOL)
+    np.testing.assert_allclose(stats[0].numpy(), t_stats[0].numpy(), **FORWARD_TOL)
+    for mine, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(mine.grad, t.grad.numpy(), rtol=1e-3, atol=2e-4)
+
+
+# ------------------------------------------------------------------ convolution + max pool
+# ``ops.fused.ConvMaxPoolOp``: inference tapes only (no backward, so no gradient checks).
+# id: (x shape, w shape, conv stride, padding, dilation, pool, pool stride, kernels)
+FUSED = {
+    "tiled-pool-1-channel-batch1": ((1, 6, 8, 1), (3, 3, 1, 4), 1, "same", 1, 2, None,
+                                    "im2col max-2x2 short-rows tiles"),
+    "general-pool-stride-over-kernel": ((2, 11, 9, 2), (2, 2, 2, 3), 3, "valid", 1, 2, 1,
+                                        "im2col short-rows tiles views-padded"),
+    "dilation-odd-pool": ((1, 9, 11, 3), (3, 3, 3, 5), 1, "valid", 2, 3, 2,
+                          "im2col tiles views-padded"),
+    "1x1-image": ((2, 1, 1, 3), (3, 3, 3, 4), 1, "same", 1, 1, None,
+                  "blocks im2col short-rows views-tiled"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(FUSED))
+def test_conv_max_pool_fusion_matches_the_loops_and_torch(case, rng, ran, torch):
+    """The fused inference op equals max_pool(relu(conv + b)) by the loop references (float64)
+    and by PyTorch (float32)."""
+    x_shape, w_shape, stride, padding, dilation, pool, pool_stride, expected = FUSED[case]
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[-1])
+    pads = ref.explicit_pads(x_shape[1:3], w_shape[:2], ref.as_pair(stride), padding,
+                             ref.as_pair(dilation))  # fmt: skip
+    p = ref.as_pair(pool)
+    conv = {"stride": ref.as_pair(stride), "pads": pads, "dilation": ref.as_pair(dilation),
+            "relu": True}  # fmt: skip
+    pooled = {"pool": p, "stride": p if pool_stride is None else ref.as_pair(pool_stride),
+              "pads": ((0, 0), (0, 0))}  # fmt: skip
+
+    def fused(dtype: Any) -> np.ndarray:
+        with no_grad():
+            arrays = (Tensor(a.astype(dtype)) for a in (x, w, b))
+            return ConvMaxPoolOp.apply(*arrays, conv=conv, pool=pooled).numpy()
+
+    got = fused(np.float64)
+    _runs(ran, expected, "the fused op")
+    conv_out = np.maximum(ref.conv2d(x, w, b, stride, padding, dilation), 0)
+    want = ref.max_pool2d(conv_out, pool, pool_stride)
+    np.testing.assert_allclose(got, want, atol=1e-10)
+    t = [torch.tensor(a.astype(np.float32)) for a in (x, w, b)]
+    y = _torch_conv(torch, *t, stride, padding, dilation).permute(0, 3, 1, 2)
+    their = torch.nn.functional.max_pool2d(y, pooled["pool"], pooled["stride"])
+    np.testing.assert_allclose(fused(np.float32), their.permute(0, 2, 3, 1).numpy(), **FORWARD_TOL)
+
+
+# ------------------------------------------------------------------ bias over long rows
+# Dense and depthwise convolution add their bias over long rows too (``tensor.add_to_rows``)
+# once there are P ≥ 2·(1024 // F) rows, and sum its gradient likewise (``tensor.sum_rows``).
+def test_linear_bias_over_long_rows_matches_numpy_finite_differences_and_torch(rng, ran, torch):
+    x, w, b = rng.standard_normal((1100, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
+    tensors = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = ops.linear(*tensors, relu=True)
+    _runs(ran, "long-rows", "linear")
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    z = x @ w + b
+    gz = g * (z > 0)
+    np.testing.assert_allclose(y.numpy(), np.maximum(z, 0), atol=1e-12)
+    for got, want in zip(tensors, (gz @ w.T, x.T @ gz, gz.sum(axis=0)), strict=True):
+        np.testing.assert_allclose(got.grad, want, atol=1e-10)
+    assert_gradcheck(lambda x, w, b: ops.linear(x, w, b), x, w, b)
+    theirs = [torch.tensor(a.astype(np.float32), requires_grad=True) for a in (x, w, b)]
+    out = torch.relu(theirs[0] @ theirs[1] + theirs[2])
+    out.backward(torch.tensor(g.astype(np.float32)))
+    ours = [Tensor(a.astype(np.float32), requires_grad=True) for a in (x, w, b)]
+    mine = ops.linear(*ours, relu=True)
+    mine.backward(g.astype(np.float32))
+    np.testing.assert_allclose(mine.numpy(), out.detach().numpy(), **FORWARD_TOL)
+    for got, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(got.grad, t.grad.numpy(), rtol=1e-3, atol=5e-4)
+
+
+def test_depthwise_bias_over_long_rows_matches_the_loops_finite_differences_and_torch(
+    rng, ran, torch
+):
+    """One channel, batch 1, an odd non-square image, dilation."""
+    x, w = rng.standard_normal((1, 67, 35, 1)), rng.standard_normal((3, 2, 1, 1))
+    b = rng.standard_normal(1)
+    kwargs = {"stride": (1, 1), "padding": "same", "dilation": (2, 3)}
+    tensors = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = ops.depthwise_conv2d(*tensors, **kwargs)
+    _runs(ran, "long-rows", "depthwise_conv2d")
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    np.testing.assert_allclose(y.numpy(), ref.conv2d(x, w, b, **kwargs), atol=1e-12)
+    for got, want in zip(tensors, ref.conv2d_grads(x, w, g, **kwargs), strict=True):
+        np.testing.assert_allclose(got.grad, want, atol=1e-10)
+    assert_gradcheck(lambda x, w, b: ops.depthwise_conv2d(x, w, b, **kwargs), x, w, b)
+    theirs = [torch.tensor(a.astype(np.float32), requires_grad=True) for a in (x, w, b)]
+    out = _torch_conv(torch, *theirs, **kwargs, relu=False)  # one channel: a plain conv
+    out.backward(torch.tensor(g.astype(np.float32)))
+    ours = [Tensor(a.astype(np.float32), requires_grad=True) for a in (x, w, b)]
+    mine = ops.depthwise_conv2d(*ours, **kwargs)
+    mine.backward(g.astype(np.float32))
+    np.testing.assert_allclose(mine.numpy(), out.detach().numpy(), **FORWARD_TOL)
+    for got, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(got.grad, t.grad.numpy(), rtol=1e-3, atol=5e-4)

@@ -33,6 +33,10 @@ CASES = {
     "same-even-stride": ((1, 8, 8, 3), (3, 3, 3, 2), 2, "same", 1),
     "stride-beyond-kernel": ((1, 7, 7, 1), (2, 2, 1, 2), 3, "valid", 1),
     "one-pixel": ((1, 1, 1, 4), (1, 1, 4, 2), 1, "valid", 1),
+    # one filter per channel: the backward's own branch (no sum over filters)
+    "one-pixel-same-m1": ((1, 1, 1, 2), (3, 3, 2, 1), 1, "same", 1),
+    "grayscale-m1-stride-beyond-kernel": ((2, 8, 7, 1), (2, 2, 1, 1), 3, "valid", 1),
+    "dilated-m1-batch1-odd": ((1, 8, 9, 3), (2, 3, 3, 1), 1, "same", (2, 1)),
 }
 PARAMS = list(CASES.values())
 NAMES = ("x_shape", "w_shape", "stride", "padding", "dilation")

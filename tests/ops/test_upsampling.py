@@ -65,7 +65,15 @@ def test_gradcheck(rng, op, shape, size):
 
 
 @pytest.mark.parametrize("mode", ["nearest", "bilinear"])
-@pytest.mark.parametrize(("shape", "size"), [((2, 3, 4, 2), (2, 2)), ((1, 2, 5, 3), (3, 2))])
+@pytest.mark.parametrize(
+    ("shape", "size"),
+    [
+        ((2, 3, 4, 2), (2, 2)),
+        ((1, 2, 5, 3), (3, 2)),
+        ((1, 1, 1, 1), (3, 2)),  # a one-pixel image
+        ((2, 3, 5, 1), (1, 4)),  # one channel, factor 1 along the height
+    ],
+)
 def test_matches_torch_interpolate(torch, rng, mode, shape, size):
     """Forward and the gradient of a random projection of the output, in float32."""
     x = rng.standard_normal(shape).astype(np.float32)

@@ -439,86 +439,109 @@ FUSED = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("case", list(FUSED))
-def test_conv_max_pool_fusion_matches_the_loops_and_torch(case, rng, ran, torch):
-    """The fused inference op equals max_pool(relu(conv + b)) by the loop references (float64)
-    and by PyTorch (float32)."""
+def _fused_case(case: str, rng: Any) -> tuple:
+    """The arrays, the op's attributes and the loop references' arguments of a FUSED case."""
     x_shape, w_shape, stride, padding, dilation, pool, pool_stride, expected = FUSED[case]
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[-1])
-    pads = ref.explicit_pads(x_shape[1:3], w_shape[:2], ref.as_pair(stride), padding,
-                             ref.as_pair(dilation))  # fmt: skip
-    p = ref.as_pair(pool)
-    conv = {"stride": ref.as_pair(stride), "pads": pads, "dilation": ref.as_pair(dilation),
-            "relu": True}  # fmt: skip
-    pooled = {"pool": p, "stride": p if pool_stride is None else ref.as_pair(pool_stride),
-              "pads": ((0, 0), (0, 0))}  # fmt: skip
+    s, d, p = ref.as_pair(stride), ref.as_pair(dilation), ref.as_pair(pool)
+    attrs = {
+        "conv": {"stride": s, "pads": ref.explicit_pads(x_shape[1:3], w_shape[:2], s, padding, d),
+                 "dilation": d, "relu": True},
+        "pool": {"pool": p, "stride": p if pool_stride is None else ref.as_pair(pool_stride),
+                 "pads": ((0, 0), (0, 0))},
+    }  # fmt: skip
+    return (x, w, b), attrs, (stride, padding, dilation, pool, pool_stride), expected
 
-    def fused(dtype: Any) -> np.ndarray:
-        with no_grad():
-            arrays = (Tensor(a.astype(dtype)) for a in (x, w, b))
-            return ConvMaxPoolOp.apply(*arrays, conv=conv, pool=pooled).numpy()
 
-    got = fused(np.float64)
+def _fused(arrays: tuple, attrs: dict, dtype: Any) -> np.ndarray:
+    with no_grad():
+        return ConvMaxPoolOp.apply(*(Tensor(a.astype(dtype)) for a in arrays), **attrs).numpy()
+
+
+@pytest.mark.parametrize("case", list(FUSED))
+def test_conv_max_pool_fusion_matches_the_loops(case, rng, ran):
+    """float64: the fused inference op equals max_pool(relu(conv + b)) by the loops."""
+    (x, w, b), attrs, (stride, padding, dilation, pool, pool_stride), expected = _fused_case(
+        case, rng
+    )
+    got = _fused((x, w, b), attrs, np.float64)
     _runs(ran, expected, "the fused op")
     conv_out = np.maximum(ref.conv2d(x, w, b, stride, padding, dilation), 0)
-    want = ref.max_pool2d(conv_out, pool, pool_stride)
-    np.testing.assert_allclose(got, want, atol=1e-10)
-    t = [torch.tensor(a.astype(np.float32)) for a in (x, w, b)]
+    np.testing.assert_allclose(got, ref.max_pool2d(conv_out, pool, pool_stride), atol=1e-10)
+
+
+@pytest.mark.parametrize("case", list(FUSED))
+def test_conv_max_pool_fusion_matches_torch(case, rng, torch):
+    arrays, attrs, (stride, padding, dilation, _, _), _ = _fused_case(case, rng)
+    t = [torch.tensor(a.astype(np.float32)) for a in arrays]
     y = _torch_conv(torch, *t, stride, padding, dilation).permute(0, 3, 1, 2)
-    their = torch.nn.functional.max_pool2d(y, pooled["pool"], pooled["stride"])
-    np.testing.assert_allclose(fused(np.float32), their.permute(0, 2, 3, 1).numpy(), **FORWARD_TOL)
+    their = torch.nn.functional.max_pool2d(y, attrs["pool"]["pool"], attrs["pool"]["stride"])
+    mine = _fused(arrays, attrs, np.float32)
+    np.testing.assert_allclose(mine, their.permute(0, 2, 3, 1).numpy(), **FORWARD_TOL)
 
 
 # ------------------------------------------------------------------ bias over long rows
 # Dense and depthwise convolution add their bias over long rows too (``tensor.add_to_rows``)
 # once there are P ≥ 2·(1024 // F) rows, and sum its gradient likewise (``tensor.sum_rows``).
-def test_linear_bias_over_long_rows_matches_numpy_finite_differences_and_torch(rng, ran, torch):
-    x, w, b = rng.standard_normal((1100, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
-    tensors = [Tensor(a, requires_grad=True) for a in (x, w, b)]
-    y = ops.linear(*tensors, relu=True)
-    _runs(ran, "long-rows", "linear")
-    g = rng.standard_normal(y.shape)
-    y.backward(g)
-    z = x @ w + b
-    gz = g * (z > 0)
-    np.testing.assert_allclose(y.numpy(), np.maximum(z, 0), atol=1e-12)
-    for got, want in zip(tensors, (gz @ w.T, x.T @ gz, gz.sum(axis=0)), strict=True):
-        np.testing.assert_allclose(got.grad, want, atol=1e-10)
-    assert_gradcheck(lambda x, w, b: ops.linear(x, w, b), x, w, b)
-    theirs = [torch.tensor(a.astype(np.float32), requires_grad=True) for a in (x, w, b)]
-    out = torch.relu(theirs[0] @ theirs[1] + theirs[2])
-    out.backward(torch.tensor(g.astype(np.float32)))
-    ours = [Tensor(a.astype(np.float32), requires_grad=True) for a in (x, w, b)]
-    mine = ops.linear(*ours, relu=True)
-    mine.backward(g.astype(np.float32))
-    np.testing.assert_allclose(mine.numpy(), out.detach().numpy(), **FORWARD_TOL)
-    for got, t in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(got.grad, t.grad.numpy(), rtol=1e-3, atol=5e-4)
+# Dense: (1100, 3) -> 2 units. Depthwise: one channel, batch 1, an odd non-square image,
+# dilation (with one channel it is a plain convolution, so the loops and PyTorch's conv2d
+# are its references).
+DEPTHWISE = {"stride": (1, 1), "padding": "same", "dilation": (2, 3)}
+LONG_BIAS = {
+    "linear": (((1100, 3), (3, 2), (2,)), lambda x, w, b: ops.linear(x, w, b, relu=True)),
+    "depthwise": (((1, 67, 35, 1), (3, 2, 1, 1), (1,)),
+                  lambda x, w, b: ops.depthwise_conv2d(x, w, b, **DEPTHWISE)),
+}  # fmt: skip
 
 
-def test_depthwise_bias_over_long_rows_matches_the_loops_finite_differences_and_torch(
-    rng, ran, torch
-):
-    """One channel, batch 1, an odd non-square image, dilation."""
-    x, w = rng.standard_normal((1, 67, 35, 1)), rng.standard_normal((3, 2, 1, 1))
-    b = rng.standard_normal(1)
-    kwargs = {"stride": (1, 1), "padding": "same", "dilation": (2, 3)}
+def _long_bias_reference(case: str, x: Any, w: Any, b: Any, g: Any) -> tuple:
+    """Output and gradients (dx, dw, db) of Σ g · op(x, w, b), by NumPy and the loops."""
+    if case == "linear":
+        z = x @ w + b
+        gz = g * (z > 0)
+        return np.maximum(z, 0), (gz @ w.T, x.T @ gz, gz.sum(axis=0))
+    return ref.conv2d(x, w, b, **DEPTHWISE), ref.conv2d_grads(x, w, g, **DEPTHWISE)
+
+
+@pytest.mark.parametrize("case", list(LONG_BIAS))
+def test_bias_over_long_rows_matches_the_references(case, rng, ran):
+    shapes, fn = LONG_BIAS[case]
+    x, w, b = (rng.standard_normal(shape) for shape in shapes)
     tensors = [Tensor(a, requires_grad=True) for a in (x, w, b)]
-    y = ops.depthwise_conv2d(*tensors, **kwargs)
-    _runs(ran, "long-rows", "depthwise_conv2d")
+    y = fn(*tensors)
+    _runs(ran, "long-rows", case)
     g = rng.standard_normal(y.shape)
     y.backward(g)
-    np.testing.assert_allclose(y.numpy(), ref.conv2d(x, w, b, **kwargs), atol=1e-12)
-    for got, want in zip(tensors, ref.conv2d_grads(x, w, g, **kwargs), strict=True):
-        np.testing.assert_allclose(got.grad, want, atol=1e-10)
-    assert_gradcheck(lambda x, w, b: ops.depthwise_conv2d(x, w, b, **kwargs), x, w, b)
-    theirs = [torch.tensor(a.astype(np.float32), requires_grad=True) for a in (x, w, b)]
-    out = _torch_conv(torch, *theirs, **kwargs, relu=False)  # one channel: a plain conv
-    out.backward(torch.tensor(g.astype(np.float32)))
-    ours = [Tensor(a.astype(np.float32), requires_grad=True) for a in (x, w, b)]
-    mine = ops.depthwise_conv2d(*ours, **kwargs)
-    mine.backward(g.astype(np.float32))
+    want, grads = _long_bias_reference(case, x, w, b, g)
+    np.testing.assert_allclose(y.numpy(), want, atol=1e-12)
+    for got, grad in zip(tensors, grads, strict=True):
+        np.testing.assert_allclose(got.grad, grad, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", list(LONG_BIAS))
+def test_bias_over_long_rows_passes_finite_differences(case, rng):
+    shapes, fn = LONG_BIAS[case]
+    x, w, b = (rng.standard_normal(shape) for shape in shapes)
+    if case == "linear":  # away from ReLU's kink: finite differences step across it otherwise
+        b = b + 10.0
+    assert_gradcheck(fn, x, w, b)
+
+
+@pytest.mark.parametrize("case", list(LONG_BIAS))
+def test_bias_over_long_rows_matches_torch(case, rng, torch):
+    shapes, fn = LONG_BIAS[case]
+    arrays = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    ours = [Tensor(a, requires_grad=True) for a in arrays]
+    mine = fn(*ours)
+    g = rng.standard_normal(mine.shape).astype(np.float32)
+    mine.backward(g)
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    if case == "linear":
+        out = torch.relu(theirs[0] @ theirs[1] + theirs[2])
+    else:
+        out = _torch_conv(torch, *theirs, **DEPTHWISE, relu=False)
+    out.backward(torch.tensor(g))
     np.testing.assert_allclose(mine.numpy(), out.detach().numpy(), **FORWARD_TOL)
     for got, t in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(got.grad, t.grad.numpy(), rtol=1e-3, atol=5e-4)

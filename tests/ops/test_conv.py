@@ -34,7 +34,8 @@ CASES = {
     "1x1": ((2, 5, 4, 6), (1, 1, 6, 3), 1, "valid", 1),
     "1x1-stride2": ((2, 5, 5, 3), (1, 1, 3, 2), 2, "valid", 1),
     "kernel-equals-input": ((2, 4, 3, 2), (4, 3, 2, 5), 1, "valid", 1),
-    # one channel: im2col copies whole planes, one kernel tap at a time
+    # one channel (these widths take output tiles; the one-channel plane copy is forced in
+    # tests/ops/test_kernel_paths.py, which checks which kernels each shape runs)
     "grayscale-same": ((2, 7, 6, 1), (5, 5, 1, 3), 1, "same", 1),
     "grayscale-stride2-dilation": ((1, 9, 8, 1), (3, 2, 1, 2), 2, "valid", (2, 1)),
     # many more filters than channels: the input gradient goes through col2im

@@ -313,3 +313,53 @@ def test_photos_split_holds_out_a_share_of_each_class(tmp_path):
         assert len(list((train / name).iterdir())) == 8
     (root / "train").mkdir(), (root / "test").mkdir()
     assert photos.split_folder(root, tmp_path / "other", 0.2, 0) == (root / "train", root / "test")
+
+
+# ----------------------------------------------------------------------------- P2
+def test_p2_is_glassnet_trains_default_network_at_its_crop_size():
+    """P2 trains ``applications.photo_cnn`` on 96×96×3 images for 2 classes at batch 32."""
+    from benchmarks import compare
+
+    p2 = next(w for w in compare.workloads() if w.name == "P2")
+    assert (p2.batch, p2.training) == (32, True)
+    model = compare.photo_cnn_model()
+    assert model.input_shape == (None, 96, 96, 3) and model.output_shape == (None, 2)
+    assert model.get_layer("block4_conv2").kernel.shape == (3, 3, 256, 256)
+
+
+def test_p2_builders_train_both_sides_alike(torch):
+    """P2's two steps (here on a small photo_cnn without dropout, batch 4): AdamW with the
+    recipe's weight decay, ε and one-cycle rate, the label-smoothed cross-entropy, raw 0–255
+    pixels and labels of the model's 2 classes on both sides, PyTorch starting from glassnet's
+    weights; after one step of each, in either memory layout, the weights agree."""
+    from benchmarks import compare
+    from glassnet.applications import photo_cnn, photo_recipe
+
+    def small():
+        return photo_cnn((16, 16, 3), classes=2, filters=(4, 8), dropout=0.0)
+
+    build = compare.glassnet_photo_training(small, 4)
+    for layout in ("nchw", "channels_last"):
+        step, macs = build()
+        model = build.model
+        assert macs > 0 and model.optimizer.weight_decay == photo_recipe.WEIGHT_DECAY
+        twin = compare.torch_photo_training(4)
+        torch_step = twin(model, layout)
+        group = twin.optimizer.param_groups[0]
+        assert (group["weight_decay"], group["eps"]) == (photo_recipe.WEIGHT_DECAY, 1e-7)
+        step()
+        torch_step()
+        stem, theirs = model.get_layer("block1_conv1").kernel, twin.net[1].weight
+        # The gradients (the loss, its label smoothing, the data), then the update (AdamW).
+        grad = theirs.grad.numpy()
+        np.testing.assert_allclose(
+            stem.grad.transpose(3, 2, 0, 1), grad, atol=1e-4 * np.abs(grad).max()
+        )
+        np.testing.assert_allclose(
+            stem.data.transpose(3, 2, 0, 1), theirs.detach().numpy(), atol=1e-6
+        )
+        np.testing.assert_allclose(
+            model.get_layer("predictions").kernel.data.T,
+            twin.net[-1].weight.detach().numpy(),
+            atol=1e-6,
+        )

@@ -4,6 +4,9 @@
     python -m benchmarks.profile --only W3 P1 P2 --steps 40
     python -m benchmarks.profile --only P1 --write /tmp/profile-p1.md   # append the report
 
+``--write`` alone appends to ``benchmarks/NOTES.md``; ``--steps`` profiled steps (and as many
+without the timers) follow ``--warmup`` steps, at least ``--min-seconds`` of each.
+
 For glassnet's side of each workload in ``benchmarks.compare.workloads()`` (built by the same
 builders), after warm-up steps — so that what runs is what ``fit`` runs from its third batch
 on: the replayed tape (``models.replay``), half a batch per core where the step pays for it —
@@ -14,11 +17,12 @@ the profiler times steps and reports:
   alternate, so a noisy neighbour slows both alike);
 * a table by phase: GEMM, unfold (im2col copies), fold (col2im, the input gradient's
   scatter), padding, the convolutions' own time, pooling, normalization, element-wise passes
-  (activations, bias, dropout, additions), recurrent cells, the loss, the optimizer's update,
-  other ops, waiting at the barrier where the shares of a batch exchange batch statistics or
-  random draws, a worker thread's idle time outside its share, and "Python and the rest":
-  what no timer covered (the tape's and the step's own Python, the shares' gradient sums,
-  thread hand-offs);
+  (activations, bias, dropout, additions), recurrent cells, image resampling (augmentation,
+  resizing), the loss, the optimizer's update, other ops, the autograd graph's bookkeeping
+  (only where a step runs through the graph rather than a tape), waiting at the barrier
+  where the shares of a batch exchange batch statistics or random draws, a worker thread's
+  idle time outside its share, and "Python and the rest": what no timer covered (the tape's
+  and the step's own Python, the shares' gradient sums, thread hand-offs);
 * the top ops: each ``Function`` subclass, forward and backward apart, with its calls and
   time per step and the phases inside it.
 
@@ -85,7 +89,7 @@ POOL = "pooling"
 NORM = "normalization"
 ELEMENTWISE = "element-wise (activations, bias, dropout, add...)"
 RECURRENT = "recurrent cells (their products and gates)"
-AUGMENT = "augmentation (random crops, flips...)"
+AUGMENT = "image resampling (augmentation and its draws, resizing, upsampling)"
 LOSS = "loss (forward and backward)"
 OPTIMIZER = "optimizer update"
 OTHER = "other ops (reshape, concat, reductions...)"
@@ -117,6 +121,7 @@ _OP_PHASES = {
     "glassnet.ops.draws": AUGMENT,
     "glassnet.ops.image": AUGMENT,
     "glassnet.ops.resize": AUGMENT,
+    "glassnet.ops.upsampling": AUGMENT,
     "glassnet.ops.recurrent": RECURRENT,
     "glassnet.ops.loss": LOSS,
 }

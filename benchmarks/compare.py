@@ -95,6 +95,13 @@ def photo_model() -> gn.Sequential:
     return gn.applications.small_cnn((64, 64, 3), classes=10, classifier_activation=None)
 
 
+def photo_cnn_model() -> gn.Sequential:
+    """``glassnet train``'s default network (``applications.photo_cnn``: four blocks of two
+    convolutions with batch normalization, dropout, softmax) on the recipe's 96×96 crops, for
+    2 classes."""
+    return gn.applications.photo_cnn((96, 96, 3), classes=2)
+
+
 def torch_twin(model: gn.Sequential, torch: object) -> object:
     """The same Sequential stack in torch.nn (NCHW), with glassnet's weights copied in.
 
@@ -196,9 +203,13 @@ def _copy(module: object, weight: np.ndarray, bias: object, torch: object) -> No
 
 
 # ----------------------------------------------------------------------------- steps
-def _data(batch: int, shape: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _data(
+    batch: int, shape: tuple[int, ...], seed: int = 0, classes: int = 10, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform inputs in [0, ``scale``) and labels in [0, ``classes``)."""
     rng = np.random.default_rng(seed)
-    return rng.random((batch, *shape), dtype=np.float32), rng.integers(0, 10, batch)
+    x = rng.random((batch, *shape), dtype=np.float32)
+    return (x if scale == 1 else x * np.float32(scale)), rng.integers(0, classes, batch)
 
 
 def glassnet_training(make: Callable[[], gn.Sequential], optimizer: Callable, batch: int):
@@ -259,6 +270,75 @@ def torch_training(optimizer: str, batch: int, lr: float):
             opt.zero_grad()
             torch.nn.functional.cross_entropy(net(xt), yt).backward()
             opt.step()
+
+        return step
+
+    return build
+
+
+def glassnet_photo_training(make: Callable[[], gn.Sequential], batch: int):
+    """A train step of ``glassnet train``'s recipe: AdamW as ``photo_recipe.photo_optimizer``
+    builds it (its weight decay, the one-cycle rate), the recipe's label-smoothed
+    cross-entropy on the softmax outputs, raw 0–255 pixels. (No augmentation layers: the
+    network sees its crop size.)"""
+    from glassnet.applications import photo_recipe
+
+    def build() -> tuple[Step, int]:
+        gn.set_seed(0)
+        model = make()
+        model.compile(
+            photo_recipe.photo_optimizer("adamw", _PHOTO_STEPS), photo_recipe.photo_loss()
+        )
+        x, y = _data(batch, model.input_shape[1:], classes=model.output_shape[-1], scale=255)
+        model.train()
+        build.model = model
+
+        def step() -> None:
+            model.train_step(x, y)
+
+        return step, _macs(model)
+
+    return build
+
+
+# The one-cycle schedule's length for the photo recipe's steps: longer than any run here.
+_PHOTO_STEPS = 100_000
+
+
+def torch_photo_training(batch: int):
+    """The PyTorch twin of ``glassnet_photo_training``'s step, as ``benchmarks.photos`` trains
+    it: its torch.nn photo_cnn (``photos.torch_photo_cnn``, glassnet's weights), AdamW with
+    the recipe's weight decay and ε, the rate of glassnet's schedule at every step, the
+    label-smoothed cross-entropy on the logits."""
+
+    def build(model: gn.Sequential, layout: str) -> Step:
+        import torch
+
+        from benchmarks.photos import torch_photo_cnn
+        from glassnet.applications import photo_recipe
+
+        net = torch_photo_cnn(model, torch).train()
+        x, y = _data(batch, model.input_shape[1:], classes=model.output_shape[-1], scale=255)
+        xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        if layout == "channels_last":
+            net = net.to(memory_format=torch.channels_last)
+            xt = xt.contiguous(memory_format=torch.channels_last)
+        yt = torch.from_numpy(y)
+        schedule = photo_recipe.photo_optimizer("adamw", _PHOTO_STEPS).learning_rate_schedule
+        opt = torch.optim.AdamW(
+            net.parameters(), lr=schedule(0), weight_decay=photo_recipe.WEIGHT_DECAY, eps=1e-7
+        )
+        build.net, build.optimizer, steps = net, opt, [0]
+
+        def step() -> None:
+            for group in opt.param_groups:
+                group["lr"] = schedule(steps[0])
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(
+                net(xt), yt, label_smoothing=photo_recipe.LABEL_SMOOTHING
+            ).backward()
+            opt.step()
+            steps[0] += 1
 
         return step
 
@@ -376,6 +456,9 @@ def workloads() -> list[Workload]:
                  glassnet_training(cifar_model, sgd, 64), torch_training("sgd", 64, 0.01)),
         Workload("P1", "photo classifier (small_cnn) 64×64×3, Adam, batch 32 (train step)", 32,
                  True, glassnet_training(photo_model, adam, 32), torch_training("adam", 32, 1e-3)),
+        Workload("P2", "photo_cnn (glassnet train's default network) 96×96×3, 2 classes, "
+                 "AdamW (the photo recipe's), batch 32 (train step)", 32, True,
+                 glassnet_photo_training(photo_cnn_model, 32), torch_photo_training(32)),
         Workload("R1", "LSTM 40×32 -> 64 units -> 10, Adam, batch 32 (train step)", 32, True,
                  glassnet_training(rnn_model, adam, 32), torch_training("adam", 32, 1e-3)),
         Workload("W4-1", "CIFAR CNN predict, batch 1 (latency)", 1, False,

@@ -313,3 +313,182 @@ def test_photos_split_holds_out_a_share_of_each_class(tmp_path):
         assert len(list((train / name).iterdir())) == 8
     (root / "train").mkdir(), (root / "test").mkdir()
     assert photos.split_folder(root, tmp_path / "other", 0.2, 0) == (root / "train", root / "test")
+
+
+# ----------------------------------------------------------------------------- P2
+def test_p2_is_glassnet_trains_default_network_at_its_crop_size():
+    """P2 trains ``applications.photo_cnn`` on 96×96×3 images for 2 classes at batch 32."""
+    from benchmarks import compare
+
+    p2 = next(w for w in compare.workloads() if w.name == "P2")
+    assert (p2.batch, p2.training) == (32, True)
+    model = compare.photo_cnn_model()
+    assert model.input_shape == (None, 96, 96, 3) and model.output_shape == (None, 2)
+    assert model.get_layer("block4_conv2").kernel.shape == (3, 3, 256, 256)
+
+
+def test_p2_builders_train_both_sides_alike(torch):
+    """P2's two steps (here on a small photo_cnn without dropout, batch 4): AdamW with the
+    recipe's weight decay, ε and one-cycle rate, the label-smoothed cross-entropy, raw 0–255
+    pixels and labels of the model's 2 classes on both sides, PyTorch starting from glassnet's
+    weights; after one step of each, in either memory layout, the weights agree."""
+    from benchmarks import compare
+    from glassnet.applications import photo_cnn, photo_recipe
+
+    def small():
+        return photo_cnn((16, 16, 3), classes=2, filters=(4, 8), dropout=0.0)
+
+    build = compare.glassnet_photo_training(small, 4)
+    for layout in ("nchw", "channels_last"):
+        step, macs = build()
+        model = build.model
+        assert macs > 0 and model.optimizer.weight_decay == photo_recipe.WEIGHT_DECAY
+        twin = compare.torch_photo_training(4)
+        torch_step = twin(model, layout)
+        group = twin.optimizer.param_groups[0]
+        assert (group["weight_decay"], group["eps"]) == (photo_recipe.WEIGHT_DECAY, 1e-7)
+        step()
+        torch_step()
+        stem, theirs = model.get_layer("block1_conv1").kernel, twin.net[1].weight
+        # The gradients (the loss, its label smoothing, the data), then the update (AdamW).
+        grad = theirs.grad.numpy()
+        np.testing.assert_allclose(
+            stem.grad.transpose(3, 2, 0, 1), grad, atol=1e-4 * np.abs(grad).max()
+        )
+        np.testing.assert_allclose(
+            stem.data.transpose(3, 2, 0, 1), theirs.detach().numpy(), atol=1e-6
+        )
+        np.testing.assert_allclose(
+            model.get_layer("predictions").kernel.data.T,
+            twin.net[-1].weight.detach().numpy(),
+            atol=1e-6,
+        )
+
+
+# ----------------------------------------------------------------------------- profile
+def test_profiler_timers_nest_per_thread():
+    """A stage's time counts in the innermost timed stage; an op's own phase gets the rest;
+    inside a sticky phase (normalization) a kernel takes that phase, except a barrier wait."""
+    import time
+
+    from benchmarks import profile
+
+    profiler = profile.Profiler()
+    gemm = profiler.timed(lambda: time.sleep(0.02), profile.GEMM)
+    wait = profiler.timed(lambda: time.sleep(0.01), profile.WAIT, forced=True)
+
+    def conv_forward():
+        gemm()
+
+    def norm_forward():
+        gemm()
+        wait()
+
+    conv = profiler.timed(conv_forward, profile.CONV, op=("ConvOp", "forward"))
+    norm = profiler.timed(norm_forward, profile.NORM, sticky=True, op=("BatchNormOp", "forward"))
+    conv(), norm()
+    (state,) = profiler.states
+    assert state.phases[profile.GEMM] >= 0.02 and state.phases[profile.WAIT] >= 0.01
+    assert state.phases[profile.NORM] >= 0.02  # the kernel called inside normalization
+    assert 0 <= state.phases[profile.CONV] < 0.02
+    conv_time, norm_time = state.ops[("ConvOp", "forward")], state.ops[("BatchNormOp", "forward")]
+    assert conv_time.calls == norm_time.calls == 1
+    assert set(conv_time.phases) == {profile.GEMM, profile.CONV}
+    assert set(norm_time.phases) == {profile.NORM, profile.WAIT}
+    assert conv_time.seconds == pytest.approx(sum(conv_time.phases.values()))
+    assert state.stack == [] and state.frames == 5
+
+
+def _phase_rows(text):
+    """The phase table's (phase, thread-ms, share %) rows, total row excluded."""
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 3 and cells[2].endswith(" %") and cells[0] != "total":
+            rows.append((cells[0], float(cells[1]), float(cells[2].removesuffix(" %"))))
+    return rows
+
+
+def test_profiler_reports_a_step_shared_over_cores():
+    """A small CNN with batch normalization and dropout, profiled for a few replayed steps:
+    every phase's share adds up to 100 %, "Python and the rest" is not negative, the ops are
+    listed with their kernels, and afterwards the engine's functions are the originals."""
+    from threadpoolctl import threadpool_limits
+
+    import glassnet as gn
+    from benchmarks import compare, profile
+    from glassnet import layers as L
+    from glassnet.models import replay
+    from glassnet.ops import conv as conv_module
+    from glassnet.ops.conv import ConvOp
+    from glassnet.parallel import blas_threads, split_over_cores
+
+    def small():
+        return gn.Sequential(
+            [
+                L.Input((32, 32, 3)),
+                L.Conv2D(32, 3, padding="same", use_bias=False),
+                L.BatchNormalization(),
+                L.ReLU(),
+                L.MaxPooling2D(2),
+                L.Flatten(),
+                L.Dropout(0.5),
+                L.Dense(10),
+            ]
+        )
+
+    sgd = lambda: gn.optimizers.SGD(0.01, momentum=0.9)  # noqa: E731
+    workload = compare.Workload(
+        "S", "small CNN", 32, True, compare.glassnet_training(small, sgd, 32), None
+    )
+    forward, pad = ConvOp.forward, conv_module.pad_images
+    with threadpool_limits(2):
+        result = profile.profile_workload(
+            workload, steps=2, warmup=3, block=1, min_seconds=0, stage_us=0.5
+        )
+        threads = min(blas_threads(), 2)
+    assert result.threads == threads and result.steps == 2
+    assert "replayed tape" in result.how
+    assert all(ms >= 0 for ms in result.phases.values())
+    assert sum(result.phases.values()) == pytest.approx(result.total)
+    if threads == 2:
+        assert result.phases[profile.WAIT] > 0  # batch statistics and dropout's draws
+    ops = {(name, pass_): phases for name, pass_, _, _, phases in result.ops}
+    assert {profile.GEMM, profile.UNFOLD} <= set(ops[("ConvOp", "forward")])
+    assert profile.GEMM in ops[("ConvOp", "backward")]  # dW (the input wants no gradient)
+    assert ("BatchNormOp", "backward") in ops and ("DropoutOp", "forward") in ops
+
+    text = profile.format_profile(result, top=3)
+    rows = _phase_rows(text)
+    assert rows[-1][0] == profile.REST and rows[-1][1] >= 0
+    assert sum(share for *_, share in rows) == pytest.approx(100, abs=0.05 * len(rows))
+    assert "| total |" in text and "more |" in text and "overhead" in text
+    assert ConvOp.forward is forward and conv_module.pad_images is pad
+    assert replay.split_over_cores is split_over_cores
+
+
+def test_profile_command_appends_its_report(tmp_path, capsys):
+    """``python -m benchmarks.profile --only W1 ... --write FILE`` appends the machine, the
+    command and W1's profile to FILE; an unknown workload or too few warm-up steps is an
+    error that says what to give."""
+    from threadpoolctl import threadpool_limits
+
+    from benchmarks import profile
+
+    out = tmp_path / "profile.md"
+    out.write_text("# notes\n")
+    argv = ["--only", "W1", "--steps", "2", "--warmup", "3", "--min-seconds", "0"]
+    with threadpool_limits(None):  # the BLAS's threads as they were, afterwards
+        text = profile.main([*argv, "--write", str(out)])
+    written = out.read_text()
+    assert written.startswith("# notes\n\n## Profile of glassnet's steps (")
+    assert text in written and "- machine:" in text and "### W1:" in text
+    assert "python -m benchmarks.profile --only W1" in text
+    rows = _phase_rows(text)
+    assert sum(share for *_, share in rows) == pytest.approx(100, abs=0.05 * len(rows))
+    with pytest.raises(SystemExit):
+        profile.main(["--only", "W9"])
+    assert "unknown workload W9: choose from W1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        profile.main(["--only", "W1", "--warmup", "2"])
+    assert "--warmup ≥ 3" in capsys.readouterr().err

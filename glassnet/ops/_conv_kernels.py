@@ -60,6 +60,11 @@ class ConvPlan:
         """The column matrix of ``windows`` (``self.windows``' view): (N·Ho·Wo / tile, kh·S·C)."""
         return columns(windows, self.tile)
 
+    def product(self, cols: Any, wt: Any) -> Any:
+        """``cols @ wt`` for a column matrix the op keeps for dW (``keep_cols``): the forward
+        GEMM as a stage of its own. Shape: (N·Ho·Wo / tile, kh·S·C) -> (N·Ho·Wo / tile, tile·F)."""
+        return cols @ wt
+
     def forward(self, windows: Any, wt: Any, finish: Callable[[Any], None]) -> Any:
         """``finish(im2col(windows) @ wt)``, a chunk of images at a time where the columns are
         large (``_conv_in_chunks``). Shape: (N·Ho·Wo / tile, tile·F)."""

@@ -196,7 +196,7 @@ class ConvOp(Function):
         if ctx.needs_input_grad[1] and plan.keep_cols:
             # Training, small columns: keep the whole column matrix for dW = colsᵀ·dY.
             cols = plan.im2col(windows)
-            y = (cols @ wt).reshape(-1, f)
+            y = plan.product(cols, wt).reshape(-1, f)
             if b is not None:
                 add_to_rows(y, b)
             if relu:

@@ -1,6 +1,6 @@
 """From scratch on your photos: ``glassnet train``'s default recipe, and the same in PyTorch.
 
-    python -m benchmarks.photos --data DIR                       # the defaults (15 epochs)
+    python -m benchmarks.photos --data DIR                       # the defaults (20 epochs)
     python -m benchmarks.photos --data DIR --time-budget 20m     # planned to fit 20 minutes
     python -m benchmarks.photos --data DIR --epochs 25 --write   # + benchmarks/RESULTS.md
 
@@ -11,7 +11,7 @@ while training.
 
 glassnet's side is ``glassnet train`` itself (``glassnet.cli.training.train``, called as the
 command calls it, with its defaults unless ``--epochs``/``--time-budget``/``--image-size``/
-``--batch-size`` say otherwise): the dataset doctor, a 20 % validation split of the training
+``--batch-size`` say otherwise): the dataset doctor, a 10 % validation split of the training
 folder for keeping the best epoch and early stopping, photo_cnn with augmentation, AdamW on a
 one-cycle schedule, label smoothing. The saved (best) model is then scored on the held-out
 photos.
@@ -322,13 +322,14 @@ def run_torch(
 # ----------------------------------------------------------------------------- the run
 def torch_data(train_dir: Path, test_dir: Path, model: Any, args: argparse.Namespace) -> tuple:
     """The training, validation and held-out images glassnet used, as arrays: the same
-    seeded 20 % validation split ``glassnet train`` makes, decoded by the same loader."""
+    seeded validation split ``glassnet train`` makes (``VALIDATION_SPLIT``), decoded by the
+    same loader."""
     from glassnet.data import image_dataset_from_directory
 
     size = tuple(model.preprocessing["image_size"])
     common = {"image_size": size, "seed": args.seed, "batch_size": 64}
     train, val = image_dataset_from_directory(
-        train_dir, validation_split=0.2, subset="both", **common
+        train_dir, validation_split=photo_recipe.VALIDATION_SPLIT, subset="both", **common
     )
     test = image_dataset_from_directory(
         test_dir, class_names=model.class_names, image_size=size, shuffle=False, batch_size=64

@@ -286,7 +286,7 @@ def train(
     optimizer: _Optimizer = "adamw",
     schedule: _Schedule = "one-cycle",
     label_smoothing: _LabelSmoothing = photo_recipe.LABEL_SMOOTHING,
-    val_split: _ValSplit = 0.2,
+    val_split: _ValSplit = photo_recipe.VALIDATION_SPLIT,
     augment: _Augment = True,
     patience: _Patience = None,
     time_budget: _TimeBudget = None,

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 import glassnet as gn
 from glassnet import layers, transfer
+from glassnet.applications import photo_recipe
 from glassnet.cli import app
 from glassnet.export.onnx_import import OnnxGraph
 
@@ -136,7 +137,8 @@ def test_train_from_onnx_end_to_end(tiny, photos, tmp_path):
     assert result.exit_code == 0, result.output
     text = result.output
     assert "Fine-tuning" in text and "preprocessing: imagenet" in text
-    assert "Features of the 12 training images (computed once)" in text
+    held_out = int(15 * photo_recipe.VALIDATION_SPLIT)  # the default split of 15 photos
+    assert f"Features of the {15 - held_out} training images (computed once)" in text
     assert "held-out images" in text and "Confusion matrix" in text
     assert "Most confidently wrong" in text or "No mistakes" in text
 
@@ -259,6 +261,9 @@ def test_train_from_a_saved_glassnet_model(photos, tmp_path):
     features = gn.Model(original.input, original.get_layer("old_head").input)
     out = tmp_path / "pets.glassnet"
     args = ["train", str(photos), "--from", str(path), "--epochs", "2", "--unfreeze", "1"]
+    # Three photos to validate on, not the default's one: a single photo's accuracy ties at
+    # once, and the saved model (the best epoch) would then be the frozen one.
+    args += ["--val-split", "0.2"]
     result = runner.invoke(app, [*args, "--unfreeze-epochs", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "preprocessing: none" in result.output  # the model has its own Rescaling

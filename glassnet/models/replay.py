@@ -52,8 +52,10 @@ from glassnet.backend import get_array_module, get_rng
 from glassnet.layers.layer import changes, regularization_loss
 from glassnet.layers.observers import observing_calls
 from glassnet.memory import release_freed_memory
+from glassnet.ops.activation import ReLUOp
 from glassnet.ops.conv import ConvOp
-from glassnet.ops.fused import ConvMaxPoolOp
+from glassnet.ops.fused import ConvBatchNormOp, ConvMaxPoolOp
+from glassnet.ops.normalization import BatchNormOp
 from glassnet.ops.pooling import MaxPoolOp
 from glassnet.parallel import Share, blas_threads, share_rows, split_over_cores
 from glassnet.tensor import Tensor, _topological_order, deposit_grad, unbroadcast
@@ -260,34 +262,52 @@ class Tape:
 
 
 def _fused(ops: list[_Op], ends: list[int]) -> tuple[list[_Op], list[int]]:
-    """An inference tape's ops with each convolution (ReLU or none) whose only reader is a
-    max pooling replaced, with that pooling, by their fused op (``ops.fused.ConvMaxPoolOp``).
+    """An inference tape's ops with fusable runs replaced by their fused op
+    (``ops.fused``), each run's inner outputs read by nothing else: a convolution (ReLU or
+    none) and the max pooling of its output (``ConvMaxPoolOp``); a convolution, the batch
+    normalization of its output and, if one follows, its ReLU (``ConvBatchNormOp``).
     Returns the new ops and the indices of the output ops."""
     readers: dict[int, int] = {}
     for op in ops:
         for kind, where in op.sources:
             if kind == NODE:
                 readers[where] = readers.get(where, 0) + 1
+
+    def only_reader(i: int, j: int, fn: type[Function]) -> bool:
+        """Whether op ``j`` exists, is a ``fn`` and is all that reads op ``i``'s output
+        (through its first input)."""
+        return (
+            j < len(ops)
+            and ops[j].fn is fn
+            and ops[j].sources[0] == (NODE, i)
+            and readers.get(i) == 1
+            and i not in ends
+        )
+
     new: list[_Op] = []
     index: dict[int, int] = {}  # old op -> new op
     skip = set()
     for i, op in enumerate(ops):
         if i in skip:
             continue
-        after = ops[i + 1] if i + 1 < len(ops) else None
-        if (
+        run = [i]
+        if op.fn is ConvOp and only_reader(i, i + 1, MaxPoolOp):
+            attrs = {"conv": op.attrs, "pool": ops[i + 1].attrs}
+            op, run = _Op(ConvMaxPoolOp, op.sources, attrs, op.grad_enabled), [i, i + 1]
+        elif (
             op.fn is ConvOp
-            and after is not None
-            and after.fn is MaxPoolOp
-            and after.sources == ((NODE, i),)
-            and readers.get(i) == 1
-            and i not in ends
+            and only_reader(i, i + 1, BatchNormOp)
+            and not ops[i + 1].attrs["training"]
         ):
-            attrs = {"conv": op.attrs, "pool": after.attrs}
-            op = _Op(ConvMaxPoolOp, op.sources, attrs, op.grad_enabled)
-            skip.add(i + 1)
-            index[i + 1] = len(new)
-        index[i] = len(new)
+            relu = only_reader(i + 1, i + 2, ReLUOp)
+            bn = ops[i + 1]
+            attrs = {"conv": op.attrs, "epsilon": bn.attrs["epsilon"], "relu": relu}
+            sources = op.sources + bn.sources[1:]
+            op, run = _Op(ConvBatchNormOp, sources, attrs, op.grad_enabled), [i, i + 1]
+            run += [i + 2] if relu else []
+        for j in run:
+            index[j] = len(new)
+        skip.update(run)
         sources = tuple((k, index[w]) if k == NODE else (k, w) for k, w in op.sources)
         new.append(_Op(op.fn, sources, op.attrs, op.grad_enabled))
     return new, [index[i] for i in ends]

@@ -13,10 +13,11 @@ from typing import Any
 from glassnet.autograd import Context, Function
 from glassnet.ops.activation import relu_
 from glassnet.ops.conv import ConvOp
+from glassnet.ops.normalization import batch_norm_inference
 from glassnet.ops.pooling import MaxPoolOp
 from glassnet.tensor import add_to_rows
 
-__all__ = ["ConvMaxPoolOp"]
+__all__ = ["ConvBatchNormOp", "ConvMaxPoolOp"]
 
 
 class ConvMaxPoolOp(Function):
@@ -45,3 +46,42 @@ class ConvMaxPoolOp(Function):
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
         raise NotImplementedError("ConvMaxPoolOp is for inference tapes only")
+
+
+class ConvBatchNormOp(Function):
+    """A convolution and the inference-mode batch normalization of its output (ResNets'
+    Conv2D → BatchNormalization), optionally followed by a ReLU: the normalization's scale and
+    shift (``batch_norm_inference``) and the ReLU are applied in place on the convolution's
+    fresh output, so the pair makes one new array instead of three (four with the ReLU). The
+    same arithmetic in the same order as the separate ops, so the same numbers.
+
+    Shape: x (N, H, W, C), w (kh, kw, C, F), b (F,) or None, gamma and beta (F,) or None,
+    running_mean and running_var (F,) -> (N, Ho, Wo, F).
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Context,
+        x: Any,
+        w: Any,
+        b: Any,
+        gamma: Any,
+        beta: Any,
+        running_mean: Any,
+        running_var: Any,
+        *,
+        conv: dict,
+        epsilon: float,
+        relu: bool,
+    ) -> Any:
+        """``conv``: ConvOp's attributes; ``epsilon``: the normalization's; ``relu``: whether a
+        ReLU follows."""
+        y = ConvOp.forward(Context(ConvOp, (), (False,) * 3), x, w, b, **conv)
+        batch_norm_inference(y, gamma, beta, running_mean, running_var, epsilon, out=y)
+        if relu:
+            relu_(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        raise NotImplementedError("ConvBatchNormOp is for inference tapes only")

@@ -40,7 +40,8 @@ class BatchNormOp(Function):
         dx = γ/√(σ² + ε) · (g − mean(g) − x̂ · mean(g · x̂)),   dγ = Σ g·x̂,   dβ = Σ g.
 
     With ``training=False`` (inference) μ and σ² are the running statistics, constants, and
-    dx = γ · g / √(σ² + ε).
+    dx = γ · g / √(σ² + ε). Where nothing will be differentiated, inference runs its own
+    kernel, the same formula folded into a scale and a shift (``batch_norm_inference``).
 
     Trained a share of the batch per core (``share``), μ, σ² and backward's means are the
     whole batch's, exchanged with the other shares, and only the first share updates the
@@ -66,6 +67,9 @@ class BatchNormOp(Function):
         share: Share | None = None,
     ) -> Any:
         xp = get_array_module(x)
+        if not training and not any(ctx.needs_input_grad):
+            # Inference with nothing to differentiate: nothing to keep for backward either.
+            return batch_norm_inference(x, gamma, beta, running_mean, running_var, epsilon)
         if training:
             mean, var = _batch_moments(x, share)
             if share is None or share.index == 0:  # one update per step, not one per share
@@ -115,6 +119,36 @@ class BatchNormOp(Function):
                 gx += scratch
             gx = gx.reshape(grad.shape)
         return gx, g_gamma, g_beta, None, None
+
+
+def batch_norm_inference(
+    x: Any,
+    gamma: Any,
+    beta: Any,
+    running_mean: Any,
+    running_var: Any,
+    epsilon: float,
+    out: Any = None,
+) -> Any:
+    """``BatchNormOp``'s inference kernel: γ, β, μ and σ² folded into one scale
+    s = γ/√(σ² + ε) and one shift t = β − μ·s per channel, so y = x·s + t is two passes over
+    the activations and one new array (``out=x`` writes over x: none), where the textbook form
+    makes four passes and two arrays, one of them x̂ kept for a backward that inference never
+    runs. (The same fold as PyTorch's and oneDNN's inference; it rounds differently from the
+    textbook form, by an ulp or so.)
+
+    Shape: x (..., C); gamma, beta (C,) or None; running_mean, running_var (C,); like x.
+    """
+    xp = get_array_module(x)
+    mean = running_mean.astype(x.dtype, copy=False)
+    scale = 1 / xp.sqrt(running_var.astype(x.dtype, copy=False) + x.dtype.type(epsilon))
+    if gamma is not None:
+        scale = gamma * scale
+    shift = -mean * scale if beta is None else beta - mean * scale
+    rows = x.reshape(-1, x.shape[-1])
+    y = rows_with(xp.multiply, rows, scale, out=None if out is None else out.reshape(rows.shape))
+    rows_with(xp.add, y, shift, out=y)
+    return y.reshape(x.shape)
 
 
 # ------------------------------------------------------------------ functional API

@@ -201,3 +201,41 @@ def test_a_conv_and_the_max_pool_after_it_replay_as_one_op():
     assert [op.fn.__name__ for op in entry.tape.ops][:2] == ["ConvMaxPoolOp", "ReshapeOp"]
     assert (got != 0).any()
     np.testing.assert_array_equal(got, _called(model, x))
+
+
+@pytest.mark.parametrize("relu", [True, False], ids=["with ReLU", "without"])
+def test_a_conv_and_its_batch_normalization_replay_as_one_op(relu):
+    """At inference a convolution, the batch normalization of its output and the ReLU after
+    it replay as ops.fused.ConvBatchNormOp, normalizing and rectifying the convolution's
+    output in place: the very numbers of call. One without scale and centre fuses too."""
+    gn.set_seed(0)
+    block = [L.Conv2D(4, 3, padding="same", use_bias=False), L.BatchNormalization()]
+    block += [L.ReLU()] if relu else []
+    model = gn.Sequential(
+        [
+            L.Input((8, 8, 2)),
+            *block,
+            L.Conv2D(3, 1),
+            L.BatchNormalization(center=False, scale=False),
+            L.GlobalAveragePooling2D(),
+        ]
+    )
+    rng = np.random.default_rng(4)
+    for layer in model.layers:  # statistics and weights far from the defaults
+        if isinstance(layer, L.BatchNormalization):
+            layer.moving_mean.data[...] = rng.normal(size=layer.moving_mean.shape)
+            layer.moving_variance.data[...] = rng.uniform(0.5, 2.0, layer.moving_variance.shape)
+            if layer.gamma is not None:
+                layer.gamma.data[...] = rng.uniform(0.5, 2.0, layer.gamma.shape)
+                layer.beta.data[...] = rng.normal(size=layer.beta.shape)
+    x = rng.standard_normal((5, 8, 8, 2)).astype(np.float32)
+    for _ in range(3):
+        got = model.predict(x)
+    (entry,) = model._inference_replays.values()
+    assert entry.verified
+    names = [op.fn.__name__ for op in entry.tape.ops]
+    assert names == ["ConvBatchNormOp", "ConvBatchNormOp", "GlobalAvgPoolOp"]
+    assert entry.tape.ops[0].attrs["relu"] is relu
+    np.testing.assert_array_equal(got, _called(model, x))
+    if relu:
+        assert (got != 0).any()

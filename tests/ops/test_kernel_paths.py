@@ -24,7 +24,7 @@ import glassnet.ops.pooling as pooling
 import glassnet.tensor as tensor
 from glassnet import Tensor, no_grad, ops
 from glassnet.ops import conv2d
-from glassnet.ops.fused import ConvMaxPoolOp
+from glassnet.ops.fused import ConvBatchNormOp, ConvMaxPoolOp
 from glassnet.tensor import rows_with
 from tests import reference as ref
 from tests.helpers import FORWARD_TOL, GRAD_TOL, assert_gradcheck
@@ -478,6 +478,47 @@ def test_conv_max_pool_fusion_matches_torch(case, rng, torch):
     y = _torch_conv(torch, *t, stride, padding, dilation).permute(0, 3, 1, 2)
     their = torch.nn.functional.max_pool2d(y, attrs["pool"]["pool"], attrs["pool"]["stride"])
     mine = _fused(arrays, attrs, np.float32)
+    np.testing.assert_allclose(mine, their.permute(0, 2, 3, 1).numpy(), **FORWARD_TOL)
+
+
+# ------------------------------------------------------------------ convolution + batch norm
+# ``ops.fused.ConvBatchNormOp`` (inference tapes only): FUSED's convolutions, each followed by
+# the inference-mode normalization (``normalization.batch_norm_inference``) and a ReLU, on the
+# same odd shapes. Statistics: (gamma, beta, mean, var), each (F,).
+def _conv_bn_case(case: str, rng: Any) -> tuple:
+    (x, w, b), attrs, (stride, padding, dilation, _, _), _ = _fused_case(case, rng)
+    f = w.shape[-1]
+    stats = (rng.uniform(0.5, 2.0, f), rng.normal(size=f), rng.normal(size=f),
+             rng.uniform(0.5, 2.0, f))  # fmt: skip
+    return (x, w, b, *stats), attrs["conv"], (stride, padding, dilation)
+
+
+def _conv_bn(arrays: tuple, conv: dict, dtype: Any) -> np.ndarray:
+    with no_grad():
+        tensors = (Tensor(a.astype(dtype)) for a in arrays)
+        return ConvBatchNormOp.apply(*tensors, conv=conv, epsilon=1e-3, relu=True).numpy()
+
+
+@pytest.mark.parametrize("case", list(FUSED))
+def test_conv_batch_norm_fusion_matches_the_loops(case, rng):
+    """float64: the fused inference op equals relu(γ·(y − μ)/√(σ² + ε) + β) by the loops,
+    y = relu(conv + b) (FUSED's convolutions have a ReLU of their own)."""
+    arrays, conv, (stride, padding, dilation) = _conv_bn_case(case, rng)
+    x, w, b, gamma, beta, mean, var = arrays
+    got = _conv_bn(arrays, conv, np.float64)
+    y = np.maximum(ref.conv2d(x, w, b, stride, padding, dilation), 0)
+    want = np.maximum(gamma * (y - mean) / np.sqrt(var + 1e-3) + beta, 0)
+    np.testing.assert_allclose(got, want, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", list(FUSED))
+def test_conv_batch_norm_fusion_matches_torch(case, rng, torch):
+    arrays, conv, (stride, padding, dilation) = _conv_bn_case(case, rng)
+    t = [torch.tensor(a.astype(np.float32)) for a in arrays]
+    y = _torch_conv(torch, *t[:3], stride, padding, dilation).permute(0, 3, 1, 2)
+    gamma, beta, mean, var = t[3:]
+    their = torch.relu(torch.nn.functional.batch_norm(y, mean, var, gamma, beta, False, 0.1, 1e-3))
+    mine = _conv_bn(arrays, conv, np.float32)
     np.testing.assert_allclose(mine, their.permute(0, 2, 3, 1).numpy(), **FORWARD_TOL)
 
 

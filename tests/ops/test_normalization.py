@@ -34,6 +34,43 @@ def _stats(mean, var, dtype=np.float64):
     return Tensor(np.array(mean, dtype=dtype)), Tensor(np.array(var, dtype=dtype))
 
 
+# ------------------------------------------------------------------ the inference kernel
+@pytest.mark.parametrize("affine", ["both", "gamma only", "beta only", "neither"])
+@pytest.mark.parametrize("shape", [*SHAPES, (3, 40, 40, 8)])  # the last takes long rows
+def test_inference_without_gradients_runs_the_folded_kernel_with_the_formulas_numbers(
+    shape, affine, rng
+):
+    """Inference under no_grad folds γ, β, μ, σ² into a scale and a shift
+    (batch_norm_inference); float64 gives the formula's numbers, float32 within an ulp or two
+    of the textbook path that runs when gradients are wanted; written in place with out=x."""
+    x, gamma, beta, mean, var = _data(rng, shape)
+    gamma = gamma if affine in ("both", "gamma only") else None
+    beta = beta if affine in ("both", "beta only") else None
+    with no_grad():
+        y = ops.batch_norm(Tensor(x), gamma, beta, *_stats(mean, var), training=False)
+    want = ref_batch_norm(x, gamma, beta, mean, var)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
+    kernel = ops.normalization.batch_norm_inference(x, gamma, beta, mean, var, 1e-3)
+    np.testing.assert_array_equal(kernel, y.numpy())
+    x32 = x.astype(np.float32)
+    folded = ops.normalization.batch_norm_inference(
+        x32, *(None if a is None else a.astype(np.float32) for a in (gamma, beta)),
+        mean.astype(np.float32), var.astype(np.float32), 1e-3,
+    )  # fmt: skip
+    textbook = ops.batch_norm(
+        Tensor(x32, requires_grad=True), gamma, beta, *_stats(mean, var, np.float32),
+        training=False,
+    )  # fmt: skip
+    np.testing.assert_allclose(folded, textbook.numpy(), rtol=1e-6, atol=1e-5)
+    in_place = x32.copy()
+    out = ops.normalization.batch_norm_inference(
+        in_place, *(None if a is None else a.astype(np.float32) for a in (gamma, beta)),
+        mean.astype(np.float32), var.astype(np.float32), 1e-3, out=in_place,
+    )  # fmt: skip
+    np.testing.assert_array_equal(in_place, folded)
+    assert np.shares_memory(out, in_place)
+
+
 # ------------------------------------------------------------------ forward and running stats
 @pytest.mark.parametrize("shape", SHAPES)
 def test_training_normalises_with_batch_stats_and_updates_running_stats(shape, rng):

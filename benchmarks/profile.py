@@ -33,10 +33,12 @@ stages ``im2col``, ``product``, ``forward``, ``weight_grad``, ``input_grad_cols`
 ``input_grad_as_conv``, ``columns``, ``copy_windows``, ``_conv_in_chunks``,
 ``_weight_grad_in_chunks``; ``ops.conv``'s ``pad_images``, ``im2col`` and ``col2im``), the
 bias and ReLU helpers (``tensor.add_to_rows``, ``tensor.sum_rows``, ``ops.activation``'s
-``relu_``, ``fused_relu``, ``fused_relu_grad``), the loss (``models.replay._loss`` and the
-loss's ``Tensor.backward``), the optimizer's update (``Optimizer._update``), the shares'
-barrier (``parallel.Share.gather``) and ``split_over_cores`` (to know each thread's share),
-by timing wrappers, and puts the originals back afterwards.
+``relu_``, ``fused_relu``, ``fused_relu_grad``), batch normalization's inference kernel
+(``ops.normalization.batch_norm_inference``, also inside ``ops.fused.ConvBatchNormOp``),
+the loss (``models.replay._loss`` and the loss's ``Tensor.backward``), the optimizer's
+update (``Optimizer._update``), the shares' barrier (``parallel.Share.gather``) and
+``split_over_cores`` (to know each thread's share), by timing wrappers, and puts the
+originals back afterwards.
 
 Timers are ``time.perf_counter`` intervals kept per thread, nested: each interval counts
 in the innermost timed stage, and an enclosing stage gets only the rest (its own time).
@@ -271,7 +273,7 @@ class Profiler:
         from glassnet.autograd import Function
         from glassnet.models import replay
         from glassnet.ops import _conv_kernels as kernels
-        from glassnet.ops import activation, conv
+        from glassnet.ops import activation, conv, normalization
         from glassnet.optimizers.base import Optimizer
 
         found: list[tuple[Any, str, Any]] = []
@@ -290,6 +292,7 @@ class Profiler:
             (activation.relu_, ELEMENTWISE),
             (activation.fused_relu, ELEMENTWISE),
             (activation.fused_relu_grad, ELEMENTWISE),
+            (normalization.batch_norm_inference, NORM),
         ]
         for fn, phase in functions:
             found += _bindings(fn, self.timed(fn, phase))

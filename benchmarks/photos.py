@@ -3,6 +3,7 @@
     python -m benchmarks.photos --data DIR                       # the defaults (20 epochs)
     python -m benchmarks.photos --data DIR --time-budget 20m     # planned to fit 20 minutes
     python -m benchmarks.photos --data DIR --epochs 25 --write   # + benchmarks/RESULTS.md
+    python -m benchmarks.photos --data DIR --seed 0 1 2          # three runs, judged on means
 
 ``DIR`` holds one sub-folder of images per class, or ``DIR/train`` and ``DIR/test`` that each
 do. Without ``train``/``test`` the benchmark holds out ``--test-share`` of each class (a seeded
@@ -27,7 +28,9 @@ and the same early stopping. What differs: the random numbers (the data order an
 augmentations draw from each library's own generator), batch normalization's running variance
 (PyTorch keeps the unbiased one, glassnet Keras's biased one) and the floating-point rounding.
 
-Reported: both held-out accuracies and whether they are within 2 points of each other, the
+Reported: both held-out accuracies and whether they are within 2 points of each other (with
+several ``--seed``, one row per seed and run, and the verdict on the mean accuracies: one
+run's accuracy on a thousand photos moves by several points with the seed alone), the
 epochs each trained, training and wall seconds and their ratios, the machine
 (``benchmarks.machine``). Training seconds are the like-for-like time (the epochs, validation
 included); wall seconds are glassnet's whole command (dataset doctor, summary, held-out report
@@ -347,27 +350,65 @@ def initial_model(train_dir: Path, model: Any, args: argparse.Namespace) -> Any:
     return build_classifier("photo-cnn", shape, len(model.class_names), True, args.seed)
 
 
-def table(sides: list[Side]) -> str:
-    """The Markdown table of both sides, with glassnet's times over PyTorch's."""
+def table(runs: list[tuple[int, list[Side]]]) -> str:
+    """The Markdown table of every seed's sides, with glassnet's times over PyTorch's and the
+    accuracy difference: the seed's own for one seed, the means' for several (one seed's
+    held-out accuracy moves by several points with the seed alone, so a difference of 2
+    points can only be told from a mean)."""
     rows = [
-        "| framework | held-out accuracy | epochs | training s | wall s |",
-        "|---|---|---|---|---|",
+        "| seed | framework | held-out accuracy | epochs | training s | wall s |",
+        "|---|---|---|---|---|---|",
     ]
-    for s in sides:
-        rows.append(
-            f"| {s.framework} | {s.accuracy:.2%} | {s.epochs} | {s.train_seconds:.1f} | "
-            f"{s.wall_seconds:.1f} |"
-        )
-    if len(sides) == 2 and sides[1].wall_seconds > 0:
-        ours, theirs = sides
-        gap = 100 * (ours.accuracy - theirs.accuracy)
-        ratios = [f"glassnet / PyTorch wall time: {ours.wall_seconds / theirs.wall_seconds:.2f}×"]
-        if math.isfinite(ours.train_seconds) and theirs.train_seconds > 0:
-            ratios.append(f"training time: {ours.train_seconds / theirs.train_seconds:.2f}×")
-        within = "within" if abs(gap) <= 2 else "NOT within"
-        ratios.append(f"accuracy difference: {gap:+.1f} points ({within} 2 points)")
-        rows += ["", "; ".join(ratios)]
-    return "\n".join(rows)
+    for seed, sides in runs:
+        for s in sides:
+            rows.append(
+                f"| {seed} | {s.framework} | {s.accuracy:.2%} | {s.epochs} | "
+                f"{s.train_seconds:.1f} | {s.wall_seconds:.1f} |"
+            )
+    paired = [sides for _, sides in runs if len(sides) == 2 and sides[1].wall_seconds > 0]
+    if not paired:
+        return "\n".join(rows)
+    ours = [sides[0] for sides in paired]
+    theirs = [sides[1] for sides in paired]
+    wall = sum(s.wall_seconds for s in ours) / sum(s.wall_seconds for s in theirs)
+    ratios = [f"glassnet / PyTorch wall time: {wall:.2f}×"]
+    train = [s.train_seconds for s in ours]
+    if all(math.isfinite(t) for t in train):
+        ratios.append(f"training time: {sum(train) / sum(s.train_seconds for s in theirs):.2f}×")
+    gap = 100 * (np.mean([s.accuracy for s in ours]) - np.mean([s.accuracy for s in theirs]))
+    within = "within" if abs(gap) <= 2 else "NOT within"
+    what = (
+        "accuracy difference"
+        if len(paired) == 1
+        else f"mean accuracy difference over {len(paired)} seeds"
+    )
+    ratios.append(f"{what}: {gap:+.1f} points ({within} 2 points)")
+    if len(paired) > 1:
+        means = (np.mean([s.accuracy for s in side]) for side in (ours, theirs))
+        ratios.append("means: glassnet {:.2%}, PyTorch {:.2%}".format(*means))
+    return "\n".join([*rows, "", "; ".join(ratios)])
+
+
+def seed_args(args: argparse.Namespace, seed: int) -> argparse.Namespace:
+    """``args`` for one seed's run: the held-out split if one is made, glassnet's initial
+    weights, data order and augmentations, and PyTorch's generator."""
+    return argparse.Namespace(**{**vars(args), "seed": seed})
+
+
+def torch_side(args: argparse.Namespace, train_dir: Path, test_dir: Path, out: Path) -> Side:
+    """PyTorch's run of the recipe glassnet saved in ``out``: its schedule, its initial
+    weights (built again from the seed), its training, validation and held-out images."""
+    import glassnet as gn
+
+    saved = gn.load_model(out)
+    schedule = gn.optimizers.schedules.deserialize(saved.optimizer.get_config()["learning_rate"])
+    steps = schedule.warmup_steps + schedule.decay_steps
+    data = torch_data(train_dir, test_dir, saved, args)
+    per_epoch = math.ceil(len(data[0]) / (args.batch_size or 32))
+    start = initial_model(train_dir, saved, args)
+    limit_threads(args.threads)
+    epochs = round(steps / per_epoch)
+    return run_torch(start, data, schedule, epochs, args.batch_size or 32, args.seed)
 
 
 def main(argv: list[str] | None = None) -> list[Side]:
@@ -378,40 +419,37 @@ def main(argv: list[str] | None = None) -> list[Side]:
     parser.add_argument("--image-size", type=int, help="glassnet train's --image-size")
     parser.add_argument("--batch-size", type=int, help="glassnet train's --batch-size")
     parser.add_argument("--test-share", type=float, default=0.2, help="held out without test/")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="one run of both sides per seed (several: the verdict is on the mean accuracies)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="BLAS and PyTorch threads")
     parser.add_argument("--verbose", type=int, default=1, help="glassnet train's --verbose")
     parser.add_argument("--no-torch", action="store_true", help="glassnet's side only")
     parser.add_argument("--write", action="store_true", help="append to benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
-    limit_threads(args.threads, torch=False)  # PyTorch stays unimported while glassnet trains
+    runs: list[tuple[int, list[Side]]] = []
     with tempfile.TemporaryDirectory(prefix="glassnet-photos-") as work:
-        train_dir, test_dir = split_folder(args.data, Path(work), args.test_share, args.seed)
-        out = Path(work) / "photos.glassnet"
-        sides = [run_glassnet(train_dir, test_dir, out, args)]
+        # Every glassnet run first: once PyTorch is imported, its OpenMP runtime slows
+        # NumPy's BLAS in the same process (benchmarks.compare measures it).
+        limit_threads(args.threads, torch=False)
+        folders = []
+        for seed in args.seed:
+            one = seed_args(args, seed)
+            train_dir, test_dir = split_folder(
+                args.data, Path(work) / str(seed), one.test_share, seed
+            )
+            (Path(work) / str(seed)).mkdir(exist_ok=True)
+            out = Path(work) / str(seed) / "photos.glassnet"
+            folders.append((one, train_dir, test_dir, out))
+            runs.append((seed, [run_glassnet(train_dir, test_dir, out, one)]))
         if not args.no_torch:
-            import glassnet as gn
-
-            saved = gn.load_model(out)
-            schedule = gn.optimizers.schedules.deserialize(
-                saved.optimizer.get_config()["learning_rate"]
-            )
-            steps = schedule.warmup_steps + schedule.decay_steps
-            data = torch_data(train_dir, test_dir, saved, args)
-            per_epoch = math.ceil(len(data[0]) / (args.batch_size or 32))
-            start = initial_model(train_dir, saved, args)
-            limit_threads(args.threads)
-            sides.append(
-                run_torch(
-                    start,
-                    data,
-                    schedule,
-                    round(steps / per_epoch),
-                    args.batch_size or 32,
-                    args.seed,
-                )
-            )
-    report = table(sides)
+            for (_, sides), (one, train_dir, test_dir, out) in zip(runs, folders, strict=True):
+                sides.append(torch_side(one, train_dir, test_dir, out))
+    report = table(runs)
     print(f"\n{report}\n\n{describe_machine(args.threads)}")
     if args.write:
         body = f"{report}\n\n{describe_machine(args.threads)}"
@@ -420,7 +458,7 @@ def main(argv: list[str] | None = None) -> list[Side]:
             body,
             "python -m benchmarks.photos " + " ".join(argv or sys.argv[1:]),
         )
-    return sides
+    return [side for _, sides in runs for side in sides]
 
 
 if __name__ == "__main__":

@@ -302,6 +302,34 @@ def test_photos_benchmark_runs_both_sides_on_a_tiny_folder(tmp_path, torch, caps
     assert "glassnet / PyTorch wall time:" in shown and "machine:" in shown
 
 
+def test_photos_several_seeds_are_judged_on_the_mean_accuracies(tmp_path, capsys):
+    """With several --seed the table has a row per seed and side, and the 2-point verdict is
+    on the means: +6 and -5 points average to +0.5."""
+    from benchmarks import photos
+
+    def side(framework: str, accuracy: float) -> photos.Side:
+        return photos.Side(framework, accuracy, 20, 100.0, 110.0)
+
+    runs = [
+        (0, [side("glassnet", 0.86), side("PyTorch", 0.80)]),
+        (1, [side("glassnet", 0.77), side("PyTorch", 0.82)]),
+    ]
+    text = photos.table(runs)
+    assert "| 1 | PyTorch | 82.00% | 20 | 100.0 | 110.0 |" in text
+    assert "mean accuracy difference over 2 seeds: +0.5 points (within 2 points)" in text
+    assert "means: glassnet 81.50%, PyTorch 81.00%" in text
+    assert "(NOT within 2 points)" in photos.table(runs[:1])  # one seed: its own +6
+    assert "within" not in photos.table([(0, [side("glassnet", 0.5)])])  # glassnet alone
+    from tests.test_cli import draw_shapes
+
+    root = draw_shapes(tmp_path / "shapes", per_class=8)
+    argv = ["--data", str(root), "--epochs", "1", "--image-size", "24", "--threads", "1"]
+    sides = photos.main([*argv, "--seed", "0", "1", "--no-torch", "--verbose", "0"])
+    assert [s.framework for s in sides] == ["glassnet", "glassnet"]
+    shown = capsys.readouterr().out
+    assert "| 0 | glassnet |" in shown and "| 1 | glassnet |" in shown
+
+
 def test_photos_split_holds_out_a_share_of_each_class(tmp_path):
     from benchmarks import photos
     from tests.test_cli import draw_shapes

@@ -98,8 +98,12 @@ def photo_model() -> gn.Sequential:
 def photo_cnn_model() -> gn.Sequential:
     """``glassnet train``'s default network (``applications.photo_cnn``: four blocks of two
     convolutions with batch normalization, dropout, softmax) on the recipe's 96×96 crops, for
-    2 classes."""
-    return gn.applications.photo_cnn((96, 96, 3), classes=2)
+    ``PHOTO_CLASSES`` classes."""
+    return gn.applications.photo_cnn((96, 96, 3), classes=PHOTO_CLASSES)
+
+
+#: P2's classes: two, as for cats and dogs.
+PHOTO_CLASSES = 2
 
 
 def torch_twin(model: gn.Sequential, torch: object) -> object:
@@ -212,12 +216,24 @@ def _data(
     return (x if scale == 1 else x * np.float32(scale)), rng.integers(0, classes, batch)
 
 
-def glassnet_training(make: Callable[[], gn.Sequential], optimizer: Callable, batch: int):
+def glassnet_training(
+    make: Callable[[], gn.Sequential],
+    optimizer: Callable,
+    batch: int,
+    loss: Callable[[], Any] | None = None,
+    classes: int = 10,
+    scale: float = 1.0,
+):
+    """A train step of ``make()`` compiled with ``optimizer()`` and ``loss()`` (default: the
+    sparse cross-entropy on logits), on uniform inputs in [0, ``scale``) and ``classes``
+    labels."""
+
     def build() -> tuple[Step, int]:
         gn.set_seed(0)
         model = make()
-        model.compile(optimizer(), gn.losses.SparseCategoricalCrossentropy(from_logits=True))
-        x, y = _data(batch, model.input_shape[1:])
+        criterion = gn.losses.SparseCategoricalCrossentropy(from_logits=True)
+        model.compile(optimizer(), criterion if loss is None else loss())
+        x, y = _data(batch, model.input_shape[1:], classes=classes, scale=scale)
         model.train()
         build.model = model
 
@@ -283,22 +299,14 @@ def glassnet_photo_training(make: Callable[[], gn.Sequential], batch: int):
     network sees its crop size.)"""
     from glassnet.applications import photo_recipe
 
-    def build() -> tuple[Step, int]:
-        gn.set_seed(0)
-        model = make()
-        model.compile(
-            photo_recipe.photo_optimizer("adamw", _PHOTO_STEPS), photo_recipe.photo_loss()
-        )
-        x, y = _data(batch, model.input_shape[1:], classes=model.output_shape[-1], scale=255)
-        model.train()
-        build.model = model
-
-        def step() -> None:
-            model.train_step(x, y)
-
-        return step, _macs(model)
-
-    return build
+    return glassnet_training(
+        make,
+        lambda: photo_recipe.photo_optimizer("adamw", _PHOTO_STEPS),
+        batch,
+        loss=photo_recipe.photo_loss,
+        classes=PHOTO_CLASSES,
+        scale=255,
+    )
 
 
 # The one-cycle schedule's length for the photo recipe's steps: longer than any run here.

@@ -62,6 +62,20 @@ def enable_grad() -> Iterator[None]:
         _state.grad_enabled = previous
 
 
+# How many numbers the long rows hold (about: whole rows of F). A column sum and an element-wise
+# ufunc do best at different lengths; both were read off ``python -m benchmarks.long_rows``
+# (its table and the reading of it are in benchmarks/NOTES.md, "Long rows").
+_SHORTEST_ROW, _SUM_ROW, _UFUNC_ROW = 1024, 2048, 8192
+
+
+def _rows_per_long_row(p: int, f: int, numbers: int) -> int:
+    """k, the number of consecutive rows of ``f`` numbers viewed as one long row: about
+    ``numbers`` numbers where the ``p`` rows make at least two of those, else about 1,024
+    (and where they do not make two of those either, the caller runs NumPy's own loop)."""
+    k = max(1, numbers // max(f, 1))
+    return k if p >= 2 * k else max(1, _SHORTEST_ROW // max(f, 1))
+
+
 def sum_rows(a: Any) -> Any:
     """Column sums of a 2-D array, ``a.sum(axis=0)``, computed over long rows.
 
@@ -71,7 +85,7 @@ def sum_rows(a: Any) -> Any:
     same sum up to rounding, and more accurate (shorter chains of additions).
     """
     p, f = a.shape
-    k = max(1, 1024 // max(f, 1))
+    k = _rows_per_long_row(p, f, _SUM_ROW)
     if p < 2 * k or not a.flags.c_contiguous:
         return a.sum(axis=0)
     head = p - p % k
@@ -106,7 +120,7 @@ def rows_with(ufunc: Any, a: Any, v: Any, out: Any = None) -> Any:
     if out is None:
         out = xp.empty(a.shape, dtype=xp.result_type(a, v))
     p, f = a.shape
-    k = max(1, 1024 // max(f, 1))
+    k = _rows_per_long_row(p, f, _UFUNC_ROW)
     contiguous = a.flags.c_contiguous and out.flags.c_contiguous
     if p < 2 * k or not contiguous or (f >= 16 and a.size < _LONG_ROWS_FROM):
         return ufunc(a, v, out=out)  # wide rows, or too few for the set-up (a few µs) to pay

@@ -203,6 +203,28 @@ def test_winograd_computes_glassnets_convolution(monkeypatch):
     assert table.count("\n| ") == 3  # the header and one row per shape
 
 
+def test_long_rows_benchmark_times_what_numpy_computes(monkeypatch):
+    """Each long-row variant the table times gives NumPy's numbers on the rows it covers (all
+    but a tail that does not fill a long row), and the table has a row per shape and
+    operation."""
+    from benchmarks import long_rows
+
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal((1000, 6)).astype(np.float32)
+    v = rng.standard_normal(6).astype(np.float32)
+    head = 1000 - 1000 % (2048 // 6)  # 682 rows in long rows of 341 · 6 numbers
+    out = np.zeros_like(rows)
+    long_rows._multiply(rows, v, out, 2048)()
+    np.testing.assert_array_equal(out[:head], rows[:head] * v)
+    sums = long_rows._column_sum(rows, 2048)().reshape(-1, 6).sum(axis=0)
+    np.testing.assert_allclose(sums, rows[:head].sum(axis=0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(long_rows._column_sum(rows, 0)(), rows.sum(axis=0))
+    monkeypatch.setattr(long_rows, "SHAPES", ((300, 4), (50, 64)))
+    monkeypatch.setattr(long_rows, "LENGTHS", (256, 1024))
+    table = long_rows.main(["--pairs", "1"])
+    assert table.count("\n| ") == 5  # the header and two operations per shape
+
+
 # ----------------------------------------------------------------------------- photos
 def _randomise_batch_norms(model, rng):
     """BN statistics away from 0 and 1, so that a wrong copy of them would show."""

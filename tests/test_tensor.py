@@ -201,8 +201,20 @@ def test_manual_seed_reseeds_the_shared_generator_in_place():
     assert get_rng().random() == a
 
 
+def test_long_rows_are_as_long_as_the_rows_allow():
+    """Rows of F numbers are grouped into long rows of about the asked length where there are
+    two of those, else of about 1,024 numbers (the shorter grouping the callers check)."""
+    from glassnet.tensor import _rows_per_long_row
+
+    assert _rows_per_long_row(100_000, 16, 16384) == 1024  # two rows of 16,384 numbers fit
+    assert _rows_per_long_row(2047, 16, 16384) == 64  # they do not: 1,024 numbers
+    assert _rows_per_long_row(5000, 6, 2048) == 341
+    assert _rows_per_long_row(10, 4096, 16384) == 4  # wide rows: a few of them
+    assert _rows_per_long_row(3, 5000, 2048) == 1
+
+
 @pytest.mark.parametrize(
-    "shape", [(1, 4), (7, 3), (5000, 6), (4097, 1), (3000, 37), (0, 5), (4, 0)]
+    "shape", [(1, 4), (7, 3), (5000, 6), (4097, 1), (3000, 37), (0, 5), (4, 0), (700, 2)]
 )
 def test_sum_rows_is_the_column_sum(shape):
     """The fast column sum used for bias gradients equals a float64 sum, for any row count
@@ -217,7 +229,9 @@ def test_sum_rows_is_the_column_sum(shape):
 
 
 @pytest.mark.parametrize(
-    "shape", [(1, 4), (7, 3), (5000, 6), (4097, 1), (3000, 37), (1500, 37), (0, 5)]
+    "shape",
+    # the last two make the longest rows (about 8,192 numbers) with a tail of rows left over
+    [(1, 4), (7, 3), (5000, 6), (4097, 1), (3000, 37), (1500, 37), (0, 5), (11111, 6), (23000, 3)],
 )
 def test_add_to_rows_adds_the_vector_to_every_row(shape):
     from glassnet.tensor import add_to_rows

@@ -47,6 +47,12 @@ class BatchNormOp(Function):
     whole batch's, exchanged with the other shares, and only the first share updates the
     running statistics: the step is the whole batch's.
 
+    How it runs: x̂ is never stored. The deviations d = x − m from the mean m this op
+    subtracted (the share's own mean, which differs from μ by a per-channel δ = μ − m) are
+    computed once for the variance and kept, so x̂ = (d − δ)/√(σ² + ε) and every term above is
+    a per-channel sum or coefficient times d: y = d·s + t with s = γ/√(σ² + ε) and
+    t = β − δ·s, Σ g·x̂ = (Σ g·d − δ·Σ g)/√(σ² + ε). d is centred, so no cancellation enters.
+
     Shape: x (..., C); gamma, beta (C,) or None; running_mean, running_var (C,); output like x.
     """
 
@@ -70,39 +76,37 @@ class BatchNormOp(Function):
         if not training and not any(ctx.needs_input_grad):
             # Inference with nothing to differentiate: nothing to keep for backward either.
             return batch_norm_inference(x, gamma, beta, running_mean, running_var, epsilon)
+        # Per-channel arithmetic over (P, C) rows, P = every position of every sample, run
+        # over long rows (rows_with): NumPy would step C numbers at a time.
+        rows = x.reshape(-1, x.shape[-1])
+        out = xp.empty_like(rows)
         if training:
-            mean, var = _batch_moments(x, share)
+            mean, var, subtracted, centred = _batch_moments(rows, share, scratch=out)
             if share is None or share.index == 0:  # one update per step, not one per share
                 running_mean[...] = running_mean * momentum + mean * (1.0 - momentum)
                 running_var[...] = running_var * momentum + var * (1.0 - momentum)
         else:
-            mean = running_mean.astype(x.dtype, copy=False)
+            mean = subtracted = running_mean.astype(x.dtype, copy=False)
             var = running_var.astype(x.dtype, copy=False)
-        batch_stats = training
+            centred = rows_with(xp.subtract, rows, mean)
         inv_std = 1 / xp.sqrt(var + x.dtype.type(epsilon))
-        # Per-channel arithmetic over (P, C) rows, P = every position of every sample, run
-        # over long rows (rows_with): NumPy would step C numbers at a time.
-        rows = x.reshape(-1, x.shape[-1])
-        x_hat = rows_with(xp.subtract, rows, mean)
-        rows_with(xp.multiply, x_hat, inv_std, out=x_hat)
-        out = x_hat if gamma is None else rows_with(xp.multiply, x_hat, gamma)
-        if beta is not None:  # a new array where out is x_hat, which backward needs
-            out = rows_with(xp.add, out, beta, out=None if gamma is None else out)
-        x_hat, out = x_hat.reshape(x.shape), out.reshape(x.shape)
-        ctx.batch_stats, ctx.share = batch_stats, share
-        ctx.save_for_backward(x_hat, inv_std, gamma)
-        return out
+        delta = mean - subtracted  # δ: what d still holds of the mean (0 but for shares)
+        scale = inv_std if gamma is None else gamma * inv_std
+        shift = -delta * scale if beta is None else beta - delta * scale
+        rows_with(xp.multiply, centred, scale, out=out)
+        rows_with(xp.add, out, shift, out=out)
+        ctx.batch_stats, ctx.share = training, share
+        ctx.save_for_backward(centred, delta, inv_std, scale)
+        return out.reshape(x.shape)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any, None, None]:
-        x_hat, inv_std, gamma = ctx.saved
+        centred, delta, inv_std, scale = ctx.saved
         xp = get_array_module(grad)
-        channels = grad.shape[-1]
-        g_rows, x_rows = grad.reshape(-1, channels), x_hat.reshape(-1, channels)
+        g_rows = grad.reshape(centred.shape)
         g_beta = sum_rows(g_rows)
-        scratch = g_rows * x_rows
-        g_gamma = sum_rows(scratch)
-        scale = inv_std if gamma is None else gamma * inv_std
+        scratch = g_rows * centred
+        g_gamma = (sum_rows(scratch) - delta * g_beta) * inv_std  # Σ g·x̂
         gx = None
         if ctx.needs_input_grad[0]:
             gx = rows_with(xp.multiply, g_rows, scale)
@@ -113,9 +117,11 @@ class BatchNormOp(Function):
                     m = sum(part[0] for part in parts)
                     sum_g, sum_gx = (sum(part[k] for part in parts) for k in (1, 2))
                 m = grad.dtype.type(m)
-                # scale · (g − Σg/m − x̂ · Σgx̂/m), as g·scale + x̂·a + b, pass by pass in place
-                rows_with(xp.multiply, x_rows, -scale * (sum_gx / m), out=scratch)
-                rows_with(xp.add, scratch, -scale * (sum_g / m), out=scratch)
+                # scale · (g − Σg/m − x̂ · Σgx̂/m) with x̂ = (d − δ)·inv_std: g·scale + d·a + b
+                a = -scale * (sum_gx / m) * inv_std
+                b = -scale * (sum_g / m) - a * delta
+                rows_with(xp.multiply, centred, a, out=scratch)
+                rows_with(xp.add, scratch, b, out=scratch)
                 gx += scratch
             gx = gx.reshape(grad.shape)
         return gx, g_gamma, g_beta, None, None
@@ -177,24 +183,32 @@ def _buffer(value: Any, name: str, channels: int, x_shape: tuple[int, ...]) -> A
     return _channel_param(data, name, channels, x_shape)
 
 
-def _batch_moments(x: Any, share: Share | None) -> tuple[Any, Any]:
-    """Each channel's mean and biased variance (divided by the count, as Keras) over every axis
-    but the last. For a ``share`` of the batch, the shares' counts, means and variances are
-    exchanged and combined into the whole batch's (Chan et al.'s pairwise formula), so every
-    share normalises as the whole batch in order would. Shape: x (..., C) -> (C,), (C,)."""
-    xp = get_array_module(x)
-    rows = x.reshape(-1, x.shape[-1])  # (P, C): sums over long rows (sum_rows)
-    count = x.dtype.type(len(rows))
-    mean = sum_rows(rows) / count
-    deviations = rows_with(xp.subtract, rows, mean)
-    var = sum_rows(xp.square(deviations, out=deviations)) / count
+def _batch_moments(rows: Any, share: Share | None, scratch: Any) -> tuple[Any, Any, Any, Any]:
+    """Each channel's mean μ and biased variance σ² (divided by the count, as Keras) over the
+    rows, and the deviations d = x − m from the rows' own mean m, with m. For a ``share`` of
+    the batch, the shares' counts, means and variances are exchanged and combined into the
+    whole batch's (Chan et al.'s pairwise formula), so every share normalises as the whole
+    batch in order would; m is then this share's mean, not μ. ``scratch``, like ``rows``,
+    receives the squared deviations.
+
+    Shape: rows (P, C) -> μ, σ², m (C,) and d (P, C)."""
+    xp = get_array_module(rows)
+    count = rows.dtype.type(len(rows))
+    own_mean = sum_rows(rows) / count
+    centred = rows_with(xp.subtract, rows, own_mean)
+    var = sum_rows(xp.square(centred, out=scratch)) / count
     if share is None:
-        return mean, var
-    parts = share.gather((len(rows), mean, var))
+        return own_mean, var, own_mean, centred
+    parts = share.gather((len(rows), own_mean, var))
     total = sum(count for count, _, _ in parts)
     mean = sum(count * m for count, m, _ in parts) / total
     var = sum(count * (v + (m - mean) ** 2) for count, m, v in parts) / total
-    return mean.astype(x.dtype, copy=False), var.astype(x.dtype, copy=False)
+    return (
+        mean.astype(rows.dtype, copy=False),
+        var.astype(rows.dtype, copy=False),
+        own_mean,
+        centred,
+    )
 
 
 def batch_norm(

@@ -230,3 +230,61 @@ def test_argument_errors(rng):
         ops.batch_norm(x, None, None, *stats, training=True, momentum=1.5)
     with pytest.raises(ValueError, match=r"epsilon > 0, received epsilon=0"):
         ops.batch_norm(x, None, None, *stats, training=True, epsilon=0)
+
+
+# ------------------------------------------------------------------ a share of the batch per core
+def test_shares_far_apart_normalise_and_differentiate_as_the_whole_batch(rng):
+    """Trained a share of the batch per thread, each share subtracts its own mean and keeps
+    those deviations; the per-channel corrections by δ = μ − m must give the whole batch's
+    output and gradients even where the shares' means lie far apart (here 0 and 50, σ = 1)."""
+    import threadpoolctl
+
+    from glassnet import parallel
+    from glassnet.ops.normalization import BatchNormOp
+
+    if parallel._blas() is None:
+        pytest.skip("no BLAS threadpoolctl can steer")
+    x = rng.normal(0.0, 1.0, (6, 5, 4, 3))
+    x[3:] += 50.0  # the second share's mean
+    g = rng.standard_normal(x.shape)
+    gamma, beta = rng.uniform(0.5, 2.0, 3), rng.normal(size=3)
+
+    def run(rows: slice, share: object) -> tuple:
+        params = [Tensor(a.copy(), requires_grad=True) for a in (x[rows], gamma, beta)]
+        stats = _stats(np.zeros(3), np.ones(3))
+        y = BatchNormOp.apply(
+            *params, *stats, epsilon=1e-3, momentum=0.5, training=True, share=share
+        )
+        y.backward(g[rows])
+        return y.numpy(), *(np.asarray(p.grad) for p in params), stats[0].numpy()
+
+    whole = run(slice(0, 6), None)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        shares = parallel.split_over_cores(run, 6, linked=True)
+    assert len(shares) == 2
+    y, gx = (np.concatenate([part[k] for part in shares]) for k in (0, 1))
+    g_gamma, g_beta = (sum(part[k] for part in shares) for k in (2, 3))
+    for got, want in zip((y, gx, g_gamma, g_beta, shares[0][4]), whole, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+    assert abs(whole[0][:3].mean() - whole[0][3:].mean()) > 1.0  # the shares' outputs differ
+
+
+def test_training_gradient_where_the_mean_dwarfs_the_spread(rng):
+    """float32 activations of mean 1000 and spread 0.05 (an ulp at 1000 is 6e-5). The output
+    is as good as float32's mean of them allows (about 1e-3 of its size, for any form), but
+    the gradients, taken from the deviations x − μ, stay within 5e-4 of their size: written
+    from x itself, Σ g·x̂ = (Σ g·x − μ·Σ g)/σ would lose all its digits to cancellation."""
+    x64 = rng.normal(1000.0, 0.05, (4, 6, 6, 2))
+    x32 = x64.astype(np.float32)
+    x64 = x32.astype(np.float64)  # the same numbers in both
+    g = rng.standard_normal(x64.shape)
+    gamma, beta = rng.uniform(0.5, 2.0, 2), rng.normal(size=2)
+    outs = []
+    for dtype in (np.float32, np.float64):
+        params = [Tensor(a.astype(dtype), requires_grad=True) for a in (x64, gamma, beta)]
+        y = ops.batch_norm(params[0], params[1], params[2], *_stats(np.zeros(2), np.ones(2), dtype),
+                           training=True)  # fmt: skip
+        y.backward(g.astype(dtype))
+        outs.append([y.numpy(), *(np.asarray(p.grad) for p in params)])
+    for got, want, tol in zip(*outs, (2e-3, 5e-4, 5e-4, 5e-4), strict=True):
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.abs(want).max())

@@ -225,6 +225,20 @@ def test_long_rows_benchmark_times_what_numpy_computes(monkeypatch):
     assert table.count("\n| ") == 5  # the header and two operations per shape
 
 
+def test_chunks_benchmark_times_each_size_and_restores_the_engines(monkeypatch):
+    """Every size is timed with the engine's buffer set to it, the engine's own size is back
+    afterwards, and the table has a row per workload."""
+    from benchmarks import chunks
+    from glassnet.ops import _conv_kernels as kernels
+
+    engines, seen = kernels._CHUNK_BYTES, []
+    medians = chunks.interleaved_sizes(lambda: seen.append(kernels._CHUNK_BYTES), [7, 9], 2, 1)
+    assert set(medians) == {7, 9} and seen.count(7) == seen.count(9) == 1 + 2 * 2
+    assert kernels._CHUNK_BYTES == engines
+    table = chunks.main(["--only", "W1", "--kib", "64", "32", "--rounds", "1", "--block", "1"])
+    assert table.count("\n| W1 |") == 1 and kernels._CHUNK_BYTES == engines
+
+
 # ----------------------------------------------------------------------------- photos
 def _randomise_batch_norms(model, rng):
     """BN statistics away from 0 and 1, so that a wrong copy of them would show."""

@@ -20,7 +20,8 @@ import numpy as np
 from glassnet.backend import copy_by_pixel, get_array_module
 from glassnet.checks import Pads, Pair
 
-_CHUNK_BYTES = 4 << 20  # a column buffer of ~4 MiB stays in cache and is allocated once
+_KEEP_BYTES = 4 << 20  # training keeps a column matrix up to this size whole, for dW
+_CHUNK_BYTES = 2 << 20  # larger ones run in chunks of about this, reused and kept in cache
 _SHORT_ROW_BYTES = 256  # window rows up to this long are copied as one element each
 _TILE_TAPS = 75  # kh·kw·C up to this (a 5×5 kernel over RGB, 3×3 over 8 channels) may tile
 _buffers = threading.local()  # per thread: a server may run several predictions at once
@@ -111,14 +112,17 @@ class ConvPlan:
 def conv_plan(x: Any, w: Any, stride: Pair, pads: Pads, dilation: Pair) -> ConvPlan:
     """The plan for convolving images like ``x`` with ``w``, made once per shape."""
     numpy = get_array_module(x) is np
-    return _make_plan(x.shape, x.dtype, w.shape, stride, pads, dilation, numpy, _CHUNK_BYTES)
+    budgets = (_KEEP_BYTES, _CHUNK_BYTES)
+    return _make_plan(x.shape, x.dtype, w.shape, stride, pads, dilation, numpy, budgets)
 
 
-def _chunk(n: int, image_bytes: int, numpy: bool, budget: int) -> int | None:
-    """Images per chunk of a column matrix, or None where all of them fit ``budget`` bytes
-    (or the arrays are not NumPy's)."""
-    fit = budget // max(image_bytes, 1)
-    return None if not numpy or fit >= n else max(1, min(n, fit))
+def _chunk(n: int, image_bytes: int, numpy: bool, budgets: tuple[int, int]) -> int | None:
+    """Images per chunk of a column matrix: None where all of them fit the first of
+    ``budgets`` (bytes; or the arrays are not NumPy's), else as many as fit the second."""
+    keep, chunk = budgets
+    if not numpy or keep // max(image_bytes, 1) >= n:
+        return None
+    return max(1, min(n, chunk // max(image_bytes, 1)))
 
 
 @functools.lru_cache(maxsize=512)
@@ -130,7 +134,7 @@ def _make_plan(
     pads: Pads,
     dilation: Pair,
     numpy: bool,
-    budget: int,
+    budgets: tuple[int, int],
 ) -> ConvPlan:
     if len(x_shape) != 4:  # not images: the textbook steps, no tuned kernels
         return _textbook_plan(x_shape, w_shape, stride, pads, dilation)
@@ -147,14 +151,14 @@ def _make_plan(
         span = (tile - 1) * sw + (kw - 1) * dw + 1
         windows = ((kh, span), (sh, sw * tile), (dh, 1), (ho, wo // tile))
     (_, span), _, _, (_, per_row) = windows
-    chunk = _chunk(n, ho * per_row * kh * span * c * size, numpy, budget)
+    chunk = _chunk(n, ho * per_row * kh * span * c * size, numpy, budgets)
     span_h, span_w = (kh - 1) * dh, (kw - 1) * dw
     around = (span_h - top, span_h - bottom, span_w - left, span_w - right)
     # col2im moves N·Ho·Wo·kh·kw·C numbers, dx as a convolution N·H·W·kh·kw·F: with many more
     # filters than channels (LeNet's 6 -> 16) col2im is the cheaper one.
     as_conv = stride == (1, 1) and min(around) >= 0 and f <= 2 * c
     dx_pads = ((around[0], around[1]), (around[2], around[3])) if as_conv else None
-    dx_chunk = _chunk(n, h * wd * kh * kw * f * size, numpy, budget)
+    dx_chunk = _chunk(n, h * wd * kh * kw * f * size, numpy, budgets)
     return ConvPlan(
         x_shape, w_shape, stride, pads, dilation, (ho, wo), (n, hp, wp, c), geometry, tile,
         windows, chunk, c == 1 or chunk is None, dx_pads, ((kh, kw), (1, 1), dilation, (h, wd)),

@@ -498,6 +498,7 @@ def test_inference_in_chunks_equals_one_gemm(monkeypatch, rng):
     whole = conv_module.conv2d(x, w, b, stride=(2, 1), padding="same", dilation=1).numpy()
     for chunk_bytes in (1, 3000, 10_000):  # 1 image, a few images, uneven last chunk
         monkeypatch.setattr(kernels, "_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(kernels, "_KEEP_BYTES", chunk_bytes)
         with no_grad():
             chunked = conv_module.conv2d(x, w, b, stride=(2, 1), padding="same").numpy()
         np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)
@@ -558,6 +559,7 @@ def test_training_with_chunked_columns_matches_kept_columns(rng, monkeypatch, re
     kept_out, kept_grads = run_float32(fn, x, w, b)
     for chunk_bytes in (1, 2000, 5000):
         monkeypatch.setattr(kernels, "_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(kernels, "_KEEP_BYTES", chunk_bytes)
         out, grads = run_float32(fn, x, w, b)
         np.testing.assert_allclose(out, kept_out, rtol=1e-5, atol=1e-6)
         for got, want in zip(grads, kept_grads, strict=True):
@@ -604,6 +606,7 @@ def test_tiled_rows_give_the_plain_numbers(
     assert kernels.output_tile(w_shape[2], w_shape[3], w_shape[:2], out_w) > 1
     if chunk_bytes is not None:
         monkeypatch.setattr(kernels, "_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(kernels, "_KEEP_BYTES", chunk_bytes)
 
     def run() -> list[np.ndarray]:
         xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
@@ -660,6 +663,7 @@ def test_inference_gives_the_training_paths_numbers(
     assert chunks == []  # one unfold, one GEMM
     np.testing.assert_array_equal(direct, conv(True))
     monkeypatch.setattr(kernels, "_CHUNK_BYTES", 1)  # any columns are over the buffer
+    monkeypatch.setattr(kernels, "_KEEP_BYTES", 1)
     kernels._make_plan.cache_clear()
     with no_grad():
         chunked = conv(False)
@@ -667,6 +671,28 @@ def test_inference_gives_the_training_paths_numbers(
     tol = 1e-12 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(direct, chunked, rtol=tol, atol=tol)
     kernels._make_plan.cache_clear()
+
+
+def test_columns_are_kept_up_to_one_budget_and_chunked_to_another():
+    """Training keeps a column matrix whole (for dW) while it fits ``_KEEP_BYTES``; a larger
+    one runs in chunks of as many images as fit ``_CHUNK_BYTES`` (at least one), and its dW
+    unfolds the windows again. The plan reads both budgets."""
+    from glassnet.ops import _conv_kernels as kernels
+
+    def plan(n: int, budgets: tuple[int, int]) -> kernels.ConvPlan:
+        # 16×16×32 images, 3×3 "same": 256 · 288 · 4 = 294,912 bytes of columns per image
+        pads = ((1, 1), (1, 1))
+        return kernels._make_plan(
+            (n, 16, 16, 32), np.dtype("float32"), (3, 3, 32, 64), (1, 1), pads, (1, 1),
+            True, budgets,
+        )  # fmt: skip
+
+    image = 256 * 288 * 4
+    kept = plan(8, (10 * image, 3 * image))  # 8 images fit the first budget: kept whole
+    assert kept.keep_cols and kept.chunk is None
+    chunked = plan(16, (10 * image, 3 * image))  # 16 do not: chunks of 3
+    assert not chunked.keep_cols and chunked.chunk == 3
+    assert plan(16, (10 * image, image // 2)).chunk == 1  # never less than one image
 
 
 def test_tiled_weight_grad_is_the_adjoint_of_the_spread(rng):

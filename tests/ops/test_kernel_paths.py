@@ -180,6 +180,7 @@ def _conv_case(case: str, monkeypatch: Any, rng: Any, dtype: Any) -> tuple:
     x_shape, w_shape, stride, padding, dilation, budget, expected = CONV[case]
     if budget is not None:
         monkeypatch.setattr(kernels, "_CHUNK_BYTES", budget)
+        monkeypatch.setattr(kernels, "_KEEP_BYTES", budget)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[-1])
     kwargs = {"stride": stride, "padding": padding, "dilation": dilation}

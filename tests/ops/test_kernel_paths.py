@@ -67,6 +67,8 @@ def ran(monkeypatch: Any) -> Ran:
         return "im2col-view" if np.shares_memory(out, args[0]) else "im2col"
 
     _spy(monkeypatch, record, kernels, "columns", im2col)
+    # conv.im2col_view's windows of an input that is not C-contiguous (glassnet's only caller)
+    _spy(monkeypatch, record, np.lib.stride_tricks, "as_strided", "as-strided")
     _spy(monkeypatch, record, kernels, "tap_plane_columns", "tap-planes")
     _spy(monkeypatch, record, kernels, "copy_by_pixel", "short-rows")
     _spy(monkeypatch, record, kernels, "tiled_weight", "tiles")
@@ -173,19 +175,91 @@ CONV = {
                          "chunks short-rows | chunks dW-chunks dx-conv short-rows"
                          " | chunks short-rows"),
 }  # fmt: skip
-CONV_IDS = list(CONV)
+# An input that is not C-contiguous, unpadded (padding copies it afresh): ``im2col_view`` takes
+# its windows with ``as_strided`` ("as-strided"), and the kernels after it read them through
+# the input's own strides. Each layout is its own inverse and acts on arrays and Tensors alike,
+# as a view: x laid out by it in a fresh array and viewed through it again is the same numbers,
+# not contiguous. Reversed rows keep every window row contiguous, so short rows still move
+# whole; rows and columns swapped do not.
+LAYOUTS = {
+    "transposed": lambda a: a.transpose(0, 2, 1, 3),  # rows and columns swapped in memory
+    "rows-reversed": lambda a: a[:, ::-1],  # the images stored bottom-up
+    "images-reversed": lambda a: a[::-1],  # the batch stored last image first (1×1 images)
+}
+# id: (layout, x shape, w shape, stride, dilation, column budget, kernels as in CONV); no padding
+STRIDED = {
+    "strided-view-1x1-images": ("images-reversed", (2, 1, 1, 3), (1, 1, 3, 4), 1, 1, None,
+                                "as-strided im2col-view | dx-conv im2col-view"
+                                " | as-strided im2col-view"),
+    "strided-1-channel-1x1-kernel": ("transposed", (2, 5, 3, 1), (1, 1, 1, 3), 1, 1, None,
+                                     "as-strided im2col | dx-col2im | as-strided im2col"),
+    "strided-planes-dilation": ("transposed", (2, 8, 15, 1), (3, 3, 1, 2), 1, 2, None,
+                                "as-strided im2col tap-planes | dx-conv im2col"
+                                " | as-strided im2col tap-planes"),
+    "strided-tiles-1-channel": ("transposed", (2, 5, 7, 1), (3, 3, 1, 2), 1, 1, None,
+                                "as-strided im2col tiles | dx-conv im2col short-rows"
+                                " | as-strided im2col tiles"),
+    "strided-short-rows-batch1-odd": ("rows-reversed", (1, 7, 13, 2), (3, 3, 2, 5), 1, 1, None,
+                                      "as-strided im2col short-rows | dx-col2im"
+                                      " | as-strided im2col short-rows"),
+    "strided-short-rows-stride-over-kernel": ("rows-reversed", (2, 5, 2, 3), (2, 2, 3, 4), 3, 1,
+                                              None, "as-strided im2col short-rows | dx-col2im"
+                                              " | as-strided im2col short-rows"),
+    "strided-tiles-stride-over-kernel": ("rows-reversed", (1, 5, 14, 2), (2, 2, 2, 3), 3, 1,
+                                         None, "as-strided im2col short-rows tiles | dx-col2im"
+                                         " | as-strided im2col short-rows tiles"),
+    "strided-tiles-dilation": ("transposed", (2, 7, 10, 3), (3, 3, 3, 4), 1, 2, None,
+                               "as-strided im2col tiles | dx-conv im2col"
+                               " | as-strided im2col tiles"),
+    "strided-numpy-batch1-odd": ("transposed", (1, 7, 13, 2), (3, 3, 2, 5), 1, 1, None,
+                                 "as-strided im2col | dx-col2im | as-strided im2col"),
+    "strided-numpy-1x1-stride-over-kernel": ("transposed", (2, 5, 7, 3), (1, 1, 3, 2), 2, 1,
+                                             None, "as-strided im2col | dx-col2im"
+                                             " | as-strided im2col"),
+    # (chunks: the windows kept for dW are the input's strided view)
+    "strided-chunks-1x1-images": ("images-reversed", (2, 1, 1, 3), (1, 1, 3, 4), 1, 1, B,
+                                  "as-strided chunks short-rows"
+                                  " | chunks dW-chunks dx-conv short-rows"
+                                  " | as-strided chunks short-rows"),
+    "strided-chunks-stride-over-kernel": ("transposed", (3, 7, 4, 2), (2, 2, 2, 3), 3, 1, B,
+                                          "as-strided chunks | dW-chunks dx-col2im"
+                                          " | as-strided chunks"),
+    "strided-chunks-dilation": ("transposed", (3, 8, 11, 2), (3, 3, 2, 3), 1, 2, B,
+                                "as-strided chunks tiles | chunks dW-chunks dx-conv"
+                                " | as-strided chunks tiles"),
+    "strided-chunks-short-rows-batch1": ("rows-reversed", (1, 5, 7, 3), (3, 3, 3, 4), 1, 1, B,
+                                         "as-strided chunks short-rows tiles"
+                                         " | chunks dW-chunks dx-conv short-rows"
+                                         " | as-strided chunks short-rows tiles"),
+}  # fmt: skip
+CONV_IDS = list(CONV) + list(STRIDED)
+
+
+def _layout(case: str) -> Callable[[Any], Any]:
+    """The case's input layout (``LAYOUTS``), the identity for a contiguous input."""
+    return LAYOUTS[STRIDED[case][0]] if case in STRIDED else lambda a: a
 
 
 def _conv_case(case: str, monkeypatch: Any, rng: Any, dtype: Any) -> tuple:
-    x_shape, w_shape, stride, padding, dilation, budget, expected = CONV[case]
+    """The arrays (x, w, b), conv2d's keywords and the kernels of a CONV or STRIDED case."""
+    if case in STRIDED:
+        _, x_shape, w_shape, stride, dilation, budget, expected = STRIDED[case]
+        padding = "valid"
+    else:
+        x_shape, w_shape, stride, padding, dilation, budget, expected = CONV[case]
     if budget is not None:
         monkeypatch.setattr(kernels, "_CHUNK_BYTES", budget)
         monkeypatch.setattr(kernels, "_KEEP_BYTES", budget)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[-1])
+    x, w, b = (a.astype(dtype) for a in (x, w, b))
+    if case in STRIDED:  # the same numbers, stored so that x is a view, not contiguous
+        layout = _layout(case)
+        x = layout(np.ascontiguousarray(layout(x)))
+        assert not x.flags.c_contiguous
     kwargs = {"stride": stride, "padding": padding, "dilation": dilation}
     train, backward, infer = (part.strip() for part in expected.split("|"))
-    return [a.astype(dtype) for a in (x, w, b)], kwargs, (train, backward, infer)
+    return [x, w, b], kwargs, (train, backward, infer)
 
 
 @pytest.mark.parametrize("case", CONV_IDS)
@@ -211,9 +285,13 @@ def test_conv_kernel_matches_the_loop_reference(case, monkeypatch, rng, ran):
 
 
 @pytest.mark.parametrize("case", CONV_IDS)
-def test_conv_kernel_passes_finite_differences(case, monkeypatch, rng):
-    (x, w, b), kwargs, _ = _conv_case(case, monkeypatch, rng, np.float64)
-    assert_gradcheck(lambda x, w, b: conv2d(x, w, b, **kwargs), x, w, b)
+def test_conv_kernel_passes_finite_differences(case, monkeypatch, rng, ran):
+    """A strided case checks the contiguous numbers under its layout, viewed through it inside
+    the function: gradcheck copies its inputs, and a copy of x would be contiguous."""
+    (x, w, b), kwargs, (train, _, _) = _conv_case(case, monkeypatch, rng, np.float64)
+    layout = _layout(case)
+    assert_gradcheck(lambda x, w, b: conv2d(layout(x), w, b, **kwargs), layout(x), w, b)
+    assert set(train.split()) <= set(ran.take().split()), "gradcheck left the case's kernels"
 
 
 def _torch_conv(
@@ -240,7 +318,8 @@ def test_conv_kernel_matches_torch(case, monkeypatch, rng, ran, torch):
     g = rng.standard_normal(y.shape).astype(np.float32)
     y.backward(g)
     _runs(ran, backward, "the backward")
-    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    # (PyTorch takes no negative strides: its copy is contiguous)
+    theirs = [torch.tensor(np.ascontiguousarray(a), requires_grad=True) for a in (x, w, b)]
     out = _torch_conv(torch, *theirs, **kwargs)
     out.backward(torch.tensor(g))
     np.testing.assert_allclose(y.numpy(), out.detach().numpy(), **FORWARD_TOL)

@@ -96,6 +96,18 @@ def ran(monkeypatch: Any) -> Ran:
     # batch normalization's own calls, and the bias adds (``tensor.add_to_rows``) of the others
     monkeypatch.setattr(normalization, "rows_with", long_rows)
     monkeypatch.setattr(tensor, "rows_with", long_rows)
+
+    def column_sum(args: tuple, kwargs: dict, out: Any) -> str:
+        """unbroadcast's fast column sum, named by how ``sum_rows``' own rule groups its rows:
+        long rows of k rows each where there are two of them, and a tail of rows left over."""
+        p, f = args[0].shape
+        k = tensor._rows_per_long_row(p, f, tensor._SUM_ROW)
+        if p < 2 * k:
+            return "column-sum"
+        return "column-sum-long-rows" + ("-tail" if p % k else "")
+
+    # (the ops import sum_rows by name: only unbroadcast's calls go through the module's)
+    _spy(monkeypatch, record, tensor, "sum_rows", column_sum)
     return record
 
 
@@ -666,3 +678,78 @@ def test_bias_over_long_rows_matches_torch(case, rng, torch):
     np.testing.assert_allclose(mine.numpy(), out.detach().numpy(), **FORWARD_TOL)
     for got, t in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(got.grad, t.grad.numpy(), rtol=1e-3, atol=5e-4)
+
+
+# ------------------------------------------------------------------ gradients of broadcast operands
+# ``x + b`` and ``x * b`` broadcast b (C,) or (W, C) over x's leading axes; the engine sums b's
+# gradient back (``tensor.unbroadcast``) as one column sum over rows of b's size
+# (``tensor.sum_rows``: "column-sum"), in long rows where there are enough rows. A b of shape
+# (1, C), which sums an inner axis too, and a gradient that reaches the op as a transposed view
+# take NumPy's sum instead (no column sum) and must give the same numbers.
+UNBROADCAST_OPS = {  # forward (on arrays and Tensors alike), and its gradients per element
+    "add": (lambda x, b: x + b, lambda x, b, g: (g, g)),
+    "mul": (lambda x, b: x * b, lambda x, b, g: (g * b, g * x)),
+    "add-transposed": (lambda x, b: (x + b).transpose(0, 2, 1, 3),
+                       lambda x, b, g: (g.transpose(0, 2, 1, 3),) * 2),
+}  # fmt: skip
+# id: (op, x shape, b shape, what summed b's gradient)
+UNBROADCAST = {
+    "1x1-images": ("add", (700, 1, 1, 3), (3,), "column-sum-long-rows-tail"),
+    "1-channel-batch1-odd": ("mul", (1, 45, 47, 1), (1,), "column-sum-long-rows-tail"),
+    "row-of-channels-batch1-odd": ("add", (1, 67, 35, 3), (35, 3), "column-sum-long-rows-tail"),
+    "whole-long-rows": ("mul", (4, 32, 16, 2), (2,), "column-sum-long-rows"),
+    "odd-sizes-few-rows": ("mul", (3, 5, 7, 4), (4,), "column-sum"),
+    "1x1-images-1-channel": ("add", (5, 1, 1, 1), (1,), "column-sum"),
+    "bias-with-kept-axis": ("add", (2, 5, 7, 3), (1, 3), ""),
+    "transposed-gradient": ("add-transposed", (2, 5, 7, 3), (3,), ""),
+}
+UNBROADCAST_IDS = list(UNBROADCAST)
+
+
+def _unbroadcast_case(case: str, rng: Any, dtype: Any) -> tuple:
+    op, x_shape, b_shape, expected = UNBROADCAST[case]
+    x, b = (rng.standard_normal(shape).astype(dtype) for shape in (x_shape, b_shape))
+    return x, b, UNBROADCAST_OPS[op], expected
+
+
+@pytest.mark.parametrize("case", UNBROADCAST_IDS)
+def test_broadcast_operand_gradient_matches_numpy(case, rng, ran):
+    """float64: b's gradient is the gradient per element summed over the axes b was broadcast
+    along (the leading ones, and b's axes of size 1)."""
+    x, b, (forward, per_element), expected = _unbroadcast_case(case, rng, np.float64)
+    xt, bt = Tensor(x, requires_grad=True), Tensor(b, requires_grad=True)
+    y = forward(xt, bt)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    _runs(ran, expected, "the forward and backward")
+    gx, gb = per_element(x, b, g)
+    gb = gb.sum(axis=tuple(range(x.ndim - b.ndim)))
+    gb = gb.sum(axis=tuple(i for i, n in enumerate(b.shape) if n == 1), keepdims=True)
+    np.testing.assert_allclose(y.numpy(), forward(x, b), atol=1e-12)
+    np.testing.assert_allclose(xt.grad, gx, atol=1e-12)
+    np.testing.assert_allclose(bt.grad, gb, rtol=1e-12, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", UNBROADCAST_IDS)
+def test_broadcast_operand_gradient_passes_finite_differences(case, rng):
+    x, b, (forward, _), _ = _unbroadcast_case(case, rng, np.float64)
+    assert_gradcheck(forward, x, b)
+
+
+@pytest.mark.parametrize("case", UNBROADCAST_IDS)
+def test_broadcast_operand_gradient_matches_torch(case, rng, ran, torch):
+    x, b, (forward, _), expected = _unbroadcast_case(case, rng, np.float32)
+    ours = [Tensor(a, requires_grad=True) for a in (x, b)]
+    mine = forward(*ours)
+    g = rng.standard_normal(mine.shape).astype(np.float32)
+    mine.backward(g)
+    _runs(ran, expected, "the forward and backward")
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, b)]
+    if UNBROADCAST[case][0] == "add-transposed":  # (torch's transpose swaps two axes)
+        out = (theirs[0] + theirs[1]).permute(0, 2, 1, 3)
+    else:
+        out = forward(*theirs)
+    out.backward(torch.tensor(g))
+    np.testing.assert_allclose(mine.numpy(), out.detach().numpy(), **FORWARD_TOL)
+    for got, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(got.grad, t.grad.numpy(), **GRAD_TOL)

@@ -4,10 +4,12 @@ Each op opens with its textbook algorithm, and tuned kernels beside it are chose
 the op's plan. Here every kernel gets the textbook form's three tests — a NumPy loop reference
 (``tests/reference.py``) forward and backward, float64 finite differences and PyTorch — on the
 odd shape classes: 1×1 images, one channel, stride > kernel, dilation, batch 1, odd and
-non-square sizes. A shape class can move a layer onto another kernel than the one a test means
-to check, so every case also records which kernels ran (spies around them; the numbers are
-untouched) and fails if a change to a plan moves it off its kernels: then pick a shape that
-takes them again. ``docs/engine.md`` ("Which tests cover which kernel") is the table of them.
+non-square sizes, and arrays laid out otherwise in memory where a kernel hangs on the layout
+(a convolution's input that is not contiguous, a broadcast operand's gradient). A shape class
+can move a layer onto another kernel than the one a test means to check, so every case also
+records which kernels ran (spies around them; the numbers are untouched) and fails if a change
+to a plan moves it off its kernels: then pick a shape that takes them again.
+``docs/engine.md`` ("Which tests cover which kernel") is the table of them.
 """
 
 from __future__ import annotations

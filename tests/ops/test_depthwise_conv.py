@@ -37,6 +37,9 @@ CASES = {
     "one-pixel-same-m1": ((1, 1, 1, 2), (3, 3, 2, 1), 1, "same", 1),
     "grayscale-m1-stride-beyond-kernel": ((2, 8, 7, 1), (2, 2, 1, 1), 3, "valid", 1),
     "dilated-m1-batch1-odd": ((1, 8, 9, 3), (2, 3, 3, 1), 1, "same", (2, 1)),
+    # the tuned kernel's column phases: stride 2 "same", and stride 3 across a dilation of 2
+    "m1-stride2-same-odd": ((2, 9, 11, 4), (3, 3, 4, 1), 2, "same", 1),
+    "m1-stride3-width-dilation": ((1, 7, 14, 2), (2, 3, 2, 1), (2, 3), "valid", (1, 2)),
 }
 PARAMS = list(CASES.values())
 NAMES = ("x_shape", "w_shape", "stride", "padding", "dilation")
@@ -164,3 +167,62 @@ def test_non_contiguous_input_and_gradient(rng):
     want = ref_depthwise(np.ascontiguousarray(view), w, None, 1, "same", 1)
     np.testing.assert_allclose(y.numpy(), want, atol=1e-12)
     assert_gradcheck(lambda x: depthwise_conv2d(x, Tensor(w), stride=2), view)
+
+
+# ------------------------------------------------------------------ the tuned kernel (m = 1)
+M1_CASES = {name: case for name, case in CASES.items() if case[1][3] == 1}
+
+
+@pytest.mark.parametrize("block_bytes", [1, None], ids=["a-row-a-block", "default-blocks"])
+@pytest.mark.parametrize(NAMES, list(M1_CASES.values()), ids=M1_CASES)
+def test_tuned_kernel_gives_the_textbook_numbers_bit_for_bit(
+    rng, monkeypatch, block_bytes, x_shape, w_shape, stride, padding, dilation
+):
+    """``_depthwise_rows`` makes the textbook's products and sums in the textbook's order, so
+    its output equals ``depthwise_taps``'s exactly, in blocks of one output row or of many,
+    and the op runs it for one filter per channel."""
+    from glassnet.ops import depthwise_conv as module
+
+    if block_bytes is not None:
+        monkeypatch.setattr(module, "_BLOCK_BYTES", block_bytes)
+    x, w, _ = _data(rng, x_shape, w_shape, np.float32)
+    s, d = ref.as_pair(stride), ref.as_pair(dilation)
+    pads = ref.explicit_pads(x_shape[1:3], w_shape[:2], s, padding, d)
+    xpad = module.pad_images(x, pads)
+    out_hw = tuple(
+        (p - (k - 1) * dd - 1) // ss + 1
+        for p, k, ss, dd in zip(xpad.shape[1:3], w_shape[:2], s, d, strict=True)
+    )
+    textbook = module.depthwise_taps(xpad, w, s, d, out_hw)[..., 0]
+    np.testing.assert_array_equal(module._depthwise_rows(xpad, w[..., 0], s, d, out_hw), textbook)
+    ran = []
+    real = module._depthwise_rows
+    monkeypatch.setattr(module, "_depthwise_rows", lambda *a: ran.append(1) or real(*a))
+    y = depthwise_conv2d(Tensor(x), Tensor(w), None, stride, padding, dilation)
+    assert ran == [1]
+    np.testing.assert_array_equal(y.numpy(), textbook.reshape(y.shape))
+
+
+def test_several_filters_per_channel_run_the_textbook_sum(rng, monkeypatch):
+    """m > 1 has no tuned kernel: the op runs ``depthwise_taps`` itself."""
+    from glassnet.ops import depthwise_conv as module
+
+    def refuse(*args):
+        raise AssertionError("the m = 1 kernel ran for m = 2")
+
+    monkeypatch.setattr(module, "_depthwise_rows", refuse)
+    x, w, b = _data(rng, (1, 6, 5, 3), (3, 3, 3, 2))
+    y = depthwise_conv2d(Tensor(x), Tensor(w), Tensor(b), 1, "same", 1)
+    np.testing.assert_allclose(y.numpy(), ref_depthwise(x, w, b, 1, "same", 1), atol=1e-12)
+
+
+def test_tuned_kernel_on_a_non_contiguous_unpadded_input(rng):
+    """A transposed view that no padding copies reaches the kernel as it is: the same numbers
+    as its contiguous copy."""
+    base = rng.standard_normal((2, 9, 7, 3)).astype(np.float32)
+    view = base.transpose(0, 2, 1, 3)  # (2, 7, 9, 3), not contiguous
+    w = rng.standard_normal((3, 2, 3, 1)).astype(np.float32)
+    for stride in (1, 2):
+        y = depthwise_conv2d(Tensor(view), Tensor(w), stride=stride)
+        want = depthwise_conv2d(Tensor(np.ascontiguousarray(view)), Tensor(w), stride=stride)
+        np.testing.assert_array_equal(y.numpy(), want.numpy())

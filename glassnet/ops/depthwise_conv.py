@@ -140,7 +140,8 @@ def _depthwise_rows(xpad: Any, w: Any, stride: Pair, dilation: Pair, out_hw: Pai
     (sh, sw), (dh, dw) = stride, dilation
     ho, wo = out_hw
     phases = [np.ascontiguousarray(xpad[:, :, p::sw]) for p in range(sw)]  # stride 1: xpad
-    repeated = np.empty((kh, kw, wo, c), dtype=xpad.dtype)
+    # (in the products' dtype, as the textbook's x·w: a float64 w is not rounded first)
+    repeated = np.empty((kh, kw, wo, c), dtype=np.result_type(xpad.dtype, w.dtype))
     repeated[...] = w[:, :, None, :]
     repeated = repeated.reshape(kh, kw, wo * c)
     y = np.empty((n, ho, wo * c), dtype=xpad.dtype)

@@ -226,3 +226,18 @@ def test_tuned_kernel_on_a_non_contiguous_unpadded_input(rng):
         y = depthwise_conv2d(Tensor(view), Tensor(w), stride=stride)
         want = depthwise_conv2d(Tensor(np.ascontiguousarray(view)), Tensor(w), stride=stride)
         np.testing.assert_array_equal(y.numpy(), want.numpy())
+
+
+def test_tuned_kernel_with_float64_weights_on_float32_images(rng):
+    """A float64 weight on float32 images: the kernel multiplies in float64 as the textbook
+    does (then rounds into the float32 output), so the numbers still match bit for bit."""
+    from glassnet.ops import depthwise_conv as module
+
+    x = rng.standard_normal((2, 6, 9, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 1))  # float64
+    for stride in ((1, 1), (2, 2)):
+        out_hw = ((6 - 3) // stride[0] + 1, (9 - 3) // stride[1] + 1)
+        textbook = module.depthwise_taps(x, w, stride, (1, 1), out_hw)[..., 0]
+        tuned = module._depthwise_rows(x, w[..., 0], stride, (1, 1), out_hw)
+        assert tuned.dtype == textbook.dtype == np.float32
+        np.testing.assert_array_equal(tuned, textbook)

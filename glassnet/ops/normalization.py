@@ -79,9 +79,13 @@ class BatchNormOp(Function):
         # Per-channel arithmetic over (P, C) rows, P = every position of every sample, run
         # over long rows (rows_with): NumPy would step C numbers at a time.
         rows = x.reshape(-1, x.shape[-1])
-        out = xp.empty_like(rows)
+        # the output in the dtype x·γ + β takes (float64 parameters promote float32 images)
+        out = xp.empty(
+            rows.shape, xp.result_type(rows, *(p for p in (gamma, beta) if p is not None))
+        )
         if training:
-            mean, var, subtracted, centred = _batch_moments(rows, share, scratch=out)
+            scratch = out if out.dtype == rows.dtype else None
+            mean, var, subtracted, centred = _batch_moments(rows, share, scratch)
             if share is None or share.index == 0:  # one update per step, not one per share
                 running_mean[...] = running_mean * momentum + mean * (1.0 - momentum)
                 running_var[...] = running_var * momentum + var * (1.0 - momentum)
@@ -183,13 +187,15 @@ def _buffer(value: Any, name: str, channels: int, x_shape: tuple[int, ...]) -> A
     return _channel_param(data, name, channels, x_shape)
 
 
-def _batch_moments(rows: Any, share: Share | None, scratch: Any) -> tuple[Any, Any, Any, Any]:
+def _batch_moments(
+    rows: Any, share: Share | None, scratch: Any = None
+) -> tuple[Any, Any, Any, Any]:
     """Each channel's mean μ and biased variance σ² (divided by the count, as Keras) over the
     rows, and the deviations d = x − m from the rows' own mean m, with m. For a ``share`` of
     the batch, the shares' counts, means and variances are exchanged and combined into the
     whole batch's (Chan et al.'s pairwise formula), so every share normalises as the whole
-    batch in order would; m is then this share's mean, not μ. ``scratch``, like ``rows``,
-    receives the squared deviations.
+    batch in order would; m is then this share's mean, not μ. ``scratch``, like ``rows``
+    (or None: a new array), receives the squared deviations.
 
     Shape: rows (P, C) -> μ, σ², m (C,) and d (P, C)."""
     xp = get_array_module(rows)

@@ -288,3 +288,18 @@ def test_training_gradient_where_the_mean_dwarfs_the_spread(rng):
         outs.append([y.numpy(), *(np.asarray(p.grad) for p in params)])
     for got, want, tol in zip(*outs, (2e-3, 5e-4, 5e-4, 5e-4), strict=True):
         np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.abs(want).max())
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+def test_float64_parameters_promote_a_float32_batch_alike_in_training_and_inference(training, rng):
+    """x float32 with γ and β float64: the output takes x·γ + β's dtype, float64, whether the
+    op trains, differentiates at inference, or runs the folded inference kernel."""
+    x = Tensor(rng.standard_normal((4, 3, 3, 2)).astype(np.float32), requires_grad=True)
+    gamma, beta = Tensor(rng.uniform(0.5, 2.0, 2)), Tensor(rng.normal(size=2))
+    y = ops.batch_norm(x, gamma, beta, *_stats(np.zeros(2), np.ones(2), np.float32), training)
+    with no_grad():
+        folded = ops.batch_norm(x, gamma, beta, *_stats(np.zeros(2), np.ones(2), np.float32),
+                                training=False)  # fmt: skip
+    assert y.dtype == np.float64 and folded.dtype == np.float64
+    y.backward(np.ones(y.shape))
+    assert x.grad.shape == x.shape
